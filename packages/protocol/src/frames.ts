@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { messageIdSchema } from "./publish.js";
+
+/** Close codes sent to WebSocket clients (4000-4999 are application codes). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  MessageTooBig: 1009,
+  Unauthorized: 4001,
+  TokenExpired: 4003,
+  HandshakeTimeout: 4004,
+  SlowConsumer: 4008,
+  PolicyViolation: 4009,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+// ---- server to client --------------------------------------------------------------------------------------
+
+export type WelcomeFrame = { type: "welcome"; userId: string; deviceId: string; connectionId: string };
+export type UserMessageFrame = { type: "message"; id: string; seq: number; data: unknown; ts: number };
+export type ChannelMessageFrame = {
+  type: "message";
+  id: string;
+  channel: string;
+  offset: number;
+  data: unknown;
+  ts: number;
+};
+export type SubscribedFrame = { type: "subscribed"; channel: string; recovered: boolean };
+export type ErrorFrame = { type: "error"; code: string; message: string; ids?: string[] };
+export type ServerFrame = WelcomeFrame | UserMessageFrame | ChannelMessageFrame | SubscribedFrame | ErrorFrame;
+
+// ---- client to server --------------------------------------------------------------------------------------
+
+/** Most ids one `ack` frame may carry. */
+export const MAX_ACK_IDS = 1000;
+
+export const clientFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ack"), ids: z.array(messageIdSchema).min(1).max(MAX_ACK_IDS) }),
+  z.object({ type: z.literal("auth"), token: z.string().min(1).max(16_384) }),
+  z.object({ type: z.literal("refresh"), token: z.string().min(1).max(16_384) }),
+  z.object({
+    type: z.literal("subscribe"),
+    channel: z.string().min(1).max(256),
+    since: z.number().int().nonnegative().optional(),
+    token: z.string().max(16_384).optional(),
+  }),
+  z.object({ type: z.literal("unsubscribe"), channel: z.string().min(1).max(256) }),
+]);
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type AckFrame = Extract<ClientFrame, { type: "ack" }>;
+
+export const CLIENT_FRAME_TYPES = ["ack", "auth", "refresh", "subscribe", "unsubscribe"] as const;

@@ -1,0 +1,86 @@
+import { z } from "zod";
+
+/**
+ * Messages between Herald's own services. Not part of the public contract, but still defined once here so
+ * both ends agree.
+ */
+
+/** One acked message as the connector knows it: its mailbox sequence and the user's previous one. */
+export const ackedMessageSchema = z.object({
+  id: z.string(),
+  seq: z.number().int().positive(),
+  prev: z.number().int().nonnegative(),
+});
+export type AckedMessage = z.infer<typeof ackedMessageSchema>;
+
+/** Connector → persistence on `<p>.ack.<userToken>` (a JetStream work queue). */
+export const ackBatchSchema = z.object({
+  userId: z.string(),
+  deviceId: z.string(),
+  acks: z.array(ackedMessageSchema).min(1),
+  at: z.number(),
+});
+export type AckBatch = z.infer<typeof ackBatchSchema>;
+
+/**
+ * A device's position in its user's mailbox: every message up to `floor` is acked, and so are the ones in
+ * `above` (pairs of `[seq, prev]`). Stored in the cursor bucket and written with compare-and-set.
+ */
+export const cursorStateSchema = z.object({
+  floor: z.number().int().nonnegative(),
+  above: z.array(z.tuple([z.number().int().positive(), z.number().int().nonnegative()])),
+  updatedAt: z.number(),
+});
+export type CursorState = z.infer<typeof cursorStateSchema>;
+
+/** Connector → persistence on `<p>.api.replay`: what this device has not acked after `after`. */
+export const replayRequestSchema = z.object({
+  userId: z.string(),
+  deviceId: z.string(),
+  /** Scan position; omitted on connect, meaning "from the device's cursor". */
+  after: z.number().int().nonnegative().optional(),
+  limit: z.number().int().positive().max(10_000).default(500),
+  maxBytes: z.number().int().positive().default(512 * 1024),
+});
+export type ReplayRequest = z.input<typeof replayRequestSchema>;
+
+export const replayMessageSchema = z.object({
+  id: z.string(),
+  seq: z.number(),
+  prev: z.number(),
+  data: z.json(),
+  ts: z.number(),
+});
+export type ReplayMessage = z.infer<typeof replayMessageSchema>;
+
+export const replayReplySchema = z.object({
+  messages: z.array(replayMessageSchema),
+  /** Every message of this user up to here was scanned (delivered above, already acked, or gone). */
+  scannedTo: z.number(),
+  /** True when the scan reached the end of the mailbox. */
+  done: z.boolean(),
+});
+export type ReplayReply = z.infer<typeof replayReplySchema>;
+
+/** One connection as a connector reports it to presence. */
+export const connectionInfoSchema = z.object({
+  connectionId: z.string(),
+  userId: z.string(),
+  deviceId: z.string(),
+  since: z.number(),
+});
+export type ConnectionInfo = z.infer<typeof connectionInfoSchema>;
+
+/** Connector → presence on `<p>.presence.report.<connectorId>`. */
+export const presenceReportSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("open"), connectorId: z.string(), connection: connectionInfoSchema }),
+  z.object({ type: z.literal("close"), connectorId: z.string(), connection: connectionInfoSchema }),
+  z.object({
+    type: z.literal("heartbeat"),
+    connectorId: z.string(),
+    connections: z.array(connectionInfoSchema),
+    intervalMs: z.number().int().positive(),
+  }),
+  z.object({ type: z.literal("shutdown"), connectorId: z.string() }),
+]);
+export type PresenceReport = z.infer<typeof presenceReportSchema>;

@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/** Default largest publish accepted (`HERALD_MAX_MESSAGE_BYTES`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+
+/** Idempotency keys travel in frames and dedup ids: keep them short and printable. */
+export const messageIdSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/, "id must be printable ASCII without spaces");
+
+const data = z.json().refine((value) => value !== undefined, "data is required");
+
+/** `<p>.send.user.<userToken>`, `<p>.send.channel.<channel>`, `<p>.send.broadcast`. */
+export const sendBodySchema = z.object({ data, id: messageIdSchema.optional() });
+export type SendBody = z.infer<typeof sendBodySchema>;
+
+/** `<p>.send.users`. User ids are checked one by one so the reason can name the bad one. */
+export const sendUsersBodySchema = z.object({
+  userIds: z.array(z.string()).min(1).max(10_000),
+  data,
+  id: messageIdSchema.optional(),
+});
+export type SendUsersBody = z.infer<typeof sendUsersBodySchema>;
+
+/** One entry of a user's mailbox stream: what the connector turns into a `message` frame. */
+export const mailboxEntrySchema = z.object({ id: z.string(), data: z.json(), ts: z.number() });
+export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
+
+/** Headers Herald reads or writes on NATS messages. */
+export const Header = {
+  MsgId: "Nats-Msg-Id",
+  DeadReason: "Herald-Dead-Reason",
+  DeadSubject: "Herald-Original-Subject",
+  UserId: "Herald-User-Id",
+  StreamSequence: "Nats-Sequence",
+  LastSequence: "Nats-Last-Sequence",
+} as const;
+
+/** Reasons on `<p>.dead.<reason>`. */
+export const DeadReason = {
+  InvalidJson: "invalid_json",
+  InvalidMessage: "invalid_message",
+  MissingData: "missing_data",
+  InvalidUserId: "invalid_user_id",
+  TooLarge: "too_large",
+  UnknownSubject: "unknown_subject",
+  Unsupported: "unsupported",
+} as const;
+export type DeadReason = (typeof DeadReason)[keyof typeof DeadReason];

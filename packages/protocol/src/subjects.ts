@@ -1,0 +1,73 @@
+import { InvalidPrefixError } from "./errors.js";
+
+const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** Default subject prefix (`HERALD_PREFIX`). */
+export const DEFAULT_PREFIX = "herald";
+
+/**
+ * Every NATS subject, stream and bucket name Herald uses, derived from one prefix. No other module spells a
+ * subject by hand.
+ *
+ * @example
+ * const s = subjects("herald");
+ * s.sendUser("alice") // "herald.send.user.alice"
+ */
+export function subjects(prefix: string = DEFAULT_PREFIX) {
+  if (!PREFIX.test(prefix)) {
+    throw new InvalidPrefixError(`HERALD_PREFIX '${prefix}' must be dot-separated tokens of [A-Za-z0-9_-]`);
+  }
+  const p = prefix;
+  // Stream and bucket names may not contain dots.
+  const name = prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
+  return {
+    prefix: p,
+
+    // Public: what backends publish (contract section 2).
+    sendAll: `${p}.send.>`,
+    sendUser: (token: string) => `${p}.send.user.${token}`,
+    sendUsers: `${p}.send.users`,
+    sendChannel: (channel: string) => `${p}.send.channel.${channel}`,
+    sendBroadcast: `${p}.send.broadcast`,
+    sendUserPrefix: `${p}.send.user.`,
+    sendChannelPrefix: `${p}.send.channel.`,
+
+    // Public: rejected input, receipts, presence events and request/reply APIs (contract section 4).
+    dead: (reason: string) => `${p}.dead.${reason}`,
+    deadAll: `${p}.dead.>`,
+    receipt: (token: string) => `${p}.receipt.${token}`,
+    presenceEvent: (token: string) => `${p}.presence.event.${token}`,
+    presenceEventAll: `${p}.presence.event.>`,
+    cursorGet: `${p}.api.cursor.get`,
+    presenceGet: `${p}.api.presence.get`,
+
+    // Internal between Herald's services.
+    mailbox: (token: string) => `${p}.mbox.${token}`,
+    mailboxAll: `${p}.mbox.>`,
+    mailboxPrefix: `${p}.mbox.`,
+    live: (token: string) => `${p}.live.${token}`,
+    liveAll: `${p}.live.>`,
+    ack: (token: string) => `${p}.ack.${token}`,
+    ackAll: `${p}.ack.>`,
+    replay: `${p}.api.replay`,
+    presenceReport: (connectorId: string) => `${p}.presence.report.${connectorId}`,
+    presenceReportAll: `${p}.presence.report.*`,
+
+    // JetStream objects.
+    streams: {
+      intake: `${name}_INTAKE`,
+      mailbox: `${name}_MBOX`,
+      acks: `${name}_ACKS`,
+      dead: `${name}_DEAD`,
+    },
+    consumers: {
+      router: "router",
+      persistence: "persistence",
+    },
+    buckets: {
+      cursors: `${name}_cursors`,
+    },
+  } as const;
+}
+
+export type Subjects = ReturnType<typeof subjects>;

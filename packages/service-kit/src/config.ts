@@ -1,0 +1,93 @@
+import { DEFAULT_PREFIX, subjects } from "@herald/protocol";
+import { z } from "zod";
+
+/** Raised at start-up when the environment is not valid; lists every problem at once. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly code = "invalid_config";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+const natsUrl = z
+  .string()
+  .default("nats://127.0.0.1:4222")
+  .transform((value) =>
+    value
+      .split(",")
+      .map((url) => url.trim())
+      .filter(Boolean),
+  )
+  .refine((urls) => urls.length > 0, "NATS_URL needs at least one URL")
+  .refine(
+    (urls) => urls.every((url) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(url) || /^[\w.-]+:\d+$/.test(url)),
+    "NATS_URL entries look like nats://host:port",
+  );
+
+const prefix = z
+  .string()
+  .default(DEFAULT_PREFIX)
+  .refine((value) => {
+    try {
+      subjects(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "HERALD_PREFIX must be dot-separated tokens of [A-Za-z0-9_-]");
+
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** Durations in milliseconds, or with a unit: `500ms`, `30s`, `5m`, `2h`, `7d`. */
+export const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+      if (!match) {
+        ctx.addIssue({ code: "custom", message: `'${value}' is not a duration like 500ms, 30s, 5m, 2h or 7d` });
+        return z.NEVER;
+      }
+      const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? "ms"] ?? 1;
+      return Number(match[1]) * unit;
+    });
+
+/** Variables every service reads (contract section 1). */
+export const baseEnvSchema = z.object({
+  NATS_URL: natsUrl,
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
+  NATS_TOKEN: z.string().optional(),
+  NATS_CREDS_FILE: z.string().optional(),
+  NATS_NKEY_SEED_FILE: z.string().optional(),
+  NATS_TLS_CA_FILE: z.string().optional(),
+  NATS_TLS_CERT_FILE: z.string().optional(),
+  NATS_TLS_KEY_FILE: z.string().optional(),
+  HERALD_PREFIX: prefix,
+  ADMIN_PORT: port(9090),
+  HERALD_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Seconds SIGTERM may take before the process exits anyway; keep below the pod's grace period. */
+  SHUTDOWN_TIMEOUT: duration("25s"),
+  /** How long readiness reports 503 before connections are closed, so load balancers stop routing here. */
+  SHUTDOWN_DELAY: duration("0s"),
+});
+export type BaseConfig = z.infer<typeof baseEnvSchema>;
+
+/**
+ * Parses the environment once with a schema; every problem is reported together.
+ *
+ * @example
+ * const config = parseEnv(baseEnvSchema.extend({ PORT: port(8080) }), process.env);
+ */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  // Empty strings mean "unset": that is how Kubernetes and shells usually pass an absent value.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`),
+  );
+}

@@ -1,0 +1,8 @@
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+/** JSON logs to stdout; one child per component (`logger.child({ component })`). */
+export function createLogger(service: string, level: string): Logger {
+  return pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime });
+}

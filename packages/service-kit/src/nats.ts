@@ -1,0 +1,58 @@
+import { readFileSync } from "node:fs";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import type { BaseConfig } from "./config.js";
+import type { Logger } from "./logger.js";
+
+export type Nats = {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** False while the connection is down or reconnecting. */
+  connected: () => boolean;
+};
+
+/** Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces. */
+export async function connectNats(config: BaseConfig, name: string, logger: Logger): Promise<Nats> {
+  const tls =
+    config.NATS_TLS_CA_FILE || config.NATS_TLS_CERT_FILE
+      ? {
+          ...(config.NATS_TLS_CA_FILE ? { caFile: config.NATS_TLS_CA_FILE } : {}),
+          ...(config.NATS_TLS_CERT_FILE ? { certFile: config.NATS_TLS_CERT_FILE } : {}),
+          ...(config.NATS_TLS_KEY_FILE ? { keyFile: config.NATS_TLS_KEY_FILE } : {}),
+        }
+      : undefined;
+  const authenticator = config.NATS_CREDS_FILE
+    ? credsAuthenticator(readFileSync(config.NATS_CREDS_FILE))
+    : config.NATS_NKEY_SEED_FILE
+      ? nkeyAuthenticator(new TextEncoder().encode(readFileSync(config.NATS_NKEY_SEED_FILE, "utf8").trim()))
+      : undefined;
+  const nc = await connect({
+    servers: config.NATS_URL,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+    noAsyncTraces: true,
+    ...(config.NATS_USER ? { user: config.NATS_USER } : {}),
+    ...(config.NATS_PASSWORD ? { pass: config.NATS_PASSWORD } : {}),
+    ...(config.NATS_TOKEN ? { token: config.NATS_TOKEN } : {}),
+    ...(authenticator ? { authenticator } : {}),
+    ...(tls ? { tls } : {}),
+  });
+  let up = true;
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" || status.type === "reconnecting") {
+        if (up) logger.warn({ status: status.type }, "nats connection lost");
+        up = false;
+      } else if (status.type === "reconnect") {
+        up = true;
+        logger.info("nats reconnected");
+      } else if (status.type === "error") {
+        logger.warn({ err: status.error }, "nats error");
+      }
+    }
+  })().catch(() => {});
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), connected: () => up && !nc.isClosed() };
+}
