@@ -6,3 +6,4 @@ export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./streams.js";
 export * from "./telemetry.js";
+export * from "./json-api.js";
