@@ -1,0 +1,97 @@
+import { subjects } from "@herald/protocol";
+import { Counter, type Logger, type Nats, type Registry, serveJson } from "@herald/service-kit";
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { nanos, type Subscription } from "@nats-io/transport-node";
+import { AckProcessor } from "./ack-processor.js";
+import type { Config } from "./config.js";
+import { getCursors } from "./cursor-api.js";
+import { CursorStore } from "./cursor-store.js";
+import { replayPage } from "./replay.js";
+import { ensureStreams, streamConfigs } from "./streams.js";
+
+export type PersistenceDeps = { nats: Nats; config: Config; logger: Logger; metrics: Registry };
+
+/**
+ * Owns Herald's streams and buckets, applies client acks to device cursors and serves replay and cursor
+ * queries. Any number of replicas may run: acks are split by one durable consumer and cursor writes are
+ * compare-and-set.
+ */
+export function createPersistence({ nats, config, logger, metrics }: PersistenceDeps) {
+  const s = subjects(config.HERALD_PREFIX);
+  const subscriptions: Subscription[] = [];
+  let processor: AckProcessor | undefined;
+  let started = false;
+  const acksApplied = new Counter({
+    name: "herald_persistence_acks_applied_total",
+    help: "Client acks applied to device cursors",
+    registers: [metrics],
+  });
+  const replays = new Counter({
+    name: "herald_persistence_replay_pages_total",
+    help: "Replay pages served",
+    registers: [metrics],
+  });
+
+  async function start(): Promise<void> {
+    await ensureStreams(nats.jsm, streamConfigs(s, config));
+    const kv = await new Kvm(nats.js).create(s.buckets.cursors, {
+      history: 1,
+      replicas: config.HERALD_REPLICAS,
+      // A cursor untouched for longer than retention points only at messages that are gone.
+      ttl: config.HERALD_RETENTION + 86_400_000,
+    });
+    const store = new CursorStore(kv);
+    await ensureAckConsumer();
+    processor = new AckProcessor({ nc: nats.nc, jsm: nats.jsm, s, store, logger, acksApplied });
+    await processor.start(
+      await nats.js.consumers.get(s.streams.acks, s.consumers.persistence),
+      config.PERSISTENCE_ACK_PREFETCH,
+    );
+    const deps = { jsm: nats.jsm, s, store };
+    subscriptions.push(
+      serveJson(nats.nc, s.replay, "persistence", logger, (request) => {
+        replays.inc();
+        return replayPage(deps, request);
+      }),
+      serveJson(nats.nc, s.cursorGet, "persistence", logger, (request) => getCursors(deps, request)),
+    );
+    started = true;
+    logger.info({ streams: Object.values(s.streams) }, "streams ready; serving");
+  }
+
+  async function ensureAckConsumer(): Promise<void> {
+    const config_ = {
+      durable_name: s.consumers.persistence,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(config.PERSISTENCE_ACK_WAIT),
+      max_ack_pending: config.PERSISTENCE_ACK_PREFETCH * 8,
+    };
+    try {
+      await nats.jsm.consumers.info(s.streams.acks, s.consumers.persistence);
+      await nats.jsm.consumers.update(s.streams.acks, s.consumers.persistence, config_);
+    } catch {
+      await nats.jsm.consumers.add(s.streams.acks, config_).catch(async (err: unknown) => {
+        // Another replica created it first.
+        await nats.jsm.consumers.info(s.streams.acks, s.consumers.persistence).catch(() => {
+          throw err;
+        });
+      });
+    }
+  }
+
+  async function stop(): Promise<void> {
+    started = false;
+    for (const sub of subscriptions) await sub.drain().catch(() => {});
+    await processor?.stop();
+  }
+
+  function notReadyReason(): string | undefined {
+    if (!nats.connected()) return "nats disconnected";
+    if (!started) return "starting";
+    return undefined;
+  }
+
+  return { start, stop, notReadyReason };
+}

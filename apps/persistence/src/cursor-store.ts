@@ -1,0 +1,89 @@
+import { type CursorState, cursorStateSchema, userIdFromToken, userToken } from "@herald/protocol";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { emptyCursor } from "./cursor.js";
+
+/** The KV key of a device's cursor: `<userToken>.<deviceToken>`. */
+export function cursorKey(userId: string, deviceId: string): string {
+  return `${userToken(userId)}.${userToken(deviceId)}`;
+}
+
+export class CursorConflictError extends Error {
+  override name = "CursorConflictError";
+  readonly code = "cursor_conflict";
+}
+
+/** Device cursors in a KV bucket, each change a compare-and-set so concurrent replicas never lose an ack. */
+export class CursorStore {
+  conflicts = 0;
+  constructor(private readonly kv: KV) {}
+
+  async read(userId: string, deviceId: string): Promise<CursorState> {
+    return (await this.readWithRevision(cursorKey(userId, deviceId))).state;
+  }
+
+  private async readWithRevision(key: string): Promise<{ state: CursorState; revision: number }> {
+    const entry = await this.kv.get(key);
+    if (!entry || entry.operation !== "PUT" || entry.length === 0)
+      return { state: emptyCursor(), revision: 0 };
+    return { state: cursorStateSchema.parse(entry.json()), revision: entry.revision };
+  }
+
+  /**
+   * Applies `change` to the stored cursor with compare-and-set, re-reading and retrying on conflict.
+   * Returns the state written (or the unchanged state when `change` returns it as is).
+   */
+  async update(
+    userId: string,
+    deviceId: string,
+    change: (state: CursorState) => Promise<CursorState> | CursorState,
+    attempts = 20,
+  ): Promise<CursorState> {
+    const key = cursorKey(userId, deviceId);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const { state, revision } = await this.readWithRevision(key);
+      const next = await change(state);
+      if (revision > 0 && unchanged(next, state)) return state;
+      const body = JSON.stringify(next);
+      try {
+        if (revision === 0) await this.kv.create(key, body);
+        else await this.kv.update(key, body, revision);
+        return next;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        this.conflicts++;
+      }
+    }
+    throw new CursorConflictError(`cursor ${key} kept changing under ${attempts} attempts`);
+  }
+
+  /** Every device cursor of a user. */
+  async devices(userId: string): Promise<{ deviceId: string; state: CursorState }[]> {
+    const token = userToken(userId);
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(`${token}.*`)) keys.push(key);
+    const result: { deviceId: string; state: CursorState }[] = [];
+    for (const key of keys.sort()) {
+      const { state, revision } = await this.readWithRevision(key);
+      if (revision === 0) continue;
+      result.push({ deviceId: userIdFromToken(key.slice(token.length + 1)), state });
+    }
+    return result;
+  }
+}
+
+function unchanged(a: CursorState, b: CursorState): boolean {
+  return (
+    a.floor === b.floor &&
+    a.above.length === b.above.length &&
+    a.above.every((entry, i) => entry[0] === b.above[i]?.[0])
+  );
+}
+
+function isConflict(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) {
+    return err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === 10071;
+  }
+  // kv.create on an existing key reports "wrong last sequence" too, sometimes as a plain error.
+  return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+}

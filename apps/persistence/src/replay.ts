@@ -1,0 +1,56 @@
+import {
+  ErrorCode,
+  HeraldError,
+  mailboxEntrySchema,
+  type ReplayMessage,
+  type ReplayReply,
+  replayRequestSchema,
+  type Subjects,
+  userIdProblem,
+  userToken,
+} from "@herald/protocol";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { ackedAbove } from "./cursor.js";
+import type { CursorStore } from "./cursor-store.js";
+
+export type ReplayDeps = { jsm: JetStreamManager; s: Subjects; store: CursorStore };
+
+/**
+ * One page of what a device has not acked: the user's mailbox walked with direct gets from `after` (or the
+ * device's cursor floor), skipping messages the device acked above its floor.
+ */
+export async function replayPage(deps: ReplayDeps, input: unknown): Promise<ReplayReply> {
+  const parsed = replayRequestSchema.safeParse(input);
+  if (!parsed.success)
+    throw new HeraldError(ErrorCode.InvalidRequest, parsed.error.issues[0]?.message ?? "invalid");
+  const request = parsed.data;
+  for (const id of [request.userId, request.deviceId]) {
+    const problem = userIdProblem(id);
+    if (problem) throw new HeraldError(ErrorCode.InvalidUserId, problem);
+  }
+  const cursor = await deps.store.read(request.userId, request.deviceId);
+  const skip = ackedAbove(cursor);
+  const subject = deps.s.mailbox(userToken(request.userId));
+  let position = Math.max(request.after ?? cursor.floor, cursor.floor);
+  const messages: ReplayMessage[] = [];
+  let bytes = 0;
+  let done = false;
+  while (messages.length < request.limit && bytes < request.maxBytes) {
+    const stored = await deps.jsm.direct.getMessage(deps.s.streams.mailbox, {
+      seq: position + 1,
+      next_by_subj: subject,
+    });
+    if (!stored) {
+      done = true;
+      break;
+    }
+    const prev = position;
+    position = stored.seq;
+    if (skip.has(stored.seq)) continue;
+    const entry = mailboxEntrySchema.safeParse(stored.json());
+    if (!entry.success) continue;
+    messages.push({ ...entry.data, seq: stored.seq, prev });
+    bytes += stored.data.length + 64;
+  }
+  return { messages, scannedTo: position, done };
+}

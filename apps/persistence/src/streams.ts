@@ -1,0 +1,88 @@
+import type { Subjects } from "@herald/protocol";
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { Config } from "./config.js";
+
+type Settings = Pick<
+  Config,
+  "HERALD_RETENTION" | "HERALD_MAX_BACKLOG" | "HERALD_DEDUP_WINDOW" | "HERALD_REPLICAS"
+>;
+
+const DAY = 86_400_000;
+
+/** The stream configurations Herald needs; persistence owns them. */
+export type WantedStream = Partial<StreamConfig> & { name: string };
+
+export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
+  const common = { storage: StorageType.File, num_replicas: settings.HERALD_REPLICAS };
+  return [
+    {
+      ...common,
+      name: s.streams.intake,
+      subjects: [s.sendAll],
+      retention: RetentionPolicy.Workqueue,
+      duplicate_window: nanos(settings.HERALD_DEDUP_WINDOW),
+      max_age: nanos(settings.HERALD_RETENTION),
+    },
+    {
+      ...common,
+      name: s.streams.mailbox,
+      subjects: [`${s.mailboxPrefix}*`],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(settings.HERALD_RETENTION),
+      max_msgs_per_subject: settings.HERALD_MAX_BACKLOG,
+      duplicate_window: nanos(settings.HERALD_DEDUP_WINDOW),
+      allow_direct: true,
+      republish: { src: s.mailboxAll, dest: s.liveAll },
+    },
+    {
+      ...common,
+      name: s.streams.acks,
+      subjects: [s.ackAll],
+      retention: RetentionPolicy.Workqueue,
+      max_age: nanos(settings.HERALD_RETENTION),
+    },
+    {
+      ...common,
+      name: s.streams.dead,
+      subjects: [s.deadAll],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(7 * DAY),
+      max_bytes: 1024 * 1024 * 1024,
+      discard: DiscardPolicy.Old,
+    },
+  ];
+}
+
+const STREAM_NAME_IN_USE = 10058;
+
+/**
+ * Creates each stream, or updates it to the wanted config. Safe when several replicas start at once: whoever
+ * loses the create race updates instead, and an update to the same config is a no-op.
+ */
+export async function ensureStreams(jsm: JetStreamManager, configs: WantedStream[]): Promise<void> {
+  for (const config of configs) {
+    const name = config.name;
+    const exists = await jsm.streams.info(name).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      try {
+        await jsm.streams.add(config);
+        continue;
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
+      }
+    }
+    await jsm.streams.update(name, config);
+  }
+}
