@@ -71,16 +71,49 @@ export const connectionInfoSchema = z.object({
 });
 export type ConnectionInfo = z.infer<typeof connectionInfoSchema>;
 
-/** Connector → presence on `<p>.presence.report.<connectorId>`. */
+/**
+ * Fields every report may carry so presence can tell a restarted connector apart (`bootId`, new per process)
+ * and notice lost core messages (`seq`, +1 per report of one boot, starting anywhere). Both optional: without
+ * them presence still converges on the next heartbeat.
+ */
+const reportBase = {
+  connectorId: z.string().min(1),
+  bootId: z.string().min(1).optional(),
+  seq: z.number().int().nonnegative().optional(),
+};
+
+/**
+ * Connector → presence on `<p>.presence.report.<connectorId>` (core NATS). Every report of one connector goes
+ * on that one subject from one connection, so they arrive in order.
+ * - `open` / `close`: one connection.
+ * - `heartbeat`: every `intervalMs`, the FULL list of connections the connector holds; it replaces what
+ *   presence knew of that connector. A list too large for one NATS message (max_payload, 1 MiB by default) is
+ *   sent as `parts` consecutive heartbeats numbered `part` 0..parts-1, published back to back (no other report
+ *   of that connector in between); presence applies it when the last part arrives.
+ * - `shutdown`: the connector is draining; presence forgets its connections at once.
+ */
 export const presenceReportSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("open"), connectorId: z.string(), connection: connectionInfoSchema }),
-  z.object({ type: z.literal("close"), connectorId: z.string(), connection: connectionInfoSchema }),
+  z.object({ type: z.literal("open"), ...reportBase, connection: connectionInfoSchema }),
+  z.object({ type: z.literal("close"), ...reportBase, connection: connectionInfoSchema }),
   z.object({
     type: z.literal("heartbeat"),
-    connectorId: z.string(),
+    ...reportBase,
     connections: z.array(connectionInfoSchema),
     intervalMs: z.number().int().positive(),
+    part: z.number().int().nonnegative().optional(),
+    parts: z.number().int().positive().optional(),
   }),
-  z.object({ type: z.literal("shutdown"), connectorId: z.string() }),
+  z.object({ type: z.literal("shutdown"), ...reportBase }),
 ]);
 export type PresenceReport = z.infer<typeof presenceReportSchema>;
+
+/**
+ * Presence → connectors on `<p>.presence.sync` (core NATS, no reply expected): every connector (or only the
+ * one named by `connectorId`) answers by publishing a full heartbeat on its report subject right away. Sent by
+ * a presence replica that starts or reconnects, and when it notices a gap in a connector's `seq`.
+ */
+export const presenceSyncSchema = z.object({
+  replicaId: z.string(),
+  connectorId: z.string().optional(),
+});
+export type PresenceSync = z.infer<typeof presenceSyncSchema>;

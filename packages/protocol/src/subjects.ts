@@ -40,6 +40,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     presenceEventAll: `${p}.presence.event.>`,
     cursorGet: `${p}.api.cursor.get`,
     presenceGet: `${p}.api.presence.get`,
+    /** Request: `{}` → `{users, connections, connectors: {[connectorId]: {connections}}}`. */
+    presenceCount: `${p}.api.presence.count`,
 
     // Internal between Herald's services.
     mailbox: (token: string) => `${p}.mbox.${token}`,
@@ -52,6 +54,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     replay: `${p}.api.replay`,
     presenceReport: (connectorId: string) => `${p}.presence.report.${connectorId}`,
     presenceReportAll: `${p}.presence.report.*`,
+    /** Presence → connectors (core, no reply): "send me a full heartbeat now" (`presenceSyncSchema`). */
+    presenceSync: `${p}.presence.sync`,
 
     // JetStream objects.
     streams: {
@@ -66,6 +70,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     },
     buckets: {
       cursors: `${name}_cursors`,
+      /** Presence's own lease bucket (created by presence on start): which replica emits events. */
+      presence: `${name}_presence`,
     },
   } as const;
 }
