@@ -1,0 +1,219 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  type AckBatch,
+  type AckedMessage,
+  CloseCode,
+  isApiError,
+  type ReplayReply,
+  replayReplySchema,
+  subjects,
+  userToken,
+} from "@herald/protocol";
+import { Counter, Gauge, type Logger, type Nats, type Registry, waitForStreams } from "@herald/service-kit";
+import { createVerifier, type Verifier } from "./auth.js";
+import type { Config } from "./config.js";
+import { Connection } from "./connection.js";
+import { PresenceReporter } from "./presence-reporter.js";
+import { Session } from "./session.js";
+import { UserFeeds } from "./user-feeds.js";
+import { createWsServer } from "./ws-server.js";
+
+export type ConnectorDeps = {
+  nats: Nats;
+  config: Config;
+  logger: Logger;
+  metrics: Registry;
+  verify?: Verifier;
+};
+
+/** The WebSocket gateway: authenticates clients, delivers their users' messages and forwards their acks. */
+export function createConnector({ nats, config, logger, metrics, verify }: ConnectorDeps) {
+  const s = subjects(config.HERALD_PREFIX);
+  const encoder = new TextEncoder();
+  const feeds = new UserFeeds(nats.nc, s, logger);
+  const presence = new PresenceReporter(nats.nc, s, config.CONNECTOR_ID, config.PRESENCE_HEARTBEAT_INTERVAL);
+  const connections = new Set<Connection>();
+  const abort = new AbortController();
+  let streamsReady = false;
+  let accepting = true;
+  let server: Server | undefined;
+  const timers: NodeJS.Timeout[] = [];
+
+  const m = {
+    connections: new Gauge({
+      name: "herald_connector_connections",
+      help: "Open client connections",
+      registers: [metrics],
+    }),
+    delivered: new Counter({
+      name: "herald_connector_messages_sent_total",
+      help: "Message frames sent to clients",
+      labelNames: ["kind"],
+      registers: [metrics],
+    }),
+    acks: new Counter({
+      name: "herald_connector_acks_total",
+      help: "Message ids acked by clients",
+      registers: [metrics],
+    }),
+    slow: new Counter({
+      name: "herald_connector_slow_consumer_closes_total",
+      help: "Connections closed because their send buffer was full",
+      registers: [metrics],
+    }),
+    refused: new Counter({
+      name: "herald_connector_auth_refused_total",
+      help: "Connections refused for a bad token",
+      labelNames: ["reason"],
+      registers: [metrics],
+    }),
+  };
+  new Gauge({
+    name: "herald_connector_followed_users",
+    help: "Users with a live subscription on this connector",
+    registers: [metrics],
+    collect() {
+      this.set(feeds.size);
+    },
+  });
+
+  const verifier =
+    verify ??
+    createVerifier({
+      secret: config.HERALD_JWT_SECRET,
+      jwksUrl: config.HERALD_JWKS_URL,
+      issuer: config.HERALD_JWT_ISSUER,
+      audience: config.HERALD_JWT_AUDIENCE,
+    });
+
+  async function replay(
+    userId: string,
+    deviceId: string,
+    after: number | undefined,
+    limit: number,
+  ): Promise<ReplayReply> {
+    const request = { userId, deviceId, limit, ...(after === undefined ? {} : { after }) };
+    const reply = await nats.nc.request(s.replay, encoder.encode(JSON.stringify(request)), {
+      timeout: 10_000,
+    });
+    const body: unknown = reply.json();
+    if (isApiError(body)) throw new Error(`replay refused: ${body.error.code}: ${body.error.message}`);
+    return replayReplySchema.parse(body);
+  }
+
+  async function publishAcks(userId: string, deviceId: string, acks: AckedMessage[]): Promise<void> {
+    const batch: AckBatch = { userId, deviceId, acks, at: Date.now() };
+    await nats.js.publish(s.ack(userToken(userId)), encoder.encode(JSON.stringify(batch)));
+    m.acks.inc(acks.length);
+  }
+
+  function createSession(
+    identity: { userId: string; deviceId: string },
+    send: (frame: string) => boolean,
+  ): Session {
+    const { userId, deviceId } = identity;
+    return new Session({
+      userId,
+      deviceId,
+      follow: (listener) => feeds.follow(userId, listener),
+      replay: (after, limit) => replay(userId, deviceId, after, limit),
+      publishAcks: (acks) => publishAcks(userId, deviceId, acks),
+      send,
+      maxInflight: config.HERALD_MAX_INFLIGHT,
+      ackTimeoutMs: config.HERALD_ACK_TIMEOUT,
+      replayPage: config.HERALD_REPLAY_PAGE,
+      logger,
+      onDelivered: (count, resent) => m.delivered.inc({ kind: resent ? "resent" : "first" }, count),
+    });
+  }
+
+  async function start(): Promise<number> {
+    await waitForStreams(nats.jsm, [s.streams.mailbox, s.streams.acks], abort.signal, (name) =>
+      logger.info({ stream: name }, "waiting for persistence to create stream"),
+    );
+    streamsReady = true;
+    server = createWsServer({
+      verify: verifier,
+      maxFrameBytes: config.HERALD_MAX_FRAME_BYTES,
+      accepting: () => accepting,
+      onRefused: (reason) => m.refused.inc({ reason }),
+      onConnection: (ws, identity) => {
+        const connection = new Connection(
+          ws,
+          {
+            verify: verifier,
+            handshakeTimeoutMs: config.HERALD_HANDSHAKE_TIMEOUT,
+            maxBufferedBytes: config.HERALD_MAX_BUFFERED_BYTES,
+            logger,
+            createSession,
+            onOpen: (c) => {
+              m.connections.inc();
+              presence.opened({
+                connectionId: c.connectionId,
+                userId: c.identity!.userId,
+                deviceId: c.identity!.deviceId,
+                since: c.openedAt,
+              });
+            },
+            onClose: (c) => {
+              m.connections.dec();
+              presence.closed(c.connectionId);
+            },
+            onSlowConsumer: () => m.slow.inc(),
+          },
+          identity,
+        );
+        connections.add(connection);
+        ws.once("close", () => connections.delete(connection));
+      },
+    });
+    presence.start();
+    timers.push(setInterval(pingAll, config.HERALD_PING_INTERVAL));
+    timers.push(setInterval(resendAll, Math.max(200, Math.min(5_000, config.HERALD_ACK_TIMEOUT / 4))));
+    const srv = server;
+    await new Promise<void>((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(config.PORT, "0.0.0.0", () => resolve());
+    });
+    return (srv.address() as AddressInfo).port;
+  }
+
+  function pingAll(): void {
+    for (const c of connections) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  function resendAll(): void {
+    const now = Date.now();
+    for (const c of connections) c.session?.resendOverdue(now);
+  }
+
+  /** Ordered drain: refuse new sockets, tell clients to go elsewhere (1001), stop reporting presence. */
+  async function stop(): Promise<void> {
+    accepting = false;
+    abort.abort();
+    for (const timer of timers) clearInterval(timer);
+    for (const c of connections) c.close(CloseCode.GoingAway, "server shutting down; reconnect");
+    const deadline = Date.now() + 5_000;
+    while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const c of connections) c.ws.terminate();
+    presence.stop();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+
+  function notReadyReason(): string | undefined {
+    if (!accepting) return "draining";
+    if (!nats.connected()) return "nats disconnected";
+    if (!streamsReady) return "waiting for streams";
+    return undefined;
+  }
+
+  return { start, stop, notReadyReason, stopAccepting: () => (accepting = false) };
+}

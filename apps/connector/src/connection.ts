@@ -1,0 +1,188 @@
+import { randomUUID } from "node:crypto";
+import { CloseCode, ErrorCode, type WelcomeFrame } from "@herald/protocol";
+import type { Logger } from "@herald/service-kit";
+import WebSocket from "ws";
+import { AuthError, type Identity, type Verifier } from "./auth.js";
+import { errorFrame, parseClientFrame } from "./frames.js";
+import type { Session, SessionDeps } from "./session.js";
+
+export type ConnectionDeps = {
+  verify: Verifier;
+  handshakeTimeoutMs: number;
+  maxBufferedBytes: number;
+  logger: Logger;
+  /** Builds the delivery session once the identity is known. */
+  createSession: (identity: Identity, send: (frame: string) => boolean) => Session;
+  onOpen: (connection: Connection) => void;
+  onClose: (connection: Connection) => void;
+  onSlowConsumer: () => void;
+};
+
+/**
+ * One client socket: authentication (from the upgrade request or a first `auth` frame), token expiry and
+ * refresh, frame parsing, and the bounded send path. Delivery itself is the session's job.
+ */
+export class Connection {
+  readonly connectionId = randomUUID();
+  readonly openedAt = Date.now();
+  identity: Identity | undefined;
+  session: Session | undefined;
+  alive = true;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+    preAuthenticated: Identity | undefined,
+  ) {
+    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on("pong", () => {
+      this.alive = true;
+    });
+    ws.on("close", () => this.onClosed());
+    ws.on("error", (err) => this.deps.logger.debug({ err }, "socket error"));
+    if (preAuthenticated) {
+      this.authenticated(preAuthenticated);
+    } else {
+      this.handshakeTimer = setTimeout(
+        () => this.close(CloseCode.HandshakeTimeout, "no auth frame within the handshake timeout"),
+        deps.handshakeTimeoutMs,
+      );
+    }
+  }
+
+  /** Sends a frame unless the client is too slow to take it, in which case the socket is closed (4008). */
+  send = (frame: string): boolean => {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.ws.bufferedAmount > this.deps.maxBufferedBytes) {
+      this.deps.onSlowConsumer();
+      this.close(CloseCode.SlowConsumer, "slow consumer: send buffer full; reconnect to resume");
+      return false;
+    }
+    this.ws.send(frame);
+    return true;
+  };
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(code, reason);
+    }
+    // A peer that never answers the close handshake must not hold the socket forever.
+    setTimeout(() => this.ws.terminate(), 5_000).unref();
+  }
+
+  private authenticated(identity: Identity): void {
+    clearTimeout(this.handshakeTimer);
+    this.identity = identity;
+    this.armExpiry(identity.expiresAt);
+    const welcome: WelcomeFrame = {
+      type: "welcome",
+      userId: identity.userId,
+      deviceId: identity.deviceId,
+      connectionId: this.connectionId,
+    };
+    this.send(JSON.stringify(welcome));
+    this.session = this.deps.createSession(identity, this.send);
+    this.deps.onOpen(this);
+    this.session.start();
+  }
+
+  private armExpiry(expiresAt: number | undefined): void {
+    clearTimeout(this.expiryTimer);
+    if (expiresAt === undefined) return;
+    // setTimeout overflows past ~24.8 days; such tokens are simply re-checked later.
+    const wait = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      if (this.identity?.expiresAt !== undefined && this.identity.expiresAt <= Date.now()) {
+        this.close(CloseCode.TokenExpired, "token expired");
+      } else {
+        this.armExpiry(this.identity?.expiresAt);
+      }
+    }, wait);
+    this.expiryTimer.unref();
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.send(errorFrame(ErrorCode.InvalidFrame, "binary frames are not supported; send JSON text frames"));
+      return;
+    }
+    const parsed = parseClientFrame(data.toString());
+    if (!parsed.ok) {
+      this.send(JSON.stringify(parsed.error));
+      return;
+    }
+    const frame = parsed.frame;
+    if (!this.identity) {
+      if (frame.type !== "auth") {
+        this.close(CloseCode.Unauthorized, "the first frame must be auth");
+        return;
+      }
+      this.deps.verify(frame.token).then(
+        (identity) => {
+          if (this.ws.readyState === WebSocket.OPEN && !this.identity) this.authenticated(identity);
+        },
+        (err: unknown) => this.refuse(err),
+      );
+      return;
+    }
+    switch (frame.type) {
+      case "ack": {
+        const unknown = this.session?.ack(frame.ids) ?? frame.ids;
+        if (unknown.length > 0) {
+          this.send(
+            errorFrame(ErrorCode.UnknownMessageId, "ack for ids this connection has not delivered", unknown),
+          );
+        }
+        return;
+      }
+      case "auth":
+        this.send(
+          errorFrame(ErrorCode.InvalidFrame, "already authenticated; use refresh to replace the token"),
+        );
+        return;
+      case "refresh":
+        this.refresh(frame.token);
+        return;
+      case "subscribe":
+      case "unsubscribe":
+        this.send(errorFrame("unsupported", "channels are not enabled on this server yet"));
+        return;
+    }
+  }
+
+  private refresh(token: string): void {
+    this.deps.verify(token).then(
+      (identity) => {
+        if (identity.userId !== this.identity?.userId || identity.deviceId !== this.identity.deviceId) {
+          this.send(errorFrame(ErrorCode.Unauthorized, "refresh token is for another user or device"));
+          return;
+        }
+        this.identity = identity;
+        this.armExpiry(identity.expiresAt);
+      },
+      (err: unknown) => {
+        const error = err instanceof AuthError ? err : undefined;
+        this.send(errorFrame(error?.code ?? ErrorCode.Unauthorized, error?.message ?? "invalid token"));
+      },
+    );
+  }
+
+  private refuse(err: unknown): void {
+    const expired = err instanceof AuthError && err.code === ErrorCode.TokenExpired;
+    this.close(
+      expired ? CloseCode.TokenExpired : CloseCode.Unauthorized,
+      expired ? "token expired" : "unauthorized",
+    );
+  }
+
+  private onClosed(): void {
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.handshakeTimer);
+    this.session?.close();
+    if (this.identity) this.deps.onClose(this);
+  }
+}
+
+export type { SessionDeps };

@@ -1,0 +1,65 @@
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { createAdaptorServer } from "@hono/node-server";
+import { Hono } from "hono";
+import { WebSocketServer } from "ws";
+import { AuthError, type Identity, type Verifier } from "./auth.js";
+
+export type UpgradeHandler = (ws: import("ws").WebSocket, identity: Identity | undefined) => void;
+
+export type WsServerOptions = {
+  verify: Verifier;
+  maxFrameBytes: number;
+  /** Refuses new upgrades (503) while draining. */
+  accepting: () => boolean;
+  onConnection: UpgradeHandler;
+  onRefused: (reason: string) => void;
+};
+
+/**
+ * The public HTTP server: hono answers plain HTTP routes; `/ws` upgrades to WebSocket. A token in the query
+ * string is verified before the upgrade so a bad one gets a plain 401 and never a socket.
+ */
+export function createWsServer(options: WsServerOptions): Server {
+  const app = new Hono();
+  app.get("/", (c) => c.json({ service: "herald-connector", websocket: "/ws" }));
+  app.get("/ws", (c) =>
+    c.json({ error: { code: "upgrade_required", message: "connect with a WebSocket" } }, 426),
+  );
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxFrameBytes,
+    perMessageDeflate: false,
+  });
+
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    const url = new URL(request.url ?? "/", "http://localhost");
+    if (url.pathname !== "/ws") return reject(socket, 404, "not_found", "WebSocket endpoint is /ws");
+    if (!options.accepting()) return reject(socket, 503, "unavailable", "connector is draining; reconnect");
+    const token = url.searchParams.get("token");
+    const upgrade = (identity: Identity | undefined) =>
+      wss.handleUpgrade(request, socket, head, (ws) => options.onConnection(ws, identity));
+    if (token === null) return upgrade(undefined);
+    options.verify(token).then(upgrade, (err: unknown) => {
+      const expired = err instanceof AuthError && err.code === "token_expired";
+      options.onRefused(expired ? "expired" : "invalid");
+      reject(
+        socket,
+        401,
+        expired ? "token_expired" : "unauthorized",
+        err instanceof Error ? err.message : "unauthorized",
+      );
+    });
+  });
+  return server;
+}
+
+function reject(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const statusText = { 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable" }[status] ?? "Error";
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
