@@ -1,0 +1,34 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: fast unit tests beside the code, and end-to-end tests that start real nats-server and service
+// processes. The JSON report is what scripts/test.mjs counts for its final "N passed, N failed" line.
+export default defineConfig({
+  test: {
+    reporters: ["default", "json"],
+    outputFile: { json: ".herald/test-report.json" },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["apps/*/src/**/*.test.ts", "packages/*/src/**/*.test.ts", "bench/src/**/*.test.ts"],
+          // Unit tests run first, so they do not compete with e2e processes for this machine's 2 cores.
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["e2e/src/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // One file at a time: each starts its own servers and services, and timing-sensitive checks must
+          // not starve each other.
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
+  },
+});
