@@ -1,0 +1,162 @@
+import type { AckedMessage, ReplayReply } from "@herald/protocol";
+import { createLogger } from "@herald/service-kit";
+import { describe, expect, it } from "vitest";
+import { Session } from "./session.js";
+import { type Delivery, type FeedListener, messageFrame } from "./user-feeds.js";
+
+/** A user's mailbox: seqs are global, so a user's own seqs have holes; `prev` links them. */
+function mailbox(seqs: number[]) {
+  return seqs.map((seq, i) => ({
+    id: `m${seq}`,
+    seq,
+    prev: i === 0 ? 0 : seqs[i - 1]!,
+    data: { seq },
+    ts: 0,
+  }));
+}
+
+function harness(options: { stored: number[]; floor?: number; maxInflight?: number; page?: number }) {
+  let stored = mailbox(options.stored);
+  const sent: { id: string; seq: number }[] = [];
+  const acks: AckedMessage[] = [];
+  let listener: FeedListener | undefined;
+  let replays = 0;
+  const gate: { hold?: Promise<void> } = {};
+  const session = new Session({
+    userId: "u",
+    deviceId: "d",
+    follow: (l) => {
+      listener = l;
+      return () => {
+        listener = undefined;
+      };
+    },
+    replay: async (after, limit): Promise<ReplayReply> => {
+      replays++;
+      if (gate.hold) await gate.hold;
+      const from = after ?? options.floor ?? 0;
+      const rest = stored.filter((m) => m.seq > from);
+      const messages = rest.slice(0, limit);
+      const last = messages.at(-1)?.seq ?? from;
+      return { messages, scannedTo: last, done: messages.length === rest.length };
+    },
+    publishAcks: async (a) => {
+      acks.push(...a);
+    },
+    send: (frame) => {
+      const parsed = JSON.parse(frame) as { id: string; seq: number };
+      sent.push({ id: parsed.id, seq: parsed.seq });
+      return true;
+    },
+    maxInflight: options.maxInflight ?? 100,
+    ackTimeoutMs: 1_000,
+    replayPage: options.page ?? 2,
+    logger: createLogger("test", "silent"),
+  });
+  /** Stores a message and republishes it live (unless `lost`). */
+  const publish = (seq: number, lost = false) => {
+    const prev = stored.at(-1)?.seq ?? 0;
+    const m = { id: `m${seq}`, seq, prev, data: { seq }, ts: 0 };
+    stored = [...stored, m];
+    const delivery: Delivery = { id: m.id, seq, prev, frame: messageFrame(m.id, seq, m.data, 0) };
+    if (!lost) listener?.(delivery);
+  };
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+  return {
+    session,
+    sent,
+    acks,
+    publish,
+    settle,
+    gate,
+    replays: () => replays,
+    live: (d: Delivery) => listener?.(d),
+  };
+}
+
+describe("Session", () => {
+  it("replays the backlog in pages, then goes live", async () => {
+    const h = harness({ stored: [2, 5, 9] });
+    h.session.start();
+    await h.settle();
+    h.publish(12);
+    expect(h.sent.map((m) => m.seq)).toEqual([2, 5, 9, 12]);
+  });
+
+  it("starts after the cursor floor", async () => {
+    const h = harness({ stored: [2, 5, 9], floor: 5 });
+    h.session.start();
+    await h.settle();
+    expect(h.sent.map((m) => m.seq)).toEqual([9]);
+  });
+
+  it("merges messages that arrive live during replay without gap or duplicate", async () => {
+    const h = harness({ stored: [1, 2, 3] });
+    let release: () => void = () => {};
+    h.gate.hold = new Promise((resolve) => {
+      release = resolve;
+    });
+    h.session.start();
+    h.publish(4); // stored before the replay reads, and seen live too
+    h.publish(5);
+    h.gate.hold = undefined;
+    release();
+    await h.settle();
+    h.publish(6);
+    expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("fills a gap when a live message is lost", async () => {
+    const h = harness({ stored: [] });
+    h.session.start();
+    await h.settle();
+    h.publish(1);
+    h.publish(2, true);
+    h.publish(3);
+    await h.settle();
+    h.publish(4);
+    expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("drops live duplicates", async () => {
+    const h = harness({ stored: [] });
+    h.session.start();
+    await h.settle();
+    h.publish(1);
+    h.live({ id: "m1", seq: 1, prev: 0, frame: messageFrame("m1", 1, {}, 0) });
+    expect(h.sent.map((m) => m.seq)).toEqual([1]);
+  });
+
+  it("maps acks to seq and prev, and reports unknown ids", async () => {
+    const h = harness({ stored: [3, 7] });
+    h.session.start();
+    await h.settle();
+    expect(h.session.ack(["m7", "nope"])).toEqual(["nope"]);
+    expect(h.acks).toEqual([{ id: "m7", seq: 7, prev: 3 }]);
+    // A repeated ack of the same id is not an error.
+    expect(h.session.ack(["m7"])).toEqual([]);
+  });
+
+  it("stops at the inflight window and catches up after acks", async () => {
+    const h = harness({ stored: [1, 2, 3, 4, 5, 6], maxInflight: 4, page: 10 });
+    h.session.start();
+    await h.settle();
+    expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+    h.publish(7); // not taken while the window is full
+    expect(h.sent).toHaveLength(4);
+    h.session.ack(["m1", "m2", "m3"]);
+    await h.settle();
+    expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("resends what stays unacked past the timeout, in order", async () => {
+    const h = harness({ stored: [1, 2] });
+    h.session.start();
+    await h.settle();
+    h.session.ack(["m1"]);
+    h.session.resendOverdue(Date.now() + 500);
+    expect(h.sent).toHaveLength(2);
+    h.session.resendOverdue(Date.now() + 2_000);
+    expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 2]);
+  });
+});
