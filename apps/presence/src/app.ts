@@ -1,0 +1,243 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import {
+  type PresenceEvent,
+  type PresenceReport,
+  type PresenceSync,
+  presenceReportSchema,
+  subjects,
+  userIdProblem,
+  userToken,
+} from "@herald/protocol";
+import {
+  delay,
+  type Logger,
+  type Registry as MetricsRegistry,
+  type Nats,
+  serveJson,
+} from "@herald/service-kit";
+import { Kvm } from "@nats-io/kv";
+import type { Msg, Subscription } from "@nats-io/transport-node";
+import type { Config } from "./config.js";
+import { EventGate } from "./event-gate.js";
+import { Lease } from "./lease.js";
+import { createPresenceMetrics } from "./metrics.js";
+import { presenceGet } from "./queries.js";
+import { Registry } from "./registry.js";
+import { ReportHandler } from "./report-handler.js";
+
+export type PresenceDeps = { nats: Nats; config: Config; logger: Logger; metrics: MetricsRegistry };
+
+const LEASE_KEY = "emitter";
+const encoder = new TextEncoder();
+
+/**
+ * The presence service: every replica follows every connector's reports (no queue group) and holds the full
+ * registry; queries are spread over replicas by the `presence` queue group; one replica at a time, the holder
+ * of a lease in the `<P>_presence` bucket, publishes online/offline events.
+ */
+export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
+  const s = subjects(config.HERALD_PREFIX);
+  const { nc } = nats;
+  const replicaId = config.PRESENCE_REPLICA_ID ?? `${hostname()}-${randomBytes(4).toString("hex")}`;
+  const now = () => performance.now();
+  const log = logger.child({ component: "presence", replicaId });
+
+  const registry: Registry = new Registry((userId, online) => gate.transition(userId, online));
+  const gate = new EventGate(publishEvent, (userId) => registry.isOnline(userId));
+  const handler = new ReportHandler(registry, { now, onGap: requestSyncOf });
+  let lease: Lease | undefined;
+  const m = createPresenceMetrics(metrics, registry, () => gate.isEnabled);
+
+  const subscriptions: Subscription[] = [];
+  const lastGapSync = new Map<string, number>();
+  const abort = new AbortController();
+  let ticker: NodeJS.Timeout | undefined;
+  let synced = false;
+  let everSynced = false;
+  let syncGeneration = 0;
+
+  async function start(): Promise<void> {
+    subscriptions.push(
+      nc.subscribe(s.presenceReportAll, { callback: (err, msg) => void (err ?? onReport(msg)) }),
+      nc.subscribe(s.presenceEventAll, { callback: (err, msg) => void (err ?? onEvent(msg)) }),
+    );
+    void watchStatus();
+    ticker = setInterval(tick, Math.max(50, Math.min(250, config.PRESENCE_CONNECTOR_TIMEOUT / 8)));
+    await nc.flush();
+    await sync("start");
+    void openLease();
+  }
+
+  /** Asks every connector for a full heartbeat, then waits one interval before trusting the view. */
+  async function sync(reason: string): Promise<void> {
+    const generation = ++syncGeneration;
+    synced = false;
+    handler.refreshAll();
+    publishSync({ replicaId });
+    log.info({ reason, waitMs: config.PRESENCE_SYNC_WAIT }, "syncing with connectors");
+    await delay(config.PRESENCE_SYNC_WAIT, abort.signal);
+    if (generation !== syncGeneration || abort.signal.aborted) return;
+    // A replica that is not emitting trusts that the emitter announced what it now sees; the emitter keeps
+    // its own record and publishes the differences when it may emit again.
+    if (!gate.isEnabled) gate.resetBaseline();
+    synced = true;
+    if (!everSynced) {
+      everSynced = true;
+      subscriptions.push(
+        serveJson(nc, s.presenceGet, "presence", log, async (request) => {
+          m.queries.inc({ api: "get" });
+          return presenceGet(registry, request);
+        }),
+        nc.subscribe(s.presenceCount, {
+          queue: "presence",
+          callback: (err, msg) => void (err ?? onCount(msg)),
+        }),
+      );
+    }
+    log.info({ ...registry.count(), connectors: registry.connectorCount }, "synced");
+    tick();
+  }
+
+  async function openLease(): Promise<void> {
+    let warned = false;
+    while (!abort.signal.aborted) {
+      try {
+        // Presence owns this small bucket (the one exception to "persistence creates streams and buckets"):
+        // created idempotently here, memory storage since a lease is worthless after a full restart.
+        const kv = await new Kvm(nats.js).create(s.buckets.presence, {
+          history: 1,
+          storage: "memory",
+          replicas: config.HERALD_REPLICAS,
+          timeout: config.PRESENCE_LEASE_RENEW,
+        });
+        lease = new Lease({
+          kv,
+          key: LEASE_KEY,
+          holderId: replicaId,
+          ttlMs: config.PRESENCE_LEASE_TTL,
+          renewMs: config.PRESENCE_LEASE_RENEW,
+          onChange: (held) => {
+            log.info({ held }, held ? "emitter lease acquired" : "emitter lease lost");
+            tick();
+          },
+          onError: (err) => log.debug({ err }, "lease round failed"),
+        });
+        lease.start();
+        return;
+      } catch (err) {
+        if (!warned)
+          log.warn({ err, bucket: s.buckets.presence }, "cannot open the lease bucket yet; retrying");
+        warned = true;
+        await delay(1000, abort.signal);
+      }
+    }
+  }
+
+  /** Housekeeping: expire silent connectors and follow the lease. Paused while NATS is down (our silence). */
+  function tick(): void {
+    if (abort.signal.aborted) return;
+    const connected = nats.connected();
+    if (connected) {
+      for (const id of handler.expire(config.PRESENCE_CONNECTOR_TIMEOUT)) {
+        m.expired.inc();
+        log.warn({ connectorId: id }, "connector silent; its connections are removed");
+      }
+    }
+    gate.setEnabled(connected && synced && (lease?.held() ?? false));
+  }
+
+  async function watchStatus(): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "reconnect" && !abort.signal.aborted) void sync("nats reconnected");
+    }
+  }
+
+  function onReport(msg: Msg): void {
+    const report = parseReport(msg);
+    if (!report) {
+      m.invalidReports.inc();
+      return;
+    }
+    m.reports.inc({ type: report.type });
+    handler.handle(report);
+  }
+
+  function parseReport(msg: Msg): PresenceReport | undefined {
+    let body: unknown;
+    try {
+      body = msg.json();
+    } catch {
+      return undefined;
+    }
+    const parsed = presenceReportSchema.safeParse(body);
+    if (!parsed.success) return undefined;
+    const report = parsed.data;
+    // The subject names the connector; a report claiming another one is not trusted.
+    if (msg.subject !== s.presenceReport(report.connectorId)) return undefined;
+    if (report.type === "open" && userIdProblem(report.connection.userId)) return undefined;
+    if (report.type === "heartbeat") {
+      report.connections = report.connections.filter((c) => userIdProblem(c.userId) === undefined);
+    }
+    return report;
+  }
+
+  function onEvent(msg: Msg): void {
+    let event: Partial<PresenceEvent>;
+    try {
+      event = msg.json();
+    } catch {
+      return;
+    }
+    if ((event.type === "online" || event.type === "offline") && typeof event.userId === "string") {
+      gate.observe(event as PresenceEvent);
+    }
+  }
+
+  function onCount(msg: Msg): void {
+    m.queries.inc({ api: "count" });
+    if (msg.reply) msg.respond(encoder.encode(JSON.stringify(registry.count())));
+  }
+
+  function publishEvent(event: PresenceEvent): void {
+    let subject: string;
+    try {
+      subject = s.presenceEvent(userToken(event.userId));
+    } catch {
+      return; // reports with an illegal user id are dropped before they reach the registry
+    }
+    nc.publish(subject, encoder.encode(JSON.stringify(event)));
+    m.events.inc({ type: event.type });
+  }
+
+  function publishSync(request: PresenceSync): void {
+    if (!nc.isClosed()) nc.publish(s.presenceSync, encoder.encode(JSON.stringify(request)));
+  }
+
+  function requestSyncOf(connectorId: string): void {
+    m.gaps.inc();
+    const at = now();
+    if (at - (lastGapSync.get(connectorId) ?? Number.NEGATIVE_INFINITY) < 1000) return;
+    lastGapSync.set(connectorId, at);
+    log.info({ connectorId }, "reports lost; asking the connector for a full heartbeat");
+    publishSync({ replicaId, connectorId });
+  }
+
+  async function stop(): Promise<void> {
+    abort.abort();
+    clearInterval(ticker);
+    gate.setEnabled(false);
+    // Deleting the lease key lets another replica take over at its next check instead of after the TTL.
+    await lease?.stop();
+    for (const sub of subscriptions) await sub.drain().catch(() => {});
+  }
+
+  function notReadyReason(): string | undefined {
+    if (!nats.connected()) return "nats disconnected";
+    if (!synced) return "syncing with connectors";
+    if (!lease) return "waiting for the lease bucket (JetStream)";
+    return undefined;
+  }
+
+  return { start, stop, notReadyReason, replicaId, registry, isEmitter: () => gate.isEnabled };
+}

@@ -1,0 +1,32 @@
+import { baseEnvSchema, duration, parseEnv } from "@herald/service-kit";
+import { z } from "zod";
+
+export const envSchema = baseEnvSchema
+  .extend({
+    /** A connector without any report for this long is dead: its connections go (contract: within 10 s). */
+    PRESENCE_CONNECTOR_TIMEOUT: duration("10s"),
+    /**
+     * After asking connectors for a full heartbeat (`<p>.presence.sync`), how long a starting or reconnected
+     * replica collects before it answers queries and may emit events. One connector heartbeat interval (3 s)
+     * plus a margin, so connectors that predate the sync subject are counted too.
+     */
+    PRESENCE_SYNC_WAIT: duration("3500ms"),
+    /** The event emitter's lease: a holder silent this long is replaced (bounds the failover gap). */
+    PRESENCE_LEASE_TTL: duration("3s"),
+    /** How often the holder renews the lease and the others check it. Must be below the TTL. */
+    PRESENCE_LEASE_RENEW: duration("1s"),
+    /** This replica's id in the lease bucket and sync requests; default: hostname + random suffix. */
+    PRESENCE_REPLICA_ID: z
+      .string()
+      .regex(/^[\w.-]{1,128}$/)
+      .optional(),
+  })
+  .refine((env) => env.PRESENCE_LEASE_RENEW < env.PRESENCE_LEASE_TTL, {
+    message: "PRESENCE_LEASE_RENEW must be shorter than PRESENCE_LEASE_TTL",
+    path: ["PRESENCE_LEASE_RENEW"],
+  });
+export type Config = z.infer<typeof envSchema>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return parseEnv(envSchema, env);
+}

@@ -1,0 +1,132 @@
+import type { KV } from "@nats-io/kv";
+
+export type LeaseOptions = {
+  kv: KV;
+  key: string;
+  /** This replica's id, written as the value while it holds the lease. */
+  holderId: string;
+  /** A holder that has not renewed for this long has lost the lease. */
+  ttlMs: number;
+  /** How often the holder renews and the others look. */
+  renewMs: number;
+  onChange: (held: boolean) => void;
+  onError?: (err: unknown) => void;
+  /** Monotonic milliseconds. */
+  now?: () => number;
+};
+
+/** `kv.update`/`kv.create` failed because someone else wrote the key first. */
+function isConflict(err: unknown): boolean {
+  // JetStreamApiError exposes the server's err_code as `code`; 10071 is "wrong last sequence".
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : "";
+  return code === 10071 || /wrong last sequence|key exists/i.test(message);
+}
+
+/**
+ * A leader lease on one KV key, for "exactly one replica does X". The holder renews with compare-and-set on
+ * the key's revision; another replica takes over only after seeing the same revision unchanged for `ttlMs`
+ * by its own clock, so no clocks are compared across machines. The holder considers itself leader only until
+ * `ttlMs - renewMs` after its last successful renewal began, which ends before anyone else may take over.
+ *
+ * @example
+ * const lease = new Lease({ kv, key: "emitter", holderId: "p-1", ttlMs: 3000, renewMs: 1000, onChange });
+ * lease.start();
+ */
+export class Lease {
+  private revision = 0;
+  private validUntil = 0;
+  private seenRevision = -1;
+  private seenAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private heldBefore = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: LeaseOptions) {
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.options.renewMs);
+    void this.tick();
+  }
+
+  /** True while this replica may act as the leader. */
+  held(): boolean {
+    return this.now() < this.validUntil;
+  }
+
+  /** One round: renew if holding, otherwise look and take over when the holder is gone. */
+  tick(): Promise<void> {
+    if (!this.running) {
+      this.running = this.round()
+        .catch((err: unknown) => this.options.onError?.(err))
+        .finally(() => {
+          this.running = undefined;
+          this.notify();
+        });
+    }
+    return this.running;
+  }
+
+  /** Stops renewing and, when holding, deletes the key so another replica takes over at once. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+    const wasHeld = this.held();
+    this.validUntil = 0;
+    this.notify();
+    if (wasHeld) {
+      await this.options.kv.delete(this.options.key, { previousSeq: this.revision }).catch(() => {});
+    }
+  }
+
+  private async round(): Promise<void> {
+    const { kv, key, holderId, ttlMs, renewMs } = this.options;
+    const started = this.now();
+    if (this.held()) {
+      try {
+        this.revision = await kv.update(key, holderId, this.revision);
+        this.validUntil = started + ttlMs - renewMs;
+      } catch (err) {
+        if (isConflict(err)) this.validUntil = 0;
+        else throw err;
+      }
+      return;
+    }
+    const entry = await kv.get(key);
+    if (entry?.operation !== "PUT") {
+      await this.acquire(() => kv.create(key, holderId), started);
+      return;
+    }
+    if (entry.revision !== this.seenRevision) {
+      this.seenRevision = entry.revision;
+      this.seenAt = started;
+      // Our own key from before a restart of the lease (same holder id): take it back at once.
+      if (entry.string() !== holderId) return;
+    } else if (started - this.seenAt < ttlMs) {
+      return;
+    }
+    await this.acquire(() => kv.update(key, holderId, entry.revision), started);
+  }
+
+  private async acquire(write: () => Promise<number>, started: number): Promise<void> {
+    try {
+      this.revision = await write();
+      this.validUntil = started + this.options.ttlMs - this.options.renewMs;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  private notify(): void {
+    const held = this.held();
+    if (held !== this.heldBefore) {
+      this.heldBefore = held;
+      this.options.onChange(held);
+    }
+  }
+}

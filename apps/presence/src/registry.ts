@@ -1,0 +1,189 @@
+import type { ConnectionInfo, PresenceConnection, PresenceCountReply, PresenceReply } from "@herald/protocol";
+
+/**
+ * One tracked connection. Kept small on purpose (≤ 500 bytes per connection including map entries): the
+ * connector is shared by reference, and a user's connections form an intrusive singly linked list through
+ * `next`, so a user costs one map entry and no array.
+ */
+type Conn = {
+  readonly id: string;
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly since: number;
+  readonly connector: ConnectorEntry;
+  next: Conn | undefined;
+};
+
+type ConnectorEntry = {
+  readonly id: string;
+  readonly conns: Map<string, Conn>;
+};
+
+/** Called when a user's first connection appears (`true`) or last one goes (`false`). */
+export type TransitionListener = (userId: string, online: boolean) => void;
+
+/**
+ * Who is connected where: user → connections, connector → connections. Pure data, no I/O and no clock, so
+ * every replica fed the same reports holds the same view. Transitions are reported synchronously, in order.
+ *
+ * @example
+ * const registry = new Registry((userId, online) => console.log(userId, online));
+ * registry.open("c1", { connectionId: "x", userId: "alice", deviceId: "phone", since: 1 }); // alice true
+ */
+export class Registry {
+  private readonly users = new Map<string, Conn>();
+  private readonly connectors = new Map<string, ConnectorEntry>();
+  private connectionCount = 0;
+
+  constructor(private readonly onTransition: TransitionListener) {}
+
+  /** Adds (or replaces, when the id is known on that connector) one connection. */
+  open(connectorId: string, info: ConnectionInfo): void {
+    const connector = this.connector(connectorId);
+    const existing = connector.conns.get(info.connectionId);
+    if (existing) {
+      if (
+        existing.userId === info.userId &&
+        existing.deviceId === info.deviceId &&
+        existing.since === info.since
+      ) {
+        return;
+      }
+      // Same id with other details: a connector bug or a reused id. The newest report wins, without a
+      // spurious offline/online pair when the user stays the same.
+      this.unlink(existing, existing.userId !== info.userId);
+      connector.conns.delete(existing.id);
+      this.connectionCount--;
+    }
+    const conn: Conn = {
+      id: info.connectionId,
+      userId: info.userId,
+      deviceId: info.deviceId,
+      since: info.since,
+      connector,
+      next: undefined,
+    };
+    connector.conns.set(conn.id, conn);
+    this.connectionCount++;
+    const head = this.users.get(conn.userId);
+    conn.next = head;
+    this.users.set(conn.userId, conn);
+    if (!head && !(existing && existing.userId === info.userId)) this.onTransition(conn.userId, true);
+  }
+
+  /** Removes one connection; unknown ids are ignored (a close may overtake nothing, or repeat). */
+  close(connectorId: string, connectionId: string): void {
+    const connector = this.connectors.get(connectorId);
+    const conn = connector?.conns.get(connectionId);
+    if (!connector || !conn) return;
+    connector.conns.delete(connectionId);
+    this.connectionCount--;
+    this.unlink(conn, true);
+  }
+
+  /** Makes `connections` the exact set held by `connectorId` (a heartbeat), reporting only net changes. */
+  replace(connectorId: string, connections: readonly ConnectionInfo[]): void {
+    const connector = this.connector(connectorId);
+    const wanted = new Map<string, ConnectionInfo>();
+    for (const info of connections) wanted.set(info.connectionId, info);
+    // Opens first, so a user moving from one connection to another on this connector stays online.
+    for (const info of wanted.values()) this.open(connectorId, info);
+    for (const conn of [...connector.conns.values()]) {
+      if (!wanted.has(conn.id)) this.close(connectorId, conn.id);
+    }
+  }
+
+  /** Forgets a connector and all its connections (shutdown, silence, restart). */
+  removeConnector(connectorId: string): void {
+    const connector = this.connectors.get(connectorId);
+    if (!connector) return;
+    for (const conn of connector.conns.values()) this.unlink(conn, true);
+    this.connectionCount -= connector.conns.size;
+    this.connectors.delete(connectorId);
+  }
+
+  /** Registers a connector that has no connections yet, so its heartbeats count as liveness. */
+  touchConnector(connectorId: string): void {
+    this.connector(connectorId);
+  }
+
+  hasConnector(connectorId: string): boolean {
+    return this.connectors.has(connectorId);
+  }
+
+  connectorIds(): string[] {
+    return [...this.connectors.keys()];
+  }
+
+  isOnline(userId: string): boolean {
+    return this.users.has(userId);
+  }
+
+  /** The answer to a presence query; connections sorted so every replica answers byte for byte the same. */
+  get(userId: string): PresenceReply {
+    const connections: PresenceConnection[] = [];
+    for (let conn = this.users.get(userId); conn; conn = conn.next) {
+      connections.push({
+        connectionId: conn.id,
+        deviceId: conn.deviceId,
+        connectorId: conn.connector.id,
+        since: conn.since,
+      });
+    }
+    connections.sort(
+      (a, b) =>
+        a.since - b.since || compare(a.connectorId, b.connectorId) || compare(a.connectionId, b.connectionId),
+    );
+    return { userId, online: connections.length > 0, connections };
+  }
+
+  count(): PresenceCountReply {
+    const connectors: PresenceCountReply["connectors"] = {};
+    for (const [id, connector] of this.connectors) connectors[id] = { connections: connector.conns.size };
+    return { users: this.users.size, connections: this.connectionCount, connectors };
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  get connectionTotal(): number {
+    return this.connectionCount;
+  }
+
+  get connectorCount(): number {
+    return this.connectors.size;
+  }
+
+  private connector(id: string): ConnectorEntry {
+    let connector = this.connectors.get(id);
+    if (!connector) {
+      connector = { id, conns: new Map() };
+      this.connectors.set(id, connector);
+    }
+    return connector;
+  }
+
+  /** Takes `conn` out of its user's list; reports offline when it was the last one and `notify` is set. */
+  private unlink(conn: Conn, notify: boolean): void {
+    const head = this.users.get(conn.userId);
+    if (head === conn) {
+      if (conn.next) this.users.set(conn.userId, conn.next);
+      else {
+        this.users.delete(conn.userId);
+        if (notify) this.onTransition(conn.userId, false);
+      }
+      return;
+    }
+    for (let prev = head; prev; prev = prev.next) {
+      if (prev.next === conn) {
+        prev.next = conn.next;
+        return;
+      }
+    }
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
