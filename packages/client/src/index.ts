@@ -1,0 +1,36 @@
+export { type BackoffOptions, backoffCeiling, backoffDelay } from "./backoff.js";
+export { HeraldClient } from "./client.js";
+export {
+  ClientErrorCode,
+  ClosedError,
+  ConnectionError,
+  HandlerError,
+  HeraldClientError,
+  InvalidOptionsError,
+  ListenerError,
+  ProtocolError,
+  ServerError,
+  TokenError,
+} from "./errors.js";
+export { decodeJwtPayload, jwtExpiresAt } from "./jwt.js";
+export {
+  CloseCodes,
+  DEFAULT_AUTH_CLOSE_CODES,
+  DEFAULT_TERMINAL_CLOSE_CODES,
+  type HeraldClientOptions,
+  MAX_ACK_IDS,
+  type ReconnectOptions,
+  type TokenSource,
+} from "./options.js";
+export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
+export type {
+  ChannelHandler,
+  ChannelMessage,
+  ConnectedEvent,
+  ConnectionState,
+  DisconnectedEvent,
+  HeraldClientEvents,
+  HeraldMessage,
+  MessageHandler,
+  SubscribedEvent,
+} from "./types.js";
