@@ -9,7 +9,12 @@ export type CursorReply = {
   devices: { deviceId: string; ackedSeq: number; pending: number }[];
 };
 
-export type PresenceConnection = { connectionId: string; deviceId: string; connectorId: string; since: number };
+export type PresenceConnection = {
+  connectionId: string;
+  deviceId: string;
+  connectorId: string;
+  since: number;
+};
 export type PresenceReply = { userId: string; online: boolean; connections: PresenceConnection[] };
 /** `<p>.api.presence.get` with `{userIds}` (at most `MAX_PRESENCE_BATCH`) answers one entry per id, in order. */
 export const MAX_PRESENCE_BATCH = 1000;

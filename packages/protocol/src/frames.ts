@@ -28,7 +28,12 @@ export type ChannelMessageFrame = {
 };
 export type SubscribedFrame = { type: "subscribed"; channel: string; recovered: boolean };
 export type ErrorFrame = { type: "error"; code: string; message: string; ids?: string[] };
-export type ServerFrame = WelcomeFrame | UserMessageFrame | ChannelMessageFrame | SubscribedFrame | ErrorFrame;
+export type ServerFrame =
+  | WelcomeFrame
+  | UserMessageFrame
+  | ChannelMessageFrame
+  | SubscribedFrame
+  | ErrorFrame;
 
 // ---- client to server --------------------------------------------------------------------------------------
 

@@ -40,7 +40,11 @@ export const replayRequestSchema = z.object({
   /** Scan position; omitted on connect, meaning "from the device's cursor". */
   after: z.number().int().nonnegative().optional(),
   limit: z.number().int().positive().max(10_000).default(500),
-  maxBytes: z.number().int().positive().default(512 * 1024),
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(512 * 1024),
 });
 export type ReplayRequest = z.input<typeof replayRequestSchema>;
 

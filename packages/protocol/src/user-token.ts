@@ -18,8 +18,10 @@ export const MAX_USER_ID_LENGTH = 128;
 export function userIdProblem(userId: unknown): string | undefined {
   if (typeof userId !== "string") return "user id must be a string";
   if (userId.length === 0) return "user id must not be empty";
-  if ([...userId].length > MAX_USER_ID_LENGTH) return `user id is longer than ${MAX_USER_ID_LENGTH} characters`;
-  if (FORBIDDEN.test(userId)) return "user id must not contain '.', '*', '>', whitespace or control characters";
+  if ([...userId].length > MAX_USER_ID_LENGTH)
+    return `user id is longer than ${MAX_USER_ID_LENGTH} characters`;
+  if (FORBIDDEN.test(userId))
+    return "user id must not contain '.', '*', '>', whitespace or control characters";
   if (!userId.isWellFormed()) return "user id must be well-formed Unicode";
   return undefined;
 }
@@ -34,7 +36,7 @@ export function isValidUserId(userId: unknown): userId is string {
  *
  * @example
  * userToken("alice") // "alice"
- * userToken("bob@example.com") // "=Ym9iQGV4YW1wbGUuY29t"
+ * userToken("bob@example") // "=Ym9iQGV4YW1wbGU"
  */
 export function userToken(userId: string): string {
   const problem = userIdProblem(userId);
@@ -60,6 +62,7 @@ export function userIdFromToken(token: string): string {
   } catch {
     throw new InvalidUserIdError(`'${token.slice(0, 64)}' encodes an illegal user id`);
   }
-  if (canonical !== token) throw new InvalidUserIdError(`'${token.slice(0, 64)}' is not a canonical user token`);
+  if (canonical !== token)
+    throw new InvalidUserIdError(`'${token.slice(0, 64)}' is not a canonical user token`);
   return userId;
 }
