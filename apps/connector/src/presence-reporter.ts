@@ -1,13 +1,32 @@
-import type { ConnectionInfo, PresenceReport, Subjects } from "@herald/protocol";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { randomUUID } from "node:crypto";
+import {
+  type ConnectionInfo,
+  type PresenceReport,
+  presenceSyncSchema,
+  type Subjects,
+} from "@herald/protocol";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+
+/** Connections per heartbeat part: ~120 bytes each keeps a part far below NATS' 1 MiB default payload. */
+const HEARTBEAT_PART_SIZE = 4_000;
+
+type ReportBody =
+  | Omit<Extract<PresenceReport, { type: "open" }>, "connectorId" | "bootId" | "seq">
+  | Omit<Extract<PresenceReport, { type: "close" }>, "connectorId" | "bootId" | "seq">
+  | Omit<Extract<PresenceReport, { type: "heartbeat" }>, "connectorId" | "bootId" | "seq">
+  | Omit<Extract<PresenceReport, { type: "shutdown" }>, "connectorId" | "bootId" | "seq">;
 
 /**
  * Tells presence what this connector holds: each open and close as it happens, and the whole set on a
- * heartbeat, so presence converges even after lost reports or a NATS reconnect.
+ * heartbeat (and whenever presence asks with a sync), so presence converges even after lost reports or a
+ * NATS reconnect. `bootId` tells a restarted connector apart; `seq` lets presence notice a lost report.
  */
 export class PresenceReporter {
   private readonly connections = new Map<string, ConnectionInfo>();
+  private readonly bootId = randomUUID();
+  private seq = 0;
   private timer: NodeJS.Timeout | undefined;
+  private sync: Subscription | undefined;
   private readonly encoder = new TextEncoder();
 
   constructor(
@@ -18,6 +37,20 @@ export class PresenceReporter {
   ) {}
 
   start(): void {
+    this.sync = this.nc.subscribe(this.s.presenceSync, {
+      callback: (err, msg) => {
+        if (err) return;
+        let request: ReturnType<typeof presenceSyncSchema.safeParse>;
+        try {
+          request = presenceSyncSchema.safeParse(msg.json());
+        } catch {
+          return;
+        }
+        if (!request.success) return;
+        if (request.data.connectorId === undefined || request.data.connectorId === this.connectorId)
+          this.heartbeat();
+      },
+    });
     this.heartbeat();
     this.timer = setInterval(() => this.heartbeat(), this.intervalMs);
     this.timer.unref();
@@ -25,32 +58,44 @@ export class PresenceReporter {
 
   opened(connection: ConnectionInfo): void {
     this.connections.set(connection.connectionId, connection);
-    this.publish({ type: "open", connectorId: this.connectorId, connection });
+    this.publish({ type: "open", connection });
   }
 
   closed(connectionId: string): void {
     const connection = this.connections.get(connectionId);
     if (!connection) return;
     this.connections.delete(connectionId);
-    this.publish({ type: "close", connectorId: this.connectorId, connection });
+    this.publish({ type: "close", connection });
   }
 
   heartbeat(): void {
-    this.publish({
-      type: "heartbeat",
-      connectorId: this.connectorId,
-      connections: [...this.connections.values()],
-      intervalMs: this.intervalMs,
-    });
+    const all = [...this.connections.values()];
+    const parts = Math.max(1, Math.ceil(all.length / HEARTBEAT_PART_SIZE));
+    for (let part = 0; part < parts; part++) {
+      const connections = all.slice(part * HEARTBEAT_PART_SIZE, (part + 1) * HEARTBEAT_PART_SIZE);
+      this.publish({
+        type: "heartbeat",
+        connections,
+        intervalMs: this.intervalMs,
+        ...(parts > 1 ? { part, parts } : {}),
+      });
+    }
   }
 
   stop(): void {
     clearInterval(this.timer);
-    this.publish({ type: "shutdown", connectorId: this.connectorId });
+    this.sync?.unsubscribe();
+    this.publish({ type: "shutdown" });
   }
 
-  private publish(report: PresenceReport): void {
+  private publish(body: ReportBody): void {
     if (this.nc.isClosed()) return;
+    const report = {
+      ...body,
+      connectorId: this.connectorId,
+      bootId: this.bootId,
+      seq: this.seq++,
+    } as PresenceReport;
     this.nc.publish(this.s.presenceReport(this.connectorId), this.encoder.encode(JSON.stringify(report)));
   }
 }
