@@ -138,6 +138,8 @@ spec:
 {{- end }}
 {{- range $name := keys .env | sortAlpha }}
 {{- $value := index $.env $name }}
+{{- /* YAML numbers arrive as floats; print whole ones without an exponent. */}}
+{{- if and (kindIs "float64" $value) (eq (float64 (int64 $value)) $value) }}{{ $value = int64 $value }}{{ end }}
 {{- if ne (toString $value) "" }}
 - name: {{ $name }}
   value: {{ toString $value | quote }}
