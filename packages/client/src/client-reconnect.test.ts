@@ -1,0 +1,240 @@
+import { Buffer } from "node:buffer";
+import { describe, expect, it } from "vitest";
+import { backoffDelay } from "./backoff.js";
+import { ClosedError } from "./errors.js";
+import { useHarness } from "./test-support/harness.js";
+import { expectQuiet, waitFor } from "./test-support/wait.js";
+import type { ChannelMessage } from "./types.js";
+
+const h = useHarness();
+/** Zero backoff: a reconnect that should not happen would happen at once, so a short quiet window proves it. */
+const noDelay = { random: () => 0 };
+
+describe("HeraldClient reconnect", () => {
+  it("reconnects after the server closes, and resubscribes channels from the last offset", async () => {
+    const server = await h.server();
+    const { client, events } = h.client(server, noDelay);
+    const news: ChannelMessage[] = [];
+    client.subscribe("news", (message) => void news.push(message));
+    await client.connect();
+    const first = await server.connection(1);
+    expect(await first.waitForFrame("subscribe")).toEqual({ type: "subscribe", channel: "news" });
+    first.send({ type: "subscribed", channel: "news", recovered: true });
+    first.channelMessage("news", 5);
+    first.channelMessage("news", 6);
+    await waitFor(() => news.length === 2, "two channel messages");
+    expect(client.channelOffset("news")).toBe(6);
+
+    first.close(1012, "service restart");
+    const second = await server.connection(2);
+    expect(await second.waitForFrame("subscribe")).toEqual({ type: "subscribe", channel: "news", since: 6 });
+    second.send({ type: "subscribed", channel: "news", recovered: true });
+    second.channelMessage("news", 6); // overlap with what came before: dropped
+    second.channelMessage("news", 7);
+    await waitFor(() => news.length === 3, "the message after the gap");
+    expect(news.map((message) => message.offset)).toEqual([5, 6, 7]);
+    expect(news[2]).toEqual({ id: "news-7", channel: "news", offset: 7, data: { offset: 7 }, ts: 1_700_000_000_000 });
+    expect(events.subscribed).toEqual([
+      { channel: "news", recovered: true },
+      { channel: "news", recovered: true },
+    ]);
+    expect(events.disconnected).toEqual([{ code: 1012, reason: "service restart", willReconnect: true, delayMs: 0 }]);
+    expect(events.states).toEqual(["connecting", "connected", "disconnected", "connecting", "connected"]);
+    expect(events.connected.map((event) => event.connectionId)).toEqual(["conn-1", "conn-2"]);
+  });
+
+  it("sends subscribe/unsubscribe on a live connection and unsubscribes only after the last handler", async () => {
+    const server = await h.server();
+    const { client } = h.client(server);
+    await client.connect();
+    const connection = await server.connection(1);
+    const offA = client.subscribe("alerts", () => {}, { since: 41 });
+    const offB = client.subscribe("alerts", () => {});
+    expect(await connection.waitForFrame("subscribe")).toEqual({ type: "subscribe", channel: "alerts", since: 41 });
+    offA();
+    offB();
+    expect(await connection.waitForFrame("unsubscribe")).toEqual({ type: "unsubscribe", channel: "alerts" });
+    expect(connection.framesOf("subscribe")).toHaveLength(1);
+    expect(client.channelOffset("alerts")).toBeUndefined();
+  });
+
+  it("does not reconnect after close(), and close() resolves once the socket is closed", async () => {
+    const server = await h.server();
+    const { client, events } = h.client(server, noDelay);
+    await client.connect();
+    const connection = await server.connection(1);
+    await client.close();
+    expect(client.state).toBe("closed");
+    expect(events.disconnected).toEqual([{ code: 1000, reason: "client closed", willReconnect: false }]);
+    expect(await connection.waitForClose()).toEqual({ code: 1000, reason: "client closed" });
+    await expectQuiet(() => server.connections.length > 1, "a reconnect after close()");
+    await expect(client.connect()).rejects.toBeInstanceOf(ClosedError);
+    await client.close(); // idempotent
+  });
+
+  it("flushes pending acks before closing", async () => {
+    const server = await h.server();
+    const { client } = h.client(server, { ackDelayMs: 60_000 });
+    let handled = false;
+    client.on("message", () => {
+      handled = true;
+    });
+    await client.connect();
+    const connection = await server.connection(1);
+    connection.message("m1", 1);
+    await waitFor(() => handled, "the handler");
+    await expectQuiet(() => connection.ackedIds().length > 0, "an ack before the long batching delay", 30);
+    await client.close();
+    await connection.waitForAck("m1");
+  });
+
+  it("stops on 4001 with a static token", async () => {
+    const server = await h.server({ authorize: () => ({ code: 4001, reason: "invalid token" }) });
+    const { client, events } = h.client(server, noDelay);
+    const error = await client.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClosedError);
+    expect(error).toMatchObject({ closeCode: 4001, closeReason: "invalid token" });
+    expect(events.disconnected).toEqual([{ code: 4001, reason: "invalid token", willReconnect: false }]);
+    expect(client.state).toBe("closed");
+    await expectQuiet(() => server.connections.length > 1, "a retry with the same token");
+  });
+
+  it("stops on a refused upgrade (HTTP 401) with a static token", async () => {
+    const server = await h.server({ refuseUpgradeWith: 401 });
+    const { client, events } = h.client(server, noDelay);
+    await expect(client.connect()).rejects.toBeInstanceOf(ClosedError);
+    expect(events.disconnected).toMatchObject([{ code: 1006, willReconnect: false }]);
+    expect(events.disconnected[0]?.reason).toMatch(/401/);
+  });
+
+  it("retries 4001 once with a fresh token from the callback, then stops", async () => {
+    const server = await h.server({ authorize: () => ({ code: 4001, reason: "invalid token" }) });
+    let calls = 0;
+    const { client, events } = h.client(server, { ...noDelay, token: () => `token-${++calls}` });
+    await expect(client.connect()).rejects.toBeInstanceOf(ClosedError);
+    expect(server.connections.map((connection) => connection.token)).toEqual(["token-1", "token-2"]);
+    expect(events.disconnected.map((event) => event.willReconnect)).toEqual([true, false]);
+    await expectQuiet(() => server.connections.length > 2, "a third attempt");
+  });
+
+  it("on 4003 (expired) fetches a new token and reconnects", async () => {
+    const server = await h.server({
+      authorize: (token) => (token === "token-1" ? { code: 4003, reason: "token expired" } : undefined),
+    });
+    let calls = 0;
+    const { client, events } = h.client(server, { ...noDelay, token: async () => `token-${++calls}` });
+    const welcome = await client.connect();
+    expect(welcome.connectionId).toBe("conn-2");
+    expect(events.disconnected).toEqual([{ code: 4003, reason: "token expired", willReconnect: true, delayMs: 0 }]);
+    expect((await server.connection(2)).queryToken).toBe("token-2");
+  });
+
+  it("never reconnects after 4010 (banned), even with a token callback", async () => {
+    const server = await h.server();
+    const { client, events } = h.client(server, { ...noDelay, token: () => "fresh" });
+    await client.connect();
+    (await server.connection(1)).close(4010, "banned");
+    await waitFor(() => client.state === "closed", "the closed state");
+    expect(events.disconnected).toEqual([{ code: 4010, reason: "banned", willReconnect: false }]);
+    await expectQuiet(() => server.connections.length > 1, "a reconnect after 4010");
+  });
+
+  it("honours a custom list of terminal close codes", async () => {
+    const server = await h.server();
+    const { client } = h.client(server, { ...noDelay, terminalCloseCodes: [4010, 4500] });
+    await client.connect();
+    (await server.connection(1)).close(4500);
+    await waitFor(() => client.state === "closed", "the closed state");
+  });
+
+  it("calls the token callback on every connect, so reconnects use a fresh token", async () => {
+    const server = await h.server();
+    let calls = 0;
+    const { client } = h.client(server, { ...noDelay, token: async () => `token-${++calls}` });
+    await client.connect();
+    (await server.connection(1)).close(1001, "going away");
+    (await server.connection(2)).close(1001, "going away");
+    await server.connection(3);
+    await waitFor(() => client.connection?.connectionId === "conn-3", "the third welcome");
+    expect(server.connections.map((connection) => connection.queryToken)).toEqual(["token-1", "token-2", "token-3"]);
+  });
+
+  it("retries with backoff when the token callback fails", async () => {
+    const server = await h.server();
+    let calls = 0;
+    const { client, events } = h.client(server, {
+      ...noDelay,
+      token: () => {
+        if (++calls === 1) throw new Error("auth service down");
+        return "token-ok";
+      },
+    });
+    await client.connect();
+    expect(events.errors[0]).toMatchObject({ code: "token" });
+    expect(events.disconnected[0]).toMatchObject({ willReconnect: true });
+    expect(server.connections.map((connection) => connection.queryToken)).toEqual(["token-ok"]);
+  });
+
+  it("can send the token in a first auth frame instead of the URL", async () => {
+    const server = await h.server();
+    const { client } = h.client(server, { authInFirstFrame: true, token: "secret-token" });
+    await client.connect();
+    const connection = await server.connection(1);
+    expect(connection.queryToken).toBeUndefined();
+    expect(connection.path).toBe("/ws");
+    expect(connection.frames[0]).toEqual({ type: "auth", token: "secret-token" });
+  });
+
+  it("sends a refresh frame with a new token before the current one expires", async () => {
+    const server = await h.server();
+    const jwt = (n: number, exp: number) =>
+      `e30.${Buffer.from(JSON.stringify({ sub: "alice", n, exp })).toString("base64url")}.sig`;
+    const now = Math.floor(Date.now() / 1000);
+    let calls = 0;
+    const tokens = [jwt(1, now + 2), jwt(2, now + 3600)];
+    const { client } = h.client(server, { token: () => tokens[calls++] ?? "unexpected", refreshBeforeExpiryMs: 1500 });
+    await client.connect();
+    const connection = await server.connection(1);
+    expect(await connection.waitForFrame("refresh")).toEqual({ type: "refresh", token: tokens[1] });
+    expect(calls).toBe(2);
+  });
+
+  it("gives up on a connection that is never welcomed, and retries", async () => {
+    const server = await h.server({ welcome: false });
+    const { client, events } = h.client(server, { ...noDelay, welcomeTimeoutMs: 50 });
+    void client.connect().catch(() => {});
+    await server.connection(2);
+    expect(events.disconnected[0]).toMatchObject({ code: 1006, reason: "no welcome within 50 ms" });
+  });
+
+  it("backs off with full jitter: growing windows, capped, reset once a connection is stable", async () => {
+    let welcome = false;
+    const server = await h.server({ authorize: () => (welcome ? undefined : { code: 1013, reason: "try later" }) });
+    const reconnect = { initialDelayMs: 4, maxDelayMs: 16, stableAfterMs: 30 };
+    const { client, events } = h.client(server, { reconnect, random: () => 0.5 });
+    void client.connect();
+    await waitFor(() => events.disconnected.length >= 4, "four failed attempts");
+    welcome = true;
+    const expected = [0, 1, 2, 3].map((attempt) => backoffDelay(attempt, reconnect, () => 0.5));
+    expect(expected).toEqual([2, 4, 8, 8]);
+    expect(events.disconnected.slice(0, 4).map((event) => event.delayMs)).toEqual(expected);
+    await waitFor(() => client.state === "connected", "a welcomed connection");
+    const count = events.disconnected.length;
+    // Stable for longer than stableAfterMs: the next failure starts from the first window again.
+    await expectQuiet(() => client.state !== "connected", "an early drop", 60);
+    server.connections.at(-1)?.close(1012);
+    await waitFor(() => events.disconnected.length === count + 1, "the next disconnect");
+    expect(events.disconnected.at(-1)?.delayMs).toBe(2);
+  });
+
+  it("close() during backoff stops the pending reconnect", async () => {
+    const server = await h.server({ authorize: () => ({ code: 1013, reason: "try later" }) });
+    const { client, events } = h.client(server, { reconnect: { initialDelayMs: 200, maxDelayMs: 200 } });
+    const connecting = client.connect();
+    await waitFor(() => client.state === "disconnected" && events.disconnected.length === 1, "the first failure");
+    await client.close();
+    await expect(connecting).rejects.toBeInstanceOf(ClosedError);
+    expect(client.state).toBe("closed");
+    await expectQuiet(() => server.connections.length > 1, "the pending reconnect", 300);
+  });
+});
