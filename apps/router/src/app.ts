@@ -1,0 +1,211 @@
+import { Header, subjects } from "@herald/protocol";
+import { delay, type Logger, type Nats, type Registry, waitForStreams } from "@herald/service-kit";
+import type { ConsumerMessages, JsMsg, PubAck } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import type { Config } from "./config.js";
+import { ensureConsumer } from "./consumer.js";
+import { decide } from "./intake.js";
+import { createRouterMetrics } from "./metrics.js";
+import { OrderedPipeline } from "./pipeline.js";
+
+export type RouterDeps = { nats: Nats; config: Config; logger: Logger; metrics: Registry };
+
+export type Router = {
+  /** Waits for the streams, binds the shared consumer and starts routing; resolves once consuming. */
+  start(): Promise<void>;
+  /** Stops pulling, finishes (acks or naks) every message held, then resolves. */
+  stop(): Promise<void>;
+  notReadyReason(): string | undefined;
+};
+
+/** Retry delays after a failed write: doubling from 500 ms, at most 30 s. */
+export function retryDelayMs(deliveryCount: number): number {
+  return Math.min(500 * 2 ** Math.max(0, deliveryCount - 1), 30_000);
+}
+
+/** A stable id for a message published without one: the same on every redelivery. */
+export function derivedId(streamSeq: number, timestampMs: number): string {
+  return `${streamSeq.toString(36)}-${timestampMs.toString(36)}`;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The router (architecture step 1): pulls intake messages through the durable consumer every replica shares,
+ * writes each valid one to its users' mailboxes and rejects the rest to the dead-letter stream. An intake
+ * message is acked only after all its writes are acknowledged; a failure hands it back with a delay.
+ */
+export function createRouter(deps: RouterDeps): Router {
+  const { nats, config } = deps;
+  const logger = deps.logger.child({ component: "router" });
+  const s = subjects(config.HERALD_PREFIX);
+  const abort = new AbortController();
+  const pipeline = new OrderedPipeline<JsMsg>(config.ROUTER_MAX_INFLIGHT, route);
+  const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
+
+  let state = "not started";
+  let messages: ConsumerMessages | undefined;
+  let loop: Promise<void> | undefined;
+
+  /** Validates and writes one message; the writes are issued before the first await (see OrderedPipeline). */
+  function route(msg: JsMsg): Promise<void> {
+    const startedAt = performance.now();
+    const timestampMs = Number(msg.timestampNanos / 1_000_000n);
+    const fallbackId = derivedId(msg.info.streamSequence, timestampMs);
+    const msgId = msg.headers?.get(Header.MsgId) || undefined;
+    const decision = decide(
+      s,
+      { subject: msg.subject, payload: msg.data, msgId },
+      config.HERALD_MAX_MESSAGE_BYTES,
+    );
+
+    let writes: Promise<PubAck>[];
+    let onDone: (acks: PubAck[]) => void;
+    if (decision.kind === "dead") {
+      const h = headers();
+      h.set(Header.DeadReason, decision.message);
+      h.set(Header.DeadSubject, msg.subject);
+      // The msgID makes a redelivered rejection land in DEAD once.
+      writes = [
+        nats.js.publish(s.dead(decision.reason), msg.data, { headers: h, msgID: `dead/${fallbackId}` }),
+      ];
+      onDone = () => {
+        metrics.deadLetters.inc({ reason: decision.reason });
+        logger.warn(
+          {
+            reason: decision.reason,
+            problem: decision.message,
+            subject: msg.subject,
+            seq: msg.info.streamSequence,
+          },
+          "dead-lettered intake message",
+        );
+      };
+    } else {
+      const id = decision.id ?? fallbackId;
+      const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
+      writes = decision.tokens.map((token) =>
+        nats.js.publish(s.mailbox(token), body, { msgID: `${id}/${token}` }),
+      );
+      onDone = (acks) => {
+        const duplicates = acks.filter((ack) => ack.duplicate).length;
+        metrics.routed.inc({ target: decision.target });
+        if (acks.length > duplicates) metrics.deliveries.inc({ outcome: "stored" }, acks.length - duplicates);
+        if (duplicates > 0) metrics.deliveries.inc({ outcome: "duplicate" }, duplicates);
+      };
+    }
+
+    return Promise.allSettled(writes).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) {
+        const retryIn = retryDelayMs(msg.info.deliveryCount);
+        metrics.retries.inc();
+        logger.warn(
+          { err: failed.reason, subject: msg.subject, seq: msg.info.streamSequence, retryIn },
+          "routing failed; handing the message back",
+        );
+        settle(() => msg.nak(retryIn));
+        return;
+      }
+      settle(() => msg.ack());
+      onDone(results.map((r) => (r as PromiseFulfilledResult<PubAck>).value));
+      metrics.duration.observe((performance.now() - startedAt) / 1000);
+    });
+  }
+
+  /** An ack or nak on a closed connection throws; the message then simply comes back after `ack_wait`. */
+  function settle(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      logger.warn({ err }, "could not ack or nak an intake message");
+    }
+  }
+
+  /** Binds the consumer and consumes until stopped; starts over if the subscription ends on its own. */
+  async function run(consuming: () => void): Promise<void> {
+    state = "waiting for streams";
+    const streams = [s.streams.intake, s.streams.mailbox, s.streams.dead];
+    await waitForStreams(nats.jsm, streams, abort.signal, (missing) => {
+      state = `waiting for stream ${missing}`;
+      logger.info({ stream: missing }, "waiting for stream (persistence creates it)");
+    });
+    for (let failures = 0; !abort.signal.aborted; ) {
+      state = "binding the intake consumer";
+      try {
+        await ensureConsumer(nats.jsm, {
+          stream: s.streams.intake,
+          name: s.consumers.router,
+          ackWaitMs: config.ROUTER_ACK_WAIT,
+          maxAckPending: config.ROUTER_MAX_ACK_PENDING,
+        });
+        const consumer = await nats.js.consumers.get(s.streams.intake, s.consumers.router);
+        if (abort.signal.aborted) break;
+        const current = await consumer.consume({
+          max_messages: config.ROUTER_PREFETCH,
+          callback: (msg) => pipeline.push(msg),
+        });
+        if (abort.signal.aborted) {
+          await current.close();
+          break;
+        }
+        messages = current;
+        state = "consuming";
+        failures = 0;
+        logger.info({ consumer: s.consumers.router, stream: s.streams.intake }, "consuming intake");
+        consuming();
+        void watch(current);
+        const err = await current.closed();
+        if (abort.signal.aborted) break;
+        logger.error({ err }, "intake subscription ended; binding again");
+      } catch (err) {
+        if (abort.signal.aborted) break;
+        logger.error({ err }, "could not bind the intake consumer; retrying");
+      }
+      failures++;
+      state = "rebinding the intake consumer";
+      await delay(Math.min(250 * 2 ** failures, 5_000), abort.signal);
+    }
+  }
+
+  /** A deleted consumer is not recreated by the client: end the subscription so `run` binds again. */
+  async function watch(current: ConsumerMessages): Promise<void> {
+    for await (const status of current.status()) {
+      if (status.type === "consumer_deleted" || status.type === "consumer_not_found") {
+        logger.warn({ status }, "intake consumer is gone; recreating it");
+        void current.close();
+        return;
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (!loop) {
+        let consuming!: () => void;
+        const started = new Promise<void>((resolve) => {
+          consuming = resolve;
+        });
+        loop = run(consuming).finally(() => consuming());
+        return started;
+      }
+      return Promise.resolve();
+    },
+
+    async stop() {
+      if (abort.signal.aborted) return;
+      state = "stopping";
+      abort.abort();
+      await messages?.close();
+      await loop;
+      await pipeline.idle();
+      state = "stopped";
+      logger.info("router drained");
+    },
+
+    notReadyReason() {
+      if (!nats.connected()) return "NATS is not connected";
+      return state === "consuming" ? undefined : state;
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import {
+  AckPolicy,
+  type ConsumerInfo,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+
+export type ConsumerSettings = { stream: string; name: string; ackWaitMs: number; maxAckPending: number };
+
+const isNotFound = (err: unknown) =>
+  err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound;
+
+/**
+ * Creates the durable pull consumer all router replicas share, or binds to it when it exists; updates
+ * `ack_wait` and `max_ack_pending` when they changed. Safe to run from every replica at once.
+ */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  settings: ConsumerSettings,
+): Promise<ConsumerInfo> {
+  const { stream, name } = settings;
+  const tunables = { ack_wait: nanos(settings.ackWaitMs), max_ack_pending: settings.maxAckPending };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const info = await jsm.consumers.info(stream, name);
+      const { ack_wait, max_ack_pending } = info.config;
+      if (ack_wait === tunables.ack_wait && max_ack_pending === tunables.max_ack_pending) return info;
+      return await jsm.consumers.update(stream, name, tunables);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      return await jsm.consumers.add(stream, {
+        durable_name: name,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        max_deliver: -1,
+        ...tunables,
+      });
+    } catch (err) {
+      // Another replica may have created it with other settings in the meantime: look again, once.
+      if (attempt > 0) throw err;
+    }
+  }
+}

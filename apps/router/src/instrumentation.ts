@@ -1,0 +1,3 @@
+import { startTelemetry } from "@herald/service-kit";
+
+startTelemetry("router");

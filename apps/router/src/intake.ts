@@ -1,0 +1,138 @@
+import {
+  DeadReason,
+  messageIdSchema,
+  type Subjects,
+  sendBodySchema,
+  sendUsersBodySchema,
+  userIdFromToken,
+  userIdProblem,
+  userToken,
+} from "@herald/protocol";
+
+/** What to do with one intake message. */
+export type Decision =
+  | { kind: "route"; target: "user" | "users"; id: string | undefined; tokens: string[]; data: unknown }
+  | { kind: "dead"; reason: DeadReason; message: string };
+
+/** Everything `decide` needs from an intake message; no NATS types, so it is testable on its own. */
+export type IntakeInput = {
+  subject: string;
+  payload: Uint8Array;
+  /** The `Nats-Msg-Id` header, if any. */
+  msgId: string | undefined;
+};
+
+type Target =
+  | { kind: "user"; token: string }
+  | { kind: "users" }
+  | { kind: "dead"; reason: DeadReason; message: string };
+
+const dead = (reason: DeadReason, message: string): Decision => ({ kind: "dead", reason, message });
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Quotes a value for a reason text: escaped, ASCII-only and short, so it is safe in a NATS header. */
+export function quote(value: unknown): string {
+  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  const short = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return JSON.stringify(short).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+function target(s: Subjects, subject: string): Target {
+  const rest = subject.startsWith(`${s.prefix}.send.`)
+    ? subject.slice(s.prefix.length + ".send.".length)
+    : "";
+  const [kind, ...tail] = rest.split(".");
+  if (kind === "users" && tail.length === 0) return { kind: "users" };
+  if (kind === "user" && tail.length === 1) {
+    const token = tail[0] ?? "";
+    try {
+      userIdFromToken(token);
+      return { kind: "user", token };
+    } catch (err) {
+      return { kind: "dead", reason: DeadReason.InvalidUserId, message: (err as Error).message };
+    }
+  }
+  // Channels and broadcast are part of the contract but not routed yet.
+  if ((kind === "channel" && tail.length > 0) || (kind === "broadcast" && tail.length === 0)) {
+    return {
+      kind: "dead",
+      reason: DeadReason.Unsupported,
+      message: `${kind} messages are not supported yet`,
+    };
+  }
+  return {
+    kind: "dead",
+    reason: DeadReason.UnknownSubject,
+    message: `no route for subject ${quote(subject)}`,
+  };
+}
+
+/**
+ * Validates one intake message and says where it goes. Checks run cheapest first: size, subject, JSON,
+ * shape, user ids.
+ *
+ * @example
+ * decide(subjects("herald"), { subject: "herald.send.user.alice", payload, msgId: undefined }, 65536)
+ * // { kind: "route", target: "user", tokens: ["alice"], id: undefined, data: ... }
+ */
+export function decide(s: Subjects, input: IntakeInput, maxBytes: number): Decision {
+  if (input.payload.length > maxBytes) {
+    return dead(DeadReason.TooLarge, `payload is ${input.payload.length} bytes, the limit is ${maxBytes}`);
+  }
+  const where = target(s, input.subject);
+  if (where.kind === "dead") return dead(where.reason, where.message);
+
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(input.payload));
+  } catch (err) {
+    return dead(DeadReason.InvalidJson, `payload is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return dead(DeadReason.InvalidMessage, "payload must be a JSON object");
+  }
+  if (!("data" in body) || body.data === undefined) {
+    return dead(DeadReason.MissingData, "payload has no 'data' field");
+  }
+
+  let tokens: string[];
+  let parsed: { data: unknown; id?: string | undefined };
+  if (where.kind === "users") {
+    // User ids are checked before the schema so the reason can name the bad one.
+    const userIds = "userIds" in body ? body.userIds : undefined;
+    if (Array.isArray(userIds)) {
+      for (const [index, userId] of userIds.entries()) {
+        const problem = userIdProblem(userId);
+        if (problem) return dead(DeadReason.InvalidUserId, `userIds[${index}] ${quote(userId)}: ${problem}`);
+      }
+    }
+    const result = sendUsersBodySchema.safeParse(body);
+    if (!result.success) return dead(DeadReason.InvalidMessage, describe(result.error.issues));
+    parsed = result.data;
+    tokens = [...new Set(result.data.userIds.map(userToken))];
+  } else {
+    const result = sendBodySchema.safeParse(body);
+    if (!result.success) return dead(DeadReason.InvalidMessage, describe(result.error.issues));
+    parsed = result.data;
+    tokens = [where.token];
+  }
+
+  let id = parsed.id;
+  if (id === undefined && input.msgId !== undefined) {
+    if (!messageIdSchema.safeParse(input.msgId).success) {
+      return dead(DeadReason.InvalidMessage, `Nats-Msg-Id ${quote(input.msgId)} is not a valid message id`);
+    }
+    id = input.msgId;
+  }
+  return { kind: "route", target: where.kind, id, tokens, data: parsed.data };
+}
+
+function describe(issues: { path: PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.map(String).join(".") || "(body)"}: ${issue.message}`)
+    .join("; ");
+}

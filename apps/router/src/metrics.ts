@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, type Registry } from "@herald/service-kit";
+
+/** The router's own metrics, registered on the service's registry. */
+export function createRouterMetrics(registry: Registry, inflight: () => number) {
+  return {
+    routed: new Counter({
+      name: "herald_router_routed_messages_total",
+      help: "Intake messages written to every target mailbox, by subject kind",
+      labelNames: ["target"] as const,
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: "herald_router_deliveries_total",
+      help: "Mailbox writes; 'duplicate' ones were already stored (a retry or a repeated id)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: "herald_router_dead_letters_total",
+      help: "Intake messages rejected to the dead-letter stream, by reason",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: "herald_router_retries_total",
+      help: "Intake messages handed back (nak) after a failed write",
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "herald_router_routing_duration_seconds",
+      help: "From receiving an intake message to its last mailbox PubAck",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    inflight: new Gauge({
+      name: "herald_router_inflight_messages",
+      help: "Intake messages held by this replica (queued or being written)",
+      registers: [registry],
+      collect() {
+        this.set(inflight());
+      },
+    }),
+  };
+}
+export type RouterMetrics = ReturnType<typeof createRouterMetrics>;

@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subjects } from "@herald/protocol";
+import { baseEnvSchema, connectNats, createLogger, type Nats, parseEnv } from "@herald/service-kit";
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StoredMsg,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+
+/**
+ * Test fixtures: a private nats-server per suite and the Herald streams, configured as persistence will
+ * create them (until persistence exists, tests create them here).
+ */
+
+export type NatsServer = { url: string; port: number; stop(): Promise<void>; kill(): void };
+
+const NATS_SERVER = process.env.NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
+
+/** Starts `nats-server -js` on a free port with a temporary store; `maxPayload` e.g. "16MB". */
+export async function startNatsServer(options: { maxPayload?: string } = {}): Promise<NatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), "herald-router-nats-"));
+  const args = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", join(dir, "js")];
+  if (options.maxPayload) {
+    writeFileSync(join(dir, "nats.conf"), `max_payload: ${options.maxPayload}\n`);
+    args.push("-c", join(dir, "nats.conf"));
+  }
+  const child = spawn(NATS_SERVER, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let log = "";
+    let found: number | undefined;
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 10_000);
+    child.once("exit", (code) => reject(new Error(`nats-server exited with ${code}:\n${log}`)));
+    child.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      found ??= Number(/Listening for client connections on [\d.]+:(\d+)/.exec(log)?.[1]) || undefined;
+      if (found && log.includes("Server is ready")) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+  });
+  child.stderr?.resume();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+      cleanup();
+    },
+    kill() {
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+/** A service-grade connection (same settings as the services use). */
+export function connectTest(url: string, name = "herald-router-test"): Promise<Nats> {
+  const config = parseEnv(baseEnvSchema, { NATS_URL: url });
+  return connectNats(config, name, createLogger(name, process.env.TEST_LOG_LEVEL ?? "silent"));
+}
+
+/** INTAKE, MBOX and DEAD with the configuration persistence owns (architecture, "Streams and buckets"). */
+export async function createStreams(jsm: JetStreamManager, s: Subjects): Promise<void> {
+  const dedupWindow = nanos(2 * 60_000);
+  await jsm.streams.add({
+    name: s.streams.intake,
+    subjects: [s.sendAll],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: dedupWindow,
+  });
+  await jsm.streams.add({
+    name: s.streams.mailbox,
+    subjects: [`${s.mailboxPrefix}*`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: 10_000,
+    allow_direct: true,
+    republish: { src: s.mailboxAll, dest: s.liveAll },
+    duplicate_window: dedupWindow,
+  });
+  await jsm.streams.add({
+    name: s.streams.dead,
+    subjects: [s.deadAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: dedupWindow,
+  });
+}
+
+/** Every stored message of `stream` matching `filter` (wildcards allowed), oldest first. */
+export async function readAll(jsm: JetStreamManager, stream: string, filter: string): Promise<StoredMsg[]> {
+  const out: StoredMsg[] = [];
+  for (let seq = 1; ; ) {
+    const msg = await jsm.direct.getMessage(stream, { seq, next_by_subj: filter });
+    if (!msg) return out;
+    out.push(msg);
+    seq = msg.seq + 1;
+  }
+}
+
+/** Polls `check` until it returns a value other than `undefined`/`false`, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits for a child process to exit and returns its code. */
+export function exitCode(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
