@@ -186,13 +186,13 @@ read them back from the rendered Deployment.
 - name: nats-auth
   secret:
     secretName: {{ $auth.existingSecret }}
-    defaultMode: 0440
+    defaultMode: 288 # 0440 in octal; written in decimal so every YAML parser reads the same
 {{- end }}
 {{- if .Values.natsConnection.tls.enabled }}
 - name: nats-tls
   secret:
     secretName: {{ .Values.natsConnection.tls.existingSecret }}
-    defaultMode: 0440
+    defaultMode: 288 # 0440 in octal; written in decimal so every YAML parser reads the same
 {{- end }}
 {{- end -}}
 

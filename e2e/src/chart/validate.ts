@@ -23,7 +23,9 @@ export async function validateObject(obj: K8sObject): Promise<void> {
   }
   let Class: ModelClass | undefined;
   try {
-    const module = (await import(/* @vite-ignore */ `kubernetes-models/${obj.apiVersion}/${obj.kind}`)) as Record<string, ModelClass>;
+    const module = (await import(
+      /* @vite-ignore */ `kubernetes-models/${obj.apiVersion}/${obj.kind}`
+    )) as Record<string, ModelClass>;
     Class = module[obj.kind];
   } catch {
     Class = undefined;
