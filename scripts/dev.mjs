@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// `npm run dev`: builds, then runs a private NATS (JetStream, port 4223) and the four services with prefixed
+// output, plus a watcher that publishes to user `alice` every 2 s and prints what alice's WebSocket receives.
+// Ctrl-C stops it all in order: services (SIGTERM, connector first), then NATS.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { BootstrapError, bootstrap, findNatsServer, root, say } from "./lib/bootstrap.mjs";
+
+const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code, text) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+const COLOURS = {
+  nats: "90",
+  persistence: "35",
+  router: "34",
+  presence: "33",
+  connector: "32",
+  watcher: "36",
+};
+const LEVELS = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+const width = Math.max(...Object.keys(COLOURS).map((name) => name.length));
+
+/** One output line with a coloured `name |` prefix; pino JSON is shortened to `level msg {fields}`. */
+function printer(name) {
+  const prefix = paint(COLOURS[name] ?? "0", `${name.padEnd(width)} |`);
+  return (line) => {
+    let text = line;
+    if (line.startsWith("{")) {
+      try {
+        const {
+          level,
+          msg,
+          time: _time,
+          service: _service,
+          pid: _pid,
+          hostname: _host,
+          ...rest
+        } = JSON.parse(line);
+        const levelName = LEVELS[level] ?? level;
+        const shown = levelName === "info" ? "" : `${paint(level >= 50 ? "31" : "33", levelName)} `;
+        text = `${shown}${msg ?? ""}${Object.keys(rest).length ? ` ${paint("90", JSON.stringify(rest))}` : ""}`;
+      } catch {}
+    }
+    console.log(`${prefix} ${text}`);
+  };
+}
+
+async function main() {
+  try {
+    bootstrap();
+  } catch (error) {
+    if (error instanceof BootstrapError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const fixtures = await import(pathToFileURL(join(root, "e2e/dist/fixtures/index.js")).href);
+  const { startDevWatcher } = await import(
+    pathToFileURL(join(root, "e2e/dist/fixtures/dev-watcher.js")).href
+  );
+
+  const natsPort = Number(process.env.HERALD_DEV_NATS_PORT ?? 4223);
+  const publicPort = Number(process.env.PORT ?? 8080);
+  const adminBase = Number(process.env.HERALD_DEV_ADMIN_PORT_BASE ?? 9091);
+  const jwtSecret = process.env.HERALD_JWT_SECRET ?? "herald-dev-secret-do-not-use-in-production";
+  const storeDir = join(root, ".herald", "dev-nats");
+  mkdirSync(storeDir, { recursive: true });
+
+  const services = [];
+  let nats;
+  let watcher;
+  let stopping = false;
+  const shutdown = async (reason) => {
+    if (stopping) {
+      // A second Ctrl-C: no more waiting.
+      fixtures.killAllChildren();
+      process.exit(130);
+    }
+    stopping = true;
+    say(`stopping (${reason}); Ctrl-C again to kill`);
+    await watcher?.stop().catch(() => {});
+    for (const service of [...services].reverse()) {
+      const code = await service.stop().catch((error) => error.message);
+      say(`${service.name} exited (${code})`);
+    }
+    await nats?.stop();
+    say("nats-server stopped; bye");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+  const natsPrinter = printer("nats");
+  say(`nats-server ${findNatsServer()} on port ${natsPort}, store ${storeDir}`);
+  nats = await fixtures.startNatsServer({
+    port: natsPort,
+    storeDir,
+    detached: true,
+    // Its banner is long; warnings, errors and the few lines that say where it listens are what matter here.
+    onLine: (line) => {
+      if (!line.includes("[INF]") || /Listening|Server is ready|Shutdown|Exiting/.test(line))
+        natsPrinter(line);
+    },
+  });
+
+  const env = {
+    NATS_URL: nats.url,
+    HERALD_JWT_SECRET: jwtSecret,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+  };
+  const adminPorts = {
+    connector: adminBase,
+    router: adminBase + 1,
+    presence: adminBase + 2,
+    persistence: adminBase + 3,
+  };
+  const start = async (name) => {
+    const service = await fixtures.startService(
+      name,
+      {
+        ...env,
+        ADMIN_PORT: String(adminPorts[name]),
+        ...(name === "connector" ? { PORT: String(publicPort) } : {}),
+      },
+      { detached: true, onLine: printer(name) },
+    );
+    services.push(service);
+    return service;
+  };
+  try {
+    // Persistence creates the streams the others wait for.
+    await (await start("persistence")).waitReady();
+    for (const name of ["router", "presence", "connector"]) await start(name);
+    await Promise.all(services.map((service) => service.waitReady()));
+  } catch (error) {
+    console.error(error.message);
+    await shutdown("start-up failed");
+    return;
+  }
+
+  const wsUrl = `ws://127.0.0.1:${publicPort}/ws`;
+  watcher = await startDevWatcher({ natsUrl: nats.url, wsUrl, jwtSecret, log: printer("watcher") });
+  const lines = [
+    "",
+    paint("1", "Herald is running"),
+    `  NATS (JetStream)     ${nats.url}`,
+    `  WebSocket            ${wsUrl}?token=${watcher.token}`,
+    `  admin ports          ${Object.entries(adminPorts)
+      .map(([name, port]) => `${name} :${port}`)
+      .join(", ")}  (/healthz /readyz /metrics)`,
+    `  HERALD_JWT_SECRET    ${jwtSecret}`,
+    "",
+    "  Publish to alice (a request gets JetStream's PubAck as its reply):",
+    (await hasNatsCli())
+      ? `    nats --server ${nats.url} req herald.send.user.alice '{"data":{"hi":"there"}}'`
+      : "    (install the `nats` CLI to publish by hand, or use js.publish() from @nats-io/jetstream)",
+    "  The watcher below publishes every 2 s and prints what alice's WebSocket receives. Ctrl-C stops everything.",
+    "",
+  ];
+  console.log(lines.join("\n"));
+}
+
+async function hasNatsCli() {
+  const { spawnSync } = await import("node:child_process");
+  return spawnSync("sh", ["-c", "command -v nats"], { stdio: "ignore" }).status === 0;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
