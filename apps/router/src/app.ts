@@ -204,8 +204,8 @@ export function createRouter(deps: RouterDeps): Router {
     },
 
     notReadyReason() {
-      if (!nats.connected()) return "NATS is not connected";
-      return state === "consuming" ? undefined : state;
+      if (state !== "consuming") return state;
+      return nats.connected() ? undefined : "NATS is not connected";
     },
   };
 }
