@@ -48,14 +48,23 @@ export class ChannelRegistry {
   }
 
   /**
-   * Records a channel message and returns the handlers to call, or `undefined` when nobody wants it or it was
-   * already delivered (a resubscription overlapping what arrived before the disconnect).
+   * Records a channel message and calls its handlers, unless nobody wants it or it was already delivered (a
+   * resubscription overlapping what arrived before the disconnect). Channel messages are not acked, so a
+   * failing handler is only reported.
    */
-  accept(frame: ChannelMessageFrame): ChannelHandler[] | undefined {
+  deliver(frame: ChannelMessageFrame, onError: (error: unknown) => void): void {
     const state = this.#channels.get(frame.channel);
-    if (state === undefined) return undefined;
-    if (state.offset !== undefined && frame.offset <= state.offset) return undefined;
+    if (state === undefined) return;
+    if (state.offset !== undefined && frame.offset <= state.offset) return;
     state.offset = frame.offset;
-    return [...state.handlers];
+    const { id, channel, offset, data, ts } = frame;
+    for (const handler of [...state.handlers]) {
+      try {
+        const result = handler({ id, channel, offset, data, ts });
+        if (result !== undefined) Promise.resolve(result).catch(onError);
+      } catch (error) {
+        onError(error);
+      }
+    }
   }
 }

@@ -142,7 +142,7 @@ describe("HeraldClient delivery", () => {
     await client.connect();
     const connection = await server.connection(1);
     const ids = Array.from({ length: 2500 }, (_, i) => `m${i}`);
-    ids.forEach((id, i) => connection.message(id, i + 1));
+    for (const [i, id] of ids.entries()) connection.message(id, i + 1);
     await waitFor(() => connection.ackedIds().length === 2500, "2500 acks");
     const frames = connection.ackFrames();
     expect(Math.max(...frames.map((frame) => frame.length))).toBeLessThanOrEqual(1000);
@@ -177,7 +177,11 @@ describe("HeraldClient delivery", () => {
     const many = Array.from({ length: 2500 }, (_, i) => `x${i}`);
     client.ack(many);
     await waitFor(() => connection.ackedIds().length === 3 + 2500, "the manual batch");
-    expect(connection.ackFrames().slice(-3)).toEqual([many.slice(0, 1000), many.slice(1000, 2000), many.slice(2000)]);
+    expect(connection.ackFrames().slice(-3)).toEqual([
+      many.slice(0, 1000),
+      many.slice(1000, 2000),
+      many.slice(2000),
+    ]);
   });
 
   it("emits server error frames and bad frames as errors, and ignores unknown frame types", async () => {
@@ -194,7 +198,11 @@ describe("HeraldClient delivery", () => {
     connection.message("m1", 1);
     await connection.waitForAck("m1");
     expect(handled).toEqual(["m1"]);
-    expect(events.errors.map((error) => error.constructor)).toEqual([ServerError, ProtocolError, ProtocolError]);
+    expect(events.errors.map((error) => error.constructor)).toEqual([
+      ServerError,
+      ProtocolError,
+      ProtocolError,
+    ]);
     expect(events.errors[0]).toMatchObject({ serverCode: "unknown_id", ids: ["zz"] });
     expect(client.state).toBe("connected");
   });

@@ -15,17 +15,17 @@ import {
 import { Inbox } from "./inbox.js";
 import { type HeraldClientOptions, MAX_ACK_IDS, type ResolvedOptions, resolveOptions } from "./options.js";
 import { parseServerFrame } from "./parse.js";
+import { decideAfterClose } from "./reconnect-policy.js";
 import { TokenRefresher } from "./refresher.js";
 import { SeenIds } from "./seen-ids.js";
 import { errorEventMessage, OPEN, type WebSocketLike } from "./socket.js";
+import { connectUrl, fetchToken } from "./token.js";
 import type { ChannelHandler, ConnectedEvent, ConnectionState, HeraldClientEvents } from "./types.js";
 
 /** Code reported when a connection ends without a close frame (network failure, refused upgrade). */
 const ABNORMAL_CLOSURE = 1006;
 /** `close()` stops waiting for the server's close frame after this long. */
 const CLOSE_TIMEOUT_MS = 3_000;
-/** `ws` reports a refused upgrade as "Unexpected server response: 401"; browsers give no detail. */
-const REFUSED_UPGRADE = /\bresponse: 40[13]\b/;
 
 interface Waiter<T> {
   resolve: (value: T) => void;
@@ -92,6 +92,11 @@ export class HeraldClient {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** The device id the server welcomed this client as, else the informational `deviceId` option. */
+  get deviceId(): string | undefined {
+    return this.#connection?.deviceId ?? this.#options.deviceId;
   }
 
   /** The current connection's welcome, or `undefined` while not connected. */
@@ -189,7 +194,7 @@ export class HeraldClient {
     this.#setState("connecting");
     let token: string;
     try {
-      token = await this.#token();
+      token = await fetchToken(this.#options.token);
     } catch (error) {
       if (generation !== this.#generation) return;
       const tokenError = error instanceof TokenError ? error : new TokenError("token failed", error);
@@ -201,7 +206,9 @@ export class HeraldClient {
     if (generation !== this.#generation) return;
     let socket: WebSocketLike;
     try {
-      socket = new this.#options.WebSocket(this.#url(token));
+      socket = new this.#options.WebSocket(
+        connectUrl(this.#options.url, token, this.#options.authInFirstFrame),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.#emitError(new ConnectionError(`cannot open WebSocket: ${message}`));
@@ -234,25 +241,6 @@ export class HeraldClient {
     }, this.#options.welcomeTimeoutMs);
   }
 
-  async #token(): Promise<string> {
-    const source = this.#options.token;
-    let token: unknown;
-    try {
-      token = typeof source === "function" ? await source() : source;
-    } catch (error) {
-      throw new TokenError("token callback failed", error);
-    }
-    if (typeof token !== "string" || token === "") throw new TokenError("token callback returned no token");
-    return token;
-  }
-
-  #url(token: string): string {
-    if (this.#options.authInFirstFrame) return this.#options.url;
-    const url = new URL(this.#options.url);
-    url.searchParams.set("token", token);
-    return url.toString();
-  }
-
   #onFrame(data: unknown, generation: number, token: string): void {
     const parsed = parseServerFrame(data);
     if (parsed instanceof ProtocolError) {
@@ -267,15 +255,7 @@ export class HeraldClient {
         return;
       case "message":
         if ("channel" in frame) {
-          const { id, channel, offset, data, ts } = frame;
-          for (const handler of this.#channels.accept(frame) ?? []) {
-            try {
-              const result = handler({ id, channel, offset, data, ts });
-              if (result !== undefined) Promise.resolve(result).catch((error) => this.#listenerFailed(error));
-            } catch (error) {
-              this.#listenerFailed(error);
-            }
-          }
+          this.#channels.deliver(frame, (error) => this.#listenerFailed(error));
         } else {
           this.#inbox.push(frame, generation);
         }
@@ -329,14 +309,16 @@ export class HeraldClient {
       this.#emitError(new ConnectionError(socketError));
     }
 
-    const { terminalCloseCodes, authCloseCodes } = this.#options;
-    let stop = terminalCloseCodes.includes(code);
-    if (!stop && (authCloseCodes.includes(code) || REFUSED_UPGRADE.test(socketError ?? ""))) {
-      // A static token will be refused again; a callback gets one retry with a fresh token.
-      this.#authFailures++;
-      stop = typeof this.#options.token !== "function" || this.#authFailures > 1;
-    }
-    if (stop) {
+    const decision = decideAfterClose({
+      code,
+      socketError,
+      terminalCloseCodes: this.#options.terminalCloseCodes,
+      authCloseCodes: this.#options.authCloseCodes,
+      tokenIsCallback: typeof this.#options.token === "function",
+      authFailures: this.#authFailures,
+    });
+    if (decision.authRejected) this.#authFailures++;
+    if (!decision.reconnect) {
       this.#stopping = true;
       this.#finish(code, why, true);
       return;
