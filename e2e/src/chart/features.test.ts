@@ -366,7 +366,7 @@ describe("helm test hook", () => {
     const objects = await render();
     const [pod] = byKind(objects, "Pod");
     expect(pod?.metadata.annotations["helm.sh/hook"]).toBe("test");
-    const [container] = pod?.spec.containers;
+    const [container] = pod!.spec.containers;
     expect(container.image).toBe(podSpec(deployment(objects, "connector")).containers[0].image);
     const env = Object.fromEntries(
       container.env.map((e: { name: string; value?: string }) => [e.name, e.value]),

@@ -1,0 +1,381 @@
+#!/usr/bin/env node
+// What CI can prove about the images without a Docker engine:
+//   1. lint apps/<name>/Dockerfile with simple rules (pinned Node LTS base, multi-stage, pruned install,
+//      non-root numeric USER, exec-form entry point, no ADD, no HEALTHCHECK, no secrets in ENV);
+//   2. make the same pruned production install as the image (`pnpm --filter @herald/<name> deploy --prod`)
+//      into an empty folder, make it read-only, and start every service from there as an unprivileged user
+//      against a private nats-server until /readyz answers 200; then run the chart's `helm test` script from
+//      the connector's folder (as the test pod does) and stop everything with SIGTERM, expecting exit 0.
+//
+//   node scripts/check-images.mjs [--lint-only] [--require-all] [--keep]
+// A service without a build (apps/<name>/dist/main.js) is skipped with a message, or fails with --require-all.
+import { execFileSync, spawn } from "node:child_process";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const services = ["connector", "router", "presence", "persistence"];
+const NODE_LTS_MAJOR = 24;
+const APP_UID = 10001;
+
+/**
+ * Lints a Dockerfile's text; returns a list of problems (empty when it passes).
+ * @example lintDockerfile(readFileSync("apps/router/Dockerfile", "utf8"), "router") // []
+ */
+export function lintDockerfile(text, name) {
+  const problems = [];
+  // Join continuation lines, drop comments and blank lines.
+  const lines = text
+    .replace(/\\\r?\n/g, " ")
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#"));
+  const args = {};
+  const stages = []; // { base, instructions: [{ op, rest }] }
+  for (const line of lines) {
+    const match = /^(\w+)\s*(.*)$/.exec(line);
+    if (!match) continue;
+    const op = match[1].toUpperCase();
+    const rest = match[2];
+    if (op === "ARG" && stages.length === 0) {
+      const [key, value] = rest.split("=");
+      args[key.trim()] = value?.trim().replace(/^"|"$/g, "");
+      continue;
+    }
+    if (op === "FROM") {
+      const image = rest.split(/\s+/)[0].replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? "");
+      stages.push({ base: image, instructions: [] });
+      continue;
+    }
+    if (stages.length === 0) problems.push(`${op} before the first FROM`);
+    else stages.at(-1).instructions.push({ op, rest });
+  }
+  if (stages.length < 2)
+    problems.push("not multi-stage: build in one stage, copy the pruned result into a clean one");
+  const previousNames = new Set();
+  for (const stage of stages) {
+    const [, alias] = /\bAS\s+(\S+)/i.exec(stage.base) ?? [];
+    if (alias) previousNames.add(alias);
+    const base = stage.base;
+    if (previousNames.has(base)) continue;
+    if (!/@sha256:[a-f0-9]{64}$/.test(base) && !/:\d+\.\d+\.\d+(-[\w.]+)?$/.test(base)) {
+      problems.push(`base image '${base}' is not pinned to a patch version or a digest`);
+    }
+    if (/:latest\b/.test(base)) problems.push(`base image '${base}' uses latest`);
+  }
+  const final = stages.at(-1);
+  if (final) {
+    const major = /^node:(\d+)\./.exec(final.base)?.[1];
+    if (Number(major) !== NODE_LTS_MAJOR) {
+      problems.push(`final base '${final.base}' is not node:${NODE_LTS_MAJOR} (the current LTS)`);
+    }
+    if (!/-slim\b|-alpine\b|distroless/.test(final.base))
+      problems.push(`final base '${final.base}' is not a slim image`);
+    const users = final.instructions.filter((i) => i.op === "USER");
+    const user = users.at(-1)?.rest.split(":")[0];
+    if (!user) problems.push("final stage has no USER: the service would run as root");
+    else if (user === "root" || user === "0") problems.push("final stage runs as root");
+    else if (!/^\d+$/.test(user))
+      problems.push(`USER '${user}' is not numeric: Kubernetes cannot verify runAsNonRoot`);
+    else if (Number(user) !== APP_UID)
+      problems.push(`USER ${user} differs from the chart's runAsUser ${APP_UID}`);
+    const entry = final.instructions.filter((i) => i.op === "ENTRYPOINT" || i.op === "CMD").at(-1);
+    if (!entry) problems.push("final stage has no ENTRYPOINT or CMD");
+    else if (!entry.rest.startsWith("["))
+      problems.push(`${entry.op} is not in exec form: node would not get SIGTERM`);
+    else {
+      const argv = JSON.parse(entry.rest);
+      const expected = ["node", "--import", "./dist/instrumentation.js", "./dist/main.js"];
+      if (JSON.stringify(argv) !== JSON.stringify(expected)) {
+        problems.push(
+          `${entry.op} should be ${JSON.stringify(expected)} (OpenTelemetry preloaded), got ${entry.rest}`,
+        );
+      }
+    }
+    for (const i of final.instructions) {
+      if (i.op === "RUN" && /\b(npm|pnpm|yarn)\s+(install|add|ci)\b/.test(i.rest)) {
+        problems.push(
+          "the final stage installs packages: copy the pruned install from the build stage instead",
+        );
+      }
+      if (i.op === "COPY" && /--chown=(?!root|0\b)/.test(i.rest)) {
+        problems.push(
+          "the final stage copies files owned by the service user: keep the app read-only (root-owned)",
+        );
+      }
+    }
+    if (!final.instructions.some((i) => i.op === "COPY" && /--from=/.test(i.rest))) {
+      problems.push("the final stage does not copy the build stage's output");
+    }
+    const exposed = final.instructions.filter((i) => i.op === "EXPOSE").flatMap((i) => i.rest.split(/\s+/));
+    const wanted = name === "connector" ? ["8080", "9090"] : ["9090"];
+    for (const port of wanted) if (!exposed.includes(port)) problems.push(`EXPOSE lacks ${port}`);
+  }
+  const all = stages.flatMap((s) => s.instructions);
+  if (
+    !all.some((i) => i.op === "RUN" && /deploy\s+--prod\b/.test(i.rest) && i.rest.includes(`@herald/${name}`))
+  ) {
+    problems.push(`no pruned production install (pnpm --filter @herald/${name} deploy --prod)`);
+  }
+  for (const i of all) {
+    if (i.op === "ADD")
+      problems.push(`ADD ${/https?:\/\//.test(i.rest) ? "of a URL " : ""}is not allowed: use COPY`);
+    if (i.op === "HEALTHCHECK")
+      problems.push("HEALTHCHECK is not used: Kubernetes probes /healthz and /readyz");
+    if (i.op === "ENV" && /\b\w*(SECRET|PASSWORD|TOKEN)\w*\s*=/i.test(i.rest)) {
+      problems.push(`ENV sets a secret (${i.rest}); pass secrets at run time`);
+    }
+    if (i.op === "RUN" && /\bcurl\b.*\|\s*(ba)?sh\b/.test(i.rest))
+      problems.push("RUN pipes a download into a shell");
+  }
+  return problems;
+}
+
+/** Problems of .dockerignore: the build context must not carry local installs, builds or git history. */
+export function lintDockerignore(text) {
+  const entries = new Set(
+    text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#")),
+  );
+  return ["**/node_modules", "**/dist", ".git"]
+    .filter((e) => !entries.has(e))
+    .map((e) => `.dockerignore lacks ${e}`);
+}
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function waitFor(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+/** Spawns a process, collecting its output; `exited` resolves with the exit code. */
+function start(command, argv, options) {
+  const child = spawn(command, argv, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = { child, output: "", exited: undefined };
+  child.stdout.on("data", (chunk) => (proc.output += chunk));
+  child.stderr.on("data", (chunk) => (proc.output += chunk));
+  proc.exited = new Promise((done) => child.once("exit", (code, signal) => done(code ?? signal)));
+  return proc;
+}
+
+const dropPrivileges = process.getuid?.() === 0 && existsSync("/usr/bin/setpriv");
+
+/** Runs node with `args` as the image's unprivileged uid when we are root (root ignores read-only modes). */
+function startNode(args, options) {
+  if (!dropPrivileges) return start(process.execPath, args, options);
+  const setpriv = ["--reuid", String(APP_UID), "--regid", String(APP_UID), "--clear-groups", "--"];
+  return start("/usr/bin/setpriv", [...setpriv, process.execPath, ...args], options);
+}
+
+function deploy(name, target) {
+  execFileSync("pnpm", ["--filter", `@herald/${name}`, "deploy", "--prod", target], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CI: "true" },
+  });
+  const pnpmDir = join(target, "node_modules", ".pnpm");
+  const installed = existsSync(pnpmDir) ? readdirSync(pnpmDir) : [];
+  const dev = installed.filter((entry) => /^(typescript|vitest|@biomejs|fast-check|playwright)/.test(entry));
+  if (dev.length > 0)
+    throw new Error(`${name}: development packages in the pruned install: ${dev.join(", ")}`);
+  if (!existsSync(join(target, "dist", "main.js")))
+    throw new Error(`${name}: the pruned install has no dist/main.js`);
+  const size = execFileSync("du", ["-sh", target], { encoding: "utf8" }).split("\t")[0];
+  return size;
+}
+
+function makeReadOnly(dir) {
+  execFileSync("chmod", ["-R", "a-w,a+rX", dir]);
+}
+
+async function runServices(built, workDir, log) {
+  const natsPort = await freePort();
+  const storeDir = join(workDir, "nats-store");
+  mkdirSync(storeDir);
+  const nats = start(
+    "/usr/sbin/nats-server",
+    ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir],
+    {},
+  );
+  const running = [];
+  try {
+    await waitFor("nats-server", () => nats.output.includes("Server is ready"), 10_000);
+    const secret = "check-images-secret-0123456789abcdef";
+    const wsPort = await freePort();
+    // Persistence first: it creates the streams the other services wait for.
+    const order = ["persistence", "router", "presence", "connector"].filter((name) => built.includes(name));
+    for (const name of order) {
+      const env = {
+        PATH: process.env.PATH,
+        HOME: "/tmp",
+        NODE_ENV: "production",
+        NATS_URL: `nats://127.0.0.1:${natsPort}`,
+        ADMIN_PORT: "0",
+        HERALD_REPLICAS: "1",
+        SHUTDOWN_DELAY: "0s",
+        SHUTDOWN_TIMEOUT: "10s",
+        LOG_LEVEL: "info",
+        ...(name === "connector" ? { PORT: String(wsPort), HERALD_JWT_SECRET: secret } : {}),
+      };
+      const dir = join(workDir, name);
+      const proc = startNode(["--import", "./dist/instrumentation.js", "./dist/main.js"], { cwd: dir, env });
+      running.push({ name, proc });
+      const adminPort = await waitFor(
+        `${name} admin port`,
+        () => {
+          if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output}`);
+          for (const line of proc.output.split("\n")) {
+            if (!line.startsWith("{")) continue;
+            const entry = JSON.parse(line);
+            if (entry.msg === "admin listening") return entry.port;
+          }
+          return undefined;
+        },
+        20_000,
+      );
+      await waitFor(
+        `${name} /readyz`,
+        async () => {
+          if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output}`);
+          return (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status === 200;
+        },
+        30_000,
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      if (!metrics.includes("herald_")) throw new Error(`${name}: /metrics has no herald_ metrics`);
+      log(
+        `  ${name}: ready (admin port ${adminPort}, read-only folder, uid ${dropPrivileges ? APP_UID : process.getuid?.()})`,
+      );
+    }
+    if (services.every((name) => built.includes(name))) {
+      // The chart mounts its test script at /app/helm-test; do the same in the connector's pruned folder.
+      const testDir = join(workDir, "connector", "helm-test");
+      chmodSync(join(workDir, "connector"), 0o755);
+      mkdirSync(testDir);
+      cpSync(join(root, "charts", "herald", "files", "roundtrip.mjs"), join(testDir, "roundtrip.mjs"));
+      makeReadOnly(join(workDir, "connector"));
+      const test = startNode(["helm-test/roundtrip.mjs"], {
+        cwd: join(workDir, "connector"),
+        env: {
+          PATH: process.env.PATH,
+          HOME: "/tmp",
+          NATS_URL: `nats://127.0.0.1:${natsPort}`,
+          HERALD_JWT_SECRET: secret,
+          HERALD_TEST_URL: `ws://127.0.0.1:${wsPort}/ws`,
+          HERALD_TEST_TIMEOUT_SECONDS: "30",
+        },
+      });
+      const code = await test.exited;
+      if (code !== 0) throw new Error(`helm test script failed (${code}):\n${test.output}`);
+      log(`  helm test script: ${test.output.trim().split("\n").at(-1)}`);
+    } else {
+      log("  helm test script: skipped (needs all four services)");
+    }
+    // Stop in reverse order, each with SIGTERM, expecting a clean drain.
+    for (const { name, proc } of running.reverse()) {
+      proc.child.kill("SIGTERM");
+      const code = await Promise.race([
+        proc.exited,
+        new Promise((r) => setTimeout(() => r("timeout"), 15_000)),
+      ]);
+      if (code !== 0)
+        throw new Error(`${name} did not drain cleanly on SIGTERM (${code}):\n${proc.output.slice(-2000)}`);
+      log(`  ${name}: drained on SIGTERM, exit 0`);
+    }
+  } finally {
+    for (const { proc } of running) if (proc.child.exitCode === null) proc.child.kill("SIGKILL");
+    nats.child.kill("SIGKILL");
+    await nats.exited;
+  }
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const log = (line) => console.log(line);
+  let failed = false;
+
+  log("Dockerfiles:");
+  const ignoreProblems = lintDockerignore(readFileSync(join(root, ".dockerignore"), "utf8"));
+  for (const problem of ignoreProblems) log(`  ✗ ${problem}`);
+  failed ||= ignoreProblems.length > 0;
+  for (const name of services) {
+    const file = join(root, "apps", name, "Dockerfile");
+    const problems = existsSync(file) ? lintDockerfile(readFileSync(file, "utf8"), name) : ["missing"];
+    log(problems.length === 0 ? `  ✓ apps/${name}/Dockerfile` : `  ✗ apps/${name}/Dockerfile`);
+    for (const problem of problems) log(`      ${problem}`);
+    failed ||= problems.length > 0;
+  }
+  if (argv.includes("--lint-only")) process.exit(failed ? 1 : 0);
+
+  log("Pruned production installs:");
+  const workDir = mkdtempSync(join(tmpdir(), "herald-images-"));
+  // Readable by the unprivileged uid the services run as.
+  chmodSync(workDir, 0o755);
+  const built = [];
+  try {
+    for (const name of services) {
+      if (!existsSync(join(root, "apps", name, "dist", "main.js"))) {
+        const message = `  - ${name}: skipped, apps/${name}/dist/main.js is missing (run \`pnpm build\` first)`;
+        log(message);
+        failed ||= argv.includes("--require-all");
+        continue;
+      }
+      const size = deploy(name, join(workDir, name));
+      makeReadOnly(join(workDir, name));
+      built.push(name);
+      log(`  ✓ ${name}: ${size} (pnpm deploy --prod)`);
+    }
+    if (built.length > 0) {
+      log("Starting from the pruned folders:");
+      await runServices(built, workDir, log);
+    }
+  } catch (err) {
+    log(`  ✗ ${err instanceof Error ? err.message : String(err)}`);
+    failed = true;
+  } finally {
+    if (!argv.includes("--keep")) {
+      execFileSync("chmod", ["-R", "u+w", workDir]);
+      rmSync(workDir, { recursive: true, force: true });
+    } else log(`kept ${workDir}`);
+  }
+  log(failed ? "check-images: FAILED" : "check-images: ok");
+  process.exit(failed ? 1 : 0);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}
