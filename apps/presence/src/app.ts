@@ -81,7 +81,6 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
     // A replica that is not emitting trusts that the emitter announced what it now sees; the emitter keeps
     // its own record and publishes the differences when it may emit again.
     if (!gate.isEnabled) gate.resetBaseline();
-    synced = true;
     if (!everSynced) {
       everSynced = true;
       subscriptions.push(
@@ -94,8 +93,19 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
           callback: (err, msg) => void (err ?? onCount(msg)),
         }),
       );
+      // Answering is part of being ready: the subscriptions must have reached the server.
+      await nc.flush().catch(() => {});
     }
-    log.info({ ...registry.count(), connectors: registry.connectorCount }, "synced");
+    if (generation !== syncGeneration || abort.signal.aborted) return;
+    synced = true;
+    log.info(
+      {
+        users: registry.userCount,
+        connections: registry.connectionTotal,
+        connectors: registry.connectorCount,
+      },
+      "synced",
+    );
     tick();
   }
 

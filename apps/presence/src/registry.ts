@@ -34,8 +34,10 @@ export class Registry {
   private readonly users = new Map<string, Conn>();
   private readonly connectors = new Map<string, ConnectorEntry>();
   private connectionCount = 0;
+  /** While a heartbeat is applied: each touched user's state before it, so only net changes are reported. */
+  private batch: Map<string, boolean> | undefined;
 
-  constructor(private readonly onTransition: TransitionListener) {}
+  constructor(private readonly listener: TransitionListener) {}
 
   /** Adds (or replaces, when the id is known on that connector) one connection. */
   open(connectorId: string, info: ConnectionInfo): void {
@@ -86,10 +88,19 @@ export class Registry {
     const connector = this.connector(connectorId);
     const wanted = new Map<string, ConnectionInfo>();
     for (const info of connections) wanted.set(info.connectionId, info);
-    // Opens first, so a user moving from one connection to another on this connector stays online.
-    for (const info of wanted.values()) this.open(connectorId, info);
-    for (const conn of [...connector.conns.values()]) {
-      if (!wanted.has(conn.id)) this.close(connectorId, conn.id);
+    const batch = new Map<string, boolean>();
+    this.batch = batch;
+    try {
+      for (const info of wanted.values()) this.open(connectorId, info);
+      for (const conn of [...connector.conns.values()]) {
+        if (!wanted.has(conn.id)) this.close(connectorId, conn.id);
+      }
+    } finally {
+      this.batch = undefined;
+    }
+    for (const [userId, wasOnline] of batch) {
+      const online = this.users.has(userId);
+      if (online !== wasOnline) this.listener(userId, online);
     }
   }
 
@@ -153,6 +164,11 @@ export class Registry {
 
   get connectorCount(): number {
     return this.connectors.size;
+  }
+
+  private onTransition(userId: string, online: boolean): void {
+    if (!this.batch) this.listener(userId, online);
+    else if (!this.batch.has(userId)) this.batch.set(userId, !online);
   }
 
   private connector(id: string): ConnectorEntry {

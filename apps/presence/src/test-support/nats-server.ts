@@ -22,9 +22,13 @@ export function freePort(): Promise<number> {
 export async function startNatsServer(): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "presence-nats-"));
-  const child: ChildProcess = spawn("/usr/sbin/nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    "/usr/sbin/nats-server",
+    ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let output = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${output}`)), 10_000);
@@ -62,7 +66,9 @@ export async function waitFor<T>(
     const value = await check();
     if (value !== undefined && value !== false) return value;
     if (performance.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms: ${typeof message === "function" ? message() : message}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms: ${typeof message === "function" ? message() : message}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
