@@ -57,6 +57,17 @@ export class CursorStore {
     throw new CursorConflictError(`cursor ${key} kept changing under ${attempts} attempts`);
   }
 
+  /** Registers a device (an empty cursor) the first time it connects, so cursor queries list it. */
+  async ensure(userId: string, deviceId: string): Promise<void> {
+    const key = cursorKey(userId, deviceId);
+    if ((await this.readWithRevision(key)).revision > 0) return;
+    try {
+      await this.kv.create(key, JSON.stringify({ ...emptyCursor(), updatedAt: Date.now() }));
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
   /** Every device cursor of a user. */
   async devices(userId: string): Promise<{ deviceId: string; state: CursorState }[]> {
     const token = userToken(userId);

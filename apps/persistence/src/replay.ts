@@ -29,6 +29,8 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
     if (problem) throw new HeraldError(ErrorCode.InvalidUserId, problem);
   }
   const cursor = await deps.store.read(request.userId, request.deviceId);
+  if (request.after === undefined && cursor.updatedAt === 0)
+    await deps.store.ensure(request.userId, request.deviceId);
   const skip = ackedAbove(cursor);
   const subject = deps.s.mailbox(userToken(request.userId));
   let position = Math.max(request.after ?? cursor.floor, cursor.floor);

@@ -1,0 +1,92 @@
+import { subjects, userToken } from "@herald/protocol";
+import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+
+export type DeadLetter = { subject: string; reason: string; header: string | undefined; data: Uint8Array };
+
+/**
+ * A backend as Herald's users write one: JetStream publishes on the public subjects, plus reads of what
+ * Herald exposes (dead letters, receipts, cursors) for assertions.
+ */
+export async function connectBackend(natsUrl: string, prefix = "herald") {
+  const nc: NatsConnection = await connect({
+    servers: natsUrl.split(","),
+    noAsyncTraces: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
+  const js = jetstream(nc, { timeout: 10_000 });
+  const jsm = await jetstreamManager(nc);
+  const s = subjects(prefix);
+  const encoder = new TextEncoder();
+
+  async function publish(subject: string, body: unknown, msgId?: string): Promise<PubAck> {
+    const payload = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+    return js.publish(
+      subject,
+      typeof payload === "string" ? encoder.encode(payload) : payload,
+      msgId ? { msgID: msgId } : {},
+    );
+  }
+
+  return {
+    nc,
+    js,
+    jsm,
+    s,
+    publish,
+    toUser: (userId: string, body: unknown, msgId?: string) =>
+      publish(s.sendUser(userToken(userId)), body, msgId),
+    toUsers: (body: unknown, msgId?: string) => publish(s.sendUsers, body, msgId),
+    /** Publishes many messages with a window of outstanding PubAcks, returning when all are acknowledged. */
+    async pipeline(count: number, make: (i: number) => { subject: string; body: unknown }, window = 256) {
+      let next = 0;
+      const worker = async () => {
+        while (next < count) {
+          const i = next++;
+          const { subject, body } = make(i);
+          await publish(subject, body);
+        }
+      };
+      await Promise.all(Array.from({ length: window }, worker));
+    },
+    /** Everything recorded on the dead-letter stream so far. */
+    async deadLetters(): Promise<DeadLetter[]> {
+      const info = await jsm.streams.info(s.streams.dead).catch(() => undefined);
+      if (!info || info.state.messages === 0) return [];
+      const letters: DeadLetter[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(s.streams.dead, { seq }).catch(() => null);
+        if (!m) continue;
+        letters.push({
+          subject: m.subject,
+          reason: m.subject.slice(`${s.prefix}.dead.`.length),
+          header: m.header?.get("Herald-Dead-Reason"),
+          data: m.data,
+        });
+      }
+      return letters;
+    },
+    /** Messages stored in one user's mailbox. */
+    async mailboxCount(userId: string): Promise<number> {
+      const info = await jsm.streams.info(s.streams.mailbox, {
+        subjects_filter: s.mailbox(userToken(userId)),
+      });
+      return info.state.subjects?.[s.mailbox(userToken(userId))] ?? 0;
+    },
+    async request<T>(subject: string, body: unknown): Promise<T> {
+      const reply = await nc.request(
+        subject,
+        encoder.encode(typeof body === "string" ? body : JSON.stringify(body)),
+        {
+          timeout: 5_000,
+        },
+      );
+      return reply.json<T>();
+    },
+    headers,
+    close: () => nc.close(),
+  };
+}
+
+export type Backend = Awaited<ReturnType<typeof connectBackend>>;
