@@ -61,7 +61,9 @@ describe("router", () => {
     const token = userToken(userId);
     const live: { body: MailboxEntry; seq: string | undefined }[] = [];
     const sub = client.nc.subscribe(s.live(token), {
-      callback: (_err, msg) => live.push({ body: msg.json(), seq: msg.headers?.get(Header.StreamSequence) }),
+      callback: (_err, msg) => {
+        live.push({ body: msg.json(), seq: msg.headers?.get(Header.StreamSequence) });
+      },
     });
     await client.nc.flush();
 

@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Subjects } from "@herald/protocol";
 import { baseEnvSchema, connectNats, createLogger, type Nats, parseEnv } from "@herald/service-kit";
 import {
@@ -152,4 +153,73 @@ export async function waitFor<T>(
 export function exitCode(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const MAIN = join(ROOT, "apps/router/dist/main.js");
+
+/**
+ * Builds the router (and what it references) so tests can start `node apps/router/dist/main.js`. Test files
+ * run in parallel workers: a lock directory keeps two `tsc -b` from writing the same files at once.
+ */
+export async function buildRouter(): Promise<void> {
+  const lock = join(tmpdir(), "herald-router-build.lock");
+  await waitFor(
+    "the build lock",
+    () => {
+      try {
+        mkdirSync(lock);
+        return true;
+      } catch {
+        // A lock left by a crashed run is broken after two minutes.
+        const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+        if (Date.now() - since > 120_000) rmSync(lock, { force: true, recursive: true });
+        return false;
+      }
+    },
+    180_000,
+  );
+  try {
+    execFileSync(join(ROOT, "node_modules/.bin/tsc"), ["-b", "apps/router"], { cwd: ROOT, stdio: "inherit" });
+  } finally {
+    rmSync(lock, { force: true, recursive: true });
+  }
+}
+
+export type RouterProcess = {
+  child: ChildProcess;
+  /** Everything written so far to stdout (JSON log lines) and stderr. */
+  output: () => string;
+  /** The admin port, read from the "admin listening" log line. */
+  adminPort: () => Promise<number>;
+};
+
+/** Starts the built router as its own process, the way it runs in production. */
+export function spawnRouter(env: Record<string, string>): RouterProcess {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", ADMIN_PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return {
+    child,
+    output: () => output,
+    adminPort: () =>
+      waitFor("the admin port", () => {
+        for (const line of output.split("\n")) {
+          if (!line.startsWith("{")) continue;
+          const entry = JSON.parse(line) as { msg?: string; port?: number };
+          if (entry.msg === "admin listening" && entry.port) return entry.port;
+        }
+        if (child.exitCode !== null) throw new Error(`router exited with ${child.exitCode}:\n${output}`);
+        return undefined;
+      }),
+  };
 }

@@ -1,0 +1,115 @@
+import { type MailboxEntry, subjects } from "@herald/protocol";
+import type { Nats } from "@herald/service-kit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { counter, intakeSettled, startRouter } from "./test-router.js";
+import {
+  buildRouter,
+  connectTest,
+  createStreams,
+  exitCode,
+  type NatsServer,
+  readAll,
+  spawnRouter,
+  startNatsServer,
+  waitFor,
+} from "./test-support.js";
+
+let server: NatsServer;
+let client: Nats;
+
+beforeAll(async () => {
+  await buildRouter();
+  server = await startNatsServer();
+  client = await connectTest(server.url, "backend");
+}, 120_000);
+
+afterAll(async () => {
+  await client?.nc.close();
+  await server?.stop();
+});
+
+/** Publishes `count` messages round-robin over `users` users, pipelined; returns what each user must get. */
+async function publishMany(prefix: string, count: number, users: number): Promise<Map<string, number[]>> {
+  const s = subjects(prefix);
+  const expected = new Map<string, number[]>();
+  const pending = [];
+  for (let i = 0; i < count; i++) {
+    const user = `user${i % users}`;
+    expected.set(user, [...(expected.get(user) ?? []), i]);
+    pending.push(client.js.publish(s.sendUser(user), JSON.stringify({ data: i })));
+    if (pending.length >= 1_000) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  return expected;
+}
+
+/** Every user's mailbox holds exactly its messages, each once. */
+async function expectExactlyOnce(prefix: string, expected: Map<string, number[]>): Promise<void> {
+  const s = subjects(prefix);
+  const all = await readAll(client.jsm, s.streams.mailbox, s.mailboxAll);
+  const got = new Map<string, number[]>();
+  for (const msg of all) {
+    const user = msg.subject.slice(s.mailboxPrefix.length);
+    got.set(user, [...(got.get(user) ?? []), msg.json<MailboxEntry>().data as number]);
+  }
+  for (const [user, want] of expected) {
+    expect(
+      [...(got.get(user) ?? [])].sort((a, b) => a - b),
+      user,
+    ).toEqual(want);
+  }
+  expect(all).toHaveLength([...expected.values()].reduce((sum, list) => sum + list.length, 0));
+}
+
+describe("several router replicas", () => {
+  it("share the consumer and route everything exactly once", async () => {
+    const prefix = "pair";
+    const s = subjects(prefix);
+    await createStreams(client.jsm, s);
+    const env = { HERALD_PREFIX: prefix, ROUTER_PREFETCH: "16", ROUTER_MAX_INFLIGHT: "32" };
+    const a = await startRouter(server.url, env);
+    const b = await startRouter(server.url, env);
+    try {
+      const expected = await publishMany(prefix, 5_000, 50);
+      await waitFor("the intake to drain", () => intakeSettled(client, prefix), 60_000);
+      await expectExactlyOnce(prefix, expected);
+      const routedA = await counter(a.metrics, "herald_router_routed_messages_total");
+      const routedB = await counter(b.metrics, "herald_router_routed_messages_total");
+      expect(routedA).toBeGreaterThan(0);
+      expect(routedB).toBeGreaterThan(0);
+      expect(routedA + routedB).toBeGreaterThanOrEqual(5_000);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 90_000);
+
+  it("lose nothing when one is killed mid-batch: the other routes what it held after ack_wait", async () => {
+    const prefix = "kill";
+    const s = subjects(prefix);
+    await createStreams(client.jsm, s);
+    const total = 20_000;
+    const expected = await publishMany(prefix, total, 100);
+    const env = { NATS_URL: server.url, HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" };
+
+    const victim = spawnRouter(env);
+    await waitFor(
+      "the victim to be mid-way",
+      async () => (await client.jsm.streams.info(s.streams.mailbox)).state.messages >= 2_000,
+      30_000,
+    );
+    victim.child.kill("SIGKILL");
+    expect(await exitCode(victim.child)).toBe(null);
+    const held = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    // The killed replica held delivered, unacked messages: they must come back.
+    expect(held.num_ack_pending).toBeGreaterThan(0);
+    expect((await client.jsm.streams.info(s.streams.mailbox)).state.messages).toBeLessThan(total);
+
+    const survivor = await startRouter(server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" });
+    try {
+      await waitFor("the intake to drain", () => intakeSettled(client, prefix), 60_000);
+      await expectExactlyOnce(prefix, expected);
+    } finally {
+      await survivor.stop();
+    }
+  }, 120_000);
+});
