@@ -256,6 +256,24 @@ describe("presence service", () => {
     expect(byUser.size).toBe(9);
   });
 
+  it("a draining emitter hands the lease over at once instead of after the TTL", async () => {
+    const w = world();
+    const env = { PRESENCE_LEASE_TTL: "5s", PRESENCE_LEASE_RENEW: "200ms" };
+    const [ra, rb] = [await w.replica(env), await w.replica(env)];
+    const first = await emitterOf([ra, rb]);
+    const second = first === ra ? rb : ra;
+    const c1 = w.connector("c1");
+    c1.open("alice");
+    await waitFor(() => w.events.of("alice").length === 1, "alice online");
+    const stopped = performance.now();
+    await first.stop();
+    c1.open("bob");
+    await waitFor(() => second.app.isEmitter(), "hand-over", 5000);
+    expect(performance.now() - stopped).toBeLessThan(2000);
+    await waitFor(() => w.events.of("bob").length === 1, "bob online from the new emitter");
+    expect(w.events.of("alice")).toEqual(["online"]);
+  });
+
   it("a restarted replica rebuilds its view through sync, without any connector restart", async () => {
     const w = world();
     const ra = await w.replica();
