@@ -174,6 +174,14 @@ read them back from the rendered Deployment.
 - name: HERALD_JWKS_URL
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.auth.issuer }}
+- name: HERALD_JWT_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.auth.audience }}
+- name: HERALD_JWT_AUDIENCE
+  value: {{ . | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* Volumes for NATS credentials files and TLS, plus a writable /tmp. */}}

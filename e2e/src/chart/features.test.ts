@@ -42,14 +42,16 @@ describe("defaults", () => {
   });
 
   it("renders a Secret only for auth.createSecret without an existing Secret", async () => {
-    const created = await render({ set: { "auth.existingSecret": "", "auth.createSecret": "dev-secret" } });
+    const created = await render({
+      set: { "auth.existingSecret": "", "auth.createSecret": "dev-secret-0123456789" },
+    });
     const [secret] = byKind(created, "Secret");
-    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe("dev-secret");
+    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe("dev-secret-0123456789");
     expect(deploymentEnv(created, "connector").HERALD_JWT_SECRET).toBe(
       `secret:${secret?.metadata.name}/jwt-secret`,
     );
     const existing = await render({
-      set: { "auth.existingSecret": "mine", "auth.createSecret": "dev-secret" },
+      set: { "auth.existingSecret": "mine", "auth.createSecret": "dev-secret-0123456789" },
     });
     expect(byKind(existing, "Secret")).toEqual([]);
   });
@@ -61,6 +63,11 @@ describe("defaults", () => {
     });
     expect(deploymentEnv(jwks, "connector").HERALD_JWKS_URL).toBe("https://id.example/jwks");
     expect(deploymentEnv(jwks, "connector").HERALD_JWT_SECRET).toBeUndefined();
+    const claims = await render({ set: { "auth.issuer": "https://id.example", "auth.audience": "push" } });
+    expect(deploymentEnv(claims, "connector")).toMatchObject({
+      HERALD_JWT_ISSUER: "https://id.example",
+      HERALD_JWT_AUDIENCE: "push",
+    });
   });
 });
 
@@ -144,8 +151,12 @@ describe("pod security and lifecycle", () => {
     }
     expect(checksum(routerOnly, "router")).not.toBe(checksum(base, "router"));
     expect(checksum(routerOnly, "connector")).toBe(checksum(base, "connector"));
-    const secretA = await render({ set: { "auth.existingSecret": "", "auth.createSecret": "a" } });
-    const secretB = await render({ set: { "auth.existingSecret": "", "auth.createSecret": "b" } });
+    const secretA = await render({
+      set: { "auth.existingSecret": "", "auth.createSecret": "aaaaaaaaaaaaaaaa" },
+    });
+    const secretB = await render({
+      set: { "auth.existingSecret": "", "auth.createSecret": "bbbbbbbbbbbbbbbb" },
+    });
     expect(checksum(secretA, "connector")).not.toBe(checksum(secretB, "connector"));
   });
 
@@ -388,6 +399,7 @@ describe("values schema", () => {
     ["an unknown autoscaling key", "router.autoscaling.connections.enabled=true"],
     ["a bad enum", "natsConnection.auth.type=kerberos"],
     ["a bad prefix", "config.prefix=a.*"],
+    ["a JWT secret shorter than the connector accepts", "auth.createSecret=short"],
   ])("rejects %s", async (_label, assignment) => {
     const result = await helm(["template", "rel", "charts/herald", "--set", assignment]);
     expect(result.code).not.toBe(0);
