@@ -4,9 +4,7 @@ import {
   type PresenceEvent,
   type PresenceReport,
   type PresenceSync,
-  presenceReportSchema,
   subjects,
-  userIdProblem,
   userToken,
 } from "@herald/protocol";
 import {
@@ -25,6 +23,7 @@ import { createPresenceMetrics } from "./metrics.js";
 import { presenceGet } from "./queries.js";
 import { Registry } from "./registry.js";
 import { ReportHandler } from "./report-handler.js";
+import { parseReport } from "./report-parser.js";
 
 export type PresenceDeps = { nats: Nats; config: Config; logger: Logger; metrics: MetricsRegistry };
 
@@ -164,7 +163,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
   }
 
   function onReport(msg: Msg): void {
-    const report = parseReport(msg);
+    const report = readReport(msg);
     if (!report) {
       m.invalidReports.inc();
       return;
@@ -173,23 +172,15 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
     handler.handle(report);
   }
 
-  function parseReport(msg: Msg): PresenceReport | undefined {
+  function readReport(msg: Msg): PresenceReport | undefined {
     let body: unknown;
     try {
       body = msg.json();
     } catch {
       return undefined;
     }
-    const parsed = presenceReportSchema.safeParse(body);
-    if (!parsed.success) return undefined;
-    const report = parsed.data;
     // The subject names the connector; a report claiming another one is not trusted.
-    if (msg.subject !== s.presenceReport(report.connectorId)) return undefined;
-    if (report.type === "open" && userIdProblem(report.connection.userId)) return undefined;
-    if (report.type === "heartbeat") {
-      report.connections = report.connections.filter((c) => userIdProblem(c.userId) === undefined);
-    }
-    return report;
+    return parseReport(body, (connectorId) => msg.subject === s.presenceReport(connectorId));
   }
 
   function onEvent(msg: Msg): void {

@@ -86,6 +86,13 @@ export class Registry {
   /** Makes `connections` the exact set held by `connectorId` (a heartbeat), reporting only net changes. */
   replace(connectorId: string, connections: readonly ConnectionInfo[]): void {
     const connector = this.connector(connectorId);
+    // Fast path, the steady state: the heartbeat lists exactly what is known, nothing to change or allocate.
+    if (
+      connections.length === connector.conns.size &&
+      connections.every((info) => this.holds(connector, info))
+    ) {
+      return;
+    }
     const wanted = new Map<string, ConnectionInfo>();
     for (const info of connections) wanted.set(info.connectionId, info);
     const batch = new Map<string, boolean>();
@@ -164,6 +171,16 @@ export class Registry {
 
   get connectorCount(): number {
     return this.connectors.size;
+  }
+
+  private holds(connector: ConnectorEntry, info: ConnectionInfo): boolean {
+    const conn = connector.conns.get(info.connectionId);
+    return (
+      conn !== undefined &&
+      conn.userId === info.userId &&
+      conn.deviceId === info.deviceId &&
+      conn.since === info.since
+    );
   }
 
   private onTransition(userId: string, online: boolean): void {
