@@ -7,6 +7,7 @@ import {
   deploymentEnv,
   helm,
   type K8sObject,
+  type Loose,
   render,
 } from "./helm.js";
 
