@@ -14,6 +14,7 @@ describe("HeraldClient delivery", () => {
     const welcome = await client.connect();
     expect(welcome).toEqual({ userId: "alice", deviceId: "phone", connectionId: "conn-1" });
     expect(client.connection).toEqual(welcome);
+    expect(client.deviceId).toBe("phone");
     expect(client.state).toBe("connected");
     expect(events.states).toEqual(["connecting", "connected"]);
     expect(events.connected).toEqual([welcome]);
