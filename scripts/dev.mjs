@@ -2,10 +2,10 @@
 // `npm run dev`: builds, then runs a private NATS (JetStream, port 4223) and the four services with prefixed
 // output, plus a watcher that publishes to user `alice` every 2 s and prints what alice's WebSocket receives.
 // Ctrl-C stops it all in order: services (SIGTERM, connector first), then NATS.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { BootstrapError, bootstrap, findNatsServer, root, say } from "./lib/bootstrap.mjs";
+import { BootstrapError, bootstrap, findNatsServer, root, say, warn } from "./lib/bootstrap.mjs";
 
 const colour = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code, text) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -47,7 +47,14 @@ function printer(name) {
 
 async function main() {
   try {
-    bootstrap();
+    const { built } = bootstrap();
+    const needed = [
+      "e2e/dist/fixtures/index.js",
+      ...["connector", "router", "presence", "persistence"].map((name) => `apps/${name}/dist/main.js`),
+    ];
+    const missing = needed.filter((file) => !existsSync(join(root, file)));
+    if (missing.length > 0) throw new BootstrapError(`the build did not produce ${missing.join(", ")}`);
+    if (!built) warn("the build reported type errors (above); starting what was built anyway");
   } catch (error) {
     if (error instanceof BootstrapError) {
       console.error(error.message);

@@ -157,17 +157,28 @@ export function ensureNatsServer() {
   );
 }
 
+/**
+ * `pnpm build`; returns false when it reported errors. `tsc -b` still writes the output of what compiled, so
+ * a type error in one test file need not stop everything else: callers decide.
+ */
 export function build(pnpm) {
   say("building (tsc -b tsconfig.build.json)");
-  run(pnpm.command, [...pnpm.args, "run", "build"]);
+  try {
+    run(pnpm.command, [...pnpm.args, "run", "build"]);
+    return true;
+  } catch (error) {
+    if (!(error instanceof BootstrapError)) throw error;
+    warn(`${error.message}: type errors above`);
+    return false;
+  }
 }
 
-/** Every step before running anything; returns the pnpm command and the nats-server path. */
+/** Every step before running anything; returns the pnpm command, the nats-server path and the build result. */
 export function bootstrap() {
   checkNode();
   const pnpm = pnpmCommand();
   ensureInstalled(pnpm);
   const natsServer = ensureNatsServer();
-  build(pnpm);
-  return { pnpm, natsServer };
+  const built = build(pnpm);
+  return { pnpm, natsServer, built };
 }
