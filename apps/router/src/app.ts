@@ -4,7 +4,7 @@ import type { ConsumerMessages, JsMsg, PubAck } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
-import { decide } from "./intake.js";
+import { decide, headerSafe } from "./intake.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
 
@@ -47,8 +47,23 @@ export function createRouter(deps: RouterDeps): Router {
   let messages: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
 
-  /** Validates and writes one message; the writes are issued before the first await (see OrderedPipeline). */
+  /** Routes one message; a bug in `write` must hand the message back, not leave it held until ack_wait. */
   function route(msg: JsMsg): Promise<void> {
+    try {
+      return write(msg);
+    } catch (err) {
+      logger.error(
+        { err, subject: msg.subject, seq: msg.info.streamSequence },
+        "could not route intake message",
+      );
+      metrics.retries.inc();
+      settle(() => msg.nak(retryDelayMs(msg.info.deliveryCount)));
+      return Promise.resolve();
+    }
+  }
+
+  /** Validates and writes one message; the writes are issued before the first await (see OrderedPipeline). */
+  function write(msg: JsMsg): Promise<void> {
     const startedAt = performance.now();
     const timestampMs = Number(msg.timestampNanos / 1_000_000n);
     const fallbackId = derivedId(msg.info.streamSequence, timestampMs);
@@ -63,7 +78,7 @@ export function createRouter(deps: RouterDeps): Router {
     let onDone: (acks: PubAck[]) => void;
     if (decision.kind === "dead") {
       const h = headers();
-      h.set(Header.DeadReason, decision.message);
+      h.set(Header.DeadReason, headerSafe(decision.message));
       h.set(Header.DeadSubject, msg.subject);
       // The msgID makes a redelivered rejection land in DEAD once.
       writes = [

@@ -1,7 +1,7 @@
 import { DeadReason, subjects, userToken } from "@herald/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Decision, decide, quote } from "./intake.js";
+import { type Decision, decide, headerSafe, quote } from "./intake.js";
 
 const s = subjects("herald");
 const MAX = 64 * 1024;
@@ -138,5 +138,16 @@ describe("quote", () => {
     expect(quote("é")).toBe('"\\u00e9"');
     expect(quote("x".repeat(200)).length).toBeLessThan(100);
     expect(quote(42)).toBe('"42"');
+  });
+});
+
+describe("headerSafe", () => {
+  it("escapes what a header cannot hold, such as a parser message quoting the payload", () => {
+    const d = run(s.sendUser("a"), '{"data":\n\u00e9\r\n oops');
+    expect(d.kind).toBe("dead");
+    const text = headerSafe(d.kind === "dead" ? d.message : "");
+    expect(text).toMatch(/^[\x20-\x7e]+$/);
+    expect(text).toContain("\\u000a");
+    expect(headerSafe("x".repeat(2_000))).toHaveLength(512);
   });
 });

@@ -30,14 +30,23 @@ type Target =
 const dead = (reason: DeadReason, message: string): Decision => ({ kind: "dead", reason, message });
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+const escapeNonAscii = (text: string) =>
+  text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 /** Quotes a value for a reason text: escaped, ASCII-only and short, so it is safe in a NATS header. */
 export function quote(value: unknown): string {
   const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
   const short = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  return JSON.stringify(short).replace(
-    /[^\x20-\x7e]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return escapeNonAscii(JSON.stringify(short));
+}
+
+/**
+ * A reason as a header value: printable ASCII only (a header cannot hold CR or LF, and parser messages quote
+ * the payload), at most 512 characters.
+ */
+export function headerSafe(text: string): string {
+  const safe = escapeNonAscii(text);
+  return safe.length > 512 ? `${safe.slice(0, 509)}...` : safe;
 }
 
 function target(s: Subjects, subject: string): Target {

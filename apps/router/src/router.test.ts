@@ -167,6 +167,12 @@ describe("router", () => {
         reason: DeadReason.InvalidJson,
       },
       {
+        name: "not JSON, with line breaks",
+        subject: (s) => s.sendUser("a"),
+        payload: '{"data":\r\n\u00e9 oops',
+        reason: DeadReason.InvalidJson,
+      },
+      {
         name: "no data",
         subject: (s) => s.sendUser("a"),
         payload: '{"id":"nodata"}',
@@ -279,6 +285,38 @@ describe("router", () => {
     expect(all).toHaveLength(count);
     expect(new Set(all.map((m) => m.json<MailboxEntry>().data)).size).toBe(count);
   }, 60_000);
+
+  it("hands a message back when a write fails, and routes it once the mailbox stream is back", async () => {
+    const { s, fixture, mailbox, settled } = await setup();
+    const mbox = await client.jsm.streams.info(s.streams.mailbox);
+    await client.jsm.streams.delete(s.streams.mailbox);
+    await publish(s.sendUser("later"), { data: "kept", id: "k1" });
+    await waitFor(
+      "a retry",
+      async () => (await counter(fixture.metrics, "herald_router_retries_total")) >= 1,
+    );
+    const pending = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    expect(pending.num_ack_pending + pending.num_pending).toBe(1);
+    await client.jsm.streams.add(mbox.config);
+    await settled();
+    expect((await mailbox("later")).map((e) => e.entry)).toEqual([
+      { id: "k1", data: "kept", ts: expect.any(Number) },
+    ]);
+  }, 30_000);
+
+  it("is not ready while NATS is down", async () => {
+    const own = await startNatsServer();
+    const s = subjects("down");
+    const nats = await connectTest(own.url);
+    await createStreams(nats.jsm, s);
+    const fixture = await startRouter(own.url, { HERALD_PREFIX: "down" });
+    expect(fixture.router.notReadyReason()).toBeUndefined();
+    own.kill();
+    await waitFor("not ready", () => fixture.router.notReadyReason() === "NATS is not connected");
+    await fixture.router.stop();
+    await Promise.all([fixture.nats.nc.close(), nats.nc.close()]);
+    await own.stop();
+  }, 30_000);
 
   it("is not ready until the streams exist", async () => {
     const prefix = `t${++n}`;
