@@ -1,0 +1,92 @@
+import { startClientPool } from "./client-pool.js";
+import type { ClientMode, ClientTarget } from "./client-worker.js";
+import { nowUs, sleep } from "./clock.js";
+import type { BenchOptions } from "./options.js";
+import { rssBytes } from "./procfs.js";
+import type { BaselineResult } from "./results.js";
+import { perSecond, summarizeLatencies } from "./stats.js";
+
+/** A comparison server (raw ws, Socket.IO) driven from this process; it generates the messages itself. */
+export type BaselineServer = {
+  name: string;
+  mode: ClientMode;
+  /** Server processes, for RSS. */
+  pids: number[];
+  targets: (users: string[]) => ClientTarget[];
+  saturate: (phase: number, messages: number) => Promise<void>;
+  paced: (phase: number, rate: number, durationMs: number) => Promise<number>;
+  stop: () => Promise<void>;
+};
+
+const totalRss = async (pids: number[]) => (await Promise.all(pids.map(rssBytes))).reduce((a, b) => a + b, 0);
+
+/**
+ * The same measurements as for Herald, against a baseline server: RSS per idle connection, targeted sends at
+ * saturation, and latency at the offered rate.
+ */
+export async function runBaseline(
+  server: BaselineServer,
+  users: string[],
+  o: BenchOptions,
+  log: (line: string) => void,
+): Promise<BaselineResult> {
+  const pool = startClientPool(o.clientProcs);
+  try {
+    await sleep(1_000);
+    const rssBefore = await totalRss(server.pids);
+    await pool.connect(server.mode, server.targets(users));
+    await sleep(2_000);
+    const rssAfter = await totalRss(server.pids);
+    const memory = {
+      connections: users.length,
+      rssBeforeBytes: rssBefore,
+      rssAfterBytes: rssAfter,
+      perConnectionBytes: Math.round((rssAfter - rssBefore) / users.length),
+    };
+    log(`${server.name}: ${users.length} clients connected; RSS +${memory.perConnectionBytes} B/connection`);
+
+    const warm = Math.min(o.messages, users.length * 2);
+    await pool.reset({ phase: 1, messages: warm, recordLatencies: false });
+    await server.saturate(1, warm);
+    await pool.waitForAll(warm, { idleMs: 3_000, timeoutMs: 30_000 });
+
+    const n = o.messages;
+    await pool.reset({ phase: 2, messages: n, recordLatencies: false });
+    const start = nowUs();
+    await server.saturate(2, n);
+    const sentUs = nowUs();
+    const got = await pool.waitForAll(n, { idleMs: 3_000, timeoutMs: 120_000 });
+    const throughput = {
+      messages: n,
+      delivered: got.unique,
+      duplicates: got.duplicates,
+      complete: got.unique === n,
+      publishMs: (sentUs - start) / 1000,
+      elapsedMs: (got.lastUs - start) / 1000,
+      msgsPerSec: perSecond(got.unique, got.lastUs - start),
+    };
+    log(`${server.name}: ${throughput.msgsPerSec} msg/s (${got.unique}/${n} delivered)`);
+
+    const durationMs = o.latencySeconds * 1000;
+    const total = Math.round((o.rate * durationMs) / 1000);
+    await pool.reset({ phase: 3, messages: total, recordLatencies: true });
+    await server.paced(3, o.rate, durationMs);
+    const delivered = await pool.waitForAll(total, { idleMs: 3_000, timeoutMs: 60_000 });
+    const withLatencies = await pool.stats(true);
+    const latency = {
+      offeredRate: o.rate,
+      durationMs,
+      messages: total,
+      delivered: delivered.unique,
+      duplicates: delivered.duplicates,
+      latencyMs: summarizeLatencies(withLatencies.latencies),
+    };
+    log(
+      `${server.name}: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`,
+    );
+    return { memory, throughput, latency };
+  } finally {
+    await pool.stop().catch(() => undefined);
+    await server.stop().catch(() => undefined);
+  }
+}

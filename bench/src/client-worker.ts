@@ -1,0 +1,151 @@
+// Load generator: one process holding many client connections (raw `ws` for Herald and the ws baseline,
+// socket.io-client for Socket.IO). Kept lean on purpose: the benchmark should measure the servers.
+import type { AckFrame, ServerFrame } from "@herald/protocol";
+import { MAX_ACK_IDS } from "@herald/protocol";
+import { io, type Socket } from "socket.io-client";
+import WebSocket from "ws";
+import { type BenchData, nowUs } from "./clock.js";
+import { Tally } from "./tally.js";
+import { serveRpc } from "./worker.js";
+
+export type ClientMode = "herald" | "ws" | "sio";
+export type ClientTarget = { url: string; user: string };
+export type ConnectParams = {
+  mode: ClientMode;
+  targets: ClientTarget[];
+  concurrency: number;
+  timeoutMs: number;
+};
+export type ResetParams = { phase: number; messages: number; recordLatencies: boolean };
+
+type Closable = { close: () => void };
+
+const tally = new Tally();
+const connections: Closable[] = [];
+let errorFrames = 0;
+let closedEarly = 0;
+
+/** Herald: wait for `welcome`; ack user messages in one frame per macrotask, as the SDK does. */
+function openHerald(target: ClientTarget, timeoutMs: number): Promise<Closable> {
+  const ws = new WebSocket(target.url, { perMessageDeflate: false });
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    while (pending.length > 0 && ws.readyState === WebSocket.OPEN) {
+      const frame: AckFrame = { type: "ack", ids: pending.splice(0, MAX_ACK_IDS) };
+      ws.send(JSON.stringify(frame));
+    }
+    pending = [];
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no welcome within ${timeoutMs} ms`)), timeoutMs);
+    ws.on("message", (raw) => {
+      const frame = JSON.parse(raw.toString()) as ServerFrame;
+      if (frame.type === "message" && "seq" in frame) {
+        tally.receive(frame.data as BenchData, nowUs());
+        pending.push(frame.id);
+        if (!scheduled) {
+          scheduled = true;
+          setTimeout(flush, 0);
+        }
+      } else if (frame.type === "welcome") {
+        clearTimeout(timer);
+        resolve({ close: () => ws.close() });
+      } else if (frame.type === "error") {
+        errorFrames++;
+      }
+    });
+    ws.on("error", (error) => reject(error));
+    ws.on("close", () => {
+      closedEarly++;
+      clearTimeout(timer);
+      reject(new Error("closed before welcome"));
+    });
+  });
+}
+
+/** Raw ws baseline: frames shaped like Herald's `message`, no acks. */
+function openRaw(target: ClientTarget, timeoutMs: number): Promise<Closable> {
+  const ws = new WebSocket(target.url, { perMessageDeflate: false });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not open within ${timeoutMs} ms`)), timeoutMs);
+    ws.on("message", (raw) => {
+      const frame = JSON.parse(raw.toString()) as { data?: BenchData };
+      tally.receive(frame.data, nowUs());
+    });
+    ws.on("open", () => {
+      clearTimeout(timer);
+      resolve({ close: () => ws.close() });
+    });
+    ws.on("error", (error) => reject(error));
+    ws.on("close", () => {
+      closedEarly++;
+    });
+  });
+}
+
+function openSocketIo(target: ClientTarget, timeoutMs: number): Promise<Closable> {
+  const socket: Socket = io(target.url, {
+    transports: ["websocket"],
+    auth: { u: target.user },
+    forceNew: true,
+    reconnection: false,
+    timeout: timeoutMs,
+  });
+  return new Promise((resolve, reject) => {
+    socket.on("m", (frame: { data?: BenchData }) => tally.receive(frame.data, nowUs()));
+    socket.once("connect", () => resolve({ close: () => socket.close() }));
+    socket.once("connect_error", (error) => reject(error));
+    socket.on("disconnect", () => {
+      closedEarly++;
+    });
+  });
+}
+
+async function connectAll(
+  params: ConnectParams,
+): Promise<{ connected: number; failed: number; error?: string }> {
+  const open = { herald: openHerald, ws: openRaw, sio: openSocketIo }[params.mode];
+  let next = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  // A few at a time: a real connect storm is not what this measures.
+  const lane = async () => {
+    while (next < params.targets.length) {
+      const target = params.targets[next++];
+      if (!target) break;
+      try {
+        connections.push(await open(target, params.timeoutMs));
+      } catch (error) {
+        failed++;
+        firstError ??= String((error as Error)?.message ?? error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: params.concurrency }, lane));
+  return { connected: connections.length, failed, ...(firstError ? { error: firstError } : {}) };
+}
+
+serveRpc(
+  {
+    connect: (params) => connectAll(params as ConnectParams),
+    reset: (params) => {
+      const { phase, messages, recordLatencies } = params as ResetParams;
+      tally.reset(phase, messages, recordLatencies);
+      return true;
+    },
+    stats: (params) => ({
+      ...tally.snapshot(Boolean((params as { latencies?: boolean }).latencies)),
+      errorFrames,
+      closedEarly,
+    }),
+    close: () => {
+      for (const connection of connections.splice(0)) connection.close();
+      return true;
+    },
+  },
+  () => {
+    for (const connection of connections.splice(0)) connection.close();
+  },
+);

@@ -1,0 +1,170 @@
+import { signToken, startStack } from "@herald/e2e/dist/fixtures/index.js";
+import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { startClientPool } from "./client-pool.js";
+import { nowUs, sleep } from "./clock.js";
+import { dataMaker, idPrefix, messageId } from "./frames.js";
+import type { BenchOptions } from "./options.js";
+import { paced, windowed } from "./pacing.js";
+import { cpuMeter, rssBytes } from "./procfs.js";
+import { ReceiptCounter } from "./receipts.js";
+import type { LatencyRun, MemoryResult, ThroughputRun } from "./results.js";
+import { perSecond, summarizeLatencies } from "./stats.js";
+
+export type HeraldResult = {
+  memory: MemoryResult;
+  throughput: ThroughputRun & {
+    receipts: number;
+    /** JetStream writes counted on the streams during the run, per message published. */
+    durableWrites: Record<"intake" | "mailbox" | "acks" | "cursors", number> & { perMessage: number };
+    cpuSeconds: Record<string, number>;
+  };
+  latency: LatencyRun & { receipts: number; publishErrors: number };
+};
+
+export const userIds = (count: number) =>
+  Array.from({ length: count }, (_, i) => `u${String(i).padStart(5, "0")}`);
+
+/**
+ * Herald end to end on a private nats-server: 1 persistence, 1 router, 1 presence, 1 connector (real
+ * processes), `users` WebSocket clients that ack like the SDK, and a JetStream publisher in this process.
+ */
+export async function runHerald(
+  nats: { url: string; pid: () => number | undefined },
+  o: BenchOptions,
+  runId: string,
+  log: (line: string) => void,
+): Promise<HeraldResult> {
+  const s = subjects(DEFAULT_PREFIX);
+  const stack = await startStack({ nats, env: { HERALD_PREFIX: DEFAULT_PREFIX } });
+  const pool = startClientPool(o.clientProcs);
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  const receipts = new ReceiptCounter(nc, s);
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const connectorPid = stack.connectors[0]?.pid ?? 0;
+    const users = userIds(o.users);
+    const sendSubjects = users.map((user) => s.sendUser(userToken(user)));
+    const encoder = new TextEncoder();
+    const make = dataMaker(o.payloadBytes, (data) =>
+      JSON.stringify({ id: messageId(runId, 9, 99_999), data } satisfies SendBody),
+    );
+    const publish = (phase: number, i: number) => {
+      const id = messageId(runId, phase, i);
+      const body: SendBody = { id, data: make(phase, i) };
+      return js.publish(sendSubjects[i % users.length] ?? "", encoder.encode(JSON.stringify(body)), {
+        msgID: id,
+      });
+    };
+
+    await sleep(1_000);
+    const rssBefore = await rssBytes(connectorPid);
+    const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
+    await pool.connect(
+      "herald",
+      users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
+    );
+    await sleep(2_000);
+    const rssAfter = await rssBytes(connectorPid);
+    const memory: MemoryResult = {
+      connections: users.length,
+      rssBeforeBytes: rssBefore,
+      rssAfterBytes: rssAfter,
+      perConnectionBytes: Math.round((rssAfter - rssBefore) / users.length),
+    };
+    log(
+      `herald: ${users.length} clients connected; connector RSS +${memory.perConnectionBytes} B/connection`,
+    );
+
+    // Warm-up (JIT, consumers, cursors) so the measured run starts from a steady state.
+    const warm = Math.min(o.messages, users.length * 2);
+    await pool.reset({ phase: 1, messages: warm, recordLatencies: false });
+    receipts.reset(idPrefix(runId, 1), warm);
+    await windowed(warm, o.window, (i) => publish(1, i));
+    await receipts.wait({ idleMs: 10_000, timeoutMs: 60_000 });
+
+    // Saturation: publish N with a window of PubAcks, until every message is delivered and acked.
+    const n = o.messages;
+    await pool.reset({ phase: 2, messages: n, recordLatencies: false });
+    receipts.reset(idPrefix(runId, 2), n);
+    const streams = {
+      intake: s.streams.intake,
+      mailbox: s.streams.mailbox,
+      acks: s.streams.acks,
+      cursors: `KV_${s.buckets.cursors}`,
+    };
+    const lastSeqs = async () => {
+      const seqs: Record<string, number> = {};
+      for (const [key, name] of Object.entries(streams))
+        seqs[key] = (await jsm.streams.info(name)).state.last_seq;
+      return seqs;
+    };
+    const seqsBefore = await lastSeqs();
+    const cpu = await cpuMeter({
+      "nats-server": nats.pid(),
+      connector: connectorPid,
+      router: stack.routers[0]?.pid,
+      persistence: stack.persistence[0]?.pid,
+      presence: stack.presence[0]?.pid,
+      ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
+    });
+    const start = nowUs();
+    await windowed(n, o.window, (i) => publish(2, i));
+    const publishedUs = nowUs();
+    await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
+    const clients = await pool.waitForAll(n, { idleMs: 5_000, timeoutMs: 30_000 });
+    const cpuSeconds = await cpu();
+    const seqsAfter = await lastSeqs();
+    const writes = Object.fromEntries(
+      Object.keys(streams).map((key) => [key, (seqsAfter[key] ?? 0) - (seqsBefore[key] ?? 0)]),
+    ) as Record<keyof typeof streams, number>;
+    const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
+    const end = receipts.unique === n ? receipts.lastUs : Math.max(receipts.lastUs, clients.lastUs);
+    const throughput: HeraldResult["throughput"] = {
+      messages: n,
+      delivered: clients.unique,
+      duplicates: clients.duplicates,
+      receipts: receipts.unique,
+      complete: receipts.unique === n && clients.unique === n,
+      publishMs: (publishedUs - start) / 1000,
+      elapsedMs: (end - start) / 1000,
+      msgsPerSec: perSecond(Math.min(receipts.unique, clients.unique), end - start),
+      durableWrites: { ...writes, perMessage: Math.round((totalWrites / n) * 100) / 100 },
+      cpuSeconds,
+    };
+    log(`herald: ${throughput.msgsPerSec} msg/s end to end (${receipts.unique}/${n} acked)`);
+
+    // Latency at an offered rate.
+    const total = Math.round((o.rate * o.latencySeconds * 1000) / 1000);
+    await pool.reset({ phase: 3, messages: total, recordLatencies: true });
+    receipts.reset(idPrefix(runId, 3), total);
+    let publishErrors = 0;
+    await paced(o.rate, o.latencySeconds * 1000, (i) => {
+      publish(3, i).catch(() => {
+        publishErrors++;
+      });
+    });
+    const delivered = await pool.waitForAll(total, { idleMs: 10_000, timeoutMs: 120_000 });
+    await receipts.wait({ idleMs: 5_000, timeoutMs: 60_000 });
+    const withLatencies = await pool.stats(true);
+    const latency: HeraldResult["latency"] = {
+      offeredRate: o.rate,
+      durationMs: o.latencySeconds * 1000,
+      messages: total,
+      delivered: delivered.unique,
+      duplicates: delivered.duplicates,
+      receipts: receipts.unique,
+      publishErrors,
+      latencyMs: summarizeLatencies(withLatencies.latencies),
+    };
+    log(`herald: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`);
+    return { memory, throughput, latency };
+  } finally {
+    receipts.stop();
+    await nc.close().catch(() => undefined);
+    await pool.stop().catch(() => undefined);
+    await stack.stop().catch(() => undefined);
+  }
+}

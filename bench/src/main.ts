@@ -1,0 +1,131 @@
+// `pnpm bench`: Herald's durable end-to-end throughput and latency with 1,000 connected users, next to the
+// ceilings measured in the same run on the same machine (raw JetStream and core NATS, raw ws, Socket.IO with
+// its Redis Streams adapter). Writes bench/results/<timestamp>.json, latest.json and latest.svg.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
+import { runBaseline } from "./baseline-run.js";
+import { startSocketIoServers, startWsServer } from "./baseline-servers.js";
+import { nowUs } from "./clock.js";
+import { runHerald, userIds } from "./herald-run.js";
+import { coreNatsRate, jetStreamPublishRate } from "./nats-baselines.js";
+import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
+import {
+  type BenchResults,
+  chartInput,
+  derive,
+  type NatsResults,
+  type Parts,
+  summaryTable,
+} from "./report.js";
+import { renderChart } from "./svg.js";
+
+const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** Runs one part; a failure is recorded as skipped with its reason instead of ending the whole run. */
+async function part<T>(
+  name: string,
+  o: BenchOptions,
+  key: Parameters<BenchOptions["skip"]["includes"]>[0],
+  run: () => Promise<T>,
+) {
+  if (o.skip.includes(key)) return { skipped: "--skip" };
+  try {
+    return await run();
+  } catch (error) {
+    log(`${name} failed: ${(error as Error)?.stack ?? String(error)}`);
+    return { skipped: `failed: ${(error as Error)?.message ?? String(error)}` };
+  }
+}
+
+async function measureNats(nats: NatsServer, o: BenchOptions): Promise<NatsResults> {
+  const core = await coreNatsRate(nats.url, { messages: o.coreMessages, bytes: o.payloadBytes });
+  log(`core NATS: ${core.msgsPerSec} msg/s`);
+  const common = { messages: o.rawMessages, window: o.window, bytes: o.payloadBytes };
+  const jetStreamPublishNoDedup = await jetStreamPublishRate(nats.url, { ...common, dedup: false });
+  log(`JetStream publish without msg id: ${jetStreamPublishNoDedup.msgsPerSec} msg/s`);
+  const jetStreamPublish = await jetStreamPublishRate(nats.url, { ...common, dedup: true });
+  log(`JetStream publish with msg id: ${jetStreamPublish.msgsPerSec} msg/s`);
+  return { jetStreamPublish, jetStreamPublishNoDedup, core };
+}
+
+async function main(): Promise<void> {
+  let o: BenchOptions;
+  try {
+    o = parseOptions(process.argv.slice(2), process.env, benchDir);
+  } catch (error) {
+    if (error instanceof BenchOptionsError) {
+      console.error(`${error.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const started = new Date();
+  const startUs = nowUs();
+  const runId = started.getTime().toString(36);
+  const users = userIds(o.users);
+  log(`options: ${JSON.stringify(o)}`);
+  // Other work on the machine skews every figure; the load average says how much there was.
+  const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
+  if ((loadBefore[0] ?? 0) > cpus().length)
+    log(`warning: load average ${loadBefore.join(" ")} on ${cpus().length} cores`);
+  const nats = await startNatsServer();
+  log(`nats-server on ${nats.url} (file storage in ${nats.storeDir})`);
+  let parts: Parts;
+  try {
+    const natsPart = await part("nats", o, "nats", () => measureNats(nats, o));
+    const herald = await part("herald", o, "herald", () => runHerald(nats, o, runId, log));
+    const ws = await part("ws", o, "ws", async () => runBaseline(await startWsServer(o), users, o, log));
+    const socketio = await part("socket.io", o, "sio", async () =>
+      runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
+    );
+    parts = { nats: natsPart, herald, ws, socketio };
+  } finally {
+    await nats.dispose();
+  }
+  const results: BenchResults = {
+    version: 1,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationSec: Math.round((nowUs() - startUs) / 1e5) / 10,
+    command: ["pnpm bench", ...process.argv.slice(2)].join(" "),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      totalMemoryMiB: Math.round(totalmem() / 2 ** 20),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
+    options: { ...o, outDir: undefined },
+    ...parts,
+    ...derive(parts),
+    notes: [
+      "All processes on 127.0.0.1 of this one machine, sharing its cores: nats-server, the four Herald services, the load generator and this process.",
+      "Herald throughput: a JetStream publisher (window of PubAcks) to <p>.send.user.<u> round-robin over the users; ends when a receipt (<p>.receipt.<u>, emitted after the cursor compare-and-set) has arrived for every message.",
+      "Latency: each message carries its send time (CLOCK_MONOTONIC, shared by all processes); receive − send at the client, first deliveries only. Herald's send time is taken just before the JetStream publish of the backend.",
+      "raw ws: one server process generating targeted sends itself (no broker, no persistence, no acks). Socket.IO: two servers with @socket.io/redis-streams-adapter (default maxLen), clients split between them, server 0 emits to each user's room; delivery is at-most-once.",
+      "Clients: raw `ws` sockets in load-generator processes; Herald clients ack every message (one ack frame per macrotask per connection, as @herald/client does).",
+    ],
+  };
+  mkdirSync(o.outDir, { recursive: true });
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  const stamp = started.toISOString().replace(/[:.]/g, "-");
+  writeFileSync(join(o.outDir, `${stamp}.json`), json);
+  writeFileSync(join(o.outDir, "latest.json"), json);
+  writeFileSync(join(o.outDir, "latest.svg"), renderChart(chartInput(results)));
+  console.log(`\n${summaryTable(results)}\n`);
+  log(`wrote ${join(o.outDir, `${stamp}.json`)}, latest.json and latest.svg in ${results.durationSec} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { BenchOptionsError, parseOptions } from "./options.js";
+
+describe("parseOptions", () => {
+  it("has defaults that match the issue: 1,000 users, 5,000 msg/s", () => {
+    const o = parseOptions([], {}, "/b");
+    expect(o).toMatchObject({
+      quick: false,
+      users: 1_000,
+      rate: 5_000,
+      messages: 50_000,
+      outDir: "/b/results",
+    });
+  });
+
+  it("lowers the sizes with --quick but keeps what is given", () => {
+    const o = parseOptions(["--quick", "--messages", "3000", "--users=200"], {}, "/b");
+    expect(o).toMatchObject({ quick: true, messages: 3_000, users: 200, latencySeconds: 3 });
+  });
+
+  it("reads BENCH_* variables, flags first", () => {
+    const o = parseOptions(
+      ["--rate", "100"],
+      { BENCH_RATE: "7", BENCH_CLIENT_PROCS: "2", BENCH_QUICK: "1" },
+      "/b",
+    );
+    expect(o).toMatchObject({ rate: 100, clientProcs: 2, quick: true });
+  });
+
+  it("refuses unknown flags, bad numbers and unknown systems", () => {
+    expect(() => parseOptions(["--fast"], {}, "/b")).toThrow(BenchOptionsError);
+    expect(() => parseOptions(["--users", "0"], {}, "/b")).toThrow(/positive integer/);
+    expect(() => parseOptions(["--users"], {}, "/b")).toThrow(/needs a value/);
+    expect(() => parseOptions(["--skip", "kafka"], {}, "/b")).toThrow(/--skip/);
+    expect(parseOptions(["--skip", "ws,sio"], {}, "/b").skip).toEqual(["ws", "sio"]);
+  });
+});

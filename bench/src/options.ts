@@ -1,0 +1,132 @@
+import { join } from "node:path";
+
+/** Raised for an unknown flag or a bad value; main prints it with the usage. */
+export class BenchOptionsError extends Error {
+  override name = "BenchOptionsError";
+  readonly code = "bench_options";
+}
+
+export const SYSTEMS = ["nats", "herald", "ws", "sio"] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+export type BenchOptions = {
+  quick: boolean;
+  /** Connected users (one WebSocket each). */
+  users: number;
+  /** Messages of each saturation run (Herald end to end, raw ws, Socket.IO). */
+  messages: number;
+  /** Offered rate of the latency runs, msg/s. */
+  rate: number;
+  /** Length of each latency run. */
+  latencySeconds: number;
+  /** Messages of the raw JetStream publish measurement. */
+  rawMessages: number;
+  /** Messages of the core NATS pub→sub measurement. */
+  coreMessages: number;
+  /** Outstanding PubAcks allowed to a publisher. */
+  window: number;
+  /** Size of a published JSON body. */
+  payloadBytes: number;
+  /** Load-generator processes the clients are spread over. */
+  clientProcs: number;
+  redisUrl: string;
+  skip: SystemName[];
+  outDir: string;
+};
+
+const DEFAULTS = {
+  users: 1_000,
+  messages: 50_000,
+  rate: 5_000,
+  latencySeconds: 10,
+  rawMessages: 100_000,
+  coreMessages: 500_000,
+  window: 512,
+  payloadBytes: 200,
+  clientProcs: 1,
+};
+const QUICK = { messages: 10_000, latencySeconds: 3, rawMessages: 30_000, coreMessages: 200_000 };
+
+type NumericKey = keyof typeof DEFAULTS;
+const NUMERIC_FLAGS: Record<string, NumericKey> = {
+  "--users": "users",
+  "--messages": "messages",
+  "--rate": "rate",
+  "--latency-seconds": "latencySeconds",
+  "--raw-messages": "rawMessages",
+  "--core-messages": "coreMessages",
+  "--window": "window",
+  "--payload-bytes": "payloadBytes",
+  "--client-procs": "clientProcs",
+};
+
+export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
+  [--raw-messages N] [--core-messages N] [--window N] [--payload-bytes N] [--client-procs N]
+  [--redis-url URL] [--skip nats,herald,ws,sio] [--out DIR]
+Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
+
+const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;
+
+function positive(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new BenchOptionsError(`${flag} must be a positive integer`);
+  return value;
+}
+
+function parseSkip(raw: string): SystemName[] {
+  const names = raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!(SYSTEMS as readonly string[]).includes(name)) {
+      throw new BenchOptionsError(`--skip takes ${SYSTEMS.join(", ")}; got '${name}'`);
+    }
+  }
+  return names as SystemName[];
+}
+
+/**
+ * Options from flags, then `BENCH_*` variables, then the defaults (`--quick` lowers the sizes).
+ *
+ * @example
+ * parseOptions(["--quick", "--users", "200"], {}, "/repo/bench")
+ */
+export function parseOptions(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  benchDir: string,
+): BenchOptions {
+  const given = new Map<string, string>();
+  let quick = env.BENCH_QUICK === "1" || env.BENCH_QUICK === "true";
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--quick") {
+      quick = true;
+      continue;
+    }
+    const [flag, inline] = arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg];
+    const known =
+      flag !== undefined && (flag in NUMERIC_FLAGS || ["--redis-url", "--skip", "--out"].includes(flag));
+    if (!known || flag === undefined) throw new BenchOptionsError(`unknown argument '${arg}'`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new BenchOptionsError(`${flag} needs a value`);
+    given.set(flag, value);
+  }
+  const read = (flag: string) => given.get(flag) ?? env[envName(flag)];
+  const sizes: Record<NumericKey, number> = { ...DEFAULTS, ...(quick ? QUICK : {}) };
+  for (const [flag, key] of Object.entries(NUMERIC_FLAGS)) {
+    const raw = read(flag);
+    if (raw !== undefined && raw !== "") sizes[key] = positive(flag, raw);
+  }
+  return {
+    quick,
+    ...sizes,
+    redisUrl: read("--redis-url") || "redis://127.0.0.1:6379",
+    skip: parseSkip(read("--skip") ?? ""),
+    outDir: read("--out") || join(benchDir, "results"),
+  };
+}

@@ -1,0 +1,52 @@
+import { readFile } from "node:fs/promises";
+
+/** Raised when /proc has no usable entry for a process (gone, or not Linux). */
+export class ProcfsError extends Error {
+  override name = "ProcfsError";
+  readonly code = "bench_procfs";
+}
+
+/** VmRSS of a process in bytes. */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!match?.[1]) throw new ProcfsError(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** User + system CPU seconds a process has used so far (clock ticks of 1/100 s, as Linux reports them). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) may contain spaces; the fields after its closing parenthesis do not.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new ProcfsError(`bad stat for pid ${pid}`);
+  return (utime + stime) / 100;
+}
+
+/**
+ * Samples the CPU time of named processes, then returns what each used since, in seconds (2 decimals).
+ *
+ * @example
+ * const done = await cpuMeter({ nats: natsPid, connector: connectorPid });
+ * // ... work ...
+ * const used = await done(); // { nats: 1.23, connector: 0.8, self: 0.5 }
+ */
+export async function cpuMeter(
+  pids: Record<string, number | undefined>,
+): Promise<() => Promise<Record<string, number>>> {
+  const entries = Object.entries(pids).filter((entry): entry is [string, number] => entry[1] !== undefined);
+  const before = await Promise.all(entries.map(([, pid]) => cpuSeconds(pid).catch(() => Number.NaN)));
+  const selfBefore = process.cpuUsage();
+  return async () => {
+    const after = await Promise.all(entries.map(([, pid]) => cpuSeconds(pid).catch(() => Number.NaN)));
+    const self = process.cpuUsage(selfBefore);
+    const used: Record<string, number> = {};
+    entries.forEach(([name], i) => {
+      used[name] = Math.round(((after[i] ?? Number.NaN) - (before[i] ?? Number.NaN)) * 100) / 100;
+    });
+    used.bench = Math.round((self.user + self.system) / 1e4) / 100;
+    return used;
+  };
+}

@@ -1,0 +1,228 @@
+import type { HeraldResult } from "./herald-run.js";
+import type { RateResult } from "./nats-baselines.js";
+import type { BaselineResult, Skipped } from "./results.js";
+import { ratio } from "./stats.js";
+import { type ChartInput, formatNumber } from "./svg.js";
+
+/** Durable JetStream writes Herald makes per user message when nothing is batched. */
+export const DURABLE_WRITES_PER_MESSAGE = 4;
+export const DURABLE_WRITES_EXPLAINED = [
+  "1 intake publish (<p>.send.user.<u>, Nats-Msg-Id dedup) by the backend",
+  "1 mailbox write (<p>.mbox.<u>, Nats-Msg-Id dedup, RePublish to <p>.live.<u>) by the router",
+  "1 ack publish (<p>.ack.<u>, work queue) by the connector for the client's ack frame",
+  "1 cursor compare-and-set (KV put = a write to the KV_<P>_cursors stream) by persistence",
+  "acks and cursor writes can be batched (several ids per ack frame / per cursor update), so the measured count " +
+    "(herald.throughput.durableWrites.perMessage) can be below 4; the ceiling uses the unbatched 4",
+].join("; ");
+
+export const P99_TARGET_MS = 20;
+
+export type NatsResults = {
+  jetStreamPublish: RateResult;
+  jetStreamPublishNoDedup: RateResult;
+  core: RateResult;
+};
+type Part<T> = T | Skipped;
+const ok = <T extends object>(part: Part<T> | undefined): T | undefined =>
+  part && !("skipped" in part) ? (part as T) : undefined;
+
+export type BenchResults = {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  durationSec: number;
+  command: string;
+  machine: Record<string, unknown>;
+  options: Record<string, unknown>;
+  nats: Part<NatsResults>;
+  herald: Part<HeraldResult>;
+  ws: Part<BaselineResult>;
+  socketio: Part<BaselineResult>;
+  ceiling: {
+    rawJetStreamMsgsPerSec: number | null;
+    durableWritesPerMessage: number;
+    explanation: string;
+    heraldCeilingMsgsPerSec: number | null;
+  };
+  ratios: Record<string, number | null>;
+  targets: {
+    throughput: { targetMsgsPerSec: number | null; actualMsgsPerSec: number | null; met: boolean | null };
+    p99: { targetMs: number; actualMs: number | null; offeredRate: number | null; met: boolean | null };
+  };
+  notes: string[];
+};
+
+export type Parts = {
+  nats: Part<NatsResults>;
+  herald: Part<HeraldResult>;
+  ws: Part<BaselineResult>;
+  socketio: Part<BaselineResult>;
+};
+
+/** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
+export function derive(parts: Parts): Pick<BenchResults, "ceiling" | "ratios" | "targets"> {
+  const nats = ok(parts.nats);
+  const herald = ok(parts.herald);
+  const ws = ok(parts.ws);
+  const sio = ok(parts.socketio);
+  const raw = nats?.jetStreamPublish.msgsPerSec;
+  const ceiling = raw === undefined ? null : Math.round(raw / DURABLE_WRITES_PER_MESSAGE);
+  const heraldRate = herald?.throughput.msgsPerSec;
+  const p99 = herald?.latency.latencyMs.p99;
+  return {
+    ceiling: {
+      rawJetStreamMsgsPerSec: raw ?? null,
+      durableWritesPerMessage: DURABLE_WRITES_PER_MESSAGE,
+      explanation: DURABLE_WRITES_EXPLAINED,
+      heraldCeilingMsgsPerSec: ceiling,
+    },
+    ratios: {
+      heraldVsCeiling: ratio(heraldRate, ceiling ?? undefined),
+      heraldVsRawJetStream: ratio(heraldRate, raw),
+      heraldVsRawWs: ratio(heraldRate, ws?.throughput.msgsPerSec),
+      heraldVsSocketIo: ratio(heraldRate, sio?.throughput.msgsPerSec),
+      socketIoVsRawWs: ratio(sio?.throughput.msgsPerSec, ws?.throughput.msgsPerSec),
+      rawJetStreamVsCoreNats: ratio(raw, nats?.core.msgsPerSec),
+      heraldP99VsRawWsP99: ratio(p99, ws?.latency.latencyMs.p99),
+      heraldP99VsSocketIoP99: ratio(p99, sio?.latency.latencyMs.p99),
+      heraldRssPerConnVsRawWs: ratio(herald?.memory.perConnectionBytes, ws?.memory.perConnectionBytes),
+    },
+    targets: {
+      throughput: {
+        targetMsgsPerSec: ceiling === null ? null : Math.round(ceiling / 2),
+        actualMsgsPerSec: heraldRate ?? null,
+        met:
+          ceiling === null || heraldRate === undefined
+            ? null
+            : heraldRate >= ceiling / 2 && Boolean(herald?.throughput.complete),
+      },
+      p99: {
+        targetMs: P99_TARGET_MS,
+        actualMs: p99 ?? null,
+        offeredRate: herald?.latency.offeredRate ?? null,
+        met:
+          p99 === undefined
+            ? null
+            : p99 <= P99_TARGET_MS && herald?.latency.delivered === herald?.latency.messages,
+      },
+    },
+  };
+}
+
+const cell = (value: number | undefined | null, digits = 0) =>
+  value === undefined || value === null || !Number.isFinite(value) ? "-" : value.toFixed(digits);
+
+/** The summary printed at the end of a run. */
+export function summaryTable(results: BenchResults): string {
+  const herald = ok(results.herald);
+  const ws = ok(results.ws);
+  const sio = ok(results.socketio);
+  const nats = ok(results.nats);
+  const header = ["system", "msg/s", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "RSS/conn B"];
+  const rows: string[][] = [];
+  const system = (name: string, r: BaselineResult | HeraldResult | undefined, skipped?: Part<object>) => {
+    if (!r) {
+      rows.push([name, skipped && "skipped" in skipped ? `skipped: ${skipped.skipped}` : "-"]);
+      return;
+    }
+    const l = r.latency.latencyMs;
+    rows.push([
+      name,
+      cell(r.throughput.msgsPerSec),
+      `${r.throughput.delivered}/${r.throughput.messages}`,
+      cell(l.p50, 2),
+      cell(l.p90, 2),
+      cell(l.p99, 2),
+      cell(l.max, 2),
+      cell(r.memory.perConnectionBytes),
+    ]);
+  };
+  system("Herald (durable, acked)", herald, results.herald);
+  system("raw ws", ws, results.ws);
+  system("Socket.IO + Redis Streams", sio, results.socketio);
+  if (nats) {
+    rows.push(["JetStream publish (msg id)", cell(nats.jetStreamPublish.msgsPerSec)]);
+    rows.push(["JetStream publish (no id)", cell(nats.jetStreamPublishNoDedup.msgsPerSec)]);
+    rows.push(["core NATS pub→sub", cell(nats.core.msgsPerSec)]);
+    rows.push([
+      `ceiling = JetStream / ${DURABLE_WRITES_PER_MESSAGE}`,
+      cell(results.ceiling.heraldCeilingMsgsPerSec),
+    ]);
+  }
+  const full = rows.filter((r) => r.length > 2);
+  const widths = header.map((h, i) =>
+    Math.max(
+      h.length,
+      ...(i === 0 ? rows : full).map((r) => (i === 0 ? (r[0] ?? "").length : (r[i] ?? "").length)),
+    ),
+  );
+  const line = (r: string[]) =>
+    r.length <= 2
+      ? `${(r[0] ?? "").padEnd(widths[0] ?? 0)}  ${(r[1] ?? "").padStart(widths[1] ?? 0)}`
+      : r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  const t = results.targets;
+  const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "MET" : "MISSED");
+  return [
+    line(header),
+    ...rows.map(line),
+    "",
+    `Herald / ceiling: ${cell(results.ratios.heraldVsCeiling, 3)}  (target ≥ 0.5: ${cell(t.throughput.actualMsgsPerSec)} vs ${cell(t.throughput.targetMsgsPerSec)} msg/s, ${verdict(t.throughput.met)})`,
+    `Herald p99 at ${cell(t.p99.offeredRate)} msg/s: ${cell(t.p99.actualMs, 2)} ms (target ≤ ${t.p99.targetMs} ms, ${verdict(t.p99.met)})`,
+    `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
+  ].join("\n");
+}
+
+/** What the SVG shows. */
+export function chartInput(results: BenchResults): ChartInput {
+  const herald = ok(results.herald);
+  const ws = ok(results.ws);
+  const sio = ok(results.socketio);
+  const nats = ok(results.nats);
+  const bars: ChartInput["throughput"] = [];
+  if (herald) {
+    const r = results.ratios.heraldVsCeiling;
+    bars.push({
+      label: "Herald end to end (acked)",
+      value: herald.throughput.msgsPerSec,
+      highlight: true,
+      ...(r === null ? {} : { note: `${r}× ceiling` }),
+    });
+  }
+  if (results.ceiling.heraldCeilingMsgsPerSec !== null) {
+    bars.push({ label: "ceiling: JetStream ÷ 4 writes", value: results.ceiling.heraldCeilingMsgsPerSec });
+  }
+  if (nats) {
+    bars.push({ label: "raw JetStream publish", value: nats.jetStreamPublish.msgsPerSec });
+    bars.push({ label: "core NATS pub→sub", value: nats.core.msgsPerSec });
+  }
+  if (ws) bars.push({ label: "raw ws (no broker, no acks)", value: ws.throughput.msgsPerSec });
+  if (sio) {
+    const lost = sio.throughput.messages - sio.throughput.delivered;
+    bars.push({
+      label: "Socket.IO + Redis Streams",
+      value: sio.throughput.msgsPerSec,
+      ...(lost > 0 ? { note: `(${lost} lost)` } : {}),
+    });
+  }
+  const latency: ChartInput["latency"] = [];
+  const group = (label: string, r: BaselineResult | HeraldResult | undefined) => {
+    if (r) latency.push({ label, ...r.latency.latencyMs });
+  };
+  group("Herald", herald);
+  group("raw ws", ws);
+  group("Socket.IO + Redis", sio);
+  const target = results.targets.throughput.targetMsgsPerSec;
+  const users = (results.options.users as number | undefined) ?? 0;
+  const rate = (results.options.rate as number | undefined) ?? 0;
+  return {
+    title: "Herald benchmark",
+    subtitle: `${users} connected users, one machine (${String(results.machine.cpus)} cores), ${results.startedAt}`,
+    throughput: bars,
+    ...(target === null
+      ? {}
+      : { throughputTarget: { label: `target ${formatNumber(target)}`, value: target } }),
+    latency,
+    latencyTargetMs: P99_TARGET_MS,
+    latencyTitle: `Publish → receive latency at ${rate} msg/s offered (log scale)`,
+  };
+}

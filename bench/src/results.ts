@@ -1,0 +1,38 @@
+import type { LatencySummary } from "./stats.js";
+
+/** RSS of a server process with no connections and with `connections` idle ones. */
+export type MemoryResult = {
+  connections: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  perConnectionBytes: number;
+};
+
+/** Messages pushed as fast as the system takes them, until all arrived (or stopped arriving). */
+export type ThroughputRun = {
+  messages: number;
+  /** Distinct messages received by the clients. */
+  delivered: number;
+  duplicates: number;
+  /** Everything was delivered (and, for Herald, acked). */
+  complete: boolean;
+  /** Time the sender needed to hand every message over. */
+  publishMs: number;
+  /** From the first send to the last delivery (Herald: the last ack receipt). */
+  elapsedMs: number;
+  msgsPerSec: number;
+};
+
+/** Messages offered at a fixed rate, each carrying its send time; latency = receive − send. */
+export type LatencyRun = {
+  offeredRate: number;
+  durationMs: number;
+  messages: number;
+  delivered: number;
+  duplicates: number;
+  latencyMs: LatencySummary;
+};
+
+export type BaselineResult = { memory: MemoryResult; throughput: ThroughputRun; latency: LatencyRun };
+
+export type Skipped = { skipped: string };

@@ -1,0 +1,87 @@
+// Socket.IO 4.8 baseline server with the Redis Streams adapter (one of two). Every client joins a room named
+// after its user; targeted emits go to that room, so the adapter forwards each one through Redis to the
+// other server.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdapter } from "@socket.io/redis-streams-adapter";
+import { createClient } from "redis";
+import { Server } from "socket.io";
+import { sleep } from "./clock.js";
+import { dataMaker } from "./frames.js";
+import { paced } from "./pacing.js";
+import { serveRpc } from "./worker.js";
+
+export type SioListenParams = { redisUrl: string; streamName: string };
+export type SioSendParams = { phase: number; messages: number; payloadBytes: number; users: string[] };
+export type SioPacedParams = {
+  phase: number;
+  rate: number;
+  durationMs: number;
+  payloadBytes: number;
+  users: string[];
+};
+
+let io: Server | undefined;
+let redis: ReturnType<typeof createClient> | undefined;
+let streamName = "";
+
+const room = (user: string) => `u:${user}`;
+
+function emitterFor(payloadBytes: number, users: string[]) {
+  const make = dataMaker(payloadBytes, (data) => JSON.stringify({ id: "s-1-99999", data }));
+  return (phase: number, i: number) => {
+    const user = users[i % users.length] ?? "";
+    io?.to(room(user)).emit("m", { id: `s-${phase}-${i}`, data: make(phase, i) });
+  };
+}
+
+serveRpc(
+  {
+    listen: async (params) => {
+      const options = params as SioListenParams;
+      streamName = options.streamName;
+      redis = createClient({ url: options.redisUrl });
+      redis.on("error", () => {});
+      await redis.connect();
+      const server = new Server({
+        adapter: createAdapter(redis, { streamName }),
+        transports: ["websocket"],
+        serveClient: false,
+        perMessageDeflate: false,
+      });
+      io = server;
+      server.on("connection", (socket) => {
+        const user = (socket.handshake.auth as { u?: unknown }).u;
+        if (typeof user === "string") void socket.join(room(user));
+      });
+      const http = createServer();
+      server.attach(http);
+      await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+      const port = (http.address() as AddressInfo).port;
+      return { port };
+    },
+    connections: () => io?.engine.clientsCount ?? 0,
+    saturate: async (params) => {
+      const { phase, messages, payloadBytes, users } = params as SioSendParams;
+      const emit = emitterFor(payloadBytes, users);
+      for (let i = 0; i < messages; i++) {
+        emit(phase, i);
+        if (i % 500 === 499) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await sleep(0);
+      return messages;
+    },
+    paced: async (params) => {
+      const { phase, rate, durationMs, payloadBytes, users } = params as SioPacedParams;
+      const emit = emitterFor(payloadBytes, users);
+      return paced(rate, durationMs, (i) => emit(phase, i));
+    },
+    cleanup: async () => {
+      if (redis && streamName) await redis.del(streamName);
+      return true;
+    },
+  },
+  () => {
+    io?.close();
+  },
+);
