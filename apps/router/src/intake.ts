@@ -98,7 +98,7 @@ export function decide(s: Subjects, input: IntakeInput, maxBytes: number): Decis
   try {
     body = JSON.parse(decoder.decode(input.payload));
   } catch (err) {
-    return dead(DeadReason.InvalidJson, `payload is not JSON: ${(err as Error).message}`);
+    return dead(DeadReason.InvalidJson, headerSafe(`payload is not JSON: ${(err as Error).message}`));
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return dead(DeadReason.InvalidMessage, "payload must be a JSON object");
