@@ -24,7 +24,9 @@ runService(async () => {
   logger.info({ port: admin.port }, "admin listening");
   // Not awaited: waiting for persistence to create the streams can take long, and SIGTERM must still drain.
   router.start().then(
-    () => logger.info("router ready"),
+    () => {
+      if (!stopping) logger.info("router ready");
+    },
     (err: unknown) => {
       logger.fatal({ err }, "router failed to start");
       process.exit(1);
