@@ -14,6 +14,7 @@ import {
   type Nats,
   serveJson,
 } from "@herald/service-kit";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
@@ -53,6 +54,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
   const abort = new AbortController();
   let ticker: NodeJS.Timeout | undefined;
   let synced = false;
+  let wasConnected = true;
   let everSynced = false;
   let syncGeneration = 0;
 
@@ -65,7 +67,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
     ticker = setInterval(tick, Math.max(50, Math.min(250, config.PRESENCE_CONNECTOR_TIMEOUT / 8)));
     await nc.flush();
     await sync("start");
-    void openLease();
+    startLease();
   }
 
   /** Asks every connector for a full heartbeat, then waits one interval before trusting the view. */
@@ -108,45 +110,42 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
     tick();
   }
 
-  async function openLease(): Promise<void> {
+  function startLease(): void {
     let warned = false;
-    while (!abort.signal.aborted) {
-      try {
-        // Presence owns this small bucket (the one exception to "persistence creates streams and buckets"):
-        // created idempotently here, memory storage since a lease is worthless after a full restart.
-        const kv = await new Kvm(nats.js).create(s.buckets.presence, {
+    lease = new Lease({
+      // Presence owns this one small bucket (the exception to "persistence creates streams and buckets"):
+      // created idempotently here, and again should it disappear.
+      open: () =>
+        // Own JetStream context: a lease request must fail within one renew period, not the 5 s default.
+        new Kvm(jetstream(nc, { timeout: config.PRESENCE_LEASE_RENEW })).create(s.buckets.presence, {
           history: 1,
-          storage: "memory",
+          storage: "file",
           replicas: config.HERALD_REPLICAS,
-          timeout: config.PRESENCE_LEASE_RENEW,
-        });
-        lease = new Lease({
-          kv,
-          key: LEASE_KEY,
-          holderId: replicaId,
-          ttlMs: config.PRESENCE_LEASE_TTL,
-          renewMs: config.PRESENCE_LEASE_RENEW,
-          onChange: (held) => {
-            log.info({ held }, held ? "emitter lease acquired" : "emitter lease lost");
-            tick();
-          },
-          onError: (err) => log.debug({ err }, "lease round failed"),
-        });
-        lease.start();
-        return;
-      } catch (err) {
-        if (!warned)
-          log.warn({ err, bucket: s.buckets.presence }, "cannot open the lease bucket yet; retrying");
+        }),
+      key: LEASE_KEY,
+      holderId: replicaId,
+      ttlMs: config.PRESENCE_LEASE_TTL,
+      renewMs: config.PRESENCE_LEASE_RENEW,
+      onChange: (held) => {
+        log.info({ held }, held ? "emitter lease acquired" : "emitter lease lost");
+        tick();
+      },
+      onError: (err) => {
+        if (!warned) log.warn({ err, bucket: s.buckets.presence }, "lease round failed; retrying");
         warned = true;
-        await delay(1000, abort.signal);
-      }
-    }
+      },
+    });
+    lease.start();
   }
 
   /** Housekeeping: expire silent connectors and follow the lease. Paused while NATS is down (our silence). */
   function tick(): void {
     if (abort.signal.aborted) return;
     const connected = nats.connected();
+    // Back from our own outage: the silence was ours, not the connectors' (sync() also does this, but a tick
+    // may run before the reconnect status reaches it).
+    if (connected && !wasConnected) handler.refreshAll();
+    wasConnected = connected;
     if (connected) {
       for (const id of handler.expire(config.PRESENCE_CONNECTOR_TIMEOUT)) {
         m.expired.inc();
@@ -236,7 +235,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
   function notReadyReason(): string | undefined {
     if (!nats.connected()) return "nats disconnected";
     if (!synced) return "syncing with connectors";
-    if (!lease) return "waiting for the lease bucket (JetStream)";
+    if (!lease?.hasBucket) return "waiting for the lease bucket (JetStream)";
     return undefined;
   }
 

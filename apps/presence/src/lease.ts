@@ -1,7 +1,8 @@
 import type { KV } from "@nats-io/kv";
 
 export type LeaseOptions = {
-  kv: KV;
+  /** Opens (creating if needed) the bucket; called again when the bucket disappears. */
+  open: () => Promise<KV>;
   key: string;
   /** This replica's id, written as the value while it holds the lease. */
   holderId: string;
@@ -14,6 +15,12 @@ export type LeaseOptions = {
   /** Monotonic milliseconds. */
   now?: () => number;
 };
+
+/** The bucket is gone (deleted, or lost with a server's memory): open it again next round. */
+function isMissing(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /stream not found|no responders|not found/i.test(message);
+}
 
 /** `kv.update`/`kv.create` failed because someone else wrote the key first. */
 function isConflict(err: unknown): boolean {
@@ -30,10 +37,11 @@ function isConflict(err: unknown): boolean {
  * `ttlMs - renewMs` after its last successful renewal began, which ends before anyone else may take over.
  *
  * @example
- * const lease = new Lease({ kv, key: "emitter", holderId: "p-1", ttlMs: 3000, renewMs: 1000, onChange });
+ * const lease = new Lease({ open: () => kvm.create("leases"), key: "emitter", holderId: "p-1", ttlMs: 3000, renewMs: 1000, onChange });
  * lease.start();
  */
 export class Lease {
+  private kv: KV | undefined;
   private revision = 0;
   private validUntil = 0;
   private seenRevision = -1;
@@ -53,6 +61,11 @@ export class Lease {
     void this.tick();
   }
 
+  /** True once the bucket could be opened. */
+  get hasBucket(): boolean {
+    return this.kv !== undefined;
+  }
+
   /** True while this replica may act as the leader. */
   held(): boolean {
     return this.now() < this.validUntil;
@@ -62,7 +75,10 @@ export class Lease {
   tick(): Promise<void> {
     if (!this.running) {
       this.running = this.round()
-        .catch((err: unknown) => this.options.onError?.(err))
+        .catch((err: unknown) => {
+          if (isMissing(err)) this.kv = undefined;
+          this.options.onError?.(err);
+        })
         .finally(() => {
           this.running = undefined;
           this.notify();
@@ -80,13 +96,15 @@ export class Lease {
     this.validUntil = 0;
     this.notify();
     if (wasHeld) {
-      await this.options.kv.delete(this.options.key, { previousSeq: this.revision }).catch(() => {});
+      await this.kv?.delete(this.options.key, { previousSeq: this.revision }).catch(() => {});
     }
   }
 
   private async round(): Promise<void> {
-    const { kv, key, holderId, ttlMs, renewMs } = this.options;
+    const { key, holderId, ttlMs, renewMs } = this.options;
     const started = this.now();
+    this.kv ??= await this.options.open();
+    const kv = this.kv;
     if (this.held()) {
       try {
         this.revision = await kv.update(key, holderId, this.revision);

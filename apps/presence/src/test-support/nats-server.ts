@@ -5,7 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** A private JetStream-enabled nats-server for one test file (never the shared one on 4222). */
-export type NatsServer = { url: string; port: number; stop: () => Promise<void> };
+export type NatsServer = {
+  url: string;
+  port: number;
+  stop: () => Promise<void>;
+  /** kill -9, then start again on the same port and store. */
+  kill: () => Promise<void>;
+  restart: () => Promise<void>;
+};
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -19,37 +26,47 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startNatsServer(): Promise<NatsServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "presence-nats-"));
+function spawnServer(port: number, dir: string): Promise<ChildProcess> {
   const child: ChildProcess = spawn(
     "/usr/sbin/nats-server",
     ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-    },
+    { stdio: ["ignore", "ignore", "pipe"] },
   );
-  await new Promise<void>((resolve, reject) => {
+  return new Promise<ChildProcess>((resolve, reject) => {
     let output = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${output}`)), 10_000);
     child.stderr?.on("data", (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes("Server is ready")) {
         clearTimeout(timer);
-        resolve();
+        resolve(child);
       }
     });
     child.once("exit", (code) => reject(new Error(`nats-server exited with ${code}:\n${output}`)));
   });
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+}
+
+export async function startNatsServer(): Promise<NatsServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "presence-nats-"));
+  let child = await spawnServer(port, dir);
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    kill: () => kill(child),
+    restart: async () => {
+      await kill(child);
+      child = await spawnServer(port, dir);
+    },
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGKILL");
-        await exited;
-      }
+      await kill(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
