@@ -79,9 +79,9 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
     log.info({ reason, waitMs: config.PRESENCE_SYNC_WAIT }, "syncing with connectors");
     await delay(config.PRESENCE_SYNC_WAIT, abort.signal);
     if (generation !== syncGeneration || abort.signal.aborted) return;
-    // A replica that is not emitting trusts that the emitter announced what it now sees; the emitter keeps
-    // its own record and publishes the differences when it may emit again.
-    if (!gate.isEnabled) gate.resetBaseline();
+    // A replica that does not hold the lease trusts that the emitter announced what it now sees; the lease
+    // holder (back from a short outage) keeps its record and publishes the differences once synced.
+    if (!(lease?.held() ?? false)) gate.resetBaseline();
     if (!everSynced) {
       everSynced = true;
       subscriptions.push(
