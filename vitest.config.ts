@@ -21,6 +21,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["e2e/src/**/*.test.ts"],
+          setupFiles: ["e2e/src/fixtures/setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // One file at a time: each starts its own servers and services, and timing-sensitive checks must
