@@ -2,8 +2,8 @@ import { startClientPool } from "./client-pool.js";
 import type { ClientMode, ClientTarget } from "./client-worker.js";
 import { nowUs, sleep } from "./clock.js";
 import type { BenchOptions } from "./options.js";
-import { rssBytes } from "./procfs.js";
-import type { BaselineResult } from "./results.js";
+import { cpuMeter, rssBytes } from "./procfs.js";
+import { type BaselineResult, loadAverage1m } from "./results.js";
 import { perSecond, summarizeLatencies } from "./stats.js";
 
 /** A comparison server (raw ws, Socket.IO) driven from this process; it generates the messages itself. */
@@ -31,6 +31,7 @@ export async function runBaseline(
   log: (line: string) => void,
 ): Promise<BaselineResult> {
   const pool = startClientPool(o.clientProcs);
+  const loadStart = loadAverage1m();
   try {
     await sleep(1_000);
     const rssBefore = await totalRss(server.pids);
@@ -52,10 +53,15 @@ export async function runBaseline(
 
     const n = o.messages;
     await pool.reset({ phase: 2, messages: n, recordLatencies: false });
+    const cpu = await cpuMeter({
+      ...Object.fromEntries(server.pids.map((pid, i) => [`server${i}`, pid])),
+      ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
+    });
     const start = nowUs();
     await server.saturate(2, n);
     const sentUs = nowUs();
     const got = await pool.waitForAll(n, { idleMs: 3_000, timeoutMs: 120_000 });
+    const cpuSeconds = await cpu();
     const throughput = {
       messages: n,
       delivered: got.unique,
@@ -64,12 +70,14 @@ export async function runBaseline(
       publishMs: (sentUs - start) / 1000,
       elapsedMs: (got.lastUs - start) / 1000,
       msgsPerSec: perSecond(got.unique, got.lastUs - start),
+      cpuSeconds,
     };
     log(`${server.name}: ${throughput.msgsPerSec} msg/s (${got.unique}/${n} delivered)`);
 
     const durationMs = o.latencySeconds * 1000;
     const total = Math.round((o.rate * durationMs) / 1000);
     await pool.reset({ phase: 3, messages: total, recordLatencies: true });
+    const pacedStart = nowUs();
     await server.paced(3, o.rate, durationMs);
     const delivered = await pool.waitForAll(total, { idleMs: 3_000, timeoutMs: 60_000 });
     const withLatencies = await pool.stats(true);
@@ -79,12 +87,13 @@ export async function runBaseline(
       messages: total,
       delivered: delivered.unique,
       duplicates: delivered.duplicates,
+      achievedMsgsPerSec: perSecond(delivered.unique, delivered.lastUs - pacedStart),
       latencyMs: summarizeLatencies(withLatencies.latencies),
     };
     log(
       `${server.name}: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`,
     );
-    return { memory, throughput, latency };
+    return { memory, throughput, latency, loadAverage: [loadStart, loadAverage1m()] };
   } finally {
     await pool.stop().catch(() => undefined);
     await server.stop().catch(() => undefined);

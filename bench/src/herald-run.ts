@@ -9,7 +9,7 @@ import type { BenchOptions } from "./options.js";
 import { paced, windowed } from "./pacing.js";
 import { cpuMeter, rssBytes } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
-import type { LatencyRun, MemoryResult, ThroughputRun } from "./results.js";
+import { type LatencyRun, loadAverage1m, type MemoryResult, type ThroughputRun } from "./results.js";
 import { perSecond, summarizeLatencies } from "./stats.js";
 
 export type HeraldResult = {
@@ -19,9 +19,23 @@ export type HeraldResult = {
     /** JetStream writes counted on the streams during the run, per message published. */
     durableWrites: Record<"intake" | "mailbox" | "acks" | "cursors", number> & { perMessage: number };
     cpuSeconds: Record<string, number>;
+    /** CPU time per message, µs, by process and in total: what bounds throughput when the cores are busy. */
+    cpuMicrosPerMessage: Record<string, number>;
   };
   latency: LatencyRun & { receipts: number; publishErrors: number };
+  loadAverage: [number, number];
 };
+
+function perMessage(cpuSeconds: Record<string, number>, messages: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const [name, seconds] of Object.entries(cpuSeconds)) {
+    out[name] = Math.round((seconds * 1e6) / messages);
+    if (Number.isFinite(seconds)) total += seconds;
+  }
+  out.total = Math.round((total * 1e6) / messages);
+  return out;
+}
 
 export const userIds = (count: number) =>
   Array.from({ length: count }, (_, i) => `u${String(i).padStart(5, "0")}`);
@@ -37,6 +51,7 @@ export async function runHerald(
   log: (line: string) => void,
 ): Promise<HeraldResult> {
   const s = subjects(DEFAULT_PREFIX);
+  const loadStart = loadAverage1m();
   const stack = await startStack({ nats, env: { HERALD_PREFIX: DEFAULT_PREFIX } });
   const pool = startClientPool(o.clientProcs);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
@@ -133,6 +148,7 @@ export async function runHerald(
       msgsPerSec: perSecond(Math.min(receipts.unique, clients.unique), end - start),
       durableWrites: { ...writes, perMessage: Math.round((totalWrites / n) * 100) / 100 },
       cpuSeconds,
+      cpuMicrosPerMessage: perMessage(cpuSeconds, n),
     };
     log(`herald: ${throughput.msgsPerSec} msg/s end to end (${receipts.unique}/${n} acked)`);
 
@@ -141,6 +157,7 @@ export async function runHerald(
     await pool.reset({ phase: 3, messages: total, recordLatencies: true });
     receipts.reset(idPrefix(runId, 3), total);
     let publishErrors = 0;
+    const pacedStart = nowUs();
     await paced(o.rate, o.latencySeconds * 1000, (i) => {
       publish(3, i).catch(() => {
         publishErrors++;
@@ -155,12 +172,13 @@ export async function runHerald(
       messages: total,
       delivered: delivered.unique,
       duplicates: delivered.duplicates,
+      achievedMsgsPerSec: perSecond(delivered.unique, delivered.lastUs - pacedStart),
       receipts: receipts.unique,
       publishErrors,
       latencyMs: summarizeLatencies(withLatencies.latencies),
     };
     log(`herald: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`);
-    return { memory, throughput, latency };
+    return { memory, throughput, latency, loadAverage: [loadStart, loadAverage1m()] };
   } finally {
     receipts.stop();
     await nc.close().catch(() => undefined);

@@ -118,7 +118,17 @@ export function summaryTable(results: BenchResults): string {
   const ws = ok(results.ws);
   const sio = ok(results.socketio);
   const nats = ok(results.nats);
-  const header = ["system", "msg/s", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "RSS/conn B"];
+  const header = [
+    "system",
+    "msg/s",
+    "delivered",
+    "achieved@rate",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "RSS/conn B",
+  ];
   const rows: string[][] = [];
   const system = (name: string, r: BaselineResult | HeraldResult | undefined, skipped?: Part<object>) => {
     if (!r) {
@@ -130,6 +140,7 @@ export function summaryTable(results: BenchResults): string {
       name,
       cell(r.throughput.msgsPerSec),
       `${r.throughput.delivered}/${r.throughput.messages}`,
+      cell(r.latency.achievedMsgsPerSec),
       cell(l.p50, 2),
       cell(l.p90, 2),
       cell(l.p99, 2),
@@ -168,6 +179,13 @@ export function summaryTable(results: BenchResults): string {
     "",
     `Herald / ceiling: ${cell(results.ratios.heraldVsCeiling, 3)}  (target ≥ 0.5: ${cell(t.throughput.actualMsgsPerSec)} vs ${cell(t.throughput.targetMsgsPerSec)} msg/s, ${verdict(t.throughput.met)})`,
     `Herald p99 at ${cell(t.p99.offeredRate)} msg/s: ${cell(t.p99.actualMs, 2)} ms (target ≤ ${t.p99.targetMs} ms, ${verdict(t.p99.met)})`,
+    ...(herald
+      ? [
+          `Herald CPU per message (µs): ${Object.entries(herald.throughput.cpuMicrosPerMessage)
+            .map(([name, us]) => `${name} ${us}`)
+            .join(", ")}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
+        ]
+      : []),
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
   ].join("\n");
 }

@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import type { LatencySummary } from "./stats.js";
 
 /** RSS of a server process with no connections and with `connections` idle ones. */
@@ -30,9 +31,23 @@ export type LatencyRun = {
   messages: number;
   delivered: number;
   duplicates: number;
+  /** Distinct deliveries over the time from the first send to the last delivery: below the offered rate
+   * when the system could not keep up (then latency is mostly queueing). */
+  achievedMsgsPerSec: number;
   latencyMs: LatencySummary;
 };
 
-export type BaselineResult = { memory: MemoryResult; throughput: ThroughputRun; latency: LatencyRun };
+export type BaselineResult = {
+  memory: MemoryResult;
+  throughput: ThroughputRun & { cpuSeconds: Record<string, number> };
+  latency: LatencyRun;
+  /** 1-minute load average when the part started and ended: other work on the machine skews the figures. */
+  loadAverage: [number, number];
+};
+
+/** The 1-minute load average, 2 decimals. */
+export function loadAverage1m(): number {
+  return Math.round((loadavg()[0] ?? 0) * 100) / 100;
+}
 
 export type Skipped = { skipped: string };

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import type { HeraldResult } from "./herald-run.js";
+import { type BenchResults, chartInput, derive, type NatsResults, summaryTable } from "./report.js";
+import type { BaselineResult } from "./results.js";
+import { renderChart } from "./svg.js";
+
+const rate = (msgsPerSec: number) => ({ messages: 1, elapsedMs: 1, msgsPerSec });
+const nats: NatsResults = {
+  jetStreamPublish: rate(40_000),
+  jetStreamPublishNoDedup: rate(48_000),
+  core: rate(600_000),
+};
+const latency = (p99: number, delivered = 50_000) => ({
+  offeredRate: 5_000,
+  durationMs: 10_000,
+  messages: 50_000,
+  delivered,
+  duplicates: 0,
+  achievedMsgsPerSec: 5_000,
+  latencyMs: { count: delivered, p50: p99 / 4, p90: p99 / 2, p99, max: p99 * 2, mean: p99 / 3 },
+});
+const memory = { connections: 1_000, rssBeforeBytes: 1, rssAfterBytes: 1, perConnectionBytes: 4_000 };
+const throughput = (msgsPerSec: number) => ({
+  messages: 50_000,
+  delivered: 50_000,
+  duplicates: 0,
+  complete: true,
+  publishMs: 1,
+  elapsedMs: 1,
+  msgsPerSec,
+  cpuSeconds: {},
+});
+const herald = (msgsPerSec: number, p99: number): HeraldResult => ({
+  memory,
+  throughput: {
+    ...throughput(msgsPerSec),
+    receipts: 50_000,
+    durableWrites: { intake: 1, mailbox: 1, acks: 1, cursors: 1, perMessage: 4 },
+    cpuMicrosPerMessage: { total: 400 },
+  },
+  latency: { ...latency(p99), receipts: 50_000, publishErrors: 0 },
+  loadAverage: [0.5, 0.7],
+});
+const ws: BaselineResult = {
+  memory,
+  throughput: throughput(150_000),
+  latency: latency(0.8),
+  loadAverage: [1, 1],
+};
+
+describe("derive", () => {
+  it("takes the ceiling as raw JetStream over 4 writes and judges both targets", () => {
+    const good = derive({ nats, herald: herald(6_000, 12), ws, socketio: { skipped: "--skip" } });
+    expect(good.ceiling.heraldCeilingMsgsPerSec).toBe(10_000);
+    expect(good.ratios.heraldVsCeiling).toBe(0.6);
+    expect(good.ratios.heraldVsSocketIo).toBeNull();
+    expect(good.targets.throughput).toEqual({ targetMsgsPerSec: 5_000, actualMsgsPerSec: 6_000, met: true });
+    expect(good.targets.p99.met).toBe(true);
+
+    const bad = derive({ nats, herald: herald(4_000, 25), ws, socketio: { skipped: "--skip" } });
+    expect(bad.targets.throughput.met).toBe(false);
+    expect(bad.targets.p99.met).toBe(false);
+  });
+
+  it("has no verdict without the measurements", () => {
+    const none = derive({
+      nats: { skipped: "x" },
+      herald: { skipped: "x" },
+      ws: { skipped: "x" },
+      socketio: { skipped: "x" },
+    });
+    expect(none.targets.throughput.met).toBeNull();
+    expect(none.targets.p99.met).toBeNull();
+    expect(none.ceiling.heraldCeilingMsgsPerSec).toBeNull();
+  });
+});
+
+describe("summary and chart", () => {
+  const parts = { nats, herald: herald(6_000, 12), ws, socketio: { skipped: "failed: no redis" } };
+  const results: BenchResults = {
+    version: 1,
+    startedAt: "2026-01-01T00:00:00.000Z",
+    finishedAt: "2026-01-01T00:01:00.000Z",
+    durationSec: 60,
+    command: "pnpm bench",
+    machine: { cpus: 2 },
+    options: { users: 1_000, rate: 5_000 },
+    ...parts,
+    ...derive(parts),
+    notes: [],
+  };
+
+  it("prints every system, the skipped one with its reason, and the verdicts", () => {
+    const table = summaryTable(results);
+    expect(table).toContain("Herald (durable, acked)");
+    expect(table).toContain("skipped: failed: no redis");
+    expect(table).toContain("Herald / ceiling: 0.600");
+    expect(table).toContain("MET");
+  });
+
+  it("charts the measured systems only", () => {
+    const input = chartInput(results);
+    expect(input.throughput.map((b) => b.label)).toEqual([
+      "Herald end to end (acked)",
+      "ceiling: JetStream ÷ 4 writes",
+      "raw JetStream publish",
+      "core NATS pub→sub",
+      "raw ws (no broker, no acks)",
+    ]);
+    expect(input.latency.map((g) => g.label)).toEqual(["Herald", "raw ws"]);
+    expect(renderChart(input)).not.toMatch(/NaN|undefined/);
+  });
+});
