@@ -10,8 +10,9 @@ import { runBaseline } from "./baseline-run.js";
 import { startSocketIoServers, startWsServer } from "./baseline-servers.js";
 import { nowUs } from "./clock.js";
 import { runHerald, userIds } from "./herald-run.js";
-import { coreNatsRate, jetStreamPublishRate } from "./nats-baselines.js";
+import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
 import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
+import { cpuMeter } from "./procfs.js";
 import {
   type BenchResults,
   chartInput,
@@ -41,14 +42,35 @@ async function part<T>(
   }
 }
 
+/** CPU µs per message of nats-server and of this process (the publisher) while `run` goes. */
+async function withCpu<T extends RateResult>(nats: NatsServer, run: () => Promise<T>) {
+  const cpu = await cpuMeter({ "nats-server": nats.pid() });
+  const result = await run();
+  const used = await cpu();
+  const per = (seconds: number | undefined) => Math.round(((seconds ?? Number.NaN) * 1e6) / result.messages);
+  return {
+    ...result,
+    cpuMicrosPerMessage: { "nats-server": per(used["nats-server"]), publisher: per(used.bench) },
+  };
+}
+
 async function measureNats(nats: NatsServer, o: BenchOptions): Promise<NatsResults> {
-  const core = await coreNatsRate(nats.url, { messages: o.coreMessages, bytes: o.payloadBytes });
+  const core = await withCpu(nats, () =>
+    coreNatsRate(nats.url, { messages: o.coreMessages, bytes: o.payloadBytes }),
+  );
   log(`core NATS: ${core.msgsPerSec} msg/s`);
   const common = { messages: o.rawMessages, window: o.window, bytes: o.payloadBytes };
-  const jetStreamPublishNoDedup = await jetStreamPublishRate(nats.url, { ...common, dedup: false });
+  const jetStreamPublishNoDedup = await withCpu(nats, () =>
+    jetStreamPublishRate(nats.url, { ...common, dedup: false }),
+  );
   log(`JetStream publish without msg id: ${jetStreamPublishNoDedup.msgsPerSec} msg/s`);
-  const jetStreamPublish = await jetStreamPublishRate(nats.url, { ...common, dedup: true });
-  log(`JetStream publish with msg id: ${jetStreamPublish.msgsPerSec} msg/s`);
+  const jetStreamPublish = await withCpu(nats, () =>
+    jetStreamPublishRate(nats.url, { ...common, dedup: true }),
+  );
+  log(
+    `JetStream publish with msg id: ${jetStreamPublish.msgsPerSec} msg/s ` +
+      `(nats-server ${jetStreamPublish.cpuMicrosPerMessage["nats-server"]} µs CPU per message)`,
+  );
   return { jetStreamPublish, jetStreamPublishNoDedup, core };
 }
 

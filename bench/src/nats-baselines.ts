@@ -4,7 +4,13 @@ import { nowUs } from "./clock.js";
 import { windowed } from "./pacing.js";
 import { perSecond } from "./stats.js";
 
-export type RateResult = { messages: number; elapsedMs: number; msgsPerSec: number };
+export type RateResult = {
+  messages: number;
+  elapsedMs: number;
+  msgsPerSec: number;
+  /** CPU time per message by process (filled in by the caller that can see the server's pid). */
+  cpuMicrosPerMessage?: Record<string, number>;
+};
 
 const SUBJECT_COUNT = 1_000;
 const body = (bytes: number) =>

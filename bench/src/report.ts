@@ -171,6 +171,13 @@ export function summaryTable(results: BenchResults): string {
     r.length <= 2
       ? `${(r[0] ?? "").padEnd(widths[0] ?? 0)}  ${(r[1] ?? "").padStart(widths[1] ?? 0)}`
       : r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  const loads = (
+    [
+      ["herald", herald],
+      ["ws", ws],
+      ["socket.io", sio],
+    ] as const
+  ).flatMap(([name, r]) => (r ? [`${name} ${r.loadAverage.join(" → ")}`] : []));
   const t = results.targets;
   const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "MET" : "MISSED");
   return [
@@ -186,6 +193,13 @@ export function summaryTable(results: BenchResults): string {
             .join(", ")}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
         ]
       : []),
+    ...(nats?.jetStreamPublish.cpuMicrosPerMessage
+      ? [
+          `nats-server CPU per raw JetStream publish (msg id): ${nats.jetStreamPublish.cpuMicrosPerMessage["nats-server"]} µs` +
+            ` (× ${DURABLE_WRITES_PER_MESSAGE} = ${(nats.jetStreamPublish.cpuMicrosPerMessage["nats-server"] ?? 0) * DURABLE_WRITES_PER_MESSAGE} µs)`,
+        ]
+      : []),
+    `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
   ].join("\n");
 }
