@@ -7,7 +7,7 @@ import { nowUs, sleep } from "./clock.js";
 import { dataMaker, idPrefix, messageId } from "./frames.js";
 import type { BenchOptions } from "./options.js";
 import { paced, windowed } from "./pacing.js";
-import { cpuMeter, rssBytes } from "./procfs.js";
+import { cpuMeter, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { type LatencyRun, loadAverage1m, type MemoryResult, type ThroughputRun } from "./results.js";
 import { perSecond, summarizeLatencies } from "./stats.js";
@@ -22,6 +22,8 @@ export type HeraldResult = {
     /** CPU time per message, µs, by process and in total: what bounds throughput when the cores are busy. */
     cpuMicrosPerMessage: Record<string, number>;
   };
+  /** Herald's own metrics (counters and gauges) of each service at the end of the run. */
+  serviceMetrics: Record<string, Record<string, number>>;
   latency: LatencyRun & { receipts: number; publishErrors: number };
   loadAverage: [number, number];
 };
@@ -178,7 +180,10 @@ export async function runHerald(
       latencyMs: summarizeLatencies(withLatencies.latencies),
     };
     log(`herald: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`);
-    return { memory, throughput, latency, loadAverage: [loadStart, loadAverage1m()] };
+    const serviceMetrics: Record<string, Record<string, number>> = {};
+    for (const service of stack.all())
+      serviceMetrics[service.name] = await scrapeHeraldMetrics(service.adminUrl);
+    return { memory, throughput, latency, serviceMetrics, loadAverage: [loadStart, loadAverage1m()] };
   } finally {
     receipts.stop();
     await nc.close().catch(() => undefined);

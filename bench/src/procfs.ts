@@ -50,3 +50,31 @@ export async function cpuMeter(
     return used;
   };
 }
+
+/**
+ * Herald's own series from a Prometheus `/metrics` page (histogram buckets left out), keyed by the series as
+ * written (name plus labels).
+ *
+ * @example
+ * parseHeraldMetrics('herald_router_retries_total 3\n# HELP x\nother 1') // { herald_router_retries_total: 3 }
+ */
+export function parseHeraldMetrics(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("herald_") || line.includes("_bucket{")) continue;
+    const space = line.lastIndexOf(" ");
+    const value = Number(line.slice(space + 1));
+    if (space > 0 && Number.isFinite(value)) out[line.slice(0, space)] = value;
+  }
+  return out;
+}
+
+/** Fetches and parses `parseHeraldMetrics`; an empty record when the page cannot be read. */
+export async function scrapeHeraldMetrics(adminUrl: string): Promise<Record<string, number>> {
+  try {
+    const response = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    return parseHeraldMetrics(await response.text());
+  } catch {
+    return {};
+  }
+}

@@ -39,6 +39,7 @@ const herald = (msgsPerSec: number, p99: number): HeraldResult => ({
     cpuMicrosPerMessage: { total: 400 },
   },
   latency: { ...latency(p99), receipts: 50_000, publishErrors: 0 },
+  serviceMetrics: {},
   loadAverage: [0.5, 0.7],
 });
 const ws: BaselineResult = {

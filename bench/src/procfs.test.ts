@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { cpuSeconds, parseHeraldMetrics, rssBytes } from "./procfs.js";
+
+describe("procfs", () => {
+  it("reads this process's RSS and CPU time", async () => {
+    const rss = await rssBytes(process.pid);
+    expect(rss).toBeGreaterThan(1024 * 1024);
+    expect(Math.abs(rss - process.memoryUsage().rss)).toBeLessThan(64 * 1024 * 1024);
+    expect(await cpuSeconds(process.pid)).toBeGreaterThan(0);
+  });
+});
+
+describe("parseHeraldMetrics", () => {
+  it("keeps Herald's series with their labels and drops comments, buckets and other series", () => {
+    const text = [
+      "# HELP herald_router_retries_total retries",
+      "# TYPE herald_router_retries_total counter",
+      "herald_router_retries_total 3",
+      'herald_connector_messages_sent_total{kind="first"} 5000',
+      'herald_router_routing_duration_seconds_bucket{le="0.1"} 7',
+      "herald_router_routing_duration_seconds_sum 0.25",
+      "process_cpu_seconds_total 1.5",
+    ].join("\n");
+    expect(parseHeraldMetrics(text)).toEqual({
+      herald_router_retries_total: 3,
+      'herald_connector_messages_sent_total{kind="first"}': 5000,
+      herald_router_routing_duration_seconds_sum: 0.25,
+    });
+  });
+});
