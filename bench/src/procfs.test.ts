@@ -20,11 +20,15 @@ describe("parseHeraldMetrics", () => {
       'herald_router_routing_duration_seconds_bucket{le="0.1"} 7',
       "herald_router_routing_duration_seconds_sum 0.25",
       "process_cpu_seconds_total 1.5",
+      'herald_process_cpu_seconds_total{service="router"} 1.5',
+      'herald_nodejs_heap_size_used_bytes{service="router"} 1000',
+      'herald_nodejs_eventloop_lag_p99_seconds{service="router"} 0.02',
     ].join("\n");
     expect(parseHeraldMetrics(text)).toEqual({
       herald_router_retries_total: 3,
       'herald_connector_messages_sent_total{kind="first"}': 5000,
       herald_router_routing_duration_seconds_sum: 0.25,
+      'herald_nodejs_eventloop_lag_p99_seconds{service="router"}': 0.02,
     });
   });
 });

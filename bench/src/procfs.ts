@@ -52,8 +52,9 @@ export async function cpuMeter(
 }
 
 /**
- * Herald's own series from a Prometheus `/metrics` page (histogram buckets left out), keyed by the series as
- * written (name plus labels).
+ * Herald's own series from a Prometheus `/metrics` page, keyed by the series as written (name plus labels):
+ * the services' counters and gauges and the event-loop lag p99, not the generic process/runtime series or
+ * histogram buckets.
  *
  * @example
  * parseHeraldMetrics('herald_router_retries_total 3\n# HELP x\nother 1') // { herald_router_retries_total: 3 }
@@ -62,6 +63,8 @@ export function parseHeraldMetrics(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (!line.startsWith("herald_") || line.includes("_bucket{")) continue;
+    const generic = line.startsWith("herald_nodejs_") || line.startsWith("herald_process_");
+    if (generic && !line.startsWith("herald_nodejs_eventloop_lag_p99_seconds")) continue;
     const space = line.lastIndexOf(" ");
     const value = Number(line.slice(space + 1));
     if (space > 0 && Number.isFinite(value)) out[line.slice(0, space)] = value;
