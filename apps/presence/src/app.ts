@@ -9,6 +9,7 @@ import {
 } from "@herald/protocol";
 import {
   delay,
+  Lease,
   type Logger,
   type Registry as MetricsRegistry,
   type Nats,
@@ -19,7 +20,6 @@ import { Kvm } from "@nats-io/kv";
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { EventGate } from "./event-gate.js";
-import { Lease } from "./lease.js";
 import { createPresenceMetrics } from "./metrics.js";
 import { presenceGet } from "./queries.js";
 import { Registry } from "./registry.js";

@@ -1,6 +1,7 @@
 import { Header, subjects } from "@herald/protocol";
-import { delay, type Logger, type Nats, type Registry, waitForStreams } from "@herald/service-kit";
+import { delay, Lease, type Logger, type Nats, type Registry, waitForStreams } from "@herald/service-kit";
 import type { ConsumerMessages, JsMsg, PubAck } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { headers } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
@@ -16,6 +17,8 @@ export type Router = {
   /** Stops pulling, finishes (acks or naks) every message held, then resolves. */
   stop(): Promise<void>;
   notReadyReason(): string | undefined;
+  /** True while this replica holds the lease and routes; the others stand by. */
+  isLeader(): boolean;
 };
 
 /** Retry delays after a failed write: doubling from 500 ms, at most 30 s. */
@@ -44,6 +47,36 @@ export function createRouter(deps: RouterDeps): Router {
   const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
 
   let state = "not started";
+  let leaseChanged: () => void = () => {};
+  const lease = new Lease({
+    open: () => new Kvm(nats.js).create(s.buckets.leases, { history: 1, replicas: config.HERALD_REPLICAS }),
+    key: "router",
+    holderId: config.ROUTER_REPLICA_ID,
+    ttlMs: config.ROUTER_LEASE_TTL,
+    renewMs: Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 3)),
+    onChange: (held) => {
+      logger.info({ held }, held ? "router lease acquired: routing" : "router lease lost: standing by");
+      leaseChanged();
+    },
+    onError: (err) => logger.warn({ err }, "router lease round failed"),
+  });
+
+  /** Resolves once `lease.held()` equals `held`, or the router stops. */
+  function leaseIs(held: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (lease.held() === held || abort.signal.aborted) {
+          clearInterval(timer);
+          resolve();
+        }
+      };
+      // The lease's validity also ends by time alone, so poll as well as listen.
+      const timer = setInterval(check, 100);
+      leaseChanged = check;
+      abort.signal.addEventListener("abort", check);
+      check();
+    });
+  }
   let messages: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
 
@@ -145,7 +178,12 @@ export function createRouter(deps: RouterDeps): Router {
       state = `waiting for stream ${missing}`;
       logger.info({ stream: missing }, "waiting for stream (persistence creates it)");
     });
+    lease.start();
     for (let failures = 0; !abort.signal.aborted; ) {
+      state = "standby";
+      consuming();
+      await leaseIs(true);
+      if (abort.signal.aborted) break;
       state = "binding the intake consumer";
       try {
         await ensureConsumer(nats.jsm, {
@@ -154,6 +192,15 @@ export function createRouter(deps: RouterDeps): Router {
           ackWaitMs: config.ROUTER_ACK_WAIT,
           maxAckPending: config.ROUTER_MAX_ACK_PENDING,
         });
+        // A leader that died held messages that come back only after ack_wait; routing newer ones first
+        // would reorder users' messages, so a new leader waits for them.
+        const held = (await nats.jsm.consumers.info(s.streams.intake, s.consumers.router)).num_ack_pending;
+        if (held > 0) {
+          state = "waiting for the previous leader's messages";
+          logger.info({ held, waitMs: config.ROUTER_ACK_WAIT }, "waiting for held intake messages to return");
+          await delay(config.ROUTER_ACK_WAIT + 250, abort.signal);
+          if (!lease.held()) continue;
+        }
         const consumer = await nats.js.consumers.get(s.streams.intake, s.consumers.router);
         if (abort.signal.aborted) break;
         const current = await consumer.consume({
@@ -170,8 +217,17 @@ export function createRouter(deps: RouterDeps): Router {
         logger.info({ consumer: s.consumers.router, stream: s.streams.intake }, "consuming intake");
         consuming();
         void watch(current);
-        const err = await current.closed();
+        const outcome = await Promise.race([
+          current.closed().then((err) => ({ lost: false, err })),
+          leaseIs(false).then(() => ({ lost: !abort.signal.aborted, err: undefined })),
+        ]);
         if (abort.signal.aborted) break;
+        if (outcome.lost) {
+          await current.close();
+          await pipeline.idle();
+          continue;
+        }
+        const err = outcome.err;
         logger.error({ err }, "intake subscription ended; binding again");
       } catch (err) {
         if (abort.signal.aborted) break;
@@ -214,12 +270,18 @@ export function createRouter(deps: RouterDeps): Router {
       await messages?.close();
       await loop;
       await pipeline.idle();
+      // Deleting the lease key lets a standby take over at once.
+      await lease.stop();
       state = "stopped";
       logger.info("router drained");
     },
 
+    isLeader() {
+      return state === "consuming" && lease.held();
+    },
+
     notReadyReason() {
-      if (state !== "consuming") return state;
+      if (state !== "consuming" && state !== "standby") return state;
       return nats.connected() ? undefined : "NATS is not connected";
     },
   };

@@ -1,16 +1,26 @@
+import { hostname } from "node:os";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "@herald/protocol";
 import { baseEnvSchema, duration, parseEnv, positiveInt } from "@herald/service-kit";
-import type { z } from "zod";
+import { z } from "zod";
 
 export const envSchema = baseEnvSchema.extend({
   /** Messages each pull asks for: what a killed replica strands until `ROUTER_ACK_WAIT` expires. */
   ROUTER_PREFETCH: positiveInt(64),
   /** How long an intake message may stay unacked before JetStream hands it to another replica. */
-  ROUTER_ACK_WAIT: duration("30s").refine((ms) => ms >= 1_000, "ROUTER_ACK_WAIT must be at least 1s"),
+  ROUTER_ACK_WAIT: duration("10s").refine((ms) => ms >= 1_000, "ROUTER_ACK_WAIT must be at least 1s"),
   /** Intake messages one replica routes at once (their mailbox writes are pipelined). */
   ROUTER_MAX_INFLIGHT: positiveInt(256),
   /** Delivered but unacked intake messages across all replicas (the shared consumer's `max_ack_pending`). */
   ROUTER_MAX_ACK_PENDING: positiveInt(1_024),
+  /**
+   * One replica routes at a time (the others stand by), so each user's messages keep their publish order.
+   * A standby takes over when the leader has not renewed its lease for this long.
+   */
+  ROUTER_LEASE_TTL: duration("3s").refine((ms) => ms >= 1_000, "ROUTER_LEASE_TTL must be at least 1s"),
+  ROUTER_REPLICA_ID: z
+    .string()
+    .min(1)
+    .default(() => `${hostname()}-${process.pid}-${Date.now().toString(36)}`),
   /** Largest publish routed; bigger ones are dead-lettered as `too_large`. */
   HERALD_MAX_MESSAGE_BYTES: positiveInt(DEFAULT_MAX_MESSAGE_BYTES),
 });

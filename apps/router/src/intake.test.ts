@@ -76,7 +76,7 @@ describe("decide", () => {
     ["an empty encoded token", s.sendUser("="), { data: 1 }, DeadReason.InvalidUserId],
     ["a padded token", s.sendUser("=Ym9i="), { data: 1 }, DeadReason.InvalidUserId],
     ["a token encoding a dot", s.sendUser(`=${Buffer.from("a.b").toString("base64url")}`), { data: 1 }, "iu"],
-    ["two tokens", `${s.sendUserPrefix}a.b`, { data: 1 }, DeadReason.UnknownSubject],
+    ["two tokens", `${s.sendUserPrefix}a.b`, { data: 1 }, DeadReason.InvalidUserId],
     ["no token", "herald.send.user", { data: 1 }, DeadReason.UnknownSubject],
     ["an unknown kind", "herald.send.everyone", { data: 1 }, DeadReason.UnknownSubject],
     ["users with a tail", "herald.send.users.x", { data: 1 }, DeadReason.UnknownSubject],

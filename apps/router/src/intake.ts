@@ -64,6 +64,14 @@ function target(s: Subjects, subject: string): Target {
       return { kind: "dead", reason: DeadReason.InvalidUserId, message: (err as Error).message };
     }
   }
+  if (kind === "user" && tail.length > 1) {
+    // A backend that put a dotted user id straight into the subject: name the id, not the subject.
+    return {
+      kind: "dead",
+      reason: DeadReason.InvalidUserId,
+      message: `user id ${quote(tail.join("."))} must not contain '.'; encode it with userToken()`,
+    };
+  }
   // Channels and broadcast are part of the contract but not routed yet.
   if ((kind === "channel" && tail.length > 0) || (kind === "broadcast" && tail.length === 0)) {
     return {

@@ -55,7 +55,7 @@ describe("node apps/router/dist/main.js", () => {
       const metrics = await waitFor("metrics", async () => {
         const text = await (await fetch(`${base}/metrics`)).text();
         return (
-          text.includes('herald_router_dead_letters_total{reason="unknown_subject",service="router"} 1') &&
+          text.includes('herald_router_dead_letters_total{reason="invalid_user_id",service="router"} 1') &&
           text
         );
       });

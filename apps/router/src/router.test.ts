@@ -210,7 +210,7 @@ describe("router", () => {
         name: "two tokens",
         subject: (s) => `${s.sendUserPrefix}a.b`,
         payload: '{"data":1}',
-        reason: DeadReason.UnknownSubject,
+        reason: DeadReason.InvalidUserId,
       },
       {
         name: "a channel",
@@ -257,7 +257,7 @@ describe("router", () => {
       expect(await counter(fixture.metrics, "herald_router_dead_letters_total")).toBe(cases.length);
       expect(
         await counter(fixture.metrics, "herald_router_dead_letters_total", { reason: "invalid_user_id" }),
-      ).toBe(13);
+      ).toBe(14);
     }, 60_000);
   });
 
@@ -332,18 +332,21 @@ describe("router", () => {
     await waitFor("waiting state", () => router.notReadyReason()?.includes(s.streams.intake));
     await createStreams(client.jsm, s);
     await started;
-    expect(router.notReadyReason()).toBeUndefined();
+    await waitFor("leading", () => router.isLeader() && router.notReadyReason() === undefined);
     // Binding is idempotent and follows a changed ack wait.
     const info = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
     expect(info.config.ack_policy).toBe("explicit");
-    expect(info.config.ack_wait).toBe(30_000_000_000);
+    expect(info.config.ack_wait).toBe(10_000_000_000);
     expect(info.config.max_ack_pending).toBe(1_024);
     expect(info.config.filter_subject ?? "").toBe("");
     const second = await startRouter(server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "45s" });
     routers.push(second);
-    const updated = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
-    expect(updated.config.ack_wait).toBe(45_000_000_000);
     await router.stop();
+    await waitFor("the standby to lead", () => second.router.isLeader());
+    await waitFor("the new ack wait", async () => {
+      const updated = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+      return updated.config.ack_wait === 45_000_000_000;
+    });
     await nats.nc.drain();
   });
 

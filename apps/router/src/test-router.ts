@@ -20,7 +20,7 @@ export async function startRouter(url: string, env: Record<string, string> = {})
     metrics,
     async stop() {
       await router.stop();
-      await nats.nc.drain();
+      if (!nats.nc.isClosed()) await nats.nc.drain();
     },
   };
 }

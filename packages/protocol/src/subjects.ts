@@ -72,6 +72,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
       cursors: `${name}_cursors`,
       /** Presence's own lease bucket (created by presence on start): which replica emits events. */
       presence: `${name}_presence`,
+      /** Leader leases of services that run one active replica at a time (key = service name). */
+      leases: `${name}_leases`,
     },
   } as const;
 }

@@ -47,7 +47,10 @@ export const duration = (fallback: string) =>
     .transform((value, ctx) => {
       const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
       if (!match) {
-        ctx.addIssue({ code: "custom", message: `'${value}' is not a duration like 500ms, 30s, 5m, 2h or 7d` });
+        ctx.addIssue({
+          code: "custom",
+          message: `'${value}' is not a duration like 500ms, 30s, 5m, 2h or 7d`,
+        });
         return z.NEVER;
       }
       const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? "ms"] ?? 1;
@@ -82,9 +85,14 @@ export type BaseConfig = z.infer<typeof baseEnvSchema>;
  * @example
  * const config = parseEnv(baseEnvSchema.extend({ PORT: port(8080) }), process.env);
  */
-export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.infer<S> {
   // Empty strings mean "unset": that is how Kubernetes and shells usually pass an absent value.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   throw new ConfigError(

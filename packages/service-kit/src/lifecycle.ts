@@ -7,7 +7,9 @@ export type Stoppable = { stop: () => Promise<void> };
  * Runs a service's composition root: reports start-up failures clearly (exit 1), and on SIGTERM or SIGINT
  * runs the ordered drain once, exiting 0, or 1 if it fails or exceeds `timeoutMs`.
  */
-export function runService(start: () => Promise<{ service: Stoppable; logger: Logger; timeoutMs: number }>): void {
+export function runService(
+  start: () => Promise<{ service: Stoppable; logger: Logger; timeoutMs: number }>,
+): void {
   start()
     .then(({ service, logger, timeoutMs }) => {
       let stopping = false;
@@ -38,7 +40,9 @@ export function runService(start: () => Promise<{ service: Stoppable; logger: Lo
       if (err instanceof ConfigError) {
         process.stderr.write(`${err.message}\n`);
       } else {
-        process.stderr.write(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.stderr.write(
+          `failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        );
       }
       process.exit(1);
     });
