@@ -69,13 +69,16 @@ describe("nats-server fixture", () => {
     await waitUntil(() => nc.isClosed(), { timeoutMs: 10_000, message: "the client to notice the kill" });
   });
 
-  it("accepts a 10 MiB payload (max_payload 16MB)", async () => {
+  it("accepts a 10 MiB JetStream publish (max_payload 16MB), as an oversized Herald publish needs", async () => {
     server = await startNatsServer();
     const nc = await open(server.url);
     expect(nc.info?.max_payload).toBe(16 * 1024 * 1024);
-    const sub = nc.subscribe("big", { max: 1 });
-    nc.publish("big", new Uint8Array(10 * 1024 * 1024));
-    for await (const message of sub) expect(message.data.length).toBe(10 * 1024 * 1024);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "BIG", subjects: ["big.>"], storage: StorageType.File });
+    const big = new Uint8Array(10 * 1024 * 1024).fill(7);
+    const ack = await jetstream(nc, { timeout: 30_000 }).publish("big.one", big);
+    const stored = await jsm.streams.getMessage("BIG", { seq: ack.seq });
+    expect(stored?.data.length).toBe(big.length);
   });
 
   it("refuses to start on a port that is taken, with its output in the error", async () => {
