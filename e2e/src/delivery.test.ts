@@ -40,7 +40,9 @@ describe("user delivery", () => {
   it("publish → deliver → ack → receipt, as the contract says", async () => {
     const receipts: Receipt[] = [];
     const sub = backend.nc.subscribe(backend.s.receipt("alice"), {
-      callback: (_err, msg) => receipts.push(msg.json<Receipt>()),
+      callback: (_err, msg) => {
+        receipts.push(msg.json<Receipt>());
+      },
     });
     const client = await connectAs("alice", "phone");
     const welcome = client.frames[0];
@@ -182,7 +184,11 @@ describe("user delivery", () => {
 
 function dedupe(messages: UserMessageFrame[]): UserMessageFrame[] {
   const seen = new Set<string>();
-  return messages.filter((m) => (seen.has(m.id) ? false : (seen.add(m.id), true)));
+  return messages.filter((m) => {
+    if (seen.has(m.id)) return false;
+    seen.add(m.id);
+    return true;
+  });
 }
 
 function isIncreasing(values: number[]): boolean {

@@ -10,7 +10,15 @@ import {
   subjects,
   userToken,
 } from "@herald/protocol";
-import { Counter, Gauge, type Logger, type Nats, type Registry, waitForStreams } from "@herald/service-kit";
+import {
+  Counter,
+  delay,
+  Gauge,
+  type Logger,
+  type Nats,
+  type Registry,
+  waitForStreams,
+} from "@herald/service-kit";
 import { createVerifier, type Verifier } from "./auth.js";
 import type { Config } from "./config.js";
 import { Connection } from "./connection.js";
@@ -102,10 +110,20 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     return replayReplySchema.parse(body);
   }
 
+  /** Publishes an ack batch durably, retrying through short NATS outages; past that the ids come again later. */
   async function publishAcks(userId: string, deviceId: string, acks: AckedMessage[]): Promise<void> {
     const batch: AckBatch = { userId, deviceId, acks, at: Date.now() };
-    await nats.js.publish(s.ack(userToken(userId)), encoder.encode(JSON.stringify(batch)));
-    m.acks.inc(acks.length);
+    const payload = encoder.encode(JSON.stringify(batch));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await nats.js.publish(s.ack(userToken(userId)), payload);
+        m.acks.inc(acks.length);
+        return;
+      } catch (err) {
+        if (attempt >= 8 || abort.signal.aborted) throw err;
+        await delay(Math.min(5_000, 250 * 2 ** attempt), abort.signal);
+      }
+    }
   }
 
   function createSession(
@@ -169,6 +187,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       },
     });
     presence.start();
+    void resyncOnReconnect();
     timers.push(setInterval(pingAll, config.HERALD_PING_INTERVAL));
     timers.push(setInterval(resendAll, Math.max(200, Math.min(5_000, config.HERALD_ACK_TIMEOUT / 4))));
     const srv = server;
@@ -177,6 +196,15 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       srv.listen(config.PORT, "0.0.0.0", () => resolve());
     });
     return (srv.address() as AddressInfo).port;
+  }
+
+  /** Live messages published while NATS was unreachable never arrive: every session catches up instead. */
+  async function resyncOnReconnect(): Promise<void> {
+    for await (const status of nats.nc.status()) {
+      if (status.type !== "reconnect") continue;
+      logger.info({ connections: connections.size }, "nats reconnected; resyncing sessions");
+      for (const c of connections) c.session?.resync();
+    }
   }
 
   function pingAll(): void {

@@ -21,7 +21,7 @@ function harness(options: { stored: number[]; floor?: number; maxInflight?: numb
   const acks: AckedMessage[] = [];
   let listener: FeedListener | undefined;
   let replays = 0;
-  const gate: { hold?: Promise<void> } = {};
+  const gate: { hold?: Promise<void> | undefined } = {};
   const session = new Session({
     userId: "u",
     deviceId: "d",

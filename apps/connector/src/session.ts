@@ -64,6 +64,16 @@ export class Session {
     this.inflight.clear();
   }
 
+  /**
+   * Catches up from where delivery stands, for when live messages may have been missed without a later one
+   * revealing the gap (e.g. while this connector's NATS connection was down).
+   */
+  resync(): void {
+    if (this.closed || this.paused) return;
+    this.mode = "catchup";
+    this.catchUp();
+  }
+
   /** Applies a client ack; returns the ids this connection never delivered. */
   ack(ids: string[]): string[] {
     const acks: AckedMessage[] = [];

@@ -24,8 +24,7 @@ export class CursorStore {
 
   private async readWithRevision(key: string): Promise<{ state: CursorState; revision: number }> {
     const entry = await this.kv.get(key);
-    if (!entry || entry.operation !== "PUT" || entry.length === 0)
-      return { state: emptyCursor(), revision: 0 };
+    if (entry?.operation !== "PUT" || entry.length === 0) return { state: emptyCursor(), revision: 0 };
     return { state: cursorStateSchema.parse(entry.json()), revision: entry.revision };
   }
 

@@ -103,7 +103,9 @@ describe("presence service", () => {
     await emitterOf([r]);
     const seen: string[] = [];
     const sub = nc.subscribe(w.s.presenceEvent(userToken("zoë@example")), {
-      callback: (_e, m) => seen.push(m.json<{ userId: string }>().userId),
+      callback: (_e, m) => {
+        seen.push(m.json<{ userId: string }>().userId);
+      },
     });
     cleanups.push(() => sub.unsubscribe());
     expect(userToken("zoë@example").startsWith("=")).toBe(true);

@@ -38,14 +38,32 @@ export async function connectBackend(natsUrl: string, prefix = "herald") {
     toUser: (userId: string, body: unknown, msgId?: string) =>
       publish(s.sendUser(userToken(userId)), body, msgId),
     toUsers: (body: unknown, msgId?: string) => publish(s.sendUsers, body, msgId),
-    /** Publishes many messages with a window of outstanding PubAcks, returning when all are acknowledged. */
-    async pipeline(count: number, make: (i: number) => { subject: string; body: unknown }, window = 256) {
+    /**
+     * Publishes many messages with a window of outstanding PubAcks, returning when all are acknowledged. Like
+     * a careful backend, it retries a publish that got no PubAck (same id, so Herald keeps one) for
+     * `retryForMs`.
+     */
+    async pipeline(
+      count: number,
+      make: (i: number) => { subject: string; body: unknown },
+      window = 256,
+      retryForMs = 0,
+    ) {
       let next = 0;
       const worker = async () => {
         while (next < count) {
           const i = next++;
           const { subject, body } = make(i);
-          await publish(subject, body);
+          const deadline = Date.now() + retryForMs;
+          for (;;) {
+            try {
+              await publish(subject, body);
+              break;
+            } catch (err) {
+              if (Date.now() > deadline) throw err;
+              await new Promise((resolve) => setTimeout(resolve, 250));
+            }
+          }
         }
       };
       await Promise.all(Array.from({ length: window }, worker));
