@@ -19,9 +19,11 @@ import {
   type Registry,
   waitForStreams,
 } from "@herald/service-kit";
+import type { Subscription } from "@nats-io/transport-node";
 import { createVerifier, type Verifier } from "./auth.js";
 import type { Config } from "./config.js";
 import { Connection } from "./connection.js";
+import { followControl } from "./control.js";
 import { PresenceReporter } from "./presence-reporter.js";
 import { Session } from "./session.js";
 import { UserFeeds } from "./user-feeds.js";
@@ -47,6 +49,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
   let accepting = true;
   let server: Server | undefined;
   const timers: NodeJS.Timeout[] = [];
+  let control: Subscription | undefined;
 
   const m = {
     connections: new Gauge({
@@ -187,6 +190,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       },
     });
     presence.start();
+    control = followControl(nats.nc, s, () => connections, logger);
     void resyncOnReconnect();
     timers.push(setInterval(pingAll, config.HERALD_PING_INTERVAL));
     timers.push(setInterval(resendAll, Math.max(200, Math.min(5_000, config.HERALD_ACK_TIMEOUT / 4))));
@@ -227,6 +231,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
   async function stop(): Promise<void> {
     accepting = false;
     abort.abort();
+    control?.unsubscribe();
     for (const timer of timers) clearInterval(timer);
     for (const c of connections) c.close(CloseCode.GoingAway, "server shutting down; reconnect");
     const deadline = Date.now() + 5_000;

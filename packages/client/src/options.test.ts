@@ -17,7 +17,7 @@ describe("options", () => {
       autoAck: true,
       authInFirstFrame: false,
       seenIdsCapacity: 10_000,
-      terminalCloseCodes: [4010],
+      terminalCloseCodes: [4010, 4012],
       authCloseCodes: [4001, 4003],
       reconnect: { initialDelayMs: 500, maxDelayMs: 30_000 },
     });

@@ -29,7 +29,7 @@ export interface HeraldClientOptions {
   authInFirstFrame?: boolean;
   /** How many handled message ids to remember to suppress redeliveries. Default 10,000. */
   seenIdsCapacity?: number;
-  /** Close codes after which the client never reconnects. Default `[4010]` (banned). */
+  /** Close codes after which the client never reconnects. Default `[4010, 4012]` (banned, over the connection limit). */
   terminalCloseCodes?: readonly number[];
   /** Close codes meaning "the token is bad or expired". Default `[4001, 4003]`. */
   authCloseCodes?: readonly number[];
@@ -49,13 +49,18 @@ export const CloseCodes = {
   Unauthorized: 4001 satisfies typeof ProtocolCloseCode.Unauthorized,
   TokenExpired: 4003 satisfies typeof ProtocolCloseCode.TokenExpired,
   /** Set by presence for a banned user or device: never reconnect. */
-  Banned: 4010,
+  Banned: 4010 satisfies typeof ProtocolCloseCode.Banned,
+  /** Over the per-user connection limit: reconnecting would only push another connection out. */
+  ConnectionLimit: 4012 satisfies typeof ProtocolCloseCode.ConnectionLimit,
 } as const;
 
 /** Most ids in one ack frame (the server rejects more). */
 export const MAX_ACK_IDS = 1000 satisfies typeof PROTOCOL_MAX_ACK_IDS;
 
-export const DEFAULT_TERMINAL_CLOSE_CODES: readonly number[] = [CloseCodes.Banned];
+export const DEFAULT_TERMINAL_CLOSE_CODES: readonly number[] = [
+  CloseCodes.Banned,
+  CloseCodes.ConnectionLimit,
+];
 export const DEFAULT_AUTH_CLOSE_CODES: readonly number[] = [CloseCodes.Unauthorized, CloseCodes.TokenExpired];
 
 export type ResolvedOptions = Required<Omit<HeraldClientOptions, "deviceId" | "reconnect">> & {

@@ -11,6 +11,12 @@ export const CloseCode = {
   HandshakeTimeout: 4004,
   SlowConsumer: 4008,
   PolicyViolation: 4009,
+  /** Disconnected by the server side for good (e.g. a banned user): the SDK does not reconnect. */
+  Banned: 4010,
+  /** Disconnected by the server side; reconnecting is allowed. */
+  Kicked: 4011,
+  /** Over the per-user connection limit; the SDK does not reconnect. */
+  ConnectionLimit: 4012,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -66,6 +66,24 @@ export const replayReplySchema = z.object({
 });
 export type ReplayReply = z.infer<typeof replayReplySchema>;
 
+/**
+ * Backends or presence → every connector on `<p>.control.disconnect` (core NATS): close the matching
+ * connections (a user's, one device's, or one connection) with `code` and `reason`, which reach the client.
+ */
+export const disconnectCommandSchema = z
+  .object({
+    userId: z.string().min(1).optional(),
+    deviceId: z.string().min(1).optional(),
+    connectionId: z.string().min(1).optional(),
+    code: z.union([z.literal(4010), z.literal(4011), z.literal(4012)]).default(4011),
+    reason: z.string().max(120).default("disconnected by the server"),
+  })
+  .refine(
+    (c) => c.userId !== undefined || c.connectionId !== undefined,
+    "userId or connectionId is required",
+  );
+export type DisconnectCommand = z.input<typeof disconnectCommandSchema>;
+
 /** One connection as a connector reports it to presence. */
 export const connectionInfoSchema = z.object({
   connectionId: z.string(),

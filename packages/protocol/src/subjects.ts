@@ -39,6 +39,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     presenceEvent: (token: string) => `${p}.presence.event.${token}`,
     presenceEventAll: `${p}.presence.event.>`,
     cursorGet: `${p}.api.cursor.get`,
+    /** Close connections: `disconnectCommandSchema` (user, device or connection; code 4010/4011/4012). */
+    controlDisconnect: `${p}.control.disconnect`,
     presenceGet: `${p}.api.presence.get`,
     /** Request: `{}` → `{users, connections, connectors: {[connectorId]: {connections}}}`. */
     presenceCount: `${p}.api.presence.count`,
