@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
+  type DisconnectCommand,
   type PresenceEvent,
   type PresenceReport,
   type PresenceSync,
@@ -19,6 +20,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
+import { ConnectionLimit } from "./connection-limit.js";
 import { EventGate } from "./event-gate.js";
 import { createPresenceMetrics } from "./metrics.js";
 import { presenceGet } from "./queries.js";
@@ -46,6 +48,11 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
   const registry: Registry = new Registry((userId, online) => gate.transition(userId, online));
   const gate = new EventGate(publishEvent, (userId) => registry.isOnline(userId));
   const handler = new ReportHandler(registry, { now, onGap: requestSyncOf });
+  const limit = new ConnectionLimit(registry, {
+    max: config.PRESENCE_MAX_CONNECTIONS_PER_USER,
+    policy: config.PRESENCE_CONNECTION_LIMIT_POLICY,
+    now,
+  });
   let lease: Lease | undefined;
   const m = createPresenceMetrics(metrics, registry, () => gate.isEnabled);
 
@@ -153,6 +160,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
       }
     }
     gate.setEnabled(connected && synced && (lease?.held() ?? false));
+    limit.sweep();
   }
 
   async function watchStatus(): Promise<void> {
@@ -169,6 +177,16 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
     }
     m.reports.inc({ type: report.type });
     handler.handle(report);
+    // Only the emitter enforces the limit, so one command goes out per excess connection.
+    if (report.type === "open" && limit.enabled && gate.isEnabled) {
+      for (const command of limit.check(report.connectorId, report.connection)) publishDisconnect(command);
+    }
+  }
+
+  function publishDisconnect(command: DisconnectCommand): void {
+    nc.publish(s.controlDisconnect, encoder.encode(JSON.stringify(command)));
+    m.limitDisconnects.inc();
+    log.info(command, "connection limit: disconnecting");
   }
 
   function readReport(msg: Msg): PresenceReport | undefined {

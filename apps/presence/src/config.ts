@@ -3,8 +3,12 @@ import { z } from "zod";
 
 export const envSchema = baseEnvSchema
   .extend({
-    /** A connector without any report for this long is dead: its connections go (contract: within 10 s). */
-    PRESENCE_CONNECTOR_TIMEOUT: duration("10s"),
+    /**
+     * A connector without any report for this long is dead: its connections go. The contract says "noticed
+     * within 10 s" of the death: the expiry comes up to one housekeeping tick (250 ms) after this timeout,
+     * counted from the last report (before the death), so 9 s (three 3 s heartbeats) keeps it with a margin.
+     */
+    PRESENCE_CONNECTOR_TIMEOUT: duration("9s"),
     /**
      * After asking connectors for a full heartbeat (`<p>.presence.sync`), how long a starting or reconnected
      * replica collects before it answers queries and may emit events. One connector heartbeat interval (3 s)
@@ -15,6 +19,13 @@ export const envSchema = baseEnvSchema
     PRESENCE_LEASE_TTL: duration("3s"),
     /** How often the holder renews the lease and the others check it. Must be below the TTL. */
     PRESENCE_LEASE_RENEW: duration("1s"),
+    /**
+     * Connections one user may hold across all connectors; 0 = unlimited. Past it, the emitter replica tells
+     * the connectors to close a connection with 4012 (the SDK does not reconnect after it).
+     */
+    PRESENCE_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().nonnegative().default(0),
+    /** Which connection goes when a user is over the limit: the oldest one, or the one that just opened. */
+    PRESENCE_CONNECTION_LIMIT_POLICY: z.enum(["close-oldest", "refuse-newest"]).default("close-oldest"),
     /** This replica's id in the lease bucket and sync requests; default: hostname + random suffix. */
     PRESENCE_REPLICA_ID: z
       .string()

@@ -66,6 +66,11 @@ export function createPresenceMetrics(metrics: MetricsRegistry, registry: Regist
       help: "Connectors declared dead after PRESENCE_CONNECTOR_TIMEOUT of silence",
       registers,
     }),
+    limitDisconnects: new Counter({
+      name: "herald_presence_limit_disconnects_total",
+      help: "Disconnect commands published for users over PRESENCE_MAX_CONNECTIONS_PER_USER",
+      registers,
+    }),
     queries: new Counter({
       name: "herald_presence_queries_total",
       help: "Presence API requests answered",

@@ -125,6 +125,10 @@ export class Registry {
     this.connector(connectorId);
   }
 
+  hasConnection(connectorId: string, connectionId: string): boolean {
+    return this.connectors.get(connectorId)?.conns.has(connectionId) ?? false;
+  }
+
   hasConnector(connectorId: string): boolean {
     return this.connectors.has(connectorId);
   }
