@@ -1,5 +1,6 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
+import { GaplessFeed } from "./gapless-feed.js";
 import { type Delivery, type FeedListener, messageFrame } from "./user-feeds.js";
 
 export type SessionDeps = {
@@ -21,31 +22,36 @@ export type SessionDeps = {
 
 type Inflight = { seq: number; prev: number; frame: string; sentAt: number };
 
-/** Live messages held while a catch-up runs; past this the catch-up simply replays them. */
-const MAX_BUFFERED_LIVE = 10_000;
-const MAX_REPLAY_BACKOFF_MS = 5_000;
-
 /**
- * Delivery state of one connection: merges replay from persistence with the live feed so each message goes
- * out once, in order, with no gap; remembers what is unacked, resends it after a timeout, and stops taking
- * new messages when too many are unacked (they are replayed once acks make room).
- *
- * `scannedTo` is the highest mailbox seq handled in order. A live message is next when its `prev` (the
- * user's previous seq) is at or below it; anything else means a message was missed and triggers a replay.
+ * User-message delivery for one connection: a gapless feed of the user's mailbox (replay from the device's
+ * cursor, then live), plus what the device has not acked yet: resent after a timeout, and bounded, so the
+ * feed pauses when too much is unacked and resumes by replay once acks make room.
  */
 export class Session {
-  private scannedTo: number | undefined;
-  private mode: "catchup" | "live" = "catchup";
-  private paused = false;
-  private closed = false;
-  private buffer: Delivery[] = [];
-  private bufferOverflowed = false;
-  private catching: Promise<void> | undefined;
   private readonly inflight = new Map<string, Inflight>();
   private readonly recentlyAcked = new Set<string>();
+  private readonly feed: GaplessFeed<Delivery>;
   private unfollow: (() => void) | undefined;
+  private closed = false;
 
-  constructor(private readonly deps: SessionDeps) {}
+  constructor(private readonly deps: SessionDeps) {
+    this.feed = new GaplessFeed<Delivery>({
+      replay: async (after, limit) => {
+        const reply = await deps.replay(after, limit);
+        const items = reply.messages.map((m) => ({
+          id: m.id,
+          seq: m.seq,
+          prev: m.prev,
+          frame: messageFrame(m.id, m.seq, m.data, m.ts),
+        }));
+        return { items, scannedTo: reply.scannedTo, done: reply.done };
+      },
+      deliver: (delivery) => this.deliver(delivery),
+      room: () => deps.maxInflight - this.inflight.size,
+      pageSize: deps.replayPage,
+      logger: deps.logger.child({ userId: deps.userId, deviceId: deps.deviceId }),
+    });
+  }
 
   get inflightCount(): number {
     return this.inflight.size;
@@ -53,25 +59,20 @@ export class Session {
 
   start(): void {
     // Follow first, then replay: anything stored after the replay's end is then seen live.
-    this.unfollow = this.deps.follow((delivery) => this.onLive(delivery));
-    this.catchUp();
+    this.unfollow = this.deps.follow((delivery) => this.feed.push(delivery));
+    this.feed.start();
   }
 
   close(): void {
     this.closed = true;
     this.unfollow?.();
-    this.buffer = [];
+    this.feed.close();
     this.inflight.clear();
   }
 
-  /**
-   * Catches up from where delivery stands, for when live messages may have been missed without a later one
-   * revealing the gap (e.g. while this connector's NATS connection was down).
-   */
+  /** Catches up, for when live messages may have been missed (e.g. while NATS was unreachable). */
   resync(): void {
-    if (this.closed || this.paused) return;
-    this.mode = "catchup";
-    this.catchUp();
+    this.feed.resync();
   }
 
   /** Applies a client ack; returns the ids this connection never delivered. */
@@ -94,11 +95,7 @@ export class Session {
         this.deps.logger.warn({ err, count: acks.length }, "ack publish failed");
       });
     }
-    if (this.paused && this.inflight.size <= this.deps.maxInflight / 2) {
-      this.paused = false;
-      this.mode = "catchup";
-      this.catchUp();
-    }
+    if (this.feed.isPaused && this.inflight.size <= this.deps.maxInflight / 2) this.feed.resume();
     return unknown;
   }
 
@@ -114,31 +111,8 @@ export class Session {
     if (resent > 0) this.deps.onDelivered?.(resent, true);
   }
 
-  private onLive(delivery: Delivery): void {
-    if (this.closed || this.paused) return;
-    if (this.mode === "catchup") {
-      if (this.buffer.length >= MAX_BUFFERED_LIVE) {
-        this.buffer = [];
-        this.bufferOverflowed = true;
-      } else if (!this.bufferOverflowed) {
-        this.buffer.push(delivery);
-      }
-      return;
-    }
-    const scanned = this.scannedTo ?? 0;
-    if (delivery.seq <= scanned) return;
-    if (delivery.prev <= scanned) {
-      this.deliver(delivery);
-      return;
-    }
-    this.mode = "catchup";
-    this.buffer = [delivery];
-    this.catchUp();
-  }
-
   private deliver(delivery: Delivery): void {
-    this.scannedTo = Math.max(this.scannedTo ?? 0, delivery.seq);
-    if (this.inflight.has(delivery.id)) return;
+    if (this.closed || this.inflight.has(delivery.id)) return;
     if (!this.deps.send(delivery.frame)) return;
     this.inflight.set(delivery.id, {
       seq: delivery.seq,
@@ -147,75 +121,6 @@ export class Session {
       sentAt: Date.now(),
     });
     this.deps.onDelivered?.(1, false);
-    if (this.inflight.size >= this.deps.maxInflight) this.paused = true;
-  }
-
-  private catchUp(): void {
-    if (this.catching || this.closed) return;
-    this.catching = this.runCatchUp().finally(() => {
-      this.catching = undefined;
-    });
-  }
-
-  private async runCatchUp(): Promise<void> {
-    let failures = 0;
-    while (!this.closed) {
-      try {
-        if (await this.replayToEnd()) return;
-        if (this.mergeBuffer()) return;
-        failures = 0;
-      } catch (err) {
-        failures++;
-        this.deps.logger.warn({ err, userId: this.deps.userId }, "replay failed; retrying");
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(MAX_REPLAY_BACKOFF_MS, 250 * 2 ** failures)),
-        );
-      }
-    }
-  }
-
-  /** Pages through replay until the end of the mailbox; true when it stopped because the window is full. */
-  private async replayToEnd(): Promise<boolean> {
-    for (;;) {
-      const room = this.deps.maxInflight - this.inflight.size;
-      if (room <= 0) return this.pause();
-      const reply = await this.deps.replay(this.scannedTo, Math.min(this.deps.replayPage, room));
-      if (this.closed) return true;
-      for (const m of reply.messages) {
-        if (this.scannedTo !== undefined && m.seq <= this.scannedTo) continue;
-        this.deliver({ id: m.id, seq: m.seq, prev: m.prev, frame: messageFrame(m.id, m.seq, m.data, m.ts) });
-        if (this.paused) return this.pause();
-      }
-      this.scannedTo = Math.max(this.scannedTo ?? 0, reply.scannedTo);
-      if (reply.done) return false;
-    }
-  }
-
-  /** Moves buffered live messages out in order; true when the session is live (or paused) afterwards. */
-  private mergeBuffer(): boolean {
-    if (this.bufferOverflowed) {
-      this.bufferOverflowed = false;
-      this.buffer = [];
-      return false;
-    }
-    const buffered = this.buffer.sort((a, b) => a.seq - b.seq);
-    this.buffer = [];
-    for (const delivery of buffered) {
-      const scanned = this.scannedTo ?? 0;
-      if (delivery.seq <= scanned) continue;
-      if (delivery.prev > scanned) return false;
-      this.deliver(delivery);
-      if (this.paused) return this.pause();
-    }
-    this.mode = "live";
-    return true;
-  }
-
-  private pause(): true {
-    this.paused = true;
-    this.buffer = [];
-    this.bufferOverflowed = false;
-    return true;
   }
 
   private rememberAcked(id: string): void {

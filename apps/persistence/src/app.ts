@@ -4,6 +4,7 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nanos, type Subscription } from "@nats-io/transport-node";
 import { AckProcessor } from "./ack-processor.js";
+import { channelReplayPage } from "./channel-replay.js";
 import type { Config } from "./config.js";
 import { getCursors } from "./cursor-api.js";
 import { CursorStore } from "./cursor-store.js";
@@ -55,6 +56,9 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
         return replayPage(deps, request);
       }),
       serveJson(nats.nc, s.cursorGet, "persistence", logger, (request) => getCursors(deps, request)),
+      serveJson(nats.nc, s.channelReplay, "persistence", logger, (request) =>
+        channelReplayPage({ jsm: nats.jsm, s, groups: config.HERALD_CHANNEL_RETENTION }, request),
+      ),
     );
     started = true;
     logger.info({ streams: Object.values(s.streams) }, "streams ready; serving");

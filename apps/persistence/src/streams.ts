@@ -1,4 +1,4 @@
-import type { Subjects } from "@herald/protocol";
+import { BROADCAST_RETENTION, type Subjects } from "@herald/protocol";
 import {
   DiscardPolicy,
   JetStreamApiError,
@@ -12,7 +12,11 @@ import type { Config } from "./config.js";
 
 type Settings = Pick<
   Config,
-  "HERALD_RETENTION" | "HERALD_MAX_BACKLOG" | "HERALD_DEDUP_WINDOW" | "HERALD_REPLICAS"
+  | "HERALD_RETENTION"
+  | "HERALD_MAX_BACKLOG"
+  | "HERALD_DEDUP_WINDOW"
+  | "HERALD_REPLICAS"
+  | "HERALD_CHANNEL_RETENTION"
 >;
 
 const DAY = 86_400_000;
@@ -50,6 +54,18 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       retention: RetentionPolicy.Workqueue,
       max_age: nanos(settings.HERALD_RETENTION),
     },
+    ...[...settings.HERALD_CHANNEL_RETENTION, BROADCAST_RETENTION].map((group) => ({
+      ...common,
+      name: s.streams.channel(group.id),
+      subjects: [s.channelGroupAll(group.id)],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(group.maxAgeMs),
+      max_msgs_per_subject: group.maxMessages,
+      duplicate_window: nanos(Math.min(settings.HERALD_DEDUP_WINDOW, group.maxAgeMs)),
+      allow_direct: true,
+      republish: { src: `${s.prefix}.chan.${group.id}.>`, dest: `${s.prefix}.clive.${group.id}.>` },
+    })),
     {
       ...common,
       name: s.streams.dead,

@@ -105,6 +105,7 @@ export function createRouter(deps: RouterDeps): Router {
       s,
       { subject: msg.subject, payload: msg.data, msgId },
       config.HERALD_MAX_MESSAGE_BYTES,
+      config.HERALD_CHANNEL_RETENTION,
     );
 
     let writes: Promise<PubAck>[];
@@ -132,8 +133,8 @@ export function createRouter(deps: RouterDeps): Router {
     } else {
       const id = decision.id ?? fallbackId;
       const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
-      writes = decision.tokens.map((token) =>
-        nats.js.publish(s.mailbox(token), body, { msgID: `${id}/${token}` }),
+      writes = decision.destinations.map((destination) =>
+        nats.js.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
       );
       onDone = (acks) => {
         const duplicates = acks.filter((ack) => ack.duplicate).length;
@@ -173,6 +174,7 @@ export function createRouter(deps: RouterDeps): Router {
   /** Binds the consumer and consumes until stopped; starts over if the subscription ends on its own. */
   async function run(consuming: () => void): Promise<void> {
     state = "waiting for streams";
+    // Channel streams are created in the same pass by persistence; a write before that is retried.
     const streams = [s.streams.intake, s.streams.mailbox, s.streams.dead];
     await waitForStreams(nats.jsm, streams, abort.signal, (missing) => {
       state = `waiting for stream ${missing}`;

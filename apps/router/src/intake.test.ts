@@ -1,4 +1,4 @@
-import { DeadReason, subjects, userToken } from "@herald/protocol";
+import { DeadReason, parseChannelRetention, subjects, userToken } from "@herald/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Decision, decide, headerSafe, quote } from "./intake.js";
@@ -7,8 +7,9 @@ const s = subjects("herald");
 const MAX = 64 * 1024;
 const enc = (value: unknown) =>
   new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
+const groups = parseChannelRetention("chat-*=1000/24h");
 const run = (subject: string, body: unknown, msgId?: string): Decision =>
-  decide(s, { subject, payload: enc(body), msgId }, MAX);
+  decide(s, { subject, payload: enc(body), msgId }, MAX, groups);
 const deadReason = (d: Decision) => (d.kind === "dead" ? d.reason : "routed");
 
 describe("decide", () => {
@@ -18,7 +19,27 @@ describe("decide", () => {
       target: "user",
       id: "m1",
       tokens: ["alice"],
+      destinations: [{ subject: "herald.mbox.alice", key: "alice" }],
       data: { hello: 1 },
+    });
+  });
+
+  it("routes a channel message to its retention group's stream subject", () => {
+    expect(run(s.sendChannel("chat-7"), { data: 1, id: "c1" })).toMatchObject({
+      kind: "route",
+      target: "channel",
+      destinations: [{ subject: "herald.chan.chat-.chat-7", key: "c/chat-7" }],
+    });
+    expect(run(s.sendChannel("news"), { data: 1 })).toMatchObject({
+      destinations: [{ subject: "herald.chan.default.news", key: "c/news" }],
+    });
+  });
+
+  it("routes a broadcast to the broadcast group", () => {
+    expect(run(s.sendBroadcast, { data: 1 })).toMatchObject({
+      kind: "route",
+      target: "broadcast",
+      destinations: [{ subject: "herald.chan.bcast.all", key: "b" }],
     });
   });
 
@@ -80,8 +101,9 @@ describe("decide", () => {
     ["no token", "herald.send.user", { data: 1 }, DeadReason.UnknownSubject],
     ["an unknown kind", "herald.send.everyone", { data: 1 }, DeadReason.UnknownSubject],
     ["users with a tail", "herald.send.users.x", { data: 1 }, DeadReason.UnknownSubject],
-    ["a channel", s.sendChannel("news"), { data: 1 }, DeadReason.Unsupported],
-    ["a broadcast", s.sendBroadcast, { data: 1 }, DeadReason.Unsupported],
+    ["a channel with a bad character", s.sendChannel("new$"), { data: 1 }, DeadReason.InvalidChannel],
+    ["a dotted channel", "herald.send.channel.a.b", { data: 1 }, DeadReason.InvalidChannel],
+    ["a broadcast with a tail", "herald.send.broadcast.x", { data: 1 }, DeadReason.UnknownSubject],
   ])("rejects %s", (_name, subject, body, reason) => {
     const expected = reason === "iu" ? DeadReason.InvalidUserId : reason;
     expect(deadReason(run(subject, body))).toBe(expected);

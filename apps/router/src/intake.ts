@@ -1,6 +1,11 @@
 import {
+  BROADCAST_CHANNEL,
+  BROADCAST_TOKEN,
+  type ChannelRetention,
+  channelProblem,
   DeadReason,
   messageIdSchema,
+  retentionFor,
   type Subjects,
   sendBodySchema,
   sendUsersBodySchema,
@@ -11,7 +16,16 @@ import {
 
 /** What to do with one intake message. */
 export type Decision =
-  | { kind: "route"; target: "user" | "users"; id: string | undefined; tokens: string[]; data: unknown }
+  | {
+      kind: "route";
+      target: "user" | "users" | "channel" | "broadcast";
+      id: string | undefined;
+      /** User tokens (user targets only). */
+      tokens: string[];
+      /** Where to write, and what makes each write's dedup id unique for one message id. */
+      destinations: { subject: string; key: string }[];
+      data: unknown;
+    }
   | { kind: "dead"; reason: DeadReason; message: string };
 
 /** Everything `decide` needs from an intake message; no NATS types, so it is testable on its own. */
@@ -25,6 +39,8 @@ export type IntakeInput = {
 type Target =
   | { kind: "user"; token: string }
   | { kind: "users" }
+  | { kind: "channel"; channel: string }
+  | { kind: "broadcast" }
   | { kind: "dead"; reason: DeadReason; message: string };
 
 const dead = (reason: DeadReason, message: string): Decision => ({ kind: "dead", reason, message });
@@ -72,14 +88,21 @@ function target(s: Subjects, subject: string): Target {
       message: `user id ${quote(tail.join("."))} must not contain '.'; encode it with userToken()`,
     };
   }
-  // Channels and broadcast are part of the contract but not routed yet.
-  if ((kind === "channel" && tail.length > 0) || (kind === "broadcast" && tail.length === 0)) {
+  if (kind === "channel" && tail.length === 1) {
+    const channel = tail[0]!;
+    const problem = channelProblem(channel);
+    return problem
+      ? { kind: "dead", reason: DeadReason.InvalidChannel, message: `channel ${quote(channel)}: ${problem}` }
+      : { kind: "channel", channel };
+  }
+  if (kind === "channel" && tail.length > 1) {
     return {
       kind: "dead",
-      reason: DeadReason.Unsupported,
-      message: `${kind} messages are not supported yet`,
+      reason: DeadReason.InvalidChannel,
+      message: `channel ${quote(tail.join("."))} must be one subject token (no '.')`,
     };
   }
+  if (kind === "broadcast" && tail.length === 0) return { kind: "broadcast" };
   return {
     kind: "dead",
     reason: DeadReason.UnknownSubject,
@@ -95,7 +118,12 @@ function target(s: Subjects, subject: string): Target {
  * decide(subjects("herald"), { subject: "herald.send.user.alice", payload, msgId: undefined }, 65536)
  * // { kind: "route", target: "user", tokens: ["alice"], id: undefined, data: ... }
  */
-export function decide(s: Subjects, input: IntakeInput, maxBytes: number): Decision {
+export function decide(
+  s: Subjects,
+  input: IntakeInput,
+  maxBytes: number,
+  groups: readonly ChannelRetention[] = [],
+): Decision {
   if (input.payload.length > maxBytes) {
     return dead(DeadReason.TooLarge, `payload is ${input.payload.length} bytes, the limit is ${maxBytes}`);
   }
@@ -134,7 +162,17 @@ export function decide(s: Subjects, input: IntakeInput, maxBytes: number): Decis
     const result = sendBodySchema.safeParse(body);
     if (!result.success) return dead(DeadReason.InvalidMessage, describe(result.error.issues));
     parsed = result.data;
-    tokens = [where.token];
+    tokens = where.kind === "user" ? [where.token] : [];
+  }
+  let destinations: { subject: string; key: string }[];
+  if (where.kind === "channel") {
+    const group = retentionFor(groups, where.channel);
+    destinations = [{ subject: s.channel(group.id, where.channel), key: `c/${where.channel}` }];
+  } else if (where.kind === "broadcast") {
+    const group = retentionFor(groups, BROADCAST_CHANNEL);
+    destinations = [{ subject: s.channel(group.id, BROADCAST_TOKEN), key: "b" }];
+  } else {
+    destinations = tokens.map((token) => ({ subject: s.mailbox(token), key: token }));
   }
 
   let id = parsed.id;
@@ -144,7 +182,7 @@ export function decide(s: Subjects, input: IntakeInput, maxBytes: number): Decis
     }
     id = input.msgId;
   }
-  return { kind: "route", target: where.kind, id, tokens, data: parsed.data };
+  return { kind: "route", target: where.kind, id, tokens, destinations, data: parsed.data };
 }
 
 function describe(issues: { path: PropertyKey[]; message: string }[]): string {

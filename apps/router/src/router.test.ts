@@ -213,16 +213,16 @@ describe("router", () => {
         reason: DeadReason.InvalidUserId,
       },
       {
-        name: "a channel",
-        subject: (s) => s.sendChannel("news"),
+        name: "a bad channel",
+        subject: (s) => s.sendChannel("ne$ws"),
         payload: '{"data":2}',
-        reason: DeadReason.Unsupported,
+        reason: DeadReason.InvalidChannel,
       },
       {
-        name: "a broadcast",
-        subject: (s) => s.sendBroadcast,
+        name: "a broadcast with a tail",
+        subject: (s) => `${s.sendBroadcast}.x`,
         payload: '{"data":3}',
-        reason: DeadReason.Unsupported,
+        reason: DeadReason.UnknownSubject,
       },
       {
         name: "a bad header id",

@@ -1,4 +1,5 @@
 export * from "./api.js";
+export * from "./channels.js";
 export * from "./errors.js";
 export * from "./frames.js";
 export * from "./internal.js";

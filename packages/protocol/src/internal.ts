@@ -84,6 +84,31 @@ export const disconnectCommandSchema = z
   );
 export type DisconnectCommand = z.input<typeof disconnectCommandSchema>;
 
+/** Connector → persistence on `<p>.api.channel.replay`: channel messages after `since` (or just the tail). */
+export const channelReplayRequestSchema = z.object({
+  channel: z.string(),
+  /** Offset after which to read; omitted: no messages, only the current end (`scannedTo`). */
+  since: z.number().int().nonnegative().optional(),
+  limit: z.number().int().positive().max(10_000).default(500),
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(512 * 1024),
+});
+export type ChannelReplayRequest = z.input<typeof channelReplayRequestSchema>;
+
+export const channelReplayReplySchema = z.object({
+  messages: z.array(
+    z.object({ id: z.string(), offset: z.number(), prev: z.number(), data: z.json(), ts: z.number() }),
+  ),
+  scannedTo: z.number(),
+  done: z.boolean(),
+  /** False when messages after `since` may have been dropped by retention. */
+  recovered: z.boolean(),
+});
+export type ChannelReplayReply = z.infer<typeof channelReplayReplySchema>;
+
 /** One connection as a connector reports it to presence. */
 export const connectionInfoSchema = z.object({
   connectionId: z.string(),

@@ -44,6 +44,7 @@ export const DeadReason = {
   InvalidMessage: "invalid_message",
   MissingData: "missing_data",
   InvalidUserId: "invalid_user_id",
+  InvalidChannel: "invalid_channel",
   TooLarge: "too_large",
   UnknownSubject: "unknown_subject",
   Unsupported: "unsupported",

@@ -59,12 +59,19 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     /** Presence → connectors (core, no reply): "send me a full heartbeat now" (`presenceSyncSchema`). */
     presenceSync: `${p}.presence.sync`,
 
+    // Channels: one stream per retention group, one subject per channel (`channels.ts`).
+    channel: (group: string, channel: string) => `${p}.chan.${group}.${channel}`,
+    channelGroupAll: (group: string) => `${p}.chan.${group}.*`,
+    channelLive: (group: string, channel: string) => `${p}.clive.${group}.${channel}`,
+    channelReplay: `${p}.api.channel.replay`,
+
     // JetStream objects.
     streams: {
       intake: `${name}_INTAKE`,
       mailbox: `${name}_MBOX`,
       acks: `${name}_ACKS`,
       dead: `${name}_DEAD`,
+      channel: (group: string) => `${name}_CHAN_${group}`,
     },
     consumers: {
       router: "router",

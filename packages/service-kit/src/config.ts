@@ -1,4 +1,4 @@
-import { DEFAULT_PREFIX, subjects } from "@herald/protocol";
+import { DEFAULT_CHANNEL_RETENTION, DEFAULT_PREFIX, parseChannelRetention, subjects } from "@herald/protocol";
 import { z } from "zod";
 
 /** Raised at start-up when the environment is not valid; lists every problem at once. */
@@ -71,6 +71,18 @@ export const baseEnvSchema = z.object({
   HERALD_PREFIX: prefix,
   ADMIN_PORT: port(9090),
   HERALD_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** Channel retention groups, e.g. `chat-*=1000/24h;*=100/1h` (router, connector and persistence must agree). */
+  HERALD_CHANNEL_RETENTION: z
+    .string()
+    .default(DEFAULT_CHANNEL_RETENTION)
+    .transform((value, ctx) => {
+      try {
+        return parseChannelRetention(value);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Seconds SIGTERM may take before the process exits anyway; keep below the pod's grace period. */
   SHUTDOWN_TIMEOUT: duration("25s"),
