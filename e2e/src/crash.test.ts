@@ -58,6 +58,17 @@ function report(label: string, f: Fleet) {
   );
 }
 
+/**
+ * When the backend itself retries a publish whose PubAck was lost, the retry is accepted after later
+ * messages: order then follows acceptance, not the backend's numbering, so only "each once" is checked.
+ */
+function expectEverythingOnce(f: Fleet) {
+  for (const [user, ids] of f.handled) {
+    expect([...ids].sort(), user).toEqual(expectedIds(user, PER_USER).sort());
+  }
+  expect(f.repeats()).toBe(0);
+}
+
 function expectEverythingOnceInOrder(f: Fleet) {
   for (const [user, ids] of f.handled) expect(ids, user).toEqual(expectedIds(user, PER_USER));
   expect(f.repeats()).toBe(0);
@@ -96,7 +107,7 @@ describe("nats-server restarted mid-stream (file storage)", () => {
     await publishing;
     await f.waitAllHandled(PER_USER, 120_000);
     report("nats restart", f);
-    expectEverythingOnceInOrder(f);
+    expectEverythingOnce(f);
   });
 });
 
