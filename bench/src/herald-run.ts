@@ -32,6 +32,7 @@ function perMessage(cpuSeconds: Record<string, number>, messages: number): Recor
   const out: Record<string, number> = {};
   let total = 0;
   for (const [name, seconds] of Object.entries(cpuSeconds)) {
+    if (name === "otherProcesses") continue;
     out[name] = Math.round((seconds * 1e6) / messages);
     if (Number.isFinite(seconds)) total += seconds;
   }

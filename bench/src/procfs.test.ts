@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cpuSeconds, parseHeraldMetrics, rssBytes } from "./procfs.js";
+import { cpuSeconds, machineBusySeconds, parseHeraldMetrics, rssBytes } from "./procfs.js";
 
 describe("procfs", () => {
   it("reads this process's RSS and CPU time", async () => {
@@ -7,6 +7,7 @@ describe("procfs", () => {
     expect(rss).toBeGreaterThan(1024 * 1024);
     expect(Math.abs(rss - process.memoryUsage().rss)).toBeLessThan(64 * 1024 * 1024);
     expect(await cpuSeconds(process.pid)).toBeGreaterThan(0);
+    expect(await machineBusySeconds()).toBeGreaterThanOrEqual(await cpuSeconds(process.pid));
   });
 });
 

@@ -188,6 +188,8 @@ export function summaryTable(results: BenchResults): string {
     `Herald p99 at ${cell(t.p99.offeredRate)} msg/s: ${cell(t.p99.actualMs, 2)} ms (target ≤ ${t.p99.targetMs} ms, ${verdict(t.p99.met)})`,
     ...(herald
       ? [
+          `CPU seconds used by other processes during Herald's saturation run: ${herald.throughput.cpuSeconds.otherProcesses} ` +
+            `(of ${Math.round((herald.throughput.elapsedMs / 1000) * Number(results.machine.cpus ?? 0) * 10) / 10} available)`,
           `Herald CPU per message (µs): ${Object.entries(herald.throughput.cpuMicrosPerMessage)
             .map(([name, us]) => `${name} ${us}`)
             .join(", ")}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
