@@ -3,7 +3,12 @@ import type { AddressInfo } from "node:net";
 import {
   type AckBatch,
   type AckedMessage,
+  BROADCAST_CHANNEL,
+  BROADCAST_RETENTION,
+  BROADCAST_TOKEN,
+  type ChannelReplayReply,
   CloseCode,
+  channelReplayReplySchema,
   isApiError,
   type ReplayReply,
   replayReplySchema,
@@ -21,12 +26,14 @@ import {
 } from "@herald/service-kit";
 import type { Subscription } from "@nats-io/transport-node";
 import { createVerifier, type Verifier } from "./auth.js";
+import { ChannelSubscriptions } from "./channel-subscriptions.js";
 import type { Config } from "./config.js";
 import { Connection } from "./connection.js";
 import { followControl } from "./control.js";
+import { GaplessFeed } from "./gapless-feed.js";
+import { channelFrame, type Delivery, LiveFeeds, parseChannelLive, parseUserLive } from "./live-feeds.js";
 import { PresenceReporter } from "./presence-reporter.js";
 import { Session } from "./session.js";
-import { UserFeeds } from "./user-feeds.js";
 import { createWsServer } from "./ws-server.js";
 
 export type ConnectorDeps = {
@@ -41,7 +48,8 @@ export type ConnectorDeps = {
 export function createConnector({ nats, config, logger, metrics, verify }: ConnectorDeps) {
   const s = subjects(config.HERALD_PREFIX);
   const encoder = new TextEncoder();
-  const feeds = new UserFeeds(nats.nc, s, logger);
+  const feeds = new LiveFeeds<Delivery>(nats.nc, parseUserLive, logger);
+  const channelFeeds = new LiveFeeds<Delivery>(nats.nc, parseChannelLive, logger);
   const presence = new PresenceReporter(nats.nc, s, config.CONNECTOR_ID, config.PRESENCE_HEARTBEAT_INTERVAL);
   const connections = new Set<Connection>();
   const abort = new AbortController();
@@ -75,7 +83,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     }),
     refused: new Counter({
       name: "herald_connector_auth_refused_total",
-      help: "Connections refused for a bad token",
+      help: "Connections refused at the upgrade (bad token, limits)",
       labelNames: ["reason"],
       registers: [metrics],
     }),
@@ -94,6 +102,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     createVerifier({
       secret: config.HERALD_JWT_SECRET,
       jwksUrl: config.HERALD_JWKS_URL,
+      jwksCooldownMs: config.HERALD_JWKS_COOLDOWN,
       issuer: config.HERALD_JWT_ISSUER,
       audience: config.HERALD_JWT_AUDIENCE,
     });
@@ -129,6 +138,54 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     }
   }
 
+  async function channelReplay(
+    channel: string,
+    since: number | undefined,
+    limit: number,
+  ): Promise<ChannelReplayReply> {
+    const request = { channel, limit, ...(since === undefined ? {} : { since }) };
+    const reply = await nats.nc.request(s.channelReplay, encoder.encode(JSON.stringify(request)), {
+      timeout: 10_000,
+    });
+    const body: unknown = reply.json();
+    if (isApiError(body))
+      throw new Error(`channel replay refused: ${body.error.code}: ${body.error.message}`);
+    return channelReplayReplySchema.parse(body);
+  }
+
+  const channelDeps = {
+    feeds: channelFeeds,
+    s,
+    groups: config.HERALD_CHANNEL_RETENTION,
+    replay: channelReplay,
+    verify: verifier,
+    maxSubscriptions: config.HERALD_MAX_SUBSCRIPTIONS,
+    pageSize: config.HERALD_REPLAY_PAGE,
+    logger,
+  };
+
+  /** Broadcasts go to every authenticated connection here, in order, gaps filled from the broadcast stream. */
+  const broadcast = new GaplessFeed<Delivery>({
+    replay: async (after, limit) => {
+      const reply = await channelReplay(BROADCAST_CHANNEL, after, limit);
+      const items = reply.messages.map((m) => ({
+        id: m.id,
+        seq: m.offset,
+        prev: m.prev,
+        frame: channelFrame(m.id, BROADCAST_CHANNEL, m.offset, m.data, m.ts),
+      }));
+      return { items, scannedTo: reply.scannedTo, done: reply.done };
+    },
+    deliver: (delivery) => {
+      for (const c of connections) if (c.identity) c.send(delivery.frame);
+      m.delivered.inc({ kind: "broadcast" }, connections.size);
+    },
+    room: () => Number.MAX_SAFE_INTEGER,
+    pageSize: config.HERALD_REPLAY_PAGE,
+    logger: logger.child({ component: "broadcast" }),
+  });
+  let stopBroadcast: (() => void) | undefined;
+
   function createSession(
     identity: { userId: string; deviceId: string },
     send: (frame: string) => boolean,
@@ -137,7 +194,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     return new Session({
       userId,
       deviceId,
-      follow: (listener) => feeds.follow(userId, listener),
+      follow: (listener) => feeds.follow(s.live(userToken(userId)), userId, listener),
       replay: (after, limit) => replay(userId, deviceId, after, limit),
       publishAcks: (acks) => publishAcks(userId, deviceId, acks),
       send,
@@ -159,6 +216,9 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       maxFrameBytes: config.HERALD_MAX_FRAME_BYTES,
       accepting: () => accepting,
       onRefused: (reason) => m.refused.inc({ reason }),
+      maxConnectionsPerIp: config.HERALD_MAX_CONNECTIONS_PER_IP,
+      maxNewConnectionsPerSecond: config.HERALD_MAX_NEW_CONNECTIONS_PER_SECOND,
+      trustProxy: config.HERALD_TRUST_PROXY,
       onConnection: (ws, identity) => {
         const connection = new Connection(
           ws,
@@ -168,6 +228,8 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
             maxBufferedBytes: config.HERALD_MAX_BUFFERED_BYTES,
             logger,
             createSession,
+            createChannels: (identity, send) => new ChannelSubscriptions(channelDeps, identity, send),
+            rateLimit: { perSecond: config.HERALD_RATE_LIMIT, burst: config.HERALD_RATE_BURST },
             onOpen: (c) => {
               m.connections.inc();
               presence.opened({
@@ -190,6 +252,12 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       },
     });
     presence.start();
+    stopBroadcast = channelFeeds.follow(
+      s.channelLive(BROADCAST_RETENTION.id, BROADCAST_TOKEN),
+      BROADCAST_CHANNEL,
+      (delivery) => broadcast.push(delivery),
+    );
+    broadcast.start();
     control = followControl(nats.nc, s, () => connections, logger);
     void resyncOnReconnect();
     timers.push(setInterval(pingAll, config.HERALD_PING_INTERVAL));
@@ -207,7 +275,11 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     for await (const status of nats.nc.status()) {
       if (status.type !== "reconnect") continue;
       logger.info({ connections: connections.size }, "nats reconnected; resyncing sessions");
-      for (const c of connections) c.session?.resync();
+      for (const c of connections) {
+        c.session?.resync();
+        c.channels?.resync();
+      }
+      broadcast.resync();
     }
   }
 
@@ -232,6 +304,8 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     accepting = false;
     abort.abort();
     control?.unsubscribe();
+    stopBroadcast?.();
+    broadcast.close();
     for (const timer of timers) clearInterval(timer);
     for (const c of connections) c.close(CloseCode.GoingAway, "server shutting down; reconnect");
     const deadline = Date.now() + 5_000;

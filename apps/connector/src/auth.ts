@@ -7,6 +7,8 @@ export type Identity = {
   channels: string[];
   /** Expiry in ms since the epoch, if the token has one. */
   expiresAt: number | undefined;
+  /** The `channel` claim of a per-subscription token. */
+  channel: string | undefined;
 };
 
 export class AuthError extends HeraldError {
@@ -18,6 +20,8 @@ export type AuthOptions = {
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** Least time between two JWKS fetches (jose's cooldown). */
+  jwksCooldownMs?: number | undefined;
 };
 
 export type Verifier = (token: string) => Promise<Identity>;
@@ -31,7 +35,9 @@ const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA
 export function createVerifier(options: AuthOptions): Verifier {
   const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
   const jwks: JWTVerifyGetKey | undefined = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl))
+    ? createRemoteJWKSet(new URL(options.jwksUrl), {
+        cooldownDuration: options.jwksCooldownMs ?? 30_000,
+      })
     : undefined;
   const common = {
     ...(options.issuer ? { issuer: options.issuer } : {}),
@@ -74,6 +80,7 @@ function identityFrom(payload: JWTPayload): Identity {
     deviceId: did as string,
     channels: channels as string[],
     expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : undefined,
+    channel: typeof payload.channel === "string" ? payload.channel : undefined,
   };
 }
 

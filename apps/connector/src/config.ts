@@ -23,6 +23,19 @@ export const envSchema = baseEnvSchema
     HERALD_HANDSHAKE_TIMEOUT: duration("5s"),
     /** WebSocket ping period; a socket that misses a pong is ended. */
     HERALD_PING_INTERVAL: duration("25s"),
+    /** Channel subscriptions one connection may hold. */
+    HERALD_MAX_SUBSCRIPTIONS: positiveInt(100),
+    /** Frames per second one client may send (token bucket) and the burst it may save up. */
+    HERALD_RATE_LIMIT: positiveInt(100),
+    HERALD_RATE_BURST: positiveInt(200),
+    /** Open connections from one IP address (HTTP 429 at the upgrade past it). */
+    HERALD_MAX_CONNECTIONS_PER_IP: positiveInt(1_000),
+    /** New connections per second this connector accepts (HTTP 503 at the upgrade past it). */
+    HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: positiveInt(1_000),
+    /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
+    HERALD_TRUST_PROXY: z.stringbool().default(false),
+    /** Least time between two fetches of the JWKS (a token with an unknown `kid` triggers one). */
+    HERALD_JWKS_COOLDOWN: duration("30s"),
     /** Messages per replay page requested from persistence. */
     HERALD_REPLAY_PAGE: positiveInt(500),
     /** How often this connector tells presence which connections it holds. */

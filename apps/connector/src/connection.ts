@@ -3,8 +3,10 @@ import { CloseCode, ErrorCode, type WelcomeFrame } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import WebSocket from "ws";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
+import type { ChannelSubscriptions } from "./channel-subscriptions.js";
 import { errorFrame, parseClientFrame } from "./frames.js";
-import type { Session, SessionDeps } from "./session.js";
+import { TokenBucket } from "./rate-limit.js";
+import type { Session } from "./session.js";
 
 export type ConnectionDeps = {
   verify: Verifier;
@@ -13,6 +15,9 @@ export type ConnectionDeps = {
   logger: Logger;
   /** Builds the delivery session once the identity is known. */
   createSession: (identity: Identity, send: (frame: string) => boolean) => Session;
+  createChannels: (identity: () => Identity, send: (frame: string) => boolean) => ChannelSubscriptions;
+  /** Frames per second a client may send (token bucket), and the burst it may save up. */
+  rateLimit: { perSecond: number; burst: number };
   onOpen: (connection: Connection) => void;
   onClose: (connection: Connection) => void;
   onSlowConsumer: () => void;
@@ -27,7 +32,10 @@ export class Connection {
   readonly openedAt = Date.now();
   identity: Identity | undefined;
   session: Session | undefined;
+  channels: ChannelSubscriptions | undefined;
   alive = true;
+  private readonly bucket: TokenBucket;
+  private dropped = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
 
@@ -36,6 +44,7 @@ export class Connection {
     private readonly deps: ConnectionDeps,
     preAuthenticated: Identity | undefined,
   ) {
+    this.bucket = new TokenBucket(deps.rateLimit.perSecond, deps.rateLimit.burst);
     ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
     ws.on("pong", () => {
       this.alive = true;
@@ -84,6 +93,7 @@ export class Connection {
     };
     this.send(JSON.stringify(welcome));
     this.session = this.deps.createSession(identity, this.send);
+    this.channels = this.deps.createChannels(() => this.identity ?? identity, this.send);
     this.deps.onOpen(this);
     this.session.start();
   }
@@ -105,10 +115,13 @@ export class Connection {
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     if (isBinary) {
+      if (!this.withinRate()) return;
       this.send(errorFrame(ErrorCode.InvalidFrame, "binary frames are not supported; send JSON text frames"));
       return;
     }
     const parsed = parseClientFrame(data.toString());
+    // Acks are paced by what the server sends, so only other frames (and acks of unknown ids) count.
+    if ((!parsed.ok || parsed.frame.type !== "ack") && !this.withinRate()) return;
     if (!parsed.ok) {
       this.send(JSON.stringify(parsed.error));
       return;
@@ -130,7 +143,7 @@ export class Connection {
     switch (frame.type) {
       case "ack": {
         const unknown = this.session?.ack(frame.ids) ?? frame.ids;
-        if (unknown.length > 0) {
+        if (unknown.length > 0 && this.withinRate()) {
           this.send(
             errorFrame(ErrorCode.UnknownMessageId, "ack for ids this connection has not delivered", unknown),
           );
@@ -146,10 +159,35 @@ export class Connection {
         this.refresh(frame.token);
         return;
       case "subscribe":
+        this.channels?.subscribe(frame).then(
+          (error) => {
+            if (error) this.send(JSON.stringify(error));
+          },
+          (err: unknown) => {
+            this.deps.logger.warn({ err }, "subscribe failed");
+            this.send(errorFrame(ErrorCode.Internal, "subscribe failed; try again"));
+          },
+        );
+        return;
       case "unsubscribe":
-        this.send(errorFrame("unsupported", "channels are not enabled on this server yet"));
+        this.channels?.unsubscribe(frame.channel);
         return;
     }
+  }
+
+  /** Takes one frame's worth from the bucket, or answers `rate_limited` (the frame is dropped). */
+  private withinRate(): boolean {
+    if (this.bucket.take()) {
+      this.dropped = 0;
+      return true;
+    }
+    // A client that keeps flooding after being told is cut off rather than answered forever.
+    if (++this.dropped > this.deps.rateLimit.burst) {
+      this.close(CloseCode.PolicyViolation, "rate limit exceeded");
+    } else {
+      this.send(errorFrame("rate_limited", "too many frames; this one was dropped, slow down"));
+    }
+    return false;
   }
 
   private refresh(token: string): void {
@@ -181,8 +219,7 @@ export class Connection {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.handshakeTimer);
     this.session?.close();
+    this.channels?.closeAll();
     if (this.identity) this.deps.onClose(this);
   }
 }
-
-export type { SessionDeps };

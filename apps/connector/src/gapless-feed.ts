@@ -118,7 +118,9 @@ export class GaplessFeed<T extends Positioned> {
       } catch (err) {
         failures++;
         this.options.logger.warn({ err }, "replay failed; retrying");
-        await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_REPLAY_BACKOFF_MS, 250 * 2 ** failures)));
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(MAX_REPLAY_BACKOFF_MS, 250 * 2 ** failures)),
+        );
       }
     }
   }

@@ -1,8 +1,8 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
 import { createLogger } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
+import { type Delivery, type FeedListener, messageFrame } from "./live-feeds.js";
 import { Session } from "./session.js";
-import { type Delivery, type FeedListener, messageFrame } from "./user-feeds.js";
 
 /** A user's mailbox: seqs are global, so a user's own seqs have holes; `prev` links them. */
 function mailbox(seqs: number[]) {

@@ -1,7 +1,7 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import { GaplessFeed } from "./gapless-feed.js";
-import { type Delivery, type FeedListener, messageFrame } from "./user-feeds.js";
+import { type Delivery, type FeedListener, messageFrame } from "./live-feeds.js";
 
 export type SessionDeps = {
   userId: string;

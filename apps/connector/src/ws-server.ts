@@ -4,6 +4,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import { WebSocketServer } from "ws";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
+import { TokenBucket } from "./rate-limit.js";
 
 export type UpgradeHandler = (ws: import("ws").WebSocket, identity: Identity | undefined) => void;
 
@@ -14,6 +15,10 @@ export type WsServerOptions = {
   accepting: () => boolean;
   onConnection: UpgradeHandler;
   onRefused: (reason: string) => void;
+  maxConnectionsPerIp: number;
+  maxNewConnectionsPerSecond: number;
+  /** Take the client address from X-Forwarded-For. */
+  trustProxy: boolean;
 };
 
 /**
@@ -32,15 +37,47 @@ export function createWsServer(options: WsServerOptions): Server {
     maxPayload: options.maxFrameBytes,
     perMessageDeflate: false,
   });
+  const perIp = new Map<string, number>();
+  const newConnections = new TokenBucket(
+    options.maxNewConnectionsPerSecond,
+    options.maxNewConnectionsPerSecond,
+  );
 
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname !== "/ws") return reject(socket, 404, "not_found", "WebSocket endpoint is /ws");
     if (!options.accepting()) return reject(socket, 503, "unavailable", "connector is draining; reconnect");
+    const ip = clientAddress(request, options.trustProxy);
+    if ((perIp.get(ip) ?? 0) >= options.maxConnectionsPerIp) {
+      options.onRefused("ip_limit");
+      return reject(
+        socket,
+        429,
+        "too_many_connections",
+        `at most ${options.maxConnectionsPerIp} connections per address`,
+      );
+    }
+    if (!newConnections.take()) {
+      options.onRefused("rate_limit");
+      return reject(
+        socket,
+        503,
+        "too_many_new_connections",
+        "too many new connections right now; retry shortly",
+      );
+    }
     const token = url.searchParams.get("token");
     const upgrade = (identity: Identity | undefined) =>
-      wss.handleUpgrade(request, socket, head, (ws) => options.onConnection(ws, identity));
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+        ws.once("close", () => {
+          const left = (perIp.get(ip) ?? 1) - 1;
+          if (left > 0) perIp.set(ip, left);
+          else perIp.delete(ip);
+        });
+        options.onConnection(ws, identity);
+      });
     if (token === null) return upgrade(undefined);
     options.verify(token).then(upgrade, (err: unknown) => {
       const expired = err instanceof AuthError && err.code === "token_expired";
@@ -56,9 +93,17 @@ export function createWsServer(options: WsServerOptions): Server {
   return server;
 }
 
+function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? request.headers["x-forwarded-for"] : undefined;
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+  return first || request.socket.remoteAddress || "unknown";
+}
+
 function reject(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
-  const statusText = { 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable" }[status] ?? "Error";
+  const statusText =
+    { 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ??
+    "Error";
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

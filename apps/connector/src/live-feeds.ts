@@ -1,0 +1,107 @@
+import { Header, mailboxEntrySchema } from "@herald/protocol";
+import type { Logger } from "@herald/service-kit";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+
+/** A user message as it reaches a session, live or replayed, with its frame already serialised once. */
+export type Delivery = { id: string; seq: number; prev: number; frame: string };
+
+export type FeedListener<T = Delivery> = (item: T) => void;
+
+/** Serialises a user `message` frame once per message, shared by every connection it goes to. */
+export function messageFrame(id: string, seq: number, data: unknown, ts: number): string {
+  return JSON.stringify({ type: "message", id, seq, data, ts });
+}
+
+/** Serialises a channel `message` frame once per message. */
+export function channelFrame(id: string, channel: string, offset: number, data: unknown, ts: number): string {
+  return JSON.stringify({ type: "message", id, channel, offset, data, ts });
+}
+
+/**
+ * One core-NATS subscription per live subject with listeners here (a user's `<p>.live.<token>`, a channel's
+ * `<p>.clive.<group>.<channel>`), shared by every listener. Streams republish each stored message there with
+ * its sequence and the subject's previous sequence, which listeners use to detect gaps. Each message is parsed
+ * and serialised once, whatever the number of listeners.
+ */
+export class LiveFeeds<T> {
+  private readonly feeds = new Map<string, { sub: Subscription; listeners: Set<FeedListener<T>> }>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly parse: (msg: Msg, key: string) => T | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  get size(): number {
+    return this.feeds.size;
+  }
+
+  /** Starts following `subject`; the returned function stops. The subscription is sent before it returns. */
+  follow(subject: string, key: string, listener: FeedListener<T>): () => void {
+    let feed = this.feeds.get(subject);
+    if (!feed) {
+      const listeners = new Set<FeedListener<T>>();
+      const sub = this.nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) {
+            this.logger.warn({ err, subject }, "live subscription error");
+            return;
+          }
+          const item = this.parse(msg, key);
+          if (item === undefined) {
+            this.logger.warn({ subject: msg.subject }, "ignoring malformed live message");
+            return;
+          }
+          for (const l of listeners) l(item);
+        },
+      });
+      feed = { sub, listeners };
+      this.feeds.set(subject, feed);
+    }
+    feed.listeners.add(listener);
+    const current = feed;
+    return () => {
+      current.listeners.delete(listener);
+      if (current.listeners.size === 0 && this.feeds.get(subject) === current) {
+        current.sub.unsubscribe();
+        this.feeds.delete(subject);
+      }
+    };
+  }
+}
+
+/** The sequence headers RePublish adds, or undefined when they are missing. */
+function positionOf(msg: Msg): { seq: number; prev: number } | undefined {
+  const seq = Number(msg.headers?.get(Header.StreamSequence));
+  const prev = Number(msg.headers?.get(Header.LastSequence) || 0);
+  if (!Number.isSafeInteger(seq) || seq <= 0 || !Number.isSafeInteger(prev)) return undefined;
+  return { seq, prev };
+}
+
+function entryOf(msg: Msg) {
+  try {
+    const entry = mailboxEntrySchema.safeParse(msg.json());
+    return entry.success ? entry.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseUserLive(msg: Msg): Delivery | undefined {
+  const position = positionOf(msg);
+  const entry = entryOf(msg);
+  if (!position || !entry) return undefined;
+  return { id: entry.id, ...position, frame: messageFrame(entry.id, position.seq, entry.data, entry.ts) };
+}
+
+/** A channel message; `key` is the channel name clients know (e.g. `$broadcast` for broadcasts). */
+export function parseChannelLive(msg: Msg, channel: string): Delivery | undefined {
+  const position = positionOf(msg);
+  const entry = entryOf(msg);
+  if (!position || !entry) return undefined;
+  return {
+    id: entry.id,
+    ...position,
+    frame: channelFrame(entry.id, channel, position.seq, entry.data, entry.ts),
+  };
+}
