@@ -13,6 +13,7 @@ import { runHerald, userIds } from "./herald-run.js";
 import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
 import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
 import { cpuMeter } from "./procfs.js";
+import { type QuietWait, waitForQuiet } from "./quiet.js";
 import {
   type BenchResults,
   chartInput,
@@ -26,7 +27,9 @@ import { renderChart } from "./svg.js";
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
-/** Runs one part; a failure is recorded as skipped with its reason instead of ending the whole run. */
+const quietWaits: Record<string, QuietWait> = {};
+
+/** Runs one part, after waiting (bounded) for other work on the machine to calm down; a failure is recorded as skipped with its reason instead of ending the whole run. */
 async function part<T>(
   name: string,
   o: BenchOptions,
@@ -34,6 +37,11 @@ async function part<T>(
   run: () => Promise<T>,
 ) {
   if (o.skip.includes(key)) return { skipped: "--skip" };
+  const wait = await waitForQuiet(o.quietWaitSeconds * 1000, 0.5);
+  quietWaits[key] = wait;
+  if (!wait.quiet) log(`${name}: starting anyway; other work keeps ${wait.busyCores} cores busy`);
+  else if (wait.waitedMs > 1_500)
+    log(`${name}: waited ${Math.round(wait.waitedMs / 1000)} s for a quiet machine`);
   try {
     return await run();
   } catch (error) {
@@ -122,6 +130,8 @@ async function main(): Promise<void> {
       platform: `${process.platform} ${process.arch}`,
       loadAverageBefore: loadBefore,
       loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100),
+      /** Busy cores measured just before each part (other work), and how long the run waited for calm. */
+      beforeEachPart: quietWaits,
     },
     options: { ...o, outDir: undefined },
     ...parts,

@@ -29,6 +29,8 @@ export type BenchOptions = {
   payloadBytes: number;
   /** Load-generator processes the clients are spread over. */
   clientProcs: number;
+  /** Longest wait before each part for the machine to be quiet (other work under half a core). */
+  quietWaitSeconds: number;
   redisUrl: string;
   skip: SystemName[];
   outDir: string;
@@ -44,8 +46,15 @@ const DEFAULTS = {
   window: 512,
   payloadBytes: 200,
   clientProcs: 1,
+  quietWaitSeconds: 30,
 };
-const QUICK = { messages: 10_000, latencySeconds: 3, rawMessages: 30_000, coreMessages: 200_000 };
+const QUICK = {
+  messages: 10_000,
+  latencySeconds: 3,
+  rawMessages: 30_000,
+  coreMessages: 200_000,
+  quietWaitSeconds: 5,
+};
 
 type NumericKey = keyof typeof DEFAULTS;
 const NUMERIC_FLAGS: Record<string, NumericKey> = {
@@ -58,10 +67,11 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--window": "window",
   "--payload-bytes": "payloadBytes",
   "--client-procs": "clientProcs",
+  "--quiet-wait-seconds": "quietWaitSeconds",
 };
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
-  [--raw-messages N] [--core-messages N] [--window N] [--payload-bytes N] [--client-procs N]
+  [--raw-messages N] [--core-messages N] [--window N] [--payload-bytes N] [--client-procs N] [--quiet-wait-seconds S]
   [--redis-url URL] [--skip nats,herald,ws,sio] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
