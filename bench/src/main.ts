@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     },
     options: { ...o, outDir: undefined },
     ...parts,
-    ...derive(parts),
+    ...derive(parts, cpus().length),
     notes: [
       "All processes on 127.0.0.1 of this one machine, sharing its cores: nats-server, the four Herald services, the load generator and this process.",
       "Herald throughput: a JetStream publisher (window of PubAcks) to <p>.send.user.<u> round-robin over the users; ends when a receipt (<p>.receipt.<u>, emitted after the cursor compare-and-set) has arrived for every message.",

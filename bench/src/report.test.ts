@@ -36,7 +36,14 @@ const herald = (msgsPerSec: number, p99: number): HeraldResult => ({
     ...throughput(msgsPerSec),
     receipts: 50_000,
     durableWrites: { intake: 1, mailbox: 1, acks: 1, cursors: 1, perMessage: 4 },
-    cpuMicrosPerMessage: { total: 400 },
+    cpuMicrosPerMessage: {
+      "nats-server": 150,
+      connector: 100,
+      router: 50,
+      persistence: 100,
+      clients0: 30,
+      total: 430,
+    },
   },
   latency: { ...latency(p99), receipts: 50_000, publishErrors: 0 },
   serviceMetrics: {},
@@ -57,6 +64,9 @@ describe("derive", () => {
     expect(good.ratios.heraldVsSocketIo).toBeNull();
     expect(good.targets.throughput).toEqual({ targetMsgsPerSec: 5_000, actualMsgsPerSec: 6_000, met: true });
     expect(good.targets.p99.met).toBe(true);
+    // 2 cores ÷ 400 µs of Herald's own processes (the load generator does not count).
+    expect(good.ceiling.heraldCpuBoundMsgsPerSec).toBe(5_000);
+    expect(good.ratios.heraldCpuBoundVsCeiling).toBe(0.5);
 
     const bad = derive({ nats, herald: herald(4_000, 25), ws, socketio: { skipped: "--skip" } });
     expect(bad.targets.throughput.met).toBe(false);

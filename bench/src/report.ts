@@ -43,6 +43,12 @@ export type BenchResults = {
     durableWritesPerMessage: number;
     explanation: string;
     heraldCeilingMsgsPerSec: number | null;
+    /**
+     * cores × 1 s ÷ the CPU time Herald's processes (nats-server and the four services, not the load generator)
+     * spent per message: the rate at which Herald alone would fill every core. Unlike the wall-clock rate it
+     * does not move when other work shares the machine.
+     */
+    heraldCpuBoundMsgsPerSec: number | null;
   };
   ratios: Record<string, number | null>;
   targets: {
@@ -60,7 +66,19 @@ export type Parts = {
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
-export function derive(parts: Parts): Pick<BenchResults, "ceiling" | "ratios" | "targets"> {
+const HERALD_PROCESSES = ["nats-server", "connector", "router", "persistence", "presence"];
+
+/** See `heraldCpuBoundMsgsPerSec`. */
+export function cpuBoundRate(
+  cpuMicrosPerMessage: Record<string, number> | undefined,
+  cores: number,
+): number | null {
+  if (!cpuMicrosPerMessage) return null;
+  const micros = HERALD_PROCESSES.reduce((sum, name) => sum + (cpuMicrosPerMessage[name] ?? 0), 0);
+  return micros > 0 ? Math.round((cores * 1e6) / micros) : null;
+}
+
+export function derive(parts: Parts, cores = 2): Pick<BenchResults, "ceiling" | "ratios" | "targets"> {
   const nats = ok(parts.nats);
   const herald = ok(parts.herald);
   const ws = ok(parts.ws);
@@ -75,9 +93,14 @@ export function derive(parts: Parts): Pick<BenchResults, "ceiling" | "ratios" | 
       durableWritesPerMessage: DURABLE_WRITES_PER_MESSAGE,
       explanation: DURABLE_WRITES_EXPLAINED,
       heraldCeilingMsgsPerSec: ceiling,
+      heraldCpuBoundMsgsPerSec: cpuBoundRate(herald?.throughput.cpuMicrosPerMessage, cores),
     },
     ratios: {
       heraldVsCeiling: ratio(heraldRate, ceiling ?? undefined),
+      heraldCpuBoundVsCeiling: ratio(
+        cpuBoundRate(herald?.throughput.cpuMicrosPerMessage, cores) ?? undefined,
+        ceiling ?? undefined,
+      ),
       heraldVsRawJetStream: ratio(heraldRate, raw),
       heraldVsRawWs: ratio(heraldRate, ws?.throughput.msgsPerSec),
       heraldVsSocketIo: ratio(heraldRate, sio?.throughput.msgsPerSec),
@@ -185,6 +208,7 @@ export function summaryTable(results: BenchResults): string {
     ...rows.map(line),
     "",
     `Herald / ceiling: ${cell(results.ratios.heraldVsCeiling, 3)}  (target ≥ 0.5: ${cell(t.throughput.actualMsgsPerSec)} vs ${cell(t.throughput.targetMsgsPerSec)} msg/s, ${verdict(t.throughput.met)})`,
+    `Herald CPU-bound rate (${String(results.machine.cpus)} cores ÷ CPU per message of nats-server + services): ${cell(results.ceiling.heraldCpuBoundMsgsPerSec)} msg/s = ${cell(results.ratios.heraldCpuBoundVsCeiling, 3)} × ceiling`,
     `Herald p99 at ${cell(t.p99.offeredRate)} msg/s: ${cell(t.p99.actualMs, 2)} ms (target ≤ ${t.p99.targetMs} ms, ${verdict(t.p99.met)})`,
     ...(herald
       ? [
