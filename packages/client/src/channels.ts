@@ -7,6 +7,12 @@ interface ChannelState {
   offset: number | undefined;
 }
 
+/**
+ * Broadcasts arrive as channel messages on this name without any subscription (every connection gets them);
+ * `subscribe(BROADCAST, handler)` only registers the handler. Mirrors the protocol's `BROADCAST_CHANNEL`.
+ */
+export const BROADCAST = "$broadcast";
+
 /** The channels this client wants, their handlers, and how far each one has been read. */
 export class ChannelRegistry {
   readonly #channels = new Map<string, ChannelState>();
@@ -19,7 +25,7 @@ export class ChannelRegistry {
       return false;
     }
     this.#channels.set(channel, { handlers: new Set([handler]), offset: since });
-    return true;
+    return channel !== BROADCAST;
   }
 
   /** Removes a handler; `true` when it was the channel's last, so an `unsubscribe` frame must be sent. */
@@ -28,7 +34,7 @@ export class ChannelRegistry {
     if (state === undefined || !state.handlers.delete(handler)) return false;
     if (state.handlers.size > 0) return false;
     this.#channels.delete(channel);
-    return true;
+    return channel !== BROADCAST;
   }
 
   offset(channel: string): number | undefined {
@@ -44,7 +50,9 @@ export class ChannelRegistry {
 
   /** One `subscribe` frame per channel, resuming after the last offset seen. */
   subscribeFrames(): Extract<ClientFrame, { type: "subscribe" }>[] {
-    return [...this.#channels.keys()].map((channel) => this.subscribeFrame(channel));
+    return [...this.#channels.keys()]
+      .filter((channel) => channel !== BROADCAST)
+      .map((channel) => this.subscribeFrame(channel));
   }
 
   /**
