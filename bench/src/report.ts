@@ -230,6 +230,24 @@ export function summaryTable(results: BenchResults): string {
   ].join("\n");
 }
 
+function chartNotes(results: BenchResults, herald: HeraldResult | undefined): string[] {
+  if (!herald) return [];
+  const t = results.targets;
+  const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "met" : "missed");
+  const cpu = herald.throughput.cpuMicrosPerMessage;
+  return [
+    `Herald ${t.throughput.actualMsgsPerSec} msg/s = ${results.ratios.heraldVsCeiling} × ceiling (target ≥ 0.5: ${verdict(t.throughput.met)}); ` +
+      `p99 ${t.p99.actualMs} ms at ${t.p99.offeredRate} msg/s (target ≤ ${t.p99.targetMs} ms: ${verdict(t.p99.met)}).`,
+    `Herald CPU per message: ${cpu.total} µs (nats-server ${cpu["nats-server"]}, connector ${cpu.connector}, router ${cpu.router}, ` +
+      `persistence ${cpu.persistence}); CPU-bound rate on ${String(results.machine.cpus)} cores ${results.ceiling.heraldCpuBoundMsgsPerSec} msg/s.`,
+    ...(herald.throughput.cpuSeconds.otherProcesses === undefined
+      ? []
+      : [
+          `Other processes used ${herald.throughput.cpuSeconds.otherProcesses} CPU-s during Herald's saturation run (shared machine).`,
+        ]),
+  ];
+}
+
 /** What the SVG shows. */
 export function chartInput(results: BenchResults): ChartInput {
   const herald = ok(results.herald);
@@ -282,5 +300,6 @@ export function chartInput(results: BenchResults): ChartInput {
     latency,
     latencyTargetMs: P99_TARGET_MS,
     latencyTitle: `Publish → receive latency at ${rate} msg/s offered (log scale)`,
+    notes: chartNotes(results, herald),
   };
 }

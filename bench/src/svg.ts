@@ -12,6 +12,8 @@ export type ChartInput = {
   latency: LatencyGroup[];
   latencyTargetMs?: number;
   latencyTitle: string;
+  /** Small lines under the charts. */
+  notes?: string[];
 };
 
 const WIDTH = 920;
@@ -154,6 +156,10 @@ export function renderChart(input: ChartInput): string {
     );
   }
   y += 30;
+  for (const note of input.notes ?? []) {
+    parts.push(text(20, y, note, 'font-size="11" fill="#555"'));
+    y += 16;
+  }
   const height = Math.ceil(y);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="13">`,
