@@ -27,6 +27,7 @@ import { presenceGet } from "./queries.js";
 import { Registry } from "./registry.js";
 import { ReportHandler } from "./report-handler.js";
 import { parseReport } from "./report-parser.js";
+import { ReportQueue } from "./report-queue.js";
 
 export type PresenceDeps = { nats: Nats; config: Config; logger: Logger; metrics: MetricsRegistry };
 
@@ -48,6 +49,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
   const registry: Registry = new Registry((userId, online) => gate.transition(userId, online));
   const gate = new EventGate(publishEvent, (userId) => registry.isOnline(userId));
   const handler = new ReportHandler(registry, { now, onGap: requestSyncOf });
+  const reports = new ReportQueue<Msg>(applyReport);
   const limit = new ConnectionLimit(registry, {
     max: config.PRESENCE_MAX_CONNECTIONS_PER_USER,
     policy: config.PRESENCE_CONNECTION_LIMIT_POLICY,
@@ -67,7 +69,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
 
   async function start(): Promise<void> {
     subscriptions.push(
-      nc.subscribe(s.presenceReportAll, { callback: (err, msg) => void (err ?? onReport(msg)) }),
+      nc.subscribe(s.presenceReportAll, { callback: (err, msg) => void (err ?? reports.push(msg)) }),
       nc.subscribe(s.presenceEventAll, { callback: (err, msg) => void (err ?? onEvent(msg)) }),
     );
     void watchStatus();
@@ -169,7 +171,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
     }
   }
 
-  function onReport(msg: Msg): void {
+  function applyReport(msg: Msg): void {
     const report = readReport(msg);
     if (!report) {
       m.invalidReports.inc();
@@ -244,6 +246,7 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
   async function stop(): Promise<void> {
     abort.abort();
     clearInterval(ticker);
+    reports.stop();
     gate.setEnabled(false);
     // Deleting the lease key lets another replica take over at its next check instead of after the TTL.
     await lease?.stop();

@@ -92,6 +92,8 @@ describe("Registry", () => {
         kind: fc.constant("replace" as const),
         connector,
         conns: fc.array(conn, { maxLength: 5 }),
+        // Fed as one list, or as a heartbeat in parts of this size.
+        partSize: fc.integer({ min: 0, max: 3 }),
       }),
       fc.record({ kind: fc.constant("remove" as const), connector }),
     );
@@ -114,7 +116,14 @@ describe("Registry", () => {
             registry.close(o.connector, o.conn.connectionId);
             model.get(o.connector)?.delete(o.conn.connectionId);
           } else if (o.kind === "replace") {
-            registry.replace(o.connector, o.conns);
+            if (o.partSize === 0) registry.replace(o.connector, o.conns);
+            else {
+              const snapshot = registry.beginSnapshot(o.connector);
+              for (let i = 0; i < o.conns.length; i += o.partSize) {
+                registry.snapshotPart(snapshot, o.conns.slice(i, i + o.partSize));
+              }
+              registry.endSnapshot(snapshot);
+            }
             model.set(o.connector, new Map(o.conns.map((c) => [c.connectionId, c])));
           } else {
             registry.removeConnector(o.connector);

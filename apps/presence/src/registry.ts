@@ -12,6 +12,22 @@ type Conn = {
   readonly since: number;
   readonly connector: ConnectorEntry;
   next: Conn | undefined;
+  /** The generation of the last heartbeat snapshot that listed this connection unchanged. */
+  mark: number;
+};
+
+/**
+ * A heartbeat being compared with the registry part by part: entries the registry holds exactly are only
+ * marked, the others are kept to apply at the end. In the steady state nothing is kept and nothing changes.
+ */
+export type Snapshot = {
+  readonly connectorId: string;
+  readonly generation: number;
+  /** Entries found unchanged (and marked). */
+  seen: number;
+  /** Entries that are new or differ, applied in order by `endSnapshot` (a repeated id: the last wins). */
+  readonly changed: ConnectionInfo[];
+  readonly changedIds: Set<string>;
 };
 
 type ConnectorEntry = {
@@ -34,6 +50,7 @@ export class Registry {
   private readonly users = new Map<string, Conn>();
   private readonly connectors = new Map<string, ConnectorEntry>();
   private connectionCount = 0;
+  private generation = 0;
   /** While a heartbeat is applied: each touched user's state before it, so only net changes are reported. */
   private batch: Map<string, boolean> | undefined;
 
@@ -64,6 +81,7 @@ export class Registry {
       since: info.since,
       connector,
       next: undefined,
+      mark: 0,
     };
     connector.conns.set(conn.id, conn);
     this.connectionCount++;
@@ -85,22 +103,63 @@ export class Registry {
 
   /** Makes `connections` the exact set held by `connectorId` (a heartbeat), reporting only net changes. */
   replace(connectorId: string, connections: readonly ConnectionInfo[]): void {
-    const connector = this.connector(connectorId);
-    // Fast path, the steady state: the heartbeat lists exactly what is known, nothing to change or allocate.
-    if (
-      connections.length === connector.conns.size &&
-      connections.every((info) => this.holds(connector, info))
-    ) {
-      return;
+    const snapshot = this.beginSnapshot(connectorId);
+    this.snapshotPart(snapshot, connections);
+    this.endSnapshot(snapshot);
+  }
+
+  /**
+   * Starts comparing a heartbeat of `connectorId` that arrives in parts: feed each part to `snapshotPart`,
+   * then `endSnapshot` makes the listed connections the connector's exact set. Each part costs one lookup per
+   * entry, and nothing is collected while the registry already agrees, so a heartbeat of tens of thousands
+   * of connections never holds the event loop for long.
+   */
+  beginSnapshot(connectorId: string): Snapshot {
+    this.connector(connectorId);
+    return { connectorId, generation: ++this.generation, seen: 0, changed: [], changedIds: new Set() };
+  }
+
+  snapshotPart(snapshot: Snapshot, connections: readonly ConnectionInfo[]): void {
+    const connector = this.connector(snapshot.connectorId);
+    const { changed, changedIds, generation } = snapshot;
+    for (const info of connections) {
+      // A later entry of an id already changed goes in order after it, so the last one listed wins.
+      if (changedIds.size > 0 && changedIds.has(info.connectionId)) {
+        changed.push(info);
+        continue;
+      }
+      const conn = connector.conns.get(info.connectionId);
+      if (
+        conn !== undefined &&
+        conn.userId === info.userId &&
+        conn.deviceId === info.deviceId &&
+        conn.since === info.since
+      ) {
+        if (conn.mark !== generation) snapshot.seen++;
+        conn.mark = generation;
+        continue;
+      }
+      changed.push(info);
+      changedIds.add(info.connectionId);
     }
-    const wanted = new Map<string, ConnectionInfo>();
-    for (const info of connections) wanted.set(info.connectionId, info);
+  }
+
+  /** Applies a complete snapshot: opens what is new or changed, closes what it did not list. */
+  endSnapshot(snapshot: Snapshot): void {
+    const { connectorId, generation, changed } = snapshot;
+    const connector = this.connector(connectorId);
+    // Fast path, the steady state: every connection listed unchanged, and nothing else held.
+    if (changed.length === 0 && snapshot.seen === connector.conns.size) return;
     const batch = new Map<string, boolean>();
     this.batch = batch;
     try {
-      for (const info of wanted.values()) this.open(connectorId, info);
+      for (const info of changed) {
+        this.open(connectorId, info);
+        const conn = connector.conns.get(info.connectionId);
+        if (conn) conn.mark = generation;
+      }
       for (const conn of [...connector.conns.values()]) {
-        if (!wanted.has(conn.id)) this.close(connectorId, conn.id);
+        if (conn.mark !== generation) this.close(connectorId, conn.id);
       }
     } finally {
       this.batch = undefined;
@@ -175,16 +234,6 @@ export class Registry {
 
   get connectorCount(): number {
     return this.connectors.size;
-  }
-
-  private holds(connector: ConnectorEntry, info: ConnectionInfo): boolean {
-    const conn = connector.conns.get(info.connectionId);
-    return (
-      conn !== undefined &&
-      conn.userId === info.userId &&
-      conn.deviceId === info.deviceId &&
-      conn.since === info.since
-    );
   }
 
   private onTransition(userId: string, online: boolean): void {

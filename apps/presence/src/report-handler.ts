@@ -1,13 +1,13 @@
-import type { ConnectionInfo, PresenceReport } from "@herald/protocol";
-import type { Registry } from "./registry.js";
+import type { PresenceReport } from "@herald/protocol";
+import type { Registry, Snapshot } from "./registry.js";
 
 type Track = {
   lastSeen: number;
   bootId: string | undefined;
   /** The `seq` the next report should carry, when the connector numbers its reports. */
   nextSeq: number | undefined;
-  /** A heartbeat split in parts, collected until its last part. */
-  partial: { next: number; connections: ConnectionInfo[] } | undefined;
+  /** A heartbeat split in parts, compared with the registry part by part until its last part. */
+  partial: { next: number; snapshot: Snapshot } | undefined;
 };
 
 export type ReportHandlerOptions = {
@@ -86,18 +86,18 @@ export class ReportHandler {
       this.registry.replace(report.connectorId, report.connections);
       return;
     }
-    if (part === 0) track.partial = { next: 0, connections: [] };
-    // A part out of order means one was lost: drop the snapshot, the next one will do.
+    if (part === 0) track.partial = { next: 0, snapshot: this.registry.beginSnapshot(report.connectorId) };
+    // A part out of order means one was lost: drop the snapshot (it only marked), the next one will do.
     if (!track.partial || track.partial.next !== part) {
       track.partial = undefined;
       return;
     }
-    for (const info of report.connections) track.partial.connections.push(info);
+    this.registry.snapshotPart(track.partial.snapshot, report.connections);
     track.partial.next++;
     if (part === parts - 1) {
-      const { connections } = track.partial;
+      const { snapshot } = track.partial;
       track.partial = undefined;
-      this.registry.replace(report.connectorId, connections);
+      this.registry.endSnapshot(snapshot);
     }
   }
 

@@ -36,7 +36,8 @@ export function watchPresence(nc: NatsConnection, prefix = "herald") {
     return reply.json<T>();
   }
   const get = (userId: string) => request<PresenceReply>(s.presenceGet, { userId });
-  const getMany = (userIds: string[]) => request<PresenceBatchReply>(s.presenceGet, { userIds });
+  const getMany = (userIds: string[], timeout?: number) =>
+    request<PresenceBatchReply>(s.presenceGet, { userIds }, timeout);
   const count = () => request<PresenceCountReply>(s.presenceCount, {});
   const typesOf = (userId: string) => events.filter((e) => e.userId === userId).map((e) => e.type);
   const waitEvents = (userId: string, types: PresenceEvent["type"][], timeoutMs = 10_000) =>

@@ -1,0 +1,197 @@
+import { join } from "node:path";
+import type { LatencySummary } from "./stats.js";
+import { escapeXml, formatNumber } from "./svg.js";
+
+/** The issue's targets for presence. */
+export const PRESENCE_TARGETS = { queryP99Ms: 5, eventLagP99Ms: 100, bytesPerConnection: 500 } as const;
+
+export type PresenceOptions = {
+  connections: number;
+  connectors: number;
+  /** Opens + closes per second in the load phase. */
+  churnRate: number;
+  churnSeconds: number;
+  /** `presence.get` requests per second in the load phase. */
+  queryRate: number;
+  /** The simulated connectors' PRESENCE_HEARTBEAT_INTERVAL. */
+  heartbeatMs: number;
+  outDir: string;
+};
+
+export type PresenceBenchResults = {
+  connections: number;
+  users: number;
+  connectors: number;
+  fillSeconds: number;
+  memory: {
+    heapEmptyBytes: number;
+    heapFullBytes: number;
+    heapBytesPerConnection: number;
+    rssEmptyBytes: number;
+    rssFullBytes: number;
+    rssBytesPerConnection: number;
+  };
+  query: LatencySummary & { failed: number; offeredPerSecond: number };
+  eventLag: LatencySummary & { missing: number; opens: number; closes: number; achievedPerSecond: number };
+  trackedAfterChurn: number;
+  cpuSeconds: Record<string, number>;
+  presenceMetrics: {
+    eventLoopLagP99Ms: number | null;
+    eventLoopLagMaxMs: number | null;
+    reports: Record<string, number>;
+    gaps: number;
+  };
+};
+
+/** Raised for an unknown flag or a bad value. */
+export class PresenceOptionsError extends Error {
+  override name = "PresenceOptionsError";
+  readonly code = "bench_presence_options";
+}
+
+const FLAGS: Record<string, Exclude<keyof PresenceOptions, "outDir">> = {
+  "--connections": "connections",
+  "--connectors": "connectors",
+  "--churn-rate": "churnRate",
+  "--churn-seconds": "churnSeconds",
+  "--query-rate": "queryRate",
+  "--heartbeat-ms": "heartbeatMs",
+};
+
+export const PRESENCE_USAGE = `node bench/dist/presence-main.js [--connections 100000] [--connectors 4]
+  [--churn-rate 1000] [--churn-seconds 20] [--query-rate 500] [--heartbeat-ms 3000] [--out DIR]`;
+
+/**
+ * Flags of `presence-main`, defaulting to the issue's benchmark (100k connections over 4 connectors, 1,000
+ * connects+disconnects per second).
+ *
+ * @example
+ * parsePresenceOptions(["--connections", "20000"], "/repo/bench").connections // 20000
+ */
+export function parsePresenceOptions(argv: readonly string[], benchDir: string): PresenceOptions {
+  const o: PresenceOptions = {
+    connections: 100_000,
+    connectors: 4,
+    churnRate: 1_000,
+    churnSeconds: 20,
+    queryRate: 500,
+    heartbeatMs: 3_000,
+    outDir: join(benchDir, "results"),
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i] ?? "";
+    const value = argv[i + 1];
+    if (value === undefined) throw new PresenceOptionsError(`${flag} needs a value`);
+    if (flag === "--out") {
+      o.outDir = value;
+      continue;
+    }
+    const key = FLAGS[flag];
+    if (!key) throw new PresenceOptionsError(`unknown option ${flag}`);
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new PresenceOptionsError(`${flag} must be a positive integer`);
+    o[key] = n;
+  }
+  return o;
+}
+
+/** Which targets were met. */
+export function presenceVerdicts(r: PresenceBenchResults) {
+  return {
+    queryP99: r.query.p99 <= PRESENCE_TARGETS.queryP99Ms,
+    eventLagP99: r.eventLag.p99 <= PRESENCE_TARGETS.eventLagP99Ms,
+    bytesPerConnection: r.memory.heapBytesPerConnection <= PRESENCE_TARGETS.bytesPerConnection,
+  };
+}
+
+export function presenceSummary(r: PresenceBenchResults): string {
+  const v = presenceVerdicts(r);
+  const mark = (ok: boolean) => (ok ? "ok" : "MISSED");
+  return [
+    `presence: ${r.connections} connections of ${r.users} users over ${r.connectors} connectors`,
+    `  presence.get    p50 ${r.query.p50} ms  p99 ${r.query.p99} ms  max ${r.query.max} ms  (${r.query.count} queries, ${r.query.failed} failed)  target p99 <= ${PRESENCE_TARGETS.queryP99Ms} ms: ${mark(v.queryP99)}`,
+    `  event lag       p50 ${r.eventLag.p50} ms  p99 ${r.eventLag.p99} ms  max ${r.eventLag.max} ms  (${r.eventLag.achievedPerSecond}/s, ${r.eventLag.missing} missing)  target p99 <= ${PRESENCE_TARGETS.eventLagP99Ms} ms: ${mark(v.eventLagP99)}`,
+    `  memory          ${r.memory.heapBytesPerConnection} heap B/connection, ${r.memory.rssBytesPerConnection} RSS B/connection  target <= ${PRESENCE_TARGETS.bytesPerConnection}: ${mark(v.bytesPerConnection)}`,
+    `  event loop      p99 ${r.presenceMetrics.eventLoopLagP99Ms} ms  max ${r.presenceMetrics.eventLoopLagMaxMs} ms during the load phase`,
+  ].join("\n");
+}
+
+/** Three panels (query latency, event lag, bytes per connection), each bar against its target line. */
+export function renderPresenceChart(r: PresenceBenchResults, subtitle: string): string {
+  const width = 860;
+  const labelW = 200;
+  const plotW = 520;
+  const panels: { title: string; unit: string; target: number; bars: [string, number][] }[] = [
+    {
+      title: "presence.get latency under load (ms)",
+      unit: " ms",
+      target: PRESENCE_TARGETS.queryP99Ms,
+      bars: [
+        ["p50", r.query.p50],
+        ["p99", r.query.p99],
+      ],
+    },
+    {
+      title: `event lag at ${formatNumber(r.eventLag.achievedPerSecond)} connects+disconnects/s (ms)`,
+      unit: " ms",
+      target: PRESENCE_TARGETS.eventLagP99Ms,
+      bars: [
+        ["p50", r.eventLag.p50],
+        ["p99", r.eventLag.p99],
+      ],
+    },
+    {
+      title: "memory per tracked connection (bytes)",
+      unit: " B",
+      target: PRESENCE_TARGETS.bytesPerConnection,
+      bars: [
+        ["heap (after full GC)", r.memory.heapBytesPerConnection],
+        ["RSS", r.memory.rssBytesPerConnection],
+      ],
+    },
+  ];
+  const out: string[] = [];
+  const text = (x: number, y: number, s: string, attrs = "") =>
+    `<text x="${x}" y="${y}" ${attrs}>${escapeXml(s)}</text>`;
+  let y = 28;
+  out.push(
+    text(
+      20,
+      y,
+      `Herald presence: ${formatNumber(r.connections)} connections, ${r.connectors} connectors`,
+      'font-size="17" font-weight="bold"',
+    ),
+  );
+  y += 20;
+  out.push(text(20, y, subtitle, 'fill="#555"'));
+  y += 30;
+  for (const panel of panels) {
+    out.push(text(20, y, panel.title, 'font-weight="bold"'));
+    y += 10;
+    const top = y;
+    const max = Math.max(panel.target * 1.25, ...panel.bars.map(([, v]) => (Number.isFinite(v) ? v : 0)));
+    const x = (v: number) => labelW + (Math.max(0, Number.isFinite(v) ? v : 0) / max) * plotW;
+    for (const [label, value] of panel.bars) {
+      const ok = value <= panel.target;
+      out.push(text(labelW - 8, y + 15, label, 'text-anchor="end"'));
+      out.push(
+        `<rect x="${labelW}" y="${y}" width="${Math.max(1, x(value) - labelW).toFixed(1)}" height="20" fill="${ok ? "#5b9bd5" : "#c0504d"}"/>`,
+      );
+      out.push(text(Math.round(x(value) + 6), y + 15, `${formatNumber(value)}${panel.unit}`));
+      y += 26;
+    }
+    const tx = x(panel.target).toFixed(1);
+    out.push(`<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${y}" stroke="#333" stroke-dasharray="5,3"/>`);
+    out.push(
+      text(Number(tx) + 4, y + 12, `target ${formatNumber(panel.target)}${panel.unit}`, 'font-size="11"'),
+    );
+    y += 40;
+  }
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${y}" fill="#fff"/>`,
+    ...out,
+    "</svg>",
+    "",
+  ].join("\n");
+}

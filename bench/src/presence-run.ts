@@ -1,0 +1,219 @@
+import { writeFileSync } from "node:fs";
+import { type Service, startNatsServer, startService, waitUntil } from "@herald/e2e/dist/fixtures/index.js";
+import { subjects } from "@herald/protocol";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { nowUs, sleep } from "./clock.js";
+import type { ChurnResult } from "./presence-connectors-worker.js";
+import { heapAfterGc, inspectorUrl, startCpuProfile } from "./presence-inspector.js";
+import type { PresenceBenchResults, PresenceOptions } from "./presence-report.js";
+import { cpuMeter, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
+import { summarizeLatencies } from "./stats.js";
+import { startWorker } from "./worker.js";
+
+const log = (line: string) => console.log(`[presence ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+async function memoryOf(service: Service) {
+  const url = inspectorUrl(service.logs());
+  if (!url) throw new Error("presence printed no inspector URL");
+  const heap = await heapAfterGc(url);
+  return { heapUsed: heap.heapUsed, rss: await rssBytes(service.pid ?? 0) };
+}
+
+/** The presence process's event-loop delay p99 and max (ms) since the previous scrape. */
+async function eventLoopLag(adminUrl: string): Promise<{ p99: number | null; max: number | null }> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const read = (name: string) => {
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text);
+    return match?.[1] ? Math.round(Number(match[1]) * 1e5) / 100 : null;
+  };
+  return {
+    p99: read("herald_nodejs_eventloop_lag_p99_seconds"),
+    max: read("herald_nodejs_eventloop_lag_max_seconds"),
+  };
+}
+
+/** Change of every series of `name` (any labels) between two scrapes, summed. */
+function delta(before: Record<string, number>, after: Record<string, number>, name: string): number {
+  let sum = 0;
+  for (const [key, value] of Object.entries(after)) {
+    if (key === name || key.startsWith(`${name}{`)) sum += value - (before[key] ?? 0);
+  }
+  return sum;
+}
+
+async function count(nc: NatsConnection, subject: string) {
+  const reply = await nc.request(subject, "{}", { timeout: 10_000 });
+  return reply.json<{ users: number; connections: number; connectors: Record<string, unknown> }>();
+}
+
+/**
+ * `presence.get` of random filled users, paced at `perSecond`, until `until()`: latencies in µs, and how
+ * many requests failed (timeout or error reply).
+ */
+async function queryLoop(
+  nc: NatsConnection,
+  subject: string,
+  users: number,
+  perSecond: number,
+  until: () => boolean,
+) {
+  const latencies: number[] = [];
+  let failed = 0;
+  const started = performance.now();
+  for (let i = 0; !until(); i++) {
+    const wait = started + (i * 1000) / perSecond - performance.now();
+    if (wait > 0) await sleep(wait);
+    const userId = `user-${Math.floor(Math.random() * users)}`;
+    const t0 = nowUs();
+    try {
+      const reply = await nc.request(subject, JSON.stringify({ userId }), { timeout: 5_000 });
+      const body = reply.json<{ online?: boolean }>();
+      if (body.online !== true) failed++;
+      latencies.push(nowUs() - t0);
+    } catch {
+      failed++;
+    }
+  }
+  return { latencies, failed };
+}
+
+/**
+ * The presence benchmark: one real presence process, `connectors` simulated connectors (a worker process
+ * publishing exactly the connector's reports) holding `connections` in all, then, for `churnSeconds`,
+ * `churnRate` opens+closes per second while a client queries `presence.get` and another one times every
+ * online/offline event against its report's publish time.
+ */
+export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenchResults> {
+  const s = subjects();
+  const nats = await startNatsServer();
+  const worker = startWorker("presence-connectors-worker");
+  let presence: Service | undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    presence = await startService("presence", {
+      NATS_URL: nats.url,
+      // The inspector is only used to force a GC before reading the heap (the memory figure).
+      NODE_OPTIONS: "--inspect=127.0.0.1:0",
+      PRESENCE_SYNC_WAIT: "1s",
+    });
+    await presence.waitReady();
+    nc = await connect({ servers: nats.url, noAsyncTraces: true, name: "presence-bench" });
+    const { connectorIds } = await worker.call<{ connectorIds: string[] }>("start", {
+      natsUrl: nats.url,
+      connectors: o.connectors,
+      heartbeatMs: o.heartbeatMs,
+    });
+    const client = nc;
+    await waitUntil(
+      async () => Object.keys((await count(client, s.presenceCount)).connectors).length === o.connectors,
+      { message: "every simulated connector known to presence" },
+    );
+    const empty = await memoryOf(presence);
+    log(`presence up, ${connectorIds.length} connectors; heap ${(empty.heapUsed / 1e6).toFixed(1)} MB`);
+
+    const fillStarted = performance.now();
+    const filled = await worker.call<{ connections: number; users: number }>("fill", {
+      total: o.connections,
+      batch: 5_000,
+    });
+    await waitUntil(async () => (await count(client, s.presenceCount)).connections === o.connections, {
+      timeoutMs: 60_000,
+      message: `${o.connections} connections tracked`,
+    });
+    const fillSeconds = (performance.now() - fillStarted) / 1000;
+    log(`${filled.connections} connections of ${filled.users} users tracked in ${fillSeconds.toFixed(1)} s`);
+    // Two heartbeat rounds of 25k connections per connector have gone through before memory is read.
+    await sleep(2 * o.heartbeatMs);
+    const full = await memoryOf(presence);
+    const perConnection = (a: number, b: number) => Math.round((b - a) / o.connections);
+    log(
+      `heap ${(full.heapUsed / 1e6).toFixed(1)} MB: ${perConnection(empty.heapUsed, full.heapUsed)} B/connection`,
+    );
+
+    // The load phase: churn + queries + event timing, all at once.
+    const received = new Map<string, number>();
+    const events = client.subscribe(s.presenceEventAll, {
+      callback: (err, msg) => {
+        if (err) return;
+        const at = nowUs();
+        const event = msg.json<{ type: string; userId: string }>();
+        if (event.userId.startsWith("churn-")) received.set(`${event.userId} ${event.type}`, at);
+      },
+    });
+    // Scraping resets prom-client's event-loop delay histogram: the figures after cover the load phase only.
+    const metricsBefore = await scrapeHeraldMetrics(presence.adminUrl);
+    const cpu = await cpuMeter({ presence: presence.pid, "nats-server": nats.pid() });
+    const profilePath = process.env.BENCH_PRESENCE_PROFILE;
+    const stopProfile = profilePath ? await startCpuProfile(inspectorUrl(presence.logs()) ?? "") : undefined;
+    let churning = true;
+    const churnPromise = worker
+      .call<ChurnResult>("churn", { opsPerSecond: o.churnRate, seconds: o.churnSeconds, minAgeMs: 1_000 })
+      .finally(() => {
+        churning = false;
+      });
+    const queries = await queryLoop(client, s.presenceGet, filled.users, o.queryRate, () => !churning);
+    const churn = await churnPromise;
+    await waitUntil(() => received.size >= churn.published.length, {
+      timeoutMs: 5_000,
+      message: () => `${churn.published.length} churn events; got ${received.size}`,
+    }).catch(() => {});
+    events.unsubscribe();
+    if (stopProfile && profilePath) writeFileSync(profilePath, JSON.stringify(await stopProfile()));
+    const used = await cpu();
+    const loop = await eventLoopLag(presence.adminUrl);
+    const metricsAfter = await scrapeHeraldMetrics(presence.adminUrl);
+    const lags: number[] = [];
+    let missing = 0;
+    for (const [userId, type, publishedAt] of churn.published) {
+      const at = received.get(`${userId} ${type}`);
+      if (at === undefined) missing++;
+      else lags.push(at - publishedAt);
+    }
+    const final = await count(client, s.presenceCount);
+    const queryLatency = summarizeLatencies(queries.latencies);
+    const eventLag = summarizeLatencies(lags);
+    log(
+      `query p50 ${queryLatency.p50} ms p99 ${queryLatency.p99} ms; event lag p50 ${eventLag.p50} p99 ${eventLag.p99} ms`,
+    );
+    return {
+      connections: o.connections,
+      users: filled.users,
+      connectors: o.connectors,
+      fillSeconds: Math.round(fillSeconds * 10) / 10,
+      memory: {
+        heapEmptyBytes: empty.heapUsed,
+        heapFullBytes: full.heapUsed,
+        heapBytesPerConnection: perConnection(empty.heapUsed, full.heapUsed),
+        rssEmptyBytes: empty.rss,
+        rssFullBytes: full.rss,
+        rssBytesPerConnection: perConnection(empty.rss, full.rss),
+      },
+      query: { ...queryLatency, failed: queries.failed, offeredPerSecond: o.queryRate },
+      eventLag: {
+        ...eventLag,
+        missing,
+        opens: churn.opens,
+        closes: churn.closes,
+        achievedPerSecond: Math.round((churn.opens + churn.closes) / o.churnSeconds),
+      },
+      trackedAfterChurn: final.connections,
+      cpuSeconds: used,
+      presenceMetrics: {
+        eventLoopLagP99Ms: loop.p99,
+        eventLoopLagMaxMs: loop.max,
+        reports: Object.fromEntries(
+          Object.entries(metricsAfter)
+            .filter(([k]) => k.startsWith("herald_presence_reports_total"))
+            .map(([k, v]) => [k, v - (metricsBefore[k] ?? 0)]),
+        ),
+        gaps: delta(metricsBefore, metricsAfter, "herald_presence_report_gaps_total"),
+      },
+    };
+  } finally {
+    await worker.call("stop").catch(() => {});
+    await worker.stop();
+    await nc?.close();
+    await presence?.stop().catch(() => presence?.kill());
+    await nats.dispose();
+  }
+}
