@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
-  type AckBatch,
+  type AckBundle,
   type AckedMessage,
   BROADCAST_CHANNEL,
   BROADCAST_RETENTION,
@@ -25,6 +25,7 @@ import {
   waitForStreams,
 } from "@herald/service-kit";
 import type { Subscription } from "@nats-io/transport-node";
+import { AckBundler } from "./ack-bundler.js";
 import { createVerifier, type Verifier } from "./auth.js";
 import { ChannelSubscriptions } from "./channel-subscriptions.js";
 import type { Config } from "./config.js";
@@ -122,20 +123,28 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     return replayReplySchema.parse(body);
   }
 
-  /** Publishes an ack batch durably, retrying through short NATS outages; past that the ids come again later. */
-  async function publishAcks(userId: string, deviceId: string, acks: AckedMessage[]): Promise<void> {
-    const batch: AckBatch = { userId, deviceId, acks, at: Date.now() };
-    const payload = encoder.encode(JSON.stringify(batch));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await nats.js.publish(s.ack(userToken(userId)), payload);
-        m.acks.inc(acks.length);
-        return;
-      } catch (err) {
-        if (attempt >= 8 || abort.signal.aborted) throw err;
-        await delay(Math.min(5_000, 250 * 2 ** attempt), abort.signal);
+  /** Acks of every session, written together every few milliseconds, retried through short NATS outages. */
+  const ackBundler = new AckBundler({
+    delayMs: 5,
+    maxAcks: 2_000,
+    publish: async (batches) => {
+      const bundle: AckBundle = { batches };
+      const payload = encoder.encode(JSON.stringify(bundle));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await nats.js.publish(s.ack(config.CONNECTOR_ID), payload);
+          m.acks.inc(batches.reduce((sum, b) => sum + b.acks.length, 0));
+          return;
+        } catch (err) {
+          if (attempt >= 8 || abort.signal.aborted) throw err;
+          await delay(Math.min(5_000, 250 * 2 ** attempt), abort.signal);
+        }
       }
-    }
+    },
+  });
+
+  function publishAcks(userId: string, deviceId: string, acks: AckedMessage[]): Promise<void> {
+    return ackBundler.add({ userId, deviceId, acks, at: Date.now() });
   }
 
   async function channelReplay(
@@ -311,6 +320,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     const deadline = Date.now() + 5_000;
     while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of connections) c.ws.terminate();
+    await ackBundler.flush().catch((err: unknown) => logger.warn({ err }, "could not write the last acks"));
     presence.stop();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }

@@ -1,4 +1,4 @@
-import { Header, mailboxEntrySchema } from "@herald/protocol";
+import { Header, type MailboxEntry } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
@@ -78,13 +78,21 @@ function positionOf(msg: Msg): { seq: number; prev: number } | undefined {
   return { seq, prev };
 }
 
-function entryOf(msg: Msg) {
+/**
+ * The stored `{id, data, ts}`. Checked by hand rather than with the schema: this runs for every message on
+ * the hot path, and the router already validated what it wrote.
+ */
+function entryOf(msg: Msg): MailboxEntry | undefined {
+  let value: unknown;
   try {
-    const entry = mailboxEntrySchema.safeParse(msg.json());
-    return entry.success ? entry.data : undefined;
+    value = msg.json();
   } catch {
     return undefined;
   }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { id, data, ts } = value as Partial<MailboxEntry>;
+  if (typeof id !== "string" || typeof ts !== "number" || data === undefined) return undefined;
+  return { id, data, ts };
 }
 
 export function parseUserLive(msg: Msg): Delivery | undefined {

@@ -1,4 +1,4 @@
-import { type AckBatch, ackBatchSchema, type Receipt, type Subjects, userToken } from "@herald/protocol";
+import { type AckedMessage, ackBundleSchema, type Receipt, type Subjects, userToken } from "@herald/protocol";
 import type { Counter, Logger } from "@herald/service-kit";
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -12,11 +12,19 @@ export type AckProcessorDeps = {
   store: CursorStore;
   logger: Logger;
   acksApplied: Counter;
+  /** How long acks gather before one round of cursor writes (a group commit). */
+  gatherMs?: number;
 };
 
+type Group = { userId: string; deviceId: string; acks: AckedMessage[]; msgs: Set<JsMsg> };
+
+/** Cursor writes in flight at once. */
+const WRITE_CONCURRENCY = 128;
+
 /**
- * Applies client acks from the ack work queue to device cursors. Messages are taken in batches; acks for the
- * same device are merged into one compare-and-set, and each queue message is acked only after its cursor write.
+ * Applies client acks from the ack work queue to device cursors, as a group commit: acks that arrive within
+ * `gatherMs` are merged per device into one compare-and-set, and each queue message (a connector's bundle of
+ * many devices' acks) is acked only once every cursor it touches is written.
  */
 export class AckProcessor {
   private messages: ConsumerMessages | undefined;
@@ -52,34 +60,55 @@ export class AckProcessor {
   }
 
   private async drain(): Promise<void> {
+    const gatherMs = this.deps.gatherMs ?? 20;
+    if (gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, gatherMs));
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      const groups = new Map<
-        string,
-        { userId: string; deviceId: string; batches: AckBatch[]; msgs: JsMsg[] }
-      >();
+      const groups = new Map<string, Group>();
+      const pendingGroups = new Map<JsMsg, number>();
+      const failed = new Set<JsMsg>();
       for (const msg of batch) {
-        const parsed = ackBatchSchema.safeParse(safeJson(msg));
+        const parsed = ackBundleSchema.safeParse(safeJson(msg));
         if (!parsed.success) {
-          this.deps.logger.warn({ subject: msg.subject }, "dropping malformed ack batch");
+          this.deps.logger.warn({ subject: msg.subject }, "dropping malformed ack bundle");
           msg.term();
           continue;
         }
-        const { userId, deviceId } = parsed.data;
-        const key = JSON.stringify([userId, deviceId]);
-        const group = groups.get(key) ?? { userId, deviceId, batches: [], msgs: [] };
-        group.batches.push(parsed.data);
-        group.msgs.push(msg);
-        groups.set(key, group);
+        const keys = new Set<string>();
+        for (const { userId, deviceId, acks } of parsed.data.batches) {
+          const key = `${userId}\u0000${deviceId}`;
+          let group = groups.get(key);
+          if (!group) {
+            group = { userId, deviceId, acks: [], msgs: new Set() };
+            groups.set(key, group);
+          }
+          group.acks.push(...acks);
+          group.msgs.add(msg);
+          keys.add(key);
+        }
+        pendingGroups.set(msg, keys.size);
       }
-      await Promise.all([...groups.values()].map((group) => this.applyGroup(group)));
+      const settle = (group: Group, ok: boolean) => {
+        for (const msg of group.msgs) {
+          if (!ok) failed.add(msg);
+          const left = (pendingGroups.get(msg) ?? 1) - 1;
+          pendingGroups.set(msg, left);
+          if (left > 0) continue;
+          if (failed.has(msg)) msg.nak(1_000);
+          else msg.ack();
+        }
+      };
+      const work = [...groups.values()];
+      const worker = async () => {
+        for (let group = work.pop(); group; group = work.pop()) settle(group, await this.applyGroup(group));
+      };
+      await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, work.length) }, worker));
     }
   }
 
-  private async applyGroup(group: { userId: string; deviceId: string; batches: AckBatch[]; msgs: JsMsg[] }) {
-    const { userId, deviceId } = group;
-    const acks = group.batches.flatMap((b) => b.acks);
+  /** Writes one device's cursor and emits its receipts; false when the write failed (retried later). */
+  private async applyGroup({ userId, deviceId, acks }: Group): Promise<boolean> {
     try {
       const subject = this.deps.s.mailbox(userToken(userId));
       await this.deps.store.update(userId, deviceId, async (state) => {
@@ -93,11 +122,11 @@ export class AckProcessor {
         const receipt: Receipt = { id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
         this.deps.nc.publish(receiptSubject, this.encoder.encode(JSON.stringify(receipt)));
       }
-      for (const msg of group.msgs) msg.ack();
       this.deps.acksApplied.inc(acks.length);
+      return true;
     } catch (err) {
       this.deps.logger.warn({ err, userId, deviceId }, "cursor update failed; will retry");
-      for (const msg of group.msgs) msg.nak(1_000);
+      return false;
     }
   }
 

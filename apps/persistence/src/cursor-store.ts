@@ -16,7 +16,25 @@ export class CursorConflictError extends Error {
 /** Device cursors in a KV bucket, each change a compare-and-set so concurrent replicas never lose an ack. */
 export class CursorStore {
   conflicts = 0;
-  constructor(private readonly kv: KV) {}
+  /**
+   * What this replica last read or wrote per key. A write with a cached revision skips the read; if another
+   * replica wrote meanwhile, the compare-and-set fails and the key is read again.
+   */
+  private readonly cache = new Map<string, { state: CursorState; revision: number }>();
+
+  constructor(
+    private readonly kv: KV,
+    private readonly cacheSize = 100_000,
+  ) {}
+
+  private remember(key: string, value: { state: CursorState; revision: number }): void {
+    this.cache.delete(key);
+    this.cache.set(key, value);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
 
   async read(userId: string, deviceId: string): Promise<CursorState> {
     return (await this.readWithRevision(cursorKey(userId, deviceId))).state;
@@ -40,15 +58,17 @@ export class CursorStore {
   ): Promise<CursorState> {
     const key = cursorKey(userId, deviceId);
     for (let attempt = 0; attempt < attempts; attempt++) {
-      const { state, revision } = await this.readWithRevision(key);
+      const { state, revision } = this.cache.get(key) ?? (await this.readWithRevision(key));
       const next = await change(state);
       if (revision > 0 && unchanged(next, state)) return state;
       const body = JSON.stringify(next);
       try {
-        if (revision === 0) await this.kv.create(key, body);
-        else await this.kv.update(key, body, revision);
+        const written =
+          revision === 0 ? await this.kv.create(key, body) : await this.kv.update(key, body, revision);
+        this.remember(key, { state: next, revision: written });
         return next;
       } catch (err) {
+        this.cache.delete(key);
         if (!isConflict(err)) throw err;
         this.conflicts++;
       }

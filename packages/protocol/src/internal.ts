@@ -13,7 +13,7 @@ export const ackedMessageSchema = z.object({
 });
 export type AckedMessage = z.infer<typeof ackedMessageSchema>;
 
-/** Connector → persistence on `<p>.ack.<userToken>` (a JetStream work queue). */
+/** One device's acks. */
 export const ackBatchSchema = z.object({
   userId: z.string(),
   deviceId: z.string(),
@@ -21,6 +21,13 @@ export const ackBatchSchema = z.object({
   at: z.number(),
 });
 export type AckBatch = z.infer<typeof ackBatchSchema>;
+
+/**
+ * Connector → persistence on `<p>.ack.<connectorId>` (a JetStream work queue): the acks of many devices,
+ * gathered for a few milliseconds, so one durable write carries many acks.
+ */
+export const ackBundleSchema = z.object({ batches: z.array(ackBatchSchema).min(1) });
+export type AckBundle = z.infer<typeof ackBundleSchema>;
 
 /**
  * A device's position in its user's mailbox: every message up to `floor` is acked, and so are the ones in
