@@ -8,20 +8,14 @@ import { fileURLToPath } from "node:url";
 import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
 import { runBaseline } from "./baseline-run.js";
 import { startSocketIoServers, startWsServer } from "./baseline-servers.js";
+import { chartInput } from "./chart.js";
 import { nowUs } from "./clock.js";
 import { runHerald, userIds } from "./herald-run.js";
 import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
 import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
 import { cpuMeter } from "./procfs.js";
 import { type QuietWait, waitForQuiet } from "./quiet.js";
-import {
-  type BenchResults,
-  chartInput,
-  derive,
-  type NatsResults,
-  type Parts,
-  summaryTable,
-} from "./report.js";
+import { type BenchResults, derive, type NatsResults, type Parts, summaryTable } from "./report.js";
 import { renderChart } from "./svg.js";
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { chartInput } from "./chart.js";
 import type { HeraldResult } from "./herald-run.js";
-import { type BenchResults, chartInput, derive, type NatsResults, summaryTable } from "./report.js";
+import { type BenchResults, derive, type NatsResults, summaryTable } from "./report.js";
 import type { BaselineResult } from "./results.js";
 import { renderChart } from "./svg.js";
 

@@ -1,0 +1,78 @@
+import type { HeraldResult } from "./herald-run.js";
+import { type BenchResults, ok, P99_TARGET_MS } from "./report.js";
+import type { BaselineResult } from "./results.js";
+import { type ChartInput, formatNumber } from "./svg.js";
+
+function chartNotes(results: BenchResults, herald: HeraldResult | undefined): string[] {
+  if (!herald) return [];
+  const t = results.targets;
+  const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "met" : "missed");
+  const cpu = herald.throughput.cpuMicrosPerMessage;
+  return [
+    `Herald ${t.throughput.actualMsgsPerSec} msg/s = ${results.ratios.heraldVsCeiling} × ceiling (target ≥ 0.5: ${verdict(t.throughput.met)}); ` +
+      `p99 ${t.p99.actualMs} ms at ${t.p99.offeredRate} msg/s (target ≤ ${t.p99.targetMs} ms: ${verdict(t.p99.met)}).`,
+    `Herald CPU per message: ${cpu.total} µs (nats-server ${cpu["nats-server"]}, connector ${cpu.connector}, router ${cpu.router}, ` +
+      `persistence ${cpu.persistence}); CPU-bound rate on ${String(results.machine.cpus)} cores ${results.ceiling.heraldCpuBoundMsgsPerSec} msg/s.`,
+    ...(herald.throughput.cpuSeconds.otherProcesses === undefined
+      ? []
+      : [
+          `Other processes used ${herald.throughput.cpuSeconds.otherProcesses} CPU-s during Herald's saturation run (shared machine).`,
+        ]),
+  ];
+}
+
+/** What the SVG shows. */
+export function chartInput(results: BenchResults): ChartInput {
+  const herald = ok(results.herald);
+  const ws = ok(results.ws);
+  const sio = ok(results.socketio);
+  const nats = ok(results.nats);
+  const bars: ChartInput["throughput"] = [];
+  if (herald) {
+    const r = results.ratios.heraldVsCeiling;
+    bars.push({
+      label: "Herald end to end (acked)",
+      value: herald.throughput.msgsPerSec,
+      highlight: true,
+      ...(r === null ? {} : { note: `${r}× ceiling` }),
+    });
+  }
+  if (results.ceiling.heraldCeilingMsgsPerSec !== null) {
+    bars.push({ label: "ceiling: JetStream ÷ 4 writes", value: results.ceiling.heraldCeilingMsgsPerSec });
+  }
+  if (nats) {
+    bars.push({ label: "raw JetStream publish", value: nats.jetStreamPublish.msgsPerSec });
+    bars.push({ label: "core NATS pub→sub", value: nats.core.msgsPerSec });
+  }
+  if (ws) bars.push({ label: "raw ws (no broker, no acks)", value: ws.throughput.msgsPerSec });
+  if (sio) {
+    const lost = sio.throughput.messages - sio.throughput.delivered;
+    bars.push({
+      label: "Socket.IO + Redis Streams",
+      value: sio.throughput.msgsPerSec,
+      ...(lost > 0 ? { note: `(${lost} lost)` } : {}),
+    });
+  }
+  const latency: ChartInput["latency"] = [];
+  const group = (label: string, r: BaselineResult | HeraldResult | undefined) => {
+    if (r) latency.push({ label, ...r.latency.latencyMs });
+  };
+  group("Herald", herald);
+  group("raw ws", ws);
+  group("Socket.IO + Redis", sio);
+  const target = results.targets.throughput.targetMsgsPerSec;
+  const users = (results.options.users as number | undefined) ?? 0;
+  const rate = (results.options.rate as number | undefined) ?? 0;
+  return {
+    title: "Herald benchmark",
+    subtitle: `${users} connected users, one machine (${String(results.machine.cpus)} cores), ${results.startedAt}`,
+    throughput: bars,
+    ...(target === null
+      ? {}
+      : { throughputTarget: { label: `target ${formatNumber(target)}`, value: target } }),
+    latency,
+    latencyTargetMs: P99_TARGET_MS,
+    latencyTitle: `Publish → receive latency at ${rate} msg/s offered (log scale)`,
+    notes: chartNotes(results, herald),
+  };
+}
