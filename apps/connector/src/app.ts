@@ -197,7 +197,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
 
   function createSession(
     identity: { userId: string; deviceId: string },
-    send: (frame: string) => boolean,
+    send: (frame: string | Buffer) => boolean,
   ): Session {
     const { userId, deviceId } = identity;
     return new Session({

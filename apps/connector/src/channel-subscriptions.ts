@@ -42,7 +42,7 @@ export class ChannelSubscriptions {
   constructor(
     private readonly deps: ChannelDeps,
     private readonly identity: () => Identity,
-    private readonly send: (frame: string) => boolean,
+    private readonly send: (frame: string | Buffer) => boolean,
   ) {}
 
   get size(): number {

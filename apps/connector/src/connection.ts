@@ -14,8 +14,11 @@ export type ConnectionDeps = {
   maxBufferedBytes: number;
   logger: Logger;
   /** Builds the delivery session once the identity is known. */
-  createSession: (identity: Identity, send: (frame: string) => boolean) => Session;
-  createChannels: (identity: () => Identity, send: (frame: string) => boolean) => ChannelSubscriptions;
+  createSession: (identity: Identity, send: (frame: string | Buffer) => boolean) => Session;
+  createChannels: (
+    identity: () => Identity,
+    send: (frame: string | Buffer) => boolean,
+  ) => ChannelSubscriptions;
   /** Frames per second a client may send (token bucket), and the burst it may save up. */
   rateLimit: { perSecond: number; burst: number };
   onOpen: (connection: Connection) => void;
@@ -62,14 +65,15 @@ export class Connection {
   }
 
   /** Sends a frame unless the client is too slow to take it, in which case the socket is closed (4008). */
-  send = (frame: string): boolean => {
+  send = (frame: string | Buffer): boolean => {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.ws.bufferedAmount > this.deps.maxBufferedBytes) {
       this.deps.onSlowConsumer();
       this.close(CloseCode.SlowConsumer, "slow consumer: send buffer full; reconnect to resume");
       return false;
     }
-    this.ws.send(frame);
+    // A Buffer is a frame serialised once for many sockets; it is still a text frame.
+    this.ws.send(frame, { binary: false });
     return true;
   };
 

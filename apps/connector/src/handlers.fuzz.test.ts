@@ -75,7 +75,7 @@ describe("client-facing handlers under generated input", () => {
         channel: undefined,
       }),
       (frame) => {
-        sent.push(frame);
+        sent.push(frame.toString());
         return true;
       },
     );

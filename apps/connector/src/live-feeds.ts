@@ -3,7 +3,7 @@ import type { Logger } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /** A user message as it reaches a session, live or replayed, with its frame already serialised once. */
-export type Delivery = { id: string; seq: number; prev: number; frame: string };
+export type Delivery = { id: string; seq: number; prev: number; frame: string | Buffer };
 
 export type FeedListener<T = Delivery> = (item: T) => void;
 
@@ -110,6 +110,7 @@ export function parseChannelLive(msg: Msg, channel: string): Delivery | undefine
   return {
     id: entry.id,
     ...position,
-    frame: channelFrame(entry.id, channel, position.seq, entry.data, entry.ts),
+    // Encoded once here: a channel message usually goes to many sockets.
+    frame: Buffer.from(channelFrame(entry.id, channel, position.seq, entry.data, entry.ts)),
   };
 }

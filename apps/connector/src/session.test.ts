@@ -44,7 +44,7 @@ function harness(options: { stored: number[]; floor?: number; maxInflight?: numb
       acks.push(...a);
     },
     send: (frame) => {
-      const parsed = JSON.parse(frame) as { id: string; seq: number };
+      const parsed = JSON.parse(frame.toString()) as { id: string; seq: number };
       sent.push({ id: parsed.id, seq: parsed.seq });
       return true;
     },

@@ -12,7 +12,7 @@ export type SessionDeps = {
   replay: (after: number | undefined, limit: number) => Promise<ReplayReply>;
   publishAcks: (acks: AckedMessage[]) => Promise<void>;
   /** Sends a frame; false when the socket can take no more (it is then being closed). */
-  send: (frame: string) => boolean;
+  send: (frame: string | Buffer) => boolean;
   maxInflight: number;
   ackTimeoutMs: number;
   replayPage: number;
@@ -20,7 +20,7 @@ export type SessionDeps = {
   onDelivered?: (count: number, resent: boolean) => void;
 };
 
-type Inflight = { seq: number; prev: number; frame: string; sentAt: number };
+type Inflight = { seq: number; prev: number; frame: string | Buffer; sentAt: number };
 
 /**
  * User-message delivery for one connection: a gapless feed of the user's mailbox (replay from the device's
