@@ -215,7 +215,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     });
   }
 
-  async function start(): Promise<number> {
+  async function start(): Promise<{ port: number; connectorId: string }> {
     await waitForStreams(nats.jsm, [s.streams.mailbox, s.streams.acks], abort.signal, (name) =>
       logger.info({ stream: name }, "waiting for persistence to create stream"),
     );
@@ -276,7 +276,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       srv.once("error", reject);
       srv.listen(config.PORT, "0.0.0.0", () => resolve());
     });
-    return (srv.address() as AddressInfo).port;
+    return { port: (srv.address() as AddressInfo).port, connectorId: config.CONNECTOR_ID };
   }
 
   /** Live messages published while NATS was unreachable never arrive: every session catches up instead. */

@@ -6,5 +6,6 @@ export * from "./lifecycle.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./nats.js";
+export * from "./service-main.js";
 export * from "./streams.js";
 export * from "./telemetry.js";
