@@ -32,7 +32,7 @@ import type { Config } from "./config.js";
 import { Connection } from "./connection.js";
 import { followControl } from "./control.js";
 import { GaplessFeed } from "./gapless-feed.js";
-import { channelFrame, type Delivery, LiveFeeds, parseChannelLive, parseUserLive } from "./live-feeds.js";
+import { channelPage, type Delivery, LiveFeeds, parseChannelLive, parseUserLive } from "./live-feeds.js";
 import { PresenceReporter } from "./presence-reporter.js";
 import { Session } from "./session.js";
 import { createWsServer } from "./ws-server.js";
@@ -176,14 +176,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
   /** Broadcasts go to every authenticated connection here, in order, gaps filled from the broadcast stream. */
   const broadcast = new GaplessFeed<Delivery>({
     replay: async (after, limit) => {
-      const reply = await channelReplay(BROADCAST_CHANNEL, after, limit);
-      const items = reply.messages.map((m) => ({
-        id: m.id,
-        seq: m.offset,
-        prev: m.prev,
-        frame: channelFrame(m.id, BROADCAST_CHANNEL, m.offset, m.data, m.ts),
-      }));
-      return { items, scannedTo: reply.scannedTo, done: reply.done };
+      return channelPage(await channelReplay(BROADCAST_CHANNEL, after, limit), BROADCAST_CHANNEL);
     },
     deliver: (delivery) => {
       for (const c of connections) if (c.identity) c.send(delivery.frame);

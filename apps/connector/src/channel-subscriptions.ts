@@ -13,7 +13,7 @@ import {
 import type { Logger } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import { GaplessFeed } from "./gapless-feed.js";
-import { channelFrame, type Delivery, type LiveFeeds } from "./live-feeds.js";
+import { channelPage, type Delivery, type LiveFeeds } from "./live-feeds.js";
 
 export type ChannelDeps = {
   feeds: LiveFeeds<Delivery>;
@@ -77,13 +77,7 @@ export class ChannelSubscriptions {
           };
           this.send(JSON.stringify(subscribed));
         }
-        const items = reply.messages.map((m) => ({
-          id: m.id,
-          seq: m.offset,
-          prev: m.prev,
-          frame: channelFrame(m.id, channel, m.offset, m.data, m.ts),
-        }));
-        return { items, scannedTo: reply.scannedTo, done: reply.done };
+        return channelPage(reply, channel);
       },
       deliver: (delivery) => this.send(delivery.frame),
       room: () => Number.MAX_SAFE_INTEGER,

@@ -1,4 +1,4 @@
-import { Header, type MailboxEntry } from "@herald/protocol";
+import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
@@ -10,6 +10,17 @@ export type FeedListener<T = Delivery> = (item: T) => void;
 /** Serialises a user `message` frame once per message, shared by every connection it goes to. */
 export function messageFrame(id: string, seq: number, data: unknown, ts: number): string {
   return JSON.stringify({ type: "message", id, seq, data, ts });
+}
+
+/** A channel replay reply as a page of deliveries for a `GaplessFeed` (offsets are the sequences). */
+export function channelPage(reply: ChannelReplayReply, channel: string) {
+  const items: Delivery[] = reply.messages.map((m) => ({
+    id: m.id,
+    seq: m.offset,
+    prev: m.prev,
+    frame: channelFrame(m.id, channel, m.offset, m.data, m.ts),
+  }));
+  return { items, scannedTo: reply.scannedTo, done: reply.done };
 }
 
 /** Serialises a channel `message` frame once per message. */
