@@ -40,6 +40,8 @@ export type PresenceBenchResults = {
     eventLoopLagMaxMs: number | null;
     reports: Record<string, number>;
     gaps: number;
+    /** Heartbeat parts applied from their digest, without parsing (identical to the previous heartbeat's). */
+    heartbeatPartsUnchanged: number;
   };
 };
 

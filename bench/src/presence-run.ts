@@ -207,6 +207,11 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
             .map(([k, v]) => [k, v - (metricsBefore[k] ?? 0)]),
         ),
         gaps: delta(metricsBefore, metricsAfter, "herald_presence_report_gaps_total"),
+        heartbeatPartsUnchanged: delta(
+          metricsBefore,
+          metricsAfter,
+          "herald_presence_heartbeat_parts_unchanged_total",
+        ),
       },
     };
   } finally {

@@ -22,6 +22,7 @@ import type { Msg, Subscription } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ConnectionLimit } from "./connection-limit.js";
 import { EventGate } from "./event-gate.js";
+import { digestHeartbeat } from "./heartbeat-digest.js";
 import { createPresenceMetrics } from "./metrics.js";
 import { presenceGet } from "./queries.js";
 import { Registry } from "./registry.js";
@@ -172,13 +173,20 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
   }
 
   function applyReport(msg: Msg): void {
+    // A large heartbeat part identical to the last one of its number is applied without parsing it.
+    const digest = digestHeartbeat(msg.data);
+    if (digest && msg.subject === s.presenceReport(digest.connectorId) && handler.handleUnchanged(digest)) {
+      m.reports.inc({ type: "heartbeat" });
+      m.unchangedParts.inc();
+      return;
+    }
     const report = readReport(msg);
     if (!report) {
       m.invalidReports.inc();
       return;
     }
     m.reports.inc({ type: report.type });
-    handler.handle(report);
+    handler.handle(report, digest?.digest);
     // Only the emitter enforces the limit, so one command goes out per excess connection.
     if (report.type === "open" && limit.enabled && gate.isEnabled) {
       for (const command of limit.check(report.connectorId, report.connection)) publishDisconnect(command);

@@ -51,6 +51,11 @@ export function createPresenceMetrics(metrics: MetricsRegistry, registry: Regist
       labelNames: ["type"] as const,
       registers,
     }),
+    unchangedParts: new Counter({
+      name: "herald_presence_heartbeat_parts_unchanged_total",
+      help: "Heartbeat parts applied from their digest alone (identical to the previous one, nothing parsed)",
+      registers,
+    }),
     invalidReports: new Counter({
       name: "herald_presence_reports_invalid_total",
       help: "Connector reports dropped as malformed",

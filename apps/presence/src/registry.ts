@@ -12,9 +12,12 @@ type Conn = {
   readonly since: number;
   readonly connector: ConnectorEntry;
   next: Conn | undefined;
-  /** The generation of the last heartbeat snapshot that listed this connection unchanged. */
+  /** The generation of the last heartbeat snapshot that listed this connection unchanged; `GONE` once removed. */
   mark: number;
 };
+
+/** `Conn.mark` of a connection no longer held, so a remembered part can tell without a lookup. */
+const GONE = -1;
 
 /**
  * A heartbeat being compared with the registry part by part: entries the registry holds exactly are only
@@ -29,6 +32,9 @@ export type Snapshot = {
   readonly changed: ConnectionInfo[];
   readonly changedIds: Set<string>;
 };
+
+/** The connections one clean heartbeat part listed (opaque outside the registry), to mark them again. */
+export type PartMarks = { readonly connectorId: string; readonly conns: readonly Conn[] };
 
 type ConnectorEntry = {
   readonly id: string;
@@ -72,6 +78,7 @@ export class Registry {
       // spurious offline/online pair when the user stays the same.
       this.unlink(existing, existing.userId !== info.userId);
       connector.conns.delete(existing.id);
+      existing.mark = GONE;
       this.connectionCount--;
     }
     const conn: Conn = {
@@ -97,6 +104,7 @@ export class Registry {
     const conn = connector?.conns.get(connectionId);
     if (!connector || !conn) return;
     connector.conns.delete(connectionId);
+    conn.mark = GONE;
     this.connectionCount--;
     this.unlink(conn, true);
   }
@@ -119,13 +127,24 @@ export class Registry {
     return { connectorId, generation: ++this.generation, seen: 0, changed: [], changedIds: new Set() };
   }
 
-  snapshotPart(snapshot: Snapshot, connections: readonly ConnectionInfo[]): void {
+  /**
+   * Compares one part with the registry. With `collect`, returns the part's connections when every entry was
+   * held exactly (a clean part), so an identical part next time can be applied by `markPart` alone.
+   */
+  snapshotPart(
+    snapshot: Snapshot,
+    connections: readonly ConnectionInfo[],
+    collect = false,
+  ): PartMarks | undefined {
     const connector = this.connector(snapshot.connectorId);
     const { changed, changedIds, generation } = snapshot;
+    const conns: Conn[] | undefined = collect ? [] : undefined;
+    let clean = true;
     for (const info of connections) {
       // A later entry of an id already changed goes in order after it, so the last one listed wins.
       if (changedIds.size > 0 && changedIds.has(info.connectionId)) {
         changed.push(info);
+        clean = false;
         continue;
       }
       const conn = connector.conns.get(info.connectionId);
@@ -137,15 +156,37 @@ export class Registry {
       ) {
         if (conn.mark !== generation) snapshot.seen++;
         conn.mark = generation;
+        conns?.push(conn);
         continue;
       }
       changed.push(info);
       changedIds.add(info.connectionId);
+      clean = false;
+    }
+    return clean && conns ? { connectorId: snapshot.connectorId, conns } : undefined;
+  }
+
+  /** Whether every connection of a clean part is still held, unchanged (same object). */
+  holdsPart(marks: PartMarks): boolean {
+    if (!this.connectors.has(marks.connectorId)) return false;
+    // A removed or replaced connection is marked GONE; connection objects never change otherwise.
+    for (const conn of marks.conns) if (conn.mark === GONE) return false;
+    return true;
+  }
+
+  /** Applies a part identical to a clean one seen before (check `holdsPart` first): marks it, nothing more. */
+  markPart(snapshot: Snapshot, marks: PartMarks): void {
+    const { generation } = snapshot;
+    for (const conn of marks.conns) {
+      if (conn.mark !== generation) snapshot.seen++;
+      conn.mark = generation;
     }
   }
 
-  /** Applies a complete snapshot: opens what is new or changed, closes what it did not list. */
-  endSnapshot(snapshot: Snapshot): void {
+  /**
+   * Applies a complete snapshot: opens what is new or changed (if `accept`ed), closes what it did not list.
+   */
+  endSnapshot(snapshot: Snapshot, accept: (info: ConnectionInfo) => boolean = () => true): void {
     const { connectorId, generation, changed } = snapshot;
     const connector = this.connector(connectorId);
     // Fast path, the steady state: every connection listed unchanged, and nothing else held.
@@ -154,6 +195,7 @@ export class Registry {
     this.batch = batch;
     try {
       for (const info of changed) {
+        if (!accept(info)) continue;
         this.open(connectorId, info);
         const conn = connector.conns.get(info.connectionId);
         if (conn) conn.mark = generation;
@@ -174,7 +216,10 @@ export class Registry {
   removeConnector(connectorId: string): void {
     const connector = this.connectors.get(connectorId);
     if (!connector) return;
-    for (const conn of connector.conns.values()) this.unlink(conn, true);
+    for (const conn of connector.conns.values()) {
+      this.unlink(conn, true);
+      conn.mark = GONE;
+    }
     this.connectionCount -= connector.conns.size;
     this.connectors.delete(connectorId);
   }

@@ -1,5 +1,6 @@
-import type { PresenceReport } from "@herald/protocol";
-import type { Registry, Snapshot } from "./registry.js";
+import { type ConnectionInfo, type PresenceReport, userIdProblem } from "@herald/protocol";
+import type { HeartbeatDigest } from "./heartbeat-digest.js";
+import type { PartMarks, Registry, Snapshot } from "./registry.js";
 
 type Track = {
   lastSeen: number;
@@ -8,7 +9,12 @@ type Track = {
   nextSeq: number | undefined;
   /** A heartbeat split in parts, compared with the registry part by part until its last part. */
   partial: { next: number; snapshot: Snapshot } | undefined;
+  /** Clean parts of the last heartbeats by part number: their digest and connections. */
+  parts: Map<number, { digest: string; marks: PartMarks }>;
 };
+
+/** Entries presence did not hold already must carry a legal user id (open reports are checked the same). */
+const legal = (info: ConnectionInfo) => userIdProblem(info.userId) === undefined;
 
 export type ReportHandlerOptions = {
   /** Monotonic milliseconds. */
@@ -34,7 +40,29 @@ export class ReportHandler {
     private readonly options: ReportHandlerOptions,
   ) {}
 
-  handle(report: PresenceReport): void {
+  /**
+   * Applies a heartbeat part from its digest alone when it is byte for byte the same as a clean part of an
+   * earlier heartbeat and every connection it listed is still held; returns false (having changed nothing)
+   * when the report must be parsed and handled in full.
+   */
+  handleUnchanged(d: HeartbeatDigest): boolean {
+    const track = this.tracks.get(d.connectorId);
+    if (!track || track.bootId !== d.bootId) return false;
+    if (track.nextSeq !== undefined && d.seq !== track.nextSeq) return false;
+    const cached = track.parts.get(d.part);
+    if (cached?.digest !== d.digest) return false;
+    if (d.parts > 1 && d.part > 0 && track.partial?.next !== d.part) return false;
+    if (!this.registry.holdsPart(cached.marks)) return false;
+    this.track({ connectorId: d.connectorId, bootId: d.bootId, seq: d.seq });
+    if (d.part === 0) track.partial = { next: 0, snapshot: this.registry.beginSnapshot(d.connectorId) };
+    const partial = track.partial!;
+    this.registry.markPart(partial.snapshot, cached.marks);
+    this.nextPart(track, partial, d.part, d.parts);
+    return true;
+  }
+
+  /** `digest`: of this report's bytes when it is a heartbeat part (`digestHeartbeat`), to remember it. */
+  handle(report: PresenceReport, digest?: string): void {
     const { connectorId } = report;
     if (report.type === "shutdown") {
       this.forget(connectorId);
@@ -49,7 +77,7 @@ export class ReportHandler {
         this.registry.close(connectorId, report.connection.connectionId);
         return;
       case "heartbeat":
-        this.heartbeat(track, report);
+        this.heartbeat(track, report, digest);
         return;
     }
   }
@@ -78,31 +106,40 @@ export class ReportHandler {
     }
   }
 
-  private heartbeat(track: Track, report: Extract<PresenceReport, { type: "heartbeat" }>): void {
+  private heartbeat(
+    track: Track,
+    report: Extract<PresenceReport, { type: "heartbeat" }>,
+    digest: string | undefined,
+  ): void {
     const parts = report.parts ?? 1;
     const part = report.part ?? 0;
-    if (parts === 1) {
-      track.partial = undefined;
-      this.registry.replace(report.connectorId, report.connections);
-      return;
-    }
     if (part === 0) track.partial = { next: 0, snapshot: this.registry.beginSnapshot(report.connectorId) };
     // A part out of order means one was lost: drop the snapshot (it only marked), the next one will do.
-    if (!track.partial || track.partial.next !== part) {
+    if (!track.partial || track.partial.next !== part || part >= parts) {
       track.partial = undefined;
       return;
     }
-    this.registry.snapshotPart(track.partial.snapshot, report.connections);
-    track.partial.next++;
-    if (part === parts - 1) {
-      const { snapshot } = track.partial;
-      track.partial = undefined;
-      this.registry.endSnapshot(snapshot);
-    }
+    const marks = this.registry.snapshotPart(
+      track.partial.snapshot,
+      report.connections,
+      digest !== undefined,
+    );
+    if (digest !== undefined && marks) track.parts.set(part, { digest, marks });
+    else track.parts.delete(part);
+    this.nextPart(track, track.partial, part, parts);
+  }
+
+  private nextPart(track: Track, partial: { next: number; snapshot: Snapshot }, part: number, parts: number) {
+    partial.next++;
+    if (part < parts - 1) return;
+    track.partial = undefined;
+    this.registry.endSnapshot(partial.snapshot, legal);
+    // Parts past the current count belong to a larger heartbeat of the past.
+    for (const n of track.parts.keys()) if (n >= parts) track.parts.delete(n);
   }
 
   /** Liveness, restart and gap bookkeeping common to every report but `shutdown`. */
-  private track(report: PresenceReport): Track {
+  private track(report: Pick<PresenceReport, "connectorId" | "bootId" | "seq">): Track {
     const { connectorId, bootId, seq } = report;
     let track = this.tracks.get(connectorId);
     if (track && bootId !== undefined && track.bootId !== undefined && bootId !== track.bootId) {
@@ -111,7 +148,7 @@ export class ReportHandler {
       track = undefined;
     }
     if (!track) {
-      track = { lastSeen: 0, bootId, nextSeq: undefined, partial: undefined };
+      track = { lastSeen: 0, bootId, nextSeq: undefined, partial: undefined, parts: new Map() };
       this.tracks.set(connectorId, track);
       this.registry.touchConnector(connectorId);
     }

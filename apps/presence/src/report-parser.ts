@@ -22,9 +22,10 @@ export function parseReport(
   if (isRecord(body) && body.type === "heartbeat" && Array.isArray(body.connections)) {
     connections = [];
     for (const item of body.connections as unknown[]) {
-      // An entry with an illegal user id is skipped, not the whole heartbeat; a malformed one voids it.
+      // A malformed entry voids the heartbeat. User ids are checked only for entries presence does not hold
+      // already (`ReportHandler`): an illegal one is skipped, not the whole heartbeat.
       if (!isConnectionInfo(item)) return undefined;
-      if (userIdProblem(item.userId) === undefined) connections.push(item);
+      connections.push(item as ConnectionInfo);
     }
     input = { ...body, connections: [] };
   }
