@@ -7,8 +7,12 @@ import {
 } from "@herald/protocol";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
-/** Connections per heartbeat part: ~120 bytes each keeps a part far below NATS' 1 MiB default payload. */
-const HEARTBEAT_PART_SIZE = 4_000;
+/**
+ * Connections per heartbeat part (~130 bytes each, far below NATS' 1 MiB default payload). Presence applies one
+ * part per slice of its event loop and skips parts identical to the previous heartbeat's, so small parts keep
+ * its queries and events from waiting behind a large heartbeat, and one change re-parses little.
+ */
+const HEARTBEAT_PART_SIZE = 1_000;
 
 type ReportBody =
   | Omit<Extract<PresenceReport, { type: "open" }>, "connectorId" | "bootId" | "seq">
