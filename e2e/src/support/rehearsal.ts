@@ -146,7 +146,11 @@ export function restartLikeKubelet(service: Service, backoffMs = 1_000) {
     void service.exited().then(async (info) => {
       if (stopped) return;
       exits.push(
-        `${service.name} exited (${info.code ?? info.signal}):\n${service.logs().slice(-4).join("\n")}`,
+        `${service.name} exited (${info.code ?? info.signal}):\n${service
+          .logs()
+          .filter((line) => !line.startsWith("    at "))
+          .slice(-3)
+          .join("\n")}`,
       );
       await new Promise((resolve) => setTimeout(resolve, backoffMs));
       if (stopped) return;
@@ -162,4 +166,31 @@ export function restartLikeKubelet(service: Service, backoffMs = 1_000) {
       stopped = true;
     },
   };
+}
+
+/**
+ * The service's log messages since `since` (epoch ms) as `+<ms> <msg>` lines, consecutive repeats of one
+ * message folded into a count, at most `max` lines.
+ */
+export function logTimeline(service: Service, since: number, max: number): string[] {
+  const lines: string[] = [];
+  let previous: unknown;
+  let repeats = 0;
+  const fold = () => {
+    if (repeats > 0) lines.push(`      (${repeats} more)`);
+    repeats = 0;
+  };
+  for (const record of service.logRecords()) {
+    const at = Date.parse(String(record.time));
+    if (!(at >= since)) continue;
+    if (record.msg === previous) {
+      repeats++;
+      continue;
+    }
+    fold();
+    previous = record.msg;
+    lines.push(`    +${at - since} ms ${record.msg}`);
+  }
+  fold();
+  return lines.slice(0, max);
 }
