@@ -17,16 +17,25 @@ export type FanoutConnectParams = {
   concurrency: number;
   timeoutMs: number;
 };
-export type FanoutResetParams = { phase: number; messages: number; record: boolean };
+export type FanoutResetParams = { mode: FanoutMode; phase: number; messages: number; record: boolean };
+export type FanoutStatsParams = { mode: FanoutMode; latencies?: boolean };
 export type FanoutConnectResult = { connected: number; failed: number; error?: string };
 
-let sockets: WebSocket[] = [];
-let tally = new FanoutTally(0);
+/** Herald's and the raw server's clients are open at the same time, so their rounds can alternate. */
+type Group = { sockets: WebSocket[]; tally: FanoutTally };
+const groups = new Map<FanoutMode, Group>();
 let closedEarly = 0;
 let errorFrames = 0;
 
 /** Opens client `k`; resolves once it can receive: raw when open, Herald once `subscribed` arrived. */
-function open(k: number, mode: FanoutMode, target: FanoutTarget, channel: string, timeoutMs: number) {
+function open(
+  k: number,
+  mode: FanoutMode,
+  tally: FanoutTally,
+  target: FanoutTarget,
+  channel: string,
+  timeoutMs: number,
+) {
   const ws = new WebSocket(target.url, {
     perMessageDeflate: false,
     localAddress: target.localAddress,
@@ -78,7 +87,7 @@ async function connectAll(params: FanoutConnectParams): Promise<FanoutConnectRes
   let next = 0;
   let failed = 0;
   let firstError: string | undefined;
-  tally = new FanoutTally(params.targets.length);
+  const tally = new FanoutTally(params.targets.length);
   // A bounded number of handshakes at once: the connect storm is not what this measures.
   const lane = async () => {
     while (next < params.targets.length) {
@@ -86,7 +95,7 @@ async function connectAll(params: FanoutConnectParams): Promise<FanoutConnectRes
       const target = params.targets[k];
       if (!target) break;
       try {
-        opened[k] = await open(k, params.mode, target, params.channel, params.timeoutMs);
+        opened[k] = await open(k, params.mode, tally, target, params.channel, params.timeoutMs);
       } catch (error) {
         failed++;
         firstError ??= String((error as Error)?.message ?? error);
@@ -94,12 +103,14 @@ async function connectAll(params: FanoutConnectParams): Promise<FanoutConnectRes
     }
   };
   await Promise.all(Array.from({ length: params.concurrency }, lane));
-  sockets = opened.filter((ws) => ws !== undefined);
+  const sockets = opened.filter((ws) => ws !== undefined);
+  groups.set(params.mode, { sockets, tally });
   return { connected: sockets.length, failed, ...(firstError ? { error: firstError } : {}) };
 }
 
 function closeAll(): Promise<void> {
-  const all = sockets.splice(0);
+  const all = [...groups.values()].flatMap((group) => group.sockets);
+  groups.clear();
   const closed = all.map(
     (ws) =>
       new Promise<void>((resolve) => {
@@ -115,19 +126,24 @@ function closeAll(): Promise<void> {
   return Promise.all(closed).then(() => undefined);
 }
 
+function groupOf(mode: FanoutMode): Group {
+  const group = groups.get(mode);
+  if (!group) throw new Error(`no ${mode} clients connected`);
+  return group;
+}
+
 serveRpc(
   {
     connect: (params) => connectAll(params as FanoutConnectParams),
     reset: (params) => {
-      const { phase, messages, record } = params as FanoutResetParams;
-      tally.reset(phase, messages, record);
+      const { mode, phase, messages, record } = params as FanoutResetParams;
+      groupOf(mode).tally.reset(phase, messages, record);
       return true;
     },
-    stats: (params) => ({
-      ...tally.snapshot(Boolean((params as { latencies?: boolean }).latencies)),
-      closedEarly,
-      errorFrames,
-    }),
+    stats: (params) => {
+      const { mode, latencies } = params as FanoutStatsParams;
+      return { ...groupOf(mode).tally.snapshot(Boolean(latencies)), closedEarly, errorFrames };
+    },
     close: async () => {
       await closeAll();
       closedEarly = 0;
@@ -136,6 +152,6 @@ serveRpc(
     },
   },
   () => {
-    for (const ws of sockets.splice(0)) ws.terminate();
+    for (const group of groups.values()) for (const ws of group.sockets) ws.terminate();
   },
 );

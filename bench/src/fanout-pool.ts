@@ -3,6 +3,8 @@ import type {
   FanoutConnectParams,
   FanoutConnectResult,
   FanoutMode,
+  FanoutResetParams,
+  FanoutStatsParams,
   FanoutTarget,
 } from "./fanout-client-worker.js";
 import { type FanoutSnapshot, mergeFanout } from "./fanout-tally.js";
@@ -23,11 +25,13 @@ export function sourceAddress(k: number, addresses: number): string {
  * @example
  * const pool = startFanoutPool(4);
  * await pool.connect("raw", 10_000, () => url, 10, "fan-1");
+ * await pool.reset("raw", 1, 50, false);
  */
 export function startFanoutPool(procs: number) {
   const workers: Worker[] = Array.from({ length: procs }, () => startWorker("fanout-client-worker"));
-  const stats = async (latencies = false): Promise<FanoutPoolStats> => {
-    const all = await Promise.all(workers.map((w) => w.call<WorkerStats>("stats", { latencies })));
+  const stats = async (mode: FanoutMode, latencies = false): Promise<FanoutPoolStats> => {
+    const params: FanoutStatsParams = { mode, latencies };
+    const all = await Promise.all(workers.map((w) => w.call<WorkerStats>("stats", params)));
     return {
       ...mergeFanout(all),
       closedEarly: all.reduce((sum, s) => sum + s.closedEarly, 0),
@@ -60,21 +64,22 @@ export function startFanoutPool(procs: number) {
         throw new WorkerError(`${failed} of ${clients} ${mode} clients failed: ${error}`);
       }
     },
-    reset: async (phase: number, messages: number, record: boolean) => {
-      await Promise.all(workers.map((w) => w.call("reset", { phase, messages, record })));
+    reset: async (mode: FanoutMode, phase: number, messages: number, record: boolean) => {
+      const params: FanoutResetParams = { mode, phase, messages, record };
+      await Promise.all(workers.map((w) => w.call("reset", params)));
     },
     stats,
     /**
      * Polls until `deliveries` arrived, nothing new arrived for `idleMs`, or `timeoutMs` passed; returns the
      * last stats either way (the caller reports what is missing).
      */
-    waitFor: async (deliveries: number, idleMs: number, timeoutMs: number) => {
+    waitFor: async (mode: FanoutMode, deliveries: number, idleMs: number, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
-      let last = await stats();
+      let last = await stats(mode);
       let lastChange = Date.now();
       while (last.deliveries < deliveries && Date.now() < deadline && Date.now() - lastChange < idleMs) {
         await sleep(25);
-        const current = await stats();
+        const current = await stats(mode);
         if (current.deliveries !== last.deliveries) lastChange = Date.now();
         last = current;
       }

@@ -7,7 +7,7 @@ describe("parseFanoutOptions", () => {
     expect(o).toMatchObject({
       clients: 10_000,
       clientProcs: 4,
-      messages: 200,
+      messages: 50,
       profile: true,
       outDir: "/b/results",
     });

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { FanoutPart } from "./fanout-run.js";
+import type { FanoutPart, FanoutSide } from "./fanout-run.js";
 import { ratio } from "./stats.js";
 import { type ChartInput, formatNumber, renderChart } from "./svg.js";
 
@@ -35,10 +35,10 @@ const DEFAULTS = {
   clients: 10_000,
   clientProcs: 4,
   sourceAddresses: 10,
-  messages: 200,
+  messages: 50,
   rounds: 3,
   warmup: 20,
-  rate: 10,
+  rate: 2,
   latencySeconds: 10,
   quietWaitSeconds: 15,
 };
@@ -84,12 +84,11 @@ export function parseFanoutOptions(argv: string[], benchDir: string): FanoutOpti
 }
 
 export type FanoutResults = {
-  herald: FanoutPart | { skipped: string };
-  raw: FanoutPart | { skipped: string };
+  herald: FanoutSide;
+  raw: FanoutSide;
 };
 
-const ok = (part: FanoutPart | { skipped: string }): FanoutPart | undefined =>
-  "skipped" in part ? undefined : part;
+const ok = (part: FanoutSide): FanoutPart | undefined => ("skipped" in part ? undefined : part);
 
 /** Herald against the raw ceiling: wall-clock (best and median rounds) and server CPU per delivery. */
 export function fanoutVerdict(results: FanoutResults) {
