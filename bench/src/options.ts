@@ -53,7 +53,7 @@ const QUICK = {
   latencySeconds: 3,
   rawMessages: 30_000,
   coreMessages: 200_000,
-  quietWaitSeconds: 5,
+  quietWaitSeconds: 2,
 };
 
 type NumericKey = keyof typeof DEFAULTS;

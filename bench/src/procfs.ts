@@ -30,7 +30,9 @@ export async function machineBusySeconds(): Promise<number> {
   const stat = await readFile("/proc/stat", "utf8");
   const fields = (stat.split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
-  const busy = fields.slice(0, 8).reduce((sum, value, i) => (i === 3 || i === 4 ? sum : sum + (value || 0)), 0);
+  const busy = fields
+    .slice(0, 8)
+    .reduce((sum, value, i) => (i === 3 || i === 4 ? sum : sum + (value || 0)), 0);
   return busy / 100;
 }
 
