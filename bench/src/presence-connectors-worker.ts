@@ -1,4 +1,5 @@
-// Simulated connectors for the presence benchmark: N connectors, each on its own NATS connection, reporting
+// Simulated connectors for the presence benchmark (one per process, like real connectors), each on its own
+// NATS connection, reporting
 // through the connector's own PresenceReporter (open/close as they happen, full heartbeats in parts every
 // interval, answers to <p>.presence.sync). Real sockets cannot reach 100k here (20k fds per process), and
 // the presence service only ever sees these reports, so publishing them is the same load.
@@ -10,8 +11,9 @@ import { nowUs, sleep } from "./clock.js";
 import { serveRpc } from "./worker.js";
 
 export type StartParams = { natsUrl: string; connectors: number; heartbeatMs: number; prefix?: string };
-export type FillParams = { total: number; batch: number };
-export type ChurnParams = { opsPerSecond: number; seconds: number; minAgeMs: number };
+/** Connections `offset .. offset + total - 1` of the whole benchmark (user ids follow the index). */
+export type FillParams = { total: number; batch: number; offset: number };
+export type ChurnParams = { opsPerSecond: number; seconds: number; minAgeMs: number; userPrefix: string };
 /** Publish times of churn reports: `[userId, "online" | "offline", µs]`, the event each one should cause. */
 export type ChurnResult = {
   published: [string, "online" | "offline", number][];
@@ -40,7 +42,7 @@ async function start(params: StartParams): Promise<{ connectorIds: string[] }> {
 /** `total` connections spread round-robin, some users on two devices (like measure-memory.ts). */
 async function fill(params: FillParams): Promise<{ connections: number; users: number }> {
   const users = new Set<string>();
-  for (let i = 0; i < params.total; i++) {
+  for (let i = params.offset; i < params.offset + params.total; i++) {
     const sim = sims[i % sims.length]!;
     const info: ConnectionInfo = {
       connectionId: randomUUID(),
@@ -50,7 +52,7 @@ async function fill(params: FillParams): Promise<{ connections: number; users: n
     };
     users.add(info.userId);
     sim.reporter.opened(info);
-    if ((i + 1) % params.batch === 0) await Promise.all(sims.map((x) => x.nc.flush()));
+    if ((i + 1 - params.offset) % params.batch === 0) await Promise.all(sims.map((x) => x.nc.flush()));
   }
   await Promise.all(sims.map((x) => x.nc.flush()));
   return { connections: params.total, users: users.size };
@@ -85,7 +87,7 @@ async function churn(params: ChurnParams): Promise<ChurnResult> {
         closes++;
       } else {
         const sim = sims[next++ % sims.length]!;
-        const userId = `churn-${next}`;
+        const userId = `${params.userPrefix}${next}`;
         const info = { connectionId: randomUUID(), userId, deviceId: "default", since: Date.now() };
         published.push([userId, "online", nowUs()]);
         sim.reporter.opened(info);

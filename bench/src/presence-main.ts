@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       presence:
         "one real presence process (node apps/presence/dist/main.js, production timings) on a private nats-server",
       connectors:
-        `${options.connectors} simulated connectors in one worker process, each on its own NATS connection, ` +
+        `${options.connectors} simulated connectors, one worker process each, each on its own NATS connection, ` +
         "publishing through apps/connector's own PresenceReporter (open/close reports, a full heartbeat in parts " +
         `of 4,000 every ${options.heartbeatMs} ms, answers to presence.sync). Real WebSockets cannot reach ` +
         "100,000 here: the file descriptor limit is 20,000 per process, and presence sees only these reports.",

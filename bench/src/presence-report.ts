@@ -15,6 +15,11 @@ export type PresenceOptions = {
   queryRate: number;
   /** The simulated connectors' PRESENCE_HEARTBEAT_INTERVAL. */
   heartbeatMs: number;
+  /**
+   * Scheduling priority (nice, -20..19) of the benchmark's processes (presence, nats-server, worker, this
+   * one); 0 = unchanged. A negative value shields the figures from other work on a shared machine (root).
+   */
+  nice: number;
   outDir: string;
 };
 
@@ -58,10 +63,11 @@ const FLAGS: Record<string, Exclude<keyof PresenceOptions, "outDir">> = {
   "--churn-seconds": "churnSeconds",
   "--query-rate": "queryRate",
   "--heartbeat-ms": "heartbeatMs",
+  "--nice": "nice",
 };
 
 export const PRESENCE_USAGE = `node bench/dist/presence-main.js [--connections 100000] [--connectors 4]
-  [--churn-rate 1000] [--churn-seconds 20] [--query-rate 500] [--heartbeat-ms 3000] [--out DIR]`;
+  [--churn-rate 1000] [--churn-seconds 20] [--query-rate 500] [--heartbeat-ms 3000] [--nice 0] [--out DIR]`;
 
 /**
  * Flags of `presence-main`, defaulting to the issue's benchmark (100k connections over 4 connectors, 1,000
@@ -78,6 +84,7 @@ export function parsePresenceOptions(argv: readonly string[], benchDir: string):
     churnSeconds: 20,
     queryRate: 500,
     heartbeatMs: 3_000,
+    nice: 0,
     outDir: join(benchDir, "results"),
   };
   for (let i = 0; i < argv.length; i += 2) {
@@ -91,7 +98,11 @@ export function parsePresenceOptions(argv: readonly string[], benchDir: string):
     const key = FLAGS[flag];
     if (!key) throw new PresenceOptionsError(`unknown option ${flag}`);
     const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new PresenceOptionsError(`${flag} must be a positive integer`);
+    if (key === "nice") {
+      if (!Number.isInteger(n) || n < -20 || n > 19) throw new PresenceOptionsError("--nice must be -20..19");
+    } else if (!Number.isInteger(n) || n <= 0) {
+      throw new PresenceOptionsError(`${flag} must be a positive integer`);
+    }
     o[key] = n;
   }
   return o;

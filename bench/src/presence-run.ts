@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import { type Service, startNatsServer, startService, waitUntil } from "@herald/e2e/dist/fixtures/index.js";
 import { subjects } from "@herald/protocol";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -86,7 +87,9 @@ async function queryLoop(
 export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenchResults> {
   const s = subjects();
   const nats = await startNatsServer();
-  const worker = startWorker("presence-connectors-worker");
+  // One process per simulated connector, as real connectors are: one's heartbeat serialization does not
+  // hold back another's reports.
+  const workers = Array.from({ length: o.connectors }, () => startWorker("presence-connectors-worker"));
   let presence: Service | undefined;
   let nc: NatsConnection | undefined;
   try {
@@ -97,12 +100,23 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
       PRESENCE_SYNC_WAIT: "1s",
     });
     await presence.waitReady();
+    if (o.nice !== 0) {
+      for (const pid of [presence.pid, nats.pid(), ...workers.map((w) => w.pid), process.pid]) {
+        if (pid !== undefined) setPriority(pid, o.nice);
+      }
+    }
     nc = await connect({ servers: nats.url, noAsyncTraces: true, name: "presence-bench" });
-    const { connectorIds } = await worker.call<{ connectorIds: string[] }>("start", {
-      natsUrl: nats.url,
-      connectors: o.connectors,
-      heartbeatMs: o.heartbeatMs,
-    });
+    const connectorIds = (
+      await Promise.all(
+        workers.map((w) =>
+          w.call<{ connectorIds: string[] }>("start", {
+            natsUrl: nats.url,
+            connectors: 1,
+            heartbeatMs: o.heartbeatMs,
+          }),
+        ),
+      )
+    ).flatMap((r) => r.connectorIds);
     const client = nc;
     await waitUntil(
       async () => Object.keys((await count(client, s.presenceCount)).connectors).length === o.connectors,
@@ -112,10 +126,18 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
     log(`presence up, ${connectorIds.length} connectors; heap ${(empty.heapUsed / 1e6).toFixed(1)} MB`);
 
     const fillStarted = performance.now();
-    const filled = await worker.call<{ connections: number; users: number }>("fill", {
-      total: o.connections,
-      batch: 5_000,
-    });
+    const share = Math.ceil(o.connections / o.connectors);
+    await Promise.all(
+      workers.map((w, k) =>
+        w.call<{ connections: number; users: number }>("fill", {
+          total: Math.max(0, Math.min(share, o.connections - k * share)),
+          batch: 5_000,
+          offset: k * share,
+        }),
+      ),
+    );
+    // User ids follow the connection index (1.5 connections per user), so a user may span two connectors.
+    const filled = { connections: o.connections, users: Math.ceil(o.connections / 1.5) };
     await waitUntil(async () => (await count(client, s.presenceCount)).connections === o.connections, {
       timeoutMs: 60_000,
       message: `${o.connections} connections tracked`,
@@ -142,12 +164,29 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
     });
     // Scraping resets prom-client's event-loop delay histogram: the figures after cover the load phase only.
     const metricsBefore = await scrapeHeraldMetrics(presence.adminUrl);
-    const cpu = await cpuMeter({ presence: presence.pid, "nats-server": nats.pid() });
+    const cpu = await cpuMeter({
+      presence: presence.pid,
+      "nats-server": nats.pid(),
+      ...Object.fromEntries(workers.map((w, k) => [`connector-sim-${k}`, w.pid])),
+    });
     const profilePath = process.env.BENCH_PRESENCE_PROFILE;
     const stopProfile = profilePath ? await startCpuProfile(inspectorUrl(presence.logs()) ?? "") : undefined;
     let churning = true;
-    const churnPromise = worker
-      .call<ChurnResult>("churn", { opsPerSecond: o.churnRate, seconds: o.churnSeconds, minAgeMs: 1_000 })
+    const churnPromise = Promise.all(
+      workers.map((w, k) =>
+        w.call<ChurnResult>("churn", {
+          opsPerSecond: o.churnRate / o.connectors,
+          seconds: o.churnSeconds,
+          minAgeMs: 1_000,
+          userPrefix: `churn-${k}-`,
+        }),
+      ),
+    )
+      .then((results) => ({
+        published: results.flatMap((r) => r.published),
+        opens: results.reduce((n, r) => n + r.opens, 0),
+        closes: results.reduce((n, r) => n + r.closes, 0),
+      }))
       .finally(() => {
         churning = false;
       });
@@ -215,8 +254,8 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
       },
     };
   } finally {
-    await worker.call("stop").catch(() => {});
-    await worker.stop();
+    await Promise.all(workers.map((w) => w.call("stop").catch(() => {})));
+    await Promise.all(workers.map((w) => w.stop()));
     await nc?.close();
     await presence?.stop().catch(() => presence?.kill());
     await nats.dispose();
