@@ -108,6 +108,12 @@ export function derive(parts: Parts, cores = 2): Pick<BenchResults, "ceiling" | 
       heraldP99VsRawWsP99: ratio(p99, ws?.latency.latencyMs.p99),
       heraldP99VsSocketIoP99: ratio(p99, sio?.latency.latencyMs.p99),
       heraldRssPerConnVsRawWs: ratio(herald?.memory.perConnectionBytes, ws?.memory.perConnectionBytes),
+      // Share of the machine's CPU that other work took during Herald's saturation run: above ~0.2 the
+      // wall-clock figures (and so the ratios) say more about the neighbours than about Herald.
+      otherCpuShareDuringHerald: ratio(
+        herald?.throughput.cpuSeconds.otherProcesses,
+        herald ? (herald.throughput.elapsedMs / 1000) * cores : undefined,
+      ),
     },
     targets: {
       throughput: {
@@ -202,6 +208,13 @@ export function summaryTable(results: BenchResults): string {
   ).flatMap(([name, r]) => (r ? [`${name} ${r.loadAverage.join(" → ")}`] : []));
   const t = results.targets;
   const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "MET" : "MISSED");
+  const share = results.ratios.otherCpuShareDuringHerald;
+  const warning =
+    share !== null && share !== undefined && share > 0.2
+      ? [
+          `WARNING: other processes took ${Math.round(share * 100)}% of the CPU during Herald's run: rerun on a quiet machine.`,
+        ]
+      : [];
   return [
     line(header),
     ...rows.map(line),
@@ -225,6 +238,7 @@ export function summaryTable(results: BenchResults): string {
         ]
       : []),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
+    ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
   ].join("\n");
 }
