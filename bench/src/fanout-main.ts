@@ -73,6 +73,7 @@ async function main(): Promise<void> {
         "is kept well under what one connector fans out on this 2-core machine (10 msg/s × 10,000 = 100k " +
         "deliveries/s is above it, so latency would measure a growing queue)",
       connectorEnv: FANOUT_CONNECTOR_ENV,
+      connectorV8Flags: process.env.BENCH_FANOUT_CONNECTOR_V8_FLAGS ?? null,
       profile:
         "one extra saturation round per part with the V8 sampling profiler (200 µs) on the fan-out process " +
         "(connector via --inspect, raw server via node:inspector); self time by function and by area",

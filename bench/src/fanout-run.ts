@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs, sleep } from "./clock.js";
 import type { FanoutMode } from "./fanout-client-worker.js";
 import { FANOUT_CHANNEL, fanoutData, fanoutId } from "./fanout-frames.js";
+import { evaluateIn } from "./fanout-inspector.js";
 import { type FanoutPool, startFanoutPool } from "./fanout-pool.js";
 import { type CpuProfile, type ProfileSummary, summarizeProfile } from "./fanout-profile.js";
 import type { FanoutOptions } from "./fanout-report.js";
@@ -61,6 +62,8 @@ export type FanoutPart = {
   /** The round with the most deliveries per second (noise on a shared machine only ever slows a round). */
   best: SaturationRound;
   medianDeliveriesPerSec: number;
+  /** Median over the rounds of the fan-out process's CPU per delivery, µs (total, user, system). */
+  serverCpuMicrosPerDelivery: { total: number; user: number; system: number };
   latency: FanoutLatency;
   /** Self time of the fan-out process during one extra (unmeasured) saturation round. */
   profile?: ProfileSummary;
@@ -251,6 +254,11 @@ async function measureBoth(pool: FanoutPool, sides: Connected[], o: FanoutOption
       rounds: mine,
       best: mine.reduce((a, b) => (b.deliveriesPerSec > a.deliveriesPerSec ? b : a)),
       medianDeliveriesPerSec: median(mine.map((round) => round.deliveriesPerSec)),
+      serverCpuMicrosPerDelivery: {
+        total: median(mine.map((round) => round.serverCpuMicrosPerDelivery)),
+        user: median(mine.map((round) => round.serverUserMicrosPerDelivery)),
+        system: median(mine.map((round) => round.serverSystemMicrosPerDelivery)),
+      },
       latency: latencies.get(side) as FanoutLatency,
       ...(profile ? { profile } : {}),
       loadAverage: [loadStart, loadEnd],
@@ -267,12 +275,14 @@ export const FANOUT_CONNECTOR_ENV = {
 /** Herald: 1 persistence, 1 router, 1 presence, 1 connector; the backend publishes with JetStream here. */
 async function heraldSender(nats: NatsServer, o: FanoutOptions, runId: string) {
   const s = subjects(DEFAULT_PREFIX);
+  const v8Flags = process.env.BENCH_FANOUT_CONNECTOR_V8_FLAGS;
+  const inspect = o.profile || v8Flags !== undefined;
   const stack = await startStack({
     nats,
     env: { HERALD_PREFIX: DEFAULT_PREFIX },
     envFor: {
       // The inspector only serves the profile round; with no session attached it costs nothing.
-      connector: { ...FANOUT_CONNECTOR_ENV, ...(o.profile ? { NODE_OPTIONS: "--inspect=127.0.0.1:0" } : {}) },
+      connector: { ...FANOUT_CONNECTOR_ENV, ...(inspect ? { NODE_OPTIONS: "--inspect=127.0.0.1:0" } : {}) },
     },
   });
   let nc: NatsConnection | undefined;
@@ -283,6 +293,13 @@ async function heraldSender(nats: NatsServer, o: FanoutOptions, runId: string) {
   try {
     const connector = stack.connectors[0];
     if (!connector?.pid) throw new Error("no connector");
+    if (v8Flags) {
+      // A diagnosis (e.g. --no-turbo-inlining, so the profile names each function of the delivery path rather
+      // than the one they were inlined into); V8 flags are refused in NODE_OPTIONS, so they are set at run time,
+      // before the delivery path first runs.
+      const expression = `process.getBuiltinModule("v8").setFlagsFromString(${JSON.stringify(v8Flags)})`;
+      await evaluateIn(inspectorUrl(connector.logs()) ?? "", expression);
+    }
     const client = await connect({ servers: nats.url, noAsyncTraces: true, name: "fanout-backend" });
     nc = client;
     const js = jetstream(client);
