@@ -70,7 +70,9 @@ export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
 
   async function start(): Promise<void> {
     subscriptions.push(
-      nc.subscribe(s.presenceReportAll, { callback: (err, msg) => void (err ?? reports.push(msg)) }),
+      nc.subscribe(s.presenceReportAll, {
+        callback: (err, msg) => void (err ?? reports.push(msg.subject, msg)),
+      }),
       nc.subscribe(s.presenceEventAll, { callback: (err, msg) => void (err ?? onEvent(msg)) }),
     );
     void watchStatus();
