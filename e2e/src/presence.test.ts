@@ -13,7 +13,7 @@ import {
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type PresenceWatch, watchPresence } from "./support/presence.js";
 
-// Production timings (9 s connector timeout, 3 s heartbeats): the kill -9 test checks the contract's 10 s.
+// Production timings (8 s connector timeout, 3 s heartbeats): the kill -9 test checks the contract's 10 s.
 let nats: NatsServer;
 let stack: Stack;
 let backend: Backend;

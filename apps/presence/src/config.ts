@@ -6,9 +6,10 @@ export const envSchema = baseEnvSchema
     /**
      * A connector without any report for this long is dead: its connections go. The contract says "noticed
      * within 10 s" of the death: the expiry comes up to one housekeeping tick (250 ms) after this timeout,
-     * counted from the last report (before the death), so 9 s (three 3 s heartbeats) keeps it with a margin.
+     * counted from the last report (before the death), plus any delay of a busy event loop; 8 s keeps a
+     * margin for that, and a live connector (3 s heartbeats) must miss two in a row to be taken for dead.
      */
-    PRESENCE_CONNECTOR_TIMEOUT: duration("9s"),
+    PRESENCE_CONNECTOR_TIMEOUT: duration("8s"),
     /**
      * After asking connectors for a full heartbeat (`<p>.presence.sync`), how long a starting or reconnected
      * replica collects before it answers queries and may emit events. One connector heartbeat interval (3 s)
