@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       saturation:
         "`messages` published back to back (Herald: all PubAcks in flight at once); deliveries/s = deliveries ÷ " +
         "(last delivery − first publish); both sides stay connected and their `rounds` rounds alternate " +
-        "(raw, Herald, Herald, raw, ...), best and median reported; server CPU per delivery from /proc (user/system)",
+        "(raw, Herald, Herald, raw, ...), headline = median over round pairs of Herald ÷ raw (best and median also reported); server CPU per delivery from /proc (user/system)",
       latency:
         "`rate` msg/s for `latencySeconds`, each to every subscriber; percentiles over every delivery. The rate " +
         "is kept well under what one connector fans out on this 2-core machine (10 msg/s × 10,000 = 100k " +

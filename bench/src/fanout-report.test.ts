@@ -44,6 +44,7 @@ const round = (deliveriesPerSec: number, cpu: number): SaturationRound => ({
   serverUserMicrosPerDelivery: cpu / 2,
   serverSystemMicrosPerDelivery: cpu / 2,
   serverPeakRssBytes: 3e8,
+  machineSeconds: { softirq: 1, steal: 0 },
 });
 
 const part = (rates: number[], cpu: number): FanoutPart => {
@@ -75,12 +76,14 @@ describe("fanoutVerdict and the chart", () => {
     const results = { herald: part([60_000, 66_000, 50_000], 10), raw: part([70_000, 80_000, 75_000], 8) };
     const v = fanoutVerdict(results);
     expect(v).toMatchObject({ bestRatio: 0.825, medianRatio: 0.8, cpuEfficiencyRatio: 0.8, met: true });
+    expect(v.pairedRatios).toEqual([0.857, 0.825, 0.667]);
+    expect(v.pairedMedianRatio).toBe(0.825);
     expect(fanoutVerdict({ herald: part([50_000], 10), raw: part([80_000], 8) }).met).toBe(false);
     expect(fanoutVerdict({ herald: { skipped: "no nats" }, raw: part([80_000], 8) }).met).toBeNull();
     const options = parseFanoutOptions([], "/b");
     const svg = renderFanoutChart(results, options, "test");
     expect(svg).toContain("Deliveries per second");
-    expect(svg).toContain("0.825× raw");
+    expect(svg).toContain("0.825× raw (paired rounds)");
     expect(fanoutSummary(results)).toContain("target ≥ 0.7: met");
   });
 });

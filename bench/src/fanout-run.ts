@@ -40,6 +40,8 @@ export type SaturationRound = {
   serverUserMicrosPerDelivery: number;
   serverSystemMicrosPerDelivery: number;
   serverPeakRssBytes: number;
+  /** Machine-wide softirq (kernel network processing not charged to a process) and steal seconds. */
+  machineSeconds: { softirq: number; steal: number };
 };
 
 export type FanoutLatency = {
@@ -108,6 +110,15 @@ async function cpuSplit(pid: number): Promise<{ user: number; system: number }> 
   return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
+/**
+ * Machine-wide softirq and steal seconds so far. Loopback TCP receive work runs in softirq context and, with
+ * IRQ time accounting, is charged to no process: it shows here instead of in the sender's system time.
+ */
+async function machineSplit(): Promise<{ softirq: number; steal: number }> {
+  const fields = ((await readFile("/proc/stat", "utf8")).split("\n")[0] ?? "").trim().split(/\s+/);
+  return { softirq: Number(fields[7]) / 100, steal: Number(fields[8]) / 100 };
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
@@ -130,11 +141,13 @@ async function saturationRound(
     ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
   });
   const splitBefore = await cpuSplit(sender.serverPid);
+  const machineBefore = await machineSplit();
   const peakRss = rssSampler(sender.serverPid);
   const { startUs, sentUs } = await sender.saturate(phase, o.messages);
   const stats = await pool.waitFor(sender.mode, expected, 10_000, 60_000);
   const cpuSeconds = await cpu();
   const splitAfter = await cpuSplit(sender.serverPid);
+  const machineAfter = await machineSplit();
   const serverPeakRssBytes = peakRss();
   const elapsedUs = stats.lastUs - startUs;
   return {
@@ -152,6 +165,10 @@ async function saturationRound(
     serverUserMicrosPerDelivery: perDelivery(splitAfter.user - splitBefore.user, stats.deliveries),
     serverSystemMicrosPerDelivery: perDelivery(splitAfter.system - splitBefore.system, stats.deliveries),
     serverPeakRssBytes,
+    machineSeconds: {
+      softirq: Math.round((machineAfter.softirq - machineBefore.softirq) * 100) / 100,
+      steal: Math.round((machineAfter.steal - machineBefore.steal) * 100) / 100,
+    },
   };
 }
 
