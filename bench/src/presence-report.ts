@@ -126,6 +126,9 @@ export function presenceSummary(r: PresenceBenchResults): string {
     `  event lag       p50 ${r.eventLag.p50} ms  p99 ${r.eventLag.p99} ms  max ${r.eventLag.max} ms  (${r.eventLag.achievedPerSecond}/s, ${r.eventLag.missing} missing)  target p99 <= ${PRESENCE_TARGETS.eventLagP99Ms} ms: ${mark(v.eventLagP99)}`,
     `  memory          ${r.memory.heapBytesPerConnection} heap B/connection, ${r.memory.rssBytesPerConnection} RSS B/connection  target <= ${PRESENCE_TARGETS.bytesPerConnection}: ${mark(v.bytesPerConnection)}`,
     `  event loop      p99 ${r.presenceMetrics.eventLoopLagP99Ms} ms  max ${r.presenceMetrics.eventLoopLagMaxMs} ms during the load phase`,
+    `  CPU seconds     ${Object.entries(r.cpuSeconds)
+      .map(([name, seconds]) => `${name} ${seconds}`)
+      .join(", ")} (load phase)`,
   ].join("\n");
 }
 
