@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     },
     method: {
       presence:
-        "one real presence process (node apps/presence/dist/main.js, production timings) on a private nats-server",
+        "one real presence process (node apps/presence/dist/main.js, production timings except a 1 s sync wait at start) on a private nats-server",
       connectors:
         `${options.connectors} simulated connectors, one worker process each, each on its own NATS connection, ` +
         "publishing through apps/connector's own PresenceReporter (open/close reports, a full heartbeat in parts " +

@@ -79,8 +79,8 @@ async function queryLoop(
 }
 
 /**
- * The presence benchmark: one real presence process, `connectors` simulated connectors (a worker process
- * publishing exactly the connector's reports) holding `connections` in all, then, for `churnSeconds`,
+ * The presence benchmark: one real presence process, `connectors` simulated connectors (one worker process
+ * each, publishing exactly the connector's reports) holding `connections` in all, then, for `churnSeconds`,
  * `churnRate` opens+closes per second while a client queries `presence.get` and another one times every
  * online/offline event against its report's publish time.
  */
