@@ -22,7 +22,14 @@ const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const log = (line: string) => console.log(`[fanout ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const loads = () => loadavg().map((l) => Math.round(l * 100) / 100);
 
+/** Past this the run is stuck somewhere: exit (the exit hooks SIGKILL every child) rather than hang. */
+const WATCHDOG_MS = 8 * 60_000;
+
 async function main(): Promise<void> {
+  setTimeout(() => {
+    console.error(`fan-out benchmark still running after ${WATCHDOG_MS / 60_000} minutes; aborting`);
+    process.exit(1);
+  }, WATCHDOG_MS).unref();
   let options: ReturnType<typeof parseFanoutOptions>;
   try {
     options = parseFanoutOptions(process.argv.slice(2), benchDir);
@@ -87,7 +94,7 @@ async function main(): Promise<void> {
   const stamp = started.toISOString().replace(/[:.]/g, "-");
   writeFileSync(join(options.outDir, `fanout-${stamp}.json`), json);
   writeFileSync(join(options.outDir, "fanout-latest.json"), json);
-  const subtitle = `${started.toISOString().slice(0, 16)}Z, ${cpus().length} cores, load ${loadBefore[0]} → ${document.machine.loadAverageAfter[0]}; dashed line = 0.7 × raw best`;
+  const subtitle = `${started.toISOString().slice(0, 16)}Z, ${cpus().length} cores, load ${loadBefore[0]} → ${document.machine.loadAverageAfter[0]}; dashed line = 0.7 × raw median`;
   writeFileSync(join(options.outDir, "fanout-latest.svg"), renderFanoutChart(results, options, subtitle));
   console.log(fanoutSummary(results));
   console.log(`written: ${join(options.outDir, "fanout-latest.json")} and fanout-latest.svg`);

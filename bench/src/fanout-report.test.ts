@@ -83,7 +83,7 @@ describe("fanoutVerdict and the chart", () => {
     const options = parseFanoutOptions([], "/b");
     const svg = renderFanoutChart(results, options, "test");
     expect(svg).toContain("Deliveries per second");
-    expect(svg).toContain("0.825× raw (paired rounds)");
+    expect(svg).toContain("0.825× raw (median of paired rounds)");
     expect(fanoutSummary(results)).toContain("target ≥ 0.7: met");
   });
 });
