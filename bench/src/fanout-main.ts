@@ -2,6 +2,7 @@
 // subscribers on one connector (real Herald processes on a private nats-server), against a raw `ws` server
 // broadcasting one pre-serialised Buffer to the same clients. Writes bench/results/fanout-<timestamp>.json,
 // fanout-latest.json and fanout-latest.svg.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -20,6 +21,19 @@ import { FANOUT_CONNECTOR_ENV, runFanout } from "./fanout-run.js";
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const log = (line: string) => console.log(`[fanout ${new Date().toISOString().slice(11, 19)}] ${line}`);
+/** The checkout's commit, and whether apps/ had uncommitted changes (the services run from their dist). */
+function revision(): { commit: string; appsDirty: boolean } | null {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: benchDir, encoding: "utf8" }).trim();
+    return {
+      commit: git("rev-parse", "HEAD"),
+      appsDirty: git("status", "--porcelain", "--", "../apps") !== "",
+    };
+  } catch {
+    return null;
+  }
+}
+
 const loads = () => loadavg().map((l) => Math.round(l * 100) / 100);
 
 /** Past this the run is stuck somewhere: exit (the exit hooks SIGKILL every child) rather than hang. */
@@ -52,6 +66,7 @@ async function main(): Promise<void> {
     benchmark: "channel-fanout",
     startedAt: started.toISOString(),
     durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
+    revision: revision(),
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? "unknown",
