@@ -35,7 +35,8 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
   });
 
   async function start(): Promise<void> {
-    await ensureStreams(nats.jsm, streamConfigs(s, config));
+    const configs = streamConfigs(s, config);
+    await ensureStreams(nats.jsm, configs);
     const kv = await new Kvm(nats.js).create(s.buckets.cursors, {
       history: 1,
       replicas: config.HERALD_REPLICAS,
@@ -61,7 +62,7 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
       ),
     );
     started = true;
-    logger.info({ streams: Object.values(s.streams) }, "streams ready; serving");
+    logger.info({ streams: configs.map((c) => c.name) }, "streams ready; serving");
   }
 
   async function ensureAckConsumer(): Promise<void> {

@@ -85,20 +85,38 @@ const STREAM_NAME_IN_USE = 10058;
  * loses the create race updates instead, and an update to the same config is a no-op.
  */
 export async function ensureStreams(jsm: JetStreamManager, configs: WantedStream[]): Promise<void> {
-  for (const config of configs) {
-    const name = config.name;
-    const exists = await jsm.streams.info(name).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      try {
-        await jsm.streams.add(config);
-        continue;
-      } catch (err) {
-        if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
+  await Promise.all(
+    configs.map(async (config) => {
+      // nats-server 2.9 can leave requests on a clustered stream that another replica is creating unanswered:
+      // the create and an update racing it both time out, although the stream gets made. Ask again until it
+      // answers; API errors (a real refusal) are final.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          await ensureStream(jsm, config);
+          return;
+        } catch (err) {
+          if (err instanceof JetStreamApiError || Date.now() > deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 250 + Math.random() * 500));
+        }
       }
+    }),
+  );
+}
+
+async function ensureStream(jsm: JetStreamManager, config: WantedStream): Promise<void> {
+  const name = config.name;
+  const exists = await jsm.streams.info(name).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    try {
+      await jsm.streams.add(config);
+      return;
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
     }
-    await jsm.streams.update(name, config);
   }
+  await jsm.streams.update(name, config);
 }
