@@ -67,13 +67,14 @@ export function createRouter(deps: RouterDeps): Router {
       const check = () => {
         if (lease.held() === held || abort.signal.aborted) {
           clearInterval(timer);
+          abort.signal.removeEventListener("abort", check);
           resolve();
         }
       };
       // The lease's validity also ends by time alone, so poll as well as listen.
       const timer = setInterval(check, 100);
       leaseChanged = check;
-      abort.signal.addEventListener("abort", check);
+      abort.signal.addEventListener("abort", check, { once: true });
       check();
     });
   }
