@@ -14,9 +14,9 @@ export type StartParams = { natsUrl: string; connectors: number; heartbeatMs: nu
 /** Connections `offset .. offset + total - 1` of the whole benchmark (user ids follow the index). */
 export type FillParams = { total: number; batch: number; offset: number };
 export type ChurnParams = { opsPerSecond: number; seconds: number; minAgeMs: number; userPrefix: string };
-/** Publish times of churn reports: `[userId, "online" | "offline", µs]`, the event each one should cause. */
+/** Churn reports: `[userId, event it should cause, publish µs monotonic, publish ms epoch]`. */
 export type ChurnResult = {
-  published: [string, "online" | "offline", number][];
+  published: [string, "online" | "offline", number, number][];
   opens: number;
   closes: number;
 };
@@ -82,14 +82,14 @@ async function churn(params: ChurnParams): Promise<ChurnResult> {
         (opens + closes) % 2 === 1 && oldest && performance.now() - oldest.at >= params.minAgeMs;
       if (closing) {
         open.shift();
-        published.push([oldest.userId, "offline", nowUs()]);
+        published.push([oldest.userId, "offline", nowUs(), Date.now()]);
         oldest.sim.reporter.closed(oldest.connectionId);
         closes++;
       } else {
         const sim = sims[next++ % sims.length]!;
         const userId = `${params.userPrefix}${next}`;
         const info = { connectionId: randomUUID(), userId, deviceId: "default", since: Date.now() };
-        published.push([userId, "online", nowUs()]);
+        published.push([userId, "online", nowUs(), Date.now()]);
         sim.reporter.opened(info);
         open.push({ sim, connectionId: info.connectionId, userId, at: performance.now() });
         opens++;

@@ -154,12 +154,16 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
 
     // The load phase: churn + queries + event timing, all at once.
     const received = new Map<string, number>();
+    /** The event's `at`: when presence applied the report (ms epoch), to split the lag around presence. */
+    const emittedAt = new Map<string, number>();
     const events = client.subscribe(s.presenceEventAll, {
       callback: (err, msg) => {
         if (err) return;
         const at = nowUs();
-        const event = msg.json<{ type: string; userId: string }>();
-        if (event.userId.startsWith("churn-")) received.set(`${event.userId} ${event.type}`, at);
+        const event = msg.json<{ type: string; userId: string; at: number }>();
+        if (!event.userId.startsWith("churn-")) return;
+        received.set(`${event.userId} ${event.type}`, at);
+        emittedAt.set(`${event.userId} ${event.type}`, event.at);
       },
     });
     // Scraping resets prom-client's event-loop delay histogram: the figures after cover the load phase only.
@@ -202,12 +206,26 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
     const loop = await eventLoopLag(presence.adminUrl);
     const metricsAfter = await scrapeHeraldMetrics(presence.adminUrl);
     const lags: number[] = [];
+    const toPresence: number[] = [];
     let missing = 0;
-    for (const [userId, type, publishedAt] of churn.published) {
+    const missed: string[] = [];
+    const churnStarted = Math.min(...churn.published.map(([, , t]) => t));
+    for (const [userId, type, publishedAt, publishedEpoch] of churn.published) {
       const at = received.get(`${userId} ${type}`);
-      if (at === undefined) missing++;
-      else lags.push(at - publishedAt);
+      const emitted = emittedAt.get(`${userId} ${type}`);
+      if (emitted !== undefined) toPresence.push((emitted - publishedEpoch) * 1000);
+      if (at === undefined) {
+        missing++;
+        if (missed.length < 10) {
+          const other = received.get(`${userId} ${type === "online" ? "offline" : "online"}`);
+          missed.push(
+            `${userId} ${type} published at +${((publishedAt - churnStarted) / 1e6).toFixed(3)} s; ` +
+              `the other event ${other === undefined ? "missing too" : `at +${((other - churnStarted) / 1e6).toFixed(3)} s`}`,
+          );
+        }
+      } else lags.push(at - publishedAt);
     }
+    if (missed.length > 0) log(`events never received: ${missed.join("; ")}`);
     const final = await count(client, s.presenceCount);
     const queryLatency = summarizeLatencies(queries.latencies);
     const eventLag = summarizeLatencies(lags);
@@ -231,6 +249,7 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
       eventLag: {
         ...eventLag,
         missing,
+        untilPresenceApplied: summarizeLatencies(toPresence),
         opens: churn.opens,
         closes: churn.closes,
         achievedPerSecond: Math.round((churn.opens + churn.closes) / o.churnSeconds),
