@@ -31,10 +31,7 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       ...common,
       name: s.streams.intake,
       subjects: [s.sendAll],
-      // Not a work queue: per-message deletes are expensive on 2.9's file store; the router purges what it
-      // has routed instead (apps/router/src/intake-trimmer.ts). max_age only bounds a stuck backlog.
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
+      retention: RetentionPolicy.Workqueue,
       duplicate_window: nanos(settings.HERALD_DEDUP_WINDOW),
       max_age: nanos(settings.HERALD_RETENTION),
     },

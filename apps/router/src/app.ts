@@ -6,7 +6,6 @@ import { headers } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
 import { decide, headerSafe } from "./intake.js";
-import { IntakeTrimmer } from "./intake-trimmer.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
 
@@ -48,7 +47,6 @@ export function createRouter(deps: RouterDeps): Router {
   const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
 
   let state = "not started";
-  const trimmer = new IntakeTrimmer(nats.jsm, s, logger);
   let leaseChanged: () => void = () => {};
   const lease = new Lease({
     open: () => new Kvm(nats.js).create(s.buckets.leases, { history: 1, replicas: config.HERALD_REPLICAS }),
@@ -218,9 +216,6 @@ export function createRouter(deps: RouterDeps): Router {
         }
         messages = current;
         state = "consuming";
-        const trimming = setInterval(() => {
-          trimmer.trim().catch((err: unknown) => logger.warn({ err }, "could not trim the intake stream"));
-        }, config.ROUTER_TRIM_INTERVAL);
         failures = 0;
         logger.info({ consumer: s.consumers.router, stream: s.streams.intake }, "consuming intake");
         consuming();
@@ -229,7 +224,6 @@ export function createRouter(deps: RouterDeps): Router {
           current.closed().then((err) => ({ lost: false, err })),
           leaseIs(false).then(() => ({ lost: !abort.signal.aborted, err: undefined })),
         ]);
-        clearInterval(trimming);
         if (abort.signal.aborted) break;
         if (outcome.lost) {
           await current.close();

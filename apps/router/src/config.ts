@@ -21,8 +21,6 @@ export const envSchema = baseEnvSchema.extend({
     .string()
     .min(1)
     .default(() => `${hostname()}-${process.pid}-${Date.now().toString(36)}`),
-  /** How often the leader purges routed messages from the intake stream. */
-  ROUTER_TRIM_INTERVAL: duration("5s"),
   /** Largest publish routed; bigger ones are dead-lettered as `too_large`. */
   HERALD_MAX_MESSAGE_BYTES: positiveInt(DEFAULT_MAX_MESSAGE_BYTES),
 });

@@ -261,22 +261,6 @@ describe("router", () => {
     }, 60_000);
   });
 
-  it("purges routed messages from the intake stream, and only those", async () => {
-    const { s, settled } = await setup({ ROUTER_TRIM_INTERVAL: "200ms" });
-    for (let i = 0; i < 50; i++) await publish(s.sendUser("trim"), { data: i });
-    await settled();
-    await waitFor(
-      "the intake to be trimmed",
-      async () => (await client.jsm.streams.info(s.streams.intake)).state.messages === 0,
-    );
-    const info = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
-    expect(info.ack_floor.stream_seq).toBe(50);
-    expect(
-      (await client.jsm.streams.info(s.streams.mailbox, { subjects_filter: s.mailbox("trim") })).state
-        .messages,
-    ).toBe(50);
-  });
-
   it("drains on stop: everything held is finished, and the rest is routed by the next router", async () => {
     const { prefix, s, fixture, settled } = await setup({ ROUTER_ACK_WAIT: "2s" });
     const count = 3_000;

@@ -75,7 +75,7 @@ export async function createStreams(jsm: JetStreamManager, s: Subjects): Promise
   await jsm.streams.add({
     name: s.streams.intake,
     subjects: [s.sendAll],
-    retention: RetentionPolicy.Limits,
+    retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: dedupWindow,
   });
