@@ -104,6 +104,8 @@ read them back from the rendered Deployment.
   value: {{ $v.config.prefix | quote }}
 - name: HERALD_REPLICAS
   value: {{ $v.config.streamReplicas | quote }}
+- name: HERALD_CHANNEL_RETENTION
+  value: {{ $v.config.channelRetention | quote }}
 - name: ADMIN_PORT
   value: {{ $v.config.adminPort | quote }}
 - name: LOG_LEVEL

@@ -197,6 +197,7 @@ describe("environment", () => {
         NATS_URL: "nats://a:4222,nats://herald-nats:4222",
         HERALD_PREFIX: "acme",
         HERALD_REPLICAS: "3",
+        HERALD_CHANNEL_RETENTION: "*=100/24h",
         LOG_LEVEL: "info",
       });
       // Unset component settings are left out so the service default applies.
