@@ -40,7 +40,7 @@ const encoder = new TextEncoder();
  * registry; queries are spread over replicas by the `presence` queue group; one replica at a time, the holder
  * of a lease in the `<P>_presence` bucket, publishes online/offline events.
  */
-export function createRouter({ nats, config, logger, metrics }: PresenceDeps) {
+export function createPresence({ nats, config, logger, metrics }: PresenceDeps) {
   const s = subjects(config.HERALD_PREFIX);
   const { nc } = nats;
   const replicaId = config.PRESENCE_REPLICA_ID ?? `${hostname()}-${randomBytes(4).toString("hex")}`;

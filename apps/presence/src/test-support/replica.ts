@@ -1,5 +1,5 @@
 import { connectNats, createLogger, createMetrics, type Nats } from "@herald/service-kit";
-import { createRouter } from "../app.js";
+import { createPresence } from "../app.js";
 import { loadConfig } from "../config.js";
 
 /** Fast timings for tests; the defaults are the production ones (10 s timeout, 3.5 s sync, 3 s lease). */
@@ -19,7 +19,7 @@ export async function startReplica(url: string, env: Record<string, string> = {}
   const logger = createLogger("presence", config.LOG_LEVEL);
   const metrics = createMetrics("presence");
   const nats: Nats = await connectNats(config, "herald-presence-test", logger);
-  const app = createRouter({ nats, config, logger, metrics });
+  const app = createPresence({ nats, config, logger, metrics });
   await app.start();
   return {
     app,
