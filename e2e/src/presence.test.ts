@@ -197,7 +197,14 @@ describe("presence across 3 connectors (real processes, 2 presence replicas)", (
     expect(seconds).toBeLessThan(10);
     expect(multi.connections.map((c) => c.deviceId)).toEqual(["laptop"]);
     expect(presence.typesOf("multi")).toEqual(["online"]);
-    const count = await presence.count();
+    // Each replica expires the dead connector on its own clock (checked every 250 ms): poll until both have.
+    const count = await waitUntil(
+      async () => {
+        const answer = await presence.count();
+        return Object.keys(answer.connectors).length === 2 ? answer : undefined;
+      },
+      { timeoutMs: 3_000 },
+    );
     expect(Object.keys(count.connectors)).toHaveLength(2);
     expect(count.connections).toBe(1);
   });
