@@ -189,6 +189,10 @@ describe("environment", () => {
         "persistence.config.maxBacklog": "500",
         "router.extraEnv[0].name": "EXTRA",
         "router.extraEnv[0].value": "yes",
+        "router.config.ackWait": "4s",
+        "router.config.leaseTtl": "2s",
+        "presence.config.maxConnectionsPerUser": "3",
+        "presence.config.connectionLimitPolicy": "refuse-newest",
       },
     });
     for (const component of components) {
@@ -208,6 +212,11 @@ describe("environment", () => {
       HERALD_MAX_BACKLOG: "500",
     });
     expect(deploymentEnv(objects, "router").EXTRA).toBe("yes");
+    expect(deploymentEnv(objects, "router")).toMatchObject({ ROUTER_ACK_WAIT: "4s", ROUTER_LEASE_TTL: "2s" });
+    expect(deploymentEnv(objects, "presence")).toMatchObject({
+      PRESENCE_MAX_CONNECTIONS_PER_USER: "3",
+      PRESENCE_CONNECTION_LIMIT_POLICY: "refuse-newest",
+    });
     expect(deploymentEnv(objects, "connector").HERALD_RETENTION).toBeUndefined();
     expect(deploymentEnv(objects, "connector").PORT).toBe("8080");
   });
