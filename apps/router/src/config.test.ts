@@ -5,7 +5,7 @@ import { loadConfig } from "./config.js";
 describe("loadConfig", () => {
   it("has defaults for every router setting", () => {
     const config = loadConfig({});
-    expect(config.ROUTER_PREFETCH).toBe(64);
+    expect(config.ROUTER_PREFETCH).toBe(256);
     expect(config.ROUTER_ACK_WAIT).toBe(10_000);
     expect(config.ROUTER_LEASE_TTL).toBe(3_000);
     expect(config.ROUTER_REPLICA_ID).toMatch(/\S/);
@@ -35,7 +35,7 @@ describe("loadConfig", () => {
   });
 
   it("treats empty values as unset", () => {
-    expect(loadConfig({ ROUTER_PREFETCH: "" }).ROUTER_PREFETCH).toBe(64);
+    expect(loadConfig({ ROUTER_PREFETCH: "" }).ROUTER_PREFETCH).toBe(256);
   });
 
   it("reports every invalid variable at once, by name", () => {

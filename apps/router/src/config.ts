@@ -5,7 +5,7 @@ import { z } from "zod";
 
 export const envSchema = baseEnvSchema.extend({
   /** Messages each pull asks for: what a killed replica strands until `ROUTER_ACK_WAIT` expires. */
-  ROUTER_PREFETCH: positiveInt(64),
+  ROUTER_PREFETCH: positiveInt(256),
   /** How long an intake message may stay unacked before JetStream hands it to another replica. */
   ROUTER_ACK_WAIT: duration("10s").refine((ms) => ms >= 1_000, "ROUTER_ACK_WAIT must be at least 1s"),
   /** Intake messages one replica routes at once (their mailbox writes are pipelined). */
