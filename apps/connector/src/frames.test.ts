@@ -1,3 +1,4 @@
+import { clientFrameSchema } from "@herald/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseClientFrame } from "./frames.js";
@@ -36,6 +37,27 @@ describe("parseClientFrame", () => {
         (text) => {
           const result = parseClientFrame(text);
           expect(typeof result.ok).toBe("boolean");
+        },
+      ),
+      { numRuns: 10_000 },
+    );
+  });
+});
+
+describe("the ack fast path", () => {
+  it("agrees with the schema on every generated ack frame", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          type: fc.constant("ack"),
+          ids: fc.array(fc.string({ maxLength: 260 }), { maxLength: 3 }),
+        }),
+        fc.boolean(),
+        (frame, extraKey) => {
+          const value = extraKey ? { ...frame, extra: 1 } : frame;
+          const fast = parseClientFrame(JSON.stringify(value));
+          const schema = clientFrameSchema.safeParse(value);
+          expect(fast.ok).toBe(schema.success);
         },
       ),
       { numRuns: 10_000 },

@@ -4,6 +4,7 @@ import {
   clientFrameSchema,
   ErrorCode,
   type ErrorFrame,
+  MAX_ACK_IDS,
 } from "@herald/protocol";
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; error: ErrorFrame };
@@ -26,6 +27,8 @@ export function parseClientFrame(text: string): ParsedFrame {
   if (!KNOWN_TYPES.has(type)) {
     return fail(ErrorCode.UnknownFrameType, `unknown frame type '${type.slice(0, 32)}'`);
   }
+  // Acks are most of what clients send: checked by hand, the schema handles everything else (and bad acks).
+  if (type === "ack" && isPlainAck(value)) return { ok: true, frame: value };
   const parsed = clientFrameSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -35,6 +38,15 @@ export function parseClientFrame(text: string): ParsedFrame {
     );
   }
   return { ok: true, frame: parsed.data };
+}
+
+const MESSAGE_ID = /^[\x21-\x7e]{1,256}$/;
+
+function isPlainAck(value: object): value is { type: "ack"; ids: string[] } {
+  const { ids } = value as { ids?: unknown };
+  if (Object.keys(value).length !== 2 || !Array.isArray(ids)) return false;
+  if (ids.length === 0 || ids.length > MAX_ACK_IDS) return false;
+  return ids.every((id) => typeof id === "string" && MESSAGE_ID.test(id));
 }
 
 export function errorFrame(code: string, message: string, ids?: string[]): string {

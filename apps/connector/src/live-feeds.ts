@@ -89,10 +89,27 @@ function positionOf(msg: Msg): { seq: number; prev: number } | undefined {
   return { seq, prev };
 }
 
+const ENTRY_PREFIX = '{"id":"';
+
 /**
- * The stored `{id, data, ts}`. Checked by hand rather than with the schema: this runs for every message on
- * the hot path, and the router already validated what it wrote.
+ * The id of a stored entry and the entry's JSON text, when it has the shape the router writes
+ * (`{"id":…,"data":…,"ts":…}`, keys in that order). Frames are then spliced from that text rather than parsed
+ * and serialised again: this runs for every message, and the router already validated what it wrote.
  */
+export function spliceableEntry(text: string): { id: string; text: string } | undefined {
+  if (!text.startsWith(ENTRY_PREFIX) || !text.endsWith("}")) return undefined;
+  // The id is a JSON string: find its closing quote, skipping escaped characters.
+  let end = ENTRY_PREFIX.length;
+  while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+  if (!text.startsWith(',"data":', end + 1) || !/,"ts":\d+}$/.test(text)) return undefined;
+  try {
+    return { id: JSON.parse(text.slice(ENTRY_PREFIX.length - 1, end + 1)) as string, text };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The stored `{id, data, ts}`, checked by hand (the slow path, for entries not shaped as the router writes). */
 function entryOf(msg: Msg): MailboxEntry | undefined {
   let value: unknown;
   try {
@@ -108,20 +125,34 @@ function entryOf(msg: Msg): MailboxEntry | undefined {
 
 export function parseUserLive(msg: Msg): Delivery | undefined {
   const position = positionOf(msg);
+  if (!position) return undefined;
+  const fast = spliceableEntry(msg.string());
+  if (fast)
+    return {
+      id: fast.id,
+      ...position,
+      frame: `{"type":"message","seq":${position.seq},${fast.text.slice(1)}`,
+    };
   const entry = entryOf(msg);
-  if (!position || !entry) return undefined;
+  if (!entry) return undefined;
   return { id: entry.id, ...position, frame: messageFrame(entry.id, position.seq, entry.data, entry.ts) };
 }
 
 /** A channel message; `key` is the channel name clients know (e.g. `$broadcast` for broadcasts). */
 export function parseChannelLive(msg: Msg, channel: string): Delivery | undefined {
   const position = positionOf(msg);
+  if (!position) return undefined;
+  const fast = spliceableEntry(msg.string());
+  // Encoded once here: a channel message usually goes to many sockets.
+  if (fast) {
+    const head = `{"type":"message","channel":${JSON.stringify(channel)},"offset":${position.seq},`;
+    return { id: fast.id, ...position, frame: Buffer.from(head + fast.text.slice(1)) };
+  }
   const entry = entryOf(msg);
-  if (!position || !entry) return undefined;
+  if (!entry) return undefined;
   return {
     id: entry.id,
     ...position,
-    // Encoded once here: a channel message usually goes to many sockets.
     frame: Buffer.from(channelFrame(entry.id, channel, position.seq, entry.data, entry.ts)),
   };
 }
