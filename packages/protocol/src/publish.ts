@@ -47,6 +47,5 @@ export const DeadReason = {
   InvalidChannel: "invalid_channel",
   TooLarge: "too_large",
   UnknownSubject: "unknown_subject",
-  Unsupported: "unsupported",
 } as const;
 export type DeadReason = (typeof DeadReason)[keyof typeof DeadReason];
