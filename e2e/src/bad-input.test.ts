@@ -1,73 +1,54 @@
 import { CloseCode } from "@herald/protocol";
 import { SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   connectClient,
   forgeAlgNoneToken,
-  type NatsServer,
   openClient,
-  type Stack,
   signExpiredToken,
   signToken,
   signWithWrongKey,
-  startNatsServer,
-  startStack,
   tamperedToken,
   waitUntil,
 } from "./fixtures/index.js";
-import { type Backend, connectBackend } from "./support/backend.js";
+import { useStack } from "./support/use-stack.js";
 
-let nats: NatsServer;
-let stack: Stack;
-let backend: Backend;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  stack = await startStack({
-    nats,
-    envFor: { connector: { HERALD_HANDSHAKE_TIMEOUT: "1s", HERALD_MAX_BUFFERED_BYTES: "65536" } },
-  });
-  backend = await connectBackend(nats.url);
+const world = useStack({
+  envFor: { connector: { HERALD_HANDSHAKE_TIMEOUT: "1s", HERALD_MAX_BUFFERED_BYTES: "65536" } },
 });
 
-afterAll(async () => {
-  await backend?.close();
-  await stack?.stop();
-  await nats?.stop();
-});
-
-const token = (sub: string) => signToken({ sub }, stack.jwtSecret);
+const token = (sub: string) => signToken({ sub }, world.stack.jwtSecret);
 
 describe("publishes that are not valid", () => {
   it("dead-letters each with its reason and original payload, and delivers none", async () => {
-    const watcher = await connectClient(stack.wsUrl(await token("victim")), { autoAck: true });
+    const watcher = await connectClient(world.stack.wsUrl(await token("victim")), { autoAck: true });
     const tenMiB = new Uint8Array(10 * 1024 * 1024).fill(0x61);
     const cases: { subject: string; payload: string | Uint8Array; reason: string }[] = [
-      { subject: backend.s.sendUser("victim"), payload: "{not json", reason: "invalid_json" },
+      { subject: world.backend.s.sendUser("victim"), payload: "{not json", reason: "invalid_json" },
       {
-        subject: backend.s.sendUser("victim"),
+        subject: world.backend.s.sendUser("victim"),
         payload: JSON.stringify({ id: "no-data" }),
         reason: "missing_data",
       },
-      { subject: backend.s.sendUser("victim"), payload: tenMiB, reason: "too_large" },
+      { subject: world.backend.s.sendUser("victim"), payload: tenMiB, reason: "too_large" },
       ...["victim.x", "*", ">", "vic tim", ""].map((userId) => ({
-        subject: backend.s.sendUsers,
+        subject: world.backend.s.sendUsers,
         payload: JSON.stringify({ userIds: ["victim", userId], data: "never" }),
         reason: "invalid_user_id",
       })),
       {
-        subject: backend.s.sendUser("=dmljdGlt"),
+        subject: world.backend.s.sendUser("=dmljdGlt"),
         payload: JSON.stringify({ data: "never" }),
         reason: "invalid_user_id",
       },
     ];
     for (const c of cases) {
-      const ack = await backend.publish(c.subject, c.payload);
+      const ack = await world.backend.publish(c.subject, c.payload);
       expect(ack.seq).toBeGreaterThan(0);
     }
     const letters = await waitUntil(
       async () => {
-        const all = await backend.deadLetters();
+        const all = await world.backend.deadLetters();
         return all.length >= cases.length ? all : undefined;
       },
       { timeoutMs: 20_000, message: "dead letters" },
@@ -80,17 +61,17 @@ describe("publishes that are not valid", () => {
     }
     expect(letters[3]!.header).toContain("victim.x");
     // A valid message after them still flows, and nothing invalid reached the user.
-    await backend.toUser("victim", { data: "valid", id: "valid-1" });
+    await world.backend.toUser("victim", { data: "valid", id: "valid-1" });
     await watcher.waitFor((f) => f.type === "message" && f.id === "valid-1");
     expect(watcher.messages().map((m) => m.id)).toEqual(["valid-1"]);
-    expect(await backend.mailboxCount("victim")).toBe(1);
+    expect(await world.backend.mailboxCount("victim")).toBe(1);
     await watcher.close();
   });
 });
 
 describe("frames that are not valid", () => {
   it("answers malformed frames, unknown types and unknown acks with an error frame and stays usable", async () => {
-    const client = await connectClient(stack.wsUrl(await token("frames")));
+    const client = await connectClient(world.stack.wsUrl(await token("frames")));
     const bad = [
       ["this is not json", "invalid_json"],
       ["[1,2,3]", "invalid_frame"],
@@ -107,7 +88,7 @@ describe("frames that are not valid", () => {
     }
     client.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     await client.waitFor((f) => f.type === "error" && f.message.includes("binary"));
-    await backend.toUser("frames", { data: "still here", id: "f-1" });
+    await world.backend.toUser("frames", { data: "still here", id: "f-1" });
     expect((await client.waitForMessages(1))[0]!.id).toBe("f-1");
     client.ack(["f-1"]);
     expect(client.closeInfo()).toBeUndefined();
@@ -115,11 +96,11 @@ describe("frames that are not valid", () => {
   });
 
   it("closes with 1009 a frame larger than the limit, without affecting other connections", async () => {
-    const other = await connectClient(stack.wsUrl(await token("bystander")), { autoAck: true });
-    const client = await connectClient(stack.wsUrl(await token("big-frames")));
+    const other = await connectClient(world.stack.wsUrl(await token("bystander")), { autoAck: true });
+    const client = await connectClient(world.stack.wsUrl(await token("big-frames")));
     client.send(JSON.stringify({ type: "ack", ids: ["x".repeat(200_000)] }));
     expect((await client.closed).code).toBe(1009);
-    await backend.toUser("bystander", { data: 1, id: "b-1" });
+    await world.backend.toUser("bystander", { data: 1, id: "b-1" });
     await other.waitForMessages(1);
     await other.close();
   });
@@ -134,42 +115,44 @@ describe("tokens", () => {
   };
 
   it("refuses a connection without a token that sends no auth frame", async () => {
-    const client = openClient(stack.wsUrl());
+    const client = openClient(world.stack.wsUrl());
     const info = await client.closed;
     expect(info.code).toBe(CloseCode.HandshakeTimeout);
     expect(client.frames).toEqual([]);
   });
 
   it("refuses malformed, alg:none, wrong-key, tampered and expired tokens before the upgrade", async () => {
-    await refusedBeforeUpgrade(stack.wsUrl("not-a-jwt"));
-    await refusedBeforeUpgrade(stack.wsUrl(forgeAlgNoneToken({ sub: "mallory" })));
-    await refusedBeforeUpgrade(stack.wsUrl(await signWithWrongKey({ sub: "mallory" })));
+    await refusedBeforeUpgrade(world.stack.wsUrl("not-a-jwt"));
+    await refusedBeforeUpgrade(world.stack.wsUrl(forgeAlgNoneToken({ sub: "mallory" })));
+    await refusedBeforeUpgrade(world.stack.wsUrl(await signWithWrongKey({ sub: "mallory" })));
     await refusedBeforeUpgrade(
-      stack.wsUrl(await tamperedToken({ sub: "alice" }, stack.jwtSecret, { sub: "mallory" })),
+      world.stack.wsUrl(await tamperedToken({ sub: "alice" }, world.stack.jwtSecret, { sub: "mallory" })),
     );
-    await refusedBeforeUpgrade(stack.wsUrl(await signExpiredToken({ sub: "alice" }, stack.jwtSecret)));
-    await refusedBeforeUpgrade(stack.wsUrl(await signToken({ sub: "a.b" }, stack.jwtSecret)));
+    await refusedBeforeUpgrade(
+      world.stack.wsUrl(await signExpiredToken({ sub: "alice" }, world.stack.jwtSecret)),
+    );
+    await refusedBeforeUpgrade(world.stack.wsUrl(await signToken({ sub: "a.b" }, world.stack.jwtSecret)));
     const noSub = await new SignJWT({ did: "x" })
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime("1h")
-      .sign(new TextEncoder().encode(stack.jwtSecret));
-    await refusedBeforeUpgrade(stack.wsUrl(noSub));
+      .sign(new TextEncoder().encode(world.stack.jwtSecret));
+    await refusedBeforeUpgrade(world.stack.wsUrl(noSub));
   });
 
   it("refuses bad tokens sent in the auth frame with 4001, and expired ones with 4003", async () => {
-    const forged = openClient(stack.wsUrl(), { authToken: forgeAlgNoneToken({ sub: "mallory" }) });
+    const forged = openClient(world.stack.wsUrl(), { authToken: forgeAlgNoneToken({ sub: "mallory" }) });
     expect((await forged.closed).code).toBe(CloseCode.Unauthorized);
     expect(forged.frames).toEqual([]);
-    const wrong = openClient(stack.wsUrl(), { authToken: await signWithWrongKey({ sub: "mallory" }) });
+    const wrong = openClient(world.stack.wsUrl(), { authToken: await signWithWrongKey({ sub: "mallory" }) });
     expect((await wrong.closed).code).toBe(CloseCode.Unauthorized);
-    const expired = openClient(stack.wsUrl(), {
-      authToken: await signExpiredToken({ sub: "alice" }, stack.jwtSecret),
+    const expired = openClient(world.stack.wsUrl(), {
+      authToken: await signExpiredToken({ sub: "alice" }, world.stack.jwtSecret),
     });
     expect((await expired.closed).code).toBe(CloseCode.TokenExpired);
   });
 
   it("accepts a valid token in the auth frame", async () => {
-    const client = openClient(stack.wsUrl(), { authToken: await token("frame-auth") });
+    const client = openClient(world.stack.wsUrl(), { authToken: await token("frame-auth") });
     const welcome = await client.waitFor((f) => f.type === "welcome");
     expect(welcome).toMatchObject({ userId: "frame-auth", deviceId: "default" });
     await client.close();
@@ -177,25 +160,28 @@ describe("tokens", () => {
 
   it("closes a connection with 4003 when its token expires", async () => {
     const exp = Math.floor(Date.now() / 1000) + 2;
-    const client = await connectClient(stack.wsUrl(await signToken({ sub: "short", exp }, stack.jwtSecret)));
+    const client = await connectClient(
+      world.stack.wsUrl(await signToken({ sub: "short", exp }, world.stack.jwtSecret)),
+    );
     expect((await client.closed).code).toBe(CloseCode.TokenExpired);
   });
 });
 
 describe("slow clients", () => {
   it("are closed with 4008 when their send buffer fills, and lose nothing", async () => {
-    const slow = await connectClient(stack.wsUrl(await token("slowpoke")));
+    const slow = await connectClient(world.stack.wsUrl(await token("slowpoke")));
     // Stop reading: the server's send buffer for this socket can only grow.
     const socket = (slow.ws as unknown as { _socket: import("node:net").Socket })._socket;
     socket.pause();
     // Far more than the kernel's loopback socket buffers absorb, so the server's own buffer must grow.
     const total = 400;
     const blob = "y".repeat(50_000);
-    for (let i = 0; i < total; i++) await backend.toUser("slowpoke", { data: { i, blob }, id: `s-${i}` });
+    for (let i = 0; i < total; i++)
+      await world.backend.toUser("slowpoke", { data: { i, blob }, id: `s-${i}` });
     socket.resume();
     expect((await slow.closed).code).toBe(CloseCode.SlowConsumer);
 
-    const again = await connectClient(stack.wsUrl(await token("slowpoke")), { autoAck: true });
+    const again = await connectClient(world.stack.wsUrl(await token("slowpoke")), { autoAck: true });
     const messages = await again.waitForMessages(total, 30_000);
     const ids = [...new Set(messages.map((m) => m.id))];
     expect(ids).toEqual(Array.from({ length: total }, (_, i) => `s-${i}`));

@@ -1,38 +1,14 @@
 import { HeraldClient } from "@herald/client";
 import type { ChannelMessageFrame, SubscribedFrame } from "@herald/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import {
-  connectClient,
-  type NatsServer,
-  type Stack,
-  signToken,
-  startNatsServer,
-  startStack,
-  type TestClient,
-  waitUntil,
-} from "./fixtures/index.js";
-import { type Backend, connectBackend } from "./support/backend.js";
+import { connectClient, signToken, type TestClient, waitUntil } from "./fixtures/index.js";
 import { startBalancer } from "./support/tcp-balancer.js";
+import { useStack } from "./support/use-stack.js";
 
-let nats: NatsServer;
-let stack: Stack;
-let backend: Backend;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  stack = await startStack({
-    nats,
-    replicas: 3,
-    env: { HERALD_CHANNEL_RETENTION: "short-*=3/1h;chat-*=1000/24h;*=100/1h" },
-  });
-  backend = await connectBackend(nats.url);
-});
-
-afterAll(async () => {
-  await backend?.close();
-  await stack?.stop();
-  await nats?.dispose();
+const world = useStack({
+  replicas: 3,
+  env: { HERALD_CHANNEL_RETENTION: "short-*=3/1h;chat-*=1000/24h;*=100/1h" },
 });
 
 const channelMessages = (client: TestClient, channel: string) =>
@@ -48,11 +24,11 @@ async function subscribed(client: TestClient, channel: string, since?: number): 
 /** Publishes `count` messages while a live subscriber watches, and returns their offsets once all arrived. */
 async function publishAndLearnOffsets(channel: string, count: number, prefix: string): Promise<number[]> {
   const watcher = await connectClient(
-    stack.wsUrl(await signToken({ sub: "watcher", channels: ["*"] }, stack.jwtSecret)),
+    world.stack.wsUrl(await signToken({ sub: "watcher", channels: ["*"] }, world.stack.jwtSecret)),
   );
   await subscribed(watcher, channel);
   for (let i = 0; i < count; i++)
-    await backend.publish(backend.s.sendChannel(channel), { data: i, id: `${prefix}-${i}` });
+    await world.backend.publish(world.backend.s.sendChannel(channel), { data: i, id: `${prefix}-${i}` });
   await waitUntil(() => channelMessages(watcher, channel).length >= count, { timeoutMs: 10_000 });
   const offsets = channelMessages(watcher, channel).map((m) => m.offset);
   await watcher.close();
@@ -64,13 +40,19 @@ describe("channels", () => {
     const clients = await Promise.all(
       [0, 1, 2, 0, 1, 2].map(async (i, n) =>
         connectClient(
-          stack.wsUrl(await signToken({ sub: `reader${n}`, channels: ["chat-*"] }, stack.jwtSecret), i),
+          world.stack.wsUrl(
+            await signToken({ sub: `reader${n}`, channels: ["chat-*"] }, world.stack.jwtSecret),
+            i,
+          ),
         ),
       ),
     );
     for (const c of clients) expect((await subscribed(c, "chat-lobby")).recovered).toBe(false);
     for (let i = 0; i < 20; i++)
-      await backend.publish(backend.s.sendChannel("chat-lobby"), { data: { i }, id: `lobby-${i}` });
+      await world.backend.publish(world.backend.s.sendChannel("chat-lobby"), {
+        data: { i },
+        id: `lobby-${i}`,
+      });
     for (const c of clients) {
       await waitUntil(() => channelMessages(c, "chat-lobby").length >= 20, { timeoutMs: 10_000 });
       const got = channelMessages(c, "chat-lobby");
@@ -83,11 +65,11 @@ describe("channels", () => {
   it("replay everything after `since`, then live, with no gap or duplicate (recovered: true)", async () => {
     const offsets = await publishAndLearnOffsets("chat-history", 10, "h");
     const client = await connectClient(
-      stack.wsUrl(await signToken({ sub: "late", channels: ["chat-*"] }, stack.jwtSecret)),
+      world.stack.wsUrl(await signToken({ sub: "late", channels: ["chat-*"] }, world.stack.jwtSecret)),
     );
     const answer = await subscribed(client, "chat-history", offsets[3]);
     expect(answer.recovered).toBe(true);
-    await backend.publish(backend.s.sendChannel("chat-history"), { data: 10, id: "h-10" });
+    await world.backend.publish(world.backend.s.sendChannel("chat-history"), { data: 10, id: "h-10" });
     await waitUntil(() => channelMessages(client, "chat-history").length >= 7, { timeoutMs: 10_000 });
     expect(channelMessages(client, "chat-history").map((m) => m.id)).toEqual([
       "h-4",
@@ -104,7 +86,7 @@ describe("channels", () => {
   it("say recovered: false when the history after `since` is gone", async () => {
     const offsets = await publishAndLearnOffsets("short-lived", 10, "s");
     const client = await connectClient(
-      stack.wsUrl(await signToken({ sub: "gone", channels: ["short-*"] }, stack.jwtSecret)),
+      world.stack.wsUrl(await signToken({ sub: "gone", channels: ["short-*"] }, world.stack.jwtSecret)),
     );
     const answer = await subscribed(client, "short-lived", offsets[0]);
     expect(answer.recovered).toBe(false);
@@ -114,11 +96,11 @@ describe("channels", () => {
   });
 
   it("recover through a connector kill -9: the SDK resubscribes from its last offset and the app sees each message once", async () => {
-    const balancer = await startBalancer(() => stack.connectors.map((c) => c.port));
+    const balancer = await startBalancer(() => world.stack.connectors.map((c) => c.port));
     const handled: string[] = [];
     const client = new HeraldClient({
       url: `ws://127.0.0.1:${balancer.port}/ws`,
-      token: () => signToken({ sub: "survivor", channels: ["chat-*"] }, stack.jwtSecret),
+      token: () => signToken({ sub: "survivor", channels: ["chat-*"] }, world.stack.jwtSecret),
       WebSocket: WebSocket as never,
       reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
     });
@@ -132,15 +114,15 @@ describe("channels", () => {
     await ready;
     const publishing = (async () => {
       for (let i = 0; i < 300; i++) {
-        await backend.publish(backend.s.sendChannel("chat-crash"), { data: i, id: `k-${i}` });
+        await world.backend.publish(world.backend.s.sendChannel("chat-crash"), { data: i, id: `k-${i}` });
         if (i % 50 === 0) await new Promise((r) => setTimeout(r, 20));
       }
     })();
     await waitUntil(() => handled.length >= 50, { timeoutMs: 20_000 });
     // Every connector dies, so whichever one the client was on is among them.
-    await Promise.all(stack.connectors.map((c) => c.kill()));
-    await Promise.all(stack.connectors.map((c) => c.restart()));
-    await Promise.all(stack.connectors.map((c) => c.waitReady()));
+    await Promise.all(world.stack.connectors.map((c) => c.kill()));
+    await Promise.all(world.stack.connectors.map((c) => c.restart()));
+    await Promise.all(world.stack.connectors.map((c) => c.waitReady()));
     await publishing;
     await waitUntil(() => new Set(handled).size >= 300, {
       timeoutMs: 30_000,
@@ -154,7 +136,7 @@ describe("channels", () => {
 
   it("do not leak: an unauthorised channel is refused and none of its messages arrive", async () => {
     const client = await connectClient(
-      stack.wsUrl(await signToken({ sub: "nosy", channels: ["chat-*"] }, stack.jwtSecret)),
+      world.stack.wsUrl(await signToken({ sub: "nosy", channels: ["chat-*"] }, world.stack.jwtSecret)),
     );
     client.send({ type: "subscribe", channel: "admin-alerts" });
     const error = await client.waitFor((f) => f.type === "error" && f.code === "forbidden");
@@ -165,9 +147,9 @@ describe("channels", () => {
     await waitUntil(
       () => client.frames.filter((f) => f.type === "error" && f.code === "invalid_channel").length >= 2,
     );
-    await backend.publish(backend.s.sendChannel("admin-alerts"), { data: "secret", id: "a-1" });
-    await backend.toUser("someone-else", { data: "private", id: "p-1" });
-    await backend.publish(backend.s.sendChannel("chat-x"), { data: "marker", id: "x-1" });
+    await world.backend.publish(world.backend.s.sendChannel("admin-alerts"), { data: "secret", id: "a-1" });
+    await world.backend.toUser("someone-else", { data: "private", id: "p-1" });
+    await world.backend.publish(world.backend.s.sendChannel("chat-x"), { data: "marker", id: "x-1" });
     await subscribed(client, "chat-x", 0);
     await waitUntil(() => channelMessages(client, "chat-x").length >= 1);
     expect(client.frames.some((f) => f.type === "message" && (f.id === "a-1" || f.id === "p-1"))).toBe(false);
@@ -178,13 +160,13 @@ describe("channels", () => {
 describe("private channels", () => {
   it("need a subscription token for this user and channel, and refuse an expired one", async () => {
     const client = await connectClient(
-      stack.wsUrl(await signToken({ sub: "vip", channels: ["private-*"] }, stack.jwtSecret)),
+      world.stack.wsUrl(await signToken({ sub: "vip", channels: ["private-*"] }, world.stack.jwtSecret)),
     );
     client.send({ type: "subscribe", channel: "private-room" });
     await client.waitFor((f) => f.type === "error" && f.code === "forbidden");
     const othersToken = await signToken(
       { sub: "someone", extra: { channel: "private-room" } },
-      stack.jwtSecret,
+      world.stack.jwtSecret,
     );
     client.send({ type: "subscribe", channel: "private-room", token: othersToken });
     await waitUntil(
@@ -192,17 +174,17 @@ describe("private channels", () => {
     );
     const expired = await signToken(
       { sub: "vip", exp: "-10s", extra: { channel: "private-room" } },
-      stack.jwtSecret,
+      world.stack.jwtSecret,
     );
     client.send({ type: "subscribe", channel: "private-room", token: expired });
     await client.waitFor((f) => f.type === "error" && f.code === "token_expired");
     const good = await signToken(
       { sub: "vip", exp: "5m", extra: { channel: "private-room" } },
-      stack.jwtSecret,
+      world.stack.jwtSecret,
     );
     client.send({ type: "subscribe", channel: "private-room", token: good });
     await client.waitFor((f) => f.type === "subscribed" && f.channel === "private-room");
-    await backend.publish(backend.s.sendChannel("private-room"), { data: "psst", id: "pr-1" });
+    await world.backend.publish(world.backend.s.sendChannel("private-room"), { data: "psst", id: "pr-1" });
     await client.waitFor((f) => f.type === "message" && f.id === "pr-1");
     await client.close();
   });
@@ -212,10 +194,13 @@ describe("broadcast", () => {
   it("reaches every connected device on every connector", async () => {
     const clients = await Promise.all(
       [0, 1, 2, 0].map(async (i, n) =>
-        connectClient(stack.wsUrl(await signToken({ sub: `all${n}` }, stack.jwtSecret), i)),
+        connectClient(world.stack.wsUrl(await signToken({ sub: `all${n}` }, world.stack.jwtSecret), i)),
       ),
     );
-    await backend.publish(backend.s.sendBroadcast, { data: { notice: "maintenance" }, id: "bc-1" });
+    await world.backend.publish(world.backend.s.sendBroadcast, {
+      data: { notice: "maintenance" },
+      id: "bc-1",
+    });
     for (const c of clients) {
       const frame = await c.waitFor<ChannelMessageFrame>((f) => f.type === "message" && f.id === "bc-1");
       expect(frame).toMatchObject({ channel: "$broadcast", data: { notice: "maintenance" } });

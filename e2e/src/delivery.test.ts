@@ -1,45 +1,24 @@
 import type { CursorReply, Receipt, UserMessageFrame } from "@herald/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  connectClient,
-  type NatsServer,
-  type Stack,
-  signToken,
-  startNatsServer,
-  startStack,
-  waitUntil,
-} from "./fixtures/index.js";
-import { type Backend, connectBackend } from "./support/backend.js";
+import { describe, expect, it } from "vitest";
+import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
+import { useStack } from "./support/use-stack.js";
 
-let nats: NatsServer;
-let stack: Stack;
-let backend: Backend;
+const world = useStack();
 
-beforeAll(async () => {
-  nats = await startNatsServer();
-  stack = await startStack({ nats });
-  backend = await connectBackend(nats.url);
-});
-
-afterAll(async () => {
-  await backend?.close();
-  await stack?.stop();
-  await nats?.stop();
-});
-
-const tokenFor = (sub: string, did?: string) => signToken({ sub, ...(did ? { did } : {}) }, stack.jwtSecret);
+const tokenFor = (sub: string, did?: string) =>
+  signToken({ sub, ...(did ? { did } : {}) }, world.stack.jwtSecret);
 const connectAs = async (sub: string, did?: string, autoAck = false) =>
-  connectClient(stack.wsUrl(await tokenFor(sub, did)), { autoAck });
+  connectClient(world.stack.wsUrl(await tokenFor(sub, did)), { autoAck });
 
 async function cursorOf(userId: string, deviceId = "default") {
-  const reply = await backend.request<CursorReply>(backend.s.cursorGet, { userId });
+  const reply = await world.backend.request<CursorReply>(world.backend.s.cursorGet, { userId });
   return reply.devices.find((d) => d.deviceId === deviceId);
 }
 
 describe("user delivery", () => {
   it("publish → deliver → ack → receipt, as the contract says", async () => {
     const receipts: Receipt[] = [];
-    const sub = backend.nc.subscribe(backend.s.receipt("alice"), {
+    const sub = world.backend.nc.subscribe(world.backend.s.receipt("alice"), {
       callback: (_err, msg) => {
         receipts.push(msg.json<Receipt>());
       },
@@ -48,7 +27,7 @@ describe("user delivery", () => {
     const welcome = client.frames[0];
     expect(welcome).toMatchObject({ type: "welcome", userId: "alice", deviceId: "phone" });
 
-    const ack = await backend.toUser("alice", { data: { text: "hi" }, id: "greeting-1" });
+    const ack = await world.backend.toUser("alice", { data: { text: "hi" }, id: "greeting-1" });
     expect(ack.duplicate).toBe(false);
     const [message] = await client.waitForMessages(1);
     expect(message).toMatchObject({ type: "message", id: "greeting-1", data: { text: "hi" } });
@@ -77,11 +56,11 @@ describe("user delivery", () => {
   });
 
   it("delivers 10,000 messages to one user in publish order", async () => {
-    const client = await connectClient(stack.wsUrl(await tokenFor("bulk")), { autoAck: true });
+    const client = await connectClient(world.stack.wsUrl(await tokenFor("bulk")), { autoAck: true });
     const total = 10_000;
-    await backend.pipeline(
+    await world.backend.pipeline(
       total,
-      (i) => ({ subject: backend.s.sendUser("bulk"), body: { data: { i }, id: `bulk-${i}` } }),
+      (i) => ({ subject: world.backend.s.sendUser("bulk"), body: { data: { i }, id: `bulk-${i}` } }),
       64,
     );
     const messages = await client.waitForMessages(total, 90_000);
@@ -98,7 +77,7 @@ describe("user delivery", () => {
 
   it("sends unacked messages again on reconnect, and acked ones never", async () => {
     const first = await connectAs("carol");
-    for (let i = 0; i < 10; i++) await backend.toUser("carol", { data: i, id: `c-${i}` });
+    for (let i = 0; i < 10; i++) await world.backend.toUser("carol", { data: i, id: `c-${i}` });
     const got = await first.waitForMessages(10);
     first.ack(got.slice(0, 5).map((m) => m.id));
     await waitUntil(async () => (await cursorOf("carol"))?.ackedSeq === got[4]!.seq, { timeoutMs: 10_000 });
@@ -112,14 +91,14 @@ describe("user delivery", () => {
     await second.close();
 
     const third = await connectAs("carol");
-    await backend.toUser("carol", { data: "after", id: "c-after" });
+    await world.backend.toUser("carol", { data: "after", id: "c-after" });
     const [next] = await third.waitForMessages(1);
     expect(next!.id).toBe("c-after");
     await third.close();
   });
 
   it("delivers a message published while the user was offline when the device connects", async () => {
-    await backend.toUser("dave", { data: "while away", id: "d-1" });
+    await world.backend.toUser("dave", { data: "while away", id: "d-1" });
     const client = await connectAs("dave");
     const [message] = await client.waitForMessages(1);
     expect(message!.id).toBe("d-1");
@@ -129,7 +108,7 @@ describe("user delivery", () => {
   it("gives each device of a user everything, with its own cursor", async () => {
     const phone = await connectAs("erin", "phone");
     const laptop = await connectAs("erin", "laptop");
-    for (let i = 0; i < 50; i++) await backend.toUser("erin", { data: i, id: `e-${i}` });
+    for (let i = 0; i < 50; i++) await world.backend.toUser("erin", { data: i, id: `e-${i}` });
     const onPhone = await phone.waitForMessages(50);
     const onLaptop = await laptop.waitForMessages(50);
     expect(onPhone.map((m) => m.id)).toEqual(onLaptop.map((m) => m.id));
@@ -142,7 +121,7 @@ describe("user delivery", () => {
     const laptopAgain = await connectAs("erin", "laptop");
     expect((await laptopAgain.waitForMessages(50)).map((m) => m.id)).toEqual(onLaptop.map((m) => m.id));
     expect(phoneAgain.messages()).toEqual([]);
-    const cursor = await backend.request<CursorReply>(backend.s.cursorGet, { userId: "erin" });
+    const cursor = await world.backend.request<CursorReply>(world.backend.s.cursorGet, { userId: "erin" });
     expect(cursor.devices.find((d) => d.deviceId === "laptop")).toMatchObject({ ackedSeq: 0, pending: 50 });
     await phoneAgain.close();
     await laptopAgain.close();
@@ -150,33 +129,33 @@ describe("user delivery", () => {
 
   it("delivers the same idempotency key once, whether in the body or the Nats-Msg-Id header", async () => {
     const client = await connectAs("frank", undefined, true);
-    await backend.toUser("frank", { data: 1, id: "same" });
-    await backend.toUser("frank", { data: 2, id: "same" });
-    await backend.toUser("frank", { data: 3 }, "header-key");
-    await backend.toUser("frank", { data: 4 }, "header-key");
-    await backend.toUser("frank", { data: "last", id: "marker" });
+    await world.backend.toUser("frank", { data: 1, id: "same" });
+    await world.backend.toUser("frank", { data: 2, id: "same" });
+    await world.backend.toUser("frank", { data: 3 }, "header-key");
+    await world.backend.toUser("frank", { data: 4 }, "header-key");
+    await world.backend.toUser("frank", { data: "last", id: "marker" });
     const messages = await client.waitForMessages(3);
     await waitUntil(() => client.messages().some((m) => m.id === "marker"), { timeoutMs: 10_000 });
     expect(client.messages().map((m) => m.id)).toEqual(["same", "header-key", "marker"]);
     expect(messages[0]!.data).toBe(1);
-    expect(await backend.mailboxCount("frank")).toBe(3);
+    expect(await world.backend.mailboxCount("frank")).toBe(3);
     await client.close();
   });
 
   it("fans a send.users message out to each listed user once", async () => {
     const a = await connectAs("fan-a", undefined, true);
     const b = await connectAs("fan-b", undefined, true);
-    await backend.toUsers({ userIds: ["fan-a", "fan-b", "fan-a"], data: "to both", id: "fan-1" });
+    await world.backend.toUsers({ userIds: ["fan-a", "fan-b", "fan-a"], data: "to both", id: "fan-1" });
     expect((await a.waitForMessages(1))[0]!.id).toBe("fan-1");
     expect((await b.waitForMessages(1))[0]!.id).toBe("fan-1");
-    expect(await backend.mailboxCount("fan-a")).toBe(1);
+    expect(await world.backend.mailboxCount("fan-a")).toBe(1);
     await a.close();
     await b.close();
   });
 
   it("carries user ids outside [A-Za-z0-9_-] through the documented encoding", async () => {
     const client = await connectAs("josé@home", undefined, true);
-    await backend.toUser("josé@home", { data: "olá", id: "enc-1" });
+    await world.backend.toUser("josé@home", { data: "olá", id: "enc-1" });
     expect((await client.waitForMessages(1))[0]).toMatchObject({ id: "enc-1", data: "olá" });
     await client.close();
   });

@@ -5,60 +5,41 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
-  type NatsServer,
   openClient,
   type Service,
-  type Stack,
   signToken,
-  startNatsServer,
   startService,
-  startStack,
   waitUntil,
 } from "./fixtures/index.js";
-import { type Backend, connectBackend } from "./support/backend.js";
+import { useStack } from "./support/use-stack.js";
 
-let nats: NatsServer;
-let stack: Stack;
-let backend: Backend;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  stack = await startStack({
-    nats,
-    envFor: {
-      connector: {
-        HERALD_RATE_LIMIT: "20",
-        HERALD_RATE_BURST: "20",
-        HERALD_MAX_SUBSCRIPTIONS: "3",
-        HERALD_MAX_CONNECTIONS_PER_IP: "6",
-        HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: "30",
-      },
+const world = useStack({
+  envFor: {
+    connector: {
+      HERALD_RATE_LIMIT: "20",
+      HERALD_RATE_BURST: "20",
+      HERALD_MAX_SUBSCRIPTIONS: "3",
+      HERALD_MAX_CONNECTIONS_PER_IP: "6",
+      HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: "30",
     },
-  });
-  backend = await connectBackend(nats.url);
-});
-
-afterAll(async () => {
-  await backend?.close();
-  await stack?.stop();
-  await nats?.dispose();
+  },
 });
 
 const token = (sub: string, extra: Record<string, unknown> = {}) =>
-  signToken({ sub, channels: ["*"], extra }, stack.jwtSecret);
+  signToken({ sub, channels: ["*"], extra }, world.stack.jwtSecret);
 /** Connections from another loopback address, so per-address limits of one test do not touch another. */
 const from = (address: string) => ({ localAddress: address });
 
 async function bystander(address: string) {
   const user = `bystander-${address.replaceAll(".", "-")}`;
-  const client = await connectClient(stack.wsUrl(await token(user)), {
+  const client = await connectClient(world.stack.wsUrl(await token(user)), {
     autoAck: true,
     ...from(address),
   });
   return {
     client,
     async stillServed(id: string) {
-      await backend.toUser(user, { data: "still here", id });
+      await world.backend.toUser(user, { data: "still here", id });
       await client.waitFor((f) => f.type === "message" && f.id === id);
     },
   };
@@ -67,7 +48,7 @@ async function bystander(address: string) {
 describe("limits", () => {
   it("drops frames over the rate limit with rate_limited, then closes a flooder with 4009; others unaffected", async () => {
     const other = await bystander("127.0.0.11");
-    const flooder = await connectClient(stack.wsUrl(await token("flooder")), from("127.0.0.12"));
+    const flooder = await connectClient(world.stack.wsUrl(await token("flooder")), from("127.0.0.12"));
     for (let i = 0; i < 30; i++) flooder.send({ type: "unsubscribe", channel: `c${i}` });
     await flooder.waitFor((f) => f.type === "error" && f.code === "rate_limited");
     for (let i = 0; i < 100; i++) flooder.send({ type: "unsubscribe", channel: `c${i}` });
@@ -77,7 +58,7 @@ describe("limits", () => {
   });
 
   it("refuses subscriptions past the per-connection limit", async () => {
-    const client = await connectClient(stack.wsUrl(await token("subscriber")), from("127.0.0.13"));
+    const client = await connectClient(world.stack.wsUrl(await token("subscriber")), from("127.0.0.13"));
     for (const channel of ["a", "b", "c"]) client.send({ type: "subscribe", channel });
     await waitUntil(() => client.frames.filter((f) => f.type === "subscribed").length === 3);
     client.send({ type: "subscribe", channel: "d" });
@@ -91,14 +72,14 @@ describe("limits", () => {
   it("answers 429 at the upgrade past the connections per address; other addresses unaffected", async () => {
     const clients = [];
     for (let i = 0; i < 6; i++)
-      clients.push(await connectClient(stack.wsUrl(await token(`ip${i}`)), from("127.0.0.14")));
-    const refused = openClient(stack.wsUrl(await token("ip-extra")), from("127.0.0.14"));
+      clients.push(await connectClient(world.stack.wsUrl(await token(`ip${i}`)), from("127.0.0.14")));
+    const refused = openClient(world.stack.wsUrl(await token("ip-extra")), from("127.0.0.14"));
     expect((await refused.closed).httpStatus).toBe(429);
     const other = await bystander("127.0.0.15");
     await other.stillServed("ip-ok");
     await clients[0]!.close();
     await waitUntil(async () => {
-      const retry = openClient(stack.wsUrl(await token("ip-retry")), from("127.0.0.14"));
+      const retry = openClient(world.stack.wsUrl(await token("ip-retry")), from("127.0.0.14"));
       const ok = await retry.opened.then(
         () => true,
         () => false,
@@ -112,7 +93,7 @@ describe("limits", () => {
   it("answers 503 at the upgrade past the new connections per second", async () => {
     const tokenFor = await token("burst");
     const attempts = Array.from({ length: 60 }, (_, i) =>
-      openClient(stack.wsUrl(tokenFor), from(`127.0.1.${(i % 50) + 1}`)),
+      openClient(world.stack.wsUrl(tokenFor), from(`127.0.1.${(i % 50) + 1}`)),
     );
     const outcomes = await Promise.all(
       attempts.map((c) =>
@@ -134,18 +115,21 @@ describe("token refresh", () => {
   it("keeps a connection open past the first token's expiry when refreshed, and refuses another user's token", async () => {
     const exp = Math.floor(Date.now() / 1000) + 2;
     const client = await connectClient(
-      stack.wsUrl(await signToken({ sub: "refresher", exp }, stack.jwtSecret)),
+      world.stack.wsUrl(await signToken({ sub: "refresher", exp }, world.stack.jwtSecret)),
       from("127.0.0.16"),
     );
-    client.send({ type: "refresh", token: await signToken({ sub: "intruder", exp: "1h" }, stack.jwtSecret) });
+    client.send({
+      type: "refresh",
+      token: await signToken({ sub: "intruder", exp: "1h" }, world.stack.jwtSecret),
+    });
     await client.waitFor((f) => f.type === "error" && f.code === "unauthorized");
     client.send({
       type: "refresh",
-      token: await signToken({ sub: "refresher", exp: "1h" }, stack.jwtSecret),
+      token: await signToken({ sub: "refresher", exp: "1h" }, world.stack.jwtSecret),
     });
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(client.closeInfo()).toBeUndefined();
-    await backend.toUser("refresher", { data: 1, id: "r-1" });
+    await world.backend.toUser("refresher", { data: 1, id: "r-1" });
     await client.waitFor((f) => f.type === "message" && f.id === "r-1");
     await client.close();
   });
@@ -155,8 +139,8 @@ describe("fuzzed frames", () => {
   it("10,000 generated frames reach the handlers, and neither crash the connector nor disturb another connection", async () => {
     // A connector without a frame rate limit, so every generated frame is handled rather than dropped.
     const connector = await startService("connector", {
-      NATS_URL: nats.url,
-      HERALD_JWT_SECRET: stack.jwtSecret,
+      NATS_URL: world.nats.url,
+      HERALD_JWT_SECRET: world.stack.jwtSecret,
       HERALD_RATE_LIMIT: "1000000",
       HERALD_RATE_BURST: "1000000",
     });
@@ -195,7 +179,7 @@ describe("fuzzed frames", () => {
     expect(fuzzer.frames.filter((f) => f.type === "error").length).toBeGreaterThan(5_000);
     expect(fuzzer.closeInfo()).toBeUndefined();
     expect((await fetch(`http://127.0.0.1:${connector.adminPort}/healthz`)).status).toBe(200);
-    await backend.toUser("fuzz-bystander", { data: "still here", id: "fuzz-ok" });
+    await world.backend.toUser("fuzz-bystander", { data: "still here", id: "fuzz-ok" });
     await other.waitFor((f) => f.type === "message" && f.id === "fuzz-ok");
     await Promise.all([fuzzer.close(), other.close()]);
     await connector.stop();
@@ -222,7 +206,7 @@ describe("JWKS", () => {
     await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
     connector = await startService("connector", {
-      NATS_URL: nats.url,
+      NATS_URL: world.nats.url,
       HERALD_JWKS_URL: url,
       HERALD_JWKS_COOLDOWN: "0s",
     });
