@@ -173,3 +173,14 @@ function dedupe(messages: UserMessageFrame[]): UserMessageFrame[] {
 function isIncreasing(values: number[]): boolean {
   return values.every((v, i) => i === 0 || v > values[i - 1]!);
 }
+
+describe("cursor.get", () => {
+  it.each([
+    ["not json", "invalid_json"],
+    [{ user: "x" }, "invalid_request"],
+    [{ userId: "a.b" }, "invalid_user_id"],
+  ])("answers %j with an error reply %s", async (body, code) => {
+    const reply = await world.backend.request<{ error?: { code: string } }>(world.backend.s.cursorGet, body);
+    expect(reply.error?.code).toBe(code);
+  });
+});

@@ -11,6 +11,7 @@ import {
   retentionFor,
   type Subjects,
 } from "@herald/protocol";
+import { parseRequest } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 
 export type ChannelReplayDeps = { jsm: JetStreamManager; s: Subjects; groups: readonly ChannelRetention[] };
@@ -23,10 +24,7 @@ export async function channelReplayPage(
   deps: ChannelReplayDeps,
   input: unknown,
 ): Promise<ChannelReplayReply> {
-  const parsed = channelReplayRequestSchema.safeParse(input);
-  if (!parsed.success)
-    throw new HeraldError(ErrorCode.InvalidRequest, parsed.error.issues[0]?.message ?? "invalid");
-  const request = parsed.data;
+  const request = parseRequest(channelReplayRequestSchema, input);
   const broadcast = request.channel === BROADCAST_CHANNEL;
   const problem = broadcast ? undefined : channelProblem(request.channel);
   if (problem) throw new HeraldError(ErrorCode.InvalidChannel, problem);

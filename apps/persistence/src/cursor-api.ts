@@ -1,12 +1,5 @@
-import {
-  type CursorReply,
-  ErrorCode,
-  HeraldError,
-  type Subjects,
-  userIdProblem,
-  userQuerySchema,
-  userToken,
-} from "@herald/protocol";
+import { assertUserId, type CursorReply, type Subjects, userQuerySchema, userToken } from "@herald/protocol";
+import { parseRequest } from "@herald/service-kit";
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { CursorStore } from "./cursor-store.js";
@@ -15,11 +8,8 @@ export type CursorApiDeps = { jsm: JetStreamManager; s: Subjects; store: CursorS
 
 /** `<p>.api.cursor.get`: each device's acked floor and how many messages it still has to ack. */
 export async function getCursors(deps: CursorApiDeps, input: unknown): Promise<CursorReply> {
-  const parsed = userQuerySchema.safeParse(input);
-  if (!parsed.success) throw new HeraldError(ErrorCode.InvalidRequest, 'expected {"userId": string}');
-  const { userId } = parsed.data;
-  const problem = userIdProblem(userId);
-  if (problem) throw new HeraldError(ErrorCode.InvalidUserId, problem);
+  const { userId } = parseRequest(userQuerySchema, input, 'expected {"userId": string}');
+  assertUserId(userId);
   const devices = await deps.store.devices(userId);
   const subject = deps.s.mailbox(userToken(userId));
   const result: CursorReply["devices"] = [];

@@ -1,14 +1,13 @@
 import {
-  ErrorCode,
-  HeraldError,
+  assertUserId,
   mailboxEntrySchema,
   type ReplayMessage,
   type ReplayReply,
   replayRequestSchema,
   type Subjects,
-  userIdProblem,
   userToken,
 } from "@herald/protocol";
+import { parseRequest } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ackedAbove } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
@@ -20,14 +19,8 @@ export type ReplayDeps = { jsm: JetStreamManager; s: Subjects; store: CursorStor
  * device's cursor floor), skipping messages the device acked above its floor.
  */
 export async function replayPage(deps: ReplayDeps, input: unknown): Promise<ReplayReply> {
-  const parsed = replayRequestSchema.safeParse(input);
-  if (!parsed.success)
-    throw new HeraldError(ErrorCode.InvalidRequest, parsed.error.issues[0]?.message ?? "invalid");
-  const request = parsed.data;
-  for (const id of [request.userId, request.deviceId]) {
-    const problem = userIdProblem(id);
-    if (problem) throw new HeraldError(ErrorCode.InvalidUserId, problem);
-  }
+  const request = parseRequest(replayRequestSchema, input);
+  for (const id of [request.userId, request.deviceId]) assertUserId(id);
   const cursor = await deps.store.read(request.userId, request.deviceId);
   if (request.after === undefined && cursor.updatedAt === 0)
     await deps.store.ensure(request.userId, request.deviceId);

@@ -26,6 +26,13 @@ export function userIdProblem(userId: unknown): string | undefined {
   return undefined;
 }
 
+/** The user id itself, or an `InvalidUserIdError` saying what is wrong with it. */
+export function assertUserId(userId: unknown, what = "user id"): string {
+  const problem = userIdProblem(userId);
+  if (problem) throw new InvalidUserIdError(what === "user id" ? problem : problem.replace("user id", what));
+  return userId as string;
+}
+
 export function isValidUserId(userId: unknown): userId is string {
   return userIdProblem(userId) === undefined;
 }

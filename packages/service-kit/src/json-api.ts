@@ -1,5 +1,6 @@
-import { type ApiErrorReply, HeraldError } from "@herald/protocol";
+import { type ApiErrorReply, ErrorCode, HeraldError } from "@herald/protocol";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { z } from "zod";
 import type { Logger } from "./logger.js";
 
 /**
@@ -44,4 +45,17 @@ function parse(msg: Msg): unknown {
   } catch {
     throw new HeraldError("invalid_json", "request body is not JSON");
   }
+}
+
+/**
+ * A request body checked against its schema; anything else becomes an `invalid_request` error (the first
+ * problem, or `message` when given), which `serveJson` answers as `{"error":…}`.
+ */
+export function parseRequest<S extends z.ZodType>(schema: S, input: unknown, message?: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new HeraldError(
+    ErrorCode.InvalidRequest,
+    message ?? parsed.error.issues[0]?.message ?? "invalid request",
+  );
 }
