@@ -40,18 +40,23 @@ export const cursorStateSchema = z.object({
 });
 export type CursorState = z.infer<typeof cursorStateSchema>;
 
-/** Connector → persistence on `<p>.api.replay`: what this device has not acked after `after`. */
-export const replayRequestSchema = z.object({
-  userId: z.string(),
-  deviceId: z.string(),
-  /** Scan position; omitted on connect, meaning "from the device's cursor". */
-  after: z.number().int().nonnegative().optional(),
+/** How much one replay page may hold (persistence stops at whichever comes first). */
+const pageLimits = {
   limit: z.number().int().positive().max(10_000).default(500),
   maxBytes: z
     .number()
     .int()
     .positive()
     .default(512 * 1024),
+};
+
+/** Connector → persistence on `<p>.api.replay`: what this device has not acked after `after`. */
+export const replayRequestSchema = z.object({
+  userId: z.string(),
+  deviceId: z.string(),
+  /** Scan position; omitted on connect, meaning "from the device's cursor". */
+  after: z.number().int().nonnegative().optional(),
+  ...pageLimits,
 });
 export type ReplayRequest = z.input<typeof replayRequestSchema>;
 
@@ -96,12 +101,7 @@ export const channelReplayRequestSchema = z.object({
   channel: z.string(),
   /** Offset after which to read; omitted: no messages, only the current end (`scannedTo`). */
   since: z.number().int().nonnegative().optional(),
-  limit: z.number().int().positive().max(10_000).default(500),
-  maxBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(512 * 1024),
+  ...pageLimits,
 });
 export type ChannelReplayRequest = z.input<typeof channelReplayRequestSchema>;
 
