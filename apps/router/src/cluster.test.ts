@@ -1,32 +1,9 @@
 import { type MailboxEntry, subjects } from "@herald/protocol";
-import type { Nats } from "@herald/service-kit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { counter, intakeSettled, startRouter } from "./test-router.js";
-import {
-  buildRouter,
-  connectTest,
-  createStreams,
-  exitCode,
-  type NatsServer,
-  readAll,
-  spawnRouter,
-  startNatsServer,
-  waitFor,
-} from "./test-support.js";
+import { createStreams, exitCode, readAll, spawnRouter, useTestServer, waitFor } from "./test-support.js";
 
-let server: NatsServer;
-let client: Nats;
-
-beforeAll(async () => {
-  await buildRouter();
-  server = await startNatsServer();
-  client = await connectTest(server.url, "backend");
-}, 120_000);
-
-afterAll(async () => {
-  await client?.nc.close();
-  await server?.stop();
-});
+const world = useTestServer({ build: true });
 
 /** Publishes `count` messages round-robin over `users` users, pipelined; returns what each user must get. */
 async function publishMany(prefix: string, count: number, users: number): Promise<Map<string, number[]>> {
@@ -36,7 +13,7 @@ async function publishMany(prefix: string, count: number, users: number): Promis
   for (let i = 0; i < count; i++) {
     const user = `user${i % users}`;
     expected.set(user, [...(expected.get(user) ?? []), i]);
-    pending.push(client.js.publish(s.sendUser(user), JSON.stringify({ data: i })));
+    pending.push(world.client.js.publish(s.sendUser(user), JSON.stringify({ data: i })));
     if (pending.length >= 1_000) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
@@ -46,7 +23,7 @@ async function publishMany(prefix: string, count: number, users: number): Promis
 /** Every user's mailbox holds exactly its messages, each once, in publish order. */
 async function expectExactlyOnce(prefix: string, expected: Map<string, number[]>): Promise<void> {
   const s = subjects(prefix);
-  const all = await readAll(client.jsm, s.streams.mailbox, s.mailboxAll);
+  const all = await readAll(world.client.jsm, s.streams.mailbox, s.mailboxAll);
   const got = new Map<string, number[]>();
   for (const msg of all) {
     const user = msg.subject.slice(s.mailboxPrefix.length);
@@ -62,20 +39,20 @@ describe("several router replicas", () => {
   it("route with one leader at a time, hand over on stop, and keep every user's order", async () => {
     const prefix = "pair";
     const s = subjects(prefix);
-    await createStreams(client.jsm, s);
+    await createStreams(world.client.jsm, s);
     const env = { HERALD_PREFIX: prefix, ROUTER_PREFETCH: "16", ROUTER_MAX_INFLIGHT: "32" };
-    const a = await startRouter(server.url, env);
+    const a = await startRouter(world.server.url, env);
     await waitFor("a to lead", () => a.router.notReadyReason() === undefined && a.router.isLeader());
-    const b = await startRouter(server.url, env);
+    const b = await startRouter(world.server.url, env);
     try {
       expect(b.router.isLeader()).toBe(false);
       expect(b.router.notReadyReason()).toBeUndefined();
       const first = await publishMany(prefix, 2_500, 50);
-      await waitFor("the first half to be routed", () => intakeSettled(client, prefix), 60_000);
+      await waitFor("the first half to be routed", () => intakeSettled(world.client, prefix), 60_000);
       await a.stop();
       await waitFor("b to take over", () => b.router.isLeader(), 10_000);
       const second = await publishMany(prefix, 2_500, 50);
-      await waitFor("the intake to drain", () => intakeSettled(client, prefix), 60_000);
+      await waitFor("the intake to drain", () => intakeSettled(world.client, prefix), 60_000);
       const expected = new Map<string, number[]>();
       for (const half of [first, second]) {
         for (const [user, list] of half) expected.set(user, [...(expected.get(user) ?? []), ...list]);
@@ -91,27 +68,27 @@ describe("several router replicas", () => {
   it("lose nothing and keep order when the leader is killed mid-batch: the standby routes what it held after ack_wait", async () => {
     const prefix = "kill";
     const s = subjects(prefix);
-    await createStreams(client.jsm, s);
+    await createStreams(world.client.jsm, s);
     const total = 20_000;
     const expected = await publishMany(prefix, total, 100);
-    const env = { NATS_URL: server.url, HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" };
+    const env = { NATS_URL: world.server.url, HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" };
 
     const victim = spawnRouter(env);
     await waitFor(
       "the victim to be mid-way",
-      async () => (await client.jsm.streams.info(s.streams.mailbox)).state.messages >= 2_000,
+      async () => (await world.client.jsm.streams.info(s.streams.mailbox)).state.messages >= 2_000,
       30_000,
     );
     victim.child.kill("SIGKILL");
     expect(await exitCode(victim.child)).toBe(null);
-    const held = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    const held = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
     // The killed replica held delivered, unacked messages: they must come back.
     expect(held.num_ack_pending).toBeGreaterThan(0);
-    expect((await client.jsm.streams.info(s.streams.mailbox)).state.messages).toBeLessThan(total);
+    expect((await world.client.jsm.streams.info(s.streams.mailbox)).state.messages).toBeLessThan(total);
 
-    const survivor = await startRouter(server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" });
+    const survivor = await startRouter(world.server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" });
     try {
-      await waitFor("the intake to drain", () => intakeSettled(client, prefix), 60_000);
+      await waitFor("the intake to drain", () => intakeSettled(world.client, prefix), 60_000);
       await expectExactlyOnce(prefix, expected);
     } finally {
       await survivor.stop();

@@ -1,36 +1,13 @@
 import { type MailboxEntry, subjects } from "@herald/protocol";
-import type { Nats } from "@herald/service-kit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  buildRouter,
-  connectTest,
-  createStreams,
-  exitCode,
-  type NatsServer,
-  readAll,
-  spawnRouter,
-  startNatsServer,
-  waitFor,
-} from "./test-support.js";
+import { describe, expect, it } from "vitest";
+import { createStreams, exitCode, readAll, spawnRouter, useTestServer, waitFor } from "./test-support.js";
 
-let server: NatsServer;
-let client: Nats;
-
-beforeAll(async () => {
-  await buildRouter();
-  server = await startNatsServer();
-  client = await connectTest(server.url, "backend");
-}, 120_000);
-
-afterAll(async () => {
-  await client?.nc.close();
-  await server?.stop();
-});
+const world = useTestServer({ build: true });
 
 describe("node apps/router/dist/main.js", () => {
   it("is ready once the streams exist, routes, exports metrics and drains on SIGTERM", async () => {
     const s = subjects("main");
-    const proc = spawnRouter({ NATS_URL: server.url, HERALD_PREFIX: "main" });
+    const proc = spawnRouter({ NATS_URL: world.server.url, HERALD_PREFIX: "main" });
     try {
       const base = `http://127.0.0.1:${await proc.adminPort()}`;
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -41,13 +18,13 @@ describe("node apps/router/dist/main.js", () => {
       });
       expect(waiting.reason).toBe(`waiting for stream ${s.streams.intake}`);
 
-      await createStreams(client.jsm, s);
+      await createStreams(world.client.jsm, s);
       await waitFor("readiness", async () => (await fetch(`${base}/readyz`)).status === 200);
 
-      await client.js.publish(s.sendUser("amy"), JSON.stringify({ data: "hello", id: "p1" }));
-      await client.js.publish(s.sendUser("a.b"), JSON.stringify({ data: "dead" }));
+      await world.client.js.publish(s.sendUser("amy"), JSON.stringify({ data: "hello", id: "p1" }));
+      await world.client.js.publish(s.sendUser("a.b"), JSON.stringify({ data: "dead" }));
       const [stored] = await waitFor("the mailbox entry", async () => {
-        const all = await readAll(client.jsm, s.streams.mailbox, s.mailbox("amy"));
+        const all = await readAll(world.client.jsm, s.streams.mailbox, s.mailbox("amy"));
         return all.length > 0 && all;
       });
       expect(stored?.json<MailboxEntry>()).toMatchObject({ id: "p1", data: "hello" });
@@ -66,7 +43,7 @@ describe("node apps/router/dist/main.js", () => {
       proc.child.kill("SIGTERM");
       expect(await exitCode(proc.child)).toBe(0);
       expect(proc.output()).toContain("router drained");
-      const info = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+      const info = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
       expect(info.num_ack_pending).toBe(0);
     } finally {
       proc.child.kill("SIGKILL");
@@ -74,7 +51,7 @@ describe("node apps/router/dist/main.js", () => {
   }, 60_000);
 
   it("exits 0 on SIGTERM while still waiting for the streams", async () => {
-    const proc = spawnRouter({ NATS_URL: server.url, HERALD_PREFIX: "nostreams" });
+    const proc = spawnRouter({ NATS_URL: world.server.url, HERALD_PREFIX: "nostreams" });
     const base = `http://127.0.0.1:${await proc.adminPort()}`;
     await waitFor("waiting", async () => (await fetch(`${base}/readyz`)).status === 503);
     proc.child.kill("SIGTERM");
@@ -82,7 +59,11 @@ describe("node apps/router/dist/main.js", () => {
   }, 30_000);
 
   it("exits 1 with a clear message when the environment is invalid", async () => {
-    const proc = spawnRouter({ NATS_URL: server.url, ROUTER_PREFETCH: "many", ROUTER_ACK_WAIT: "100ms" });
+    const proc = spawnRouter({
+      NATS_URL: world.server.url,
+      ROUTER_PREFETCH: "many",
+      ROUTER_ACK_WAIT: "100ms",
+    });
     expect(await exitCode(proc.child)).toBe(1);
     expect(proc.output()).toContain("invalid configuration");
     expect(proc.output()).toContain("ROUTER_PREFETCH");

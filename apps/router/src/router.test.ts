@@ -1,57 +1,47 @@
 import { DeadReason, Header, type MailboxEntry, subjects, userToken } from "@herald/protocol";
-import { createLogger, createMetrics, type Nats } from "@herald/service-kit";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createLogger, createMetrics } from "@herald/service-kit";
+import { afterEach, describe, expect, it } from "vitest";
 import { createRouter } from "./app.js";
 import { loadConfig } from "./config.js";
 import { counter, intakeSettled, type RouterFixture, startRouter } from "./test-router.js";
 import {
   connectTest,
   createStreams,
-  type NatsServer,
   readAll,
   startNatsServer,
+  useTestServer,
   waitFor,
 } from "./test-support.js";
 
-let server: NatsServer;
-let client: Nats;
 let routers: RouterFixture[] = [];
 let n = 0;
 
-beforeAll(async () => {
-  // Big enough for the 10 MiB publish below, which the router must reject as too large.
-  server = await startNatsServer({ maxPayload: "16MB" });
-  client = await connectTest(server.url, "backend");
-}, 20_000);
+// Big enough for the 10 MiB publish the router must reject as too large.
+const world = useTestServer({ maxPayload: "16MB" });
 
 afterEach(async () => {
   await Promise.all(routers.map((r) => r.stop()));
   routers = [];
 });
 
-afterAll(async () => {
-  await client?.nc.close();
-  await server?.stop();
-});
-
 /** Fresh streams (under a prefix of its own) and a running router. */
 async function setup(env: Record<string, string> = {}) {
   const prefix = `t${++n}`;
   const s = subjects(prefix);
-  await createStreams(client.jsm, s);
-  const fixture = await startRouter(server.url, { HERALD_PREFIX: prefix, ...env });
+  await createStreams(world.client.jsm, s);
+  const fixture = await startRouter(world.server.url, { HERALD_PREFIX: prefix, ...env });
   routers.push(fixture);
   const mailbox = async (userId: string) =>
-    (await readAll(client.jsm, s.streams.mailbox, s.mailbox(userToken(userId)))).map((m) => ({
+    (await readAll(world.client.jsm, s.streams.mailbox, s.mailbox(userToken(userId)))).map((m) => ({
       entry: m.json<MailboxEntry>(),
       msgId: m.header?.get(Header.MsgId),
     }));
-  const settled = () => waitFor("the intake to drain", () => intakeSettled(client, prefix), 30_000);
+  const settled = () => waitFor("the intake to drain", () => intakeSettled(world.client, prefix), 30_000);
   return { prefix, s, fixture, mailbox, settled };
 }
 
 const publish = (subject: string, body: unknown, options: { msgID?: string } = {}) =>
-  client.js.publish(subject, typeof body === "string" ? body : JSON.stringify(body), options);
+  world.client.js.publish(subject, typeof body === "string" ? body : JSON.stringify(body), options);
 
 describe("router", () => {
   it("writes a user message to the mailbox and it is republished live", async () => {
@@ -60,12 +50,12 @@ describe("router", () => {
     const userId = "Zoë@example";
     const token = userToken(userId);
     const live: { body: MailboxEntry; seq: string | undefined }[] = [];
-    const sub = client.nc.subscribe(s.live(token), {
+    const sub = world.client.nc.subscribe(s.live(token), {
       callback: (_err, msg) => {
         live.push({ body: msg.json(), seq: msg.headers?.get(Header.StreamSequence) });
       },
     });
-    await client.nc.flush();
+    await world.client.nc.flush();
 
     const ack = await publish(s.sendUser(token), { data: { text: "hi", n: [1, 2] }, id: "m-1" });
     const entries = await waitFor("the mailbox entry", async () => {
@@ -111,7 +101,7 @@ describe("router", () => {
         { id: "fan", data: { all: true }, ts: expect.any(Number) },
       ]);
     }
-    const all = await readAll(client.jsm, s.streams.mailbox, s.mailboxAll);
+    const all = await readAll(world.client.jsm, s.streams.mailbox, s.mailboxAll);
     expect(all).toHaveLength(3);
     expect(await counter(fixture.metrics, "herald_router_deliveries_total", { outcome: "stored" })).toBe(3);
   });
@@ -239,7 +229,7 @@ describe("router", () => {
         await publish(c.subject(s), c.payload, c.msgID ? { msgID: c.msgID } : {});
       }
       await settled();
-      const dead = await readAll(client.jsm, s.streams.dead, s.deadAll);
+      const dead = await readAll(world.client.jsm, s.streams.dead, s.deadAll);
       expect(dead).toHaveLength(cases.length);
       for (const c of cases) {
         const subject = c.subject(s);
@@ -253,7 +243,7 @@ describe("router", () => {
         expect(reason.length, c.name).toBeGreaterThan(10);
         if (c.mentions) expect(reason, c.name).toContain(c.mentions);
       }
-      expect(await readAll(client.jsm, s.streams.mailbox, s.mailboxAll)).toEqual([]);
+      expect(await readAll(world.client.jsm, s.streams.mailbox, s.mailboxAll)).toEqual([]);
       expect(await counter(fixture.metrics, "herald_router_dead_letters_total")).toBe(cases.length);
       expect(
         await counter(fixture.metrics, "herald_router_dead_letters_total", { reason: "invalid_user_id" }),
@@ -269,7 +259,7 @@ describe("router", () => {
     );
     await waitFor(
       "routing to begin",
-      async () => (await client.jsm.streams.info(s.streams.mailbox)).state.messages > 0,
+      async () => (await world.client.jsm.streams.info(s.streams.mailbox)).state.messages > 0,
     );
     await fixture.stop();
     routers = routers.filter((r) => r !== fixture);
@@ -278,26 +268,26 @@ describe("router", () => {
     expect(await counter(fixture.metrics, "herald_router_inflight_messages")).toBe(0);
     expect(await counter(fixture.metrics, "herald_router_routed_messages_total")).toBeGreaterThan(0);
 
-    const next = await startRouter(server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" });
+    const next = await startRouter(world.server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "2s" });
     routers.push(next);
     await settled();
-    const all = await readAll(client.jsm, s.streams.mailbox, s.mailboxAll);
+    const all = await readAll(world.client.jsm, s.streams.mailbox, s.mailboxAll);
     expect(all).toHaveLength(count);
     expect(new Set(all.map((m) => m.json<MailboxEntry>().data)).size).toBe(count);
   }, 60_000);
 
   it("hands a message back when a write fails, and routes it once the mailbox stream is back", async () => {
     const { s, fixture, mailbox, settled } = await setup();
-    const mbox = await client.jsm.streams.info(s.streams.mailbox);
-    await client.jsm.streams.delete(s.streams.mailbox);
+    const mbox = await world.client.jsm.streams.info(s.streams.mailbox);
+    await world.client.jsm.streams.delete(s.streams.mailbox);
     await publish(s.sendUser("later"), { data: "kept", id: "k1" });
     await waitFor(
       "a retry",
       async () => (await counter(fixture.metrics, "herald_router_retries_total")) >= 1,
     );
-    const pending = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    const pending = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
     expect(pending.num_ack_pending + pending.num_pending).toBe(1);
-    await client.jsm.streams.add(mbox.config);
+    await world.client.jsm.streams.add(mbox.config);
     await settled();
     expect((await mailbox("later")).map((e) => e.entry)).toEqual([
       { id: "k1", data: "kept", ts: expect.any(Number) },
@@ -321,40 +311,40 @@ describe("router", () => {
   it("is not ready until the streams exist", async () => {
     const prefix = `t${++n}`;
     const s = subjects(prefix);
-    const nats = await connectTest(server.url);
+    const nats = await connectTest(world.server.url);
     const router = createRouter({
       nats,
-      config: loadConfig({ NATS_URL: server.url, HERALD_PREFIX: prefix }),
+      config: loadConfig({ NATS_URL: world.server.url, HERALD_PREFIX: prefix }),
       logger: createLogger("router", "silent"),
       metrics: createMetrics("router"),
     });
     const started = router.start();
     await waitFor("waiting state", () => router.notReadyReason()?.includes(s.streams.intake));
-    await createStreams(client.jsm, s);
+    await createStreams(world.client.jsm, s);
     await started;
     await waitFor("leading", () => router.isLeader() && router.notReadyReason() === undefined);
     // Binding is idempotent and follows a changed ack wait.
-    const info = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    const info = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
     expect(info.config.ack_policy).toBe("explicit");
     expect(info.config.ack_wait).toBe(10_000_000_000);
     expect(info.config.max_ack_pending).toBe(1_024);
     expect(info.config.filter_subject ?? "").toBe("");
-    const second = await startRouter(server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "45s" });
+    const second = await startRouter(world.server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "45s" });
     routers.push(second);
     await router.stop();
     await waitFor("the standby to lead", () => second.router.isLeader());
     await waitFor("the new ack wait", async () => {
-      const updated = await client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+      const updated = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
       return updated.config.ack_wait === 45_000_000_000;
     });
     await nats.nc.drain();
   });
 
   it("stops cleanly while still waiting for streams", async () => {
-    const nats = await connectTest(server.url);
+    const nats = await connectTest(world.server.url);
     const router = createRouter({
       nats,
-      config: loadConfig({ NATS_URL: server.url, HERALD_PREFIX: "never" }),
+      config: loadConfig({ NATS_URL: world.server.url, HERALD_PREFIX: "never" }),
       logger: createLogger("router", "silent"),
       metrics: createMetrics("router"),
     });

@@ -13,6 +13,7 @@ import {
   type StoredMsg,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { afterAll, beforeAll } from "vitest";
 
 /**
  * Test fixtures: a private nats-server per suite and the Herald streams, configured as persistence will
@@ -222,4 +223,24 @@ export function spawnRouter(env: Record<string, string>): RouterProcess {
         return undefined;
       }),
   };
+}
+
+export type TestWorld = { server: NatsServer; client: Nats };
+
+/**
+ * A private nats-server and a backend connection for one test file, started before its tests and stopped
+ * after them (the router built first with `build`). Read the fields inside tests.
+ */
+export function useTestServer(options: { build?: boolean; maxPayload?: string } = {}): TestWorld {
+  const world = {} as TestWorld;
+  beforeAll(async () => {
+    if (options.build) await buildRouter();
+    world.server = await startNatsServer(options.maxPayload ? { maxPayload: options.maxPayload } : {});
+    world.client = await connectTest(world.server.url, "backend");
+  }, 120_000);
+  afterAll(async () => {
+    await world.client?.nc.close();
+    await world.server?.stop();
+  });
+  return world;
 }
