@@ -2,17 +2,12 @@
 // nats-server, build. Only Node built-ins here: nothing is installed yet when this runs.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  accessSync,
-  constants,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findNatsServer } from "./nats-binary.mjs";
+
+export { findNatsServer };
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -111,23 +106,6 @@ export function ensureInstalled(pnpm) {
   say(`installing dependencies (${reason})`);
   run(pnpm.command, [...pnpm.args, "install", "--frozen-lockfile"]);
   writeFileSync(stampFile(), lockHash());
-}
-
-/** `NATS_SERVER_BIN`, Debian's /usr/sbin/nats-server, or the first one on PATH. */
-export function findNatsServer() {
-  const candidates = [
-    process.env.NATS_SERVER_BIN,
-    "/usr/sbin/nats-server",
-    ...(process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, "nats-server")),
-  ];
-  for (const candidate of candidates) {
-    if (!candidate) continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  return undefined;
 }
 
 function hasCommand(name) {

@@ -1,0 +1,2 @@
+/** Types of scripts/lib/nats-binary.mjs for the TypeScript fixtures that share it. */
+export declare function findNatsServer(): string | undefined;
