@@ -43,7 +43,7 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
       // A cursor untouched for longer than retention points only at messages that are gone.
       ttl: config.HERALD_RETENTION + 86_400_000,
     });
-    const store = new CursorStore(kv);
+    const store = new CursorStore(kv, { publisher: nats.publisher, subject: s.cursorKeySubject });
     await ensureAckConsumer();
     processor = new AckProcessor({ nc: nats.nc, jsm: nats.jsm, s, store, logger, acksApplied });
     await processor.start(

@@ -117,7 +117,10 @@ export function createRouter(deps: RouterDeps): Router {
       h.set(Header.DeadSubject, msg.subject);
       // The msgID makes a redelivered rejection land in DEAD once.
       writes = [
-        nats.js.publish(s.dead(decision.reason), msg.data, { headers: h, msgID: `dead/${fallbackId}` }),
+        nats.publisher.publish(s.dead(decision.reason), msg.data, {
+          headers: h,
+          msgID: `dead/${fallbackId}`,
+        }),
       ];
       onDone = () => {
         metrics.deadLetters.inc({ reason: decision.reason });
@@ -135,7 +138,7 @@ export function createRouter(deps: RouterDeps): Router {
       const id = decision.id ?? fallbackId;
       const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
       writes = decision.destinations.map((destination) =>
-        nats.js.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
+        nats.publisher.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
       );
       onDone = (acks) => {
         const duplicates = acks.filter((ack) => ack.duplicate).length;

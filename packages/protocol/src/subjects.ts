@@ -77,6 +77,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
       router: "router",
       persistence: "persistence",
     },
+    /** The subject a cursor KV key is written on (a KV put is a publish to `$KV.<bucket>.<key>`). */
+    cursorKeySubject: (key: string) => `$KV.${name}_cursors.${key}`,
     buckets: {
       cursors: `${name}_cursors`,
       /** Presence's own lease bucket (created by presence on start): which replica emits events. */

@@ -2,12 +2,15 @@ import { readFileSync } from "node:fs";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BaseConfig } from "./config.js";
+import { JsPublisher } from "./js-publisher.js";
 import type { Logger } from "./logger.js";
 
 export type Nats = {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** JetStream publishes on the hot path (many PubAcks in flight; see `JsPublisher`). */
+  publisher: JsPublisher;
   /** False while the connection is down or reconnecting. */
   connected: () => boolean;
 };
@@ -54,5 +57,13 @@ export async function connectNats(config: BaseConfig, name: string, logger: Logg
       }
     }
   })().catch(() => {});
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), connected: () => up && !nc.isClosed() };
+  const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+  void nc.closed().then(() => publisher.close());
+  return {
+    nc,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    publisher,
+    connected: () => up && !nc.isClosed(),
+  };
 }

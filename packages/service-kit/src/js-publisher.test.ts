@@ -1,0 +1,80 @@
+import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
+import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  JsPublisher,
+  JsPublisherClosedError,
+  JsPublishNoStreamError,
+  JsPublishTimeoutError,
+} from "./js-publisher.js";
+
+let server: NatsServer;
+let nc: NatsConnection;
+const body = (text: string) => new TextEncoder().encode(text);
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url, noAsyncTraces: true });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "P", subjects: ["p.>"], storage: "file", duplicate_window: 60e9 });
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.dispose();
+});
+
+describe("JsPublisher", () => {
+  it("stores what it publishes and resolves with the PubAck, in order, with many in flight", async () => {
+    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const acks = await Promise.all(
+      Array.from({ length: 2_000 }, (_, i) => publisher.publish(`p.order.${i % 7}`, body(`m${i}`))),
+    );
+    const seqs = acks.map((ack) => ack.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(2_000);
+    expect(acks.every((ack) => ack.stream === "P" && ack.duplicate === false)).toBe(true);
+    expect(publisher.inFlight).toBe(0);
+    publisher.close();
+  });
+
+  it("reports a repeated msgID as a duplicate of the first write", async () => {
+    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const first = await publisher.publish("p.dup", body("a"), { msgID: "same" });
+    const second = await publisher.publish("p.dup", body("b"), { msgID: "same" });
+    expect(second).toMatchObject({ duplicate: true, seq: first.seq });
+    publisher.close();
+  });
+
+  it("rejects a compare-and-set on a stale sequence with the JetStream error code", async () => {
+    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const first = await publisher.publish("p.cas", body("1"), { expectLastSubjectSequence: 0 });
+    await publisher.publish("p.cas", body("2"), { expectLastSubjectSequence: first.seq });
+    const stale = publisher.publish("p.cas", body("3"), { expectLastSubjectSequence: first.seq });
+    await expect(stale).rejects.toBeInstanceOf(JetStreamApiError);
+    await expect(stale).rejects.toMatchObject({ code: 10071 });
+    publisher.close();
+  });
+
+  it("rejects at once when no stream captures the subject", async () => {
+    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    await expect(publisher.publish("nowhere.at.all", body("x"))).rejects.toBeInstanceOf(
+      JsPublishNoStreamError,
+    );
+    publisher.close();
+  });
+
+  it("times out when nothing answers, and rejects what is in flight when closed", async () => {
+    // A plain subscriber that never replies stands in for a stream that does not answer.
+    const silent = nc.subscribe("silent.>");
+    const publisher = new JsPublisher(nc, { timeoutMs: 200 });
+    await expect(publisher.publish("silent.x", body("x"))).rejects.toBeInstanceOf(JsPublishTimeoutError);
+    expect(publisher.inFlight).toBe(0);
+    const held = publisher.publish("silent.y", body("y"));
+    publisher.close();
+    await expect(held).rejects.toBeInstanceOf(JsPublisherClosedError);
+    await expect(publisher.publish("p.after", body("z"))).rejects.toBeInstanceOf(JsPublisherClosedError);
+    silent.unsubscribe();
+  });
+});
