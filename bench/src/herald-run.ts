@@ -12,18 +12,24 @@ import { ReceiptCounter } from "./receipts.js";
 import { type LatencyRun, loadAverage1m, type MemoryResult, type ThroughputRun } from "./results.js";
 import { perSecond, summarizeLatencies } from "./stats.js";
 
+type HeraldThroughput = ThroughputRun & {
+  receipts: number;
+  /** JetStream writes counted on the streams during the run, per message published. */
+  durableWrites: Record<"intake" | "mailbox" | "acks" | "cursors", number> & { perMessage: number };
+  cpuSeconds: Record<string, number>;
+  /** CPU time per message, µs, by process and in total: what bounds throughput when the cores are busy. */
+  cpuMicrosPerMessage: Record<string, number>;
+};
+
 export type HeraldResult = {
   memory: MemoryResult;
-  throughput: ThroughputRun & {
-    receipts: number;
-    /** JetStream writes counted on the streams during the run, per message published. */
-    durableWrites: Record<"intake" | "mailbox" | "acks" | "cursors", number> & { perMessage: number };
-    cpuSeconds: Record<string, number>;
-    /** CPU time per message, µs, by process and in total: what bounds throughput when the cores are busy. */
-    cpuMicrosPerMessage: Record<string, number>;
-  };
+  /** Sustained: a closed loop with at most `inflight` messages published and not yet acked. */
+  throughput: HeraldThroughput & { inflight: number };
+  /** All `messages` published at once (PubAck window only), until every one is acked. */
+  burst: HeraldThroughput;
   /** Herald's own metrics (counters and gauges) of each service at the end of the run. */
   serviceMetrics: Record<string, Record<string, number>>;
+  /** `receipts`: acks applied by persistence during the run (its counter; no receipt subscriber here). */
   latency: LatencyRun & { receipts: number; publishErrors: number };
   loadAverage: [number, number];
 };
@@ -39,6 +45,8 @@ function perMessage(cpuSeconds: Record<string, number>, messages: number): Recor
   out.total = Math.round((total * 1e6) / messages);
   return out;
 }
+
+const ACKS_APPLIED = 'herald_persistence_acks_applied_total{service="persistence"}';
 
 export const userIds = (count: number) =>
   Array.from({ length: count }, (_, i) => `u${String(i).padStart(5, "0")}`);
@@ -103,10 +111,6 @@ export async function runHerald(
     await windowed(warm, o.window, (i) => publish(1, i));
     await receipts.wait({ idleMs: 10_000, timeoutMs: 60_000 });
 
-    // Saturation: publish N with a window of PubAcks, until every message is delivered and acked.
-    const n = o.messages;
-    await pool.reset({ phase: 2, messages: n, recordLatencies: false });
-    receipts.reset(idPrefix(runId, 2), n);
     const streams = {
       intake: s.streams.intake,
       mailbox: s.streams.mailbox,
@@ -119,46 +123,67 @@ export async function runHerald(
         seqs[key] = (await jsm.streams.info(name)).state.last_seq;
       return seqs;
     };
-    const seqsBefore = await lastSeqs();
-    const cpu = await cpuMeter({
-      "nats-server": nats.pid(),
-      connector: connectorPid,
-      router: stack.routers[0]?.pid,
-      persistence: stack.persistence[0]?.pid,
-      presence: stack.presence[0]?.pid,
-      ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
-    });
-    const start = nowUs();
-    await windowed(n, o.window, (i) => publish(2, i));
-    const publishedUs = nowUs();
-    await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
-    const clients = await pool.waitForAll(n, { idleMs: 5_000, timeoutMs: 30_000 });
-    const cpuSeconds = await cpu();
-    const seqsAfter = await lastSeqs();
-    const writes = Object.fromEntries(
-      Object.keys(streams).map((key) => [key, (seqsAfter[key] ?? 0) - (seqsBefore[key] ?? 0)]),
-    ) as Record<keyof typeof streams, number>;
-    const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
-    const end = receipts.unique === n ? receipts.lastUs : Math.max(receipts.lastUs, clients.lastUs);
-    const throughput: HeraldResult["throughput"] = {
-      messages: n,
-      delivered: clients.unique,
-      duplicates: clients.duplicates,
-      receipts: receipts.unique,
-      complete: receipts.unique === n && clients.unique === n,
-      publishMs: (publishedUs - start) / 1000,
-      elapsedMs: (end - start) / 1000,
-      msgsPerSec: perSecond(Math.min(receipts.unique, clients.unique), end - start),
-      durableWrites: { ...writes, perMessage: Math.round((totalWrites / n) * 100) / 100 },
-      cpuSeconds,
-      cpuMicrosPerMessage: perMessage(cpuSeconds, n),
-    };
-    log(`herald: ${throughput.msgsPerSec} msg/s end to end (${receipts.unique}/${n} acked)`);
 
-    // Latency at an offered rate.
+    /**
+     * Publishes `n` messages (PubAck window `o.window`) until every one is delivered and acked. With `inflight`,
+     * a message is published only while fewer than that many are published and not yet receipted.
+     */
+    const saturate = async (phase: number, n: number, inflight: number | undefined) => {
+      await pool.reset({ phase, messages: n, recordLatencies: false });
+      receipts.reset(idPrefix(runId, phase), n);
+      const seqsBefore = await lastSeqs();
+      const cpu = await cpuMeter({
+        "nats-server": nats.pid(),
+        connector: connectorPid,
+        router: stack.routers[0]?.pid,
+        persistence: stack.persistence[0]?.pid,
+        presence: stack.presence[0]?.pid,
+        ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
+      });
+      const start = nowUs();
+      await windowed(n, o.window, async (i) => {
+        if (inflight !== undefined) await receipts.atLeast(i - inflight + 1);
+        return publish(phase, i);
+      });
+      const publishedUs = nowUs();
+      await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
+      const clients = await pool.waitForAll(n, { idleMs: 5_000, timeoutMs: 30_000 });
+      const cpuSeconds = await cpu();
+      const seqsAfter = await lastSeqs();
+      const writes = Object.fromEntries(
+        Object.keys(streams).map((key) => [key, (seqsAfter[key] ?? 0) - (seqsBefore[key] ?? 0)]),
+      ) as Record<keyof typeof streams, number>;
+      const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
+      const end = receipts.unique === n ? receipts.lastUs : Math.max(receipts.lastUs, clients.lastUs);
+      const run: HeraldThroughput = {
+        messages: n,
+        delivered: clients.unique,
+        duplicates: clients.duplicates,
+        receipts: receipts.unique,
+        complete: receipts.unique === n && clients.unique === n,
+        publishMs: (publishedUs - start) / 1000,
+        elapsedMs: (end - start) / 1000,
+        msgsPerSec: perSecond(Math.min(receipts.unique, clients.unique), end - start),
+        durableWrites: { ...writes, perMessage: Math.round((totalWrites / n) * 100) / 100 },
+        cpuSeconds,
+        cpuMicrosPerMessage: perMessage(cpuSeconds, n),
+      };
+      return run;
+    };
+
+    // Sustained: a closed loop (at most `inflight` unacked), the rate Herald keeps up with.
+    const throughput = { ...(await saturate(2, o.messages, o.inflight)), inflight: o.inflight };
+    log(
+      `herald: ${throughput.msgsPerSec} msg/s end to end, ${o.inflight} in flight (${throughput.receipts}/${o.messages} acked)`,
+    );
+    // Latency at an offered rate. No receipt subscriber here (a backend rarely wants one per message, and it
+    // would load the shared cores): persistence's ack counter shows every message was acked.
     const total = Math.round((o.rate * o.latencySeconds * 1000) / 1000);
     await pool.reset({ phase: 3, messages: total, recordLatencies: true });
-    receipts.reset(idPrefix(runId, 3), total);
+    receipts.pause();
+    const persistenceUrl = stack.persistence[0]?.adminUrl ?? "";
+    const acksApplied = async () => (await scrapeHeraldMetrics(persistenceUrl))[ACKS_APPLIED] ?? Number.NaN;
+    const acksBefore = await acksApplied();
     let publishErrors = 0;
     const pacedStart = nowUs();
     await paced(o.rate, o.latencySeconds * 1000, (i) => {
@@ -167,7 +192,13 @@ export async function runHerald(
       });
     });
     const delivered = await pool.waitForAll(total, { idleMs: 10_000, timeoutMs: 120_000 });
-    await receipts.wait({ idleMs: 5_000, timeoutMs: 60_000 });
+    const ackDeadline = Date.now() + 60_000;
+    let acked = (await acksApplied()) - acksBefore;
+    while (!(acked >= total) && Date.now() < ackDeadline) {
+      await sleep(100);
+      acked = (await acksApplied()) - acksBefore;
+    }
+    receipts.resume();
     const withLatencies = await pool.stats(true);
     const latency: HeraldResult["latency"] = {
       offeredRate: o.rate,
@@ -176,15 +207,27 @@ export async function runHerald(
       delivered: delivered.unique,
       duplicates: delivered.duplicates,
       achievedMsgsPerSec: perSecond(delivered.unique, delivered.lastUs - pacedStart),
-      receipts: receipts.unique,
+      receipts: acked,
       publishErrors,
       latencyMs: summarizeLatencies(withLatencies.latencies),
     };
     log(`herald: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`);
+    // Burst: everything at once (open loop); the backlog lands in the intake work queue first. Last, since
+    // what it leaves in nats-server (deleted messages in the intake's blocks) slows what follows.
+    const burst = await saturate(4, o.messages, undefined);
+    log(`herald: burst of ${o.messages} drained at ${burst.msgsPerSec} msg/s (${burst.receipts} acked)`);
+
     const serviceMetrics: Record<string, Record<string, number>> = {};
     for (const service of stack.all())
       serviceMetrics[service.name] = await scrapeHeraldMetrics(service.adminUrl);
-    return { memory, throughput, latency, serviceMetrics, loadAverage: [loadStart, loadAverage1m()] };
+    return {
+      memory,
+      throughput,
+      burst,
+      latency,
+      serviceMetrics,
+      loadAverage: [loadStart, loadAverage1m()],
+    };
   } finally {
     receipts.stop();
     await nc.close().catch(() => undefined);

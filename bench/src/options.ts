@@ -25,6 +25,8 @@ export type BenchOptions = {
   coreMessages: number;
   /** Outstanding PubAcks allowed to a publisher. */
   window: number;
+  /** Herald's sustained run: messages published but not yet acked end to end (receipted), at most. */
+  inflight: number;
   /** Size of a published JSON body. */
   payloadBytes: number;
   /** Load-generator processes the clients are spread over. */
@@ -44,6 +46,7 @@ const DEFAULTS = {
   rawMessages: 100_000,
   coreMessages: 500_000,
   window: 512,
+  inflight: 2_000,
   payloadBytes: 200,
   clientProcs: 1,
   quietWaitSeconds: 30,
@@ -65,13 +68,14 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--raw-messages": "rawMessages",
   "--core-messages": "coreMessages",
   "--window": "window",
+  "--inflight": "inflight",
   "--payload-bytes": "payloadBytes",
   "--client-procs": "clientProcs",
   "--quiet-wait-seconds": "quietWaitSeconds",
 };
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
-  [--raw-messages N] [--core-messages N] [--window N] [--payload-bytes N] [--client-procs N] [--quiet-wait-seconds S]
+  [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--quiet-wait-seconds S]
   [--redis-url URL] [--skip nats,herald,ws,sio] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 

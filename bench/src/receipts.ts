@@ -15,11 +15,27 @@ export class ReceiptCounter {
   #seen = new Uint8Array(0);
   #unique = 0;
   #lastUs = 0;
-  readonly #sub: Subscription;
+  /** Callers of `atLeast`, in increasing `count` (they publish in order). */
+  #waiters: { count: number; resolve: () => void }[] = [];
+  #sub: Subscription | undefined;
 
-  constructor(nc: NatsConnection, s: Subjects) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly s: Subjects,
+  ) {
+    this.resume();
+  }
+
+  /** Stops receiving receipts (each one costs nats-server and this process CPU that the services then lack). */
+  pause(): void {
+    this.#sub?.unsubscribe();
+    this.#sub = undefined;
+  }
+
+  resume(): void {
+    if (this.#sub) return;
     const decoder = new TextDecoder();
-    this.#sub = nc.subscribe(s.receipt("*"), {
+    this.#sub = this.nc.subscribe(this.s.receipt("*"), {
       callback: (_error, msg) => {
         const { id } = JSON.parse(decoder.decode(msg.data)) as { id?: string };
         if (typeof id !== "string" || !id.startsWith(this.#prefix)) return;
@@ -28,6 +44,9 @@ export class ReceiptCounter {
         this.#seen[i] = 1;
         this.#unique++;
         this.#lastUs = nowUs();
+        while (this.#waiters.length > 0 && (this.#waiters[0]?.count ?? 0) <= this.#unique) {
+          this.#waiters.shift()?.resolve();
+        }
       },
     });
   }
@@ -38,6 +57,7 @@ export class ReceiptCounter {
     this.#seen = new Uint8Array(messages);
     this.#unique = 0;
     this.#lastUs = 0;
+    this.#waiters = [];
   }
 
   get unique(): number {
@@ -47,6 +67,14 @@ export class ReceiptCounter {
   /** Monotonic µs of the newest receipt counted. */
   get lastUs(): number {
     return this.#lastUs;
+  }
+
+  /** Resolves once at least `count` receipts were counted (at once when already so). */
+  atLeast(count: number): Promise<void> | undefined {
+    if (this.#unique >= count) return undefined;
+    return new Promise((resolve) => {
+      this.#waiters.push({ count, resolve });
+    });
   }
 
   /** Polls until every receipt arrived, nothing new came for `idleMs`, or `timeoutMs` passed. */
@@ -69,6 +97,6 @@ export class ReceiptCounter {
   }
 
   stop(): void {
-    this.#sub.unsubscribe();
+    this.pause();
   }
 }

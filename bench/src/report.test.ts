@@ -31,21 +31,23 @@ const throughput = (msgsPerSec: number) => ({
   msgsPerSec,
   cpuSeconds: {},
 });
-const herald = (msgsPerSec: number, p99: number): HeraldResult => ({
-  memory,
-  throughput: {
-    ...throughput(msgsPerSec),
-    receipts: 50_000,
-    durableWrites: { intake: 1, mailbox: 1, acks: 1, cursors: 1, perMessage: 4 },
-    cpuMicrosPerMessage: {
-      "nats-server": 150,
-      connector: 100,
-      router: 50,
-      persistence: 100,
-      clients0: 30,
-      total: 430,
-    },
+const heraldThroughput = (msgsPerSec: number, writesPerMessage = 4) => ({
+  ...throughput(msgsPerSec),
+  receipts: 50_000,
+  durableWrites: { intake: 1, mailbox: 1, acks: 1, cursors: 1, perMessage: writesPerMessage },
+  cpuMicrosPerMessage: {
+    "nats-server": 150,
+    connector: 100,
+    router: 50,
+    persistence: 100,
+    clients0: 30,
+    total: 430,
   },
+});
+const herald = (msgsPerSec: number, p99: number, writesPerMessage = 4): HeraldResult => ({
+  memory,
+  throughput: { ...heraldThroughput(msgsPerSec, writesPerMessage), inflight: 2_000 },
+  burst: heraldThroughput(msgsPerSec / 2),
   latency: { ...latency(p99), receipts: 50_000, publishErrors: 0 },
   serviceMetrics: {},
   loadAverage: [0.5, 0.7],
@@ -68,6 +70,11 @@ describe("derive", () => {
     // 2 cores ÷ 400 µs of Herald's own processes (the load generator does not count).
     expect(good.ceiling.heraldCpuBoundMsgsPerSec).toBe(5_000);
     expect(good.ratios.heraldCpuBoundVsCeiling).toBe(0.5);
+
+    // The burst and the ceiling at the writes actually counted are reported beside it, not judged.
+    expect(good.ratios.heraldBurstVsCeiling).toBe(0.3);
+    const batched = derive({ nats, herald: herald(6_000, 12, 2.5), ws, socketio: { skipped: "--skip" } });
+    expect(batched.ratios.heraldVsCeilingAtMeasuredWrites).toBe(0.375);
 
     const bad = derive({ nats, herald: herald(4_000, 25), ws, socketio: { skipped: "--skip" } });
     expect(bad.targets.throughput.met).toBe(false);

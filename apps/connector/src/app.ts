@@ -132,7 +132,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       const payload = encoder.encode(JSON.stringify(bundle));
       for (let attempt = 0; ; attempt++) {
         try {
-          await nats.js.publish(s.ack(config.CONNECTOR_ID), payload);
+          await nats.publisher.publish(s.ack(config.CONNECTOR_ID), payload);
           m.acks.inc(batches.reduce((sum, b) => sum + b.acks.length, 0));
           return;
         } catch (err) {

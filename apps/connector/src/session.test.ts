@@ -137,6 +137,19 @@ describe("Session", () => {
     expect(h.session.ack(["m7"])).toEqual([]);
   });
 
+  it("remembers the last 2 × maxInflight acked ids, forgetting the oldest first", async () => {
+    const seqs = Array.from({ length: 10 }, (_, i) => i + 1);
+    const h = harness({ stored: seqs, maxInflight: 2, page: 10 });
+    h.session.start();
+    for (const seq of seqs) {
+      await h.settle();
+      expect(h.session.ack([`m${seq}`])).toEqual([]);
+    }
+    // m7..m10 are remembered; m6 and older were evicted, so acking them again reports them unknown.
+    expect(h.session.ack(["m7", "m8", "m9", "m10"])).toEqual([]);
+    expect(h.session.ack(["m6", "m1"])).toEqual(["m6", "m1"]);
+  });
+
   it("stops at the inflight window and catches up after acks", async () => {
     const h = harness({ stored: [1, 2, 3, 4, 5, 6], maxInflight: 4, page: 10 });
     h.session.start();

@@ -29,12 +29,16 @@ type Inflight = { seq: number; prev: number; frame: string | Buffer; sentAt: num
  */
 export class Session {
   private readonly inflight = new Map<string, Inflight>();
+  /** Ids acked on this connection lately (so a repeated ack is not "unknown"); `ackedRing` evicts oldest. */
   private readonly recentlyAcked = new Set<string>();
+  private readonly ackedRing: (string | undefined)[];
+  private ackedNext = 0;
   private readonly feed: GaplessFeed<Delivery>;
   private unfollow: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly deps: SessionDeps) {
+    this.ackedRing = new Array<string | undefined>(Math.max(1, deps.maxInflight * 2));
     this.feed = new GaplessFeed<Delivery>({
       replay: async (after, limit) => {
         const reply = await deps.replay(after, limit);
@@ -123,11 +127,12 @@ export class Session {
     this.deps.onDelivered?.(1, false);
   }
 
+  // A ring, not "delete the Set's first entry": that walks every deleted slot before the first live one.
   private rememberAcked(id: string): void {
+    const evicted = this.ackedRing[this.ackedNext];
+    if (evicted !== undefined) this.recentlyAcked.delete(evicted);
+    this.ackedRing[this.ackedNext] = id;
+    this.ackedNext = (this.ackedNext + 1) % this.ackedRing.length;
     this.recentlyAcked.add(id);
-    if (this.recentlyAcked.size > this.deps.maxInflight * 2) {
-      const oldest = this.recentlyAcked.values().next().value;
-      if (oldest !== undefined) this.recentlyAcked.delete(oldest);
-    }
   }
 }
