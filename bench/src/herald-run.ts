@@ -77,6 +77,7 @@ export async function runHerald(
     const make = dataMaker(o.payloadBytes, (data) =>
       JSON.stringify({ id: messageId(runId, 9, 99_999), data } satisfies SendBody),
     );
+    // `js.publish`, as a backend would, and as the raw rate that sets the ceiling is measured.
     const publish = (phase: number, i: number) => {
       const id = messageId(runId, phase, i);
       const body: SendBody = { id, data: make(phase, i) };

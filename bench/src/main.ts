@@ -73,7 +73,11 @@ async function measureNats(nats: NatsServer, o: BenchOptions): Promise<NatsResul
     `JetStream publish with msg id: ${jetStreamPublish.msgsPerSec} msg/s ` +
       `(nats-server ${jetStreamPublish.cpuMicrosPerMessage["nats-server"]} µs CPU per message)`,
   );
-  return { jetStreamPublish, jetStreamPublishNoDedup, core };
+  const jetStreamPublishPipelined = await withCpu(nats, () =>
+    jetStreamPublishRate(nats.url, { ...common, dedup: true, client: "pipelined" }),
+  );
+  log(`JetStream publish with msg id, pipelined publisher: ${jetStreamPublishPipelined.msgsPerSec} msg/s`);
+  return { jetStreamPublish, jetStreamPublishNoDedup, jetStreamPublishPipelined, core };
 }
 
 async function main(): Promise<void> {

@@ -1,3 +1,4 @@
+import { JsPublisher } from "@herald/service-kit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
 import { nowUs } from "./clock.js";
@@ -19,14 +20,16 @@ const body = (bytes: number) =>
 /**
  * JetStream publish rate of one Node publisher on this machine, set up the way Herald writes: file storage,
  * `noAsyncTraces`, `window` outstanding PubAcks, `bytes`-byte JSON bodies over 1,000 subjects, and (with
- * `dedup`) a `Nats-Msg-Id` on every message. Uses its own stream, deleted afterwards.
+ * `dedup`) a `Nats-Msg-Id` on every message. Uses its own stream, deleted afterwards. `client: "pipelined"`
+ * publishes through Herald's `JsPublisher` (one reply subscription) instead of `js.publish` (a request per
+ * message): the same server work, less publisher CPU, so it shows how much of the rate the client sets.
  *
  * @example
  * const { msgsPerSec } = await jetStreamPublishRate(nats.url, { messages: 100_000, window: 512, bytes: 200, dedup: true });
  */
 export async function jetStreamPublishRate(
   url: string,
-  options: { messages: number; window: number; bytes: number; dedup: boolean },
+  options: { messages: number; window: number; bytes: number; dedup: boolean; client?: "js" | "pipelined" },
 ): Promise<RateResult> {
   const nc = await connect({ servers: url, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
@@ -40,19 +43,23 @@ export async function jetStreamPublishRate(
   });
   try {
     const js = jetstream(nc);
+    const pipelined = new JsPublisher(nc, { timeoutMs: 30_000 });
+    const publish = (subject: string, msgID: string | undefined) => {
+      const opts = msgID === undefined ? {} : { msgID };
+      return options.client === "pipelined"
+        ? pipelined.publish(subject, payload, opts)
+        : js.publish(subject, payload, opts);
+    };
     const payload = body(options.bytes);
     const subjects = Array.from({ length: SUBJECT_COUNT }, (_, i) => `${prefix}.u${i}`);
     const warm = Math.min(5_000, options.messages);
-    await windowed(warm, options.window, (i) => js.publish(subjects[i % SUBJECT_COUNT] ?? prefix, payload));
+    await windowed(warm, options.window, (i) => publish(subjects[i % SUBJECT_COUNT] ?? prefix, undefined));
     const start = nowUs();
     await windowed(options.messages, options.window, (i) =>
-      js.publish(
-        subjects[i % SUBJECT_COUNT] ?? prefix,
-        payload,
-        options.dedup ? { msgID: `${name}-${i}` } : undefined,
-      ),
+      publish(subjects[i % SUBJECT_COUNT] ?? prefix, options.dedup ? `${name}-${i}` : undefined),
     );
     const elapsed = nowUs() - start;
+    pipelined.close();
     return {
       messages: options.messages,
       elapsedMs: elapsed / 1000,

@@ -76,6 +76,11 @@ describe("derive", () => {
     const batched = derive({ nats, herald: herald(6_000, 12, 2.5), ws, socketio: { skipped: "--skip" } });
     expect(batched.ratios.heraldVsCeilingAtMeasuredWrites).toBe(0.375);
 
+    expect(good.ratios.heraldVsPipelinedCeiling).toBeNull();
+    const pipelined = { ...nats, jetStreamPublishPipelined: rate(80_000) };
+    const faster = derive({ nats: pipelined, herald: herald(6_000, 12), ws, socketio: { skipped: "--skip" } });
+    expect(faster.ratios.heraldVsPipelinedCeiling).toBe(0.3);
+
     const bad = derive({ nats, herald: herald(4_000, 25), ws, socketio: { skipped: "--skip" } });
     expect(bad.targets.throughput.met).toBe(false);
     expect(bad.targets.p99.met).toBe(false);

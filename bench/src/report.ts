@@ -19,6 +19,8 @@ export const P99_TARGET_MS = 20;
 export type NatsResults = {
   jetStreamPublish: RateResult;
   jetStreamPublishNoDedup: RateResult;
+  /** With msg id, through `JsPublisher` (absent in results from before it was measured). */
+  jetStreamPublishPipelined?: RateResult;
   core: RateResult;
 };
 type Part<T> = T | Skipped;
@@ -106,6 +108,13 @@ export function derive(parts: Parts, cores = 2): Pick<BenchResults, "ceiling" | 
         raw === undefined || !herald ? undefined : raw / herald.throughput.durableWrites.perMessage,
       ),
       heraldBurstVsCeiling: ratio(herald?.burst?.msgsPerSec, ceiling ?? undefined),
+      // The ceiling taken from the pipelined publisher's rate (the server's capacity, less client overhead).
+      heraldVsPipelinedCeiling: ratio(
+        heraldRate,
+        nats?.jetStreamPublishPipelined
+          ? nats.jetStreamPublishPipelined.msgsPerSec / DURABLE_WRITES_PER_MESSAGE
+          : undefined,
+      ),
       heraldVsRawJetStream: ratio(heraldRate, raw),
       heraldVsRawWs: ratio(heraldRate, ws?.throughput.msgsPerSec),
       heraldVsSocketIo: ratio(heraldRate, sio?.throughput.msgsPerSec),
@@ -195,6 +204,9 @@ export function summaryTable(results: BenchResults): string {
   if (nats) {
     rows.push(["JetStream publish (msg id)", cell(nats.jetStreamPublish.msgsPerSec)]);
     rows.push(["JetStream publish (no id)", cell(nats.jetStreamPublishNoDedup.msgsPerSec)]);
+    if (nats.jetStreamPublishPipelined) {
+      rows.push(["JetStream publish (id, pipelined)", cell(nats.jetStreamPublishPipelined.msgsPerSec)]);
+    }
     rows.push(["core NATS pub→sub", cell(nats.core.msgsPerSec)]);
     rows.push([
       `ceiling = JetStream / ${DURABLE_WRITES_PER_MESSAGE}`,
@@ -233,7 +245,7 @@ export function summaryTable(results: BenchResults): string {
     ...rows.map(line),
     "",
     `Herald / ceiling: ${cell(results.ratios.heraldVsCeiling, 3)}  (target ≥ 0.5: ${cell(t.throughput.actualMsgsPerSec)} vs ${cell(t.throughput.targetMsgsPerSec)} msg/s, ${verdict(t.throughput.met)}; ${herald ? `${herald.throughput.inflight} in flight` : "-"})`,
-    `Herald / ceiling at the measured ${cell(herald?.throughput.durableWrites.perMessage, 2)} writes per message: ${cell(results.ratios.heraldVsCeilingAtMeasuredWrites, 3)}; burst / ceiling: ${cell(results.ratios.heraldBurstVsCeiling, 3)}`,
+    `Herald / ceiling at the measured ${cell(herald?.throughput.durableWrites.perMessage, 2)} writes per message: ${cell(results.ratios.heraldVsCeilingAtMeasuredWrites, 3)}; burst / ceiling: ${cell(results.ratios.heraldBurstVsCeiling, 3)}; Herald / (pipelined JetStream / ${DURABLE_WRITES_PER_MESSAGE}): ${cell(results.ratios.heraldVsPipelinedCeiling, 3)}`,
     `Herald CPU-bound rate (${String(results.machine.cpus)} cores ÷ CPU per message of nats-server + services): ${cell(results.ceiling.heraldCpuBoundMsgsPerSec)} msg/s = ${cell(results.ratios.heraldCpuBoundVsCeiling, 3)} × ceiling`,
     `Herald p99 at ${cell(t.p99.offeredRate)} msg/s: ${cell(t.p99.actualMs, 2)} ms (target ≤ ${t.p99.targetMs} ms, ${verdict(t.p99.met)})`,
     ...(herald
