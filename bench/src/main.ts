@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     ...derive(parts, cpus().length),
     notes: [
       "All processes on 127.0.0.1 of this one machine, sharing its cores: nats-server, the four Herald services, the load generator and this process.",
-      "Herald throughput: a JetStream publisher (window of PubAcks) to <p>.send.user.<u> round-robin over the users; ends when a receipt (<p>.receipt.<u>, emitted after the cursor compare-and-set) has arrived for every message.",
+      "Herald throughput: a JetStream publisher (js.publish, window of PubAcks) to <p>.send.user.<u> round-robin over the users, as a closed loop: a message is published only while fewer than `inflight` are published and not yet receipted; ends when a receipt (<p>.receipt.<u>, emitted after the cursor compare-and-set) has arrived for every message. `burst`: the same without the closed loop (a backlog forms in the intake work queue, which nats-server 2.9.10 drains slowly when it spans many subjects).",
       "Latency: each message carries its send time (CLOCK_MONOTONIC, shared by all processes); receive − send at the client, first deliveries only. Herald's send time is taken just before the JetStream publish of the backend.",
       "raw ws: one server process generating targeted sends itself (no broker, no persistence, no acks). Socket.IO: two servers with @socket.io/redis-streams-adapter (default maxLen), clients split between them, server 0 emits to each user's room; delivery is at-most-once.",
       "Clients: raw `ws` sockets in load-generator processes; Herald clients ack every message (one ack frame per macrotask per connection, as @herald/client does).",
