@@ -36,12 +36,23 @@ export function chartInput(results: BenchResults): ChartInput {
       highlight: true,
       ...(r === null ? {} : { note: `${r}× ceiling` }),
     });
+    if (herald.burst) {
+      const b = results.ratios.heraldBurstVsCeiling;
+      bars.push({
+        label: "Herald, burst (all at once)",
+        value: herald.burst.msgsPerSec,
+        ...(b === null || b === undefined ? {} : { note: `${b}× ceiling` }),
+      });
+    }
   }
   if (results.ceiling.heraldCeilingMsgsPerSec !== null) {
     bars.push({ label: "ceiling: JetStream ÷ 4 writes", value: results.ceiling.heraldCeilingMsgsPerSec });
   }
   if (nats) {
     bars.push({ label: "raw JetStream publish", value: nats.jetStreamPublish.msgsPerSec });
+    if (nats.jetStreamPublishPipelined) {
+      bars.push({ label: "raw JetStream, pipelined", value: nats.jetStreamPublishPipelined.msgsPerSec });
+    }
     bars.push({ label: "core NATS pub→sub", value: nats.core.msgsPerSec });
   }
   if (ws) bars.push({ label: "raw ws (no broker, no acks)", value: ws.throughput.msgsPerSec });

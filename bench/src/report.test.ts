@@ -78,7 +78,12 @@ describe("derive", () => {
 
     expect(good.ratios.heraldVsPipelinedCeiling).toBeNull();
     const pipelined = { ...nats, jetStreamPublishPipelined: rate(80_000) };
-    const faster = derive({ nats: pipelined, herald: herald(6_000, 12), ws, socketio: { skipped: "--skip" } });
+    const faster = derive({
+      nats: pipelined,
+      herald: herald(6_000, 12),
+      ws,
+      socketio: { skipped: "--skip" },
+    });
     expect(faster.ratios.heraldVsPipelinedCeiling).toBe(0.3);
 
     const bad = derive({ nats, herald: herald(4_000, 25), ws, socketio: { skipped: "--skip" } });
@@ -126,6 +131,7 @@ describe("summary and chart", () => {
     const input = chartInput(results);
     expect(input.throughput.map((b) => b.label)).toEqual([
       "Herald end to end (acked)",
+      "Herald, burst (all at once)",
       "ceiling: JetStream ÷ 4 writes",
       "raw JetStream publish",
       "core NATS pub→sub",
