@@ -33,5 +33,12 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--users"], {}, "/b")).toThrow(/needs a value/);
     expect(() => parseOptions(["--skip", "kafka"], {}, "/b")).toThrow(/--skip/);
     expect(parseOptions(["--skip", "ws,sio"], {}, "/b").skip).toEqual(["ws", "sio"]);
+    expect(() => parseOptions(["--latency-client", "go"], {}, "/b")).toThrow(/--latency-client/);
+  });
+
+  it("takes the latency run's publisher, pipelined unless told", () => {
+    expect(parseOptions([], {}, "/b").latencyClient).toBe("pipelined");
+    expect(parseOptions(["--latency-client", "js"], {}, "/b").latencyClient).toBe("js");
+    expect(parseOptions([], { BENCH_LATENCY_CLIENT: "js" }, "/b").latencyClient).toBe("js");
   });
 });

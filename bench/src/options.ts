@@ -34,6 +34,8 @@ export type BenchOptions = {
   /** Longest wait before each part for the machine to be quiet (other work under half a core). */
   quietWaitSeconds: number;
   redisUrl: string;
+  /** Publisher of Herald's latency run: `pipelined` (JsPublisher, the lighter load) or `js` (js.publish). */
+  latencyClient: "js" | "pipelined";
   skip: SystemName[];
   outDir: string;
 };
@@ -76,7 +78,7 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--quiet-wait-seconds S]
-  [--redis-url URL] [--skip nats,herald,ws,sio] [--out DIR]
+  [--redis-url URL] [--latency-client pipelined|js] [--skip nats,herald,ws,sio] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;
@@ -86,6 +88,11 @@ function positive(flag: string, raw: string): number {
   if (!Number.isInteger(value) || value <= 0)
     throw new BenchOptionsError(`${flag} must be a positive integer`);
   return value;
+}
+
+function parseLatencyClient(raw: string): "js" | "pipelined" {
+  if (raw === "js" || raw === "pipelined") return raw;
+  throw new BenchOptionsError(`--latency-client takes js or pipelined; got '${raw}'`);
 }
 
 function parseSkip(raw: string): SystemName[] {
@@ -124,7 +131,8 @@ export function parseOptions(
       ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
       : [arg];
     const known =
-      flag !== undefined && (flag in NUMERIC_FLAGS || ["--redis-url", "--skip", "--out"].includes(flag));
+      flag !== undefined &&
+      (flag in NUMERIC_FLAGS || ["--redis-url", "--skip", "--out", "--latency-client"].includes(flag));
     if (!known || flag === undefined) throw new BenchOptionsError(`unknown argument '${arg}'`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new BenchOptionsError(`${flag} needs a value`);
@@ -140,6 +148,7 @@ export function parseOptions(
     quick,
     ...sizes,
     redisUrl: read("--redis-url") || "redis://127.0.0.1:6379",
+    latencyClient: parseLatencyClient(read("--latency-client") || "pipelined"),
     skip: parseSkip(read("--skip") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),
   };
