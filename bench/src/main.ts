@@ -100,8 +100,12 @@ async function main(): Promise<void> {
   const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
   if ((loadBefore[0] ?? 0) > cpus().length)
     log(`warning: load average ${loadBefore.join(" ")} on ${cpus().length} cores`);
+  // Only nats-server reads GOGC (the one Go process here); unset, it runs with Go's default (100).
+  if (o.natsGogc !== undefined) process.env.GOGC = String(o.natsGogc);
   const nats = await startNatsServer();
-  log(`nats-server on ${nats.url} (file storage in ${nats.storeDir})`);
+  log(
+    `nats-server on ${nats.url} (file storage in ${nats.storeDir}${o.natsGogc === undefined ? "" : `, GOGC=${o.natsGogc}`})`,
+  );
   let parts: Parts;
   try {
     const natsPart = await part("nats", o, "nats", () => measureNats(nats, o));

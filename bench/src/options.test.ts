@@ -41,4 +41,10 @@ describe("parseOptions", () => {
     expect(parseOptions(["--latency-client", "js"], {}, "/b").latencyClient).toBe("js");
     expect(parseOptions([], { BENCH_LATENCY_CLIENT: "js" }, "/b").latencyClient).toBe("js");
   });
+
+  it("leaves nats-server's GOGC alone unless given", () => {
+    expect(parseOptions([], {}, "/b").natsGogc).toBeUndefined();
+    expect(parseOptions(["--nats-gogc", "400"], {}, "/b").natsGogc).toBe(400);
+    expect(() => parseOptions(["--nats-gogc", "off"], {}, "/b")).toThrow(/positive integer/);
+  });
 });

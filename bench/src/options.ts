@@ -34,6 +34,8 @@ export type BenchOptions = {
   /** Longest wait before each part for the machine to be quiet (other work under half a core). */
   quietWaitSeconds: number;
   redisUrl: string;
+  /** GOGC for the bench's nats-server (Go's default, 100, when undefined). */
+  natsGogc?: number;
   /** Publisher of Herald's latency run: `pipelined` (JsPublisher, the lighter load) or `js` (js.publish). */
   latencyClient: "js" | "pipelined";
   skip: SystemName[];
@@ -78,7 +80,7 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--quiet-wait-seconds S]
-  [--redis-url URL] [--latency-client pipelined|js] [--skip nats,herald,ws,sio] [--out DIR]
+  [--redis-url URL] [--latency-client pipelined|js] [--nats-gogc N] [--skip nats,herald,ws,sio] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;
@@ -132,7 +134,8 @@ export function parseOptions(
       : [arg];
     const known =
       flag !== undefined &&
-      (flag in NUMERIC_FLAGS || ["--redis-url", "--skip", "--out", "--latency-client"].includes(flag));
+      (flag in NUMERIC_FLAGS ||
+        ["--redis-url", "--skip", "--out", "--latency-client", "--nats-gogc"].includes(flag));
     if (!known || flag === undefined) throw new BenchOptionsError(`unknown argument '${arg}'`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new BenchOptionsError(`${flag} needs a value`);
@@ -149,6 +152,7 @@ export function parseOptions(
     ...sizes,
     redisUrl: read("--redis-url") || "redis://127.0.0.1:6379",
     latencyClient: parseLatencyClient(read("--latency-client") || "pipelined"),
+    ...(read("--nats-gogc") ? { natsGogc: positive("--nats-gogc", read("--nats-gogc") ?? "") } : {}),
     skip: parseSkip(read("--skip") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),
   };
