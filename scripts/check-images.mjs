@@ -27,7 +27,11 @@ import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const services = ["connector", "router", "presence", "persistence"];
-const NODE_LTS_MAJOR = 24;
+const NODE_LTS_MAJOR = 26;
+/** The pnpm version of package.json's packageManager field (`pnpm@12.4.2` → `12.4.2`). */
+const PNPM_VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
+  .packageManager.replace(/^pnpm@/, "")
+  .split("+")[0];
 const APP_UID = 10001;
 
 /**
@@ -128,6 +132,22 @@ export function lintDockerfile(text, name) {
     !all.some((i) => i.op === "RUN" && /deploy\s+--prod\b/.test(i.rest) && i.rest.includes(`@herald/${name}`))
   ) {
     problems.push(`no pruned production install (pnpm --filter @herald/${name} deploy --prod)`);
+  }
+  // Node 25 and later ship without corepack; pnpm must come pinned to the workspace's packageManager version.
+  const expand = (text) => text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? "");
+  const pnpmInstalls = all
+    .filter((i) => i.op === "RUN")
+    .map((i) => /\bnpm\s+(?:install|i)\s+(?:-g|--global)\s+pnpm@(\S+)/.exec(expand(i.rest))?.[1])
+    .filter((version) => version !== undefined);
+  if (all.some((i) => i.op === "RUN" && /\bcorepack\b/.test(i.rest))) {
+    problems.push(
+      "uses corepack, which node images ship without since Node 25: npm install -g pnpm@<version>",
+    );
+  }
+  if (!pnpmInstalls.includes(PNPM_VERSION)) {
+    problems.push(
+      `pnpm is not installed at packageManager's version ${PNPM_VERSION} (found: ${pnpmInstalls.join(", ") || "none"})`,
+    );
   }
   for (const i of all) {
     if (i.op === "ADD")

@@ -23,13 +23,23 @@ describe("Dockerfiles", () => {
   it.each([
     [
       "an unpinned base",
-      (t: string) => t.replace("ARG NODE_VERSION=24.11.1", "ARG NODE_VERSION=24"),
+      (t: string) => t.replace("ARG NODE_VERSION=26.13.0", "ARG NODE_VERSION=26"),
       /not pinned/,
     ],
     [
       "an old Node",
-      (t: string) => t.replace("ARG NODE_VERSION=24.11.1", "ARG NODE_VERSION=20.19.0"),
+      (t: string) => t.replace("ARG NODE_VERSION=26.13.0", "ARG NODE_VERSION=24.11.1"),
       /current LTS/,
+    ],
+    [
+      "pnpm through corepack",
+      (t: string) => t.replace(/RUN npm install -g pnpm@\S+/, "RUN corepack enable"),
+      /corepack/,
+    ],
+    [
+      "another pnpm than packageManager's",
+      (t: string) => t.replace("ARG PNPM_VERSION=12.4.2", "ARG PNPM_VERSION=9.15.0"),
+      /packageManager's version/,
     ],
     ["a root user", (t: string) => t.replace("USER 10001:10001", "USER root"), /runs as root/],
     ["no user", (t: string) => t.replace("USER 10001:10001", ""), /no USER/],
