@@ -65,6 +65,34 @@ describe("JsPublisher", () => {
     publisher.close();
   });
 
+  it("publishes again after nats-server restarts (the reply subscription comes back with the connection)", async () => {
+    const own = await startNatsServer();
+    const client = await connect({
+      servers: own.url,
+      noAsyncTraces: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
+    try {
+      const jsm = await jetstreamManager(client);
+      await jsm.streams.add({ name: "Q", subjects: ["q.>"], storage: "file" });
+      const publisher = new JsPublisher(client, { timeoutMs: 2_000 });
+      const before = await publisher.publish("q.a", body("1"));
+      await own.restart();
+      const deadline = Date.now() + 20_000;
+      let after: Awaited<ReturnType<JsPublisher["publish"]>> | undefined;
+      // While the client reconnects a publish may time out; once it is back, one must succeed.
+      while (!after && Date.now() < deadline) {
+        after = await publisher.publish("q.a", body("2")).catch(() => undefined);
+      }
+      expect(after?.seq).toBe(before.seq + 1);
+      publisher.close();
+    } finally {
+      await client.close();
+      await own.dispose();
+    }
+  }, 60_000);
+
   it("times out when nothing answers, and rejects what is in flight when closed", async () => {
     // A plain subscriber that never replies stands in for a stream that does not answer.
     const silent = nc.subscribe("silent.>");
