@@ -6,6 +6,7 @@ import {
   JsPublisher,
   JsPublisherClosedError,
   JsPublishNoStreamError,
+  JsPublishReplyError,
   JsPublishTimeoutError,
 } from "./js-publisher.js";
 
@@ -92,6 +93,20 @@ describe("JsPublisher", () => {
       await own.dispose();
     }
   }, 60_000);
+
+  it("rejects a reply that is not a PubAck with a named error", async () => {
+    // A plain responder stands in for something that answers on the subject but is not JetStream.
+    const impostor = nc.subscribe("impostor.>", {
+      callback: (_err, msg) => {
+        msg.respond(msg.subject.endsWith("json") ? "{}" : "not json");
+      },
+    });
+    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    await expect(publisher.publish("impostor.text", body("x"))).rejects.toBeInstanceOf(JsPublishReplyError);
+    await expect(publisher.publish("impostor.json", body("x"))).rejects.toMatchObject({ code: "bad_puback" });
+    publisher.close();
+    impostor.unsubscribe();
+  });
 
   it("times out when nothing answers, and rejects what is in flight when closed", async () => {
     // A plain subscriber that never replies stands in for a stream that does not answer.

@@ -1,5 +1,12 @@
 import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
-import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import {
+  createInbox,
+  headers,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/transport-node";
 
 export type JsPublishOptions = {
   /** Idempotency key (`Nats-Msg-Id`): the stream stores a repeated key once within its duplicate window. */
@@ -17,6 +24,11 @@ export class JsPublishTimeoutError extends Error {
 export class JsPublishNoStreamError extends Error {
   override name = "JsPublishNoStreamError";
   readonly code = "no_stream";
+}
+
+export class JsPublishReplyError extends Error {
+  override name = "JsPublishReplyError";
+  readonly code = "bad_puback";
 }
 
 export class JsPublisherClosedError extends Error {
@@ -47,6 +59,7 @@ export class JsPublisher {
   private readonly inbox: string;
   private readonly pending = new Map<string, Pending>();
   private readonly timer: NodeJS.Timeout;
+  private readonly subscription: Subscription;
   private next = 0;
   private closed = false;
 
@@ -55,7 +68,7 @@ export class JsPublisher {
     private readonly options: { timeoutMs: number },
   ) {
     this.inbox = `${createInbox()}.`;
-    nc.subscribe(`${this.inbox}*`, { callback: (_err, msg) => this.settle(msg) });
+    this.subscription = nc.subscribe(`${this.inbox}*`, { callback: (_err, msg) => this.settle(msg) });
     // One sweep for every publish: the map is in publish order, so it stops at the first one still in time.
     this.timer = setInterval(() => this.expire(Date.now()), Math.max(50, Math.floor(options.timeoutMs / 10)));
     this.timer.unref();
@@ -88,10 +101,12 @@ export class JsPublisher {
     });
   }
 
-  /** Rejects what is in flight and stops the sweep (the connection's own close ends the subscription). */
+  /** Rejects what is in flight, stops the sweep and drops the reply subscription. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    if (!this.nc.isClosed()) this.subscription.unsubscribe();
     const err = new JsPublisherClosedError("publisher closed before the PubAck arrived");
     for (const pending of this.pending.values()) pending.reject(err);
     this.pending.clear();
@@ -110,7 +125,7 @@ export class JsPublisher {
     try {
       reply = JSON.parse(decoder.decode(msg.data));
     } catch {
-      pending.reject(new Error("unreadable PubAck"));
+      pending.reject(new JsPublishReplyError("the PubAck is not JSON"));
       return;
     }
     if (reply.error) {
@@ -119,7 +134,7 @@ export class JsPublisher {
       return;
     }
     if (!reply.stream) {
-      pending.reject(new Error("invalid PubAck"));
+      pending.reject(new JsPublishReplyError("the PubAck names no stream"));
       return;
     }
     const ack = reply as PubAck;
