@@ -5,6 +5,7 @@ import { Kvm } from "@nats-io/kv";
 import { headers } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
+import { DestinationOrder, OrderFenceError } from "./destination-order.js";
 import { decide, headerSafe } from "./intake.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
@@ -44,6 +45,7 @@ export function createRouter(deps: RouterDeps): Router {
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
   const pipeline = new OrderedPipeline<JsMsg>(config.ROUTER_MAX_INFLIGHT, route);
+  const order = new DestinationOrder(config.ROUTER_ACK_WAIT);
   const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
 
   let state = "not started";
@@ -110,6 +112,7 @@ export function createRouter(deps: RouterDeps): Router {
     );
 
     let writes: Promise<PubAck>[];
+    let destinationKeys: string[] = [];
     let onDone: (acks: PubAck[]) => void;
     if (decision.kind === "dead") {
       const h = headers();
@@ -138,8 +141,11 @@ export function createRouter(deps: RouterDeps): Router {
       const id = decision.id ?? fallbackId;
       const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
       writes = decision.destinations.map((destination) =>
-        nats.publisher.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
+        order.write(destination.subject, msg.info.streamSequence, () =>
+          nats.publisher.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
+        ),
       );
+      destinationKeys = decision.destinations.map((destination) => destination.subject);
       onDone = (acks) => {
         const duplicates = acks.filter((ack) => ack.duplicate).length;
         metrics.routed.inc({ target: decision.target });
@@ -151,11 +157,21 @@ export function createRouter(deps: RouterDeps): Router {
     return Promise.allSettled(writes).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) {
-        const retryIn = retryDelayMs(msg.info.deliveryCount);
+        // Later messages to the same destinations come back after this one, so they keep intake order.
+        const now = Date.now();
+        const retryAt = order.block(
+          destinationKeys,
+          msg.info.streamSequence,
+          now + retryDelayMs(msg.info.deliveryCount),
+        );
+        const retryIn = retryAt - now;
         metrics.retries.inc();
-        logger.warn(
+        const fenced = failed.reason instanceof OrderFenceError;
+        logger[fenced ? "debug" : "warn"](
           { err: failed.reason, subject: msg.subject, seq: msg.info.streamSequence, retryIn },
-          "routing failed; handing the message back",
+          fenced
+            ? "an earlier message to the same destination is not stored yet; handing back"
+            : "routing failed; handing the message back",
         );
         settle(() => msg.nak(retryIn));
         return;
@@ -209,6 +225,8 @@ export function createRouter(deps: RouterDeps): Router {
         }
         const consumer = await nats.js.consumers.get(s.streams.intake, s.consumers.router);
         if (abort.signal.aborted) break;
+        // Blocks of an earlier session are stale: what they waited for went back to the stream.
+        order.reset();
         const current = await consumer.consume({
           max_messages: config.ROUTER_PREFETCH,
           callback: (msg) => pipeline.push(msg),
