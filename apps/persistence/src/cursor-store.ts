@@ -26,25 +26,20 @@ export class CursorStore {
   private readonly encoder = new TextEncoder();
 
   /**
-   * @param fastWrite when given, compare-and-set updates go through it (`subject(key)` is the key's KV subject)
-   *   instead of `kv.update`: the same write, without a request object per call.
+   * @param write compare-and-set updates are KV puts published through `publisher` on `subject(key)`, with
+   *   the expected revision: the same write as `kv.update`, without a request object per call.
    */
   constructor(
     private readonly kv: KV,
-    private readonly fastWrite?: { publisher: JsPublisher; subject: (key: string) => string },
+    private readonly write: { publisher: JsPublisher; subject: (key: string) => string },
     private readonly cacheSize = 100_000,
   ) {}
 
   private async compareAndSet(key: string, body: string, revision: number): Promise<number> {
     if (revision === 0) return this.kv.create(key, body);
-    if (!this.fastWrite) return this.kv.update(key, body, revision);
-    const ack = await this.fastWrite.publisher.publish(
-      this.fastWrite.subject(key),
-      this.encoder.encode(body),
-      {
-        expectLastSubjectSequence: revision,
-      },
-    );
+    const ack = await this.write.publisher.publish(this.write.subject(key), this.encoder.encode(body), {
+      expectLastSubjectSequence: revision,
+    });
     return ack.seq;
   }
 

@@ -140,12 +140,13 @@ export function createRouter(deps: RouterDeps): Router {
     } else {
       const id = decision.id ?? fallbackId;
       const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
+      // A destination's subject is its key in `order`.
+      destinationKeys = decision.destinations.map((destination) => destination.subject);
       writes = decision.destinations.map((destination) =>
         order.write(destination.subject, msg.info.streamSequence, () =>
           nats.publisher.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
         ),
       );
-      destinationKeys = decision.destinations.map((destination) => destination.subject);
       onDone = (acks) => {
         const duplicates = acks.filter((ack) => ack.duplicate).length;
         metrics.routed.inc({ target: decision.target });

@@ -20,6 +20,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
   const p = prefix;
   // Stream and bucket names may not contain dots.
   const name = prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
+  const cursorsBucket = `${name}_cursors`;
   return {
     prefix: p,
 
@@ -78,9 +79,9 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
       persistence: "persistence",
     },
     /** The subject a cursor KV key is written on (a KV put is a publish to `$KV.<bucket>.<key>`). */
-    cursorKeySubject: (key: string) => `$KV.${name}_cursors.${key}`,
+    cursorKeySubject: (key: string) => `$KV.${cursorsBucket}.${key}`,
     buckets: {
-      cursors: `${name}_cursors`,
+      cursors: cursorsBucket,
       /** Presence's own lease bucket (created by presence on start): which replica emits events. */
       presence: `${name}_presence`,
       /** Leader leases of services that run one active replica at a time (key = service name). */
