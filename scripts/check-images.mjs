@@ -47,6 +47,8 @@ export function lintDockerfile(text, name) {
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
   const args = {};
+  /** `$NAME` and `${NAME}` replaced by the ARGs declared before the first FROM. */
+  const expand = (text) => text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? "");
   const stages = []; // { base, instructions: [{ op, rest }] }
   for (const line of lines) {
     const match = /^(\w+)\s*(.*)$/.exec(line);
@@ -59,7 +61,7 @@ export function lintDockerfile(text, name) {
       continue;
     }
     if (op === "FROM") {
-      const image = rest.split(/\s+/)[0].replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? "");
+      const image = expand(rest.split(/\s+/)[0]);
       stages.push({ base: image, instructions: [] });
       continue;
     }
@@ -134,7 +136,6 @@ export function lintDockerfile(text, name) {
     problems.push(`no pruned production install (pnpm --filter @herald/${name} deploy --prod)`);
   }
   // Node 25 and later ship without corepack; pnpm must come pinned to the workspace's packageManager version.
-  const expand = (text) => text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? "");
   const pnpmInstalls = all
     .filter((i) => i.op === "RUN")
     .map((i) => /\bnpm\s+(?:install|i)\s+(?:-g|--global)\s+pnpm@(\S+)/.exec(expand(i.rest))?.[1])
