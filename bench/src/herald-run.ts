@@ -22,6 +22,16 @@ type HeraldThroughput = ThroughputRun & {
   cpuMicrosPerMessage: Record<string, number>;
 };
 
+/** `receipts`: acks applied by persistence during the run (its counter; no receipt subscriber here). */
+export type HeraldLatency = LatencyRun & {
+  receipts: number;
+  publishErrors: number;
+  /** CPU per message at the offered rate, µs, by process: what queues a message when the cores are busy. */
+  cpuMicrosPerMessage: Record<string, number>;
+  /** Busy cores of the whole machine while publishing (all processes, ours or not). */
+  machineBusyCores: number;
+};
+
 export type HeraldResult = {
   memory: MemoryResult;
   /** Sustained: a closed loop with at most `inflight` messages published and not yet acked. */
@@ -30,8 +40,9 @@ export type HeraldResult = {
   burst: HeraldThroughput;
   /** Herald's own metrics (counters and gauges) of each service at the end of the run. */
   serviceMetrics: Record<string, Record<string, number>>;
-  /** `receipts`: acks applied by persistence during the run (its counter; no receipt subscriber here). */
-  latency: LatencyRun & { receipts: number; publishErrors: number };
+  latency: HeraldLatency;
+  /** The latency run again at each of `--latency-rates`. */
+  latencyByRate: HeraldLatency[];
   loadAverage: [number, number];
 };
 
@@ -132,6 +143,16 @@ export async function runHerald(
       return seqs;
     };
 
+    const meterCpu = () =>
+      cpuMeter({
+        "nats-server": nats.pid(),
+        connector: connectorPid,
+        router: stack.routers[0]?.pid,
+        persistence: stack.persistence[0]?.pid,
+        presence: stack.presence[0]?.pid,
+        ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
+      });
+
     /**
      * Publishes `n` messages (PubAck window `o.window`) until every one is delivered and acked. With `inflight`,
      * a message is published only while fewer than that many are published and not yet receipted.
@@ -140,14 +161,7 @@ export async function runHerald(
       await pool.reset({ phase, messages: n, recordLatencies: false });
       receipts.reset(idPrefix(runId, phase), n);
       const seqsBefore = await lastSeqs();
-      const cpu = await cpuMeter({
-        "nats-server": nats.pid(),
-        connector: connectorPid,
-        router: stack.routers[0]?.pid,
-        persistence: stack.persistence[0]?.pid,
-        presence: stack.presence[0]?.pid,
-        ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
-      });
+      const cpu = await meterCpu();
       const start = nowUs();
       await windowed(n, o.window, async (i) => {
         if (inflight !== undefined) await receipts.atLeast(i - inflight + 1);
@@ -186,40 +200,59 @@ export async function runHerald(
     );
     // Latency at an offered rate. No receipt subscriber here (a backend rarely wants one per message, and it
     // would load the shared cores): persistence's ack counter shows every message was acked.
-    const total = Math.round((o.rate * o.latencySeconds * 1000) / 1000);
-    await pool.reset({ phase: 3, messages: total, recordLatencies: true });
-    receipts.pause();
     const persistenceUrl = stack.persistence[0]?.adminUrl ?? "";
     const acksApplied = async () => (await scrapeHeraldMetrics(persistenceUrl))[ACKS_APPLIED] ?? Number.NaN;
-    const acksBefore = await acksApplied();
-    let publishErrors = 0;
-    const pacedStart = nowUs();
-    await paced(o.rate, o.latencySeconds * 1000, (i) => {
-      publish(3, i, o.latencyClient).catch(() => {
-        publishErrors++;
+    const measureLatency = async (phase: number, rate: number): Promise<HeraldLatency> => {
+      const total = Math.round((rate * o.latencySeconds * 1000) / 1000);
+      await pool.reset({ phase, messages: total, recordLatencies: true });
+      receipts.pause();
+      const acksBefore = await acksApplied();
+      let publishErrors = 0;
+      const pacedCpu = await meterCpu();
+      const pacedStart = nowUs();
+      await paced(rate, o.latencySeconds * 1000, (i) => {
+        publish(phase, i, o.latencyClient).catch(() => {
+          publishErrors++;
+        });
       });
-    });
-    const delivered = await pool.waitForAll(total, { idleMs: 10_000, timeoutMs: 120_000 });
-    const ackDeadline = Date.now() + 60_000;
-    let acked = (await acksApplied()) - acksBefore;
-    while (!(acked >= total) && Date.now() < ackDeadline) {
-      await sleep(100);
-      acked = (await acksApplied()) - acksBefore;
-    }
-    receipts.resume();
-    const withLatencies = await pool.stats(true);
-    const latency: HeraldResult["latency"] = {
-      offeredRate: o.rate,
-      durationMs: o.latencySeconds * 1000,
-      messages: total,
-      delivered: delivered.unique,
-      duplicates: delivered.duplicates,
-      achievedMsgsPerSec: perSecond(delivered.unique, delivered.lastUs - pacedStart),
-      receipts: acked,
-      publishErrors,
-      latencyMs: summarizeLatencies(withLatencies.latencies),
+      const pacedCpuSeconds = await pacedCpu();
+      const pacedSeconds = (nowUs() - pacedStart) / 1e6;
+      const delivered = await pool.waitForAll(total, { idleMs: 10_000, timeoutMs: 120_000 });
+      const ackDeadline = Date.now() + 60_000;
+      let acked = (await acksApplied()) - acksBefore;
+      while (!(acked >= total) && Date.now() < ackDeadline) {
+        await sleep(100);
+        acked = (await acksApplied()) - acksBefore;
+      }
+      receipts.resume();
+      const withLatencies = await pool.stats(true);
+      const busySeconds = Object.values(pacedCpuSeconds).reduce(
+        (a, b) => a + (Number.isFinite(b) ? b : 0),
+        0,
+      );
+      const run: HeraldLatency = {
+        offeredRate: rate,
+        durationMs: o.latencySeconds * 1000,
+        messages: total,
+        delivered: delivered.unique,
+        duplicates: delivered.duplicates,
+        achievedMsgsPerSec: perSecond(delivered.unique, delivered.lastUs - pacedStart),
+        receipts: acked,
+        publishErrors,
+        latencyMs: summarizeLatencies(withLatencies.latencies),
+        cpuMicrosPerMessage: perMessage(pacedCpuSeconds, total),
+        machineBusyCores: Math.round((busySeconds / pacedSeconds) * 100) / 100,
+      };
+      log(
+        `herald: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms at ${rate} msg/s; ` +
+          `${run.machineBusyCores} cores busy, ${run.cpuMicrosPerMessage.total} µs CPU per message`,
+      );
+      return run;
     };
-    log(`herald: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`);
+    const latency = await measureLatency(3, o.rate);
+    // The same at other rates (phases 5, 6, ...): where on this machine p99 stays within the target.
+    const latencyByRate: HeraldLatency[] = [];
+    for (const [k, rate] of o.latencyRates.entries()) latencyByRate.push(await measureLatency(5 + k, rate));
     // Burst: everything at once (open loop); the backlog lands in the intake work queue first. Last, since
     // what it leaves in nats-server (deleted messages in the intake's blocks) slows what follows.
     const burst = await saturate(4, o.messages, undefined);
@@ -233,6 +266,7 @@ export async function runHerald(
       throughput,
       burst,
       latency,
+      latencyByRate,
       serviceMetrics,
       loadAverage: [loadStart, loadAverage1m()],
     };

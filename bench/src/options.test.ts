@@ -36,6 +36,15 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--latency-client", "go"], {}, "/b")).toThrow(/--latency-client/);
   });
 
+  it("takes the latency sweep's rates, none with --quick unless told", () => {
+    expect(parseOptions([], {}, "/b").latencyRates).toEqual([2_000, 3_000, 4_000]);
+    expect(parseOptions(["--quick"], {}, "/b").latencyRates).toEqual([]);
+    expect(parseOptions(["--latency-rates", "1000, 2500"], {}, "/b").latencyRates).toEqual([1_000, 2_500]);
+    expect(parseOptions(["--latency-rates", "none"], {}, "/b").latencyRates).toEqual([]);
+    expect(parseOptions([], { BENCH_LATENCY_RATES: "3000" }, "/b").latencyRates).toEqual([3_000]);
+    expect(() => parseOptions(["--latency-rates", "1000,fast"], {}, "/b")).toThrow(/--latency-rates/);
+  });
+
   it("takes the latency run's publisher, pipelined unless told", () => {
     expect(parseOptions([], {}, "/b").latencyClient).toBe("pipelined");
     expect(parseOptions(["--latency-client", "js"], {}, "/b").latencyClient).toBe("js");

@@ -36,6 +36,8 @@ export type BenchOptions = {
   redisUrl: string;
   /** GOGC for the bench's nats-server (Go's default, 100, when undefined). */
   natsGogc?: number;
+  /** Further offered rates Herald's latency run is repeated at (empty: none). */
+  latencyRates: number[];
   /** Publisher of Herald's latency run: `pipelined` (JsPublisher, the lighter load) or `js` (js.publish). */
   latencyClient: "js" | "pipelined";
   skip: SystemName[];
@@ -80,7 +82,7 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--quiet-wait-seconds S]
-  [--redis-url URL] [--latency-client pipelined|js] [--nats-gogc N] [--skip nats,herald,ws,sio] [--out DIR]
+  [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N] [--skip nats,herald,ws,sio] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;
@@ -95,6 +97,18 @@ function positive(flag: string, raw: string): number {
 function parseLatencyClient(raw: string): "js" | "pipelined" {
   if (raw === "js" || raw === "pipelined") return raw;
   throw new BenchOptionsError(`--latency-client takes js or pipelined; got '${raw}'`);
+}
+
+/** Default sweep below the target rate; `--quick` skips it. */
+const DEFAULT_LATENCY_RATES = [2_000, 3_000, 4_000];
+
+function parseRates(raw: string): number[] {
+  if (raw.trim() === "none") return [];
+  return raw
+    .split(",")
+    .map((rate) => rate.trim())
+    .filter(Boolean)
+    .map((rate) => positive("--latency-rates", rate));
 }
 
 function parseSkip(raw: string): SystemName[] {
@@ -135,7 +149,9 @@ export function parseOptions(
     const known =
       flag !== undefined &&
       (flag in NUMERIC_FLAGS ||
-        ["--redis-url", "--skip", "--out", "--latency-client", "--nats-gogc"].includes(flag));
+        ["--redis-url", "--skip", "--out", "--latency-client", "--latency-rates", "--nats-gogc"].includes(
+          flag,
+        ));
     if (!known || flag === undefined) throw new BenchOptionsError(`unknown argument '${arg}'`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new BenchOptionsError(`${flag} needs a value`);
@@ -152,6 +168,11 @@ export function parseOptions(
     ...sizes,
     redisUrl: read("--redis-url") || "redis://127.0.0.1:6379",
     latencyClient: parseLatencyClient(read("--latency-client") || "pipelined"),
+    latencyRates: read("--latency-rates")
+      ? parseRates(read("--latency-rates") ?? "")
+      : quick
+        ? []
+        : DEFAULT_LATENCY_RATES,
     ...(read("--nats-gogc") ? { natsGogc: positive("--nats-gogc", read("--nats-gogc") ?? "") } : {}),
     skip: parseSkip(read("--skip") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),

@@ -11,8 +11,8 @@ const nats: NatsResults = {
   jetStreamPublishNoDedup: rate(48_000),
   core: rate(600_000),
 };
-const latency = (p99: number, delivered = 50_000) => ({
-  offeredRate: 5_000,
+const latency = (p99: number, delivered = 50_000, offeredRate = 5_000) => ({
+  offeredRate,
   durationMs: 10_000,
   messages: 50_000,
   delivered,
@@ -44,11 +44,19 @@ const heraldThroughput = (msgsPerSec: number, writesPerMessage = 4) => ({
     total: 430,
   },
 });
+const heraldLatency = (p99: number, offeredRate = 5_000, delivered = 50_000) => ({
+  ...latency(p99, delivered, offeredRate),
+  receipts: delivered,
+  publishErrors: 0,
+  cpuMicrosPerMessage: { "nats-server": 60, total: 250 },
+  machineBusyCores: 1.3,
+});
 const herald = (msgsPerSec: number, p99: number, writesPerMessage = 4): HeraldResult => ({
   memory,
   throughput: { ...heraldThroughput(msgsPerSec, writesPerMessage), inflight: 2_000 },
   burst: heraldThroughput(msgsPerSec / 2),
-  latency: { ...latency(p99), receipts: 50_000, publishErrors: 0 },
+  latency: heraldLatency(p99),
+  latencyByRate: [],
   serviceMetrics: {},
   loadAverage: [0.5, 0.7],
 });
@@ -91,6 +99,23 @@ describe("derive", () => {
     expect(bad.targets.p99.met).toBe(false);
   });
 
+  it("names the highest swept rate whose p99 met the target, counting only complete runs", () => {
+    const swept = (byRate: HeraldResult["latencyByRate"], p99 = 35) => ({
+      ...herald(6_000, p99),
+      latencyByRate: byRate,
+    });
+    const parts = (h: HeraldResult) => ({ nats, herald: h, ws, socketio: { skipped: "--skip" } });
+    const within = derive(
+      parts(swept([heraldLatency(8, 2_000), heraldLatency(15, 3_000), heraldLatency(26, 4_000)])),
+    );
+    expect(within.targets.p99.met).toBe(false);
+    expect(within.targets.p99.highestRateWithinTarget).toBe(3_000);
+    const lossy = derive(parts(swept([heraldLatency(8, 2_000), heraldLatency(15, 3_000, 49_000)])));
+    expect(lossy.targets.p99.highestRateWithinTarget).toBe(2_000);
+    expect(derive(parts(swept([], 12))).targets.p99.highestRateWithinTarget).toBe(5_000);
+    expect(derive(parts(swept([heraldLatency(30, 2_000)]))).targets.p99.highestRateWithinTarget).toBeNull();
+  });
+
   it("has no verdict without the measurements", () => {
     const none = derive({
       nats: { skipped: "x" },
@@ -125,6 +150,9 @@ describe("summary and chart", () => {
     expect(table).toContain("skipped: failed: no redis");
     expect(table).toContain("Herald / ceiling: 0.600");
     expect(table).toContain("MET");
+    expect(table).toContain(
+      "Herald p99 by offered rate: 5000 → 12.0 ms (1.30 cores busy); within 20 ms up to 5000 msg/s",
+    );
   });
 
   it("charts the measured systems only", () => {

@@ -54,7 +54,14 @@ export type BenchResults = {
   ratios: Record<string, number | null>;
   targets: {
     throughput: { targetMsgsPerSec: number | null; actualMsgsPerSec: number | null; met: boolean | null };
-    p99: { targetMs: number; actualMs: number | null; offeredRate: number | null; met: boolean | null };
+    p99: {
+      targetMs: number;
+      actualMs: number | null;
+      offeredRate: number | null;
+      met: boolean | null;
+      /** The highest offered rate of the run (main and `--latency-rates`) whose p99 met the target. */
+      highestRateWithinTarget: number | null;
+    };
   };
   notes: string[];
 };
@@ -147,9 +154,23 @@ export function derive(parts: Parts, cores = 2): Pick<BenchResults, "ceiling" | 
           p99 === undefined
             ? null
             : p99 <= P99_TARGET_MS && herald?.latency.delivered === herald?.latency.messages,
+        highestRateWithinTarget: highestRateWithin(herald),
       },
     },
   };
+}
+
+/** Latency runs of a Herald part, by offered rate (results from before the sweep have only the main one). */
+export function latencyRuns(herald: HeraldResult): HeraldResult["latency"][] {
+  return [...(herald.latencyByRate ?? []), herald.latency].sort((a, b) => a.offeredRate - b.offeredRate);
+}
+
+function highestRateWithin(herald: HeraldResult | undefined): number | null {
+  if (!herald) return null;
+  const within = latencyRuns(herald).filter(
+    (run) => run.latencyMs.p99 <= P99_TARGET_MS && run.delivered === run.messages,
+  );
+  return within.length === 0 ? null : Math.max(...within.map((run) => run.offeredRate));
 }
 
 const cell = (value: number | undefined | null, digits = 0) =>
@@ -250,11 +271,26 @@ export function summaryTable(results: BenchResults): string {
     `Herald p99 at ${cell(t.p99.offeredRate)} msg/s: ${cell(t.p99.actualMs, 2)} ms (target ≤ ${t.p99.targetMs} ms, ${verdict(t.p99.met)})`,
     ...(herald
       ? [
+          `Herald p99 by offered rate: ${latencyRuns(herald)
+            .map(
+              (run) =>
+                `${run.offeredRate} → ${cell(run.latencyMs.p99, 1)} ms (${cell(run.machineBusyCores, 2)} cores busy)`,
+            )
+            .join(", ")}; within ${t.p99.targetMs} ms up to ${cell(t.p99.highestRateWithinTarget)} msg/s`,
+        ]
+      : []),
+    ...(herald
+      ? [
           `CPU seconds used by other processes during Herald's saturation run: ${herald.throughput.cpuSeconds.otherProcesses} ` +
             `(of ${Math.round((herald.throughput.elapsedMs / 1000) * Number(results.machine.cpus ?? 0) * 10) / 10} available)`,
           `Herald CPU per message (µs): ${Object.entries(herald.throughput.cpuMicrosPerMessage)
             .map(([name, us]) => `${name} ${us}`)
             .join(", ")}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
+          `At ${herald.latency.offeredRate} msg/s: ${herald.latency.machineBusyCores} of ${String(results.machine.cpus)} cores busy; CPU per message (µs): ${Object.entries(
+            herald.latency.cpuMicrosPerMessage,
+          )
+            .map(([name, us]) => `${name} ${us}`)
+            .join(", ")}`,
         ]
       : []),
     ...(nats?.jetStreamPublish.cpuMicrosPerMessage
