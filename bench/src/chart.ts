@@ -1,5 +1,5 @@
 import type { HeraldResult } from "./herald-run.js";
-import { type BenchResults, ok, P99_TARGET_MS } from "./report.js";
+import { type BenchResults, latencyRuns, ok, P99_TARGET_MS } from "./report.js";
 import type { BaselineResult } from "./results.js";
 import { type ChartInput, formatNumber } from "./svg.js";
 
@@ -11,6 +11,9 @@ function chartNotes(results: BenchResults, herald: HeraldResult | undefined): st
   return [
     `Herald ${t.throughput.actualMsgsPerSec} msg/s = ${results.ratios.heraldVsCeiling} × ceiling (target ≥ 0.5: ${verdict(t.throughput.met)}); ` +
       `p99 ${t.p99.actualMs} ms at ${t.p99.offeredRate} msg/s (target ≤ ${t.p99.targetMs} ms: ${verdict(t.p99.met)}).`,
+    `p99 by offered rate: ${latencyRuns(herald)
+      .map((run) => `${run.offeredRate} → ${run.latencyMs.p99} ms`)
+      .join(", ")} (within ${t.p99.targetMs} ms up to ${t.p99.highestRateWithinTarget ?? "-"} msg/s).`,
     `Herald CPU per message: ${cpu.total} µs (nats-server ${cpu["nats-server"]}, connector ${cpu.connector}, router ${cpu.router}, ` +
       `persistence ${cpu.persistence}); CPU-bound rate on ${String(results.machine.cpus)} cores ${results.ceiling.heraldCpuBoundMsgsPerSec} msg/s.`,
     ...(herald.throughput.cpuSeconds.otherProcesses === undefined

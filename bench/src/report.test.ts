@@ -166,6 +166,7 @@ describe("summary and chart", () => {
       "raw ws (no broker, no acks)",
     ]);
     expect(input.latency.map((g) => g.label)).toEqual(["Herald", "raw ws"]);
+    expect(input.notes).toContain("p99 by offered rate: 5000 → 12 ms (within 20 ms up to 5000 msg/s).");
     expect(renderChart(input)).not.toMatch(/NaN|undefined/);
   });
 });
