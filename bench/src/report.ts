@@ -176,6 +176,12 @@ function highestRateWithin(herald: HeraldResult | undefined): number | null {
 const cell = (value: number | undefined | null, digits = 0) =>
   value === undefined || value === null || !Number.isFinite(value) ? "-" : value.toFixed(digits);
 
+/** `name µs, name µs, ...` of a per-process figure. */
+const byProcess = (micros: Record<string, number>) =>
+  Object.entries(micros)
+    .map(([name, us]) => `${name} ${us}`)
+    .join(", ");
+
 /** The summary printed at the end of a run. */
 export function summaryTable(results: BenchResults): string {
   const herald = ok(results.herald);
@@ -277,20 +283,10 @@ export function summaryTable(results: BenchResults): string {
                 `${run.offeredRate} → ${cell(run.latencyMs.p99, 1)} ms (${cell(run.machineBusyCores, 2)} cores busy)`,
             )
             .join(", ")}; within ${t.p99.targetMs} ms up to ${cell(t.p99.highestRateWithinTarget)} msg/s`,
-        ]
-      : []),
-    ...(herald
-      ? [
           `CPU seconds used by other processes during Herald's saturation run: ${herald.throughput.cpuSeconds.otherProcesses} ` +
             `(of ${Math.round((herald.throughput.elapsedMs / 1000) * Number(results.machine.cpus ?? 0) * 10) / 10} available)`,
-          `Herald CPU per message (µs): ${Object.entries(herald.throughput.cpuMicrosPerMessage)
-            .map(([name, us]) => `${name} ${us}`)
-            .join(", ")}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
-          `At ${herald.latency.offeredRate} msg/s: ${herald.latency.machineBusyCores} of ${String(results.machine.cpus)} cores busy; CPU per message (µs): ${Object.entries(
-            herald.latency.cpuMicrosPerMessage,
-          )
-            .map(([name, us]) => `${name} ${us}`)
-            .join(", ")}`,
+          `Herald CPU per message (µs): ${byProcess(herald.throughput.cpuMicrosPerMessage)}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
+          `At ${herald.latency.offeredRate} msg/s: ${herald.latency.machineBusyCores} of ${String(results.machine.cpus)} cores busy; CPU per message (µs): ${byProcess(herald.latency.cpuMicrosPerMessage)}`,
         ]
       : []),
     ...(nats?.jetStreamPublish.cpuMicrosPerMessage
