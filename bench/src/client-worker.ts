@@ -43,7 +43,8 @@ function openHerald(target: ClientTarget, timeoutMs: number): Promise<Closable> 
     ws.on("message", (raw) => {
       const frame = JSON.parse(raw.toString()) as ServerFrame;
       if (frame.type === "message" && "seq" in frame) {
-        tally.receive(frame.data as BenchData, nowUs());
+        // `ts` is when the intake stream stored the publish: it splits the latency at the first hop.
+        tally.receive(frame.data as BenchData, nowUs(), frame.ts);
         pending.push(frame.id);
         if (!scheduled) {
           scheduled = true;

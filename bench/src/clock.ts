@@ -7,10 +7,21 @@ export function nowUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
+/**
+ * Microseconds since the epoch, for comparing with timestamps nats-server stamps on stored messages (wall
+ * clock). Only differences of under a second between processes of this machine are taken from it.
+ */
+export function wallUs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** What every benchmark message carries in `data`: phase, index, publish time (µs) and padding. */
-export type BenchData = { ph: number; i: number; t: number; p: string };
+/**
+ * What every benchmark message carries in `data`: phase, index, publish time (monotonic µs, and `w` on the wall
+ * clock for the stage split) and padding.
+ */
+export type BenchData = { ph: number; i: number; t: number; w?: number; p: string };
 
 /**
  * Padding that brings a message of `baseBytes` (measured with an empty pad) up to `targetBytes`.

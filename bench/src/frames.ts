@@ -1,4 +1,4 @@
-import { type BenchData, nowUs, padding } from "./clock.js";
+import { type BenchData, nowUs, padding, wallUs } from "./clock.js";
 
 /**
  * Builds the `data` of message `i` of phase `ph`, stamped now, padded so that the JSON body that carries it
@@ -12,9 +12,9 @@ export function dataMaker(
   bytes: number,
   wrap: (data: BenchData) => string,
 ): (ph: number, i: number) => BenchData {
-  const sample: BenchData = { ph: 1, i: 99_999, t: nowUs(), p: "" };
+  const sample: BenchData = { ph: 1, i: 99_999, t: nowUs(), w: wallUs(), p: "" };
   const pad = padding(wrap(sample).length, bytes);
-  return (ph, i) => ({ ph, i, t: nowUs(), p: pad });
+  return (ph, i) => ({ ph, i, t: nowUs(), w: wallUs(), p: pad });
 }
 
 /** The id of message `i` of a phase: unique per run so dedup windows never merge two runs. */

@@ -11,7 +11,7 @@ import { paced, windowed } from "./pacing.js";
 import { cpuMeter, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { type LatencyRun, loadAverage1m, type MemoryResult, type ThroughputRun } from "./results.js";
-import { perSecond, summarizeLatencies } from "./stats.js";
+import { type LatencySummary, perSecond, summarizeLatencies } from "./stats.js";
 
 type HeraldThroughput = ThroughputRun & {
   receipts: number;
@@ -30,6 +30,11 @@ export type HeraldLatency = LatencyRun & {
   cpuMicrosPerMessage: Record<string, number>;
   /** Busy cores of the whole machine while publishing (all processes, ours or not). */
   machineBusyCores: number;
+  /**
+   * The latency split where the intake stream stored each message: publish → stored (publisher and
+   * nats-server) and stored → received (router, mailbox write, connector, client). Each half ±1 ms.
+   */
+  stages?: { publishToStoredMs: LatencySummary; storedToReceivedMs: LatencySummary };
 };
 
 export type HeraldResult = {
@@ -240,6 +245,10 @@ export async function runHerald(
         receipts: acked,
         publishErrors,
         latencyMs: summarizeLatencies(withLatencies.latencies),
+        stages: {
+          publishToStoredMs: summarizeLatencies(withLatencies.stages.toStored),
+          storedToReceivedMs: summarizeLatencies(withLatencies.stages.fromStored),
+        },
         cpuMicrosPerMessage: perMessage(pacedCpuSeconds, total),
         machineBusyCores: Math.round((busySeconds / pacedSeconds) * 100) / 100,
       };

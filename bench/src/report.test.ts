@@ -50,6 +50,10 @@ const heraldLatency = (p99: number, offeredRate = 5_000, delivered = 50_000) => 
   publishErrors: 0,
   cpuMicrosPerMessage: { "nats-server": 60, total: 250 },
   machineBusyCores: 1.3,
+  stages: {
+    publishToStoredMs: { count: delivered, p50: 0.4, p90: 1, p99: p99 / 3, max: p99, mean: 0.5 },
+    storedToReceivedMs: { count: delivered, p50: 1.1, p90: 3, p99: (p99 * 2) / 3, max: p99, mean: 1.5 },
+  },
 });
 const herald = (msgsPerSec: number, p99: number, writesPerMessage = 4): HeraldResult => ({
   memory,
@@ -153,6 +157,16 @@ describe("summary and chart", () => {
     expect(table).toContain(
       "Herald p99 by offered rate: 5000 → 12.0 ms (1.30 cores busy); within 20 ms up to 5000 msg/s",
     );
+    expect(table).toContain(
+      "Herald latency at 5000 msg/s, split where the intake stream stored each message (±1 ms): " +
+        "publish → stored p50 0.4 / p99 4.0 ms; stored → received p50 1.1 / p99 8.0 ms",
+    );
+  });
+
+  it("leaves the latency split out for results recorded before it existed", () => {
+    const { stages: _dropped, ...old } = heraldLatency(12);
+    const before = { ...results, herald: { ...herald(6_000, 12), latency: old } };
+    expect(summaryTable(before)).not.toContain("split where");
   });
 
   it("charts the measured systems only", () => {

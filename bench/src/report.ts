@@ -182,6 +182,16 @@ const byProcess = (micros: Record<string, number>) =>
     .map(([name, us]) => `${name} ${us}`)
     .join(", ");
 
+/** Where a latency run's time went, split where the intake stream stored each message; none in old results. */
+function stageLine(run: HeraldResult["latency"]): string[] {
+  if (!run.stages) return [];
+  const { publishToStoredMs: a, storedToReceivedMs: b } = run.stages;
+  return [
+    `Herald latency at ${run.offeredRate} msg/s, split where the intake stream stored each message (±1 ms): ` +
+      `publish → stored p50 ${cell(a.p50, 1)} / p99 ${cell(a.p99, 1)} ms; stored → received p50 ${cell(b.p50, 1)} / p99 ${cell(b.p99, 1)} ms`,
+  ];
+}
+
 /** The summary printed at the end of a run. */
 export function summaryTable(results: BenchResults): string {
   const herald = ok(results.herald);
@@ -287,6 +297,7 @@ export function summaryTable(results: BenchResults): string {
             `(of ${Math.round((herald.throughput.elapsedMs / 1000) * Number(results.machine.cpus ?? 0) * 10) / 10} available)`,
           `Herald CPU per message (µs): ${byProcess(herald.throughput.cpuMicrosPerMessage)}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
           `At ${herald.latency.offeredRate} msg/s: ${herald.latency.machineBusyCores} of ${String(results.machine.cpus)} cores busy; CPU per message (µs): ${byProcess(herald.latency.cpuMicrosPerMessage)}`,
+          ...latencyRuns(herald).flatMap(stageLine),
         ]
       : []),
     ...(nats?.jetStreamPublish.cpuMicrosPerMessage

@@ -18,6 +18,20 @@ describe("Tally", () => {
     expect([...(snap.latencies ?? [])]).toEqual([250, 700]);
   });
 
+  it("splits each latency where the message was stored, when the frame says when", () => {
+    const tally = new Tally();
+    tally.reset(1, 5, true);
+    // Published at wall 1_000_000 µs, stored at 1_003 ms, received at wall 1_010_500 µs.
+    tally.receive({ ph: 1, i: 0, t: 0, w: 1_000_000, p: "" }, 10_500, 1_003, 1_010_500);
+    tally.receive(data(1, 1, 0), 20); // no wall-clock publish time: no split
+    tally.receive({ ph: 1, i: 2, t: 0, w: 1_000_000, p: "" }, 30); // no stored time: no split
+    const snap = tally.snapshot(true);
+    expect([...(snap.latencies ?? [])]).toEqual([10_500, 20, 30]);
+    expect([...(snap.stages?.toStored ?? [])]).toEqual([3_000]);
+    expect([...(snap.stages?.fromStored ?? [])]).toEqual([7_500]);
+    expect(tally.snapshot(false).stages).toBeUndefined();
+  });
+
   it("forgets everything on reset and records latencies only when asked", () => {
     const tally = new Tally();
     tally.reset(1, 5, true);
@@ -39,5 +53,20 @@ describe("mergeSnapshots", () => {
     ]);
     expect(merged).toMatchObject({ unique: 5, duplicates: 1, stale: 2, lastUs: 70 });
     expect([...merged.latencies]).toEqual([1, 2, 3]);
+    expect([...merged.stages.toStored]).toEqual([]);
+  });
+
+  it("joins the stage splits of the processes that recorded them", () => {
+    const stages = (to: number, from: number) => ({
+      toStored: Float64Array.of(to),
+      fromStored: Float64Array.of(from),
+    });
+    const merged = mergeSnapshots([
+      { unique: 1, duplicates: 0, stale: 0, lastUs: 5, latencies: Float64Array.of(9), stages: stages(4, 5) },
+      { unique: 0, duplicates: 0, stale: 0, lastUs: 0, latencies: new Float64Array(0) },
+      { unique: 1, duplicates: 0, stale: 0, lastUs: 6, latencies: Float64Array.of(7), stages: stages(1, 6) },
+    ]);
+    expect([...merged.stages.toStored]).toEqual([4, 1]);
+    expect([...merged.stages.fromStored]).toEqual([5, 6]);
   });
 });

@@ -1,4 +1,4 @@
-import type { BenchData } from "./clock.js";
+import { type BenchData, wallUs } from "./clock.js";
 
 export type TallySnapshot = {
   /** Distinct messages of the current phase received. */
@@ -11,6 +11,11 @@ export type TallySnapshot = {
   lastUs: number;
   /** Receive − publish, µs, of each first delivery (only when recording). */
   latencies?: Float64Array;
+  /**
+   * The same split where the message was stored on its way (Herald: the intake stream's timestamp), µs on the
+   * wall clock: publish → stored, and stored → receive.
+   */
+  stages?: { toStored: Float64Array; fromStored: Float64Array };
 };
 
 /**
@@ -29,6 +34,8 @@ export class Tally {
   #lastUs = 0;
   #record = false;
   #latencies: number[] = [];
+  #toStored: number[] = [];
+  #fromStored: number[] = [];
 
   reset(phase: number, messages: number, recordLatencies: boolean): void {
     this.#phase = phase;
@@ -39,9 +46,12 @@ export class Tally {
     this.#lastUs = 0;
     this.#record = recordLatencies;
     this.#latencies = [];
+    this.#toStored = [];
+    this.#fromStored = [];
   }
 
-  receive(data: BenchData | undefined, nowUs: number): void {
+  /** `storedAtMs`: when the message was stored on its way (epoch ms), if the frame says. */
+  receive(data: BenchData | undefined, nowUs: number, storedAtMs?: number, nowWallUs = wallUs()): void {
     if (!data || data.ph !== this.#phase || !(data.i >= 0 && data.i < this.#seen.length)) {
       this.#stale++;
       return;
@@ -53,7 +63,13 @@ export class Tally {
     this.#seen[data.i] = 1;
     this.#unique++;
     this.#lastUs = nowUs;
-    if (this.#record) this.#latencies.push(nowUs - data.t);
+    if (!this.#record) return;
+    this.#latencies.push(nowUs - data.t);
+    if (storedAtMs !== undefined && data.w !== undefined) {
+      // The stored timestamp has millisecond resolution: each half is off by up to 1 ms, their sum is not.
+      this.#toStored.push(storedAtMs * 1000 - data.w);
+      this.#fromStored.push(nowWallUs - storedAtMs * 1000);
+    }
   }
 
   snapshot(withLatencies: boolean): TallySnapshot {
@@ -63,25 +79,40 @@ export class Tally {
       stale: this.#stale,
       lastUs: this.#lastUs,
       ...(withLatencies ? { latencies: Float64Array.from(this.#latencies) } : {}),
+      ...(withLatencies && this.#toStored.length > 0
+        ? {
+            stages: {
+              toStored: Float64Array.from(this.#toStored),
+              fromStored: Float64Array.from(this.#fromStored),
+            },
+          }
+        : {}),
     };
   }
 }
 
-/** Sums the snapshots of several processes (latencies concatenated). */
+/** Sums the snapshots of several processes (latencies and stage splits concatenated). */
 export function mergeSnapshots(snapshots: TallySnapshot[]): Required<TallySnapshot> {
-  const total = snapshots.reduce((sum, s) => sum + (s.latencies?.length ?? 0), 0);
-  const latencies = new Float64Array(total);
-  let offset = 0;
-  for (const s of snapshots) {
-    if (!s.latencies) continue;
-    latencies.set(s.latencies, offset);
-    offset += s.latencies.length;
-  }
   return {
     unique: snapshots.reduce((sum, s) => sum + s.unique, 0),
     duplicates: snapshots.reduce((sum, s) => sum + s.duplicates, 0),
     stale: snapshots.reduce((sum, s) => sum + s.stale, 0),
     lastUs: Math.max(0, ...snapshots.map((s) => s.lastUs)),
-    latencies,
+    latencies: concat(snapshots.map((s) => s.latencies)),
+    stages: {
+      toStored: concat(snapshots.map((s) => s.stages?.toStored)),
+      fromStored: concat(snapshots.map((s) => s.stages?.fromStored)),
+    },
   };
+}
+
+function concat(parts: (Float64Array | undefined)[]): Float64Array {
+  const out = new Float64Array(parts.reduce((sum, part) => sum + (part?.length ?? 0), 0));
+  let offset = 0;
+  for (const part of parts) {
+    if (!part) continue;
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
