@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parsedJson } from "./publish.js";
 
 /**
  * Messages between Herald's own services. Not part of the public contract, but still defined once here so
@@ -64,7 +65,7 @@ export const replayMessageSchema = z.object({
   id: z.string(),
   seq: z.number(),
   prev: z.number(),
-  data: z.json(),
+  data: parsedJson,
   ts: z.number(),
 });
 export type ReplayMessage = z.infer<typeof replayMessageSchema>;
@@ -107,7 +108,7 @@ export type ChannelReplayRequest = z.input<typeof channelReplayRequestSchema>;
 
 export const channelReplayReplySchema = z.object({
   messages: z.array(
-    z.object({ id: z.string(), offset: z.number(), prev: z.number(), data: z.json(), ts: z.number() }),
+    z.object({ id: z.string(), offset: z.number(), prev: z.number(), data: parsedJson, ts: z.number() }),
   ),
   scannedTo: z.number(),
   done: z.boolean(),

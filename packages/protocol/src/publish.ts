@@ -10,7 +10,17 @@ export const messageIdSchema = z
   .max(256)
   .regex(/^[\x21-\x7e]+$/, "id must be printable ASCII without spaces");
 
-const data = z.json().refine((value) => value !== undefined, "data is required");
+/** Any JSON value. */
+export type JsonValue = z.infer<ReturnType<typeof z.json>>;
+
+/**
+ * A JSON value in a message that arrived as JSON text. Whatever `JSON.parse` returns is JSON already, so only
+ * its presence is checked: `z.json()` would walk every nested value through a union again, which allocated
+ * ~5 kB per routed message (a quarter of the router's allocations, from a sampling heap profile in the bench).
+ */
+export const parsedJson = z.custom<JsonValue>((value) => value !== undefined, "a JSON value is required");
+
+const data = parsedJson;
 
 /** `<p>.send.user.<userToken>`, `<p>.send.channel.<channel>`, `<p>.send.broadcast`. */
 export const sendBodySchema = z.object({ data, id: messageIdSchema.optional() });
@@ -25,7 +35,7 @@ export const sendUsersBodySchema = z.object({
 export type SendUsersBody = z.infer<typeof sendUsersBodySchema>;
 
 /** One entry of a user's mailbox stream: what the connector turns into a `message` frame. */
-export const mailboxEntrySchema = z.object({ id: z.string(), data: z.json(), ts: z.number() });
+export const mailboxEntrySchema = z.object({ id: z.string(), data: parsedJson, ts: z.number() });
 export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 
 /** Headers Herald reads or writes on NATS messages. */
