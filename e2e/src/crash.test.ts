@@ -70,8 +70,26 @@ function expectEverythingOnce(f: Fleet) {
 }
 
 function expectEverythingOnceInOrder(f: Fleet) {
-  for (const [user, ids] of f.handled) expect(ids, user).toEqual(expectedIds(user, PER_USER));
+  for (const [user, ids] of f.handled)
+    expect(ids, orderContext(f, user)).toEqual(expectedIds(user, PER_USER));
   expect(f.repeats()).toBe(0);
+}
+
+/**
+ * The user, and where its first misplaced message is with the mailbox sequence of each neighbour: rising
+ * sequences mean the connector or client swapped them, falling ones that they were stored swapped.
+ */
+function orderContext(f: Fleet, user: string): string {
+  const ids = f.handled.get(user) ?? [];
+  const seqs = f.handledSeqs.get(user) ?? [];
+  const expected = expectedIds(user, PER_USER);
+  const at = ids.findIndex((id, i) => id !== expected[i]);
+  if (at < 0) return user;
+  const around = ids
+    .slice(Math.max(0, at - 2), at + 3)
+    .map((id, k) => `${id}@${seqs[Math.max(0, at - 2) + k]}`)
+    .join(", ");
+  return `${user}, first misplaced at ${at}: ${around}`;
 }
 
 async function deliveredAtLeast(f: Fleet, count: number) {

@@ -18,6 +18,8 @@ function countingWebSocket(onFrame: () => void) {
 export type Fleet = {
   /** Ids each user's application handler saw, in order. */
   handled: Map<string, string[]>;
+  /** The mailbox sequence of each of those, in the same order (says where an order problem arose). */
+  handledSeqs: Map<string, number[]>;
   /** Message frames received in all, duplicates included. */
   frames: () => number;
   /** Handler calls that repeated an id already handled for that user (must stay 0). */
@@ -41,6 +43,7 @@ export async function startFleet(options: {
   prefix?: string;
 }): Promise<Fleet> {
   const handled = new Map<string, string[]>();
+  const handledSeqs = new Map<string, number[]>();
   let frames = 0;
   let repeats = 0;
   const Counting = countingWebSocket(() => frames++);
@@ -48,6 +51,7 @@ export async function startFleet(options: {
   const clients = await Promise.all(
     userIds.map(async (userId) => {
       handled.set(userId, []);
+      handledSeqs.set(userId, []);
       const seen = new Set<string>();
       const client = new HeraldClient({
         url: options.url(),
@@ -59,6 +63,7 @@ export async function startFleet(options: {
         if (seen.has(message.id)) repeats++;
         seen.add(message.id);
         handled.get(userId)!.push(message.id);
+        handledSeqs.get(userId)!.push(message.seq);
       });
       client.on("error", () => {});
       await client.connect();
@@ -68,6 +73,7 @@ export async function startFleet(options: {
 
   return {
     handled,
+    handledSeqs,
     frames: () => frames,
     repeats: () => repeats,
     publishAll: (perUser, retryForMs = 0) =>
