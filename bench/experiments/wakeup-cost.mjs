@@ -4,10 +4,12 @@
 // hop wakes a process that was waiting for the next message.
 //
 //   node bench/experiments/wakeup-cost.mjs [rates, default 200,1000,5000] [seconds per rate, default 5]
+// (after `pnpm build`: it reads /proc with the bench's own helper)
 import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { sleep } from "../dist/clock.js";
+import { cpuSeconds } from "../dist/procfs.js";
 
 if (process.argv[2] === "--echo") {
   const socket = net.connect(Number(process.argv[3]), "127.0.0.1", () => socket.setNoDelay(true));
@@ -15,11 +17,6 @@ if (process.argv[2] === "--echo") {
 } else {
   const rates = (process.argv[2] ?? "200,1000,5000").split(",").map(Number);
   const seconds = Number(process.argv[3] ?? 5);
-  const cpuSeconds = (pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   for (const rate of rates) {
     const server = net.createServer();
@@ -33,7 +30,7 @@ if (process.argv[2] === "--echo") {
     socket.on("data", (chunk) => {
       echoes += chunk.length;
     });
-    const childBefore = cpuSeconds(child.pid);
+    const childBefore = await cpuSeconds(child.pid);
     const start = performance.now();
     let sent = 0;
     while (performance.now() - start < seconds * 1000) {
@@ -44,7 +41,7 @@ if (process.argv[2] === "--echo") {
     }
     await sleep(200);
     const elapsed = (performance.now() - start) / 1000;
-    const childCpu = cpuSeconds(child.pid) - childBefore;
+    const childCpu = (await cpuSeconds(child.pid)) - childBefore;
     console.log(
       JSON.stringify({
         rate,

@@ -163,16 +163,13 @@ export function parseOptions(
     const raw = read(flag);
     if (raw !== undefined && raw !== "") sizes[key] = positive(flag, raw);
   }
+  const rates = read("--latency-rates");
   return {
     quick,
     ...sizes,
     redisUrl: read("--redis-url") || "redis://127.0.0.1:6379",
     latencyClient: parseLatencyClient(read("--latency-client") || "pipelined"),
-    latencyRates: read("--latency-rates")
-      ? parseRates(read("--latency-rates") ?? "")
-      : quick
-        ? []
-        : DEFAULT_LATENCY_RATES,
+    latencyRates: rates ? parseRates(rates) : quick ? [] : DEFAULT_LATENCY_RATES,
     ...(read("--nats-gogc") ? { natsGogc: positive("--nats-gogc", read("--nats-gogc") ?? "") } : {}),
     skip: parseSkip(read("--skip") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),

@@ -50,8 +50,11 @@ export class Tally {
     this.#fromStored = [];
   }
 
-  /** `storedAtMs`: when the message was stored on its way (epoch ms), if the frame says. */
-  receive(data: BenchData | undefined, nowUs: number, storedAtMs?: number, nowWallUs = wallUs()): void {
+  /**
+   * `storedAtMs`: when the message was stored on its way (epoch ms), if the frame says; `nowWallUs` defaults to
+   * the wall clock, read only when the split is recorded.
+   */
+  receive(data: BenchData | undefined, nowUs: number, storedAtMs?: number, nowWallUs?: number): void {
     if (!data || data.ph !== this.#phase || !(data.i >= 0 && data.i < this.#seen.length)) {
       this.#stale++;
       return;
@@ -68,7 +71,7 @@ export class Tally {
     if (storedAtMs !== undefined && data.w !== undefined) {
       // The stored timestamp has millisecond resolution: each half is off by up to 1 ms, their sum is not.
       this.#toStored.push(storedAtMs * 1000 - data.w);
-      this.#fromStored.push(nowWallUs - storedAtMs * 1000);
+      this.#fromStored.push((nowWallUs ?? wallUs()) - storedAtMs * 1000);
     }
   }
 

@@ -20,16 +20,14 @@ export type JsonValue = z.infer<ReturnType<typeof z.json>>;
  */
 export const parsedJson = z.custom<JsonValue>((value) => value !== undefined, "a JSON value is required");
 
-const data = parsedJson;
-
 /** `<p>.send.user.<userToken>`, `<p>.send.channel.<channel>`, `<p>.send.broadcast`. */
-export const sendBodySchema = z.object({ data, id: messageIdSchema.optional() });
+export const sendBodySchema = z.object({ data: parsedJson, id: messageIdSchema.optional() });
 export type SendBody = z.infer<typeof sendBodySchema>;
 
 /** `<p>.send.users`. User ids are checked one by one so the reason can name the bad one. */
 export const sendUsersBodySchema = z.object({
   userIds: z.array(z.string()).min(1).max(10_000),
-  data,
+  data: parsedJson,
   id: messageIdSchema.optional(),
 });
 export type SendUsersBody = z.infer<typeof sendUsersBodySchema>;
