@@ -9,6 +9,7 @@ import { DestinationOrder, OrderFenceError } from "./destination-order.js";
 import { decide, headerSafe } from "./intake.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
+import { type ConsumerCounts, TakeoverGate } from "./takeover-gate.js";
 
 export type RouterDeps = { nats: Nats; config: Config; logger: Logger; metrics: Registry };
 
@@ -22,9 +23,11 @@ export type Router = {
   isLeader(): boolean;
 };
 
+const MAX_RETRY_DELAY_MS = 30_000;
+
 /** Retry delays after a failed write: doubling from 500 ms, at most 30 s. */
 export function retryDelayMs(deliveryCount: number): number {
-  return Math.min(500 * 2 ** Math.max(0, deliveryCount - 1), 30_000);
+  return Math.min(500 * 2 ** Math.max(0, deliveryCount - 1), MAX_RETRY_DELAY_MS);
 }
 
 /** A stable id for a message published without one: the same on every redelivery. */
@@ -215,37 +218,42 @@ export function createRouter(deps: RouterDeps): Router {
           ackWaitMs: config.ROUTER_ACK_WAIT,
           maxAckPending: config.ROUTER_MAX_ACK_PENDING,
         });
-        // A leader that died held messages that come back only after ack_wait; routing newer ones first
-        // would reorder users' messages, so a new leader waits for them.
-        const held = (await nats.jsm.consumers.info(s.streams.intake, s.consumers.router)).num_ack_pending;
-        if (held > 0) {
-          state = "waiting for the previous leader's messages";
-          logger.info({ held, waitMs: config.ROUTER_ACK_WAIT }, "waiting for held intake messages to return");
-          await delay(config.ROUTER_ACK_WAIT + 250, abort.signal);
-          if (!lease.held()) continue;
-        }
         const consumer = await nats.js.consumers.get(s.streams.intake, s.consumers.router);
         if (abort.signal.aborted) break;
         // Blocks of an earlier session are stale: what they waited for went back to the stream.
         order.reset();
+        // What an earlier leader left unacked comes back out of order; the gate restores stream order.
+        const gate = takeoverGate(await consumerCounts());
         const current = await consumer.consume({
           max_messages: config.ROUTER_PREFETCH,
-          callback: (msg) => pipeline.push(msg),
+          callback: (msg) => gate.accept(msg),
         });
         if (abort.signal.aborted) {
           await current.close();
           break;
         }
         messages = current;
-        state = "consuming";
-        failures = 0;
-        logger.info({ consumer: s.consumers.router, stream: s.streams.intake }, "consuming intake");
-        consuming();
         void watch(current);
-        const outcome = await Promise.race([
+        const ended = Promise.race([
           current.closed().then((err) => ({ lost: false, err })),
           leaseIs(false).then(() => ({ lost: !abort.signal.aborted, err: undefined })),
         ]);
+        const sessionEnded = new AbortController();
+        void ended.then(() => sessionEnded.abort());
+        if (gate.gathering) state = "waiting for the previous leader's messages";
+        const gathered = await gate.gather(sessionEnded.signal);
+        if (gathered.kind !== "aborted") {
+          state = "consuming";
+          failures = 0;
+          logger[gathered.kind === "deadline" ? "warn" : "info"](
+            { consumer: s.consumers.router, stream: s.streams.intake, ...gathered },
+            gathered.kind === "deadline"
+              ? "consuming intake; some messages of the previous leader did not come back in time"
+              : "consuming intake",
+          );
+          consuming();
+        }
+        const outcome = await ended;
         if (abort.signal.aborted) break;
         if (outcome.lost) {
           await current.close();
@@ -262,6 +270,27 @@ export function createRouter(deps: RouterDeps): Router {
       state = "rebinding the intake consumer";
       await delay(Math.min(250 * 2 ** failures, 5_000), abort.signal);
     }
+  }
+
+  async function consumerCounts(): Promise<ConsumerCounts> {
+    const info = await nats.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    return { unacked: info.num_ack_pending, deliveredSeq: info.delivered.stream_seq };
+  }
+
+  function takeoverGate(atTakeover: ConsumerCounts): TakeoverGate<JsMsg> {
+    const ackWait = config.ROUTER_ACK_WAIT;
+    return new TakeoverGate<JsMsg>({
+      atTakeover,
+      seqOf: (msg) => msg.info.streamSequence,
+      forward: (msg) => pipeline.push(msg),
+      counts: consumerCounts,
+      keepAlive: (msg) => settle(() => msg.working()),
+      handBack: (msg) => settle(() => msg.nak()),
+      pollMs: 100,
+      keepAliveMs: Math.max(100, Math.floor(ackWait / 3)),
+      // The longest an inherited message can stay away: unacked (ack_wait) or nak'd with the longest delay.
+      deadlineMs: Math.max(ackWait, MAX_RETRY_DELAY_MS + 100) + ackWait,
+    });
   }
 
   /** A deleted consumer is not recreated by the client: end the subscription so `run` binds again. */

@@ -1,7 +1,16 @@
 import { type MailboxEntry, subjects } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
+import { ensureConsumer } from "./consumer.js";
 import { counter, intakeSettled, startRouter } from "./test-router.js";
-import { createStreams, exitCode, readAll, spawnRouter, useTestServer, waitFor } from "./test-support.js";
+import {
+  connectTest,
+  createStreams,
+  exitCode,
+  readAll,
+  spawnRouter,
+  useTestServer,
+  waitFor,
+} from "./test-support.js";
 
 const world = useTestServer({ build: true });
 
@@ -64,6 +73,44 @@ describe("several router replicas", () => {
       await Promise.all([a.stop(), b.stop()]);
     }
   }, 90_000);
+
+  it("route what a dead leader left in stream order, though the server hands it back in expiry order", async () => {
+    const prefix = "inherit";
+    const s = subjects(prefix);
+    await createStreams(world.client.jsm, s);
+    const ackWaitMs = 1_000;
+    await ensureConsumer(world.client.jsm, {
+      stream: s.streams.intake,
+      name: s.consumers.router,
+      ackWaitMs,
+      maxAckPending: 1024,
+    });
+    const expected = await publishMany(prefix, 6, 1);
+
+    // A leader that took all six, nak'd the second with a delay (a failed write's back-off) and died.
+    const dead = await connectTest(world.server.url, "dead-leader");
+    const consumer = await dead.js.consumers.get(s.streams.intake, s.consumers.router);
+    const taken = [];
+    for await (const msg of await consumer.fetch({ max_messages: 6, expires: 5_000 })) {
+      taken.push(msg);
+      if (taken.length === 6) break;
+    }
+    expect(taken.map((msg) => msg.info.streamSequence)).toEqual([1, 2, 3, 4, 5, 6]);
+    taken[1]?.nak(2.5 * ackWaitMs);
+    await dead.nc.flush();
+    await dead.nc.close();
+
+    const successor = await startRouter(world.server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "1s" });
+    try {
+      // Newer messages of the same user arrive while the inherited ones are still away.
+      const later = await publishMany(prefix, 4, 1);
+      expected.set("user0", [...(expected.get("user0") ?? []), ...(later.get("user0") ?? [])]);
+      await waitFor("the intake to drain", () => intakeSettled(world.client, prefix), 20_000);
+      await expectExactlyOnce(prefix, expected);
+    } finally {
+      await successor.stop();
+    }
+  }, 60_000);
 
   it("lose nothing and keep order when the leader is killed mid-batch: the standby routes what it held after ack_wait", async () => {
     const prefix = "kill";
