@@ -7,29 +7,35 @@ type Item = { seq: number; delivery: number };
  * A consumer as the server counts it: the sequences delivered and unacked, and the highest delivered.
  * `deliverFresh` hands the gate new sequences; `redeliver` hands back one that was out of our hands.
  */
-function fakeConsumer(atTakeover: { unacked: number[]; deliveredSeq: number }) {
-  const unacked = new Set(atTakeover.unacked);
-  let deliveredSeq = atTakeover.deliveredSeq;
+function fakeConsumer(before: { unacked: number[]; deliveredSeq: number }) {
+  const unacked = new Set(before.unacked);
+  let deliveredSeq = before.deliveredSeq;
   let failing = false;
   const forwarded: Item[] = [];
   const handedBack: Item[] = [];
   const keptAlive: number[] = [];
   const counts = (): ConsumerCounts => ({ unacked: unacked.size, deliveredSeq });
+  const atTakeover = counts();
   return {
     forwarded,
     handedBack,
     keptAlive,
-    atTakeover: counts(),
-    options: {
-      seqOf: (item: Item) => item.seq,
-      forward: (item: Item) => forwarded.push(item),
-      handBack: (item: Item) => handedBack.push(item),
-      keepAlive: (item: Item) => keptAlive.push(item.seq),
-      counts: async () => {
-        if (failing) throw new Error("no responders");
-        return counts();
-      },
-      pollMs: 2,
+    /** A gate over this consumer; by default it never keeps alive and never gives up. */
+    gate(timing: { keepAliveMs?: number; deadlineMs?: number } = {}) {
+      return new TakeoverGate<Item>({
+        atTakeover,
+        seqOf: (item) => item.seq,
+        forward: (item) => forwarded.push(item),
+        handBack: (item) => handedBack.push(item),
+        keepAlive: (item) => keptAlive.push(item.seq),
+        counts: async () => {
+          if (failing) throw new Error("no responders");
+          return counts();
+        },
+        pollMs: 2,
+        keepAliveMs: timing.keepAliveMs ?? 1e9,
+        deadlineMs: timing.deadlineMs ?? 1e9,
+      });
     },
     deliverFresh(gate: TakeoverGate<Item>, seq: number) {
       deliveredSeq = Math.max(deliveredSeq, seq);
@@ -60,12 +66,7 @@ const until = async (check: () => boolean) => {
 describe("TakeoverGate", () => {
   it("lets everything straight through when nothing was left unacked", async () => {
     const c = fakeConsumer({ unacked: [], deliveredSeq: 7 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 1e9,
-      deadlineMs: 1e9,
-    });
+    const gate = c.gate();
     const outcome = await gate.gather(new AbortController().signal);
     expect(outcome).toMatchObject({ kind: "complete", inherited: 0, newer: 0 });
     c.deliverFresh(gate, 8);
@@ -74,12 +75,7 @@ describe("TakeoverGate", () => {
 
   it("holds what comes until the inherited messages are all in hand, then routes in stream order", async () => {
     const c = fakeConsumer({ unacked: [8, 9, 10], deliveredSeq: 10 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 1e9,
-      deadlineMs: 1e9,
-    });
+    const gate = c.gate();
     const gathered = gate.gather(new AbortController().signal);
     // Redelivered in expiry order, with fresh messages in between: 9 was nak'd with a delay.
     c.redeliver(gate, 10);
@@ -98,12 +94,7 @@ describe("TakeoverGate", () => {
 
   it("does not wait for what the old leader acked itself", async () => {
     const c = fakeConsumer({ unacked: [4, 5], deliveredSeq: 5 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 1e9,
-      deadlineMs: 1e9,
-    });
+    const gate = c.gate();
     const gathered = gate.gather(new AbortController().signal);
     c.redeliver(gate, 5);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -115,12 +106,7 @@ describe("TakeoverGate", () => {
 
   it("counts a sequence delivered twice once and routes its latest delivery", async () => {
     const c = fakeConsumer({ unacked: [1, 2], deliveredSeq: 2 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 1e9,
-      deadlineMs: 1e9,
-    });
+    const gate = c.gate();
     const gathered = gate.gather(new AbortController().signal);
     c.redeliver(gate, 2, 2);
     c.redeliver(gate, 2, 3);
@@ -136,12 +122,7 @@ describe("TakeoverGate", () => {
 
   it("keeps held messages alive while it waits", async () => {
     const c = fakeConsumer({ unacked: [1, 2], deliveredSeq: 2 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 5,
-      deadlineMs: 1e9,
-    });
+    const gate = c.gate({ keepAliveMs: 5 });
     const gathered = gate.gather(new AbortController().signal);
     c.redeliver(gate, 2);
     c.deliverFresh(gate, 3);
@@ -153,12 +134,7 @@ describe("TakeoverGate", () => {
 
   it("routes what it has at the deadline when an inherited message never comes back", async () => {
     const c = fakeConsumer({ unacked: [1, 2], deliveredSeq: 2 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 1e9,
-      deadlineMs: 30,
-    });
+    const gate = c.gate({ deadlineMs: 30 });
     const gathered = gate.gather(new AbortController().signal);
     c.redeliver(gate, 2);
     c.deliverFresh(gate, 3);
@@ -168,12 +144,7 @@ describe("TakeoverGate", () => {
 
   it("keeps waiting while the consumer counts cannot be read, and gives up only at the deadline", async () => {
     const c = fakeConsumer({ unacked: [1], deliveredSeq: 1 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 1e9,
-      deadlineMs: 1e9,
-    });
+    const gate = c.gate();
     c.fail(true);
     const gathered = gate.gather(new AbortController().signal);
     c.redeliver(gate, 1);
@@ -185,12 +156,7 @@ describe("TakeoverGate", () => {
 
   it("hands back, in stream order, what it holds and what comes later when the session ends first", async () => {
     const c = fakeConsumer({ unacked: [1, 2, 3], deliveredSeq: 3 });
-    const gate = new TakeoverGate({
-      ...c.options,
-      atTakeover: c.atTakeover,
-      keepAliveMs: 1e9,
-      deadlineMs: 1e9,
-    });
+    const gate = c.gate();
     const lost = new AbortController();
     const gathered = gate.gather(lost.signal);
     c.redeliver(gate, 3);
