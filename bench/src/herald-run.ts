@@ -6,9 +6,10 @@ import { connect } from "@nats-io/transport-node";
 import { startClientPool } from "./client-pool.js";
 import { nowUs, sleep } from "./clock.js";
 import { dataMaker, idPrefix, messageId } from "./frames.js";
+import { bucketsDelta, type HopLag, hopLag, parseBuckets } from "./hop-lag.js";
 import type { BenchOptions } from "./options.js";
 import { paced, windowed } from "./pacing.js";
-import { cpuMeter, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
+import { cpuMeter, fetchMetricsText, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { type LatencyRun, loadAverage1m, type MemoryResult, type ThroughputRun } from "./results.js";
 import { type LatencySummary, perSecond, summarizeLatencies } from "./stats.js";
@@ -35,7 +36,11 @@ export type HeraldLatency = LatencyRun & {
    * nats-server) and stored → received (router, mailbox write, connector, client). Each half ±1 ms.
    */
   stages?: { publishToStoredMs: LatencySummary; storedToReceivedMs: LatencySummary };
+  /** Lag after the intake store, per hop, from the services' own histograms (bucket edges). */
+  hops?: Partial<Record<HopName, HopLag>>;
 };
+
+type HopName = "intakeToRouter" | "intakeToConnector";
 
 export type HeraldResult = {
   memory: MemoryResult;
@@ -207,12 +212,31 @@ export async function runHerald(
     // would load the shared cores): persistence's ack counter shows every message was acked.
     const persistenceUrl = stack.persistence[0]?.adminUrl ?? "";
     const acksApplied = async () => (await scrapeHeraldMetrics(persistenceUrl))[ACKS_APPLIED] ?? Number.NaN;
+    const hopSources: Record<HopName, { url: string | undefined; name: string; labels?: string }> = {
+      intakeToRouter: { url: stack.routers[0]?.adminUrl, name: "herald_router_intake_lag_seconds" },
+      intakeToConnector: {
+        url: stack.connectors[0]?.adminUrl,
+        name: "herald_connector_live_lag_seconds",
+        labels: 'kind="user"',
+      },
+    };
+    const hopBuckets = async () => {
+      const entries = Object.entries(hopSources) as [HopName, (typeof hopSources)[HopName]][];
+      const scraped = await Promise.all(
+        entries.map(async ([hop, source]) => {
+          const text = source.url ? await fetchMetricsText(source.url) : "";
+          return [hop, parseBuckets(text, source.name, source.labels)] as const;
+        }),
+      );
+      return new Map(scraped);
+    };
     const measureLatency = async (phase: number, rate: number): Promise<HeraldLatency> => {
       const total = Math.round((rate * o.latencySeconds * 1000) / 1000);
       await pool.reset({ phase, messages: total, recordLatencies: true });
       receipts.pause();
       const acksBefore = await acksApplied();
       let publishErrors = 0;
+      const hopsBefore = await hopBuckets();
       const pacedCpu = await meterCpu();
       const pacedStart = nowUs();
       await paced(rate, o.latencySeconds * 1000, (i) => {
@@ -230,6 +254,12 @@ export async function runHerald(
         acked = (await acksApplied()) - acksBefore;
       }
       receipts.resume();
+      const hopsAfter = await hopBuckets();
+      const hops: Partial<Record<HopName, HopLag>> = {};
+      for (const [hop, after] of hopsAfter) {
+        const lag = hopLag(bucketsDelta(hopsBefore.get(hop) ?? new Map(), after));
+        if (lag) hops[hop] = lag;
+      }
       const withLatencies = await pool.stats(true);
       const busySeconds = Object.values(pacedCpuSeconds).reduce(
         (a, b) => a + (Number.isFinite(b) ? b : 0),
@@ -249,6 +279,7 @@ export async function runHerald(
           publishToStoredMs: summarizeLatencies(withLatencies.stages.toStored),
           storedToReceivedMs: summarizeLatencies(withLatencies.stages.fromStored),
         },
+        hops,
         cpuMicrosPerMessage: perMessage(pacedCpuSeconds, total),
         machineBusyCores: Math.round((busySeconds / pacedSeconds) * 100) / 100,
       };

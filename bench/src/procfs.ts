@@ -92,12 +92,17 @@ export function parseHeraldMetrics(text: string): Record<string, number> {
   return out;
 }
 
-/** Fetches and parses `parseHeraldMetrics`; an empty record when the page cannot be read. */
-export async function scrapeHeraldMetrics(adminUrl: string): Promise<Record<string, number>> {
+/** A service's /metrics page; empty when it cannot be read. */
+export async function fetchMetricsText(adminUrl: string): Promise<string> {
   try {
     const response = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
-    return parseHeraldMetrics(await response.text());
+    return await response.text();
   } catch {
-    return {};
+    return "";
   }
+}
+
+/** Fetches and parses `parseHeraldMetrics`; an empty record when the page cannot be read. */
+export async function scrapeHeraldMetrics(adminUrl: string): Promise<Record<string, number>> {
+  return parseHeraldMetrics(await fetchMetricsText(adminUrl));
 }

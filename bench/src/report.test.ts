@@ -54,6 +54,10 @@ const heraldLatency = (p99: number, offeredRate = 5_000, delivered = 50_000) => 
     publishToStoredMs: { count: delivered, p50: 0.4, p90: 1, p99: p99 / 3, max: p99, mean: 0.5 },
     storedToReceivedMs: { count: delivered, p50: 1.1, p90: 3, p99: (p99 * 2) / 3, max: p99, mean: 1.5 },
   },
+  hops: {
+    intakeToRouter: { messages: delivered, p50AtMostMs: 1, p99AtMostMs: 5, within20Ms: 0.9995 },
+    intakeToConnector: { messages: delivered, p50AtMostMs: 2.5, p99AtMostMs: null, within20Ms: 0.97 },
+  },
 });
 const herald = (msgsPerSec: number, p99: number, writesPerMessage = 4): HeraldResult => ({
   memory,
@@ -163,10 +167,18 @@ describe("summary and chart", () => {
     );
   });
 
-  it("leaves the latency split out for results recorded before it existed", () => {
-    const { stages: _dropped, ...old } = heraldLatency(12);
+  it("leaves the latency split and the hops out for results recorded before they existed", () => {
+    const { stages: _dropped, hops: _alsoDropped, ...old } = heraldLatency(12);
     const before = { ...results, herald: { ...herald(6_000, 12), latency: old } };
     expect(summaryTable(before)).not.toContain("split where");
+    expect(summaryTable(before)).not.toContain("Herald hops");
+  });
+
+  it("names each hop's lag after the intake store, with '-' past the last bucket", () => {
+    expect(summaryTable(results)).toContain(
+      "Herald hops at 5000 msg/s, after the intake store (the services' lag histograms, bucket edges): " +
+        "→ router p50 ≤ 1.0 / p99 ≤ 5.0 ms (100.0% within 20 ms); → connector p50 ≤ 2.5 / p99 ≤ - ms (97.0% within 20 ms)",
+    );
   });
 
   it("charts the measured systems only", () => {

@@ -1,4 +1,5 @@
 import type { HeraldResult } from "./herald-run.js";
+import type { HopLag } from "./hop-lag.js";
 import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
 import { ratio } from "./stats.js";
@@ -192,6 +193,20 @@ function stageLine(run: HeraldResult["latency"]): string[] {
   ];
 }
 
+/** The lag after the intake store at the router and at the connector, from their histograms; none in old results. */
+function hopLine(run: HeraldResult["latency"]): string[] {
+  const { intakeToRouter: router, intakeToConnector: connector } = run.hops ?? {};
+  if (!router && !connector) return [];
+  const hop = (label: string, lag: HopLag | undefined) =>
+    lag
+      ? `${label} p50 ≤ ${cell(lag.p50AtMostMs, 1)} / p99 ≤ ${cell(lag.p99AtMostMs, 1)} ms (${cell(lag.within20Ms * 100, 1)}% within 20 ms)`
+      : `${label} -`;
+  return [
+    `Herald hops at ${run.offeredRate} msg/s, after the intake store (the services' lag histograms, bucket edges): ` +
+      `${hop("→ router", router)}; ${hop("→ connector", connector)}`,
+  ];
+}
+
 /** The summary printed at the end of a run. */
 export function summaryTable(results: BenchResults): string {
   const herald = ok(results.herald);
@@ -297,7 +312,7 @@ export function summaryTable(results: BenchResults): string {
             `(of ${Math.round((herald.throughput.elapsedMs / 1000) * Number(results.machine.cpus ?? 0) * 10) / 10} available)`,
           `Herald CPU per message (µs): ${byProcess(herald.throughput.cpuMicrosPerMessage)}; durable writes per message ${herald.throughput.durableWrites.perMessage}`,
           `At ${herald.latency.offeredRate} msg/s: ${herald.latency.machineBusyCores} of ${String(results.machine.cpus)} cores busy; CPU per message (µs): ${byProcess(herald.latency.cpuMicrosPerMessage)}`,
-          ...latencyRuns(herald).flatMap(stageLine),
+          ...latencyRuns(herald).flatMap((run) => [...stageLine(run), ...hopLine(run)]),
         ]
       : []),
     ...(nats?.jetStreamPublish.cpuMicrosPerMessage

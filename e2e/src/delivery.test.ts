@@ -55,6 +55,27 @@ describe("user delivery", () => {
     await client.close();
   });
 
+  it("times each message from the intake store to the router and to the connector (lag histograms)", async () => {
+    const count = async (adminUrl: string, series: string) => {
+      const text = await (await fetch(`${adminUrl}/metrics`)).text();
+      const [name, label] = series.split("|") as [string, string | undefined];
+      const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && (!label || l.includes(label)));
+      return Number(line?.slice(line.lastIndexOf(" ") + 1) ?? Number.NaN);
+    };
+    const router = world.stack.routers[0]!.adminUrl;
+    const connector = world.stack.connectors[0]!.adminUrl;
+    const routerSeries = "herald_router_intake_lag_seconds_count";
+    const connectorSeries = 'herald_connector_live_lag_seconds_count|kind="user"';
+    const client = await connectAs("timed", "phone", true);
+    const routedBefore = await count(router, routerSeries);
+    const receivedBefore = (await count(connector, connectorSeries)) || 0;
+    for (let i = 0; i < 5; i++) await world.backend.toUser("timed", { data: i });
+    await client.waitForMessages(5);
+    expect((await count(router, routerSeries)) - routedBefore).toBe(5);
+    expect((await count(connector, connectorSeries)) - receivedBefore).toBe(5);
+    await client.close();
+  });
+
   it("delivers 10,000 messages to one user in publish order", async () => {
     const client = await connectClient(world.stack.wsUrl(await tokenFor("bulk")), { autoAck: true });
     const total = 10_000;

@@ -19,12 +19,15 @@ import {
   Counter,
   delay,
   Gauge,
+  Histogram,
   type Logger,
   type Nats,
   type Registry,
+  STORE_LAG_BUCKETS,
+  secondsSinceStored,
   waitForStreams,
 } from "@herald/service-kit";
-import type { Subscription } from "@nats-io/transport-node";
+import type { Msg, Subscription } from "@nats-io/transport-node";
 import { AckBundler } from "./ack-bundler.js";
 import { createVerifier, type Verifier } from "./auth.js";
 import { ChannelSubscriptions } from "./channel-subscriptions.js";
@@ -49,8 +52,27 @@ export type ConnectorDeps = {
 export function createConnector({ nats, config, logger, metrics, verify }: ConnectorDeps) {
   const s = subjects(config.HERALD_PREFIX);
   const encoder = new TextEncoder();
-  const feeds = new LiveFeeds<Delivery>(nats.nc, parseUserLive, logger);
-  const channelFeeds = new LiveFeeds<Delivery>(nats.nc, parseChannelLive, logger);
+  const liveLag = new Histogram({
+    name: "herald_connector_live_lag_seconds",
+    help: "From the intake stream storing a message to this connector receiving its live copy, by kind (includes any clock offset between nats-server's host and this one)",
+    labelNames: ["kind"],
+    buckets: STORE_LAG_BUCKETS,
+    registers: [metrics],
+  });
+  /** Times each live message once, whatever the number of its listeners. */
+  function observed(
+    parse: (msg: Msg, key: string) => Delivery | undefined,
+    kind: "user" | "channel",
+  ): (msg: Msg, key: string) => Delivery | undefined {
+    const histogram = liveLag.labels({ kind });
+    return (msg, key) => {
+      const delivery = parse(msg, key);
+      if (delivery) histogram.observe(secondsSinceStored(delivery.ts));
+      return delivery;
+    };
+  }
+  const feeds = new LiveFeeds<Delivery>(nats.nc, observed(parseUserLive, "user"), logger);
+  const channelFeeds = new LiveFeeds<Delivery>(nats.nc, observed(parseChannelLive, "channel"), logger);
   const presence = new PresenceReporter(nats.nc, s, config.CONNECTOR_ID, config.PRESENCE_HEARTBEAT_INTERVAL);
   const connections = new Set<Connection>();
   const abort = new AbortController();

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { messageFrame, spliceableEntry } from "./live-feeds.js";
 
 describe("spliceableEntry", () => {
-  it("finds the id of every entry the router writes, and splicing gives the same frame as serialising", () => {
+  it("finds the id and store time of every entry the router writes, and splicing gives the same frame as serialising", () => {
     fc.assert(
       fc.property(
         fc.string({ minLength: 1, maxLength: 40 }),
@@ -14,6 +14,7 @@ describe("spliceableEntry", () => {
           const text = JSON.stringify({ id, data, ts });
           const found = spliceableEntry(text);
           expect(found?.id).toBe(id);
+          expect(found?.ts).toBe(ts);
           const spliced = `{"type":"message","seq":${seq},${text.slice(1)}`;
           expect(JSON.parse(spliced)).toEqual(JSON.parse(messageFrame(id, seq, JSON.parse(text).data, ts)));
         },

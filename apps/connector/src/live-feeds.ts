@@ -2,8 +2,11 @@ import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/prot
 import type { Logger } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
-/** A user message as it reaches a session, live or replayed, with its frame already serialised once. */
-export type Delivery = { id: string; seq: number; prev: number; frame: string | Buffer };
+/**
+ * A user message as it reaches a session, live or replayed, with its frame already serialised once; `ts` is when
+ * the intake stream stored it (ms).
+ */
+export type Delivery = { id: string; seq: number; prev: number; ts: number; frame: string | Buffer };
 
 export type FeedListener<T = Delivery> = (item: T) => void;
 
@@ -18,6 +21,7 @@ export function channelPage(reply: ChannelReplayReply, channel: string) {
     id: m.id,
     seq: m.offset,
     prev: m.prev,
+    ts: m.ts,
     frame: channelFrame(m.id, channel, m.offset, m.data, m.ts),
   }));
   return { items, scannedTo: reply.scannedTo, done: reply.done };
@@ -90,20 +94,22 @@ function positionOf(msg: Msg): { seq: number; prev: number } | undefined {
 }
 
 const ENTRY_PREFIX = '{"id":"';
+const TS_SUFFIX = /,"ts":(\d+)}$/;
 
 /**
  * The id of a stored entry and the entry's JSON text, when it has the shape the router writes
  * (`{"id":…,"data":…,"ts":…}`, keys in that order). Frames are then spliced from that text rather than parsed
  * and serialised again: this runs for every message, and the router already validated what it wrote.
  */
-export function spliceableEntry(text: string): { id: string; text: string } | undefined {
+export function spliceableEntry(text: string): { id: string; ts: number; text: string } | undefined {
   if (!text.startsWith(ENTRY_PREFIX) || !text.endsWith("}")) return undefined;
   // The id is a JSON string: find its closing quote, skipping escaped characters.
   let end = ENTRY_PREFIX.length;
   while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
-  if (!text.startsWith(',"data":', end + 1) || !/,"ts":\d+}$/.test(text)) return undefined;
+  const ts = text.startsWith(',"data":', end + 1) ? TS_SUFFIX.exec(text)?.[1] : undefined;
+  if (ts === undefined) return undefined;
   try {
-    return { id: JSON.parse(text.slice(ENTRY_PREFIX.length - 1, end + 1)) as string, text };
+    return { id: JSON.parse(text.slice(ENTRY_PREFIX.length - 1, end + 1)) as string, ts: Number(ts), text };
   } catch {
     return undefined;
   }
@@ -131,11 +137,17 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
     return {
       id: fast.id,
       ...position,
+      ts: fast.ts,
       frame: `{"type":"message","seq":${position.seq},${fast.text.slice(1)}`,
     };
   const entry = entryOf(msg);
   if (!entry) return undefined;
-  return { id: entry.id, ...position, frame: messageFrame(entry.id, position.seq, entry.data, entry.ts) };
+  return {
+    id: entry.id,
+    ...position,
+    ts: entry.ts,
+    frame: messageFrame(entry.id, position.seq, entry.data, entry.ts),
+  };
 }
 
 /** A channel message; `key` is the channel name clients know (e.g. `$broadcast` for broadcasts). */
@@ -146,13 +158,14 @@ export function parseChannelLive(msg: Msg, channel: string): Delivery | undefine
   // Encoded once here: a channel message usually goes to many sockets.
   if (fast) {
     const head = `{"type":"message","channel":${JSON.stringify(channel)},"offset":${position.seq},`;
-    return { id: fast.id, ...position, frame: Buffer.from(head + fast.text.slice(1)) };
+    return { id: fast.id, ...position, ts: fast.ts, frame: Buffer.from(head + fast.text.slice(1)) };
   }
   const entry = entryOf(msg);
   if (!entry) return undefined;
   return {
     id: entry.id,
     ...position,
+    ts: entry.ts,
     frame: Buffer.from(channelFrame(entry.id, channel, position.seq, entry.data, entry.ts)),
   };
 }

@@ -58,7 +58,7 @@ function harness(options: { stored: number[]; floor?: number; maxInflight?: numb
     const prev = stored.at(-1)?.seq ?? 0;
     const m = { id: `m${seq}`, seq, prev, data: { seq }, ts: 0 };
     stored = [...stored, m];
-    const delivery: Delivery = { id: m.id, seq, prev, frame: messageFrame(m.id, seq, m.data, 0) };
+    const delivery: Delivery = { id: m.id, seq, prev, ts: 0, frame: messageFrame(m.id, seq, m.data, 0) };
     if (!lost) listener?.(delivery);
   };
   const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
@@ -123,7 +123,7 @@ describe("Session", () => {
     h.session.start();
     await h.settle();
     h.publish(1);
-    h.live({ id: "m1", seq: 1, prev: 0, frame: messageFrame("m1", 1, {}, 0) });
+    h.live({ id: "m1", seq: 1, prev: 0, ts: 0, frame: messageFrame("m1", 1, {}, 0) });
     expect(h.sent.map((m) => m.seq)).toEqual([1]);
   });
 

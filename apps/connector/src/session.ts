@@ -46,6 +46,7 @@ export class Session {
           id: m.id,
           seq: m.seq,
           prev: m.prev,
+          ts: m.ts,
           frame: messageFrame(m.id, m.seq, m.data, m.ts),
         }));
         return { items, scannedTo: reply.scannedTo, done: reply.done };

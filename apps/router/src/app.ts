@@ -1,5 +1,13 @@
 import { Header, subjects } from "@herald/protocol";
-import { delay, Lease, type Logger, type Nats, type Registry, waitForStreams } from "@herald/service-kit";
+import {
+  delay,
+  Lease,
+  type Logger,
+  type Nats,
+  type Registry,
+  secondsSinceStored,
+  waitForStreams,
+} from "@herald/service-kit";
 import type { ConsumerMessages, JsMsg, PubAck } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { headers } from "@nats-io/transport-node";
@@ -105,6 +113,7 @@ export function createRouter(deps: RouterDeps): Router {
   function write(msg: JsMsg): Promise<void> {
     const startedAt = performance.now();
     const timestampMs = Number(msg.timestampNanos / 1_000_000n);
+    if (msg.info.deliveryCount === 1) metrics.intakeLag.observe(secondsSinceStored(timestampMs));
     const fallbackId = derivedId(msg.info.streamSequence, timestampMs);
     const msgId = msg.headers?.get(Header.MsgId) || undefined;
     const decision = decide(
