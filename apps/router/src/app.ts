@@ -32,6 +32,8 @@ export type Router = {
 };
 
 const MAX_RETRY_DELAY_MS = 30_000;
+/** A fenced message comes back after the one it waits for; this is the least it waits. */
+const FENCED_RETRY_MS = 250;
 
 /** Retry delays after a failed write: doubling from 500 ms, at most 30 s. */
 export function retryDelayMs(deliveryCount: number): number {
@@ -170,16 +172,17 @@ export function createRouter(deps: RouterDeps): Router {
     return Promise.allSettled(writes).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) {
-        // Later messages to the same destinations come back after this one, so they keep intake order.
+        // Only waiting for an earlier message is no failure: come back soon after it, without back-off.
+        const fenced = results.every((r) => r.status === "fulfilled" || r.reason instanceof OrderFenceError);
         const now = Date.now();
+        // Later messages to the same destinations are fenced until this one is stored, so they keep intake order.
         const retryAt = order.block(
           destinationKeys,
           msg.info.streamSequence,
-          now + retryDelayMs(msg.info.deliveryCount),
+          now + (fenced ? FENCED_RETRY_MS : retryDelayMs(msg.info.deliveryCount)),
         );
         const retryIn = retryAt - now;
         metrics.retries.inc();
-        const fenced = failed.reason instanceof OrderFenceError;
         logger[fenced ? "debug" : "warn"](
           { err: failed.reason, subject: msg.subject, seq: msg.info.streamSequence, retryIn },
           fenced

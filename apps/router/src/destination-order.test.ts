@@ -68,6 +68,34 @@ describe("DestinationOrder", () => {
     expect(issued).toEqual([5, 5, 6]);
   });
 
+  it("keeps every message handed back in order, whatever order they come back in once the first is stored", async () => {
+    let now = 1_000;
+    const order = new DestinationOrder(10_000, () => now);
+    const stored: number[] = [];
+    const store = (seq: number) => () => {
+      stored.push(seq);
+      return Promise.resolve(seq);
+    };
+    // 5 failed; 6 and 9 arrived while it waited and were fenced.
+    order.block(["alice"], 5, 1_500);
+    for (const seq of [6, 9]) {
+      await expect(order.write("alice", seq, store(seq))).rejects.toBeInstanceOf(OrderFenceError);
+      order.block(["alice"], seq, 1_250);
+    }
+    now = 1_600;
+    expect(await order.write("alice", 5, store(5))).toBe(5);
+    await flush();
+    // 9 comes back before 6 (a shorter back-off, or the server's expiry order): still fenced.
+    await expect(order.write("alice", 9, store(9))).rejects.toBeInstanceOf(OrderFenceError);
+    order.block(["alice"], 9, 1_850);
+    expect(await order.write("alice", 6, store(6))).toBe(6);
+    await flush();
+    expect(await order.write("alice", 9, store(9))).toBe(9);
+    await flush();
+    expect(stored).toEqual([5, 6, 9]);
+    expect(order.size).toBe(0);
+  });
+
   it("lets a block lapse when the blocker never comes back, and forgets all blocks on reset", async () => {
     let now = 0;
     const order = new DestinationOrder(1_000, () => now);

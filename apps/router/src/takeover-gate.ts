@@ -40,7 +40,8 @@ export type GatherOutcome =
  *
  * Completeness comes from the consumer's counts: while gathering nothing is acked, so every message
  * delivered after the takeover (each sequence in (takeover, delivered now]) is unacked and ours, and
- * `unacked - (delivered now - takeover)` is what is still out of our hands from before.
+ * `unacked - (delivered now - takeover)` is what is still out of our hands from before. (A message deleted in
+ * that range meanwhile, by a purge or `max_age`, would make the count short and end the gathering early.)
  *
  * @example
  * const gate = new TakeoverGate({ seqOf: (m) => m.info.streamSequence, forward: (m) => pipeline.push(m), ... });
