@@ -11,6 +11,7 @@ import {
 } from "./fixtures/index.js";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type Fleet, startFleet } from "./support/fleet.js";
+import { scrapeMetric } from "./support/metrics.js";
 import {
   holdsLease,
   isReady,
@@ -19,7 +20,6 @@ import {
   podPlan,
   processEnv,
   restartLikeKubelet,
-  scrapeGauge,
 } from "./support/rehearsal.js";
 import { orderProblems, publishPerUserInOrder, recordRecovery } from "./support/rehearsal-recovery.js";
 import { startBalancer } from "./support/tcp-balancer.js";
@@ -151,7 +151,7 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     });
     const f = fleet;
     const connections = async (of: Service[]) => {
-      const counts = await Promise.all(of.map((s) => scrapeGauge(s, "herald_connector_connections")));
+      const counts = await Promise.all(of.map((s) => scrapeMetric(s, "herald_connector_connections")));
       return counts.map((n) => n ?? 0);
     };
     // The balancer spreads the clients over both connectors, as an ingress would.

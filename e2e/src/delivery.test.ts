@@ -1,6 +1,7 @@
 import type { CursorReply, Receipt, UserMessageFrame } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
 import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
+import { scrapeMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 
 const world = useStack();
@@ -56,23 +57,19 @@ describe("user delivery", () => {
   });
 
   it("times each message from the intake store to the router and to the connector (lag histograms)", async () => {
-    const count = async (adminUrl: string, series: string) => {
-      const text = await (await fetch(`${adminUrl}/metrics`)).text();
-      const [name, label] = series.split("|") as [string, string | undefined];
-      const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && (!label || l.includes(label)));
-      return Number(line?.slice(line.lastIndexOf(" ") + 1) ?? Number.NaN);
-    };
-    const router = world.stack.routers[0]!.adminUrl;
-    const connector = world.stack.connectors[0]!.adminUrl;
-    const routerSeries = "herald_router_intake_lag_seconds_count";
-    const connectorSeries = 'herald_connector_live_lag_seconds_count|kind="user"';
+    const router = world.stack.routers[0]!;
+    const connector = world.stack.connectors[0]!;
+    const routed = async () =>
+      (await scrapeMetric(router, "herald_router_intake_lag_seconds_count")) ?? Number.NaN;
+    const received = async () =>
+      (await scrapeMetric(connector, "herald_connector_live_lag_seconds_count", 'kind="user"')) ?? 0;
     const client = await connectAs("timed", "phone", true);
-    const routedBefore = await count(router, routerSeries);
-    const receivedBefore = (await count(connector, connectorSeries)) || 0;
+    const routedBefore = await routed();
+    const receivedBefore = await received();
     for (let i = 0; i < 5; i++) await world.backend.toUser("timed", { data: i });
     await client.waitForMessages(5);
-    expect((await count(router, routerSeries)) - routedBefore).toBe(5);
-    expect((await count(connector, connectorSeries)) - receivedBefore).toBe(5);
+    expect((await routed()) - routedBefore).toBe(5);
+    expect((await received()) - receivedBefore).toBe(5);
     await client.close();
   });
 

@@ -13,7 +13,7 @@ import { Kvm } from "@nats-io/kv";
 import { headers } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
-import { DestinationOrder, OrderFenceError } from "./destination-order.js";
+import { AFTER_EARLIER_MS, DestinationOrder, OrderFenceError } from "./destination-order.js";
 import { decide, headerSafe } from "./intake.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
@@ -301,7 +301,7 @@ export function createRouter(deps: RouterDeps): Router {
       pollMs: 100,
       keepAliveMs: Math.max(100, Math.floor(ackWait / 3)),
       // The longest an inherited message can stay away: unacked (ack_wait) or nak'd with the longest delay.
-      deadlineMs: Math.max(ackWait, MAX_RETRY_DELAY_MS + 100) + ackWait,
+      deadlineMs: Math.max(ackWait, MAX_RETRY_DELAY_MS + AFTER_EARLIER_MS) + ackWait,
     });
   }
 

@@ -4,6 +4,9 @@ export class OrderFenceError extends Error {
   readonly code = "order_fence";
 }
 
+/** How long after the message it waits for a handed-back message is asked to come back. */
+export const AFTER_EARLIER_MS = 100;
+
 /**
  * Keeps each destination's writes in intake order, also when writes fail. Writes to one destination (a
  * user's mailbox, a channel) are issued one after another: the next only once the previous one's PubAck came.
@@ -65,7 +68,7 @@ export class DestinationOrder {
     for (const key of keys) {
       const earlier = this.earliestWaiting(key, seq);
       const earlierRetryAt = earlier === undefined ? undefined : this.waiting.get(key)?.get(earlier);
-      if (earlierRetryAt !== undefined) latest = Math.max(latest, earlierRetryAt + 100);
+      if (earlierRetryAt !== undefined) latest = Math.max(latest, earlierRetryAt + AFTER_EARLIER_MS);
     }
     for (const key of keys) {
       const waiting = this.waiting.get(key) ?? new Map<number, number>();

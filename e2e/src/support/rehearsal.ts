@@ -104,14 +104,6 @@ export function processEnv(plan: PodPlan): Record<string, string | undefined> {
   return env;
 }
 
-/** One value of a Prometheus text exposition (the first sample of `name`), or undefined. */
-export async function scrapeGauge(service: Service, name: string): Promise<number | undefined> {
-  const response = await fetch(`${service.adminUrl}/metrics`, { signal: AbortSignal.timeout(2_000) });
-  const text = await response.text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
 /** Whether the service's log says it currently holds its lease (the last of `acquired` / `lost` wins). */
 export function holdsLease(service: Service, acquired: string, lost: string): boolean {
   let held = false;

@@ -1,0 +1,18 @@
+import type { Service } from "../fixtures/index.js";
+
+/**
+ * One value of a service's Prometheus text exposition: the first sample of `name` whose labels contain
+ * `labelMatch` (any sample when empty), or undefined.
+ */
+export async function scrapeMetric(
+  service: Service,
+  name: string,
+  labelMatch = "",
+): Promise<number | undefined> {
+  const response = await fetch(`${service.adminUrl}/metrics`, { signal: AbortSignal.timeout(2_000) });
+  const text = await response.text();
+  const line = text
+    .split("\n")
+    .find((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && l.includes(labelMatch));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
