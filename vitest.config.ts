@@ -1,9 +1,12 @@
 import { defineConfig } from "vitest/config";
+import { findNatsServer } from "./scripts/lib/nats-binary.mjs";
 
 // Two projects: fast unit tests beside the code, and end-to-end tests that start real nats-server and service
 // processes. The JSON report is what scripts/test.mjs counts for its final "N passed, N failed" line.
 export default defineConfig({
   test: {
+    // Every launcher starts this one: the pinned server (`npm test` fetches it; see toolchain.json).
+    env: { NATS_SERVER_BIN: findNatsServer() ?? "" },
     reporters: ["default", "json"],
     outputFile: { json: ".herald/test-report.json" },
     projects: [

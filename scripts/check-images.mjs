@@ -24,15 +24,18 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findNatsServer } from "./lib/nats-binary.mjs";
+import { readToolchain } from "./lib/toolchain.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const services = ["connector", "router", "presence", "persistence"];
-const NODE_LTS_MAJOR = 26;
 /** The pnpm version of package.json's packageManager field (`pnpm@12.4.2` → `12.4.2`). */
 const PNPM_VERSION = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
   .packageManager.replace(/^pnpm@/, "")
   .split("+")[0];
 const APP_UID = 10001;
+/** The Node every image runs, pinned in toolchain.json like the tests' own. */
+const NODE_VERSION = readToolchain().node;
 
 /**
  * Lints a Dockerfile's text; returns a list of problems (empty when it passes).
@@ -83,9 +86,9 @@ export function lintDockerfile(text, name) {
   }
   const final = stages.at(-1);
   if (final) {
-    const major = /^node:(\d+)\./.exec(final.base)?.[1];
-    if (Number(major) !== NODE_LTS_MAJOR) {
-      problems.push(`final base '${final.base}' is not node:${NODE_LTS_MAJOR} (the current LTS)`);
+    const version = /^node:(\d+\.\d+\.\d+)/.exec(final.base)?.[1];
+    if (version !== NODE_VERSION) {
+      problems.push(`final base '${final.base}' is not node:${NODE_VERSION} (toolchain.json)`);
     }
     if (!/-slim\b|-alpine\b|distroless/.test(final.base))
       problems.push(`final base '${final.base}' is not a slim image`);
@@ -247,11 +250,10 @@ async function runServices(built, workDir, log) {
   const natsPort = await freePort();
   const storeDir = join(workDir, "nats-store");
   mkdirSync(storeDir);
-  const nats = start(
-    "/usr/sbin/nats-server",
-    ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir],
-    {},
-  );
+  const natsBin = findNatsServer();
+  if (!natsBin)
+    throw new Error("the pinned nats-server is missing: run `node scripts/lib/toolchain.mjs` first");
+  const nats = start(natsBin, ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir], {});
   const running = [];
   try {
     await waitFor("nats-server", () => nats.output.includes("Server is ready"), 10_000);

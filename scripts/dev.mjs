@@ -47,7 +47,7 @@ function printer(name) {
 
 async function main() {
   try {
-    const { built } = bootstrap();
+    const { built } = await bootstrap();
     const needed = [
       "e2e/dist/fixtures/index.js",
       ...["connector", "router", "presence", "persistence"].map((name) => `apps/${name}/dist/main.js`),

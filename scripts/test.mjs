@@ -21,10 +21,10 @@ function countResults() {
   return { passed, failed };
 }
 
-function main() {
+async function main() {
   let built = false;
   try {
-    const result = bootstrap();
+    const result = await bootstrap();
     built = result.built;
     say(`nats-server: ${result.natsServer}`);
     // Tests still run: they show what works, and vitest compiles TypeScript itself. The run fails anyway.
@@ -59,4 +59,4 @@ function main() {
   return built && vitest.status === 0 && failed === 0 ? 0 : 1;
 }
 
-process.exitCode = main();
+process.exitCode = await main();

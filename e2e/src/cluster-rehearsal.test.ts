@@ -124,7 +124,7 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     console.log(
       `cluster rehearsal: all pods ready ${Date.now() - startedAt} ms after start; ${exits.length} restarts`,
     );
-    // Seen here: both persistence replicas create the same R3 stream at once, nats-server 2.9 answers only one
+    // Seen here: both persistence replicas create the same R3 stream at once, nats-server may answer only one
     // of the two creates, the other times out and that replica exits (on Kubernetes: CrashLoopBackOff).
     expect(exits, "pods that exited during the install").toEqual([]);
   });

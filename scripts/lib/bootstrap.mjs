@@ -1,11 +1,12 @@
-// Shared first steps of `npm test` and `npm run dev` on a fresh clone: Node version, pnpm, dependencies,
-// nats-server, build. Only Node built-ins here: nothing is installed yet when this runs.
+// Shared first steps of `npm test` and `npm run dev` on a fresh clone: the pinned Node, pnpm and nats-server
+// (toolchain.mjs), dependencies, build. Only Node built-ins here: nothing is installed yet when this runs.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findNatsServer } from "./nats-binary.mjs";
+import { ensurePnpm, ensureToolchain, reexecOnPinnedNode, ToolchainError } from "./toolchain.mjs";
 
 export { findNatsServer };
 
@@ -31,22 +32,9 @@ export function run(command, args, options = {}) {
   }
 }
 
-export function checkNode() {
-  const major = Number(process.versions.node.split(".")[0]);
-  if (major < 20)
-    throw new BootstrapError(`Node ${process.versions.node} is too old: Herald needs Node >= 20`);
-}
-
-/** The global pnpm when it is the version package.json pins, otherwise that version through npx. */
+/** pnpm at `packageManager`'s version, from `.tools/` (see toolchain.mjs). */
 export function pnpmCommand() {
-  const pinned = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).packageManager ?? "pnpm@12.4.2";
-  const version = pinned.replace(/^pnpm@/, "").split("+")[0];
-  const global = spawnSync("pnpm", ["--version"], { cwd: root, encoding: "utf8" });
-  if (global.status === 0 && global.stdout.trim() === version) return { command: "pnpm", args: [] };
-  warn(
-    `pnpm ${version} not on PATH (found ${global.status === 0 ? global.stdout.trim() : "none"}); using npx`,
-  );
-  return { command: "npx", args: ["--yes", `pnpm@${version}`] };
+  return { command: ensurePnpm(), args: [] };
 }
 
 function workspaceDirs() {
@@ -108,33 +96,6 @@ export function ensureInstalled(pnpm) {
   writeFileSync(stampFile(), lockHash());
 }
 
-function hasCommand(name) {
-  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
-}
-
-/** Finds nats-server; installs it with apt-get when allowed (root, and CI=true or HERALD_AUTO_INSTALL=1). */
-export function ensureNatsServer() {
-  const found = findNatsServer();
-  if (found) return found;
-  const allowed = process.env.CI === "true" || process.env.HERALD_AUTO_INSTALL === "1";
-  const root = process.getuid?.() === 0;
-  if (allowed && root && hasCommand("apt-get")) {
-    say("nats-server missing: installing it with apt-get");
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    run("apt-get", ["update"], { env });
-    run("apt-get", ["install", "-y", "nats-server"], { env });
-    const installed = findNatsServer();
-    if (installed) return installed;
-  }
-  throw new BootstrapError(
-    [
-      "nats-server is not installed (looked at /usr/sbin/nats-server and PATH). Install it with:",
-      "    apt-get install -y nats-server        (Debian/Ubuntu, as root; run apt-get update first)",
-      "or set NATS_SERVER_BIN to its path. Running as root with HERALD_AUTO_INSTALL=1 (or CI=true) installs it.",
-    ].join("\n"),
-  );
-}
-
 /**
  * `pnpm build`; returns false when it reported errors. `tsc -b` still writes the output of what compiled, so
  * a type error in one test file need not stop everything else: callers decide.
@@ -151,12 +112,25 @@ export function build(pnpm) {
   }
 }
 
-/** Every step before running anything; returns the pnpm command, the nats-server path and the build result. */
-export function bootstrap() {
-  checkNode();
-  const pnpm = pnpmCommand();
-  ensureInstalled(pnpm);
-  const natsServer = ensureNatsServer();
-  const built = build(pnpm);
-  return { pnpm, natsServer, built };
+/**
+ * Every step before running anything: the pinned Node (this script runs again on it when it is not), pnpm and
+ * nats-server, the install and the build. Child processes inherit PATH and NATS_SERVER_BIN pointing at them.
+ * Returns the pnpm command, the nats-server path and the build result.
+ */
+export async function bootstrap() {
+  try {
+    await reexecOnPinnedNode();
+    const { env, pin, natsServer } = ensureToolchain();
+    Object.assign(process.env, env);
+    say(
+      `Node ${pin.node}, pnpm ${pin.pnpm}, nats-server ${pin.natsServer} (pinned in toolchain.json; in .tools/)`,
+    );
+    const pnpm = pnpmCommand();
+    ensureInstalled(pnpm);
+    const built = build(pnpm);
+    return { pnpm, natsServer, built };
+  } catch (error) {
+    if (error instanceof ToolchainError) throw new BootstrapError(error.message);
+    throw error;
+  }
 }

@@ -1,14 +1,12 @@
 import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { pinnedNatsPath } from "./toolchain.mjs";
 
-/** `NATS_SERVER_BIN`, Debian's /usr/sbin/nats-server, or the first one on PATH; undefined when there is none. */
+/**
+ * `NATS_SERVER_BIN` (set by `npm test` and `npm run dev` to the pinned server), else the pinned server in
+ * `.tools/`; undefined when neither is there. Never a system nats-server: its version is not the pinned one.
+ */
 export function findNatsServer() {
-  const candidates = [
-    process.env.NATS_SERVER_BIN,
-    "/usr/sbin/nats-server",
-    ...(process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, "nats-server")),
-  ];
-  for (const candidate of candidates) {
+  for (const candidate of [process.env.NATS_SERVER_BIN, pinnedNatsPath()]) {
     if (!candidate) continue;
     try {
       accessSync(candidate, constants.X_OK);

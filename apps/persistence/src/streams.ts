@@ -87,7 +87,7 @@ const STREAM_NAME_IN_USE = 10058;
 export async function ensureStreams(jsm: JetStreamManager, configs: WantedStream[]): Promise<void> {
   await Promise.all(
     configs.map(async (config) => {
-      // nats-server 2.9 can leave requests on a clustered stream that another replica is creating unanswered:
+      // A clustered stream that another replica is creating can leave requests unanswered while it forms:
       // the create and an update racing it both time out, although the stream gets made. Ask again until it
       // answers; API errors (a real refusal) are final.
       const deadline = Date.now() + 60_000;

@@ -32,7 +32,7 @@ export type GatherOutcome =
 
 /**
  * Keeps intake order across a change of leader. What a dead leader left unacked comes back in the order
- * it expires, not in stream order (nats-server 2.9 redelivers by expiry; a message the dead leader nak'd
+ * it expires, not in stream order (nats-server redelivers by expiry; a message the dead leader nak'd
  * with a delay expires after a later one it only held), and the new leader would route whatever comes
  * first. So a new leader holds everything it receives until every message delivered before it took over
  * (stream sequence ≤ the consumer's delivered sequence then) is either in its hands or acked by the old

@@ -22,7 +22,12 @@ import { afterAll, beforeAll } from "vitest";
 
 export type NatsServer = { url: string; port: number; stop(): Promise<void>; kill(): void };
 
-const NATS_SERVER = process.env.NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
+/** The pinned nats-server; vitest.config.ts sets NATS_SERVER_BIN (see toolchain.json). */
+function natsServerBin(): string {
+  const bin = process.env.NATS_SERVER_BIN;
+  if (!bin) throw new Error("NATS_SERVER_BIN is not set: run the tests with `npm test`");
+  return bin;
+}
 
 /** Starts `nats-server -js` on a free port with a temporary store; `maxPayload` e.g. "16MB". */
 export async function startNatsServer(options: { maxPayload?: string } = {}): Promise<NatsServer> {
@@ -32,7 +37,7 @@ export async function startNatsServer(options: { maxPayload?: string } = {}): Pr
     writeFileSync(join(dir, "nats.conf"), `max_payload: ${options.maxPayload}\n`);
     args.push("-c", join(dir, "nats.conf"));
   }
-  const child = spawn(NATS_SERVER, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(natsServerBin(), args, { stdio: ["ignore", "ignore", "pipe"] });
   const port = await new Promise<number>((resolve, reject) => {
     let log = "";
     let found: number | undefined;

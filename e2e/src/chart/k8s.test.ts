@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { findNatsServer } from "../fixtures/nats-server.js";
 import { byKind, type K8sObject, parseManifests, repoRoot, tools } from "./helm.js";
 import { validateObject } from "./validate.js";
 
@@ -59,7 +60,7 @@ describe("k8s dev NATS", () => {
     for (const n of [0, 1, 2]) expect(conf).toContain(`nats://nats-${n}.nats-headless:6222`);
     const file = join(scratch, "nats.conf");
     writeFileSync(file, conf);
-    const result = await run("/usr/sbin/nats-server", ["-t", "-c", file], {
+    const result = await run(findNatsServer() ?? "nats-server", ["-t", "-c", file], {
       env: { ...process.env, SERVER_NAME: "nats-0" },
     });
     expect(result.stdout + result.stderr).toContain("is valid");

@@ -15,6 +15,36 @@ export type Nats = {
   connected: () => boolean;
 };
 
+/**
+ * The oldest nats-server Herald runs on. Tests run on the version pinned in toolchain.json; 2.11 is the oldest
+ * release line with every JetStream feature Herald relies on or is moving to (2.10's subject transforms and
+ * multi-filter consumers, 2.11's per-message TTL, batch direct get and pinned consumer groups).
+ */
+export const MIN_NATS_SERVER = "2.11.0";
+
+/** Raised at start-up when the server is older than `MIN_NATS_SERVER`. */
+export class NatsServerTooOldError extends Error {
+  override name = "NatsServerTooOldError";
+  readonly code = "nats_server_too_old";
+  constructor(readonly version: string) {
+    super(`nats-server ${version} is older than ${MIN_NATS_SERVER}, the oldest Herald supports: upgrade it`);
+  }
+}
+
+/** True when `version` (x.y.z, maybe with a suffix) is at least `minimum`. */
+export function versionAtLeast(version: string, minimum: string): boolean {
+  const parts = (v: string) =>
+    v
+      .split(/[.-]/)
+      .slice(0, 3)
+      .map((n) => Number.parseInt(n, 10) || 0);
+  const [a, b] = [parts(version), parts(minimum)];
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
 /** Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces. */
 export async function connectNats(config: BaseConfig, name: string, logger: Logger): Promise<Nats> {
   const tls =
@@ -43,6 +73,11 @@ export async function connectNats(config: BaseConfig, name: string, logger: Logg
     ...(authenticator ? { authenticator } : {}),
     ...(tls ? { tls } : {}),
   });
+  const version = nc.info?.version ?? "0.0.0";
+  if (!versionAtLeast(version, MIN_NATS_SERVER)) {
+    await nc.close();
+    throw new NatsServerTooOldError(version);
+  }
   let up = true;
   (async () => {
     for await (const status of nc.status()) {

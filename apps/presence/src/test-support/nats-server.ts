@@ -27,11 +27,12 @@ export function freePort(): Promise<number> {
 }
 
 function spawnServer(port: number, dir: string): Promise<ChildProcess> {
-  const child: ChildProcess = spawn(
-    "/usr/sbin/nats-server",
-    ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  // The pinned nats-server; vitest.config.ts sets NATS_SERVER_BIN (see toolchain.json).
+  const bin = process.env.NATS_SERVER_BIN;
+  if (!bin) throw new Error("NATS_SERVER_BIN is not set: run the tests with `npm test`");
+  const child: ChildProcess = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   return new Promise<ChildProcess>((resolve, reject) => {
     let output = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${output}`)), 10_000);

@@ -1,0 +1,52 @@
+import { createServer, type Server } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { baseEnvSchema, parseEnv } from "./config.js";
+import { createLogger } from "./logger.js";
+import { connectNats, MIN_NATS_SERVER, NatsServerTooOldError, versionAtLeast } from "./nats.js";
+
+describe("versionAtLeast", () => {
+  it.each([
+    ["2.15.1", "2.11.0", true],
+    ["2.11.0", "2.11.0", true],
+    ["2.11.0-RC.1", "2.11.0", true],
+    ["2.10.27", "2.11.0", false],
+    ["2.9.10", "2.11.0", false],
+    ["3.0.0", "2.11.0", true],
+    ["1.99.99", "2.11.0", false],
+  ])("%s >= %s is %s", (version, minimum, expected) => {
+    expect(versionAtLeast(version, minimum)).toBe(expected);
+  });
+});
+
+/** Speaks just enough of the NATS protocol to look like a server of `version`. */
+function fakeServer(version: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((socket) => {
+    const info = { server_id: "FAKE", version, proto: 1, headers: true, max_payload: 1_048_576 };
+    socket.write(`INFO ${JSON.stringify(info)}\r\n`);
+    socket.on("data", (chunk) => {
+      if (chunk.toString().includes("PING")) socket.write("PONG\r\n");
+    });
+    socket.on("error", () => {});
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      resolve({ server, url: `nats://127.0.0.1:${port}` });
+    }),
+  );
+}
+
+describe("connectNats", () => {
+  let server: Server | undefined;
+  afterEach(() => server?.close());
+
+  it(`refuses a nats-server older than ${MIN_NATS_SERVER} with a named error`, async () => {
+    const fake = await fakeServer("2.9.10");
+    server = fake.server;
+    const config = parseEnv(baseEnvSchema, { NATS_URL: fake.url });
+    const attempt = connectNats(config, "too-old-test", createLogger("too-old-test", "silent"));
+    await expect(attempt).rejects.toBeInstanceOf(NatsServerTooOldError);
+    await expect(attempt).rejects.toMatchObject({ code: "nats_server_too_old", version: "2.9.10" });
+  });
+});
