@@ -100,7 +100,7 @@ async function main(): Promise<void> {
         "one extra saturation round per part with the V8 sampling profiler (200 µs) on the fan-out process " +
         "(connector via --inspect, raw server via node:inspector); self time by function and by area",
     },
-    options,
+    options: { ...options, outDir: undefined },
     verdict: fanoutVerdict(results),
     results,
   };

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
         "presence process heap after a forced full GC (through its inspector) and RSS, empty vs. full, divided " +
         "by the tracked connections",
     },
-    options,
+    options: { ...options, outDir: undefined },
     targets: PRESENCE_TARGETS,
     verdicts: presenceVerdicts(results),
     results,
