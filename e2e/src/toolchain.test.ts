@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MIN_NATS_SERVER } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { readToolchain, root } from "../../scripts/lib/toolchain.mjs";
@@ -46,9 +45,5 @@ describe("the pinned runtimes (toolchain.json)", () => {
     const readme = read("README.md");
     expect(readme).toContain(`Node ${pin.node}`);
     expect(readme).toContain(`nats-server ${pin.natsServer}`);
-  });
-
-  it("the README names the oldest nats-server the services accept", () => {
-    expect(read("README.md")).toContain(`nats-server ${MIN_NATS_SERVER}`);
   });
 });

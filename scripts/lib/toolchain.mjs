@@ -106,12 +106,20 @@ export async function reexecOnPinnedNode() {
   mkdirSync(toolsDir, { recursive: true });
   if (!existsSync(pinnedNodePath(node))) fetchNode(node);
   log(`Node ${process.versions.node} is not the pinned ${node}: running again on ${pinnedNodePath(node)}`);
+  // Its own process group, so that a terminal's Ctrl-C (sent to this group) reaches it once, through here,
+  // and reaches the whole group as a terminal would reach it.
   const child = spawn(pinnedNodePath(node), process.argv.slice(1), {
     stdio: "inherit",
+    detached: true,
     env: { ...process.env, PATH: pathWithPinnedNode(node) },
   });
-  // The terminal sends Ctrl-C to the whole process group; the child handles it, this one only waits.
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.on(signal, () => {
+      try {
+        process.kill(-(child.pid ?? 0), signal);
+      } catch {}
+    });
+  }
   const code = await new Promise((done) =>
     child.once("exit", (status, signal) => done(status ?? (signal ? 1 : 0))),
   );

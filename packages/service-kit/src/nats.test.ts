@@ -1,8 +1,19 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { baseEnvSchema, parseEnv } from "./config.js";
 import { createLogger } from "./logger.js";
 import { connectNats, MIN_NATS_SERVER, NatsServerTooOldError, versionAtLeast } from "./nats.js";
+
+describe("MIN_NATS_SERVER", () => {
+  it("is the oldest version the README and the contract name", () => {
+    for (const doc of ["../../../README.md", "../../../docs/contract.md"]) {
+      expect(readFileSync(new URL(doc, import.meta.url), "utf8"), doc).toContain(
+        `nats-server ${MIN_NATS_SERVER}`,
+      );
+    }
+  });
+});
 
 describe("versionAtLeast", () => {
   it.each([
