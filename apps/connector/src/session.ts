@@ -31,14 +31,16 @@ export class Session {
   private readonly inflight = new Map<string, Inflight>();
   /** Ids acked on this connection lately (so a repeated ack is not "unknown"); `ackedRing` evicts oldest. */
   private readonly recentlyAcked = new Set<string>();
-  private readonly ackedRing: (string | undefined)[];
+  /** Grows to `ackedCapacity` as acks come: preallocated, it cost every idle connection 16 kB. */
+  private readonly ackedRing: string[] = [];
+  private readonly ackedCapacity: number;
   private ackedNext = 0;
   private readonly feed: GaplessFeed<Delivery>;
   private unfollow: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly deps: SessionDeps) {
-    this.ackedRing = new Array<string | undefined>(Math.max(1, deps.maxInflight * 2));
+    this.ackedCapacity = Math.max(1, deps.maxInflight * 2);
     this.feed = new GaplessFeed<Delivery>({
       replay: async (after, limit) => {
         const reply = await deps.replay(after, limit);
@@ -130,10 +132,14 @@ export class Session {
 
   // A ring, not "delete the Set's first entry": that walks every deleted slot before the first live one.
   private rememberAcked(id: string): void {
-    const evicted = this.ackedRing[this.ackedNext];
-    if (evicted !== undefined) this.recentlyAcked.delete(evicted);
-    this.ackedRing[this.ackedNext] = id;
-    this.ackedNext = (this.ackedNext + 1) % this.ackedRing.length;
+    if (this.ackedRing.length < this.ackedCapacity) {
+      this.ackedRing.push(id);
+    } else {
+      const evicted = this.ackedRing[this.ackedNext];
+      if (evicted !== undefined) this.recentlyAcked.delete(evicted);
+      this.ackedRing[this.ackedNext] = id;
+      this.ackedNext = (this.ackedNext + 1) % this.ackedCapacity;
+    }
     this.recentlyAcked.add(id);
   }
 }

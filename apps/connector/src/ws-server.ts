@@ -44,7 +44,9 @@ export function createWsServer(options: WsServerOptions): Server {
   );
 
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", () => socket.destroy());
+    // A named function, not a closure: this listener stays for the socket's life, and a closure here would
+    // keep the upgrade request (headers, URL with any token) alive with it.
+    socket.on("error", destroyOnError);
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname !== "/ws") return reject(socket, 404, "not_found", "WebSocket endpoint is /ws");
     if (!options.accepting()) return reject(socket, 503, "unavailable", "connector is draining; reconnect");
@@ -70,12 +72,7 @@ export function createWsServer(options: WsServerOptions): Server {
     const token = url.searchParams.get("token");
     const upgrade = (identity: Identity | undefined) =>
       wss.handleUpgrade(request, socket, head, (ws) => {
-        perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
-        ws.once("close", () => {
-          const left = (perIp.get(ip) ?? 1) - 1;
-          if (left > 0) perIp.set(ip, left);
-          else perIp.delete(ip);
-        });
+        countAddress(perIp, ip, ws);
         options.onConnection(ws, identity);
       });
     if (token === null) return upgrade(undefined);
@@ -91,6 +88,24 @@ export function createWsServer(options: WsServerOptions): Server {
     });
   });
   return server;
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Counts an open socket against its address until it closes. A function of its own so that the close listener,
+ * which lives as long as the socket, holds only `ip`: a closure in the upgrade handler would keep the whole
+ * upgrade request (headers, URL with any token) alive for the connection's life.
+ */
+function countAddress(perIp: Map<string, number>, ip: string, ws: import("ws").WebSocket): void {
+  perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+  ws.once("close", () => {
+    const left = (perIp.get(ip) ?? 1) - 1;
+    if (left > 0) perIp.set(ip, left);
+    else perIp.delete(ip);
+  });
 }
 
 function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
