@@ -286,15 +286,17 @@ describe("optional objects", () => {
     });
   });
 
-  it("exposes the connector through an Ingress with WebSocket-friendly timeouts, or an HTTPRoute", async () => {
-    const objects = await render({ set: { "connector.ingress.enabled": "true" } });
+  it("exposes the connector through an Ingress of the chosen class, or an HTTPRoute", async () => {
+    const objects = await render({
+      set: {
+        "connector.ingress.enabled": "true",
+        "connector.ingress.className": "haproxy",
+        "connector.ingress.annotations.haproxy\\.org/timeout-tunnel": "1h",
+      },
+    });
     const [ingress] = byKind(objects, "Ingress");
-    expect(
-      Number(ingress?.metadata.annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]),
-    ).toBeGreaterThanOrEqual(3600);
-    expect(
-      Number(ingress?.metadata.annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]),
-    ).toBeGreaterThanOrEqual(3600);
+    expect(ingress?.spec.ingressClassName).toBe("haproxy");
+    expect(ingress?.metadata.annotations).toEqual({ "haproxy.org/timeout-tunnel": "1h" });
     expect(ingress?.spec.rules[0].http.paths[0].backend.service).toEqual({
       name: componentObject(objects, "Service", "connector")?.metadata.name,
       port: { name: "ws" },
@@ -328,8 +330,14 @@ describe("optional objects", () => {
 });
 
 describe("NetworkPolicy", () => {
-  it("lets only the ingress controller reach the connector's public port", async () => {
-    const objects = await render({ set: { "networkPolicy.enabled": "true" } });
+  it("lets only networkPolicy.ingressFrom reach the connector's public port", async () => {
+    const objects = await render({
+      set: {
+        "networkPolicy.enabled": "true",
+        "networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name": "traefik",
+        "networkPolicy.ingressFrom[0].podSelector.matchLabels.app\\.kubernetes\\.io/name": "traefik",
+      },
+    });
     const policy = componentObject(objects, "NetworkPolicy", "connector");
     const wsRules = policy?.spec.ingress.filter((r: { ports: { port: string }[] }) =>
       r.ports.some((p) => p.port === "ws"),
@@ -337,8 +345,8 @@ describe("NetworkPolicy", () => {
     expect(wsRules).toHaveLength(1);
     expect(wsRules[0].from).toEqual([
       {
-        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } },
-        podSelector: { matchLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } },
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
       },
       // This release's helm test pod, and nothing else.
       {
