@@ -78,8 +78,7 @@ function measured(): { connectorIdle: number; perConnection: number; presenceIdl
     return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
   };
   const herald = read("latest.json")?.herald?.memory;
-  const presence = read("presence-latest.json")?.presence ?? read("presence-latest.json");
-  const presenceMemory = presence?.memory ?? presence;
+  const presenceMemory = read("presence-latest.json")?.results?.memory;
   return {
     connectorIdle: Math.max(100 * 2 ** 20, herald?.rssBeforeBytes ?? 0),
     perConnection: Math.max(45_000, herald?.perConnectionBytes ?? 0),

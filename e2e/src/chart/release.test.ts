@@ -149,7 +149,7 @@ describe("umbrella example with the official NATS chart 2.x", () => {
     expect(conf).toMatch(/jetstream/);
     // Herald points at the NATS client Service, whose pods its NetworkPolicy admits as egress.
     const url = deploymentEnv(objects, "router").NATS_URL;
-    const host = new URL(url).hostname;
+    const host = new URL(url ?? "").hostname;
     const service = byKind(objects, "Service").find((s) => s.metadata.name === host);
     expect(service?.spec.ports.map((p: { port: number }) => p.port)).toContain(4222);
     const policy = componentObject(objects, "NetworkPolicy", "router");
