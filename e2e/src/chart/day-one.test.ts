@@ -8,10 +8,10 @@ import { parse } from "yaml";
 import {
   byKind,
   bytes,
+  type Component,
   chartDir,
   chartValues,
   ciValuesFiles,
-  type Component,
   componentObject,
   components,
   deploymentEnv,
@@ -54,7 +54,9 @@ describe("1. image digests are per component", () => {
     expect(mainContainer(objects, "persistence").image).toBe(`ghcr.io/herald/persistence:0.1.0@${digest(2)}`);
     expect(mainContainer(objects, "router").image).toBe("ghcr.io/herald/router:0.1.0");
     // The helm test pod runs in the connector image, so it takes the connector's digest.
-    expect(byKind(objects, "Pod")[0]?.spec.containers[0].image).toBe(mainContainer(objects, "connector").image);
+    expect(byKind(objects, "Pod")[0]?.spec.containers[0].image).toBe(
+      mainContainer(objects, "connector").image,
+    );
   });
 
   it("rejects one chart-wide image.digest, which cannot fit four different images", async () => {
@@ -65,14 +67,20 @@ describe("1. image digests are per component", () => {
   it("the production example pins four different digests", async () => {
     const objects = await render({ valuesFiles: ["production-values.yaml"] });
     const images = components.map((c) => mainContainer(objects, c).image as string);
-    for (const image of images) expect(image).toMatch(/^registry\.example\.com\/platform\/herald\/\w+:0\.1\.0@sha256:[a-f0-9]{64}$/);
+    for (const image of images)
+      expect(image).toMatch(/^registry\.example\.com\/platform\/herald\/\w+:0\.1\.0@sha256:[a-f0-9]{64}$/);
     expect(new Set(images.map((image) => image.split("@")[1])).size).toBe(4);
   });
 });
 
 // Measured memory (bench/results; README: connector RSS 36-45 kB per connection, presence 962 bytes). The bench
 // files are read when present so that a new measurement that grows past the chart's sizing fails here.
-function measured(): { connectorIdle: number; perConnection: number; presenceIdle: number; presencePer: number } {
+function measured(): {
+  connectorIdle: number;
+  perConnection: number;
+  presenceIdle: number;
+  presencePer: number;
+} {
   const read = (name: string): Loose => {
     const file = join(repoRoot, "bench", "results", name);
     return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
@@ -104,7 +112,9 @@ function sizingProblems(objects: K8sObject[], values: Loose): string[] {
   const total = pods * perPod;
   const presenceNeed = m.presenceIdle + total * m.presencePer;
   if (bytes(p.limits.memory) < presenceNeed)
-    problems.push(`presence limit ${p.limits.memory} < ${(presenceNeed / 2 ** 20).toFixed(0)}Mi for ${total}`);
+    problems.push(
+      `presence limit ${p.limits.memory} < ${(presenceNeed / 2 ** 20).toFixed(0)}Mi for ${total}`,
+    );
   return problems;
 }
 
@@ -177,11 +187,17 @@ describe("3. the admin port is never on the public Service", () => {
       loadBalancerSourceRanges: ["203.0.113.0/24", "198.51.100.0/24"],
       ports: [{ name: "ws", port: 443, targetPort: "ws", protocol: "TCP" }],
     });
-    const defaults = byKind(await render(), "Service").find((s) => s.metadata.name === "rel-herald-connector");
+    const defaults = byKind(await render(), "Service").find(
+      (s) => s.metadata.name === "rel-herald-connector",
+    );
     expect(defaults?.spec.externalTrafficPolicy).toBeUndefined();
     expect(defaults?.spec.loadBalancerSourceRanges).toBeUndefined();
-    expect(await renderError({ "connector.service.loadBalancerClass": "x" })).toMatch(/need connector\.service\.type LoadBalancer/);
-    expect(await renderError({ "connector.service.externalTrafficPolicy": "Local" })).toMatch(/NodePort or LoadBalancer/);
+    expect(await renderError({ "connector.service.loadBalancerClass": "x" })).toMatch(
+      /need connector\.service\.type LoadBalancer/,
+    );
+    expect(await renderError({ "connector.service.externalTrafficPolicy": "Local" })).toMatch(
+      /NodePort or LoadBalancer/,
+    );
   });
 
   it("scrapes the connector through its admin Service, keeping the job name the alerts use", async () => {
@@ -192,7 +208,10 @@ describe("3. the admin port is never on the public Service", () => {
     );
     const withPort = selected.filter((s) => s.spec.ports.some((p: { name: string }) => p.name === "admin"));
     expect(withPort.map((s) => s.metadata.name)).toEqual(["rel-herald-connector-admin"]);
-    expect(monitor?.spec.endpoints[0].relabelings[0]).toEqual({ targetLabel: "job", replacement: "rel-herald-connector" });
+    expect(monitor?.spec.endpoints[0].relabelings[0]).toEqual({
+      targetLabel: "job",
+      replacement: "rel-herald-connector",
+    });
   });
 });
 
@@ -223,8 +242,12 @@ describe("4. a chart-only release restarts no pod", () => {
 
   it("labels pods with the image tag they run, not the chart's appVersion", async () => {
     const objects = await render({ set: { "router.image.tag": "0.2.0-rc.1" } });
-    expect(deployment(objects, "router").spec.template.metadata.labels["app.kubernetes.io/version"]).toBe("0.2.0-rc.1");
-    expect(deployment(objects, "connector").spec.template.metadata.labels["app.kubernetes.io/version"]).toBe("0.1.0");
+    expect(deployment(objects, "router").spec.template.metadata.labels["app.kubernetes.io/version"]).toBe(
+      "0.2.0-rc.1",
+    );
+    expect(deployment(objects, "connector").spec.template.metadata.labels["app.kubernetes.io/version"]).toBe(
+      "0.1.0",
+    );
   });
 });
 
@@ -235,7 +258,9 @@ describe("5. helm test matches the install's auth", () => {
       (testPod(objects)?.spec.containers[0].env ?? []).map(
         (e: { name: string; value?: string; valueFrom?: Loose }) => [
           e.name,
-          e.valueFrom?.secretKeyRef ? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}` : e.value,
+          e.valueFrom?.secretKeyRef
+            ? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`
+            : e.value,
         ],
       ),
     );
@@ -246,7 +271,9 @@ describe("5. helm test matches the install's auth", () => {
       HERALD_JWT_ISSUER: deploymentEnv(objects, "connector").HERALD_JWT_ISSUER,
       HERALD_JWT_AUDIENCE: deploymentEnv(objects, "connector").HERALD_JWT_AUDIENCE,
     });
-    const script = byKind(objects, "ConfigMap").find((cm) => cm.data?.["roundtrip.mjs"])?.data["roundtrip.mjs"];
+    const script = byKind(objects, "ConfigMap").find((cm) => cm.data?.["roundtrip.mjs"])?.data[
+      "roundtrip.mjs"
+    ];
     expect(script).toMatch(/setIssuer\(env\.HERALD_JWT_ISSUER\)/);
     expect(script).toMatch(/setAudience\(env\.HERALD_JWT_AUDIENCE\)/);
   });
@@ -259,7 +286,14 @@ describe("5. helm test matches the install's auth", () => {
     expect(testPod(without)).toBeDefined();
     expect(testEnv(without).HERALD_TEST_TOKEN).toBeUndefined();
     expect(testEnv(without).HERALD_JWT_SECRET).toBeUndefined();
-    const { stdout } = await helm(["install", "rel", chartDir, "--dry-run=client", "-f", join(chartDir, "ci", "loadbalancer-values.yaml")]);
+    const { stdout } = await helm([
+      "install",
+      "rel",
+      chartDir,
+      "--dry-run=client",
+      "-f",
+      join(chartDir, "ci", "loadbalancer-values.yaml"),
+    ]);
     expect(stdout).toMatch(/cannot mint a token: it checks NATS and the connector and skips the round trip/);
   });
 });
@@ -278,7 +312,9 @@ describe("6. no retired ingress-nginx defaults; NetworkPolicy that lets traffic 
       { "connector.ingress.enabled": "true" },
       { "connector.httpRoute.enabled": "true", "connector.httpRoute.parentRefs[0].name": "gw" },
     ]) {
-      expect(await renderError({ ...set, "networkPolicy.enabled": "true" })).toMatch(/set networkPolicy\.ingressFrom/);
+      expect(await renderError({ ...set, "networkPolicy.enabled": "true" })).toMatch(
+        /set networkPolicy\.ingressFrom/,
+      );
     }
   });
 
@@ -300,7 +336,10 @@ describe("6. no retired ingress-nginx defaults; NetworkPolicy that lets traffic 
     expect(egressPorts(https, "router")).toEqual([4222, 53, 53]);
     const custom = await render({ valuesFiles: ["loadbalancer-values.yaml"] });
     const rule = componentObject(custom, "NetworkPolicy", "connector")?.spec.egress.at(-1);
-    expect(rule).toEqual({ ports: [{ port: 8443, protocol: "TCP" }], to: [{ ipBlock: { cidr: "192.0.2.10/32" } }] });
+    expect(rule).toEqual({
+      ports: [{ port: 8443, protocol: "TCP" }],
+      to: [{ ipBlock: { cidr: "192.0.2.10/32" } }],
+    });
     const noJwks = await render({ set: { "networkPolicy.enabled": "true" } });
     expect(egressPorts(noJwks, "connector")).toEqual([4222, 53, 53]);
   });
@@ -338,7 +377,10 @@ describe("7. extension points", () => {
       expect(spec.initContainers, component).toBeUndefined();
       expect(spec.containers, component).toHaveLength(1);
       expect(spec.containers[0].envFrom, component).toBeUndefined();
-      expect(spec.volumes.map((v: { name: string }) => v.name), component).toEqual(["tmp"]);
+      expect(
+        spec.volumes.map((v: { name: string }) => v.name),
+        component,
+      ).toEqual(["tmp"]);
       expect(spec.imagePullSecrets, component).toBeUndefined();
     }
     expect(objects.filter((o) => !o.metadata.labels?.["app.kubernetes.io/part-of"])).toEqual([]);
@@ -352,11 +394,18 @@ describe("7. extension points", () => {
     const [main] = spec.containers;
     expect(main.envFrom).toEqual([{ configMapRef: { name: "herald-connector-tuning" } }]);
     expect(spec.volumes).toContainEqual({ name: "corp-ca", configMap: { name: "rel-corp-ca" } });
-    expect(main.volumeMounts).toContainEqual({ name: "corp-ca", mountPath: "/etc/herald/ca", readOnly: true });
+    expect(main.volumeMounts).toContainEqual({
+      name: "corp-ca",
+      mountPath: "/etc/herald/ca",
+      readOnly: true,
+    });
     expect(deploymentEnv(objects, "connector").NODE_EXTRA_CA_CERTS).toBe("/etc/herald/ca/ca.crt");
     // Probes: global startup override everywhere, the connector's own readiness, persistence's own handler.
     for (const component of components) {
-      expect(mainContainer(objects, component).startupProbe).toMatchObject({ failureThreshold: 120, periodSeconds: 2 });
+      expect(mainContainer(objects, component).startupProbe).toMatchObject({
+        failureThreshold: 120,
+        periodSeconds: 2,
+      });
     }
     expect(main.readinessProbe).toEqual({
       httpGet: { path: "/readyz", port: "admin" },
@@ -376,11 +425,16 @@ describe("7. extension points", () => {
     expect(deployment(objects, "router").spec.template.spec.containers).toHaveLength(1);
     const configMaps = byKind(objects, "ConfigMap").map((cm) => cm.metadata.name);
     expect(configMaps).toContain("rel-corp-ca");
-    expect(byKind(objects, "ConfigMap").find((cm) => cm.metadata.name === "herald-connector-tuning")?.metadata.labels).toEqual({
+    expect(
+      byKind(objects, "ConfigMap").find((cm) => cm.metadata.name === "herald-connector-tuning")?.metadata
+        .labels,
+    ).toEqual({
       "app.kubernetes.io/instance": "rel",
     });
     const monitor = componentObject(objects, "ServiceMonitor", "router");
-    expect(monitor?.spec.endpoints[0].relabelings).toEqual([{ sourceLabels: ["__meta_kubernetes_pod_node_name"], targetLabel: "node" }]);
+    expect(monitor?.spec.endpoints[0].relabelings).toEqual([
+      { sourceLabels: ["__meta_kubernetes_pod_node_name"], targetLabel: "node" },
+    ]);
     expect(monitor?.spec.endpoints[0].metricRelabelings[0]).toMatchObject({ action: "drop" });
   });
 
@@ -395,7 +449,11 @@ describe("7. extension points", () => {
     expect(objects.filter((o) => o.metadata.labels?.["cost-center"] !== "push")).toEqual([]);
     const own = await render({
       valuesFiles: ["nkey-tls-values.yaml"],
-      set: { "image.registry": "own.example", "image.pullSecrets[0]": "own", "commonLabels.cost-center": "mine" },
+      set: {
+        "image.registry": "own.example",
+        "image.pullSecrets[0]": "own",
+        "commonLabels.cost-center": "mine",
+      },
     });
     const spec = deployment(own, "router").spec.template.spec;
     expect(spec.containers[0].image).toMatch(/^own\.example\//);

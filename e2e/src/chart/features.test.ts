@@ -12,6 +12,9 @@ import {
 } from "./helm.js";
 
 const podSpec = (deployment: K8sObject): Loose => deployment.spec.template.spec;
+/** The connector's public Service (named like its Deployment; the admin one ends in `-admin`). */
+const publicService = (objects: K8sObject[]) =>
+  byKind(objects, "Service").find((s) => s.metadata.name === deployment(objects, "connector").metadata.name);
 const deployment = (objects: K8sObject[], component: Component): K8sObject => {
   const found = componentObject(objects, "Deployment", component);
   if (!found) throw new Error(`no Deployment for ${component}`);
@@ -298,7 +301,7 @@ describe("optional objects", () => {
     expect(ingress?.spec.ingressClassName).toBe("haproxy");
     expect(ingress?.metadata.annotations).toEqual({ "haproxy.org/timeout-tunnel": "1h" });
     expect(ingress?.spec.rules[0].http.paths[0].backend.service).toEqual({
-      name: componentObject(objects, "Service", "connector")?.metadata.name,
+      name: publicService(objects)?.metadata.name,
       port: { name: "ws" },
     });
     const route = await render({
@@ -334,7 +337,8 @@ describe("NetworkPolicy", () => {
     const objects = await render({
       set: {
         "networkPolicy.enabled": "true",
-        "networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name": "traefik",
+        "networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name":
+          "traefik",
         "networkPolicy.ingressFrom[0].podSelector.matchLabels.app\\.kubernetes\\.io/name": "traefik",
       },
     });
@@ -401,9 +405,7 @@ describe("helm test hook", () => {
     const env = Object.fromEntries(
       container.env.map((e: { name: string; value?: string }) => [e.name, e.value]),
     );
-    expect(env.HERALD_TEST_URL).toBe(
-      `ws://${componentObject(objects, "Service", "connector")?.metadata.name}:80/ws`,
-    );
+    expect(env.HERALD_TEST_URL).toBe(`ws://${publicService(objects)?.metadata.name}:80/ws`);
     const script = byKind(objects, "ConfigMap").find((cm) => cm.data?.["roundtrip.mjs"]);
     expect(script?.data["roundtrip.mjs"]).toContain("sendUser");
     expect(byKind(await render({ set: { "tests.enabled": "false" } }), "Pod")).toEqual([]);

@@ -11,9 +11,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NatsServer, type Service, startNatsServer, startService, waitForJetStream } from "../fixtures/index.js";
+import {
+  type NatsServer,
+  type Service,
+  startNatsServer,
+  startService,
+  waitForJetStream,
+} from "../fixtures/index.js";
 import { podPlan, processEnv } from "../support/rehearsal.js";
-import { byKind, components, type K8sObject, type Loose, render, repoRoot } from "./helm.js";
+import { byKind, type components, type K8sObject, type Loose, render, repoRoot } from "./helm.js";
 
 let nats: NatsServer | undefined;
 let jwks: Server | undefined;
@@ -50,7 +56,8 @@ function testPodEnv(objects: K8sObject[], secrets: Record<string, string>): Reco
       continue;
     }
     const value = secrets[`${ref.name}/${ref.key}`];
-    if (value === undefined) throw new Error(`no test value for secret ${ref.name}/${ref.key} (${entry.name})`);
+    if (value === undefined)
+      throw new Error(`no test value for secret ${ref.name}/${ref.key} (${entry.name})`);
     env[entry.name] = value;
   }
   return env;
@@ -93,7 +100,11 @@ async function runHelmTest(
   return { code, output };
 }
 
-async function startFromChart(objects: K8sObject[], component: (typeof components)[number], secrets: Record<string, string>) {
+async function startFromChart(
+  objects: K8sObject[],
+  component: (typeof components)[number],
+  secrets: Record<string, string>,
+) {
   const plan = podPlan(objects, component, secrets);
   const service = await startService(component, processEnv(plan), { startTimeoutMs: 45_000 });
   started.push(service);
@@ -123,7 +134,10 @@ describe("helm test against services started with the chart's rendered env", () 
       expect(plan.replicas).toBe(1);
       if (component === "connector") {
         connector = service;
-        expect(plan.chartEnv).toMatchObject({ HERALD_JWT_ISSUER: "https://id.dev.example", HERALD_JWT_AUDIENCE: "herald-dev" });
+        expect(plan.chartEnv).toMatchObject({
+          HERALD_JWT_ISSUER: "https://id.dev.example",
+          HERALD_JWT_AUDIENCE: "herald-dev",
+        });
       }
     }
     const env = testPodEnv(devObjects, secrets);
@@ -174,7 +188,11 @@ describe("helm test against services started with the chart's rendered env", () 
       .setExpirationTime("10m")
       .sign(privateKey);
     // This nats-server has no accounts: it accepts any user and password.
-    const secrets = { "herald-nats-user/user": "herald", "herald-nats-user/password": "unused", "herald-test-token/token": token };
+    const secrets = {
+      "herald-nats-user/user": "herald",
+      "herald-nats-user/password": "unused",
+      "herald-test-token/token": token,
+    };
     const { service: jwksConnector, plan } = await startFromChart(gateway, "connector", secrets);
     expect(plan.chartEnv.HERALD_JWT_SECRET).toBeUndefined();
     expect(plan.chartEnv.HERALD_JWKS_URL).toBe(jwksUrl);
@@ -186,7 +204,9 @@ describe("helm test against services started with the chart's rendered env", () 
     // loadbalancer-values.yaml: JWKS-only and no tests.token.
     const bare = await render({ valuesFiles: ["loadbalancer-values.yaml"], set: local });
     const skipped = await runHelmTest(bare, testPodEnv(bare, {}), jwksConnector);
-    expect(skipped.output).toMatch(/NATS connected and the connector accepted a WebSocket\. SKIP: no round trip/);
+    expect(skipped.output).toMatch(
+      /NATS connected and the connector accepted a WebSocket\. SKIP: no round trip/,
+    );
     expect(skipped.output).toContain("tests.token.existingSecret");
     expect(skipped.code, skipped.output).toBe(0);
   });

@@ -1,14 +1,34 @@
 // Issue 19 item 8 (the release workflow builds, signs and publishes what the chart points at) and the pieces
 // of item 7 that concern what is published: Artifact Hub metadata and the NATS umbrella example.
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { findNatsServer } from "../fixtures/nats-server.js";
-import { byKind, chartDir, componentObject, components, deploymentEnv, helm, type Loose, parseManifests, render, repoRoot } from "./helm.js";
+import {
+  byKind,
+  chartDir,
+  componentObject,
+  components,
+  deploymentEnv,
+  helm,
+  type Loose,
+  parseManifests,
+  render,
+  repoRoot,
+} from "./helm.js";
 import { validateWorkflowText } from "./workflow.js";
 
 const run = promisify(execFile);
@@ -18,10 +38,21 @@ const workflow = parse(workflowText);
 const scratch = mkdtempSync(join(tmpdir(), "herald-release-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-type Step = { uses?: string; run?: string; with?: Record<string, Loose>; env?: Record<string, string>; id?: string };
+type Step = {
+  uses?: string;
+  run?: string;
+  with?: Record<string, Loose>;
+  env?: Record<string, string>;
+  id?: string;
+};
 const steps = (job: string): Step[] => workflow.jobs[job].steps;
 const uses = (job: string, action: string) => steps(job).filter((s) => s.uses?.startsWith(`${action}@`));
-const runs = (job: string) => steps(job).map((s) => s.run ?? "").join("\n");
+/** A GitHub Actions expression as the workflow writes it: `${{ <expression> }}`. */
+const gh = (expression: string) => ["$", "{{ ", expression, " }}"].join("");
+const runs = (job: string) =>
+  steps(job)
+    .map((s) => s.run ?? "")
+    .join("\n");
 
 describe("release workflow", () => {
   it("is a valid GitHub Actions workflow (action-validator, SchemaStore's workflow schema)", async () => {
@@ -44,7 +75,7 @@ describe("release workflow", () => {
     const [build] = uses("images", "docker/build-push-action");
     expect(build?.with).toMatchObject({
       context: ".",
-      file: "apps/${{ matrix.component }}/Dockerfile",
+      file: `apps/${gh("matrix.component")}/Dockerfile`,
       push: true,
       sbom: true,
     });
@@ -58,7 +89,7 @@ describe("release workflow", () => {
     expect(uses("images", "sigstore/cosign-installer")).toHaveLength(1);
     const sign = steps("images").find((s) => s.run?.includes("cosign sign"));
     expect(sign?.run).toMatch(/cosign sign --yes "\$\{IMAGE\}@\$\{DIGEST\}"/);
-    expect(sign?.env?.DIGEST).toBe("${{ steps.build.outputs.digest }}");
+    expect(sign?.env?.DIGEST).toBe(gh("steps.build.outputs.digest"));
     expect(runs("images")).toMatch(/cosign attest --yes --type spdxjson/);
     expect(runs("images")).not.toMatch(/--key/);
   });
@@ -68,8 +99,8 @@ describe("release workflow", () => {
     const image = workflow.jobs.images.env.IMAGE as string;
     for (const component of components) {
       const pushed = image
-        .replace("${{ needs.check.outputs.owner }}", "herald")
-        .replace("${{ matrix.component }}", component);
+        .replace(gh("needs.check.outputs.owner"), "herald")
+        .replace(gh("matrix.component"), component);
       const version = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")).appVersion;
       const container = componentObject(objects, "Deployment", component)?.spec.template.spec.containers[0];
       expect(container.image).toBe(`${pushed}:${version}`);
@@ -98,7 +129,9 @@ describe("published metadata", () => {
     const listed = parse(chart.annotations["artifacthub.io/images"]) as { name: string; image: string }[];
     const objects = await render();
     expect(listed.map((i) => i.image).sort()).toEqual(
-      components.map((c) => componentObject(objects, "Deployment", c)?.spec.template.spec.containers[0].image).sort(),
+      components
+        .map((c) => componentObject(objects, "Deployment", c)?.spec.template.spec.containers[0].image)
+        .sort(),
     );
   });
 
@@ -122,7 +155,10 @@ describe("umbrella example with the official NATS chart 2.x", () => {
     mkdirSync(join(dir, "charts"));
     const packaged = await helm(["package", chartDir, "--destination", join(dir, "charts")]);
     expect(packaged.code, packaged.stderr).toBe(0);
-    cpSync(join(repoRoot, "e2e", "src", "chart", "fixtures", "nats-2.14.2.tgz"), join(dir, "charts", "nats-2.14.2.tgz"));
+    cpSync(
+      join(repoRoot, "e2e", "src", "chart", "fixtures", "nats-2.14.2.tgz"),
+      join(dir, "charts", "nats-2.14.2.tgz"),
+    );
     return dir;
   }
 
@@ -154,14 +190,22 @@ describe("umbrella example with the official NATS chart 2.x", () => {
     expect(service?.spec.ports.map((p: { port: number }) => p.port)).toContain(4222);
     const policy = componentObject(objects, "NetworkPolicy", "router");
     const natsPeer = policy?.spec.egress[0].to[0].podSelector.matchLabels;
-    expect(Object.entries(natsPeer).every(([k, v]) => statefulSet?.spec.template.metadata.labels[k] === v)).toBe(true);
+    expect(
+      Object.entries(natsPeer).every(([k, v]) => statefulSet?.spec.template.metadata.labels[k] === v),
+    ).toBe(true);
     expect(deploymentEnv(objects, "router").HERALD_REPLICAS).toBe("3");
     // nats-server accepts the rendered config (include of the auth file left out: none here).
     const file = join(scratch, "nats.conf");
-    writeFileSync(file, conf.replace(/\$SERVER_NAME/g, "herald-nats-0").replace(/\$POD_NAME/g, "herald-nats-0"));
+    writeFileSync(
+      file,
+      conf.replace(/\$SERVER_NAME/g, "herald-nats-0").replace(/\$POD_NAME/g, "herald-nats-0"),
+    );
     const check = await run(findNatsServer() ?? "nats-server", ["-t", "-c", file], {
       env: { ...process.env, SERVER_NAME: "herald-nats-0", POD_NAME: "herald-nats-0" },
-    }).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? "", stderr: err.stderr ?? "" }));
+    }).catch((err: { stdout?: string; stderr?: string }) => ({
+      stdout: err.stdout ?? "",
+      stderr: err.stderr ?? "",
+    }));
     expect(check.stdout + check.stderr).toContain("is valid");
   });
 });

@@ -16,7 +16,10 @@ const core = createRequire(import.meta.url)("@action-validator/core") as Validat
 
 function describe(error: ValidationError, depth = 0): string[] {
   const line = `${"  ".repeat(depth)}${error.path ?? ""} ${error.title}${error.detail ? `: ${error.detail}` : ""}`;
-  return [line, ...(error.states ?? []).flatMap((state) => state.errors.flatMap((e) => describe(e, depth + 1)))];
+  return [
+    line,
+    ...(error.states ?? []).flatMap((state) => state.errors.flatMap((e) => describe(e, depth + 1))),
+  ];
 }
 
 /** The problems action-validator finds in a workflow file's text, one line each (empty when valid). */
