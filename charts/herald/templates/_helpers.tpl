@@ -29,7 +29,25 @@ helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+
 app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 app.kubernetes.io/part-of: herald
-{{- with .ctx.Values.commonLabels }}
+{{- include "herald.userLabels" .ctx }}
+{{- end -}}
+
+{{/*
+Labels of a pod template. No chart version: a change here restarts every pod and disconnects every client, so
+only what changes with the pod itself goes in (the version is the image tag the pod runs).
+*/}}
+{{- define "herald.podLabels" -}}
+{{ include "herald.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "herald.imageTag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: herald
+{{- include "herald.userLabels" .ctx }}
+{{- end -}}
+
+{{/* global.labels (shared with subcharts), then commonLabels, which win. */}}
+{{- define "herald.userLabels" -}}
+{{- $labels := merge (deepCopy (.Values.commonLabels | default dict)) (dig "labels" dict (.Values.global | default dict)) -}}
+{{- with $labels }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
@@ -43,16 +61,37 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
-{{/* Image reference of a component. */}}
+{{/* Image tag of a component: its own, the chart-wide one, or the appVersion. */}}
+{{- define "herald.imageTag" -}}
+{{- $own := (index .ctx.Values .component).image | default dict -}}
+{{- $own.tag | default .ctx.Values.image.tag | default .ctx.Chart.AppVersion -}}
+{{- end -}}
+
+{{/* Image reference of a component; each component pins its own digest (the four images differ). */}}
 {{- define "herald.image" -}}
 {{- $img := .ctx.Values.image -}}
 {{- $own := (index .ctx.Values .component).image | default dict -}}
 {{- $repo := $own.repository | default (printf "%s/%s" $img.repository .component) -}}
-{{- $tag := $own.tag | default $img.tag | default .ctx.Chart.AppVersion -}}
-{{- $ref := printf "%s:%s" $repo $tag -}}
-{{- if $img.registry }}{{ $ref = printf "%s/%s" $img.registry $ref }}{{ end -}}
-{{- if $img.digest }}{{ $ref = printf "%s@%s" $ref $img.digest }}{{ end -}}
+{{- $registry := $img.registry | default (dig "image" "registry" "" (.ctx.Values.global | default dict)) | default "ghcr.io" -}}
+{{- $ref := printf "%s/%s:%s" $registry $repo (include "herald.imageTag" .) -}}
+{{- with $own.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end -}}
 {{- $ref -}}
+{{- end -}}
+
+{{/* Image pull policy: image.pullPolicy, global.image.pullPolicy, IfNotPresent. */}}
+{{- define "herald.pullPolicy" -}}
+{{- .Values.image.pullPolicy | default (dig "image" "pullPolicy" "" (.Values.global | default dict)) | default "IfNotPresent" -}}
+{{- end -}}
+
+{{/* imagePullSecrets of a pod: image.pullSecrets, then global.image.pullSecretNames. */}}
+{{- define "herald.pullSecrets" -}}
+{{- $names := concat (.Values.image.pullSecrets | default list) (dig "image" "pullSecretNames" list (.Values.global | default dict)) | uniq -}}
+{{- if $names -}}
+imagePullSecrets:
+{{- range $names }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* ServiceAccount name. */}}

@@ -1,8 +1,45 @@
-{{/* Service of a component: the admin port always, the public WebSocket port for the connector. */}}
-{{- define "herald.service" -}}
+{{/*
+Internal Service of a component's admin port (`/healthz`, `/readyz`, `/metrics`): ClusterIP, never public. For
+the connector it is `<fullname>-connector-admin`, beside the public WebSocket Service.
+*/}}
+{{- define "herald.adminService" -}}
 {{- $ctx := .ctx -}}
-{{- $c := index $ctx.Values .component -}}
 {{- $isConnector := eq .component "connector" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "herald.componentName" . }}{{ if $isConnector }}-admin{{ end }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "herald.labels" . | nindent 4 }}
+  {{- if $isConnector }}
+  {{- with $ctx.Values.connector.adminService.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- end }}
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "herald.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: admin
+      port: {{ $ctx.Values.config.adminPort }}
+      targetPort: admin
+      protocol: TCP
+{{- end -}}
+
+{{/* The connector's public Service: the WebSocket port only. */}}
+{{- define "herald.publicService" -}}
+{{- $ctx := .ctx -}}
+{{- $svc := $ctx.Values.connector.service -}}
+{{- $lb := eq $svc.type "LoadBalancer" -}}
+{{- if and (not $lb) (or $svc.loadBalancerSourceRanges $svc.loadBalancerClass) -}}
+{{- fail "connector.service.loadBalancerSourceRanges and loadBalancerClass need connector.service.type LoadBalancer" -}}
+{{- end -}}
+{{- if and (eq $svc.type "ClusterIP") $svc.externalTrafficPolicy -}}
+{{- fail "connector.service.externalTrafficPolicy needs connector.service.type NodePort or LoadBalancer" -}}
+{{- end -}}
 apiVersion: v1
 kind: Service
 metadata:
@@ -10,31 +47,37 @@ metadata:
   namespace: {{ $ctx.Release.Namespace }}
   labels:
     {{- include "herald.labels" . | nindent 4 }}
-  {{- if and $isConnector $c.service.annotations }}
+  {{- with $svc.annotations }}
   annotations:
-    {{- toYaml $c.service.annotations | nindent 4 }}
+    {{- toYaml . | nindent 4 }}
   {{- end }}
 spec:
-  type: {{ if $isConnector }}{{ $c.service.type }}{{ else }}ClusterIP{{ end }}
+  type: {{ $svc.type }}
+  {{- with $svc.externalTrafficPolicy }}
+  externalTrafficPolicy: {{ . }}
+  {{- end }}
+  {{- if $lb }}
+  {{- with $svc.loadBalancerClass }}
+  loadBalancerClass: {{ . }}
+  {{- end }}
+  {{- with $svc.loadBalancerSourceRanges }}
+  loadBalancerSourceRanges:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- end }}
   selector:
     {{- include "herald.selectorLabels" . | nindent 4 }}
   ports:
-    {{- if $isConnector }}
     - name: ws
-      port: {{ $c.service.port }}
+      port: {{ $svc.port }}
       targetPort: ws
-      protocol: TCP
-    {{- end }}
-    - name: admin
-      port: {{ $ctx.Values.config.adminPort }}
-      targetPort: admin
       protocol: TCP
 {{- end -}}
 
 {{/* HorizontalPodAutoscaler of a component (CPU; the connector can add its connection count). */}}
 {{- define "herald.hpa" -}}
 {{- $ctx := .ctx -}}
-{{- $a := (index $ctx.Values .component).autoscaling -}}
+{{- $a := (index $ctx.Values .component).autoscaling | default dict -}}
 {{- if $a.enabled -}}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -106,13 +149,18 @@ spec:
 
 {{/*
 NetworkPolicy of a component. Ingress: the admin port from the monitoring namespace; for the connector, the
-public port from the ingress controller only (or from anywhere with allowExternal), and from this release's
-`helm test` pod. Egress: NATS and DNS, plus extraEgress.
+WebSocket port from `ingressFrom` (or from anywhere with allowExternal) and from this release's `helm test` pod.
+Egress: NATS and DNS; for the connector with a JWKS URL, that URL's port; plus extraEgress.
 */}}
 {{- define "herald.networkPolicy" -}}
 {{- $ctx := .ctx -}}
 {{- $np := $ctx.Values.networkPolicy -}}
+{{- $c := $ctx.Values.connector -}}
+{{- $isConnector := eq .component "connector" -}}
 {{- if $np.enabled -}}
+{{- if and $isConnector (or $c.ingress.enabled $c.httpRoute.enabled) (not $np.ingressFrom) (not $np.allowExternal) -}}
+{{- fail "networkPolicy.enabled with an Ingress or HTTPRoute: set networkPolicy.ingressFrom to your ingress controller's or gateway's proxy pods (docs/helm.md lists common ones), or networkPolicy.allowExternal=true; otherwise every client is blocked" -}}
+{{- end -}}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -136,16 +184,15 @@ spec:
       ports:
         - port: admin
           protocol: TCP
-    {{- if eq .component "connector" }}
+    {{- if $isConnector }}
     - ports:
         - port: ws
           protocol: TCP
       {{- if not $np.allowExternal }}
       from:
-        - namespaceSelector:
-            {{- toYaml $np.ingressController.namespaceSelector | nindent 12 }}
-          podSelector:
-            {{- toYaml $np.ingressController.podSelector | nindent 12 }}
+        {{- with $np.ingressFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
         - podSelector:
             matchLabels:
               {{- include "herald.selectorLabels" (dict "ctx" $ctx "component" "test") | nindent 14 }}
@@ -165,15 +212,29 @@ spec:
           protocol: TCP
         {{- end }}
     - to:
-        - namespaceSelector: {}
+        - namespaceSelector:
+            {{- toYaml $np.dns.namespaceSelector | nindent 12 }}
           podSelector:
-            matchLabels:
-              k8s-app: kube-dns
+            {{- toYaml $np.dns.podSelector | nindent 12 }}
       ports:
-        - port: 53
+        {{- range $np.dns.ports }}
+        - port: {{ . }}
           protocol: UDP
-        - port: 53
+        - port: {{ . }}
           protocol: TCP
+        {{- end }}
+    {{- if and $isConnector $ctx.Values.auth.jwksUrl }}
+    {{- $url := urlParse $ctx.Values.auth.jwksUrl }}
+    {{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" | default (ternary "443" "80" (eq $url.scheme "https")) }}
+    # The JWKS URL ({{ $url.host }}): without it every login fails.
+    - ports:
+        - port: {{ $port }}
+          protocol: TCP
+      {{- with $np.jwks.to }}
+      to:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
     {{- with $np.extraEgress }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -203,9 +264,25 @@ spec:
     matchNames:
       - {{ $ctx.Release.Namespace }}
   endpoints:
+    # Only the admin Service has this port: the connector's public Service is never scraped.
     - port: admin
       path: /metrics
       interval: {{ $sm.interval }}
       scrapeTimeout: {{ $sm.scrapeTimeout }}
+      {{- if or (eq .component "connector") $sm.relabelings }}
+      relabelings:
+        {{- if eq .component "connector" }}
+        # The job keeps the component's name (not the admin Service's), as the alerts and dashboard expect.
+        - targetLabel: job
+          replacement: {{ include "herald.componentName" . }}
+        {{- end }}
+        {{- with $sm.relabelings }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- end }}
+      {{- with $sm.metricRelabelings }}
+      metricRelabelings:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
 {{- end -}}
 {{- end -}}

@@ -17,7 +17,7 @@ metadata:
   labels:
     {{- include "herald.labels" . | nindent 4 }}
 spec:
-  {{- if not $c.autoscaling.enabled }}
+  {{- if not (and $c.autoscaling $c.autoscaling.enabled) }}
   replicas: {{ $c.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5
@@ -39,7 +39,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
       labels:
-        {{- include "herald.labels" . | nindent 8 }}
+        {{- include "herald.podLabels" . | nindent 8 }}
         {{- with $c.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -49,11 +49,8 @@ spec:
       automountServiceAccountToken: false
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ include "herald.terminationGrace" $ctx }}
-      {{- with $v.image.pullSecrets }}
-      imagePullSecrets:
-        {{- range . }}
-        - name: {{ . }}
-        {{- end }}
+      {{- with include "herald.pullSecrets" $ctx }}
+      {{- . | nindent 6 }}
       {{- end }}
       {{- with $c.priorityClassName }}
       priorityClassName: {{ . }}
@@ -74,12 +71,21 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- with $c.initContainers }}
+      initContainers:
+        {{- tpl (toYaml .) $ctx | nindent 8 }}
+      {{- end }}
       containers:
+        # The service's container comes first; sidecars follow.
         - name: {{ .component }}
           image: {{ include "herald.image" . | quote }}
-          imagePullPolicy: {{ $v.image.pullPolicy }}
+          imagePullPolicy: {{ include "herald.pullPolicy" $ctx }}
           securityContext:
             {{- toYaml $v.securityContext | nindent 12 }}
+          {{- with $c.envFrom }}
+          envFrom:
+            {{- tpl (toYaml .) $ctx | nindent 12 }}
+          {{- end }}
           env:
             {{- $envBlock | nindent 12 }}
           ports:
@@ -91,26 +97,13 @@ spec:
             - name: admin
               containerPort: {{ $v.config.adminPort }}
               protocol: TCP
+          {{- $probes := $c.probes | default dict }}
           startupProbe:
-            httpGet:
-              path: /healthz
-              port: admin
-            periodSeconds: 2
-            failureThreshold: {{ $v.probes.startup.failureThreshold }}
+            {{- include "herald.probe" (dict "path" "/healthz" "global" $v.probes.startup "own" $probes.startup) | nindent 12 }}
           readinessProbe:
-            httpGet:
-              path: /readyz
-              port: admin
-            periodSeconds: {{ $v.probes.readiness.periodSeconds }}
-            failureThreshold: {{ $v.probes.readiness.failureThreshold }}
-            timeoutSeconds: 2
+            {{- include "herald.probe" (dict "path" "/readyz" "global" $v.probes.readiness "own" $probes.readiness) | nindent 12 }}
           livenessProbe:
-            httpGet:
-              path: /healthz
-              port: admin
-            periodSeconds: {{ $v.probes.liveness.periodSeconds }}
-            failureThreshold: {{ $v.probes.liveness.failureThreshold }}
-            timeoutSeconds: 2
+            {{- include "herald.probe" (dict "path" "/healthz" "global" $v.probes.liveness "own" $probes.liveness) | nindent 12 }}
           {{- if gt (int $v.shutdown.preStopSleepSeconds) 0 }}
           lifecycle:
             preStop:
@@ -122,8 +115,35 @@ spec:
             {{- toYaml $c.resources | nindent 12 }}
           volumeMounts:
             {{- include "herald.volumeMounts" $ctx | nindent 12 }}
+            {{- with $c.extraVolumeMounts }}
+            {{- tpl (toYaml .) $ctx | nindent 12 }}
+            {{- end }}
+        {{- with $c.sidecars }}
+        {{- tpl (toYaml .) $ctx | nindent 8 }}
+        {{- end }}
       volumes:
         {{- include "herald.volumes" $ctx | nindent 8 }}
+        {{- with $c.extraVolumes }}
+        {{- tpl (toYaml .) $ctx | nindent 8 }}
+        {{- end }}
+{{- end -}}
+
+{{/*
+A probe on the admin port: the chart's httpGet handler, then the `probes.<kind>` values, then the component's
+own. A level that sets a handler (exec, httpGet, tcpSocket, grpc) replaces the handler before it.
+*/}}
+{{- define "herald.probe" -}}
+{{- $probe := dict "httpGet" (dict "path" .path "port" "admin") -}}
+{{- $handlers := list "exec" "httpGet" "tcpSocket" "grpc" -}}
+{{- range $level := list (.global | default dict) (.own | default dict) -}}
+{{- range $h := $handlers -}}
+{{- if hasKey $level $h -}}
+{{- range $handlers }}{{ $_ := unset $probe . }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- $probe = mergeOverwrite $probe (deepCopy $level) -}}
+{{- end -}}
+{{- toYaml $probe -}}
 {{- end -}}
 
 {{/* All env entries of a component, in a stable order: shared, component settings, extraEnv. */}}

@@ -12,6 +12,9 @@ import {
 } from "./helm.js";
 
 const podSpec = (deployment: K8sObject): Loose => deployment.spec.template.spec;
+/** The connector's public Service (named like its Deployment; the admin one ends in `-admin`). */
+const publicService = (objects: K8sObject[]) =>
+  byKind(objects, "Service").find((s) => s.metadata.name === deployment(objects, "connector").metadata.name);
 const deployment = (objects: K8sObject[], component: Component): K8sObject => {
   const found = componentObject(objects, "Deployment", component);
   if (!found) throw new Error(`no Deployment for ${component}`);
@@ -286,17 +289,19 @@ describe("optional objects", () => {
     });
   });
 
-  it("exposes the connector through an Ingress with WebSocket-friendly timeouts, or an HTTPRoute", async () => {
-    const objects = await render({ set: { "connector.ingress.enabled": "true" } });
+  it("exposes the connector through an Ingress of the chosen class, or an HTTPRoute", async () => {
+    const objects = await render({
+      set: {
+        "connector.ingress.enabled": "true",
+        "connector.ingress.className": "haproxy",
+        "connector.ingress.annotations.haproxy\\.org/timeout-tunnel": "1h",
+      },
+    });
     const [ingress] = byKind(objects, "Ingress");
-    expect(
-      Number(ingress?.metadata.annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]),
-    ).toBeGreaterThanOrEqual(3600);
-    expect(
-      Number(ingress?.metadata.annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]),
-    ).toBeGreaterThanOrEqual(3600);
+    expect(ingress?.spec.ingressClassName).toBe("haproxy");
+    expect(ingress?.metadata.annotations).toEqual({ "haproxy.org/timeout-tunnel": "1h" });
     expect(ingress?.spec.rules[0].http.paths[0].backend.service).toEqual({
-      name: componentObject(objects, "Service", "connector")?.metadata.name,
+      name: publicService(objects)?.metadata.name,
       port: { name: "ws" },
     });
     const route = await render({
@@ -328,8 +333,15 @@ describe("optional objects", () => {
 });
 
 describe("NetworkPolicy", () => {
-  it("lets only the ingress controller reach the connector's public port", async () => {
-    const objects = await render({ set: { "networkPolicy.enabled": "true" } });
+  it("lets only networkPolicy.ingressFrom reach the connector's public port", async () => {
+    const objects = await render({
+      set: {
+        "networkPolicy.enabled": "true",
+        "networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name":
+          "traefik",
+        "networkPolicy.ingressFrom[0].podSelector.matchLabels.app\\.kubernetes\\.io/name": "traefik",
+      },
+    });
     const policy = componentObject(objects, "NetworkPolicy", "connector");
     const wsRules = policy?.spec.ingress.filter((r: { ports: { port: string }[] }) =>
       r.ports.some((p) => p.port === "ws"),
@@ -337,8 +349,8 @@ describe("NetworkPolicy", () => {
     expect(wsRules).toHaveLength(1);
     expect(wsRules[0].from).toEqual([
       {
-        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } },
-        podSelector: { matchLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } },
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
       },
       // This release's helm test pod, and nothing else.
       {
@@ -393,9 +405,7 @@ describe("helm test hook", () => {
     const env = Object.fromEntries(
       container.env.map((e: { name: string; value?: string }) => [e.name, e.value]),
     );
-    expect(env.HERALD_TEST_URL).toBe(
-      `ws://${componentObject(objects, "Service", "connector")?.metadata.name}:80/ws`,
-    );
+    expect(env.HERALD_TEST_URL).toBe(`ws://${publicService(objects)?.metadata.name}:80/ws`);
     const script = byKind(objects, "ConfigMap").find((cm) => cm.data?.["roundtrip.mjs"]);
     expect(script?.data["roundtrip.mjs"]).toContain("sendUser");
     expect(byKind(await render({ set: { "tests.enabled": "false" } }), "Pod")).toEqual([]);

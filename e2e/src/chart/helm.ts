@@ -1,9 +1,9 @@
 import { execFile, execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 
 const run = promisify(execFile);
 
@@ -41,15 +41,21 @@ export function ciValuesFiles(): string[] {
 }
 
 export type RenderOptions = {
+  /** Files in charts/herald/ci, or absolute paths. */
   valuesFiles?: string[];
   set?: Record<string, string>;
   release?: string;
   namespace?: string;
+  /** Another chart directory (e.g. a modified copy); default charts/herald. */
+  chart?: string;
 };
 
 function templateArgs(options: RenderOptions): string[] {
-  const args = ["template", options.release ?? "rel", chartDir, "--namespace", options.namespace ?? "herald"];
-  for (const file of options.valuesFiles ?? []) args.push("--values", join(chartDir, "ci", file));
+  const chart = options.chart ?? chartDir;
+  const args = ["template", options.release ?? "rel", chart, "--namespace", options.namespace ?? "herald"];
+  for (const file of options.valuesFiles ?? []) {
+    args.push("--values", isAbsolute(file) ? file : join(chartDir, "ci", file));
+  }
   for (const [key, value] of Object.entries(options.set ?? {})) args.push("--set", `${key}=${value}`);
   return args;
 }
@@ -112,4 +118,36 @@ export function deploymentEnv(objects: K8sObject[], component: Component): Recor
     env[entry.name] = ref ? `secret:${ref.name}/${ref.key}` : String(entry.value ?? "");
   }
   return env;
+}
+
+/** The chart's values.yaml merged with a ci/ scenario (maps merge, everything else is replaced, as in Helm). */
+export function chartValues(file?: string): Loose {
+  const defaults = parse(readFileSync(join(chartDir, "values.yaml"), "utf8"));
+  if (!file) return defaults;
+  return mergeValues(defaults, parse(readFileSync(join(chartDir, "ci", file), "utf8")) ?? {});
+}
+
+function mergeValues(base: Loose, over: Loose): Loose {
+  const isMap = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!isMap(base) || !isMap(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = mergeValues(base[key], value);
+  return out;
+}
+
+/** A Kubernetes quantity (`320Mi`, `1Gi`, `500M`, `1024`) in bytes. */
+export function bytes(quantity: string | number): number {
+  const match = /^([0-9.]+)([KMGT]i?)?$/.exec(String(quantity));
+  if (!match) throw new Error(`not a memory quantity: ${quantity}`);
+  const units: Record<string, number> = {
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  return Number(match[1]) * (match[2] ? (units[match[2]] ?? Number.NaN) : 1);
 }
