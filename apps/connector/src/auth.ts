@@ -169,6 +169,8 @@ function headerAlg(token: string): string | undefined {
 }
 
 function describe(err: unknown): string {
+  // jose's claim messages name the claim and never echo its value: e.g. `missing required "exp" claim`.
+  if (err instanceof errors.JWTClaimValidationFailed) return err.message;
   if (err instanceof errors.JOSEError) return err.code.replace(/^ERR_/, "").toLowerCase();
   return err instanceof Error ? err.message : "unverifiable";
 }

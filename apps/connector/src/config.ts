@@ -25,12 +25,14 @@ const hs256Keys = z
   .optional()
   .transform((text, ctx) => {
     const keys = new Map<string, string>();
-    for (const entry of (text ?? "").split(",").filter((part) => part.trim() !== "")) {
+    const entries = (text ?? "").split(",").filter((part) => part.trim() !== "");
+    for (const [n, entry] of entries.entries()) {
       const at = entry.indexOf("=");
       const kid = entry.slice(0, Math.max(0, at)).trim();
       const key = entry.slice(at + 1).trim();
       if (at < 0 || !KID.test(kid)) {
-        ctx.addIssue({ code: "custom", message: `entry '${kid || entry.slice(0, 8)}…' is not kid=key (kid: 1-64 of [A-Za-z0-9._-])` });
+        // Named by position: the entry may be a key pasted without its kid, which must not reach the logs.
+        ctx.addIssue({ code: "custom", message: `entry ${n + 1} is not kid=key (kid: 1-64 of [A-Za-z0-9._-])` });
       } else if (keys.has(kid)) {
         ctx.addIssue({ code: "custom", message: `kid '${kid}' appears twice` });
       } else if (Buffer.byteLength(key, "utf8") < MIN_HS256_KEY_BYTES) {
@@ -126,25 +128,33 @@ export const envSchema = baseEnvSchema
             .slice(0, 40)}-${process.pid}-${Date.now().toString(36)}`,
       ),
   })
-  .superRefine((env, ctx) => {
-    const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
-    if (env.HERALD_JWT_SECRET === undefined && env.HERALD_JWT_SECRETS.size === 0 && !env.HERALD_JWKS_URL) {
-      problem("HERALD_JWT_SECRET", "set HERALD_JWT_SECRET or HERALD_JWT_SECRETS (HS256), or HERALD_JWKS_URL");
-    }
-    if (env.HERALD_JWKS_URL !== undefined) {
-      const urlProblem = jwksUrlProblem(env.HERALD_JWKS_URL, env.HERALD_JWKS_ALLOW_HTTP);
-      if (urlProblem) problem("HERALD_JWKS_URL", urlProblem);
-      if (!env.HERALD_JWT_AUDIENCE) {
-        problem("HERALD_JWT_AUDIENCE", "is required with HERALD_JWKS_URL: a key set signs tokens for other services too");
+  // Runs even when single variables failed (`when`), so one start-up lists every problem; hence the guards.
+  .superRefine(
+    (env, ctx) => {
+      const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+      const hmacKeys = env.HERALD_JWT_SECRETS instanceof Map ? env.HERALD_JWT_SECRETS.size : 0;
+      if (env.HERALD_JWT_SECRET === undefined && hmacKeys === 0 && !env.HERALD_JWKS_URL) {
+        problem("HERALD_JWT_SECRET", "set HERALD_JWT_SECRET or HERALD_JWT_SECRETS (HS256), or HERALD_JWKS_URL");
       }
-    }
-    if (env.HERALD_TRUSTED_PROXIES !== undefined && env.HERALD_TRUST_PROXY) {
-      problem("HERALD_TRUST_PROXY", "set HERALD_TRUSTED_PROXIES only (HERALD_TRUST_PROXY is deprecated)");
-    }
-    if (env.HERALD_HEADERS_TIMEOUT > env.HERALD_REQUEST_TIMEOUT) {
-      problem("HERALD_HEADERS_TIMEOUT", "must not be longer than HERALD_REQUEST_TIMEOUT");
-    }
-  });
+      if (typeof env.HERALD_JWKS_URL === "string") {
+        const urlProblem = jwksUrlProblem(env.HERALD_JWKS_URL, env.HERALD_JWKS_ALLOW_HTTP === true);
+        if (urlProblem) problem("HERALD_JWKS_URL", urlProblem);
+        if (!env.HERALD_JWT_AUDIENCE) {
+          problem(
+            "HERALD_JWT_AUDIENCE",
+            "is required with HERALD_JWKS_URL: the key set's issuer signs tokens for other services too",
+          );
+        }
+      }
+      if (env.HERALD_TRUSTED_PROXIES !== undefined && env.HERALD_TRUST_PROXY === true) {
+        problem("HERALD_TRUST_PROXY", "set HERALD_TRUSTED_PROXIES only (HERALD_TRUST_PROXY is deprecated)");
+      }
+      if (env.HERALD_HEADERS_TIMEOUT > env.HERALD_REQUEST_TIMEOUT) {
+        problem("HERALD_HEADERS_TIMEOUT", "must not be longer than HERALD_REQUEST_TIMEOUT");
+      }
+    },
+    { when: () => true },
+  );
 export type Config = z.infer<typeof envSchema>;
 
 /** The proxy trust in effect: `HERALD_TRUSTED_PROXIES`, or one hop for the deprecated `HERALD_TRUST_PROXY`. */

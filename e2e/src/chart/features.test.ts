@@ -44,15 +44,15 @@ describe("defaults", () => {
 
   it("renders a Secret only for auth.createSecret without an existing Secret", async () => {
     const created = await render({
-      set: { "auth.existingSecret": "", "auth.createSecret": "dev-secret-0123456789" },
+      set: { "auth.existingSecret": "", "auth.createSecret": "dev-secret-0123456789-0123456789" },
     });
     const [secret] = byKind(created, "Secret");
-    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe("dev-secret-0123456789");
+    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe("dev-secret-0123456789-0123456789");
     expect(deploymentEnv(created, "connector").HERALD_JWT_SECRET).toBe(
       `secret:${secret?.metadata.name}/jwt-secret`,
     );
     const existing = await render({
-      set: { "auth.existingSecret": "mine", "auth.createSecret": "dev-secret-0123456789" },
+      set: { "auth.existingSecret": "mine", "auth.createSecret": "dev-secret-0123456789-0123456789" },
     });
     expect(byKind(existing, "Secret")).toEqual([]);
   });
@@ -153,10 +153,10 @@ describe("pod security and lifecycle", () => {
     expect(checksum(routerOnly, "router")).not.toBe(checksum(base, "router"));
     expect(checksum(routerOnly, "connector")).toBe(checksum(base, "connector"));
     const secretA = await render({
-      set: { "auth.existingSecret": "", "auth.createSecret": "aaaaaaaaaaaaaaaa" },
+      set: { "auth.existingSecret": "", "auth.createSecret": "a".repeat(32) },
     });
     const secretB = await render({
-      set: { "auth.existingSecret": "", "auth.createSecret": "bbbbbbbbbbbbbbbb" },
+      set: { "auth.existingSecret": "", "auth.createSecret": "b".repeat(32) },
     });
     expect(checksum(secretA, "connector")).not.toBe(checksum(secretB, "connector"));
   });
