@@ -31,7 +31,10 @@ describe("createVerifier", () => {
   it("requires exp, and refuses an exp further away than the maximum lifetime", async () => {
     await expect(verify(await sign({}), "connection")).resolves.toMatchObject({ userId: "alice" });
     await refused(verify(await sign({}, undefined, { exp: null }), "connection"), /exp/);
-    await refused(verify(await sign({}, undefined, { exp: "3h" }), "connection"), /longer than the allowed 7200 s/);
+    await refused(
+      verify(await sign({}, undefined, { exp: "3h" }), "connection"),
+      /longer than the allowed 7200 s/,
+    );
   });
 
   it("tells connection tokens and subscription tokens apart by typ", async () => {
@@ -44,7 +47,10 @@ describe("createVerifier", () => {
     await refused(verify(subscription, "connection"), /a subscription token cannot be used as a connection/);
     await refused(verify(connection, "subscription"), /a connection token cannot be used as a subscription/);
     await refused(verify(await sign({ channel: "private-a" }), "connection"), /must not carry a channel/);
-    await refused(verify(await sign({}, { typ: SUBSCRIPTION_TOKEN_TYPE }), "subscription"), /needs a channel/);
+    await refused(
+      verify(await sign({}, { typ: SUBSCRIPTION_TOKEN_TYPE }), "subscription"),
+      /needs a channel/,
+    );
     await refused(verify(await sign({}, { typ: "at+jwt" }), "connection"), /unknown typ/);
   });
 

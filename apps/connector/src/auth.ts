@@ -109,7 +109,9 @@ export function createVerifier(options: AuthOptions): Verifier {
 /** The HS256 key resolver: the token's `kid` picks from `secrets`; a token without one uses `secret`. */
 function hmacKeys(options: AuthOptions): ((header: JWTHeaderParameters) => Uint8Array) | undefined {
   const encoder = new TextEncoder();
-  const byKid = new Map([...(options.secrets ?? new Map<string, string>())].map(([k, v]) => [k, encoder.encode(v)]));
+  const byKid = new Map(
+    [...(options.secrets ?? new Map<string, string>())].map(([k, v]) => [k, encoder.encode(v)]),
+  );
   const fallback = options.secret ? encoder.encode(options.secret) : undefined;
   if (byKid.size === 0 && !fallback) return undefined;
   return (header) => {

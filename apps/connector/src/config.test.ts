@@ -99,12 +99,12 @@ describe("connector config", () => {
       ranges: ["10.0.0.0/8", "fd00::/8", "192.0.2.1"],
     });
     expect(trust({ HERALD_TRUST_PROXY: "true" })).toEqual({ kind: "hops", hops: 1 });
-    expect(problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_TRUSTED_PROXIES: "10.0.0.0/8,nope,1.2.3.4/40" })).toEqual(
-      [
-        "HERALD_TRUSTED_PROXIES: 'nope' is not an address or CIDR range like 10.0.0.0/8 or fd00::/8",
-        "HERALD_TRUSTED_PROXIES: '1.2.3.4/40' is not an address or CIDR range like 10.0.0.0/8 or fd00::/8",
-      ],
-    );
+    expect(
+      problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_TRUSTED_PROXIES: "10.0.0.0/8,nope,1.2.3.4/40" }),
+    ).toEqual([
+      "HERALD_TRUSTED_PROXIES: 'nope' is not an address or CIDR range like 10.0.0.0/8 or fd00::/8",
+      "HERALD_TRUSTED_PROXIES: '1.2.3.4/40' is not an address or CIDR range like 10.0.0.0/8 or fd00::/8",
+    ]);
     expect(
       problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_TRUSTED_PROXIES: "1", HERALD_TRUST_PROXY: "true" }),
     ).toEqual([expect.stringMatching(/^HERALD_TRUST_PROXY: set HERALD_TRUSTED_PROXIES only/)]);

@@ -32,11 +32,17 @@ const hs256Keys = z
       const key = entry.slice(at + 1).trim();
       if (at < 0 || !KID.test(kid)) {
         // Named by position: the entry may be a key pasted without its kid, which must not reach the logs.
-        ctx.addIssue({ code: "custom", message: `entry ${n + 1} is not kid=key (kid: 1-64 of [A-Za-z0-9._-])` });
+        ctx.addIssue({
+          code: "custom",
+          message: `entry ${n + 1} is not kid=key (kid: 1-64 of [A-Za-z0-9._-])`,
+        });
       } else if (keys.has(kid)) {
         ctx.addIssue({ code: "custom", message: `kid '${kid}' appears twice` });
       } else if (Buffer.byteLength(key, "utf8") < MIN_HS256_KEY_BYTES) {
-        ctx.addIssue({ code: "custom", message: `the key of kid '${kid}' must be at least ${MIN_HS256_KEY_BYTES} bytes` });
+        ctx.addIssue({
+          code: "custom",
+          message: `the key of kid '${kid}' must be at least ${MIN_HS256_KEY_BYTES} bytes`,
+        });
       } else {
         keys.set(kid, key);
       }
@@ -70,7 +76,10 @@ export const envSchema = baseEnvSchema
     HERALD_JWT_ISSUER: z.string().optional(),
     HERALD_JWT_AUDIENCE: z.string().optional(),
     /** Longest a token may be valid for from now (`exp` is required); refused past it. */
-    HERALD_MAX_TOKEN_LIFETIME: duration("24h").refine((ms) => ms > 0, "HERALD_MAX_TOKEN_LIFETIME must be > 0"),
+    HERALD_MAX_TOKEN_LIFETIME: duration("24h").refine(
+      (ms) => ms > 0,
+      "HERALD_MAX_TOKEN_LIFETIME must be > 0",
+    ),
     /** Sent but unacked messages per connection; past it the connection waits for acks. */
     HERALD_MAX_INFLIGHT: positiveInt(1_000),
     /** A message unacked this long is sent again to the same connection. */
@@ -131,10 +140,14 @@ export const envSchema = baseEnvSchema
   // Runs even when single variables failed (`when`), so one start-up lists every problem; hence the guards.
   .superRefine(
     (env, ctx) => {
-      const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+      const problem = (path: string, message: string) =>
+        ctx.addIssue({ code: "custom", path: [path], message });
       const hmacKeys = env.HERALD_JWT_SECRETS instanceof Map ? env.HERALD_JWT_SECRETS.size : 0;
       if (env.HERALD_JWT_SECRET === undefined && hmacKeys === 0 && !env.HERALD_JWKS_URL) {
-        problem("HERALD_JWT_SECRET", "set HERALD_JWT_SECRET or HERALD_JWT_SECRETS (HS256), or HERALD_JWKS_URL");
+        problem(
+          "HERALD_JWT_SECRET",
+          "set HERALD_JWT_SECRET or HERALD_JWT_SECRETS (HS256), or HERALD_JWKS_URL",
+        );
       }
       if (typeof env.HERALD_JWKS_URL === "string") {
         const urlProblem = jwksUrlProblem(env.HERALD_JWKS_URL, env.HERALD_JWKS_ALLOW_HTTP === true);

@@ -74,7 +74,8 @@ export function resilientJwks(url: URL, options: JwksOptions): JWTVerifyGetKey {
       return key;
     } catch (err) {
       // A key set that answered but lacks the key is not an outage: the token is refused.
-      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
+        throw err;
       failedAt = now();
       if (!fallback) throw err;
       return fallback(header, token);

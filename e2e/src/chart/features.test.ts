@@ -47,7 +47,9 @@ describe("defaults", () => {
       set: { "auth.existingSecret": "", "auth.createSecret": "dev-secret-0123456789-0123456789" },
     });
     const [secret] = byKind(created, "Secret");
-    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe("dev-secret-0123456789-0123456789");
+    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe(
+      "dev-secret-0123456789-0123456789",
+    );
     expect(deploymentEnv(created, "connector").HERALD_JWT_SECRET).toBe(
       `secret:${secret?.metadata.name}/jwt-secret`,
     );
