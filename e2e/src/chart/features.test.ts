@@ -61,8 +61,11 @@ describe("defaults", () => {
 
   it("fails with a clear message when the connector has no way to verify tokens", async () => {
     await expect(render({ set: { "auth.existingSecret": "" } })).rejects.toThrow(/needs a JWT key/);
+    await expect(
+      render({ set: { "auth.existingSecret": "", "auth.jwksUrl": "https://id.example/jwks" } }),
+    ).rejects.toThrow(/auth.audience is required/);
     const jwks = await render({
-      set: { "auth.existingSecret": "", "auth.jwksUrl": "https://id.example/jwks" },
+      set: { "auth.existingSecret": "", "auth.jwksUrl": "https://id.example/jwks", "auth.audience": "push" },
     });
     expect(deploymentEnv(jwks, "connector").HERALD_JWKS_URL).toBe("https://id.example/jwks");
     expect(deploymentEnv(jwks, "connector").HERALD_JWT_SECRET).toBeUndefined();
