@@ -169,6 +169,7 @@ describe("9. the upgrade request has a header deadline", () => {
     const connector = world.stack.connectors[0]!;
     const result = await dripUpgradeHeaders(connector.port, 300, 15_000);
     expect(result.closedAfterMs).toBeLessThan(6_000);
+    expect(result.response).toMatch(/^HTTP\/1\.1 408 /);
     // Others are served meanwhile and after.
     const client = await connectClient(await url("after-drip"));
     await client.close();
