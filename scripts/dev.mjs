@@ -128,7 +128,8 @@ async function main() {
       {
         ...env,
         ADMIN_PORT: String(adminPorts[name]),
-        ...(name === "connector" ? { PORT: String(publicPort) } : {}),
+        // The dev watcher's token lives 30 days (past the 24 h default maximum), so a dev session never expires.
+        ...(name === "connector" ? { PORT: String(publicPort), HERALD_MAX_TOKEN_LIFETIME: "30d" } : {}),
       },
       { detached: true, onLine: printer(name) },
     );

@@ -2,7 +2,13 @@ import { HeraldClient } from "@herald/client";
 import type { ChannelMessageFrame, SubscribedFrame } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { connectClient, signToken, type TestClient, waitUntil } from "./fixtures/index.js";
+import {
+  connectClient,
+  signSubscriptionToken,
+  signToken,
+  type TestClient,
+  waitUntil,
+} from "./fixtures/index.js";
 import { startBalancer } from "./support/tcp-balancer.js";
 import { useStack } from "./support/use-stack.js";
 
@@ -164,22 +170,22 @@ describe("private channels", () => {
     );
     client.send({ type: "subscribe", channel: "private-room" });
     await client.waitFor((f) => f.type === "error" && f.code === "forbidden");
-    const othersToken = await signToken(
-      { sub: "someone", extra: { channel: "private-room" } },
+    const othersToken = await signSubscriptionToken(
+      { sub: "someone", channel: "private-room" },
       world.stack.jwtSecret,
     );
     client.send({ type: "subscribe", channel: "private-room", token: othersToken });
     await waitUntil(
       () => client.frames.filter((f) => f.type === "error" && f.code === "forbidden").length >= 2,
     );
-    const expired = await signToken(
-      { sub: "vip", exp: "-10s", extra: { channel: "private-room" } },
+    const expired = await signSubscriptionToken(
+      { sub: "vip", exp: "-10s", channel: "private-room" },
       world.stack.jwtSecret,
     );
     client.send({ type: "subscribe", channel: "private-room", token: expired });
     await client.waitFor((f) => f.type === "error" && f.code === "token_expired");
-    const good = await signToken(
-      { sub: "vip", exp: "5m", extra: { channel: "private-room" } },
+    const good = await signSubscriptionToken(
+      { sub: "vip", exp: "5m", channel: "private-room" },
       world.stack.jwtSecret,
     );
     client.send({ type: "subscribe", channel: "private-room", token: good });

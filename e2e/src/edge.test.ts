@@ -208,6 +208,7 @@ describe("JWKS", () => {
     connector = await startService("connector", {
       NATS_URL: world.nats.url,
       HERALD_JWKS_URL: url,
+      HERALD_JWT_AUDIENCE: "herald-e2e",
       HERALD_JWKS_COOLDOWN: "0s",
     });
     await connector.waitReady();
@@ -222,6 +223,7 @@ describe("JWKS", () => {
     new SignJWT({})
       .setProtectedHeader({ alg, kid: signer.kid })
       .setSubject(sub)
+      .setAudience("herald-e2e")
       .setExpirationTime("5m")
       .sign(signer.privateKey);
   const url = (t: string) => `ws://127.0.0.1:${connector.port}/ws?token=${encodeURIComponent(t)}`;

@@ -31,12 +31,13 @@ import type { Msg, Subscription } from "@nats-io/transport-node";
 import { AckBundler } from "./ack-bundler.js";
 import { createVerifier, type Verifier } from "./auth.js";
 import { ChannelSubscriptions } from "./channel-subscriptions.js";
-import type { Config } from "./config.js";
+import { type Config, proxyTrust } from "./config.js";
 import { Connection } from "./connection.js";
 import { followControl } from "./control.js";
 import { GaplessFeed } from "./gapless-feed.js";
 import { channelPage, type Delivery, LiveFeeds, parseChannelLive, parseUserLive } from "./live-feeds.js";
 import { PresenceReporter } from "./presence-reporter.js";
+import { SendBudget } from "./send-budget.js";
 import { Session } from "./session.js";
 import { createWsServer } from "./ws-server.js";
 
@@ -124,11 +125,27 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     verify ??
     createVerifier({
       secret: config.HERALD_JWT_SECRET,
+      secrets: config.HERALD_JWT_SECRETS,
       jwksUrl: config.HERALD_JWKS_URL,
       jwksCooldownMs: config.HERALD_JWKS_COOLDOWN,
+      jwksCacheMaxAgeMs: config.HERALD_JWKS_CACHE_MAX_AGE,
+      jwksMaxStaleMs: config.HERALD_JWKS_MAX_STALE,
       issuer: config.HERALD_JWT_ISSUER,
       audience: config.HERALD_JWT_AUDIENCE,
+      maxLifetimeMs: config.HERALD_MAX_TOKEN_LIFETIME,
     });
+  const sendBudget = new SendBudget({
+    perUser: config.HERALD_MAX_BUFFERED_BYTES_PER_USER,
+    total: config.HERALD_MAX_BUFFERED_BYTES_TOTAL,
+  });
+  new Gauge({
+    name: "herald_connector_buffered_bytes",
+    help: "Bytes waiting in the send buffers of this connector's sockets (an upper bound between sends)",
+    registers: [metrics],
+    collect() {
+      this.set(sendBudget.bufferedBytes);
+    },
+  });
 
   async function replay(
     userId: string,
@@ -242,7 +259,9 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       onRefused: (reason) => m.refused.inc({ reason }),
       maxConnectionsPerIp: config.HERALD_MAX_CONNECTIONS_PER_IP,
       maxNewConnectionsPerSecond: config.HERALD_MAX_NEW_CONNECTIONS_PER_SECOND,
-      trustProxy: config.HERALD_TRUST_PROXY,
+      proxyTrust: proxyTrust(config),
+      headersTimeoutMs: config.HERALD_HEADERS_TIMEOUT,
+      requestTimeoutMs: config.HERALD_REQUEST_TIMEOUT,
       onConnection: (ws, identity) => {
         const connection = new Connection(
           ws,
@@ -250,6 +269,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
             verify: verifier,
             handshakeTimeoutMs: config.HERALD_HANDSHAKE_TIMEOUT,
             maxBufferedBytes: config.HERALD_MAX_BUFFERED_BYTES,
+            sendBudget,
             logger,
             createSession,
             createChannels: (identity, send) => new ChannelSubscriptions(channelDeps, identity, send),

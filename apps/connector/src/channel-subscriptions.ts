@@ -9,6 +9,7 @@ import {
   retentionFor,
   type Subjects,
   type SubscribedFrame,
+  type UnsubscribedFrame,
 } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
@@ -28,7 +29,9 @@ export type ChannelDeps = {
 
 export type SubscribeRequest = { channel: string; since?: number | undefined; token?: string | undefined };
 
-type Subscription = { feed: GaplessFeed<Delivery>; unfollow: () => void };
+/** How a subscription was allowed: by the connection token's `channels` claim, or by a subscription token. */
+type Grant = "claim" | "token";
+type Subscription = { feed: GaplessFeed<Delivery>; unfollow: () => void; grant: Grant };
 
 const fail = (code: string, message: string): ErrorFrame => ({ type: "error", code, message });
 
@@ -38,6 +41,9 @@ const fail = (code: string, message: string): ErrorFrame => ({ type: "error", co
  */
 export class ChannelSubscriptions {
   private readonly subscriptions = new Map<string, Subscription>();
+  /** New channels whose subscribe awaits its token check: each holds a slot, so pipelined frames cannot overrun the limit. */
+  private readonly pending = new Set<string>();
+  private closed = false;
 
   constructor(
     private readonly deps: ChannelDeps,
@@ -54,14 +60,20 @@ export class ChannelSubscriptions {
     const { channel } = request;
     const problem = channelProblem(channel);
     if (problem) return fail(ErrorCode.InvalidChannel, problem);
-    if (!this.subscriptions.has(channel) && this.subscriptions.size >= this.deps.maxSubscriptions) {
-      return fail(
-        "too_many_subscriptions",
-        `at most ${this.deps.maxSubscriptions} subscriptions per connection`,
-      );
+    const reserve = !this.subscriptions.has(channel) && !this.pending.has(channel);
+    if (reserve && this.full()) return this.tooMany();
+    // The slot is taken now, before the first await: the count and the reservation are one synchronous step.
+    if (reserve) this.pending.add(channel);
+    let verdict: { denied: ErrorFrame } | { grant: Grant };
+    try {
+      verdict = await this.authorize(channel, request.token);
+    } finally {
+      if (reserve) this.pending.delete(channel);
     }
-    const denied = await this.authorize(channel, request.token);
-    if (denied) return denied;
+    if ("denied" in verdict) return verdict.denied;
+    if (this.closed) return undefined;
+    // A concurrent subscribe to the same channel may have let go of the slot this one relied on.
+    if (!this.subscriptions.has(channel) && this.full()) return this.tooMany();
     this.unsubscribe(channel);
     const group = retentionFor(this.deps.groups, channel);
     let first = true;
@@ -87,7 +99,7 @@ export class ChannelSubscriptions {
     const unfollow = this.deps.feeds.follow(this.deps.s.channelLive(group.id, channel), channel, (d) =>
       feed.push(d),
     );
-    this.subscriptions.set(channel, { feed, unfollow });
+    this.subscriptions.set(channel, { feed, unfollow, grant: verdict.grant });
     feed.start(request.since);
     return undefined;
   }
@@ -106,31 +118,72 @@ export class ChannelSubscriptions {
   }
 
   closeAll(): void {
+    this.closed = true;
     for (const channel of [...this.subscriptions.keys()]) this.unsubscribe(channel);
+  }
+
+  /**
+   * After a refresh: ends each subscription the connection's claims allowed but no longer do, and tells the
+   * client with an `unsubscribed` frame. Subscriptions granted by a subscription token stand on that token.
+   */
+  revalidate(): string[] {
+    const { channels } = this.identity();
+    const ended: string[] = [];
+    for (const [channel, subscription] of [...this.subscriptions]) {
+      if (subscription.grant !== "claim" || channelAllowed(channels, channel)) continue;
+      this.unsubscribe(channel);
+      ended.push(channel);
+      const frame: UnsubscribedFrame = {
+        type: "unsubscribed",
+        channel,
+        code: ErrorCode.Forbidden,
+        message: `the refreshed token no longer allows '${channel}'`,
+      };
+      this.send(JSON.stringify(frame));
+    }
+    return ended;
+  }
+
+  private full(): boolean {
+    return this.subscriptions.size + this.pending.size >= this.deps.maxSubscriptions;
+  }
+
+  private tooMany(): ErrorFrame {
+    return fail(
+      ErrorCode.TooManySubscriptions,
+      `at most ${this.deps.maxSubscriptions} subscriptions per connection`,
+    );
   }
 
   /**
    * A channel is open to a connection whose `channels` claim names it, unless it is private (`private-…`):
    * those, and any channel the claim does not name, need a subscription token for this user and channel.
    */
-  private async authorize(channel: string, token: string | undefined): Promise<ErrorFrame | undefined> {
+  private async authorize(
+    channel: string,
+    token: string | undefined,
+  ): Promise<{ denied: ErrorFrame } | { grant: Grant }> {
     const identity = this.identity();
     const isPrivate = channel.startsWith(PRIVATE_CHANNEL_PREFIX);
-    if (!isPrivate && channelAllowed(identity.channels, channel)) return undefined;
+    if (!isPrivate && channelAllowed(identity.channels, channel)) return { grant: "claim" };
+    const deny = (code: string, message: string) => ({ denied: fail(code, message) });
     if (token === undefined) {
-      return fail(
-        "forbidden",
+      return deny(
+        ErrorCode.Forbidden,
         `not allowed to subscribe to '${channel}'${isPrivate ? " without a subscription token" : ""}`,
       );
     }
     try {
-      const granted = await this.deps.verify(token);
+      const granted = await this.deps.verify(token, "subscription");
       if (granted.userId !== identity.userId || granted.channel !== channel) {
-        return fail("forbidden", `the subscription token is not for this user and channel '${channel}'`);
+        return deny(
+          ErrorCode.Forbidden,
+          `the subscription token is not for this user and channel '${channel}'`,
+        );
       }
-      return undefined;
+      return { grant: "token" };
     } catch (err) {
-      if (err instanceof AuthError) return fail(err.code, `subscription token: ${err.message}`);
+      if (err instanceof AuthError) return deny(err.code, `subscription token: ${err.message}`);
       throw err;
     }
   }

@@ -6,12 +6,15 @@ import { AuthError, type Identity, type Verifier } from "./auth.js";
 import type { ChannelSubscriptions } from "./channel-subscriptions.js";
 import { errorFrame, parseClientFrame } from "./frames.js";
 import { TokenBucket } from "./rate-limit.js";
+import type { BufferedSocket, SendBudget } from "./send-budget.js";
 import type { Session } from "./session.js";
 
 export type ConnectionDeps = {
   verify: Verifier;
   handshakeTimeoutMs: number;
   maxBufferedBytes: number;
+  /** Bytes buffered per user and across the connector (this socket counts once authenticated). */
+  sendBudget: SendBudget;
   logger: Logger;
   /** Builds the delivery session once the identity is known. */
   createSession: (identity: Identity, send: (frame: string | Buffer) => boolean) => Session;
@@ -41,6 +44,7 @@ export class Connection {
   private dropped = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  private budgeted: BufferedSocket | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -68,14 +72,20 @@ export class Connection {
   send = (frame: string | Buffer): boolean => {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.ws.bufferedAmount > this.deps.maxBufferedBytes) {
-      this.deps.onSlowConsumer();
-      this.close(CloseCode.SlowConsumer, "slow consumer: send buffer full; reconnect to resume");
+      this.dropAsSlow();
       return false;
     }
     // A Buffer is a frame serialised once for many sockets; it is still a text frame.
     this.ws.send(frame, { binary: false });
-    return true;
+    if (this.budgeted) this.deps.sendBudget.update(this.budgeted);
+    return this.ws.readyState === WebSocket.OPEN;
   };
+
+  private dropAsSlow(): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.deps.onSlowConsumer();
+    this.close(CloseCode.SlowConsumer, "slow consumer: send buffer full; reconnect to resume");
+  }
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
@@ -89,6 +99,12 @@ export class Connection {
     clearTimeout(this.handshakeTimer);
     this.identity = identity;
     this.armExpiry(identity.expiresAt);
+    this.budgeted = {
+      userId: identity.userId,
+      bufferedBytes: () => this.ws.bufferedAmount,
+      dropAsSlow: () => this.dropAsSlow(),
+    };
+    this.deps.sendBudget.add(this.budgeted);
     const welcome: WelcomeFrame = {
       type: "welcome",
       userId: identity.userId,
@@ -102,17 +118,14 @@ export class Connection {
     this.session.start();
   }
 
-  private armExpiry(expiresAt: number | undefined): void {
+  private armExpiry(expiresAt: number): void {
     clearTimeout(this.expiryTimer);
-    if (expiresAt === undefined) return;
     // setTimeout overflows past ~24.8 days; such tokens are simply re-checked later.
     const wait = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
     this.expiryTimer = setTimeout(() => {
-      if (this.identity?.expiresAt !== undefined && this.identity.expiresAt <= Date.now()) {
-        this.close(CloseCode.TokenExpired, "token expired");
-      } else {
-        this.armExpiry(this.identity?.expiresAt);
-      }
+      const current = this.identity?.expiresAt ?? expiresAt;
+      if (current <= Date.now()) this.close(CloseCode.TokenExpired, "token expired");
+      else this.armExpiry(current);
     }, wait);
     this.expiryTimer.unref();
   }
@@ -124,8 +137,9 @@ export class Connection {
       return;
     }
     const parsed = parseClientFrame(data.toString());
-    // Acks are paced by what the server sends, so only other frames (and acks of unknown ids) count.
-    if ((!parsed.ok || parsed.frame.type !== "ack") && !this.withinRate()) return;
+    // Acks are counted where they are handled: only one that frees in-flight messages is free.
+    const isAck = parsed.ok && parsed.frame.type === "ack" && this.identity !== undefined;
+    if (!isAck && !this.withinRate()) return;
     if (!parsed.ok) {
       this.send(JSON.stringify(parsed.error));
       return;
@@ -136,7 +150,7 @@ export class Connection {
         this.close(CloseCode.Unauthorized, "the first frame must be auth");
         return;
       }
-      this.deps.verify(frame.token).then(
+      this.deps.verify(frame.token, "connection").then(
         (identity) => {
           if (this.ws.readyState === WebSocket.OPEN && !this.identity) this.authenticated(identity);
         },
@@ -146,8 +160,13 @@ export class Connection {
     }
     switch (frame.type) {
       case "ack": {
+        const inflight = this.session?.inflightCount ?? 0;
         const unknown = this.session?.ack(frame.ids) ?? frame.ids;
-        if (unknown.length > 0 && this.withinRate()) {
+        // An ack that freed in-flight messages is paced by what the server sent; any other (a repeat, an
+        // unknown id) is a frame like the rest.
+        const freed = (this.session?.inflightCount ?? 0) < inflight;
+        if (!freed && !this.withinRate()) return;
+        if (unknown.length > 0) {
           this.send(
             errorFrame(ErrorCode.UnknownMessageId, "ack for ids this connection has not delivered", unknown),
           );
@@ -189,13 +208,13 @@ export class Connection {
     if (++this.dropped > this.deps.rateLimit.burst) {
       this.close(CloseCode.PolicyViolation, "rate limit exceeded");
     } else {
-      this.send(errorFrame("rate_limited", "too many frames; this one was dropped, slow down"));
+      this.send(errorFrame(ErrorCode.RateLimited, "too many frames; this one was dropped, slow down"));
     }
     return false;
   }
 
   private refresh(token: string): void {
-    this.deps.verify(token).then(
+    this.deps.verify(token, "connection").then(
       (identity) => {
         if (identity.userId !== this.identity?.userId || identity.deviceId !== this.identity.deviceId) {
           this.send(errorFrame(ErrorCode.Unauthorized, "refresh token is for another user or device"));
@@ -203,6 +222,8 @@ export class Connection {
         }
         this.identity = identity;
         this.armExpiry(identity.expiresAt);
+        // Channels the new claims no longer allow end now, not at the next reconnect.
+        this.channels?.revalidate();
       },
       (err: unknown) => {
         const error = err instanceof AuthError ? err : undefined;
@@ -222,6 +243,7 @@ export class Connection {
   private onClosed(): void {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.handshakeTimer);
+    if (this.budgeted) this.deps.sendBudget.remove(this.budgeted);
     this.session?.close();
     this.channels?.closeAll();
     if (this.identity) this.deps.onClose(this);

@@ -4,7 +4,14 @@ import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import { WebSocketServer } from "ws";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
+import { clientAddress, type ProxyTrust } from "./client-address.js";
 import { TokenBucket } from "./rate-limit.js";
+
+/**
+ * How often Node looks for requests past their header or request timeout (its default, 30 s, would let a
+ * header-dripping client hold a socket that much longer than the timeout).
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 export type UpgradeHandler = (ws: import("ws").WebSocket, identity: Identity | undefined) => void;
 
@@ -17,8 +24,11 @@ export type WsServerOptions = {
   onRefused: (reason: string) => void;
   maxConnectionsPerIp: number;
   maxNewConnectionsPerSecond: number;
-  /** Take the client address from X-Forwarded-For. */
-  trustProxy: boolean;
+  /** Which proxies may name the client in X-Forwarded-For. */
+  proxyTrust: ProxyTrust;
+  /** Time to send complete request headers, and a whole request (Node's `headersTimeout`, `requestTimeout`). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
 };
 
 /**
@@ -31,7 +41,14 @@ export function createWsServer(options: WsServerOptions): Server {
   app.get("/ws", (c) =>
     c.json({ error: { code: "upgrade_required", message: "connect with a WebSocket" } }, 426),
   );
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    serverOptions: {
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, options.headersTimeoutMs),
+    },
+  }) as Server;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxFrameBytes,
@@ -50,7 +67,11 @@ export function createWsServer(options: WsServerOptions): Server {
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname !== "/ws") return reject(socket, 404, "not_found", "WebSocket endpoint is /ws");
     if (!options.accepting()) return reject(socket, 503, "unavailable", "connector is draining; reconnect");
-    const ip = clientAddress(request, options.trustProxy);
+    const ip = clientAddress(
+      request.socket.remoteAddress,
+      request.headers["x-forwarded-for"],
+      options.proxyTrust,
+    );
     if ((perIp.get(ip) ?? 0) >= options.maxConnectionsPerIp) {
       options.onRefused("ip_limit");
       return reject(
@@ -76,7 +97,7 @@ export function createWsServer(options: WsServerOptions): Server {
         options.onConnection(ws, identity);
       });
     if (token === null) return upgrade(undefined);
-    options.verify(token).then(upgrade, (err: unknown) => {
+    options.verify(token, "connection").then(upgrade, (err: unknown) => {
       const expired = err instanceof AuthError && err.code === "token_expired";
       options.onRefused(expired ? "expired" : "invalid");
       reject(
@@ -106,12 +127,6 @@ function countAddress(perIp: Map<string, number>, ip: string, ws: import("ws").W
     if (left > 0) perIp.set(ip, left);
     else perIp.delete(ip);
   });
-}
-
-function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
-  const forwarded = trustProxy ? request.headers["x-forwarded-for"] : undefined;
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
-  return first || request.socket.remoteAddress || "unknown";
 }
 
 function reject(socket: Duplex, status: number, code: string, message: string): void {

@@ -47,23 +47,28 @@ describe("defaults", () => {
 
   it("renders a Secret only for auth.createSecret without an existing Secret", async () => {
     const created = await render({
-      set: { "auth.existingSecret": "", "auth.createSecret": "dev-secret-0123456789" },
+      set: { "auth.existingSecret": "", "auth.createSecret": "dev-secret-0123456789-0123456789" },
     });
     const [secret] = byKind(created, "Secret");
-    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe("dev-secret-0123456789");
+    expect(Buffer.from(secret?.data["jwt-secret"], "base64").toString()).toBe(
+      "dev-secret-0123456789-0123456789",
+    );
     expect(deploymentEnv(created, "connector").HERALD_JWT_SECRET).toBe(
       `secret:${secret?.metadata.name}/jwt-secret`,
     );
     const existing = await render({
-      set: { "auth.existingSecret": "mine", "auth.createSecret": "dev-secret-0123456789" },
+      set: { "auth.existingSecret": "mine", "auth.createSecret": "dev-secret-0123456789-0123456789" },
     });
     expect(byKind(existing, "Secret")).toEqual([]);
   });
 
   it("fails with a clear message when the connector has no way to verify tokens", async () => {
     await expect(render({ set: { "auth.existingSecret": "" } })).rejects.toThrow(/needs a JWT key/);
+    await expect(
+      render({ set: { "auth.existingSecret": "", "auth.jwksUrl": "https://id.example/jwks" } }),
+    ).rejects.toThrow(/auth.audience is required/);
     const jwks = await render({
-      set: { "auth.existingSecret": "", "auth.jwksUrl": "https://id.example/jwks" },
+      set: { "auth.existingSecret": "", "auth.jwksUrl": "https://id.example/jwks", "auth.audience": "push" },
     });
     expect(deploymentEnv(jwks, "connector").HERALD_JWKS_URL).toBe("https://id.example/jwks");
     expect(deploymentEnv(jwks, "connector").HERALD_JWT_SECRET).toBeUndefined();
@@ -156,10 +161,10 @@ describe("pod security and lifecycle", () => {
     expect(checksum(routerOnly, "router")).not.toBe(checksum(base, "router"));
     expect(checksum(routerOnly, "connector")).toBe(checksum(base, "connector"));
     const secretA = await render({
-      set: { "auth.existingSecret": "", "auth.createSecret": "aaaaaaaaaaaaaaaa" },
+      set: { "auth.existingSecret": "", "auth.createSecret": "a".repeat(32) },
     });
     const secretB = await render({
-      set: { "auth.existingSecret": "", "auth.createSecret": "bbbbbbbbbbbbbbbb" },
+      set: { "auth.existingSecret": "", "auth.createSecret": "b".repeat(32) },
     });
     expect(checksum(secretA, "connector")).not.toBe(checksum(secretB, "connector"));
   });

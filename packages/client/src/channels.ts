@@ -37,6 +37,11 @@ export class ChannelRegistry {
     return channel !== BROADCAST;
   }
 
+  /** Forgets a channel the server ended, so it is not subscribed again on the next connection. */
+  drop(channel: string): boolean {
+    return channel !== BROADCAST && this.#channels.delete(channel);
+  }
+
   offset(channel: string): number | undefined {
     return this.#channels.get(channel)?.offset;
   }

@@ -49,7 +49,7 @@ describe("HeraldClient authentication", () => {
     expect(events.disconnected).toEqual([
       { code: 4003, reason: "token expired", willReconnect: true, delayMs: 0 },
     ]);
-    expect((await server.connection(2)).queryToken).toBe("token-2");
+    expect((await server.connection(2)).token).toBe("token-2");
   });
 
   it("never reconnects after 4010 (banned), even with a token callback", async () => {
@@ -79,7 +79,7 @@ describe("HeraldClient authentication", () => {
     (await server.connection(2)).close(1001, "going away");
     await server.connection(3);
     await waitFor(() => client.connection?.connectionId === "conn-3", "the third welcome");
-    expect(server.connections.map((connection) => connection.queryToken)).toEqual([
+    expect(server.connections.map((connection) => connection.token)).toEqual([
       "token-1",
       "token-2",
       "token-3",
@@ -99,17 +99,26 @@ describe("HeraldClient authentication", () => {
     await client.connect();
     expect(events.errors[0]).toMatchObject({ code: "token" });
     expect(events.disconnected[0]).toMatchObject({ willReconnect: true });
-    expect(server.connections.map((connection) => connection.queryToken)).toEqual(["token-ok"]);
+    expect(server.connections.map((connection) => connection.token)).toEqual(["token-ok"]);
   });
 
-  it("can send the token in a first auth frame instead of the URL", async () => {
+  it("sends the token in a first auth frame by default, never in the URL", async () => {
     const server = await h.server();
-    const { client } = h.client(server, { authInFirstFrame: true, token: "secret-token" });
+    const { client } = h.client(server, { token: "secret-token" });
     await client.connect();
     const connection = await server.connection(1);
     expect(connection.queryToken).toBeUndefined();
     expect(connection.path).toBe("/ws");
     expect(connection.frames[0]).toEqual({ type: "auth", token: "secret-token" });
+  });
+
+  it("puts the token in the URL only when opted in with authInFirstFrame: false", async () => {
+    const server = await h.server();
+    const { client } = h.client(server, { authInFirstFrame: false, token: "url-token" });
+    await client.connect();
+    const connection = await server.connection(1);
+    expect(connection.queryToken).toBe("url-token");
+    expect(connection.frames.some((frame) => frame.type === "auth")).toBe(false);
   });
 
   it("sends a refresh frame with a new token before the current one expires", async () => {

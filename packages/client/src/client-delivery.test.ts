@@ -19,7 +19,7 @@ describe("HeraldClient delivery", () => {
     expect(events.states).toEqual(["connecting", "connected"]);
     expect(events.connected).toEqual([welcome]);
     const connection = await server.connection(1);
-    expect(connection.queryToken).toBe("token-1");
+    expect(connection.token).toBe("token-1");
     expect(new URL(connection.path, "http://x").pathname).toBe("/ws");
     // A second connect() joins the live connection instead of opening another.
     await expect(client.connect()).resolves.toEqual(welcome);

@@ -72,6 +72,25 @@ describe("HeraldClient reconnect", () => {
     expect(handled).toEqual(["m1", "m2"]);
   });
 
+  it("forgets a channel the server ended with `unsubscribed`, and does not resubscribe it on reconnect", async () => {
+    const server = await h.server();
+    const { client } = h.client(server, noDelay);
+    const ended: unknown[] = [];
+    client.on("unsubscribed", (event) => void ended.push(event));
+    client.subscribe("keep", () => {});
+    client.subscribe("drop", () => {});
+    await client.connect();
+    const first = await server.connection(1);
+    await waitFor(() => first.framesOf("subscribe").length === 2, "two subscribe frames");
+    first.send({ type: "unsubscribed", channel: "drop", code: "forbidden", message: "no longer allowed" });
+    await waitFor(() => ended.length === 1, "the unsubscribed event");
+    expect(ended).toEqual([{ channel: "drop", code: "forbidden", message: "no longer allowed" }]);
+    first.close(1012, "service restart");
+    const second = await server.connection(2);
+    expect(await second.waitForFrame("subscribe")).toEqual({ type: "subscribe", channel: "keep" });
+    await expectQuiet(() => second.framesOf("subscribe").length > 1, "a resubscription of the ended channel");
+  });
+
   it("sends subscribe/unsubscribe on a live connection and unsubscribes only after the last handler", async () => {
     const server = await h.server();
     const { client } = h.client(server);

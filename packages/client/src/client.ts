@@ -263,6 +263,12 @@ export class HeraldClient {
       case "subscribed":
         this.#emit("subscribed", { channel: frame.channel, recovered: frame.recovered });
         return;
+      case "unsubscribed":
+        // The server ended it (e.g. a refreshed token no longer allows it): do not resubscribe on reconnect.
+        if (this.#channels.drop(frame.channel)) {
+          this.#emit("unsubscribed", { channel: frame.channel, code: frame.code, message: frame.message });
+        }
+        return;
       case "error":
         this.#emitError(new ServerError(frame.code, frame.message, frame.ids));
         return;

@@ -34,4 +34,5 @@ export type {
   HeraldMessage,
   MessageHandler,
   SubscribedEvent,
+  UnsubscribedEvent,
 } from "./types.js";

@@ -15,7 +15,7 @@ describe("options", () => {
     const options = resolveOptions({ url: "ws://h/ws", token: "t", WebSocket });
     expect(options).toMatchObject({
       autoAck: true,
-      authInFirstFrame: false,
+      authInFirstFrame: true,
       seenIdsCapacity: 10_000,
       terminalCloseCodes: [4010, 4012],
       authCloseCodes: [4001, 4003],

@@ -25,7 +25,10 @@ export interface HeraldClientOptions {
   /** Informational: the device id is taken from the token's `did` claim by the server. */
   deviceId?: string;
   reconnect?: ReconnectOptions;
-  /** Send the token as a first `auth` frame instead of `?token=` in the URL (keeps it out of access logs). */
+  /**
+   * Send the token in a first `auth` frame (default `true`), which keeps it out of URLs, where proxies and
+   * access logs record it. `false` opts in to `?token=` in the URL.
+   */
   authInFirstFrame?: boolean;
   /** How many handled message ids to remember to suppress redeliveries. Default 10,000. */
   seenIdsCapacity?: number;
@@ -93,7 +96,7 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
       maxDelayMs: options.reconnect?.maxDelayMs ?? 30_000,
       stableAfterMs: options.reconnect?.stableAfterMs ?? 5_000,
     },
-    authInFirstFrame: options.authInFirstFrame ?? false,
+    authInFirstFrame: options.authInFirstFrame ?? true,
     seenIdsCapacity: options.seenIdsCapacity ?? 10_000,
     terminalCloseCodes: options.terminalCloseCodes ?? DEFAULT_TERMINAL_CLOSE_CODES,
     authCloseCodes: options.authCloseCodes ?? DEFAULT_AUTH_CLOSE_CODES,

@@ -38,6 +38,10 @@ export function parseServerFrame(data: unknown): ServerFrame | ProtocolError | u
       return isNumber(frame.seq) ? (frame as ServerFrame) : bad();
     case "subscribed":
       return isString(frame.channel) && typeof frame.recovered === "boolean" ? (frame as ServerFrame) : bad();
+    case "unsubscribed":
+      return isString(frame.channel) && isString(frame.code) && isString(frame.message)
+        ? (frame as ServerFrame)
+        : bad();
     case "error": {
       const ids = frame.ids;
       const idsOk = ids === undefined || (Array.isArray(ids) && ids.every(isString));

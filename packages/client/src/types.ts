@@ -24,6 +24,14 @@ export interface SubscribedEvent {
   recovered: boolean;
 }
 
+/** The server ended a channel subscription; its handlers are dropped and it is not resubscribed. */
+export interface UnsubscribedEvent {
+  channel: string;
+  /** Why, e.g. `forbidden` when a refreshed token no longer allows the channel. */
+  code: string;
+  message: string;
+}
+
 /** A message sent to this user. */
 export interface HeraldMessage {
   id: string;
@@ -57,5 +65,6 @@ export interface HeraldClientEvents {
   message: HeraldMessage;
   error: HeraldClientError;
   subscribed: SubscribedEvent;
+  unsubscribed: UnsubscribedEvent;
   state: ConnectionState;
 }

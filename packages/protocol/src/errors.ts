@@ -13,6 +13,10 @@ export const ErrorCode = {
   InvalidRequest: "invalid_request",
   Unauthorized: "unauthorized",
   TokenExpired: "token_expired",
+  /** The token is valid but does not allow this (a channel, another user's subscription token). */
+  Forbidden: "forbidden",
+  RateLimited: "rate_limited",
+  TooManySubscriptions: "too_many_subscriptions",
   Internal: "internal",
   Unavailable: "unavailable",
 } as const;

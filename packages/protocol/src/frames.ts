@@ -33,12 +33,18 @@ export type ChannelMessageFrame = {
   ts: number;
 };
 export type SubscribedFrame = { type: "subscribed"; channel: string; recovered: boolean };
+/**
+ * The server ended a channel subscription the client did not give up, e.g. because a refreshed token no longer
+ * allows the channel (`code` is then `forbidden`). The client should not resubscribe without a new grant.
+ */
+export type UnsubscribedFrame = { type: "unsubscribed"; channel: string; code: string; message: string };
 export type ErrorFrame = { type: "error"; code: string; message: string; ids?: string[] };
 export type ServerFrame =
   | WelcomeFrame
   | UserMessageFrame
   | ChannelMessageFrame
   | SubscribedFrame
+  | UnsubscribedFrame
   | ErrorFrame;
 
 // ---- client to server --------------------------------------------------------------------------------------

@@ -5,4 +5,5 @@ export * from "./frames.js";
 export * from "./internal.js";
 export * from "./publish.js";
 export * from "./subjects.js";
+export * from "./token-types.js";
 export * from "./user-token.js";

@@ -1,0 +1,121 @@
+import { ConfigError } from "@herald/service-kit";
+import { describe, expect, it } from "vitest";
+import { loadConfig, proxyTrust } from "./config.js";
+
+const KEY = "k".repeat(32);
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+describe("connector config", () => {
+  it("has the documented defaults for tokens, proxies, timeouts and send budgets", () => {
+    const config = loadConfig({ HERALD_JWT_SECRET: KEY });
+    expect(config).toMatchObject({
+      HERALD_MAX_TOKEN_LIFETIME: 24 * 3_600_000,
+      HERALD_HEADERS_TIMEOUT: 10_000,
+      HERALD_REQUEST_TIMEOUT: 30_000,
+      HERALD_JWKS_CACHE_MAX_AGE: 600_000,
+      HERALD_JWKS_MAX_STALE: 6 * 3_600_000,
+      HERALD_MAX_BUFFERED_BYTES_PER_USER: 16 * 1024 * 1024,
+      HERALD_MAX_BUFFERED_BYTES_TOTAL: 256 * 1024 * 1024,
+    });
+    expect(config.HERALD_JWT_SECRETS.size).toBe(0);
+    expect(proxyTrust(config)).toEqual({ kind: "none" });
+  });
+
+  it("refuses HS256 keys under 32 bytes, counting bytes rather than characters", () => {
+    expect(problemsOf({ HERALD_JWT_SECRET: "x".repeat(31) })).toEqual([
+      "HERALD_JWT_SECRET: HERALD_JWT_SECRET must be at least 32 bytes",
+    ]);
+    // 16 characters of 2 bytes each.
+    expect(problemsOf({ HERALD_JWT_SECRET: "é".repeat(16) })).toEqual([]);
+  });
+
+  it("reads several HS256 keys by kid, and lists every bad entry", () => {
+    const config = loadConfig({ HERALD_JWT_SECRETS: `2026-05=${KEY},2026-06=${"m".repeat(40)}=` });
+    expect([...config.HERALD_JWT_SECRETS]).toEqual([
+      ["2026-05", KEY],
+      ["2026-06", `${"m".repeat(40)}=`],
+    ]);
+    const problems = problemsOf({
+      HERALD_JWT_SECRETS: `a=${KEY},a=${KEY},short=abc,no-key-here,bad kid=${KEY}`,
+    });
+    expect(problems).toHaveLength(4);
+    expect(problems.join("\n")).toMatch(/kid 'a' appears twice/);
+    expect(problems.join("\n")).toMatch(/kid 'short' must be at least 32 bytes/);
+    expect(problems.every((p) => p.startsWith("HERALD_JWT_SECRETS: "))).toBe(true);
+  });
+
+  it("needs some key: a secret, keys by kid, or a JWKS", () => {
+    expect(problemsOf({})).toEqual([
+      "HERALD_JWT_SECRET: set HERALD_JWT_SECRET or HERALD_JWT_SECRETS (HS256), or HERALD_JWKS_URL",
+    ]);
+    expect(problemsOf({ HERALD_JWT_SECRETS: `k=${KEY}` })).toEqual([]);
+  });
+
+  it("wants an audience with a JWKS, and https unless the host is loopback or http is allowed", () => {
+    const jwks = (url: string, extra: Record<string, string> = {}) =>
+      problemsOf({ HERALD_JWKS_URL: url, HERALD_JWT_AUDIENCE: "herald", ...extra });
+    expect(jwks("https://id.example.com/jwks.json")).toEqual([]);
+    expect(jwks("http://127.0.0.1:9/jwks.json")).toEqual([]);
+    expect(jwks("http://localhost:9/jwks.json")).toEqual([]);
+    expect(jwks("http://[::1]:9/jwks.json")).toEqual([]);
+    expect(jwks("http://id.example.com/jwks.json")).toEqual([
+      expect.stringMatching(/^HERALD_JWKS_URL: must be https:/),
+    ]);
+    expect(jwks("http://id.example.com/jwks.json", { HERALD_JWKS_ALLOW_HTTP: "true" })).toEqual([]);
+    expect(problemsOf({ HERALD_JWKS_URL: "https://id.example.com/jwks.json" })).toEqual([
+      expect.stringMatching(/^HERALD_JWT_AUDIENCE: is required with HERALD_JWKS_URL/),
+    ]);
+  });
+
+  it("lists single-variable and cross-variable problems of one start together", () => {
+    const problems = problemsOf({
+      HERALD_JWT_SECRET: "too-short",
+      HERALD_JWKS_URL: "http://id.example.com/jwks.json",
+      HERALD_TRUSTED_PROXIES: "10.0.0.0/33",
+      HERALD_MAX_TOKEN_LIFETIME: "forever",
+    });
+    expect(problems.map((p) => p.split(":")[0]).sort()).toEqual([
+      "HERALD_JWKS_URL",
+      "HERALD_JWT_AUDIENCE",
+      "HERALD_JWT_SECRET",
+      "HERALD_MAX_TOKEN_LIFETIME",
+      "HERALD_TRUSTED_PROXIES",
+    ]);
+  });
+
+  it("reads trusted proxies as a hop count or CIDR ranges; HERALD_TRUST_PROXY=true is one hop", () => {
+    const trust = (env: Record<string, string>) => proxyTrust(loadConfig({ HERALD_JWT_SECRET: KEY, ...env }));
+    expect(trust({ HERALD_TRUSTED_PROXIES: "2" })).toEqual({ kind: "hops", hops: 2 });
+    expect(trust({ HERALD_TRUSTED_PROXIES: "10.0.0.0/8, fd00::/8,192.0.2.1" })).toMatchObject({
+      kind: "cidrs",
+      ranges: ["10.0.0.0/8", "fd00::/8", "192.0.2.1"],
+    });
+    expect(trust({ HERALD_TRUST_PROXY: "true" })).toEqual({ kind: "hops", hops: 1 });
+    expect(
+      problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_TRUSTED_PROXIES: "10.0.0.0/8,nope,1.2.3.4/40" }),
+    ).toEqual([
+      "HERALD_TRUSTED_PROXIES: 'nope' is not an address or CIDR range like 10.0.0.0/8 or fd00::/8",
+      "HERALD_TRUSTED_PROXIES: '1.2.3.4/40' is not an address or CIDR range like 10.0.0.0/8 or fd00::/8",
+    ]);
+    expect(
+      problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_TRUSTED_PROXIES: "1", HERALD_TRUST_PROXY: "true" }),
+    ).toEqual([expect.stringMatching(/^HERALD_TRUST_PROXY: set HERALD_TRUSTED_PROXIES only/)]);
+  });
+
+  it("keeps the header timeout within the request timeout", () => {
+    expect(
+      problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_HEADERS_TIMEOUT: "40s", HERALD_REQUEST_TIMEOUT: "30s" }),
+    ).toEqual(["HERALD_HEADERS_TIMEOUT: must not be longer than HERALD_REQUEST_TIMEOUT"]);
+    expect(problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_MAX_TOKEN_LIFETIME: "0s" })).toEqual([
+      "HERALD_MAX_TOKEN_LIFETIME: HERALD_MAX_TOKEN_LIFETIME must be > 0",
+    ]);
+  });
+});
