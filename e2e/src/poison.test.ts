@@ -52,7 +52,10 @@ afterAll(async () => {
 });
 
 async function open(userId: string, options: { deviceId?: string; autoAck?: boolean } = {}) {
-  const token = await signToken({ sub: userId, ...(options.deviceId ? { did: options.deviceId } : {}) }, stack.jwtSecret);
+  const token = await signToken(
+    { sub: userId, ...(options.deviceId ? { did: options.deviceId } : {}) },
+    stack.jwtSecret,
+  );
   const client = await connectClient(stack.wsUrl(token), { autoAck: options.autoAck ?? false });
   clients.push(client);
   return client;
@@ -95,10 +98,16 @@ describe("issue 13: poison messages", () => {
     const bystander = await open("kick-bystander", { autoAck: true });
     for (const [i, reason] of reasons.entries()) {
       expect(Buffer.byteLength(reason)).toBeGreaterThan(123);
-      backend.nc.publish(backend.s.controlDisconnect, JSON.stringify({ userId: `kick-${i}`, reason, code: 4011 }));
+      backend.nc.publish(
+        backend.s.controlDisconnect,
+        JSON.stringify({ userId: `kick-${i}`, reason, code: 4011 }),
+      );
     }
     for (const [i, client] of kicked.entries()) {
-      const info = await waitUntil(() => client.closeInfo(), { timeoutMs: 5_000, message: `kick-${i} closed` });
+      const info = await waitUntil(() => client.closeInfo(), {
+        timeoutMs: 5_000,
+        message: `kick-${i} closed`,
+      });
       expect(info.code).toBe(4011);
       expect(Buffer.byteLength(info.reason)).toBeLessThanOrEqual(123);
       expect(Buffer.byteLength(info.reason)).toBeGreaterThan(119);
@@ -125,7 +134,10 @@ describe("issue 13: poison messages", () => {
     await waitUntil(
       async () => {
         const info = await backend.jsm.streams.info(channelStream, { subjects_filter: channelSubject });
-        return info.state.subjects?.[channelSubject] === count && (await backend.mailboxCount("big-backlog")) === count;
+        return (
+          info.state.subjects?.[channelSubject] === count &&
+          (await backend.mailboxCount("big-backlog")) === count
+        );
       },
       { timeoutMs: 20_000, message: "the messages stored" },
     );
@@ -180,7 +192,9 @@ describe("issue 13: poison messages", () => {
     for (let batch = 0; batch < total; batch += 50) {
       held.push(
         ...(await Promise.all(
-          Array.from({ length: 50 }, (_, j) => open(userOf(batch + j), { deviceId: `${"🛰".repeat(120)}-${j}` })),
+          Array.from({ length: 50 }, (_, j) =>
+            open(userOf(batch + j), { deviceId: `${"🛰".repeat(120)}-${j}` }),
+          ),
         )),
       );
     }
@@ -236,7 +250,9 @@ const requestBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
     )
     .map((body) => JSON.stringify(body)),
   fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value) ?? "null"),
-  fc.integer({ min: 60, max: 20_000 }).map((n) => `{"userId":"a","channel":"c","x":${"[".repeat(n)}${"]".repeat(n)}}`),
+  fc
+    .integer({ min: 60, max: 20_000 })
+    .map((n) => `{"userId":"a","channel":"c","x":${"[".repeat(n)}${"]".repeat(n)}}`),
   fc.integer({ min: 60, max: 5_000 }).map((n) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`),
   fc.constantFrom(
     '{"__proto__":{"userId":"alice","deviceId":"x"}}',
@@ -252,14 +268,23 @@ const requestBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   ),
   fc
     .string({ minLength: 1_000, maxLength: 20_000 })
-    .map((text) => JSON.stringify({ userId: text, deviceId: text, channel: text, reason: text, userIds: [text] })),
+    .map((text) =>
+      JSON.stringify({ userId: text, deviceId: text, channel: text, reason: text, userIds: [text] }),
+    ),
   fc.uint8Array({ maxLength: 2_048 }),
 );
 
 describe("generated input", () => {
   it("every internal API answers each generated request, with an answer or an error, and keeps answering", async () => {
     const s = backend.s;
-    const apis = [s.replay, s.channelReplay, s.cursorGet, s.presenceGet, s.presenceCount, s.controlDisconnect];
+    const apis = [
+      s.replay,
+      s.channelReplay,
+      s.cursorGet,
+      s.presenceGet,
+      s.presenceCount,
+      s.controlDisconnect,
+    ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...apis), requestBody, async (subject, body) => {
         const reply = await backend.nc.request(subject, body, { timeout: 5_000 });
@@ -267,6 +292,30 @@ describe("generated input", () => {
       }),
       { numRuns: 300 },
     );
+    // Core subjects the services follow without answering: reports, events, syncs, live copies (half of them
+    // with the sequence headers a stream's RePublish adds, so they get past the first check).
+    const followed = [
+      s.presenceReport("fuzz-c"),
+      s.presenceEvent("fuzz-target"),
+      s.presenceSync,
+      s.live("fuzz-target"),
+      s.channelLive("default", "fuzz-chan"),
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...followed),
+        requestBody,
+        fc.boolean(),
+        async (subject, body, numbered) => {
+          const h = backend.headers();
+          h.set("Nats-Sequence", "1000000");
+          h.set("Nats-Last-Sequence", "999999");
+          backend.nc.publish(subject, body, numbered ? { headers: h } : {});
+        },
+      ),
+      { numRuns: 300 },
+    );
+    await backend.nc.flush();
     expect(await exitedServices(stack.all())).toEqual([]);
     const answers = await Promise.all([
       backend.request<ReplayReply>(s.replay, { userId: "fuzz-ok", deviceId: "d" }),

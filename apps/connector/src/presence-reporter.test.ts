@@ -17,7 +17,8 @@ describe("splitBySize", () => {
           expect(parts.length).toBeGreaterThan(0);
           for (const part of parts) {
             expect(part.length).toBeLessThanOrEqual(maxCount);
-            if (part.length > 1) expect(part.reduce((sum, n) => sum + n + 1, 0)).toBeLessThanOrEqual(maxBytes);
+            if (part.length > 1)
+              expect(part.reduce((sum, n) => sum + n + 1, 0)).toBeLessThanOrEqual(maxBytes);
           }
           if (sizes.length > 0) expect(parts.every((part) => part.length > 0)).toBe(true);
         },
@@ -34,7 +35,12 @@ describe("splitBySize", () => {
       deviceId: `${"界".repeat(120)}-${i}`,
       since: Date.now(),
     }));
-    const parts = splitBySize(connections, (c) => utf8ByteLength(JSON.stringify(c)), payloadBudget(maxPayload), 1_000);
+    const parts = splitBySize(
+      connections,
+      (c) => utf8ByteLength(JSON.stringify(c)),
+      payloadBudget(maxPayload),
+      1_000,
+    );
     expect(parts.length).toBeGreaterThan(1);
     for (const [part, list] of parts.entries()) {
       const report = {

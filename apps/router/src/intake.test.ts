@@ -159,7 +159,13 @@ const nested = (depth: number) => `${"[".repeat(depth)}0${"]".repeat(depth)}`;
 
 describe("decide under generated input", () => {
   const anySubject = fc.oneof(
-    fc.constantFrom(s.sendUser("a"), s.sendUsers, s.sendChannel("chat-1"), s.sendBroadcast, s.sendUser("=Zm9v")),
+    fc.constantFrom(
+      s.sendUser("a"),
+      s.sendUsers,
+      s.sendChannel("chat-1"),
+      s.sendBroadcast,
+      s.sendUser("=Zm9v"),
+    ),
     fc.string({ maxLength: 60 }).map((tail) => `herald.send.${tail}`),
   );
   const anyPayload = fc.oneof(
@@ -168,16 +174,24 @@ describe("decide under generated input", () => {
     fc.jsonValue({ maxDepth: 5 }).map((data) => enc({ data, userIds: ["a", "b"] })),
     fc.integer({ min: 1, max: 30_000 }).map((n) => enc(`{"data":${nested(n)}}`)),
     fc.integer({ min: 1, max: 2_000 }).map((n) => enc(`${'{"data":'.repeat(n)}1${"}".repeat(n)}`)),
-    fc.string({ maxLength: 100 }).map((key) => enc(`{"${key}":1,"__proto__":{"data":1},"data":{"__proto__":[1]}}`)),
+    fc
+      .string({ maxLength: 100 })
+      .map((key) => enc(`{"${key}":1,"__proto__":{"data":1},"data":{"__proto__":[1]}}`)),
   );
 
   it("never throws, and whatever it routes can be serialised for the mailbox", () => {
     fc.assert(
-      fc.property(anySubject, anyPayload, fc.option(fc.string({ maxLength: 300 })), (subject, payload, msgId) => {
-        const d = decide(s, { subject, payload, msgId: msgId ?? undefined }, MAX, groups);
-        if (d.kind === "route") expect(() => JSON.stringify({ id: "x", data: d.data, ts: 1 })).not.toThrow();
-        else expect(d.message.length).toBeGreaterThan(0);
-      }),
+      fc.property(
+        anySubject,
+        anyPayload,
+        fc.option(fc.string({ maxLength: 300 })),
+        (subject, payload, msgId) => {
+          const d = decide(s, { subject, payload, msgId: msgId ?? undefined }, MAX, groups);
+          if (d.kind === "route")
+            expect(() => JSON.stringify({ id: "x", data: d.data, ts: 1 })).not.toThrow();
+          else expect(d.message.length).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 5_000 },
     );
   });

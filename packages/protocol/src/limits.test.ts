@@ -66,7 +66,8 @@ describe("truncateUtf8 and closeReason", () => {
           expect(whole.startsWith(cut)).toBe(true);
           // Maximal: the next character would not have fit.
           const next = whole.slice(cut.length).codePointAt(0);
-          if (next !== undefined) expect(encoded.length + utf8ByteLength(String.fromCodePoint(next))).toBeGreaterThan(max);
+          if (next !== undefined)
+            expect(encoded.length + utf8ByteLength(String.fromCodePoint(next))).toBeGreaterThan(max);
         },
       ),
       { numRuns: 10_000 },

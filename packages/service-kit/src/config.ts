@@ -78,7 +78,10 @@ export const byteSize = (fallback: string) =>
       const match = /^(\d+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/.exec(value.trim());
       const bytes = match ? Number(match[1]) * (BYTE_UNITS[match[2] ?? "B"] ?? 1) : Number.NaN;
       if (!Number.isSafeInteger(bytes) || bytes < 1) {
-        ctx.addIssue({ code: "custom", message: `'${value}' is not a size like 65536, 512KiB, 64MiB or 2GiB` });
+        ctx.addIssue({
+          code: "custom",
+          message: `'${value}' is not a size like 65536, 512KiB, 64MiB or 2GiB`,
+        });
         return z.NEVER;
       }
       return bytes;

@@ -37,8 +37,8 @@ describe("subscribeGuarded", () => {
     const handled: string[] = [];
     const sub = subscribeGuarded(nc, "guard.sub", guard, "test", (msg) => {
       const text = msg.string();
-      // A synchronous throw (the stack overflow of issue 13) and a rejection.
-      if (text === "throw") JSON.stringify(JSON.parse(`${"[".repeat(100_000)}${"]".repeat(100_000)}`));
+      // A synchronous throw (like the RangeError of a stack overflow in issue 13) and a rejection.
+      if (text === "throw") throw new RangeError("Maximum call stack size exceeded");
       if (text === "reject") return Promise.reject(new HeraldError(ErrorCode.InvalidRequest, "no"));
       handled.push(text);
       return undefined;
@@ -61,7 +61,10 @@ describe("serveJson", () => {
       return { blob: "x".repeat(size ?? 1) };
     });
     const ask = async (body: string) =>
-      (await nc.request("guard.api", body, { timeout: 5_000 })).json<{ blob?: string; error?: { code: string } }>();
+      (await nc.request("guard.api", body, { timeout: 5_000 })).json<{
+        blob?: string;
+        error?: { code: string };
+      }>();
     expect((await ask('{"size":2}')).blob).toBe("xx");
     expect((await ask(`{"size":${MAX_PAYLOAD}}`)).error?.code).toBe(ErrorCode.ReplyTooLarge);
     expect((await ask("{nope")).error?.code).toBe(ErrorCode.InvalidJson);

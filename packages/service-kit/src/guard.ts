@@ -123,7 +123,10 @@ export function respondJson(
       `the answer is ${body.length} bytes, more than one NATS message holds (max_payload ${limit}); ask for less`,
     );
     guard.errors.inc({ handler, code: error.code });
-    guard.logger.warn({ handler, bytes: body.length, maxPayload: limit }, "answer too large; error sent instead");
+    guard.logger.warn(
+      { handler, bytes: body.length, maxPayload: limit },
+      "answer too large; error sent instead",
+    );
     body = errorBody(error);
   }
   try {
