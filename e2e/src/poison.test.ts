@@ -40,7 +40,13 @@ beforeAll(async () => {
   nats = await startNatsServer({ extraConfig: `max_payload: ${MAX_PAYLOAD}` });
   stack = await startStack({
     nats,
-    envFor: { router: { ROUTER_MAX_ACK_PENDING: String(MAX_ACK_PENDING) } },
+    envFor: {
+      // Publishes as large as NATS carries reach the router, to be refused when they would not fit once stored.
+      router: {
+        ROUTER_MAX_ACK_PENDING: String(MAX_ACK_PENDING),
+        HERALD_MAX_MESSAGE_BYTES: String(MAX_PAYLOAD),
+      },
+    },
   });
   backend = await connectBackend(nats.url);
 });
@@ -182,6 +188,28 @@ describe("issue 13: poison messages", () => {
     });
     expect(await exitedServices(stack.all())).toEqual([]);
     await stack.persistence[0]!.waitReady(5_000);
+  });
+
+  it("3b. dead-letters a publish that fits max_payload but not once stored, cut to fit, and routes the next", async () => {
+    const reader = await open("near-limit", { autoAck: true });
+    // Fits one NATS message as published; its mailbox entry (with id and ts) would not fit at all. Before,
+    // that write failed for ever and held back every later message to this user.
+    const payload = `{"data":"${"y".repeat(MAX_PAYLOAD - 20 - 11)}"}`;
+    expect(payload.length).toBe(MAX_PAYLOAD - 20);
+    await backend.publish(backend.s.sendUser("near-limit"), payload);
+    await backend.toUser("near-limit", { data: "small", id: "after-big" });
+    await reader.waitFor((f) => f.type === "message" && f.id === "after-big", 20_000);
+    const letter = await waitUntil(
+      () =>
+        backend.jsm.streams
+          .getMessage(backend.s.streams.dead, { last_by_subj: backend.s.dead("too_large") })
+          .catch(() => null),
+      { timeoutMs: 10_000, message: "a too_large dead letter" },
+    );
+    expect(letter.header?.get("Herald-Original-Length")).toBe(String(payload.length));
+    expect(letter.data.length).toBeLessThan(payload.length);
+    expect(Buffer.from(letter.data).toString()).toBe(payload.slice(0, letter.data.length));
+    expect(reader.messages().map((m) => m.id)).toEqual(["after-big"]);
   });
 
   it("splits a heartbeat by bytes: a connector holding many long non-ASCII ids stays up and is counted", async () => {
