@@ -5,6 +5,7 @@
 // the presence service only ever sees these reports, so publishing them is the same load.
 import { randomBytes, randomUUID } from "node:crypto";
 import { type ConnectionInfo, subjects } from "@herald/protocol";
+import { createHandlerGuard, createLogger, Registry } from "@herald/service-kit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { PresenceReporter } from "../../apps/connector/dist/presence-reporter.js";
 import { nowUs, sleep } from "./clock.js";
@@ -31,7 +32,8 @@ async function start(params: StartParams): Promise<{ connectorIds: string[] }> {
     Array.from({ length: params.connectors }, async (_, i) => {
       const nc = await connect({ servers: params.natsUrl, noAsyncTraces: true, name: `sim-connector-${i}` });
       const id = `sim-${i}-${randomBytes(3).toString("hex")}`;
-      const reporter = new PresenceReporter(nc, s, id, params.heartbeatMs);
+      const guard = createHandlerGuard(createLogger(id, "warn"), new Registry());
+      const reporter = new PresenceReporter(nc, s, id, params.heartbeatMs, guard);
       reporter.start();
       return { nc, reporter, id };
     }),

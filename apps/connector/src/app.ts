@@ -17,12 +17,14 @@ import {
 } from "@herald/protocol";
 import {
   Counter,
+  createHandlerGuard,
   delay,
   Gauge,
   Histogram,
   type Logger,
   type Nats,
   type Registry,
+  runGuarded,
   STORE_LAG_BUCKETS,
   secondsSinceStored,
   waitForStreams,
@@ -72,9 +74,16 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       return delivery;
     };
   }
-  const feeds = new LiveFeeds<Delivery>(nats.nc, observed(parseUserLive, "user"), logger);
-  const channelFeeds = new LiveFeeds<Delivery>(nats.nc, observed(parseChannelLive, "channel"), logger);
-  const presence = new PresenceReporter(nats.nc, s, config.CONNECTOR_ID, config.PRESENCE_HEARTBEAT_INTERVAL);
+  const guard = createHandlerGuard(logger, metrics);
+  const feeds = new LiveFeeds<Delivery>(nats.nc, observed(parseUserLive, "user"), guard);
+  const channelFeeds = new LiveFeeds<Delivery>(nats.nc, observed(parseChannelLive, "channel"), guard);
+  const presence = new PresenceReporter(
+    nats.nc,
+    s,
+    config.CONNECTOR_ID,
+    config.PRESENCE_HEARTBEAT_INTERVAL,
+    guard,
+  );
   const connections = new Set<Connection>();
   const abort = new AbortController();
   let streamsReady = false;
@@ -302,10 +311,11 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
       (delivery) => broadcast.push(delivery),
     );
     broadcast.start();
-    control = followControl(nats.nc, s, () => connections, logger);
+    control = followControl(nats.nc, s, () => connections, guard);
     void resyncOnReconnect();
-    timers.push(setInterval(pingAll, config.HERALD_PING_INTERVAL));
-    timers.push(setInterval(resendAll, Math.max(200, Math.min(5_000, config.HERALD_ACK_TIMEOUT / 4))));
+    timers.push(setInterval(() => runGuarded(guard, "ping", pingAll), config.HERALD_PING_INTERVAL));
+    const resendEvery = Math.max(200, Math.min(5_000, config.HERALD_ACK_TIMEOUT / 4));
+    timers.push(setInterval(() => runGuarded(guard, "resend", resendAll), resendEvery));
     const srv = server;
     await new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
@@ -319,11 +329,13 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     for await (const status of nats.nc.status()) {
       if (status.type !== "reconnect") continue;
       logger.info({ connections: connections.size }, "nats reconnected; resyncing sessions");
-      for (const c of connections) {
-        c.session?.resync();
-        c.channels?.resync();
-      }
-      broadcast.resync();
+      runGuarded(guard, "resync", () => {
+        for (const c of connections) {
+          c.session?.resync();
+          c.channels?.resync();
+        }
+        broadcast.resync();
+      });
     }
   }
 

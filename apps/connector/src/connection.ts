@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { CloseCode, ErrorCode, type WelcomeFrame } from "@herald/protocol";
+import { CloseCode, closeReason, ErrorCode, type WelcomeFrame } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import WebSocket from "ws";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
@@ -87,9 +87,16 @@ export class Connection {
     this.close(CloseCode.SlowConsumer, "slow consumer: send buffer full; reconnect to resume");
   }
 
+  /** Closes with `code` and `reason`, cut to what a close frame holds (123 UTF-8 bytes); never throws. */
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, reason);
+      try {
+        this.ws.close(code, closeReason(reason));
+      } catch (err) {
+        // An invalid code can only come from a bug: the socket still goes, by terminate.
+        this.deps.logger.error({ err, code }, "could not close the socket cleanly; terminating it");
+        this.ws.terminate();
+      }
     }
     // A peer that never answers the close handshake must not hold the socket forever.
     setTimeout(() => this.ws.terminate(), 5_000).unref();

@@ -1,7 +1,15 @@
-import { type DisconnectCommand, disconnectCommandSchema, type Subjects } from "@herald/protocol";
-import type { Logger } from "@herald/service-kit";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { type DisconnectCommand, disconnectCommandSchema, ErrorCode, type Subjects } from "@herald/protocol";
+import {
+  type HandlerGuard,
+  parseJsonRequest,
+  reportFailure,
+  respondJson,
+  subscribeGuarded,
+} from "@herald/service-kit";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Connection } from "./connection.js";
+
+const HANDLER = "control.disconnect";
 
 /** Which of `connections` a disconnect command names. */
 export function matching(command: DisconnectCommand, connections: Iterable<Connection>): Connection[] {
@@ -18,35 +26,48 @@ export function matching(command: DisconnectCommand, connections: Iterable<Conne
 
 /**
  * Follows `<p>.control.disconnect`: closes the named connections with the given code and reason. A request
- * (with a reply subject) is answered with how many this connector closed.
+ * (with a reply subject) is answered with how many this connector closed. One connection that fails to close
+ * does not keep the others open, and nothing a command holds can stop the subscription.
  */
 export function followControl(
   nc: NatsConnection,
   s: Subjects,
   connections: () => Iterable<Connection>,
-  logger: Logger,
+  guard: HandlerGuard,
 ): Subscription {
-  const encoder = new TextEncoder();
-  return nc.subscribe(s.controlDisconnect, {
-    callback: (err, msg) => {
-      if (err) return;
-      let parsed: ReturnType<typeof disconnectCommandSchema.safeParse>;
-      try {
-        parsed = disconnectCommandSchema.safeParse(msg.json());
-      } catch {
-        parsed = disconnectCommandSchema.safeParse(undefined);
-      }
-      if (!parsed.success) {
-        const message = parsed.error.issues[0]?.message ?? "invalid command";
-        if (msg.reply)
-          msg.respond(encoder.encode(JSON.stringify({ error: { code: "invalid_request", message } })));
-        return;
-      }
-      const command = parsed.data;
-      const targets = matching(command, connections());
-      for (const c of targets) c.close(command.code, command.reason);
-      if (targets.length > 0) logger.info({ ...command, closed: targets.length }, "disconnect command");
-      if (msg.reply) msg.respond(encoder.encode(JSON.stringify({ closed: targets.length })));
-    },
-  });
+  return subscribeGuarded(nc, s.controlDisconnect, guard, HANDLER, (msg) =>
+    disconnect(nc, msg, connections, guard),
+  );
+}
+
+function disconnect(
+  nc: NatsConnection,
+  msg: Msg,
+  connections: () => Iterable<Connection>,
+  guard: HandlerGuard,
+): void {
+  let input: unknown;
+  try {
+    input = parseJsonRequest(msg.data);
+  } catch {
+    input = undefined;
+  }
+  const parsed = disconnectCommandSchema.safeParse(input);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? "invalid command";
+    guard.errors.inc({ handler: HANDLER, code: ErrorCode.InvalidRequest });
+    respondJson(nc, msg, guard, HANDLER, { error: { code: ErrorCode.InvalidRequest, message } });
+    return;
+  }
+  const command = parsed.data;
+  const targets = matching(command, connections());
+  for (const c of targets) {
+    try {
+      c.close(command.code, command.reason);
+    } catch (err) {
+      reportFailure(guard, HANDLER, err);
+    }
+  }
+  if (targets.length > 0) guard.logger.info({ ...command, closed: targets.length }, "disconnect command");
+  respondJson(nc, msg, guard, HANDLER, { closed: targets.length });
 }

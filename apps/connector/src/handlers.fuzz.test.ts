@@ -1,5 +1,5 @@
 import { parseChannelRetention, subjects } from "@herald/protocol";
-import { createLogger } from "@herald/service-kit";
+import { createHandlerGuard, createLogger, Registry } from "@herald/service-kit";
 import type { NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ describe("client-facing handlers under generated input", () => {
     const sent: string[] = [];
     const channels = new ChannelSubscriptions(
       {
-        feeds: new LiveFeeds<Delivery>(nc, parseChannelLive, logger),
+        feeds: new LiveFeeds<Delivery>(nc, parseChannelLive, createHandlerGuard(logger, new Registry())),
         s: subjects("herald"),
         groups: parseChannelRetention("chat-*=10/1h"),
         replay: async () => ({ messages: [], scannedTo: 0, done: true, recovered: true }),

@@ -1,5 +1,5 @@
 import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
-import type { Logger } from "@herald/service-kit";
+import { type HandlerGuard, reportFailure, runGuarded } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /**
@@ -36,7 +36,8 @@ export function channelFrame(id: string, channel: string, offset: number, data: 
  * One core-NATS subscription per live subject with listeners here (a user's `<p>.live.<token>`, a channel's
  * `<p>.clive.<group>.<channel>`), shared by every listener. Streams republish each stored message there with
  * its sequence and the subject's previous sequence, which listeners use to detect gaps. Each message is parsed
- * and serialised once, whatever the number of listeners.
+ * and serialised once, whatever the number of listeners. A message that fails to parse, or a listener that
+ * throws, is reported (`guard`) and never stops the subscription or the other listeners.
  */
 export class LiveFeeds<T> {
   private readonly feeds = new Map<string, { sub: Subscription; listeners: Set<FeedListener<T>> }>();
@@ -44,11 +45,27 @@ export class LiveFeeds<T> {
   constructor(
     private readonly nc: NatsConnection,
     private readonly parse: (msg: Msg, key: string) => T | undefined,
-    private readonly logger: Logger,
+    private readonly guard: HandlerGuard,
   ) {}
 
   get size(): number {
     return this.feeds.size;
+  }
+
+  private dispatch(msg: Msg, key: string, listeners: Set<FeedListener<T>>): void {
+    const item = this.parse(msg, key);
+    if (item === undefined) {
+      this.guard.errors.inc({ handler: "live", code: "invalid_message" });
+      this.guard.logger.warn({ subject: msg.subject }, "ignoring malformed live message");
+      return;
+    }
+    for (const listener of listeners) {
+      try {
+        listener(item);
+      } catch (err) {
+        reportFailure(this.guard, "live", err);
+      }
+    }
   }
 
   /** Starts following `subject`; the returned function stops. The subscription is sent before it returns. */
@@ -59,15 +76,10 @@ export class LiveFeeds<T> {
       const sub = this.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err) {
-            this.logger.warn({ err, subject }, "live subscription error");
+            this.guard.logger.warn({ err, subject }, "live subscription error");
             return;
           }
-          const item = this.parse(msg, key);
-          if (item === undefined) {
-            this.logger.warn({ subject: msg.subject }, "ignoring malformed live message");
-            return;
-          }
-          for (const l of listeners) l(item);
+          runGuarded(this.guard, "live", () => this.dispatch(msg, key, listeners));
         },
       });
       feed = { sub, listeners };

@@ -1,5 +1,13 @@
-import { type AckedMessage, ackBundleSchema, type Receipt, type Subjects, userToken } from "@herald/protocol";
-import type { Counter, Logger } from "@herald/service-kit";
+import {
+  type AckBatch,
+  type AckedMessage,
+  ackBundleSchema,
+  isValidUserId,
+  type Receipt,
+  type Subjects,
+  userToken,
+} from "@herald/protocol";
+import { type Counter, type HandlerGuard, type Logger, reportFailure } from "@herald/service-kit";
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { applyAcks, skipVanished } from "./cursor.js";
@@ -12,6 +20,7 @@ export type AckProcessorDeps = {
   store: CursorStore;
   logger: Logger;
   acksApplied: Counter;
+  guard: HandlerGuard;
   /** How long acks gather before one round of cursor writes (a group commit). */
   gatherMs?: number;
 };
@@ -53,10 +62,13 @@ export class AckProcessor {
 
   private kick(): void {
     if (this.running) return;
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      if (this.queue.length > 0) this.kick();
-    });
+    this.running = this.drain()
+      // Whatever went wrong, the messages not acked come back after ack_wait; the process must go on.
+      .catch((err: unknown) => reportFailure(this.deps.guard, "ack.bundle", err))
+      .finally(() => {
+        this.running = undefined;
+        if (this.queue.length > 0) this.kick();
+      });
   }
 
   private async drain(): Promise<void> {
@@ -69,14 +81,10 @@ export class AckProcessor {
       const pendingGroups = new Map<JsMsg, number>();
       const failed = new Set<JsMsg>();
       for (const msg of batch) {
-        const parsed = ackBundleSchema.safeParse(safeJson(msg));
-        if (!parsed.success) {
-          this.deps.logger.warn({ subject: msg.subject }, "dropping malformed ack bundle");
-          msg.term();
-          continue;
-        }
+        const batches = this.validBatches(msg);
+        if (!batches) continue;
         const keys = new Set<string>();
-        for (const { userId, deviceId, acks } of parsed.data.batches) {
+        for (const { userId, deviceId, acks } of batches) {
           const key = `${userId}\u0000${deviceId}`;
           let group = groups.get(key);
           if (!group) {
@@ -88,6 +96,7 @@ export class AckProcessor {
           keys.add(key);
         }
         pendingGroups.set(msg, keys.size);
+        if (keys.size === 0) this.settleMsg(() => msg.ack());
       }
       const settle = (group: Group, ok: boolean) => {
         for (const msg of group.msgs) {
@@ -95,8 +104,8 @@ export class AckProcessor {
           const left = (pendingGroups.get(msg) ?? 1) - 1;
           pendingGroups.set(msg, left);
           if (left > 0) continue;
-          if (failed.has(msg)) msg.nak(1_000);
-          else msg.ack();
+          if (failed.has(msg)) this.settleMsg(() => msg.nak(1_000));
+          else this.settleMsg(() => msg.ack());
         }
       };
       const work = [...groups.values()];
@@ -105,6 +114,35 @@ export class AckProcessor {
       };
       await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, work.length) }, worker));
     }
+  }
+
+  /** An ack, nak or term on a closing connection throws: the message then comes back after ack_wait. */
+  private settleMsg(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.deps.logger.warn({ err }, "could not settle an ack bundle");
+    }
+  }
+
+  /**
+   * The batches of a bundle with legal ids. A bundle that is not one is terminated (retrying cannot fix what it
+   * contains); a batch with an illegal user or device id is left out, the others applied.
+   */
+  private validBatches(msg: JsMsg): AckBatch[] | undefined {
+    const parsed = ackBundleSchema.safeParse(safeJson(msg));
+    if (!parsed.success) {
+      this.deps.guard.errors.inc({ handler: "ack.bundle", code: "invalid_message" });
+      this.deps.logger.warn({ subject: msg.subject }, "dropping malformed ack bundle");
+      this.settleMsg(() => msg.term());
+      return undefined;
+    }
+    const valid = parsed.data.batches.filter((b) => isValidUserId(b.userId) && isValidUserId(b.deviceId));
+    if (valid.length < parsed.data.batches.length) {
+      this.deps.guard.errors.inc({ handler: "ack.bundle", code: "invalid_user_id" });
+      this.deps.logger.warn({ subject: msg.subject }, "ack batches with illegal ids left out");
+    }
+    return valid;
   }
 
   /** Writes one device's cursor and emits its receipts; false when the write failed (retried later). */

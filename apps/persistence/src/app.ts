@@ -1,5 +1,13 @@
-import { subjects } from "@herald/protocol";
-import { Counter, type Logger, type Nats, type Registry, serveJson } from "@herald/service-kit";
+import { payloadBudget, subjects } from "@herald/protocol";
+import {
+  Counter,
+  createHandlerGuard,
+  type Logger,
+  maxPayload,
+  type Nats,
+  type Registry,
+  serveJson,
+} from "@herald/service-kit";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nanos, type Subscription } from "@nats-io/transport-node";
@@ -8,6 +16,7 @@ import { channelReplayPage } from "./channel-replay.js";
 import type { Config } from "./config.js";
 import { getCursors } from "./cursor-api.js";
 import { CursorStore } from "./cursor-store.js";
+import type { PageLimits } from "./page.js";
 import { replayPage } from "./replay.js";
 import { ensureStreams, streamConfigs } from "./streams.js";
 
@@ -33,6 +42,19 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
     help: "Replay pages served",
     registers: [metrics],
   });
+  const unsendable = new Counter({
+    name: "herald_persistence_unsendable_messages_total",
+    help: "Stored messages passed over in replay because no reply can carry them (too big or too deep)",
+    registers: [metrics],
+  });
+  const guard = createHandlerGuard(logger, metrics);
+  const limits: PageLimits = {
+    budget: () => payloadBudget(maxPayload(nats.nc)),
+    onUnsendable: (stream, seq, why) => {
+      unsendable.inc();
+      logger.error({ stream, seq, why }, "stored message cannot be sent in any reply; passed over");
+    },
+  };
 
   async function start(): Promise<void> {
     const configs = streamConfigs(s, config);
@@ -42,27 +64,38 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
       replicas: config.HERALD_REPLICAS,
       // A cursor untouched for longer than retention points only at messages that are gone.
       ttl: config.HERALD_RETENTION + 86_400_000,
+      max_bytes: config.HERALD_CURSORS_MAX_BYTES,
     });
+    await limitBucketBytes(`KV_${s.buckets.cursors}`, config.HERALD_CURSORS_MAX_BYTES);
     const store = new CursorStore(kv, { publisher: nats.publisher, subject: s.cursorKeySubject });
     await ensureAckConsumer();
-    processor = new AckProcessor({ nc: nats.nc, jsm: nats.jsm, s, store, logger, acksApplied });
+    processor = new AckProcessor({ nc: nats.nc, jsm: nats.jsm, s, store, logger, acksApplied, guard });
     await processor.start(
       await nats.js.consumers.get(s.streams.acks, s.consumers.persistence),
       config.PERSISTENCE_ACK_PREFETCH,
     );
-    const deps = { jsm: nats.jsm, s, store };
+    const deps = { jsm: nats.jsm, s, store, limits };
+    const channelDeps = { jsm: nats.jsm, s, groups: config.HERALD_CHANNEL_RETENTION, limits };
     subscriptions.push(
-      serveJson(nats.nc, s.replay, "persistence", logger, (request) => {
+      serveJson(nats.nc, s.replay, "persistence", guard, (request) => {
         replays.inc();
         return replayPage(deps, request);
       }),
-      serveJson(nats.nc, s.cursorGet, "persistence", logger, (request) => getCursors(deps, request)),
-      serveJson(nats.nc, s.channelReplay, "persistence", logger, (request) =>
-        channelReplayPage({ jsm: nats.jsm, s, groups: config.HERALD_CHANNEL_RETENTION }, request),
+      serveJson(nats.nc, s.cursorGet, "persistence", guard, (request) => getCursors(deps, request)),
+      serveJson(nats.nc, s.channelReplay, "persistence", guard, (request) =>
+        channelReplayPage(channelDeps, request),
       ),
     );
     started = true;
     logger.info({ streams: configs.map((c) => c.name) }, "streams ready; serving");
+  }
+
+  /** `kvm.create` leaves an existing bucket's config as it is: its byte limit is set here. */
+  async function limitBucketBytes(stream: string, maxBytes: number): Promise<void> {
+    const info = await nats.jsm.streams.info(stream);
+    if (info.config.max_bytes !== maxBytes) {
+      await nats.jsm.streams.update(stream, { max_bytes: maxBytes });
+    }
   }
 
   async function ensureAckConsumer(): Promise<void> {

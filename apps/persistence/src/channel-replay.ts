@@ -13,12 +13,19 @@ import {
 } from "@herald/protocol";
 import { parseRequest } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { ENTRY_OVERHEAD_BYTES, type PageLimits, unsendable } from "./page.js";
 
-export type ChannelReplayDeps = { jsm: JetStreamManager; s: Subjects; groups: readonly ChannelRetention[] };
+export type ChannelReplayDeps = {
+  jsm: JetStreamManager;
+  s: Subjects;
+  groups: readonly ChannelRetention[];
+  limits: PageLimits;
+};
 
 /**
  * `<p>.api.channel.replay`: a channel's messages after `since`, in pages, and whether that history is whole.
- * Without `since`, only the channel's current end, so a subscriber starts live from there.
+ * Without `since`, only the channel's current end, so a subscriber starts live from there. Pages are bounded
+ * like user replay pages (`replayPage`): they always fit one NATS message.
  */
 export async function channelReplayPage(
   deps: ChannelReplayDeps,
@@ -38,21 +45,32 @@ export async function channelReplayPage(
   }
   const recovered = await historyIsWhole(deps, stream, subject, request.since);
   let position = request.since;
+  const budget = deps.limits.budget();
+  const maxBytes = Math.min(request.maxBytes, budget);
   const messages: ChannelReplayReply["messages"] = [];
   let bytes = 0;
   let done = false;
-  while (messages.length < request.limit && bytes < request.maxBytes) {
+  // An unsendable message is passed over as if it were not there: the next one's `prev` reaches back past it.
+  let prev = position;
+  while (messages.length < request.limit) {
     const stored = await deps.jsm.direct.getMessage(stream, { seq: position + 1, next_by_subj: subject });
     if (!stored) {
       done = true;
       break;
     }
-    const prev = position;
+    const size = stored.data.length + ENTRY_OVERHEAD_BYTES;
+    if (messages.length > 0 && bytes + size > maxBytes) break;
     position = stored.seq;
+    const why = unsendable(stored.data, budget);
+    if (why) {
+      deps.limits.onUnsendable(stream, stored.seq, why);
+      continue;
+    }
     const entry = mailboxEntrySchema.safeParse(stored.json());
     if (!entry.success) continue;
     messages.push({ ...entry.data, offset: stored.seq, prev });
-    bytes += stored.data.length + 64;
+    prev = position;
+    bytes += size;
   }
   return { messages, scannedTo: position, done, recovered };
 }

@@ -1,4 +1,4 @@
-import { baseEnvSchema, duration, parseEnv, positiveInt } from "@herald/service-kit";
+import { baseEnvSchema, byteSize, duration, parseEnv, positiveInt } from "@herald/service-kit";
 import type { z } from "zod";
 
 export const envSchema = baseEnvSchema.extend({
@@ -11,6 +11,19 @@ export const envSchema = baseEnvSchema.extend({
   /** Acks pulled at once from the ack stream; what a killed replica strands until ack_wait. */
   PERSISTENCE_ACK_PREFETCH: positiveInt(512),
   PERSISTENCE_ACK_WAIT: duration("30s"),
+  /**
+   * Disk each stream may fill (`max_bytes`). Full intake, mailbox, ack and channel streams refuse new writes
+   * (discard new) rather than drop what they accepted; the dead-letter stream drops its oldest letters. The
+   * defaults add up to about 4.5 GiB per replica, below a nats-server's 8 GB `max_file_store` as in k8s/.
+   */
+  HERALD_INTAKE_MAX_BYTES: byteSize("512MiB"),
+  HERALD_MAILBOX_MAX_BYTES: byteSize("2GiB"),
+  HERALD_ACKS_MAX_BYTES: byteSize("256MiB"),
+  /** Per channel retention group (each `HERALD_CHANNEL_RETENTION` rule, and broadcasts). */
+  HERALD_CHANNEL_MAX_BYTES: byteSize("256MiB"),
+  HERALD_DEAD_MAX_BYTES: byteSize("1GiB"),
+  /** The cursor bucket. */
+  HERALD_CURSORS_MAX_BYTES: byteSize("256MiB"),
 });
 export type Config = z.infer<typeof envSchema>;
 

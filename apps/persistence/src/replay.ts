@@ -11,12 +11,14 @@ import { parseRequest } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ackedAbove } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
+import { ENTRY_OVERHEAD_BYTES, type PageLimits, unsendable } from "./page.js";
 
-export type ReplayDeps = { jsm: JetStreamManager; s: Subjects; store: CursorStore };
+export type ReplayDeps = { jsm: JetStreamManager; s: Subjects; store: CursorStore; limits: PageLimits };
 
 /**
  * One page of what a device has not acked: the user's mailbox walked with direct gets from `after` (or the
- * device's cursor floor), skipping messages the device acked above its floor.
+ * device's cursor floor), skipping messages the device acked above its floor. A page stops before the message
+ * that would take it past `maxBytes` or the reply budget (whichever is smaller), so it always fits one NATS message.
  */
 export async function replayPage(deps: ReplayDeps, input: unknown): Promise<ReplayReply> {
   const request = parseRequest(replayRequestSchema, input);
@@ -27,10 +29,14 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
   const skip = ackedAbove(cursor);
   const subject = deps.s.mailbox(userToken(request.userId));
   let position = Math.max(request.after ?? cursor.floor, cursor.floor);
+  const budget = deps.limits.budget();
+  const maxBytes = Math.min(request.maxBytes, budget);
   const messages: ReplayMessage[] = [];
   let bytes = 0;
   let done = false;
-  while (messages.length < request.limit && bytes < request.maxBytes) {
+  // An unsendable message is passed over as if it were not there: the next one's `prev` reaches back past it.
+  let prev = position;
+  while (messages.length < request.limit) {
     const stored = await deps.jsm.direct.getMessage(deps.s.streams.mailbox, {
       seq: position + 1,
       next_by_subj: subject,
@@ -39,13 +45,23 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
       done = true;
       break;
     }
-    const prev = position;
+    const size = stored.data.length + ENTRY_OVERHEAD_BYTES;
+    if (!skip.has(stored.seq) && messages.length > 0 && bytes + size > maxBytes) break;
     position = stored.seq;
-    if (skip.has(stored.seq)) continue;
+    if (skip.has(stored.seq)) {
+      prev = position;
+      continue;
+    }
+    const why = unsendable(stored.data, budget);
+    if (why) {
+      deps.limits.onUnsendable(deps.s.streams.mailbox, stored.seq, why);
+      continue;
+    }
     const entry = mailboxEntrySchema.safeParse(stored.json());
     if (!entry.success) continue;
     messages.push({ ...entry.data, seq: stored.seq, prev });
-    bytes += stored.data.length + 64;
+    prev = position;
+    bytes += size;
   }
   return { messages, scannedTo: position, done };
 }

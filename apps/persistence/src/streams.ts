@@ -17,6 +17,11 @@ type Settings = Pick<
   | "HERALD_DEDUP_WINDOW"
   | "HERALD_REPLICAS"
   | "HERALD_CHANNEL_RETENTION"
+  | "HERALD_INTAKE_MAX_BYTES"
+  | "HERALD_MAILBOX_MAX_BYTES"
+  | "HERALD_ACKS_MAX_BYTES"
+  | "HERALD_CHANNEL_MAX_BYTES"
+  | "HERALD_DEAD_MAX_BYTES"
 >;
 
 const DAY = 86_400_000;
@@ -24,6 +29,11 @@ const DAY = 86_400_000;
 /** The stream configurations Herald needs; persistence owns them. */
 export type WantedStream = Partial<StreamConfig> & { name: string };
 
+/**
+ * Every stream has a byte limit. Those holding accepted messages refuse new writes when full (discard new): the
+ * backend's publish fails with JetStream's "maximum bytes exceeded" and what is stored is still delivered; a
+ * router write that is refused is retried. Per-subject limits and `max_age` still drop the oldest as before.
+ */
 export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
   const common = { storage: StorageType.File, num_replicas: settings.HERALD_REPLICAS };
   return [
@@ -32,6 +42,8 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       name: s.streams.intake,
       subjects: [s.sendAll],
       retention: RetentionPolicy.Workqueue,
+      discard: DiscardPolicy.New,
+      max_bytes: settings.HERALD_INTAKE_MAX_BYTES,
       duplicate_window: nanos(settings.HERALD_DEDUP_WINDOW),
       max_age: nanos(settings.HERALD_RETENTION),
     },
@@ -40,7 +52,8 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       name: s.streams.mailbox,
       subjects: [`${s.mailboxPrefix}*`],
       retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
+      discard: DiscardPolicy.New,
+      max_bytes: settings.HERALD_MAILBOX_MAX_BYTES,
       max_age: nanos(settings.HERALD_RETENTION),
       max_msgs_per_subject: settings.HERALD_MAX_BACKLOG,
       duplicate_window: nanos(settings.HERALD_DEDUP_WINDOW),
@@ -52,6 +65,8 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       name: s.streams.acks,
       subjects: [s.ackAll],
       retention: RetentionPolicy.Workqueue,
+      discard: DiscardPolicy.New,
+      max_bytes: settings.HERALD_ACKS_MAX_BYTES,
       max_age: nanos(settings.HERALD_RETENTION),
     },
     ...[...settings.HERALD_CHANNEL_RETENTION, BROADCAST_RETENTION].map((group) => ({
@@ -59,7 +74,8 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       name: s.streams.channel(group.id),
       subjects: [s.channelGroupAll(group.id)],
       retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
+      discard: DiscardPolicy.New,
+      max_bytes: settings.HERALD_CHANNEL_MAX_BYTES,
       max_age: nanos(group.maxAgeMs),
       max_msgs_per_subject: group.maxMessages,
       duplicate_window: nanos(Math.min(settings.HERALD_DEDUP_WINDOW, group.maxAgeMs)),
@@ -72,7 +88,7 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       subjects: [s.deadAll],
       retention: RetentionPolicy.Limits,
       max_age: nanos(7 * DAY),
-      max_bytes: 1024 * 1024 * 1024,
+      max_bytes: settings.HERALD_DEAD_MAX_BYTES,
       discard: DiscardPolicy.Old,
     },
   ];

@@ -9,12 +9,17 @@ import {
   userToken,
 } from "@herald/protocol";
 import {
+  createHandlerGuard,
   delay,
   Lease,
   type Logger,
   type Registry as MetricsRegistry,
   type Nats,
+  reportFailure,
+  respondJson,
+  runGuarded,
   serveJson,
+  subscribeGuarded,
 } from "@herald/service-kit";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -50,7 +55,9 @@ export function createPresence({ nats, config, logger, metrics }: PresenceDeps) 
   const registry: Registry = new Registry((userId, online) => gate.transition(userId, online));
   const gate = new EventGate(publishEvent, (userId) => registry.isOnline(userId));
   const handler = new ReportHandler(registry, { now, onGap: requestSyncOf });
-  const reports = new ReportQueue<Msg>(applyReport);
+  const guard = createHandlerGuard(log, metrics);
+  // Reports are applied later, in slices: a failure there is caught per report, not in the NATS callback.
+  const reports = new ReportQueue<Msg>((msg) => runGuarded(guard, "presence.report", () => applyReport(msg)));
   const limit = new ConnectionLimit(registry, {
     max: config.PRESENCE_MAX_CONNECTIONS_PER_USER,
     policy: config.PRESENCE_CONNECTION_LIMIT_POLICY,
@@ -70,13 +77,14 @@ export function createPresence({ nats, config, logger, metrics }: PresenceDeps) 
 
   async function start(): Promise<void> {
     subscriptions.push(
-      nc.subscribe(s.presenceReportAll, {
-        callback: (err, msg) => void (err ?? reports.push(msg.subject, msg)),
-      }),
-      nc.subscribe(s.presenceEventAll, { callback: (err, msg) => void (err ?? onEvent(msg)) }),
+      subscribeGuarded(nc, s.presenceReportAll, guard, "presence.report", (msg) =>
+        reports.push(msg.subject, msg),
+      ),
+      subscribeGuarded(nc, s.presenceEventAll, guard, "presence.event", onEvent),
     );
     void watchStatus();
-    ticker = setInterval(tick, Math.max(50, Math.min(250, config.PRESENCE_CONNECTOR_TIMEOUT / 8)));
+    const tickEvery = Math.max(50, Math.min(250, config.PRESENCE_CONNECTOR_TIMEOUT / 8));
+    ticker = setInterval(() => runGuarded(guard, "tick", tick), tickEvery);
     await nc.flush();
     await sync("start");
     startLease();
@@ -97,14 +105,11 @@ export function createPresence({ nats, config, logger, metrics }: PresenceDeps) 
     if (!everSynced) {
       everSynced = true;
       subscriptions.push(
-        serveJson(nc, s.presenceGet, "presence", log, async (request) => {
+        serveJson(nc, s.presenceGet, "presence", guard, async (request) => {
           m.queries.inc({ api: "get" });
           return presenceGet(registry, request);
         }),
-        nc.subscribe(s.presenceCount, {
-          queue: "presence",
-          callback: (err, msg) => void (err ?? onCount(msg)),
-        }),
+        subscribeGuarded(nc, s.presenceCount, guard, s.presenceCount, onCount, { queue: "presence" }),
       );
       // Answering is part of being ready: the subscriptions must have reached the server.
       await nc.flush().catch(() => {});
@@ -140,7 +145,7 @@ export function createPresence({ nats, config, logger, metrics }: PresenceDeps) 
       renewMs: config.PRESENCE_LEASE_RENEW,
       onChange: (held) => {
         log.info({ held }, held ? "emitter lease acquired" : "emitter lease lost");
-        tick();
+        runGuarded(guard, "tick", tick);
       },
       onError: (err) => {
         if (!warned) log.warn({ err, bucket: s.buckets.presence }, "lease round failed; retrying");
@@ -195,8 +200,19 @@ export function createPresence({ nats, config, logger, metrics }: PresenceDeps) 
     }
   }
 
+  /** A core publish that never throws (a closed connection, a payload too big): the failure is reported. */
+  function send(subject: string, body: unknown): boolean {
+    try {
+      nc.publish(subject, encoder.encode(JSON.stringify(body)));
+      return true;
+    } catch (err) {
+      reportFailure(guard, "publish", err);
+      return false;
+    }
+  }
+
   function publishDisconnect(command: DisconnectCommand): void {
-    nc.publish(s.controlDisconnect, encoder.encode(JSON.stringify(command)));
+    if (!send(s.controlDisconnect, command)) return;
     m.limitDisconnects.inc();
     log.info(command, "connection limit: disconnecting");
   }
@@ -224,9 +240,10 @@ export function createPresence({ nats, config, logger, metrics }: PresenceDeps) 
     }
   }
 
+  /** Any body is accepted (backends send `{}` or nothing). */
   function onCount(msg: Msg): void {
     m.queries.inc({ api: "count" });
-    if (msg.reply) msg.respond(encoder.encode(JSON.stringify(registry.count())));
+    respondJson(nc, msg, guard, s.presenceCount, registry.count());
   }
 
   function publishEvent(event: PresenceEvent): void {
@@ -236,12 +253,11 @@ export function createPresence({ nats, config, logger, metrics }: PresenceDeps) 
     } catch {
       return; // reports with an illegal user id are dropped before they reach the registry
     }
-    nc.publish(subject, encoder.encode(JSON.stringify(event)));
-    m.events.inc({ type: event.type });
+    if (send(subject, event)) m.events.inc({ type: event.type });
   }
 
   function publishSync(request: PresenceSync): void {
-    if (!nc.isClosed()) nc.publish(s.presenceSync, encoder.encode(JSON.stringify(request)));
+    if (!nc.isClosed()) send(s.presenceSync, request);
   }
 
   function requestSyncOf(connectorId: string): void {

@@ -264,7 +264,8 @@ export class Registry {
   }
 
   count(): PresenceCountReply {
-    const connectors: PresenceCountReply["connectors"] = {};
+    // No prototype: a connector named `__proto__` is a key like any other.
+    const connectors: PresenceCountReply["connectors"] = Object.create(null);
     for (const [id, connector] of this.connectors) connectors[id] = { connections: connector.conns.size };
     return { users: this.users.size, connections: this.connectionCount, connectors };
   }

@@ -1,10 +1,13 @@
-import { Header, subjects } from "@herald/protocol";
+import { DeadReason, Header, payloadBudget, subjects, utf8ByteLength } from "@herald/protocol";
 import {
+  createHandlerGuard,
   delay,
   Lease,
   type Logger,
+  maxPayload,
   type Nats,
   type Registry,
+  runGuarded,
   secondsSinceStored,
   waitForStreams,
 } from "@herald/service-kit";
@@ -14,7 +17,7 @@ import { headers } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
 import { AFTER_EARLIER_MS, DestinationOrder, OrderFenceError } from "./destination-order.js";
-import { decide, headerSafe } from "./intake.js";
+import { type Decision, decide, headerSafe } from "./intake.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
 import { type ConsumerCounts, TakeoverGate } from "./takeover-gate.js";
@@ -47,6 +50,11 @@ export function derivedId(streamSeq: number, timestampMs: number): string {
 
 const encoder = new TextEncoder();
 
+/** An intake message ready to write: dead-lettered with its reason, or routed with its mailbox body. */
+type Prepared =
+  | Extract<Decision, { kind: "dead" }>
+  | (Extract<Decision, { kind: "route" }> & { id: string; body: Uint8Array });
+
 /**
  * The router (architecture step 1): pulls intake messages through the durable consumer every replica shares,
  * writes each valid one to its users' mailboxes and rejects the rest to the dead-letter stream. An intake
@@ -60,6 +68,7 @@ export function createRouter(deps: RouterDeps): Router {
   const pipeline = new OrderedPipeline<JsMsg>(config.ROUTER_MAX_INFLIGHT, route);
   const order = new DestinationOrder(config.ROUTER_ACK_WAIT);
   const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
+  const guard = createHandlerGuard(logger, deps.metrics);
 
   let state = "not started";
   let leaseChanged: () => void = () => {};
@@ -111,34 +120,70 @@ export function createRouter(deps: RouterDeps): Router {
     }
   }
 
+  /**
+   * What one intake message becomes, its mailbox body encoded. `decide` and the encoding touch no NATS, so a
+   * throw here is about the message's content and would recur on every retry: it is dead-lettered instead.
+   */
+  function prepare(msg: JsMsg, fallbackId: string, timestampMs: number): Prepared {
+    try {
+      const msgId = msg.headers?.get(Header.MsgId) || undefined;
+      const decision = decide(
+        s,
+        { subject: msg.subject, payload: msg.data, msgId },
+        config.HERALD_MAX_MESSAGE_BYTES,
+        config.HERALD_CHANNEL_RETENTION,
+      );
+      if (decision.kind === "dead") return decision;
+      const id = decision.id ?? fallbackId;
+      const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
+      // A stored entry must fit one NATS message with room to spare, or it could never be replayed.
+      const budget = payloadBudget(maxPayload(nats.nc));
+      if (body.length > budget) {
+        return {
+          kind: "dead",
+          reason: DeadReason.TooLarge,
+          message: `as stored it would be ${body.length} bytes, more than the ${budget} a NATS message carries here`,
+        };
+      }
+      return { ...decision, id, body };
+    } catch (err) {
+      return {
+        kind: "dead",
+        reason: DeadReason.InvalidMessage,
+        message: `could not be routed: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+  }
+
+  /** Publishes a rejected message to DEAD; the msgID makes a redelivered rejection land there once. */
+  function deadLetter(msg: JsMsg, message: string, reason: DeadReason, fallbackId: string): Promise<PubAck> {
+    const h = headers();
+    const why = headerSafe(message);
+    h.set(Header.DeadReason, why);
+    h.set(Header.DeadSubject, msg.subject);
+    // Headers count towards max_payload: a payload that fit alone is cut to fit with them (length kept).
+    const room = payloadBudget(maxPayload(nats.nc)) - utf8ByteLength(msg.subject) - why.length;
+    let data = msg.data;
+    if (data.length > room) {
+      h.set(Header.DeadTruncated, String(data.length));
+      data = data.subarray(0, Math.max(0, room));
+    }
+    return nats.publisher.publish(s.dead(reason), data, { headers: h, msgID: `dead/${fallbackId}` });
+  }
+
   /** Validates and writes one message; the writes are issued before the first await (see OrderedPipeline). */
   function write(msg: JsMsg): Promise<void> {
     const startedAt = performance.now();
     const timestampMs = Number(msg.timestampNanos / 1_000_000n);
     if (msg.info.deliveryCount === 1) metrics.intakeLag.observe(secondsSinceStored(timestampMs));
     const fallbackId = derivedId(msg.info.streamSequence, timestampMs);
-    const msgId = msg.headers?.get(Header.MsgId) || undefined;
-    const decision = decide(
-      s,
-      { subject: msg.subject, payload: msg.data, msgId },
-      config.HERALD_MAX_MESSAGE_BYTES,
-      config.HERALD_CHANNEL_RETENTION,
-    );
+    const decision = prepare(msg, fallbackId, timestampMs);
 
     let writes: Promise<PubAck>[];
     let destinationKeys: string[] = [];
     let onDone: (acks: PubAck[]) => void;
     if (decision.kind === "dead") {
-      const h = headers();
-      h.set(Header.DeadReason, headerSafe(decision.message));
-      h.set(Header.DeadSubject, msg.subject);
-      // The msgID makes a redelivered rejection land in DEAD once.
-      writes = [
-        nats.publisher.publish(s.dead(decision.reason), msg.data, {
-          headers: h,
-          msgID: `dead/${fallbackId}`,
-        }),
-      ];
+      writes = [deadLetter(msg, decision.message, decision.reason, fallbackId)];
       onDone = () => {
         metrics.deadLetters.inc({ reason: decision.reason });
         logger.warn(
@@ -152,8 +197,7 @@ export function createRouter(deps: RouterDeps): Router {
         );
       };
     } else {
-      const id = decision.id ?? fallbackId;
-      const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
+      const { id, body } = decision;
       // A destination's subject is its key in `order`.
       destinationKeys = decision.destinations.map((destination) => destination.subject);
       writes = decision.destinations.map((destination) =>
@@ -238,7 +282,7 @@ export function createRouter(deps: RouterDeps): Router {
         const gate = takeoverGate(await consumerCounts());
         const current = await consumer.consume({
           max_messages: config.ROUTER_PREFETCH,
-          callback: (msg) => gate.accept(msg),
+          callback: (msg) => runGuarded(guard, "intake", () => gate.accept(msg)),
         });
         if (abort.signal.aborted) {
           await current.close();

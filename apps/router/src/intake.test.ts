@@ -1,4 +1,4 @@
-import { DeadReason, parseChannelRetention, subjects, userToken } from "@herald/protocol";
+import { DeadReason, MAX_JSON_DEPTH, parseChannelRetention, subjects, userToken } from "@herald/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Decision, decide, headerSafe, quote } from "./intake.js";
@@ -151,6 +151,65 @@ describe("decide", () => {
         );
       }),
     );
+  });
+});
+
+/** `depth` levels of arrays around 0, e.g. 2 → `[[0]]`. */
+const nested = (depth: number) => `${"[".repeat(depth)}0${"]".repeat(depth)}`;
+
+describe("decide under generated input", () => {
+  const anySubject = fc.oneof(
+    fc.constantFrom(
+      s.sendUser("a"),
+      s.sendUsers,
+      s.sendChannel("chat-1"),
+      s.sendBroadcast,
+      s.sendUser("=Zm9v"),
+    ),
+    fc.string({ maxLength: 60 }).map((tail) => `herald.send.${tail}`),
+  );
+  const anyPayload = fc.oneof(
+    fc.uint8Array({ maxLength: 512 }),
+    fc.jsonValue({ maxDepth: 5 }).map((v) => enc(v)),
+    fc.jsonValue({ maxDepth: 5 }).map((data) => enc({ data, userIds: ["a", "b"] })),
+    fc.integer({ min: 1, max: 30_000 }).map((n) => enc(`{"data":${nested(n)}}`)),
+    fc.integer({ min: 1, max: 2_000 }).map((n) => enc(`${'{"data":'.repeat(n)}1${"}".repeat(n)}`)),
+    fc
+      .string({ maxLength: 100 })
+      .map((key) => enc(`{"${key}":1,"__proto__":{"data":1},"data":{"__proto__":[1]}}`)),
+  );
+
+  it("never throws, and whatever it routes can be serialised for the mailbox", () => {
+    fc.assert(
+      fc.property(
+        anySubject,
+        anyPayload,
+        fc.option(fc.string({ maxLength: 300 })),
+        (subject, payload, msgId) => {
+          const d = decide(s, { subject, payload, msgId: msgId ?? undefined }, MAX, groups);
+          if (d.kind === "route")
+            expect(() => JSON.stringify({ id: "x", data: d.data, ts: 1 })).not.toThrow();
+          else expect(d.message.length).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it(`routes data nested to ${MAX_JSON_DEPTH} levels (the body counts) and dead-letters deeper as too_deep`, () => {
+    expect(run(s.sendUser("a"), `{"data":${nested(MAX_JSON_DEPTH - 1)}}`).kind).toBe("route");
+    expect(deadReason(run(s.sendUser("a"), `{"data":${nested(MAX_JSON_DEPTH)}}`))).toBe(DeadReason.TooDeep);
+    const deep = run(s.sendUser("a"), `{"data":${nested(20_000)}}`);
+    expect(deep).toMatchObject({ kind: "dead", reason: DeadReason.TooDeep });
+    // Brackets inside strings are text, not nesting.
+    expect(run(s.sendUser("a"), { data: "[{".repeat(10_000) }).kind).toBe("route");
+  });
+
+  it("keeps __proto__ keys as plain data", () => {
+    const d = run(s.sendUser("a"), '{"data":{"__proto__":{"polluted":true}},"__proto__":{"id":"x y"}}');
+    expect(d.kind).toBe("route");
+    expect(JSON.stringify(d.kind === "route" && d.data)).toBe('{"__proto__":{"polluted":true}}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 

@@ -4,6 +4,8 @@ import {
   type ChannelRetention,
   channelProblem,
   DeadReason,
+  jsonDeeperThan,
+  MAX_JSON_DEPTH,
   messageIdSchema,
   retentionFor,
   type Subjects,
@@ -111,8 +113,8 @@ function target(s: Subjects, subject: string): Target {
 }
 
 /**
- * Validates one intake message and says where it goes. Checks run cheapest first: size, subject, JSON,
- * shape, user ids.
+ * Validates one intake message and says where it goes. Checks run cheapest first: size, subject, nesting depth,
+ * JSON, shape, user ids.
  *
  * @example
  * decide(subjects("herald"), { subject: "herald.send.user.alice", payload, msgId: undefined }, 65536)
@@ -130,6 +132,10 @@ export function decide(
   const where = target(s, input.subject);
   if (where.kind === "dead") return dead(where.reason, where.message);
 
+  // Deeper data would overflow the stack when it is serialised for the mailbox (a RangeError on every retry).
+  if (jsonDeeperThan(input.payload, MAX_JSON_DEPTH)) {
+    return dead(DeadReason.TooDeep, `payload nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(decoder.decode(input.payload));

@@ -6,6 +6,9 @@ export const ErrorCode = {
   InvalidUserId: "invalid_user_id",
   InvalidChannel: "invalid_channel",
   TooLarge: "too_large",
+  TooDeep: "too_deep",
+  /** An API answer would not fit in one NATS message (`max_payload`): ask for less. */
+  ReplyTooLarge: "reply_too_large",
   InvalidSubject: "invalid_subject",
   InvalidFrame: "invalid_frame",
   UnknownFrameType: "unknown_frame_type",

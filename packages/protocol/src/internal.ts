@@ -89,6 +89,7 @@ export const disconnectCommandSchema = z
     deviceId: z.string().min(1).optional(),
     connectionId: z.string().min(1).optional(),
     code: z.union([z.literal(4010), z.literal(4011), z.literal(4012)]).default(4011),
+    /** Up to 120 characters; the connector cuts it to 123 UTF-8 bytes (`closeReason`), what a close frame holds. */
     reason: z.string().max(120).default("disconnected by the server"),
   })
   .refine(

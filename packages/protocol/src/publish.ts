@@ -41,6 +41,8 @@ export const Header = {
   MsgId: "Nats-Msg-Id",
   DeadReason: "Herald-Dead-Reason",
   DeadSubject: "Herald-Original-Subject",
+  /** On a dead letter whose payload had to be cut to fit `max_payload`: the original length in bytes. */
+  DeadTruncated: "Herald-Original-Length",
   UserId: "Herald-User-Id",
   StreamSequence: "Nats-Sequence",
   LastSequence: "Nats-Last-Sequence",
@@ -54,6 +56,8 @@ export const DeadReason = {
   InvalidUserId: "invalid_user_id",
   InvalidChannel: "invalid_channel",
   TooLarge: "too_large",
+  /** Nested deeper than `MAX_JSON_DEPTH`. */
+  TooDeep: "too_deep",
   UnknownSubject: "unknown_subject",
 } as const;
 export type DeadReason = (typeof DeadReason)[keyof typeof DeadReason];

@@ -57,6 +57,36 @@ export const duration = (fallback: string) =>
       return Number(match[1]) * unit;
     });
 
+const BYTE_UNITS: Record<string, number> = {
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
+};
+
+/** Sizes in bytes, or with a unit: `65536`, `512KiB`, `64MiB`, `2GiB` (or decimal `KB`, `MB`, `GB`). */
+export const byteSize = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = /^(\d+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/.exec(value.trim());
+      const bytes = match ? Number(match[1]) * (BYTE_UNITS[match[2] ?? "B"] ?? 1) : Number.NaN;
+      if (!Number.isSafeInteger(bytes) || bytes < 1) {
+        ctx.addIssue({
+          code: "custom",
+          message: `'${value}' is not a size like 65536, 512KiB, 64MiB or 2GiB`,
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
 /** Variables every service reads (contract section 1). */
 export const baseEnvSchema = z.object({
   NATS_URL: natsUrl,

@@ -1,5 +1,6 @@
 export * from "./admin-server.js";
 export * from "./config.js";
+export * from "./guard.js";
 export * from "./js-publisher.js";
 export * from "./json-api.js";
 export * from "./lease.js";

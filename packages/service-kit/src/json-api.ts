@@ -1,50 +1,43 @@
 import { type ApiErrorReply, ErrorCode, HeraldError } from "@herald/protocol";
-import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { z } from "zod";
-import type { Logger } from "./logger.js";
+import { type HandlerGuard, parseJsonRequest, respondJson, subscribeGuarded } from "./guard.js";
 
 /**
- * Serves a JSON request/reply API on a queue group: every reply is JSON, and a request that fails gets
- * `{"error":{"code","message"}}` instead of silence.
+ * Serves a JSON request/reply API on a queue group: every reply is JSON and fits one NATS message, a request
+ * that fails gets `{"error":{"code","message"}}` instead of silence, and every error is logged and counted
+ * (`HandlerGuard`). Nothing a request contains can end the subscription or the process.
+ *
+ * @example
+ * serveJson(nc, s.cursorGet, "persistence", guard, (request) => getCursors(deps, request));
  */
 export function serveJson(
   nc: NatsConnection,
   subject: string,
   queue: string,
-  logger: Logger,
+  guard: HandlerGuard,
   handle: (request: unknown) => Promise<unknown>,
 ): Subscription {
-  const encoder = new TextEncoder();
-  return nc.subscribe(subject, {
-    queue,
-    callback: (err, msg) => {
-      if (err) {
-        logger.warn({ err, subject }, "api subscription error");
-        return;
+  return subscribeGuarded(
+    nc,
+    subject,
+    guard,
+    subject,
+    async (msg) => {
+      let reply: unknown;
+      try {
+        reply = await handle(parseJsonRequest(msg.data));
+      } catch (err) {
+        const error = HeraldError.fromUnknown(err);
+        guard.errors.inc({ handler: subject, code: error.code });
+        if (error.code === ErrorCode.Internal) guard.logger.error({ err, subject }, "api request failed");
+        else guard.logger.info({ subject, code: error.code, problem: error.message }, "api request refused");
+        reply = { error: error.toJSON() } satisfies ApiErrorReply;
       }
-      void respond(msg);
+      respondJson(nc, msg, guard, subject, reply);
     },
-  });
-
-  async function respond(msg: Msg): Promise<void> {
-    let reply: unknown;
-    try {
-      reply = await handle(parse(msg));
-    } catch (err) {
-      const error = HeraldError.fromUnknown(err);
-      if (error.code === "internal") logger.error({ err, subject }, "api request failed");
-      reply = { error: error.toJSON() } satisfies ApiErrorReply;
-    }
-    if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
-  }
-}
-
-function parse(msg: Msg): unknown {
-  try {
-    return msg.json();
-  } catch {
-    throw new HeraldError("invalid_json", "request body is not JSON");
-  }
+    { queue },
+  );
 }
 
 /**
