@@ -1,12 +1,20 @@
 import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
-import type { Logger } from "@herald/service-kit";
+import { type Logger, traceparentHeader } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /**
  * A user message as it reaches a session, live or replayed, with its frame already serialised once; `ts` is when
  * the intake stream stored it (ms).
  */
-export type Delivery = { id: string; seq: number; prev: number; ts: number; frame: string | Buffer };
+export type Delivery = {
+  id: string;
+  seq: number;
+  prev: number;
+  ts: number;
+  frame: string | Buffer;
+  /** The router's write span (`traceparent`), on live messages while tracing is on. */
+  trace?: string | undefined;
+};
 
 export type FeedListener<T = Delivery> = (item: T) => void;
 
@@ -132,6 +140,7 @@ function entryOf(msg: Msg): MailboxEntry | undefined {
 export function parseUserLive(msg: Msg): Delivery | undefined {
   const position = positionOf(msg);
   if (!position) return undefined;
+  const trace = traceparentHeader(msg.headers);
   const fast = spliceableEntry(msg.string());
   if (fast)
     return {
@@ -139,6 +148,7 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
       ...position,
       ts: fast.ts,
       frame: `{"type":"message","seq":${position.seq},${fast.text.slice(1)}`,
+      trace,
     };
   const entry = entryOf(msg);
   if (!entry) return undefined;
@@ -147,6 +157,7 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
     ...position,
     ts: entry.ts,
     frame: messageFrame(entry.id, position.seq, entry.data, entry.ts),
+    trace,
   };
 }
 

@@ -1,16 +1,22 @@
 import { Header, subjects } from "@herald/protocol";
 import {
   delay,
+  endSpan,
   Lease,
   type Logger,
   type Nats,
   type Registry,
+  type Span,
+  SpanKind,
   secondsSinceStored,
+  startSpan,
+  traceHeaders,
   waitForStreams,
+  withSpan,
 } from "@herald/service-kit";
 import type { ConsumerMessages, JsMsg, PubAck } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { headers } from "@nats-io/transport-node";
+import { headers, type MsgHdrs } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
 import { AFTER_EARLIER_MS, DestinationOrder, OrderFenceError } from "./destination-order.js";
@@ -98,9 +104,17 @@ export function createRouter(deps: RouterDeps): Router {
 
   /** Routes one message; a bug in `write` must hand the message back, not leave it held until ack_wait. */
   function route(msg: JsMsg): Promise<void> {
+    // The publisher's trace continues here (or one starts); its spans are the message's first hop.
+    const span = startSpan("herald.router.route", msg.headers, SpanKind.CONSUMER, {
+      "herald.stream": s.streams.intake,
+      "herald.seq": msg.info.streamSequence,
+      "herald.delivery_count": msg.info.deliveryCount,
+    });
     try {
-      return write(msg);
+      const done = withSpan(span, () => write(msg, span));
+      return span ? done.finally(() => endSpan(span)) : done;
     } catch (err) {
+      endSpan(span, err);
       logger.error(
         { err, subject: msg.subject, seq: msg.info.streamSequence },
         "could not route intake message",
@@ -112,7 +126,7 @@ export function createRouter(deps: RouterDeps): Router {
   }
 
   /** Validates and writes one message; the writes are issued before the first await (see OrderedPipeline). */
-  function write(msg: JsMsg): Promise<void> {
+  function write(msg: JsMsg, span?: Span): Promise<void> {
     const startedAt = performance.now();
     const timestampMs = Number(msg.timestampNanos / 1_000_000n);
     if (msg.info.deliveryCount === 1) metrics.intakeLag.observe(secondsSinceStored(timestampMs));
@@ -133,9 +147,10 @@ export function createRouter(deps: RouterDeps): Router {
       h.set(Header.DeadReason, headerSafe(decision.message));
       h.set(Header.DeadSubject, msg.subject);
       // The msgID makes a redelivered rejection land in DEAD once.
+      span?.setAttribute("herald.dead_reason", decision.reason);
       writes = [
         nats.publisher.publish(s.dead(decision.reason), msg.data, {
-          headers: h,
+          headers: traceHeaders(span, h) ?? h,
           msgID: `dead/${fallbackId}`,
         }),
       ];
@@ -156,9 +171,15 @@ export function createRouter(deps: RouterDeps): Router {
       const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
       // A destination's subject is its key in `order`.
       destinationKeys = decision.destinations.map((destination) => destination.subject);
+      span?.setAttribute("messaging.message.id", id);
       writes = decision.destinations.map((destination) =>
         order.write(destination.subject, msg.info.streamSequence, () =>
-          nats.publisher.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
+          tracedWrite(span, destination.subject, id, (headers) =>
+            nats.publisher.publish(destination.subject, body, {
+              msgID: `${id}/${destination.key}`,
+              ...(headers ? { headers } : {}),
+            }),
+          ),
         ),
       );
       onDone = (acks) => {
@@ -196,6 +217,37 @@ export function createRouter(deps: RouterDeps): Router {
       onDone(results.map((r) => (r as PromiseFulfilledResult<PubAck>).value));
       metrics.duration.observe((performance.now() - startedAt) / 1000);
     });
+  }
+
+  /** One mailbox or channel write as a child span, whose context the stored message carries to the connector. */
+  function tracedWrite(
+    parent: Span | undefined,
+    subject: string,
+    id: string,
+    publish: (headers: MsgHdrs | undefined) => Promise<PubAck>,
+  ): Promise<PubAck> {
+    const span =
+      parent &&
+      startSpan("herald.router.write", parent, SpanKind.PRODUCER, {
+        "messaging.destination.name": subject,
+        "messaging.message.id": id,
+      });
+    if (!span) return publish(undefined);
+    return publish(traceHeaders(span)).then(
+      (ack) => {
+        span.setAttributes({
+          "herald.stream": ack.stream,
+          "herald.seq": ack.seq,
+          "herald.duplicate": ack.duplicate,
+        });
+        endSpan(span);
+        return ack;
+      },
+      (err: unknown) => {
+        endSpan(span, err);
+        throw err;
+      },
+    );
   }
 
   /** An ack or nak on a closed connection throws; the message then simply comes back after `ack_wait`. */

@@ -52,7 +52,10 @@ describe("Dockerfiles", () => {
     [
       "an entry point other than the contract's start command",
       (t: string) =>
-        t.replace(/ENTRYPOINT .*/, 'ENTRYPOINT ["node", "--import", "./dist/instrumentation.js", "./dist/main.js"]'),
+        t.replace(
+          /ENTRYPOINT .*/,
+          'ENTRYPOINT ["node", "--import", "./dist/instrumentation.js", "./dist/main.js"]',
+        ),
       /contract's start command/,
     ],
     ["ADD of a URL", (t: string) => `${t}\nADD https://example.com/x.tgz /x\n`, /ADD of a URL/],

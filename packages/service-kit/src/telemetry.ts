@@ -8,7 +8,11 @@ import { markTracingEnabled } from "./tracing.js";
  * server answers probes and scrapes, which would be one meaningless trace each.
  */
 export function startTelemetry(serviceName: string): NodeSDK {
-  process.env.OTEL_SERVICE_NAME ??= `herald-${serviceName}`;
+  const env = process.env;
+  env.OTEL_SERVICE_NAME ??= `herald-${serviceName}`;
+  // Traces only unless asked: metrics are scraped from /metrics and logs are pino lines on stdout.
+  env.OTEL_METRICS_EXPORTER ??= "none";
+  env.OTEL_LOGS_EXPORTER ??= "none";
   const sdk = new NodeSDK({ instrumentations: [] });
   sdk.start();
   markTracingEnabled(() => sdk.shutdown());

@@ -1,7 +1,8 @@
+import { Match, type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
 import {
   type Attributes,
-  context,
   type Context,
+  context,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -11,9 +12,8 @@ import {
   type TextMapSetter,
   trace,
 } from "@opentelemetry/api";
-import { Match, type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
 
-export { SpanKind, type Span };
+export { type Span, SpanKind };
 
 /**
  * Message-path tracing on top of `@opentelemetry/api` only (the SDK is loaded by `boot.ts` when an `OTEL_*`
