@@ -56,29 +56,33 @@ const HOPS = [
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 /** Publishes `id` to `user` (with the headers given), lets a device receive and ack it, waits for the receipt. */
-async function deliverAndAck(user: string, id: string, headers?: MsgHdrs) {
+async function deliverAndAck(user: string, id: string, headers?: MsgHdrs, connectFirst = true) {
   const receiptHeaders: (MsgHdrs | undefined)[] = [];
   const sub = backend.nc.subscribe(backend.s.receipt(userToken(user)), {
     callback: (_err, msg) => {
       receiptHeaders.push(msg.headers);
     },
   });
-  const client = await connectClient(
-    stack.wsUrl(await signToken({ sub: user, did: "phone" }, stack.jwtSecret)),
-  );
-  try {
-    await backend.js.publish(
+  const publish = () =>
+    backend.js.publish(
       backend.s.sendUser(userToken(user)),
       JSON.stringify({ id, data: { secret: "payload-text" } }),
       headers ? { headers } : {},
     );
+  // Published before the device connects, the message reaches it by replay rather than live.
+  if (!connectFirst) await publish();
+  const client = await connectClient(
+    stack.wsUrl(await signToken({ sub: user, did: "phone" }, stack.jwtSecret)),
+  );
+  try {
+    if (connectFirst) await publish();
     await client.waitForMessages(1);
     client.ack([id]);
     await waitUntil(() => receiptHeaders.length > 0, { timeoutMs: 10_000, message: "the receipt" });
     return receiptHeaders[0];
   } finally {
     sub.unsubscribe();
-    client.close();
+    await client.close();
   }
 }
 
@@ -125,6 +129,43 @@ describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     const every = JSON.stringify(receiver.spans);
     expect(every).not.toContain("payload-text");
     expect(every).not.toContain("eyJ");
+  }, 60_000);
+
+  it("keeps the trace on a message that reaches the device by replay, and on a channel message", async () => {
+    const traceId = hex(16);
+    const parentId = hex(8);
+    const h = backend.headers();
+    h.set("traceparent", `00-${traceId}-${parentId}-01`);
+    await deliverAndAck("later", "replayed-1", h, false);
+    expectChain(await hopsOf("replayed-1"), traceId, parentId);
+
+    const channelTrace = hex(16);
+    const ch = backend.headers();
+    ch.set("traceparent", `00-${channelTrace}-${hex(8)}-01`);
+    const client = await connectClient(
+      stack.wsUrl(await signToken({ sub: "watcher", channels: ["news"] }, stack.jwtSecret)),
+    );
+    try {
+      client.send({ type: "subscribe", channel: "news" });
+      await client.waitFor((f) => f.type === "subscribed");
+      await backend.js.publish(backend.s.sendChannel("news"), JSON.stringify({ id: "news-1", data: 1 }), {
+        headers: ch,
+      });
+      await client.waitFor((f) => f.type === "message");
+    } finally {
+      await client.close();
+    }
+    const names = ["herald.router.route", "herald.router.write", "herald.connector.send"];
+    const find = () =>
+      names.map((name) => receiver.spans.find((s) => s.name === name && s.traceId === channelTrace));
+    await waitUntil(() => find().every(Boolean), {
+      timeoutMs: 15_000,
+      message: "the channel message's spans",
+    });
+    const [route, write, send] = find() as ReceivedSpan[];
+    expect(write!.parentSpanId).toBe(route!.spanId);
+    expect(send!.parentSpanId).toBe(write!.spanId);
+    expect(send!.attributes).toMatchObject({ "herald.channel": "news", "messaging.message.id": "news-1" });
   }, 60_000);
 
   it("starts a trace at intake when the publisher sends none, with the trace id on the message's log lines", async () => {

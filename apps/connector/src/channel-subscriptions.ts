@@ -10,7 +10,7 @@ import {
   type Subjects,
   type SubscribedFrame,
 } from "@herald/protocol";
-import type { Logger } from "@herald/service-kit";
+import { endSpan, type Logger, SpanKind, startSpan } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import { GaplessFeed } from "./gapless-feed.js";
 import { channelPage, type Delivery, type LiveFeeds } from "./live-feeds.js";
@@ -79,7 +79,7 @@ export class ChannelSubscriptions {
         }
         return channelPage(reply, channel);
       },
-      deliver: (delivery) => this.send(delivery.frame),
+      deliver: (delivery) => this.deliver(channel, delivery),
       room: () => Number.MAX_SAFE_INTEGER,
       pageSize: this.deps.pageSize,
       logger: this.deps.logger.child({ channel }),
@@ -133,5 +133,19 @@ export class ChannelSubscriptions {
       if (err instanceof AuthError) return fail(err.code, `subscription token: ${err.message}`);
       throw err;
     }
+  }
+
+  /** Sends a channel message; a live one with a trace gets a socket-write span under the router's write. */
+  private deliver(channel: string, delivery: Delivery): void {
+    const span =
+      delivery.trace === undefined
+        ? undefined
+        : startSpan("herald.connector.send", delivery.trace, SpanKind.PRODUCER, {
+            "messaging.message.id": delivery.id,
+            "herald.offset": delivery.seq,
+            "herald.channel": channel,
+          });
+    const sent = this.send(delivery.frame);
+    endSpan(span, sent ? undefined : "socket closed");
   }
 }

@@ -165,11 +165,12 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
 export function parseChannelLive(msg: Msg, channel: string): Delivery | undefined {
   const position = positionOf(msg);
   if (!position) return undefined;
+  const trace = traceparentHeader(msg.headers);
   const fast = spliceableEntry(msg.string());
   // Encoded once here: a channel message usually goes to many sockets.
   if (fast) {
     const head = `{"type":"message","channel":${JSON.stringify(channel)},"offset":${position.seq},`;
-    return { id: fast.id, ...position, ts: fast.ts, frame: Buffer.from(head + fast.text.slice(1)) };
+    return { id: fast.id, ...position, ts: fast.ts, frame: Buffer.from(head + fast.text.slice(1)), trace };
   }
   const entry = entryOf(msg);
   if (!entry) return undefined;
@@ -178,5 +179,6 @@ export function parseChannelLive(msg: Msg, channel: string): Delivery | undefine
     ...position,
     ts: entry.ts,
     frame: Buffer.from(channelFrame(entry.id, channel, position.seq, entry.data, entry.ts)),
+    trace,
   };
 }

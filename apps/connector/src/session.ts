@@ -55,6 +55,7 @@ export class Session {
           prev: m.prev,
           ts: m.ts,
           frame: messageFrame(m.id, m.seq, m.data, m.ts),
+          trace: m.trace,
         }));
         return { items, scannedTo: reply.scannedTo, done: reply.done };
       },

@@ -7,7 +7,7 @@ import {
   type Subjects,
   userToken,
 } from "@herald/protocol";
-import { parseRequest } from "@herald/service-kit";
+import { parseRequest, traceparentHeader } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ackedAbove } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
@@ -44,7 +44,9 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
     if (skip.has(stored.seq)) continue;
     const entry = mailboxEntrySchema.safeParse(stored.json());
     if (!entry.success) continue;
-    messages.push({ ...entry.data, seq: stored.seq, prev });
+    // The trace travels with a replayed message too, so its socket write and ack join the publish's trace.
+    const trace = traceparentHeader(stored.header);
+    messages.push({ ...entry.data, seq: stored.seq, prev, ...(trace ? { trace } : {}) });
     bytes += stored.data.length + 64;
   }
   return { messages, scannedTo: position, done };

@@ -69,6 +69,8 @@ export const replayMessageSchema = z.object({
   prev: z.number(),
   data: parsedJson,
   ts: z.number(),
+  /** The stored message's `traceparent` (the router's write span), while persistence traces. */
+  trace: z.string().max(256).optional(),
 });
 export type ReplayMessage = z.infer<typeof replayMessageSchema>;
 
