@@ -1,5 +1,13 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
-import { endSpan, type Logger, type Span, SpanKind, startSpan, traceparentOf } from "@herald/service-kit";
+import {
+  endSpan,
+  type Logger,
+  type Span,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+  withSpan,
+} from "@herald/service-kit";
 import { GaplessFeed } from "./gapless-feed.js";
 import { type Delivery, type FeedListener, messageFrame } from "./live-feeds.js";
 
@@ -116,7 +124,7 @@ export class Session {
         (err: unknown) => {
           for (const span of spans) endSpan(span, err);
           // The messages stay unacked in the cursor and come again on the next connection.
-          this.deps.logger.warn({ err, count: acks.length }, "ack publish failed");
+          withSpan(spans[0], () => this.deps.logger.warn({ err, count: acks.length }, "ack publish failed"));
         },
       );
     }

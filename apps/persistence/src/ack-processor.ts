@@ -7,6 +7,7 @@ import {
   SpanKind,
   startSpan,
   traceHeaders,
+  withSpan,
 } from "@herald/service-kit";
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -20,6 +21,8 @@ export type AckProcessorDeps = {
   store: CursorStore;
   logger: Logger;
   acksApplied: Counter;
+  /** Receipts published (one per applied ack). */
+  receipts?: Counter;
   /** How long acks gather before one round of cursor writes (a group commit). */
   gatherMs?: number;
 };
@@ -139,11 +142,14 @@ export class AckProcessor {
         endSpan(span);
       }
       this.deps.acksApplied.inc(acks.length);
+      this.deps.receipts?.inc(acks.length);
       for (const span of spans ?? []) endSpan(span);
       return true;
     } catch (err) {
       for (const span of spans ?? []) endSpan(span, err);
-      this.deps.logger.warn({ err, userId, deviceId }, "cursor update failed; will retry");
+      withSpan(spans?.find(Boolean), () =>
+        this.deps.logger.warn({ err, userId, deviceId }, "cursor update failed; will retry"),
+      );
       return false;
     }
   }
