@@ -1,4 +1,5 @@
 import { Header } from "@herald/protocol";
+import type { MsgRequest } from "@nats-io/jetstream";
 import { type Ctx, intOption } from "../context.js";
 import { CommandFailedError, UsageError } from "../errors.js";
 
@@ -23,7 +24,10 @@ async function letters(ctx: Ctx): Promise<Letter[]> {
   let seq = intOption(ctx.options.seq, "seq", 1);
   const only = ctx.options.seq !== undefined;
   while (found.length < limit) {
-    const m = await jsm.direct.getMessage(s.streams.dead, { seq, next_by_subj: filter });
+    // DEAD does not allow direct gets: the stream API reads it (operator traffic, not the hot path).
+    // `next_by_subj` is a server field the client's type omits; the request body passes it through.
+    const request = { seq, next_by_subj: filter } as unknown as MsgRequest;
+    const m = await jsm.streams.getMessage(s.streams.dead, request).catch(() => null);
     if (!m) break;
     if (only && m.seq !== seq) break;
     found.push({

@@ -53,7 +53,9 @@ export async function publish(ctx: Ctx, args: string[]): Promise<void> {
     );
   }
   if (ctx.options.id !== undefined) body.id = ctx.options.id;
-  const ack = await ctx.js.publish(subject, JSON.stringify(body));
+  // The id is also the publish's msgID, so the PubAck tells a repeated id (`duplicate`).
+  const id = ctx.options.id;
+  const ack = await ctx.js.publish(subject, JSON.stringify(body), id === undefined ? {} : { msgID: id });
   ctx.print(
     `accepted: ${ack.stream} #${ack.seq}${ack.duplicate ? " (duplicate id: already accepted)" : ""}`,
     {
