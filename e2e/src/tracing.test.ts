@@ -1,10 +1,14 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { userToken } from "@herald/protocol";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
+  repoRoot,
   type Stack,
   signToken,
   startNatsServer,
@@ -195,6 +199,21 @@ describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
           (s) => s.traceId === line.trace_id && s.attributes["herald.dead_reason"] === "invalid_json",
         ),
       { timeoutMs: 10_000, message: "the dead letter's route span" },
+    );
+
+    // `herald dead replay` continues the rejected publish's trace (still invalid, it is rejected again).
+    const first = receiver.spans.find(
+      (s) => s.traceId === line.trace_id && s.name === "herald.router.route",
+    )!;
+    const replay = await promisify(execFile)(
+      process.execPath,
+      [join(repoRoot, "packages/cli/dist/main.js"), "dead", "replay", "--reason", "invalid_json"],
+      { env: { PATH: process.env.PATH ?? "", NATS_URL: nats.url } },
+    );
+    expect(replay.stdout).toContain("1 replayed");
+    await waitUntil(
+      () => receiver.spans.some((s) => s.name === "herald.router.route" && s.parentSpanId === first.spanId),
+      { timeoutMs: 10_000, message: "the replayed letter's route span under the first one" },
     );
   }, 60_000);
 });

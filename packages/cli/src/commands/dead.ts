@@ -1,5 +1,6 @@
 import { Header } from "@herald/protocol";
 import type { MsgRequest } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
 import { type Ctx, intOption } from "../context.js";
 import { CommandFailedError, UsageError } from "../errors.js";
 
@@ -10,6 +11,8 @@ type Letter = {
   problem: string;
   bytes: number;
   data: Uint8Array;
+  /** The rejected publish's trace (the router's span), so a replay continues it. */
+  traceparent: string | undefined;
 };
 
 /** Dead letters in stream order, of one `--reason` or all, from `--seq` on, at most `--limit`. */
@@ -37,6 +40,7 @@ async function letters(ctx: Ctx): Promise<Letter[]> {
       problem: m.header?.get(Header.DeadReason) ?? "",
       bytes: m.data.length,
       data: m.data,
+      traceparent: m.header?.get("traceparent") || undefined,
     });
     if (only) break;
     seq = m.seq + 1;
@@ -59,7 +63,7 @@ export async function deadList(ctx: Ctx): Promise<void> {
     }`,
     ...found.map((l) => `#${l.seq} ${l.reason} ${l.subject} (${l.bytes} bytes): ${l.problem}`),
   ];
-  ctx.print(lines, { byReason, letters: found.map(({ data: _data, ...rest }) => rest) });
+  ctx.print(lines, { byReason, letters: found.map(({ data: _data, traceparent: _tp, ...rest }) => rest) });
 }
 
 /**
@@ -76,7 +80,9 @@ export async function deadReplay(ctx: Ctx): Promise<void> {
       continue;
     }
     try {
-      await ctx.js.publish(letter.subject, letter.data, { msgID: `dead-replay/${letter.seq}` });
+      const h = headers();
+      if (letter.traceparent) h.set("traceparent", letter.traceparent);
+      await ctx.js.publish(letter.subject, letter.data, { msgID: `dead-replay/${letter.seq}`, headers: h });
       if (!ctx.options.keep) await ctx.jsm.streams.deleteMessage(ctx.s.streams.dead, letter.seq, false);
       results.push({ seq: letter.seq, subject: letter.subject, ok: true });
     } catch (err) {
