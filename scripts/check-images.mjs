@@ -106,10 +106,11 @@ export function lintDockerfile(text, name) {
       problems.push(`${entry.op} is not in exec form: node would not get SIGTERM`);
     else {
       const argv = JSON.parse(entry.rest);
-      const expected = ["node", "--import", "./dist/instrumentation.js", "./dist/main.js"];
+      // main.js starts OpenTelemetry itself (when OTEL_* asks for it) before loading the service: no --import.
+      const expected = ["node", "./dist/main.js"];
       if (JSON.stringify(argv) !== JSON.stringify(expected)) {
         problems.push(
-          `${entry.op} should be ${JSON.stringify(expected)} (OpenTelemetry preloaded), got ${entry.rest}`,
+          `${entry.op} should be ${JSON.stringify(expected)} (the contract's start command), got ${entry.rest}`,
         );
       }
     }
@@ -275,7 +276,7 @@ async function runServices(built, workDir, log) {
         ...(name === "connector" ? { PORT: String(wsPort), HERALD_JWT_SECRET: secret } : {}),
       };
       const dir = join(workDir, name);
-      const proc = startNode(["--import", "./dist/instrumentation.js", "./dist/main.js"], { cwd: dir, env });
+      const proc = startNode(["./dist/main.js"], { cwd: dir, env });
       running.push({ name, proc });
       const adminPort = await waitFor(
         `${name} admin port`,

@@ -159,10 +159,15 @@ async function main() {
       .join(", ")}  (/healthz /readyz /metrics)`,
     `  HERALD_JWT_SECRET    ${jwtSecret}`,
     "",
-    "  Publish to alice (a request gets JetStream's PubAck as its reply):",
-    (await hasNatsCli())
-      ? `    nats --server ${nats.url} req herald.send.user.alice '{"data":{"hi":"there"}}'`
-      : "    (install the `nats` CLI to publish by hand, or use js.publish() from @nats-io/jetstream)",
+    "  Publish to alice with the operator CLI (packages/cli; `herald --help` lists the rest):",
+    `    NATS_URL=${nats.url} node packages/cli/dist/main.js publish user alice '{"hi":"there"}'`,
+    `    NATS_URL=${nats.url} node packages/cli/dist/main.js devices alice`,
+    ...((await hasNatsCli())
+      ? [
+          "  or with the nats CLI (a request gets JetStream's PubAck as its reply):",
+          `    nats --server ${nats.url} req herald.send.user.alice '{"data":{"hi":"there"}}'`,
+        ]
+      : []),
     "  The watcher below publishes every 2 s and prints what alice's WebSocket receives. Ctrl-C stops everything.",
     "",
   ];

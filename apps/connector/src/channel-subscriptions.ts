@@ -11,7 +11,7 @@ import {
   type SubscribedFrame,
   type UnsubscribedFrame,
 } from "@herald/protocol";
-import type { Logger } from "@herald/service-kit";
+import { endSpan, type Logger, SpanKind, startSpan } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import { GaplessFeed } from "./gapless-feed.js";
 import { channelPage, type Delivery, type LiveFeeds } from "./live-feeds.js";
@@ -91,7 +91,7 @@ export class ChannelSubscriptions {
         }
         return channelPage(reply, channel);
       },
-      deliver: (delivery) => this.send(delivery.frame),
+      deliver: (delivery) => this.deliver(channel, delivery),
       room: () => Number.MAX_SAFE_INTEGER,
       pageSize: this.deps.pageSize,
       logger: this.deps.logger.child({ channel }),
@@ -186,5 +186,19 @@ export class ChannelSubscriptions {
       if (err instanceof AuthError) return deny(err.code, `subscription token: ${err.message}`);
       throw err;
     }
+  }
+
+  /** Sends a channel message; a live one with a trace gets a socket-write span under the router's write. */
+  private deliver(channel: string, delivery: Delivery): void {
+    const span =
+      delivery.trace === undefined
+        ? undefined
+        : startSpan("herald.connector.send", delivery.trace, SpanKind.PRODUCER, {
+            "messaging.message.id": delivery.id,
+            "herald.offset": delivery.seq,
+            "herald.channel": channel,
+          });
+    const sent = this.send(delivery.frame);
+    endSpan(span, sent ? undefined : "socket closed");
   }
 }

@@ -1,12 +1,26 @@
 import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
-import { type HandlerGuard, reportFailure, runGuarded } from "@herald/service-kit";
+import {
+  type HandlerGuard,
+  type Logger,
+  reportFailure,
+  runGuarded,
+  traceparentHeader,
+} from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /**
  * A user message as it reaches a session, live or replayed, with its frame already serialised once; `ts` is when
  * the intake stream stored it (ms).
  */
-export type Delivery = { id: string; seq: number; prev: number; ts: number; frame: string | Buffer };
+export type Delivery = {
+  id: string;
+  seq: number;
+  prev: number;
+  ts: number;
+  frame: string | Buffer;
+  /** The router's write span (`traceparent`), on live messages while tracing is on. */
+  trace?: string | undefined;
+};
 
 export type FeedListener<T = Delivery> = (item: T) => void;
 
@@ -144,6 +158,7 @@ function entryOf(msg: Msg): MailboxEntry | undefined {
 export function parseUserLive(msg: Msg): Delivery | undefined {
   const position = positionOf(msg);
   if (!position) return undefined;
+  const trace = traceparentHeader(msg.headers);
   const fast = spliceableEntry(msg.string());
   if (fast)
     return {
@@ -151,6 +166,7 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
       ...position,
       ts: fast.ts,
       frame: `{"type":"message","seq":${position.seq},${fast.text.slice(1)}`,
+      trace,
     };
   const entry = entryOf(msg);
   if (!entry) return undefined;
@@ -159,6 +175,7 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
     ...position,
     ts: entry.ts,
     frame: messageFrame(entry.id, position.seq, entry.data, entry.ts),
+    trace,
   };
 }
 
@@ -166,11 +183,12 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
 export function parseChannelLive(msg: Msg, channel: string): Delivery | undefined {
   const position = positionOf(msg);
   if (!position) return undefined;
+  const trace = traceparentHeader(msg.headers);
   const fast = spliceableEntry(msg.string());
   // Encoded once here: a channel message usually goes to many sockets.
   if (fast) {
     const head = `{"type":"message","channel":${JSON.stringify(channel)},"offset":${position.seq},`;
-    return { id: fast.id, ...position, ts: fast.ts, frame: Buffer.from(head + fast.text.slice(1)) };
+    return { id: fast.id, ...position, ts: fast.ts, frame: Buffer.from(head + fast.text.slice(1)), trace };
   }
   const entry = entryOf(msg);
   if (!entry) return undefined;
@@ -179,5 +197,6 @@ export function parseChannelLive(msg: Msg, channel: string): Delivery | undefine
     ...position,
     ts: entry.ts,
     frame: Buffer.from(channelFrame(entry.id, channel, position.seq, entry.data, entry.ts)),
+    trace,
   };
 }

@@ -1,11 +1,6 @@
-import { runHeraldService } from "@herald/service-kit";
-import { createConnector } from "./app.js";
-import { loadConfig } from "./config.js";
+// The entry point: tracing (if the OTEL_* variables ask for it) starts before the service's modules load,
+// so they load under the SDK; the composition root is service.ts.
+import { bootTelemetry } from "@herald/service-kit/boot";
 
-runHeraldService({
-  name: "connector",
-  loadConfig,
-  create: createConnector,
-  natsName: (config) => `herald-connector-${config.CONNECTOR_ID}`,
-  onStarted: ({ port, connectorId }, logger) => logger.info({ port, connectorId }, "websocket listening"),
-});
+await bootTelemetry("connector");
+await import("./service.js");

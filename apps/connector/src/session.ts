@@ -1,5 +1,13 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
-import type { Logger } from "@herald/service-kit";
+import {
+  endSpan,
+  type Logger,
+  type Span,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+  withSpan,
+} from "@herald/service-kit";
 import { GaplessFeed } from "./gapless-feed.js";
 import { type Delivery, type FeedListener, messageFrame } from "./live-feeds.js";
 
@@ -20,7 +28,14 @@ export type SessionDeps = {
   onDelivered?: (count: number, resent: boolean) => void;
 };
 
-type Inflight = { seq: number; prev: number; frame: string | Buffer; sentAt: number };
+/** `trace`: the socket-write span's context (tracing on, live messages), parent of the ack's span. */
+type Inflight = {
+  seq: number;
+  prev: number;
+  frame: string | Buffer;
+  sentAt: number;
+  trace: string | undefined;
+};
 
 /**
  * User-message delivery for one connection: a gapless feed of the user's mailbox (replay from the device's
@@ -50,6 +65,7 @@ export class Session {
           prev: m.prev,
           ts: m.ts,
           frame: messageFrame(m.id, m.seq, m.data, m.ts),
+          trace: m.trace,
         }));
         return { items, scannedTo: reply.scannedTo, done: reply.done };
       },
@@ -86,21 +102,33 @@ export class Session {
   ack(ids: string[]): string[] {
     const acks: AckedMessage[] = [];
     const unknown: string[] = [];
+    const spans: Span[] = [];
     for (const id of ids) {
       const entry = this.inflight.get(id);
       if (entry) {
         this.inflight.delete(id);
-        acks.push({ id, seq: entry.seq, prev: entry.prev });
+        const span = entry.trace ? this.ackSpan(id, entry) : undefined;
+        const trace = traceparentOf(span);
+        if (span) spans.push(span);
+        acks.push(
+          trace ? { id, seq: entry.seq, prev: entry.prev, trace } : { id, seq: entry.seq, prev: entry.prev },
+        );
         this.rememberAcked(id);
       } else if (!this.recentlyAcked.has(id)) {
         unknown.push(id);
       }
     }
     if (acks.length > 0) {
-      this.deps.publishAcks(acks).catch((err: unknown) => {
-        // The messages stay unacked in the cursor and come again on the next connection.
-        this.deps.logger.warn({ err, count: acks.length }, "ack publish failed");
-      });
+      this.deps.publishAcks(acks).then(
+        () => {
+          for (const span of spans) endSpan(span);
+        },
+        (err: unknown) => {
+          for (const span of spans) endSpan(span, err);
+          // The messages stay unacked in the cursor and come again on the next connection.
+          withSpan(spans[0], () => this.deps.logger.warn({ err, count: acks.length }, "ack publish failed"));
+        },
+      );
     }
     if (this.feed.isPaused && this.inflight.size <= this.deps.maxInflight / 2) this.feed.resume();
     return unknown;
@@ -120,14 +148,36 @@ export class Session {
 
   private deliver(delivery: Delivery): void {
     if (this.closed || this.inflight.has(delivery.id)) return;
-    if (!this.deps.send(delivery.frame)) return;
+    const span = delivery.trace ? this.sendSpan(delivery) : undefined;
+    const sent = this.deps.send(delivery.frame);
+    endSpan(span, sent ? undefined : "socket closed");
+    if (!sent) return;
     this.inflight.set(delivery.id, {
       seq: delivery.seq,
       prev: delivery.prev,
       frame: delivery.frame,
       sentAt: Date.now(),
+      trace: traceparentOf(span),
     });
     this.deps.onDelivered?.(1, false);
+  }
+
+  /** The socket write of a live message, under the router's write span. */
+  private sendSpan(delivery: Delivery): Span | undefined {
+    return startSpan("herald.connector.send", delivery.trace, SpanKind.PRODUCER, {
+      "messaging.message.id": delivery.id,
+      "herald.seq": delivery.seq,
+      "herald.device_id": this.deps.deviceId,
+    });
+  }
+
+  /** The client's ack, from its arrival to the durable write of the bundle that carries it. */
+  private ackSpan(id: string, entry: Inflight): Span | undefined {
+    return startSpan("herald.connector.ack", entry.trace, SpanKind.CONSUMER, {
+      "messaging.message.id": id,
+      "herald.seq": entry.seq,
+      "herald.device_id": this.deps.deviceId,
+    });
   }
 
   // A ring, not "delete the Set's first entry": that walks every deleted slot before the first live one.

@@ -7,7 +7,18 @@ import {
   type Subjects,
   userToken,
 } from "@herald/protocol";
-import { type Counter, type HandlerGuard, type Logger, reportFailure } from "@herald/service-kit";
+import {
+  type Counter,
+  endSpan,
+  type HandlerGuard,
+  type Logger,
+  reportFailure,
+  type Span,
+  SpanKind,
+  startSpan,
+  traceHeaders,
+  withSpan,
+} from "@herald/service-kit";
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { applyAcks, skipVanished } from "./cursor.js";
@@ -21,6 +32,8 @@ export type AckProcessorDeps = {
   logger: Logger;
   acksApplied: Counter;
   guard: HandlerGuard;
+  /** Receipts published (one per applied ack). */
+  receipts?: Counter;
   /** How long acks gather before one round of cursor writes (a group commit). */
   gatherMs?: number;
 };
@@ -147,6 +160,7 @@ export class AckProcessor {
 
   /** Writes one device's cursor and emits its receipts; false when the write failed (retried later). */
   private async applyGroup({ userId, deviceId, acks }: Group): Promise<boolean> {
+    const spans = this.cursorSpans(acks, deviceId);
     try {
       const subject = this.deps.s.mailbox(userToken(userId));
       await this.deps.store.update(userId, deviceId, async (state) => {
@@ -156,16 +170,53 @@ export class AckProcessor {
       });
       const ackedAt = Date.now();
       const receiptSubject = this.deps.s.receipt(userToken(userId));
-      for (const ack of acks) {
+      for (const [i, ack] of acks.entries()) {
         const receipt: Receipt = { id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
-        this.deps.nc.publish(receiptSubject, this.encoder.encode(JSON.stringify(receipt)));
+        const span = spans && this.receiptSpan(spans[i], ack, receiptSubject);
+        const headers = traceHeaders(span);
+        this.deps.nc.publish(
+          receiptSubject,
+          this.encoder.encode(JSON.stringify(receipt)),
+          headers ? { headers } : undefined,
+        );
+        endSpan(span);
       }
       this.deps.acksApplied.inc(acks.length);
+      this.deps.receipts?.inc(acks.length);
+      for (const span of spans ?? []) endSpan(span);
       return true;
     } catch (err) {
-      this.deps.logger.warn({ err, userId, deviceId }, "cursor update failed; will retry");
+      for (const span of spans ?? []) endSpan(span, err);
+      withSpan(spans?.find(Boolean), () =>
+        this.deps.logger.warn({ err, userId, deviceId }, "cursor update failed; will retry"),
+      );
       return false;
     }
+  }
+
+  /** One span per traced ack for the cursor write that applies it (they share the write); none untraced. */
+  private cursorSpans(acks: AckedMessage[], deviceId: string): (Span | undefined)[] | undefined {
+    if (!acks.some((ack) => ack.trace)) return undefined;
+    return acks.map((ack) =>
+      ack.trace
+        ? startSpan("herald.persistence.cursor", ack.trace, SpanKind.CONSUMER, {
+            "messaging.message.id": ack.id,
+            "herald.seq": ack.seq,
+            "herald.stream": this.deps.s.streams.mailbox,
+            "herald.device_id": deviceId,
+            "herald.acks_in_write": acks.length,
+          })
+        : undefined,
+    );
+  }
+
+  private receiptSpan(parent: Span | undefined, ack: AckedMessage, subject: string): Span | undefined {
+    if (!parent) return undefined;
+    return startSpan("herald.persistence.receipt", parent, SpanKind.PRODUCER, {
+      "messaging.message.id": ack.id,
+      "herald.seq": ack.seq,
+      "messaging.destination.name": subject,
+    });
   }
 
   private async nextSeqAfter(subject: string, after: number): Promise<number | undefined> {

@@ -37,6 +37,11 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
     help: "Client acks applied to device cursors",
     registers: [metrics],
   });
+  const receipts = new Counter({
+    name: "herald_persistence_receipts_total",
+    help: "Receipts published on <p>.receipt.<userToken>, one per applied ack",
+    registers: [metrics],
+  });
   const replays = new Counter({
     name: "herald_persistence_replay_pages_total",
     help: "Replay pages served",
@@ -69,7 +74,16 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
     await limitBucketBytes(`KV_${s.buckets.cursors}`, config.HERALD_CURSORS_MAX_BYTES);
     const store = new CursorStore(kv, { publisher: nats.publisher, subject: s.cursorKeySubject });
     await ensureAckConsumer();
-    processor = new AckProcessor({ nc: nats.nc, jsm: nats.jsm, s, store, logger, acksApplied, guard });
+    processor = new AckProcessor({
+      nc: nats.nc,
+      jsm: nats.jsm,
+      s,
+      store,
+      logger,
+      acksApplied,
+      guard,
+      receipts,
+    });
     await processor.start(
       await nats.js.consumers.get(s.streams.acks, s.consumers.persistence),
       config.PERSISTENCE_ACK_PREFETCH,

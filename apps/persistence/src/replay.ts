@@ -7,7 +7,7 @@ import {
   type Subjects,
   userToken,
 } from "@herald/protocol";
-import { parseRequest } from "@herald/service-kit";
+import { parseRequest, traceparentHeader } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ackedAbove } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
@@ -59,7 +59,9 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
     }
     const entry = mailboxEntrySchema.safeParse(stored.json());
     if (!entry.success) continue;
-    messages.push({ ...entry.data, seq: stored.seq, prev });
+    // The trace travels with a replayed message too, so its socket write and ack join the publish's trace.
+    const trace = traceparentHeader(stored.header);
+    messages.push({ ...entry.data, seq: stored.seq, prev, ...(trace ? { trace } : {}) });
     prev = position;
     bytes += size;
   }

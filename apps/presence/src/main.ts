@@ -1,5 +1,6 @@
-import { runHeraldService } from "@herald/service-kit";
-import { createPresence } from "./app.js";
-import { loadConfig } from "./config.js";
+// The entry point: tracing (if the OTEL_* variables ask for it) starts before the service's modules load,
+// so they load under the SDK; the composition root is service.ts.
+import { bootTelemetry } from "@herald/service-kit/boot";
 
-runHeraldService({ name: "presence", loadConfig, create: createPresence });
+await bootTelemetry("presence");
+await import("./service.js");

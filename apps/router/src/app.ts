@@ -2,18 +2,24 @@ import { DeadReason, Header, payloadBudget, subjects, utf8ByteLength } from "@he
 import {
   createHandlerGuard,
   delay,
+  endSpan,
   Lease,
   type Logger,
   maxPayload,
   type Nats,
   type Registry,
   runGuarded,
+  type Span,
+  SpanKind,
   secondsSinceStored,
+  startSpan,
+  traceHeaders,
   waitForStreams,
+  withSpan,
 } from "@herald/service-kit";
 import type { ConsumerMessages, JsMsg, PubAck } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { headers } from "@nats-io/transport-node";
+import { headers, type MsgHdrs } from "@nats-io/transport-node";
 import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
 import { AFTER_EARLIER_MS, DestinationOrder, OrderFenceError } from "./destination-order.js";
@@ -107,9 +113,17 @@ export function createRouter(deps: RouterDeps): Router {
 
   /** Routes one message; a bug in `write` must hand the message back, not leave it held until ack_wait. */
   function route(msg: JsMsg): Promise<void> {
+    // The publisher's trace continues here (or one starts); its spans are the message's first hop.
+    const span = startSpan("herald.router.route", msg.headers, SpanKind.CONSUMER, {
+      "herald.stream": s.streams.intake,
+      "herald.seq": msg.info.streamSequence,
+      "herald.delivery_count": msg.info.deliveryCount,
+    });
     try {
-      return write(msg);
+      const done = withSpan(span, () => write(msg, span));
+      return span ? done.finally(() => endSpan(span)) : done;
     } catch (err) {
+      endSpan(span, err);
       logger.error(
         { err, subject: msg.subject, seq: msg.info.streamSequence },
         "could not route intake message",
@@ -156,7 +170,13 @@ export function createRouter(deps: RouterDeps): Router {
   }
 
   /** Publishes a rejected message to DEAD; the msgID makes a redelivered rejection land there once. */
-  function deadLetter(msg: JsMsg, message: string, reason: DeadReason, fallbackId: string): Promise<PubAck> {
+  function deadLetter(
+    msg: JsMsg,
+    message: string,
+    reason: DeadReason,
+    fallbackId: string,
+    span?: Span,
+  ): Promise<PubAck> {
     const h = headers();
     const why = headerSafe(message);
     h.set(Header.DeadReason, why);
@@ -168,11 +188,15 @@ export function createRouter(deps: RouterDeps): Router {
       h.set(Header.DeadTruncated, String(data.length));
       data = data.subarray(0, Math.max(0, room));
     }
-    return nats.publisher.publish(s.dead(reason), data, { headers: h, msgID: `dead/${fallbackId}` });
+    // The msgID makes a redelivered rejection land in DEAD once.
+    return nats.publisher.publish(s.dead(reason), data, {
+      headers: traceHeaders(span, h) ?? h,
+      msgID: `dead/${fallbackId}`,
+    });
   }
 
   /** Validates and writes one message; the writes are issued before the first await (see OrderedPipeline). */
-  function write(msg: JsMsg): Promise<void> {
+  function write(msg: JsMsg, span?: Span): Promise<void> {
     const startedAt = performance.now();
     const timestampMs = Number(msg.timestampNanos / 1_000_000n);
     if (msg.info.deliveryCount === 1) metrics.intakeLag.observe(secondsSinceStored(timestampMs));
@@ -183,7 +207,8 @@ export function createRouter(deps: RouterDeps): Router {
     let destinationKeys: string[] = [];
     let onDone: (acks: PubAck[]) => void;
     if (decision.kind === "dead") {
-      writes = [deadLetter(msg, decision.message, decision.reason, fallbackId)];
+      span?.setAttribute("herald.dead_reason", decision.reason);
+      writes = [deadLetter(msg, decision.message, decision.reason, fallbackId, span)];
       onDone = () => {
         metrics.deadLetters.inc({ reason: decision.reason });
         logger.warn(
@@ -200,9 +225,15 @@ export function createRouter(deps: RouterDeps): Router {
       const { id, body } = decision;
       // A destination's subject is its key in `order`.
       destinationKeys = decision.destinations.map((destination) => destination.subject);
+      span?.setAttribute("messaging.message.id", id);
       writes = decision.destinations.map((destination) =>
         order.write(destination.subject, msg.info.streamSequence, () =>
-          nats.publisher.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
+          tracedWrite(span, destination.subject, id, (headers) =>
+            nats.publisher.publish(destination.subject, body, {
+              msgID: `${id}/${destination.key}`,
+              ...(headers ? { headers } : {}),
+            }),
+          ),
         ),
       );
       onDone = (acks) => {
@@ -240,6 +271,37 @@ export function createRouter(deps: RouterDeps): Router {
       onDone(results.map((r) => (r as PromiseFulfilledResult<PubAck>).value));
       metrics.duration.observe((performance.now() - startedAt) / 1000);
     });
+  }
+
+  /** One mailbox or channel write as a child span, whose context the stored message carries to the connector. */
+  function tracedWrite(
+    parent: Span | undefined,
+    subject: string,
+    id: string,
+    publish: (headers: MsgHdrs | undefined) => Promise<PubAck>,
+  ): Promise<PubAck> {
+    const span =
+      parent &&
+      startSpan("herald.router.write", parent, SpanKind.PRODUCER, {
+        "messaging.destination.name": subject,
+        "messaging.message.id": id,
+      });
+    if (!span) return publish(undefined);
+    return publish(traceHeaders(span)).then(
+      (ack) => {
+        span.setAttributes({
+          "herald.stream": ack.stream,
+          "herald.seq": ack.seq,
+          "herald.duplicate": ack.duplicate,
+        });
+        endSpan(span);
+        return ack;
+      },
+      (err: unknown) => {
+        endSpan(span, err);
+        throw err;
+      },
+    );
   }
 
   /** An ack or nak on a closed connection throws; the message then simply comes back after `ack_wait`. */

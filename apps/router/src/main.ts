@@ -1,13 +1,6 @@
-import { runHeraldService } from "@herald/service-kit";
-import { createRouter } from "./app.js";
-import { loadConfig } from "./config.js";
+// The entry point: tracing (if the OTEL_* variables ask for it) starts before the service's modules load,
+// so they load under the SDK; the composition root is service.ts.
+import { bootTelemetry } from "@herald/service-kit/boot";
 
-// Started in the background: waiting for persistence to create the streams can take long, and SIGTERM must
-// still drain meanwhile.
-runHeraldService({
-  name: "router",
-  loadConfig,
-  create: createRouter,
-  background: true,
-  onStarted: (_, logger) => logger.info("router ready"),
-});
+await bootTelemetry("router");
+await import("./service.js");

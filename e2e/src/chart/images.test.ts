@@ -49,6 +49,15 @@ describe("Dockerfiles", () => {
       (t: string) => t.replace(/ENTRYPOINT .*/, "ENTRYPOINT node dist/main.js"),
       /exec form/,
     ],
+    [
+      "an entry point other than the contract's start command",
+      (t: string) =>
+        t.replace(
+          /ENTRYPOINT .*/,
+          'ENTRYPOINT ["node", "--import", "./dist/instrumentation.js", "./dist/main.js"]',
+        ),
+      /contract's start command/,
+    ],
     ["ADD of a URL", (t: string) => `${t}\nADD https://example.com/x.tgz /x\n`, /ADD of a URL/],
     [
       "a HEALTHCHECK",

@@ -73,11 +73,6 @@ export function podPlan(
   if (component === "connector" && chartEnv.PORT !== undefined) {
     overrides.PORT = { value: "0", why: `replicas share one host (chart: ${chartEnv.PORT})` };
   }
-  // The image's ENTRYPOINT preloads the instrumentation with `--import`; the fixtures start `node main.js`.
-  overrides.NODE_OPTIONS = {
-    value: `--import ${join(repoRoot, "apps", component, "dist", "instrumentation.js")}`,
-    why: "the image ENTRYPOINT's --import ./dist/instrumentation.js",
-  };
   const image = imageEnv(component);
   // The image sets HOME=/tmp; here the temp dir is the machine's.
   if (image.HOME !== undefined) overrides.HOME = { value: tmpdir(), why: `image HOME (${image.HOME})` };

@@ -11,6 +11,8 @@ export const ackedMessageSchema = z.object({
   id: z.string(),
   seq: z.number().int().positive(),
   prev: z.number().int().nonnegative(),
+  /** The connector's ack span (a W3C `traceparent`), while tracing is on: persistence continues the trace. */
+  trace: z.string().max(256).optional(),
 });
 export type AckedMessage = z.infer<typeof ackedMessageSchema>;
 
@@ -67,6 +69,8 @@ export const replayMessageSchema = z.object({
   prev: z.number(),
   data: parsedJson,
   ts: z.number(),
+  /** The stored message's `traceparent` (the router's write span), while persistence traces. */
+  trace: z.string().max(256).optional(),
 });
 export type ReplayMessage = z.infer<typeof replayMessageSchema>;
 

@@ -10,4 +10,4 @@ export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./service-main.js";
 export * from "./streams.js";
-export * from "./telemetry.js";
+export * from "./tracing.js";

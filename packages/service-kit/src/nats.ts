@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, credsAuthenticator, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
+import {
+  type ConnectionOptions,
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  nkeyAuthenticator,
+} from "@nats-io/transport-node";
 import type { BaseConfig } from "./config.js";
 import { JsPublisher } from "./js-publisher.js";
 import type { Logger } from "./logger.js";
@@ -45,8 +51,21 @@ export function versionAtLeast(version: string, minimum: string): boolean {
   return true;
 }
 
-/** Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces. */
-export async function connectNats(config: BaseConfig, name: string, logger: Logger): Promise<Nats> {
+/** Servers, credentials and TLS from the standard variables (`NATS_URL`, `NATS_USER`…), for any client. */
+export function natsConnectOptions(
+  config: Pick<
+    BaseConfig,
+    | "NATS_URL"
+    | "NATS_USER"
+    | "NATS_PASSWORD"
+    | "NATS_TOKEN"
+    | "NATS_CREDS_FILE"
+    | "NATS_NKEY_SEED_FILE"
+    | "NATS_TLS_CA_FILE"
+    | "NATS_TLS_CERT_FILE"
+    | "NATS_TLS_KEY_FILE"
+  >,
+): ConnectionOptions {
   const tls =
     config.NATS_TLS_CA_FILE || config.NATS_TLS_CERT_FILE
       ? {
@@ -60,18 +79,25 @@ export async function connectNats(config: BaseConfig, name: string, logger: Logg
     : config.NATS_NKEY_SEED_FILE
       ? nkeyAuthenticator(new TextEncoder().encode(readFileSync(config.NATS_NKEY_SEED_FILE, "utf8").trim()))
       : undefined;
-  const nc = await connect({
+  return {
     servers: config.NATS_URL,
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    waitOnFirstConnect: true,
-    noAsyncTraces: true,
     ...(config.NATS_USER ? { user: config.NATS_USER } : {}),
     ...(config.NATS_PASSWORD ? { pass: config.NATS_PASSWORD } : {}),
     ...(config.NATS_TOKEN ? { token: config.NATS_TOKEN } : {}),
     ...(authenticator ? { authenticator } : {}),
     ...(tls ? { tls } : {}),
+  };
+}
+
+/** Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces. */
+export async function connectNats(config: BaseConfig, name: string, logger: Logger): Promise<Nats> {
+  const nc = await connect({
+    ...natsConnectOptions(config),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+    noAsyncTraces: true,
   });
   const version = nc.info?.version ?? "0.0.0";
   if (!versionAtLeast(version, MIN_NATS_SERVER)) {

@@ -4,6 +4,7 @@ import { delay, runService } from "./lifecycle.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Registry } from "./metrics.js";
 import { connectNats, type Nats } from "./nats.js";
+import { shutdownTracing } from "./tracing.js";
 
 /** What a service's `app.ts` factory returns. */
 export type ServiceApp<Started = void> = {
@@ -71,6 +72,7 @@ export function runHeraldService<Config extends BaseConfig, Started>(
           await app.stop();
           await nats.nc.drain();
           await admin.close();
+          await shutdownTracing();
         },
       },
     };

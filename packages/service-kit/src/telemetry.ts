@@ -1,20 +1,20 @@
 import { NodeSDK } from "@opentelemetry/sdk-node";
+import { markTracingEnabled } from "./tracing.js";
 
 /**
- * Starts OpenTelemetry tracing when an OTLP endpoint is configured (standard `OTEL_*` variables); otherwise
- * does nothing, so a plain start costs no instrumentation overhead. Called from each service's
- * `instrumentation.ts`, which is preloaded with `node --import`.
+ * Starts the OpenTelemetry SDK, configured by the standard `OTEL_*` variables alone (exporter, protocol,
+ * endpoint, sampler, resource attributes, batch settings). Loaded only by `boot.ts` when tracing is requested.
+ * No auto-instrumentation: Herald's message path is NATS, traced by hand (`tracing.ts`), and its only HTTP
+ * server answers probes and scrapes, which would be one meaningless trace each.
  */
-export function startTelemetry(serviceName: string): NodeSDK | undefined {
+export function startTelemetry(serviceName: string): NodeSDK {
   const env = process.env;
-  if (env.OTEL_SDK_DISABLED === "true") return undefined;
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
   env.OTEL_SERVICE_NAME ??= `herald-${serviceName}`;
-  const sdk = new NodeSDK();
+  // Traces only unless asked: metrics are scraped from /metrics and logs are pino lines on stdout.
+  env.OTEL_METRICS_EXPORTER ??= "none";
+  env.OTEL_LOGS_EXPORTER ??= "none";
+  const sdk = new NodeSDK({ instrumentations: [] });
   sdk.start();
-  const shutdown = () => {
-    sdk.shutdown().catch(() => {});
-  };
-  process.once("beforeExit", shutdown);
+  markTracingEnabled(() => sdk.shutdown());
   return sdk;
 }

@@ -1,3 +1,0 @@
-import { startTelemetry } from "@herald/service-kit";
-
-startTelemetry("presence");

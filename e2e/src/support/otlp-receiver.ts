@@ -1,0 +1,99 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** One span as an OTLP/HTTP JSON export carries it (ids in hex), with its resource's `service.name`. */
+export type ReceivedSpan = {
+  service: string;
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  kind: number;
+  attributes: Record<string, string | number | boolean>;
+};
+
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+};
+type KeyValue = { key: string; value: AnyValue };
+type ExportRequest = {
+  resourceSpans?: {
+    resource?: { attributes?: KeyValue[] };
+    scopeSpans?: { spans?: (Omit<ReceivedSpan, "service" | "attributes"> & { attributes?: KeyValue[] })[] }[];
+  }[];
+};
+
+function plainValue(value: AnyValue): string | number | boolean {
+  if (value.stringValue !== undefined) return value.stringValue;
+  if (value.intValue !== undefined) return Number(value.intValue);
+  if (value.doubleValue !== undefined) return value.doubleValue;
+  return value.boolValue ?? "";
+}
+
+function attributesOf(list: KeyValue[] | undefined): Record<string, string | number | boolean> {
+  return Object.fromEntries((list ?? []).map((kv) => [kv.key, plainValue(kv.value)]));
+}
+
+export type OtlpReceiver = {
+  /** `http://127.0.0.1:<port>`: the value for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  endpoint: string;
+  spans: ReceivedSpan[];
+  /** Requests that were not OTLP/HTTP JSON trace exports (a wrong protocol shows up here). */
+  rejected: string[];
+  close: () => Promise<void>;
+};
+
+/**
+ * A minimal OTLP/HTTP collector for tests: accepts JSON trace exports on `/v1/traces`
+ * (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`) and keeps every span.
+ */
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const spans: ReceivedSpan[] = [];
+  const rejected: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const type = req.headers["content-type"] ?? "";
+      if (req.url !== "/v1/traces" || !type.includes("json")) {
+        rejected.push(`${req.method} ${req.url} ${type}`);
+        res.writeHead(404).end();
+        return;
+      }
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ExportRequest;
+        for (const rs of body.resourceSpans ?? []) {
+          const service = String(attributesOf(rs.resource?.attributes)["service.name"] ?? "");
+          for (const ss of rs.scopeSpans ?? []) {
+            for (const span of ss.spans ?? []) {
+              spans.push({
+                service,
+                name: span.name,
+                traceId: span.traceId,
+                spanId: span.spanId,
+                parentSpanId: span.parentSpanId ?? "",
+                kind: span.kind,
+                attributes: attributesOf(span.attributes),
+              });
+            }
+          }
+        }
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      } catch (err) {
+        rejected.push(`unparsable export: ${(err as Error).message}`);
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    spans,
+    rejected,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,219 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { userToken } from "@herald/protocol";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  connectClient,
+  type NatsServer,
+  repoRoot,
+  type Stack,
+  signToken,
+  startNatsServer,
+  startStack,
+  waitUntil,
+} from "./fixtures/index.js";
+import { type Backend, connectBackend } from "./support/backend.js";
+import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./support/otlp-receiver.js";
+
+// One message, one trace: the services run as `node apps/<name>/dist/main.js` with the standard OTEL_*
+// variables only, exporting OTLP/HTTP JSON to a receiver in this process.
+
+let receiver: OtlpReceiver;
+let nats: NatsServer;
+let stack: Stack;
+let backend: Backend;
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  nats = await startNatsServer();
+  stack = await startStack({
+    nats,
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    },
+  });
+  backend = await connectBackend(nats.url);
+});
+
+afterAll(async () => {
+  await backend?.close();
+  await stack?.stop();
+  await nats?.dispose();
+  await receiver?.close();
+});
+
+/** The hops of one user message, parent first, and the service each belongs to. */
+const HOPS = [
+  ["herald.router.route", "herald-router"],
+  ["herald.router.write", "herald-router"],
+  ["herald.connector.send", "herald-connector"],
+  ["herald.connector.ack", "herald-connector"],
+  ["herald.persistence.cursor", "herald-persistence"],
+  ["herald.persistence.receipt", "herald-persistence"],
+] as const;
+
+const hex = (bytes: number) => randomBytes(bytes).toString("hex");
+
+/** Publishes `id` to `user` (with the headers given), lets a device receive and ack it, waits for the receipt. */
+async function deliverAndAck(user: string, id: string, headers?: MsgHdrs, connectFirst = true) {
+  const receiptHeaders: (MsgHdrs | undefined)[] = [];
+  const sub = backend.nc.subscribe(backend.s.receipt(userToken(user)), {
+    callback: (_err, msg) => {
+      receiptHeaders.push(msg.headers);
+    },
+  });
+  const publish = () =>
+    backend.js.publish(
+      backend.s.sendUser(userToken(user)),
+      JSON.stringify({ id, data: { secret: "payload-text" } }),
+      headers ? { headers } : {},
+    );
+  // Published before the device connects, the message reaches it by replay rather than live.
+  if (!connectFirst) await publish();
+  const client = await connectClient(
+    stack.wsUrl(await signToken({ sub: user, did: "phone" }, stack.jwtSecret)),
+  );
+  try {
+    if (connectFirst) await publish();
+    await client.waitForMessages(1);
+    client.ack([id]);
+    await waitUntil(() => receiptHeaders.length > 0, { timeoutMs: 10_000, message: "the receipt" });
+    return receiptHeaders[0];
+  } finally {
+    sub.unsubscribe();
+    await client.close();
+  }
+}
+
+/** Waits until every hop of message `id` was exported, and returns them in hop order. */
+async function hopsOf(id: string): Promise<ReceivedSpan[]> {
+  const find = () =>
+    HOPS.map(([name]) =>
+      receiver.spans.find((s) => s.name === name && s.attributes["messaging.message.id"] === id),
+    );
+  await waitUntil(() => find().every(Boolean), {
+    timeoutMs: 15_000,
+    message: () =>
+      `every hop of ${id}; got ${JSON.stringify(receiver.spans.map((s) => s.name))}, rejected ${receiver.rejected}`,
+  });
+  return find() as ReceivedSpan[];
+}
+
+function expectChain(spans: ReceivedSpan[], traceId: string, rootParent: string) {
+  spans.forEach((span, i) => {
+    const [name, service] = HOPS[i]!;
+    expect(span.name).toBe(name);
+    expect(span.service).toBe(service);
+    expect(span.traceId).toBe(traceId);
+    expect(span.parentSpanId, `${name}'s parent`).toBe(i === 0 ? rootParent : spans[i - 1]!.spanId);
+  });
+}
+
+describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
+  it("continues a publisher's traceparent through every service: one message, one trace", async () => {
+    const traceId = hex(16);
+    const parentId = hex(8);
+    const h = backend.headers();
+    h.set("traceparent", `00-${traceId}-${parentId}-01`);
+    const receiptHeaders = await deliverAndAck("tracy", "traced-1", h);
+
+    const spans = await hopsOf("traced-1");
+    expectChain(spans, traceId, parentId);
+    // The receipt carries the trace on, for a backend that consumes receipts.
+    expect(receiptHeaders?.get("traceparent")).toBe(`00-${traceId}-${spans[5]!.spanId}-01`);
+    // Positions, never payloads or tokens.
+    expect(spans[1]!.attributes["herald.seq"]).toBeGreaterThan(0);
+    expect(spans[2]!.attributes["herald.seq"]).toBe(spans[1]!.attributes["herald.seq"]);
+    expect(spans[4]!.attributes["herald.stream"]).toBe("HERALD_MBOX");
+    const every = JSON.stringify(receiver.spans);
+    expect(every).not.toContain("payload-text");
+    expect(every).not.toContain("eyJ");
+  }, 60_000);
+
+  it("keeps the trace on a message that reaches the device by replay, and on a channel message", async () => {
+    const traceId = hex(16);
+    const parentId = hex(8);
+    const h = backend.headers();
+    h.set("traceparent", `00-${traceId}-${parentId}-01`);
+    await deliverAndAck("later", "replayed-1", h, false);
+    expectChain(await hopsOf("replayed-1"), traceId, parentId);
+
+    const channelTrace = hex(16);
+    const ch = backend.headers();
+    ch.set("traceparent", `00-${channelTrace}-${hex(8)}-01`);
+    const client = await connectClient(
+      stack.wsUrl(await signToken({ sub: "watcher", channels: ["news"] }, stack.jwtSecret)),
+    );
+    try {
+      client.send({ type: "subscribe", channel: "news" });
+      await client.waitFor((f) => f.type === "subscribed");
+      await backend.js.publish(backend.s.sendChannel("news"), JSON.stringify({ id: "news-1", data: 1 }), {
+        headers: ch,
+      });
+      await client.waitFor((f) => f.type === "message");
+    } finally {
+      await client.close();
+    }
+    const names = ["herald.router.route", "herald.router.write", "herald.connector.send"];
+    const find = () =>
+      names.map((name) => receiver.spans.find((s) => s.name === name && s.traceId === channelTrace));
+    await waitUntil(() => find().every(Boolean), {
+      timeoutMs: 15_000,
+      message: "the channel message's spans",
+    });
+    const [route, write, send] = find() as ReceivedSpan[];
+    expect(write!.parentSpanId).toBe(route!.spanId);
+    expect(send!.parentSpanId).toBe(write!.spanId);
+    expect(send!.attributes).toMatchObject({ "herald.channel": "news", "messaging.message.id": "news-1" });
+  }, 60_000);
+
+  it("starts a trace at intake when the publisher sends none, with the trace id on the message's log lines", async () => {
+    await deliverAndAck("untraced", "root-1");
+    const spans = await hopsOf("root-1");
+    expectChain(spans, spans[0]!.traceId, "");
+    expect(
+      receiver.spans.filter((s) => s.attributes["messaging.message.id"] === "root-1").map((s) => s.traceId),
+    ).toEqual(
+      Array(receiver.spans.filter((s) => s.attributes["messaging.message.id"] === "root-1").length).fill(
+        spans[0]!.traceId,
+      ),
+    );
+
+    // A rejected publish: the router's log line about it names its trace.
+    await backend.publish(backend.s.sendUser("bad-json"), "{not json");
+    await waitUntil(
+      () => stack.routers[0]!.logRecords().some((r) => r.msg === "dead-lettered intake message"),
+      { timeoutMs: 10_000, message: "the dead-letter log line" },
+    );
+    const line = stack.routers[0]!.logRecords().find((r) => r.msg === "dead-lettered intake message")!;
+    expect(line).toMatchObject({ service: "router", trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(typeof line.instance).toBe("string");
+    await waitUntil(
+      () =>
+        receiver.spans.some(
+          (s) => s.traceId === line.trace_id && s.attributes["herald.dead_reason"] === "invalid_json",
+        ),
+      { timeoutMs: 10_000, message: "the dead letter's route span" },
+    );
+
+    // `herald dead replay` continues the rejected publish's trace (still invalid, it is rejected again).
+    const first = receiver.spans.find(
+      (s) => s.traceId === line.trace_id && s.name === "herald.router.route",
+    )!;
+    const replay = await promisify(execFile)(
+      process.execPath,
+      [join(repoRoot, "packages/cli/dist/main.js"), "dead", "replay", "--reason", "invalid_json"],
+      { env: { PATH: process.env.PATH ?? "", NATS_URL: nats.url } },
+    );
+    expect(replay.stdout).toContain("1 replayed");
+    await waitUntil(
+      () => receiver.spans.some((s) => s.name === "herald.router.route" && s.parentSpanId === first.spanId),
+      { timeoutMs: 10_000, message: "the replayed letter's route span under the first one" },
+    );
+  }, 60_000);
+});
