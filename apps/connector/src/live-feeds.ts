@@ -1,7 +1,6 @@
 import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
 import {
   type HandlerGuard,
-  type Logger,
   reportFailure,
   runGuarded,
   traceparentHeader,
