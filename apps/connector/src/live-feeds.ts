@@ -1,10 +1,5 @@
 import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
-import {
-  type HandlerGuard,
-  reportFailure,
-  runGuarded,
-  traceparentHeader,
-} from "@herald/service-kit";
+import { type HandlerGuard, reportFailure, runGuarded, traceparentHeader } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /**
