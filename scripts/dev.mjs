@@ -111,6 +111,7 @@ async function main() {
     },
   });
 
+  // Each service connects as its own NATS identity, with the permissions that ship (k8s/nats/auth.conf).
   const env = {
     NATS_URL: nats.url,
     HERALD_JWT_SECRET: jwtSecret,
@@ -127,6 +128,7 @@ async function main() {
       name,
       {
         ...env,
+        ...fixtures.natsServiceEnv(nats, name),
         ADMIN_PORT: String(adminPorts[name]),
         ...(name === "connector" ? { PORT: String(publicPort) } : {}),
       },
@@ -147,7 +149,8 @@ async function main() {
   }
 
   const wsUrl = `ws://127.0.0.1:${publicPort}/ws`;
-  watcher = await startDevWatcher({ natsUrl: nats.url, wsUrl, jwtSecret, log: printer("watcher") });
+  const publisher = nats.auth.users.publisher;
+  watcher = await startDevWatcher({ nats, wsUrl, jwtSecret, log: printer("watcher") });
   const lines = [
     "",
     paint("1", "Herald is running"),
@@ -160,7 +163,7 @@ async function main() {
     "",
     "  Publish to alice (a request gets JetStream's PubAck as its reply):",
     (await hasNatsCli())
-      ? `    nats --server ${nats.url} req herald.send.user.alice '{"data":{"hi":"there"}}'`
+      ? `    nats --server ${nats.url} --user ${publisher.user} --password ${publisher.password} --inbox-prefix ${fixtures.natsClientOptions(nats, "publisher").inboxPrefix} req herald.send.user.alice '{"data":{"hi":"there"}}'`
       : "    (install the `nats` CLI to publish by hand, or use js.publish() from @nats-io/jetstream)",
     "  The watcher below publishes every 2 s and prints what alice's WebSocket receives. Ctrl-C stops everything.",
     "",

@@ -28,7 +28,8 @@ const token = await new SignJWT({ did: "helm-test" })
   .setExpirationTime("5m")
   .sign(new TextEncoder().encode(env.HERALD_JWT_SECRET));
 
-const nats = await connectNats(config, "herald-helm-test", logger);
+// A backend's NATS identity (`publisher`): replies come below its inbox prefix.
+const nats = await connectNats(config, "herald-helm-test", logger, "publisher");
 const s = subjects(config.HERALD_PREFIX);
 const ws = new WebSocket(`${env.HERALD_TEST_URL}?token=${encodeURIComponent(token)}`);
 ws.on("error", (err) => fail(`websocket error: ${err.message}`));

@@ -123,7 +123,7 @@ spec:
           volumeMounts:
             {{- include "herald.volumeMounts" $ctx | nindent 12 }}
       volumes:
-        {{- include "herald.volumes" $ctx | nindent 8 }}
+        {{- include "herald.volumes" . | nindent 8 }}
 {{- end -}}
 
 {{/* All env entries of a component, in a stable order: shared, component settings, extraEnv. */}}
@@ -131,6 +131,7 @@ spec:
 {{- $ctx := .ctx -}}
 {{- $c := index $ctx.Values .component -}}
 {{ include "herald.commonEnv" $ctx }}
+{{- include "herald.natsAuthEnv" . }}
 {{- if eq .component "connector" }}
 - name: PORT
   value: {{ $c.port | quote }}

@@ -15,7 +15,8 @@ let nc: NatsConnection;
 const body = (text: string) => new TextEncoder().encode(text);
 
 beforeAll(async () => {
-  server = await startNatsServer();
+  // Streams of its own: a server without Herald's NATS identities.
+  server = await startNatsServer({ auth: false });
   nc = await connect({ servers: server.url, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "P", subjects: ["p.>"], storage: "file", duplicate_window: 60e9 });
@@ -67,7 +68,7 @@ describe("JsPublisher", () => {
   });
 
   it("publishes again after nats-server restarts (the reply subscription comes back with the connection)", async () => {
-    const own = await startNatsServer();
+    const own = await startNatsServer({ auth: false });
     const client = await connect({
       servers: own.url,
       noAsyncTraces: true,

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { subjects } from "@herald/protocol";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BaseConfig } from "./config.js";
@@ -45,8 +46,18 @@ export function versionAtLeast(version: string, minimum: string): boolean {
   return true;
 }
 
-/** Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces. */
-export async function connectNats(config: BaseConfig, name: string, logger: Logger): Promise<Nats> {
+/**
+ * Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces.
+ * With an `identity` (the service name), replies go below that identity's inbox prefix, the only inbox its
+ * NATS permissions let it read (`natsPermissions` in @herald/protocol).
+ */
+export async function connectNats(
+  config: BaseConfig,
+  name: string,
+  logger: Logger,
+  identity?: string,
+): Promise<Nats> {
+  const inboxPrefix = identity === undefined ? undefined : subjects(config.HERALD_PREFIX).inboxPrefix(identity);
   const tls =
     config.NATS_TLS_CA_FILE || config.NATS_TLS_CERT_FILE
       ? {
@@ -67,6 +78,7 @@ export async function connectNats(config: BaseConfig, name: string, logger: Logg
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,
     noAsyncTraces: true,
+    ...(inboxPrefix ? { inboxPrefix } : {}),
     ...(config.NATS_USER ? { user: config.NATS_USER } : {}),
     ...(config.NATS_PASSWORD ? { pass: config.NATS_PASSWORD } : {}),
     ...(config.NATS_TOKEN ? { token: config.NATS_TOKEN } : {}),
@@ -92,7 +104,7 @@ export async function connectNats(config: BaseConfig, name: string, logger: Logg
       }
     }
   })().catch(() => {});
-  const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+  const publisher = new JsPublisher(nc, { timeoutMs: 5_000, ...(inboxPrefix ? { inboxPrefix } : {}) });
   void nc.closed().then(() => publisher.close());
   return {
     nc,
