@@ -35,7 +35,8 @@ const TOTAL = USERS * PER_USER;
 /** Offered load, messages per second: publishing lasts ~13 s and goes on through the kills. */
 const RATE = 1_500;
 /** Test values for the Secrets the chart references (it creates none by default). */
-const SECRETS: Record<string, string> = { "herald-jwt/jwt-secret": randomBytes(32).toString("hex") };
+const JWT_SECRET = randomBytes(32).toString("hex");
+const SECRETS: Record<string, string> = { "herald-jwt/jwt-secret": JWT_SECRET };
 
 /**
  * NATS auth as production runs it (and as charts/herald/examples/with-nats sets it): each service its own
@@ -164,7 +165,7 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     const url = `ws://127.0.0.1:${balancer.port}/ws`;
     fleet = await startFleet({
       url: () => url,
-      secret: SECRETS["herald-jwt/jwt-secret"],
+      secret: JWT_SECRET,
       users: USERS,
       backend: b,
     });

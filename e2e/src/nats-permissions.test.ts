@@ -72,7 +72,11 @@ describe("a publisher (a backend's identity)", () => {
     const b = world.backend;
     const presence = watchPresence(b.nc);
     const receipts: Receipt[] = [];
-    const sub = b.nc.subscribe(b.s.receipt("pub-alice"), { callback: (_e, m) => receipts.push(m.json()) });
+    const sub = b.nc.subscribe(b.s.receipt("pub-alice"), {
+      callback: (_e, m) => {
+        receipts.push(m.json());
+      },
+    });
     try {
       const client = await connectAs("pub-alice");
       await presence.waitEvents("pub-alice", ["online"]);
@@ -203,5 +207,14 @@ describe("an operator", () => {
 
     const subject = op.s.mailbox("op-target");
     await refused(op.nc, "publish", subject, () => op.nc.publish(subject, "{}"));
+  });
+});
+
+describe("the services", () => {
+  it("ran every test above within their own permissions (no violation in any log)", () => {
+    for (const service of world.stack.all()) {
+      const violations = service.logs().filter((line) => /permissions violation/i.test(line));
+      expect(violations, service.name).toEqual([]);
+    }
   });
 });
