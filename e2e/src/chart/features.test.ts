@@ -280,7 +280,8 @@ describe("environment", () => {
     const creds = await render({
       set: { "natsConnection.auth.type": "creds", "natsConnection.auth.secrets.persistence": "creds-p" },
     }).catch((err: Error) => err);
-    expect(String(creds)).toMatch(/natsConnection.auth.secrets.connector/);
+    // A component with neither its own Secret nor the shared one fails the render, naming its entry.
+    expect(String(creds)).toMatch(/existingSecret is required .*natsConnection\.auth\.secrets\.(connector|router|presence|test)\b/);
     const allCreds = await render({
       set: {
         "natsConnection.auth.type": "creds",
