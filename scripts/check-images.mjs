@@ -255,7 +255,7 @@ function makeReadOnly(dir) {
  */
 async function shippedNatsAuth(workDir, natsPort, storeDir) {
   const protocol = join(root, "packages", "protocol", "dist", "index.js");
-  const { NATS_IDENTITIES, natsUser, passwordEnv } = await import(pathToFileURL(protocol).href);
+  const { NATS_IDENTITIES, natsPassword, natsUser, passwordEnv } = await import(pathToFileURL(protocol).href);
   writeFileSync(join(workDir, "auth.conf"), readFileSync(join(root, "k8s", "nats", "auth.conf")));
   const configFile = join(workDir, "nats.conf");
   writeFileSync(
@@ -265,7 +265,7 @@ async function shippedNatsAuth(workDir, natsPort, storeDir) {
   const serverEnv = { ...process.env };
   const identities = {};
   for (const identity of NATS_IDENTITIES) {
-    const password = randomBytes(18).toString("base64url");
+    const password = natsPassword(randomBytes(24));
     serverEnv[passwordEnv(identity)] = password;
     identities[identity] = { NATS_USER: natsUser(identity), NATS_PASSWORD: password };
   }

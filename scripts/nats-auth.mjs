@@ -19,7 +19,7 @@ if (!existsSync(protocolDist)) {
   console.error("packages/protocol is not built: run `pnpm build` first");
   process.exit(1);
 }
-const { NATS_IDENTITIES, natsAccountsConfig, natsChartAccounts, natsPermissionsTable } = await import(
+const { NATS_IDENTITIES, natsAccountsConfig, natsChartAccounts, natsPassword, natsPermissionsTable } = await import(
   pathToFileURL(protocolDist).href
 );
 
@@ -98,7 +98,8 @@ if (command === "conf") {
   if (existsSync(file) && !args.includes("--force")) {
     console.log(`${file} exists; --force replaces it`);
   } else {
-    const lines = NATS_IDENTITIES.map((identity) => `${identity}=${randomBytes(24).toString("base64url")}`);
+    // nats-server parses a variable's value as config: letters and digits only, starting with a letter.
+    const lines = NATS_IDENTITIES.map((identity) => `${identity}=${natsPassword(randomBytes(24))}`);
     writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
     console.log(`wrote ${file}`);
   }

@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { isNatsSafePassword } from "@herald/protocol";
 import { afterAll, describe, expect, it } from "vitest";
 import { findNatsServer } from "../fixtures/nats-server.js";
 import { byKind, type K8sObject, type Loose, parseManifests, repoRoot, tools } from "./helm.js";
@@ -76,6 +77,8 @@ describe("k8s dev NATS", () => {
       if (!ref) continue;
       expect(ref.name).toBe(secret?.metadata.name);
       passwords[entry.name] = Buffer.from(secret?.data[ref.key], "base64").toString("utf8");
+      // nats-server parses the variable's value as config (docs/security.md).
+      expect(isNatsSafePassword(passwords[entry.name] ?? "")).toBe(true);
     }
     expect(Object.keys(passwords)).toHaveLength(6);
     const result = await run(findNatsServer() ?? "nats-server", ["-t", "-c", file], {

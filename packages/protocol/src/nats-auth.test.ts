@@ -2,8 +2,10 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   NATS_IDENTITIES,
+  isNatsSafePassword,
   NatsAuthConfigError,
   natsAccountsConfig,
+  natsPassword,
   natsChartAccounts,
   natsPermissions,
   natsPermissionsTable,
@@ -133,5 +135,17 @@ describe("natsAccountsConfig", () => {
     const chart = natsChartAccounts() as { HERALD: { users: { user: string; password: string }[] } };
     expect(chart.HERALD.users.map((u) => u.user)).toEqual(NATS_IDENTITIES.map((i) => `herald-${i}`));
     expect(chart.HERALD.users[0]?.password).toBe("<< $HERALD_NATS_CONNECTOR_PASSWORD >>");
+  });
+});
+
+describe("natsPassword", () => {
+  it("gives letters and digits starting with a letter, which nats-server reads back from its env as a string", () => {
+    const password = natsPassword(new Uint8Array(24).fill(0x0f));
+    expect(password).toBe(`p${"0f".repeat(24)}`);
+    expect(isNatsSafePassword(password)).toBe(true);
+    for (const unsafe of ["4abcdefghijklmnopq", "-abcdefghijklmnopq", "abc+def/ghi=jklmnop", "short1"]) {
+      expect(isNatsSafePassword(unsafe), unsafe).toBe(false);
+    }
+    expect(() => natsPassword(new Uint8Array(8))).toThrow(NatsAuthConfigError);
   });
 });

@@ -40,6 +40,24 @@ export function natsUser(identity: NatsIdentity, prefix: string = DEFAULT_PREFIX
   return `${subjects(prefix).prefix}-${identity}`;
 }
 
+/**
+ * A password nats-server can take from an env var: it parses a variable's value as a config value, so one that
+ * starts with a digit or `-`, or holds `+/=,#` or spaces, fails to load. Letters and digits, starting with a
+ * letter, always read back as a string.
+ *
+ * @example
+ * natsPassword(crypto.getRandomValues(new Uint8Array(24))) // "p3f9a…" (49 characters)
+ */
+export function natsPassword(random: Uint8Array): string {
+  if (random.length < 16) throw new NatsAuthConfigError("a NATS password needs at least 16 random bytes");
+  return `p${Array.from(random, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** True when `password` is safe as a nats-server variable's value (see `natsPassword`). */
+export function isNatsSafePassword(password: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9]{15,}$/.test(password);
+}
+
 /** Default nats-server env var holding an identity's password, e.g. `HERALD_NATS_CONNECTOR_PASSWORD`. */
 export function passwordEnv(identity: NatsIdentity): string {
   return `HERALD_NATS_${identity.toUpperCase()}_PASSWORD`;
