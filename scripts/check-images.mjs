@@ -11,6 +11,7 @@
 //   node scripts/check-images.mjs [--lint-only] [--require-all] [--keep]
 // A service without a build (apps/<name>/dist/main.js) is skipped with a message, or fails with --require-all.
 import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   cpSync,
@@ -22,7 +23,6 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -260,7 +260,12 @@ async function shippedNatsAuth(workDir, natsPort, storeDir) {
   const configFile = join(workDir, "nats.conf");
   writeFileSync(
     configFile,
-    [`listen: "127.0.0.1:${natsPort}"`, `jetstream { store_dir: "${storeDir}" }`, "include ./auth.conf", ""].join("\n"),
+    [
+      `listen: "127.0.0.1:${natsPort}"`,
+      `jetstream { store_dir: "${storeDir}" }`,
+      "include ./auth.conf",
+      "",
+    ].join("\n"),
   );
   const serverEnv = { ...process.env };
   const identities = {};

@@ -19,9 +19,8 @@ if (!existsSync(protocolDist)) {
   console.error("packages/protocol is not built: run `pnpm build` first");
   process.exit(1);
 }
-const { NATS_IDENTITIES, natsAccountsConfig, natsChartAccounts, natsPassword, natsPermissionsTable } = await import(
-  pathToFileURL(protocolDist).href
-);
+const { NATS_IDENTITIES, natsAccountsConfig, natsChartAccounts, natsPassword, natsPermissionsTable } =
+  await import(pathToFileURL(protocolDist).href);
 
 export const AUTH_CONF = join(root, "k8s", "nats", "auth.conf");
 export const CHART_VALUES = join(root, "charts", "herald", "examples", "with-nats", "values.yaml");
@@ -44,7 +43,9 @@ function yaml(value, indent) {
   }
   return Object.entries(value)
     .map(([key, item]) =>
-      typeof item === "object" ? `${pad}${key}:\n${yaml(item, indent + 2)}` : `${pad}${key}: ${JSON.stringify(item)}`,
+      typeof item === "object"
+        ? `${pad}${key}:\n${yaml(item, indent + 2)}`
+        : `${pad}${key}: ${JSON.stringify(item)}`,
     )
     .join("\n");
 }
@@ -64,7 +65,13 @@ function between(file, current, begin, end, block) {
 
 const chartValues = (current) => between(CHART_VALUES, current, BEGIN, END, chartBlock());
 const securityDoc = (current) =>
-  between(SECURITY_DOC, current, TABLE_BEGIN, TABLE_END, [TABLE_BEGIN, natsPermissionsTable(), TABLE_END].join("\n"));
+  between(
+    SECURITY_DOC,
+    current,
+    TABLE_BEGIN,
+    TABLE_END,
+    [TABLE_BEGIN, natsPermissionsTable(), TABLE_END].join("\n"),
+  );
 
 function option(args, name) {
   const i = args.indexOf(name);
@@ -86,8 +93,12 @@ if (command === "conf") {
 } else if (command === "check") {
   const stale = [
     readFileSync(AUTH_CONF, "utf8") === natsAccountsConfig() ? undefined : AUTH_CONF,
-    readFileSync(CHART_VALUES, "utf8") === chartValues(readFileSync(CHART_VALUES, "utf8")) ? undefined : CHART_VALUES,
-    readFileSync(SECURITY_DOC, "utf8") === securityDoc(readFileSync(SECURITY_DOC, "utf8")) ? undefined : SECURITY_DOC,
+    readFileSync(CHART_VALUES, "utf8") === chartValues(readFileSync(CHART_VALUES, "utf8"))
+      ? undefined
+      : CHART_VALUES,
+    readFileSync(SECURITY_DOC, "utf8") === securityDoc(readFileSync(SECURITY_DOC, "utf8"))
+      ? undefined
+      : SECURITY_DOC,
   ].filter(Boolean);
   if (stale.length > 0) {
     console.error(`out of date (run \`node scripts/nats-auth.mjs write\`): ${stale.join(", ")}`);

@@ -42,7 +42,10 @@ const SECRETS: Record<string, string> = { "herald-jwt/jwt-secret": JWT_SECRET };
  * NATS auth as production runs it (and as charts/herald/examples/with-nats sets it): each service its own
  * identity, from its own Secret, whose values are the cluster's passwords.
  */
-function natsAuthValues(auth: NatsAuth | undefined): { set: Record<string, string>; secrets: Record<string, string> } {
+function natsAuthValues(auth: NatsAuth | undefined): {
+  set: Record<string, string>;
+  secrets: Record<string, string>;
+} {
   if (!auth) throw new Error("the rehearsal's NATS cluster runs with Herald's identities");
   const set: Record<string, string> = { "natsConnection.auth.type": "userPassword" };
   const secrets: Record<string, string> = {};
@@ -100,7 +103,9 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     const objects = await render({
       set: { "natsConnection.urls": `{${c.nodes.map((node) => node.url).join(",")}}`, ...natsAuth.set },
     });
-    const plans = components.map((component) => podPlan(objects, component, { ...SECRETS, ...natsAuth.secrets }));
+    const plans = components.map((component) =>
+      podPlan(objects, component, { ...SECRETS, ...natsAuth.secrets }),
+    );
     printPlans(plans);
     for (const plan of plans) {
       expect(plan.chartEnv.NATS_URL, plan.component).toBe(c.url);

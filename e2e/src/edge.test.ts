@@ -5,10 +5,10 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
+  natsServiceEnv,
   openClient,
   type Service,
   signToken,
-  natsServiceEnv,
   startService,
   waitUntil,
 } from "./fixtures/index.js";

@@ -9,7 +9,14 @@ import {
 } from "@herald/protocol";
 import { type NatsConnection, PermissionViolationError, type Status } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { connectClient, SHIPPED_AUTH_CONF, signToken, type TestClient, waitUntil, withTimeout } from "./fixtures/index.js";
+import {
+  connectClient,
+  SHIPPED_AUTH_CONF,
+  signToken,
+  type TestClient,
+  waitUntil,
+  withTimeout,
+} from "./fixtures/index.js";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { watchPresence } from "./support/presence.js";
 import { useStack } from "./support/use-stack.js";
@@ -171,7 +178,9 @@ describe("a publisher (a backend's identity)", () => {
       connection: { connectionId: "forged-1", userId: "ghost", deviceId: "d", since: Date.now() },
     };
     const subject = b.s.presenceReport("forged-connector");
-    await refused(b.nc, "publish", subject, () => b.nc.publish(subject, encoder.encode(JSON.stringify(report))));
+    await refused(b.nc, "publish", subject, () =>
+      b.nc.publish(subject, encoder.encode(JSON.stringify(report))),
+    );
     const event = b.s.presenceEvent("ghost");
     await refused(b.nc, "publish", event, () =>
       b.nc.publish(event, JSON.stringify({ type: "online", userId: "ghost", at: Date.now() })),
@@ -198,7 +207,10 @@ describe("an operator", () => {
     const answers: unknown[] = [];
     for await (const reply of replies) answers.push(reply.json());
     expect(answers).toEqual([{ closed: 1 }]);
-    expect(await withTimeout(client.closed, 5_000, "the kick")).toEqual({ code: 4011, reason: "operator kick" });
+    expect(await withTimeout(client.closed, 5_000, "the kick")).toEqual({
+      code: 4011,
+      reason: "operator kick",
+    });
 
     const info = await (await op.jsm()).streams.info(op.s.streams.intake);
     expect(info.config.name).toBe(op.s.streams.intake);

@@ -3,11 +3,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
+  natsServiceEnv,
   type Service,
   type Stack,
   signToken,
   startNatsServer,
-  natsServiceEnv,
   startService,
   startStack,
   type TestClient,

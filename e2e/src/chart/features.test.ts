@@ -271,9 +271,10 @@ describe("environment", () => {
     });
     expect(deploymentEnv(objects, "presence").NATS_PASSWORD).toBe("secret:herald-nats-presence/password");
     expect(deploymentEnv(objects, "connector").NATS_PASSWORD).toBe("secret:nats-shared/password");
-    const testPod = byKind(objects, "Pod")[0];
+    const [testPod] = byKind(objects, "Pod");
+    if (!testPod) throw new Error("no helm test pod");
     const testEnv = Object.fromEntries(
-      (testPod?.spec.containers[0].env as Loose[]).map((e) => [e.name, e.valueFrom?.secretKeyRef?.name]),
+      (testPod.spec.containers[0].env as Loose[]).map((e) => [e.name, e.valueFrom?.secretKeyRef?.name]),
     );
     expect(testEnv.NATS_PASSWORD).toBe("herald-nats-publisher");
     // Files (nkey, creds) come from the component's own Secret too.
@@ -281,7 +282,9 @@ describe("environment", () => {
       set: { "natsConnection.auth.type": "creds", "natsConnection.auth.secrets.persistence": "creds-p" },
     }).catch((err: Error) => err);
     // A component with neither its own Secret nor the shared one fails the render, naming its entry.
-    expect(String(creds)).toMatch(/existingSecret is required .*natsConnection\.auth\.secrets\.(connector|router|presence|test)\b/);
+    expect(String(creds)).toMatch(
+      /existingSecret is required .*natsConnection\.auth\.secrets\.(connector|router|presence|test)\b/,
+    );
     const allCreds = await render({
       set: {
         "natsConnection.auth.type": "creds",

@@ -18,7 +18,12 @@ const k8sCopy = join(scratch, "k8s");
 cpSync(join(repoRoot, "k8s"), k8sCopy, { recursive: true });
 const devSecrets = join(k8sCopy, "overlays", "dev", "nats-auth.env");
 rmSync(devSecrets, { force: true });
-execFileSync(process.execPath, [join(repoRoot, "scripts", "nats-auth.mjs"), "dev-secrets", "--out", devSecrets]);
+execFileSync(process.execPath, [
+  join(repoRoot, "scripts", "nats-auth.mjs"),
+  "dev-secrets",
+  "--out",
+  devSecrets,
+]);
 const build = async (overlay: string): Promise<K8sObject[]> => {
   const { stdout } = await run(tools().kubectl, ["kustomize", join(k8sCopy, "overlays", overlay)]);
   return parseManifests(stdout);

@@ -93,7 +93,8 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     async deadLetters(): Promise<DeadLetter[]> {
       const info = await (await jsm()).streams.info(s.streams.dead).catch((err: unknown) => {
         // No stream yet means no dead letters; anything else (a permission violation) is an answer to see.
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)
+          return undefined;
         throw err;
       });
       if (!info || info.state.messages === 0) return [];

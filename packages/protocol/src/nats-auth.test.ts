@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
-  NATS_IDENTITIES,
   isNatsSafePassword,
+  NATS_IDENTITIES,
   NatsAuthConfigError,
   natsAccountsConfig,
-  natsPassword,
   natsChartAccounts,
+  natsPassword,
   natsPermissions,
   natsPermissionsTable,
   natsUser,
@@ -54,7 +54,12 @@ describe("natsPermissions", () => {
     ]) {
       expect(mayPublish("publisher", internal), internal).toBe(false);
     }
-    for (const internal of [s.live("alice"), s.mailbox("alice"), s.replay, `${s.inboxPrefix("connector")}.x`]) {
+    for (const internal of [
+      s.live("alice"),
+      s.mailbox("alice"),
+      s.replay,
+      `${s.inboxPrefix("connector")}.x`,
+    ]) {
       expect(maySubscribe("publisher", internal), internal).toBe(false);
     }
   });

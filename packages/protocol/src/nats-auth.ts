@@ -7,7 +7,14 @@ import {
 import { DEFAULT_PREFIX, type Subjects, subjects } from "./subjects.js";
 
 /** Herald's NATS identities: one per service, and two for backends. */
-export const NATS_IDENTITIES = ["connector", "router", "presence", "persistence", "publisher", "operator"] as const;
+export const NATS_IDENTITIES = [
+  "connector",
+  "router",
+  "presence",
+  "persistence",
+  "publisher",
+  "operator",
+] as const;
 export type NatsIdentity = (typeof NATS_IDENTITIES)[number];
 
 /** What one identity may do; `allowResponses` lets it answer the requests it receives (their reply subjects). */
@@ -112,7 +119,11 @@ function names(options: NatsAuthOptions) {
   const s = subjects(options.prefix);
   const { intake, mailbox, acks, dead } = s.streams;
   const channels = channelStreams(s, options.channelRetention);
-  const buckets = { cursors: bucket(s.buckets.cursors), presence: bucket(s.buckets.presence), leases: bucket(s.buckets.leases) };
+  const buckets = {
+    cursors: bucket(s.buckets.cursors),
+    presence: bucket(s.buckets.presence),
+    leases: bucket(s.buckets.leases),
+  };
   return {
     s,
     intake,
@@ -139,7 +150,13 @@ function connector(n: Names): NatsPermissions {
       s.channelReplay,
       s.presenceReport("*"),
     ],
-    subscribe: [s.live("*"), s.channelLive("*", "*"), s.controlDisconnect, s.presenceSync, n.inbox("connector")],
+    subscribe: [
+      s.live("*"),
+      s.channelLive("*", "*"),
+      s.controlDisconnect,
+      s.presenceSync,
+      n.inbox("connector"),
+    ],
     // Answers `control.disconnect` requests with `{closed: n}`.
     allowResponses: true,
   };
@@ -223,7 +240,14 @@ function publisher(n: Names): NatsPermissions {
 /** A publisher that may also close connections and read (never write) streams, consumers and dead letters. */
 function operator(n: Names): NatsPermissions {
   const { s, buckets } = n;
-  const all = [n.intake, n.mailbox, n.acks, n.dead, ...n.channels, ...Object.values(buckets).map((b) => b.stream)];
+  const all = [
+    n.intake,
+    n.mailbox,
+    n.acks,
+    n.dead,
+    ...n.channels,
+    ...Object.values(buckets).map((b) => b.stream),
+  ];
   return {
     publish: [
       ...publisher(n).publish,

@@ -57,7 +57,8 @@ export async function connectNats(
   logger: Logger,
   identity?: string,
 ): Promise<Nats> {
-  const inboxPrefix = identity === undefined ? undefined : subjects(config.HERALD_PREFIX).inboxPrefix(identity);
+  const inboxPrefix =
+    identity === undefined ? undefined : subjects(config.HERALD_PREFIX).inboxPrefix(identity);
   const tls =
     config.NATS_TLS_CA_FILE || config.NATS_TLS_CERT_FILE
       ? {
