@@ -152,6 +152,11 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     // Seen here: both persistence replicas create the same R3 stream at once, nats-server may answer only one
     // of the two creates, the other times out and that replica exits (on Kubernetes: CrashLoopBackOff).
     expect(exits, "pods that exited during the install").toEqual([]);
+    // Each pod ran as its own NATS identity and needed nothing its permissions refuse.
+    for (const service of services) {
+      const refused = service.logs().filter((line) => /permissions violation/i.test(line));
+      expect(refused, `${service.name} ${service.pid}`).toEqual([]);
+    }
   });
 
   it("loses nothing and every client resumes when a NATS node and one replica of each service are killed", {
