@@ -41,6 +41,21 @@ describe("JsPublisher", () => {
     publisher.close();
   });
 
+  it("asks for PubAcks below the inbox prefix it is given (the only inbox NATS permissions may allow)", async () => {
+    const publisher = new JsPublisher(nc, { timeoutMs: 5_000, inboxPrefix: "_INBOX.test.router" });
+    const seen: string[] = [];
+    const tap = nc.subscribe("p.inbox", { callback: (_err, msg) => seen.push(msg.reply ?? "") });
+    await nc.flush();
+    const ack = await publisher.publish("p.inbox", body("x"));
+    expect(ack.stream).toBe("P");
+    // The copy to `tap` was sent before the PONG of this flush.
+    await nc.flush();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/^_INBOX\.test\.router\.\w+\.\w+$/);
+    tap.unsubscribe();
+    publisher.close();
+  });
+
   it("reports a repeated msgID as a duplicate of the first write", async () => {
     const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
     const first = await publisher.publish("p.dup", body("a"), { msgID: "same" });
