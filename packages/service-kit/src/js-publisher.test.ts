@@ -44,7 +44,11 @@ describe("JsPublisher", () => {
   it("asks for PubAcks below the inbox prefix it is given (the only inbox NATS permissions may allow)", async () => {
     const publisher = new JsPublisher(nc, { timeoutMs: 5_000, inboxPrefix: "_INBOX.test.router" });
     const seen: string[] = [];
-    const tap = nc.subscribe("p.inbox", { callback: (_err, msg) => seen.push(msg.reply ?? "") });
+    const tap = nc.subscribe("p.inbox", {
+      callback: (_err, msg) => {
+        seen.push(msg.reply ?? "");
+      },
+    });
     await nc.flush();
     const ack = await publisher.publish("p.inbox", body("x"));
     expect(ack.stream).toBe("P");
