@@ -4,12 +4,14 @@
 //      non-root numeric USER, exec-form entry point, no ADD, no HEALTHCHECK, no secrets in ENV);
 //   2. make the same pruned production install as the image (`pnpm --filter @herald/<name> deploy --prod`)
 //      into an empty folder, make it read-only, and start every service from there as an unprivileged user
-//      against a private nats-server until /readyz answers 200; then run the chart's `helm test` script from
+//      against a private nats-server (with the shipped NATS permissions, k8s/nats/auth.conf: each service as
+//      its own identity) until /readyz answers 200; then run the chart's `helm test` script from
 //      the connector's folder (as the test pod does) and stop everything with SIGTERM, expecting exit 0.
 //
 //   node scripts/check-images.mjs [--lint-only] [--require-all] [--keep]
 // A service without a build (apps/<name>/dist/main.js) is skipped with a message, or fails with --require-all.
 import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   cpSync,
@@ -19,11 +21,12 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { findNatsServer } from "./lib/nats-binary.mjs";
 import { readToolchain } from "./lib/toolchain.mjs";
 
@@ -247,6 +250,34 @@ function makeReadOnly(dir) {
   execFileSync("chmod", ["-R", "a-w,a+rX", dir]);
 }
 
+/**
+ * A nats-server config with the shipped identities (k8s/nats/auth.conf) and a random password for each; returns
+ * the server's env and each identity's `NATS_USER`/`NATS_PASSWORD`.
+ */
+async function shippedNatsAuth(workDir, natsPort, storeDir) {
+  const protocol = join(root, "packages", "protocol", "dist", "index.js");
+  const { NATS_IDENTITIES, natsPassword, natsUser, passwordEnv } = await import(pathToFileURL(protocol).href);
+  writeFileSync(join(workDir, "auth.conf"), readFileSync(join(root, "k8s", "nats", "auth.conf")));
+  const configFile = join(workDir, "nats.conf");
+  writeFileSync(
+    configFile,
+    [
+      `listen: "127.0.0.1:${natsPort}"`,
+      `jetstream { store_dir: "${storeDir}" }`,
+      "include ./auth.conf",
+      "",
+    ].join("\n"),
+  );
+  const serverEnv = { ...process.env };
+  const identities = {};
+  for (const identity of NATS_IDENTITIES) {
+    const password = natsPassword(randomBytes(24));
+    serverEnv[passwordEnv(identity)] = password;
+    identities[identity] = { NATS_USER: natsUser(identity), NATS_PASSWORD: password };
+  }
+  return { configFile, serverEnv, identities };
+}
+
 async function runServices(built, workDir, log) {
   const natsPort = await freePort();
   const storeDir = join(workDir, "nats-store");
@@ -254,7 +285,8 @@ async function runServices(built, workDir, log) {
   const natsBin = findNatsServer();
   if (!natsBin)
     throw new Error("the pinned nats-server is missing: run `node scripts/lib/toolchain.mjs` first");
-  const nats = start(natsBin, ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir], {});
+  const auth = await shippedNatsAuth(workDir, natsPort, storeDir);
+  const nats = start(natsBin, ["-c", auth.configFile], { env: auth.serverEnv });
   const running = [];
   try {
     await waitFor("nats-server", () => nats.output.includes("Server is ready"), 10_000);
@@ -268,6 +300,7 @@ async function runServices(built, workDir, log) {
         HOME: "/tmp",
         NODE_ENV: "production",
         NATS_URL: `nats://127.0.0.1:${natsPort}`,
+        ...auth.identities[name],
         ADMIN_PORT: "0",
         HERALD_REPLICAS: "1",
         SHUTDOWN_DELAY: "0s",
@@ -318,6 +351,8 @@ async function runServices(built, workDir, log) {
           PATH: process.env.PATH,
           HOME: "/tmp",
           NATS_URL: `nats://127.0.0.1:${natsPort}`,
+          // The chart gives the test pod a backend's identity.
+          ...auth.identities.publisher,
           HERALD_JWT_SECRET: secret,
           HERALD_TEST_URL: `ws://127.0.0.1:${wsPort}/ws`,
           HERALD_TEST_TIMEOUT_SECONDS: "30",

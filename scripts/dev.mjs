@@ -111,6 +111,7 @@ async function main() {
     },
   });
 
+  // Each service connects as its own NATS identity, with the permissions that ship (k8s/nats/auth.conf).
   const env = {
     NATS_URL: nats.url,
     HERALD_JWT_SECRET: jwtSecret,
@@ -127,6 +128,7 @@ async function main() {
       name,
       {
         ...env,
+        ...fixtures.natsServiceEnv(nats, name),
         ADMIN_PORT: String(adminPorts[name]),
         // The dev watcher's token lives 30 days (past the 24 h default maximum), so a dev session never expires.
         ...(name === "connector" ? { PORT: String(publicPort), HERALD_MAX_TOKEN_LIFETIME: "30d" } : {}),
@@ -148,7 +150,10 @@ async function main() {
   }
 
   const wsUrl = `ws://127.0.0.1:${publicPort}/ws`;
-  watcher = await startDevWatcher({ natsUrl: nats.url, wsUrl, jwtSecret, log: printer("watcher") });
+  const publisher = nats.auth.users.publisher;
+  const operator = nats.auth.users.operator;
+  const cli = `NATS_URL=${nats.url} NATS_USER=${operator.user} NATS_PASSWORD=${operator.password} node packages/cli/dist/main.js`;
+  watcher = await startDevWatcher({ nats, wsUrl, jwtSecret, log: printer("watcher") });
   const lines = [
     "",
     paint("1", "Herald is running"),
@@ -160,12 +165,12 @@ async function main() {
     `  HERALD_JWT_SECRET    ${jwtSecret}`,
     "",
     "  Publish to alice with the operator CLI (packages/cli; `herald --help` lists the rest):",
-    `    NATS_URL=${nats.url} node packages/cli/dist/main.js publish user alice '{"hi":"there"}'`,
-    `    NATS_URL=${nats.url} node packages/cli/dist/main.js devices alice`,
+    `    ${cli} publish user alice '{"hi":"there"}'`,
+    `    ${cli} devices alice`,
     ...((await hasNatsCli())
       ? [
-          "  or with the nats CLI (a request gets JetStream's PubAck as its reply):",
-          `    nats --server ${nats.url} req herald.send.user.alice '{"data":{"hi":"there"}}'`,
+          "  or with the nats CLI as a backend (a request gets JetStream's PubAck as its reply):",
+          `    nats --server ${nats.url} --user ${publisher.user} --password ${publisher.password} --inbox-prefix ${fixtures.natsClientOptions(nats, "publisher").inboxPrefix} req herald.send.user.alice '{"data":{"hi":"there"}}'`,
         ]
       : []),
     "  The watcher below publishes every 2 s and prints what alice's WebSocket receives. Ctrl-C stops everything.",

@@ -102,7 +102,8 @@ async function main(): Promise<void> {
     log(`warning: load average ${loadBefore.join(" ")} on ${cpus().length} cores`);
   // Only nats-server reads GOGC (the one Go process here); unset, it runs with Go's default (100).
   if (o.natsGogc !== undefined) process.env.GOGC = String(o.natsGogc);
-  const nats = await startNatsServer();
+  // Measured as before NATS permissions existed (issue 13): its raw NATS clients connect without identities.
+  const nats = await startNatsServer({ auth: false });
   log(
     `nats-server on ${nats.url} (file storage in ${nats.storeDir}${o.natsGogc === undefined ? "" : `, GOGC=${o.natsGogc}`})`,
   );

@@ -86,7 +86,8 @@ async function queryLoop(
  */
 export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenchResults> {
   const s = subjects();
-  const nats = await startNatsServer();
+  // Measured as before NATS permissions existed (issue 13): its raw NATS clients connect without identities.
+  const nats = await startNatsServer({ auth: false });
   // One process per simulated connector, as real connectors are: one's heartbeat serialization does not
   // hold back another's reports.
   const workers = Array.from({ length: o.connectors }, () => startWorker("presence-connectors-worker"));

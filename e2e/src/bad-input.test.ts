@@ -48,7 +48,7 @@ describe("publishes that are not valid", () => {
     }
     const letters = await waitUntil(
       async () => {
-        const all = await world.backend.deadLetters();
+        const all = await world.operator.deadLetters();
         return all.length >= cases.length ? all : undefined;
       },
       { timeoutMs: 20_000, message: "dead letters" },
@@ -64,7 +64,7 @@ describe("publishes that are not valid", () => {
     await world.backend.toUser("victim", { data: "valid", id: "valid-1" });
     await watcher.waitFor((f) => f.type === "message" && f.id === "valid-1");
     expect(watcher.messages().map((m) => m.id)).toEqual(["valid-1"]);
-    expect(await world.backend.mailboxCount("victim")).toBe(1);
+    expect(await world.operator.mailboxCount("victim")).toBe(1);
     await watcher.close();
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Component, components, render } from "./chart/helm.js";
 import {
+  type NatsAuth,
   type NatsCluster,
   type Service,
   startNatsCluster,
@@ -25,7 +26,7 @@ import { orderProblems, publishPerUserInOrder, recordRecovery } from "./support/
 import { startBalancer } from "./support/tcp-balancer.js";
 
 // The issue-5 rehearsal of a production install: the chart's default values (3 stream replicas, 2 replicas of
-// every service) against a 3-node JetStream cluster, each service started with the env its rendered Deployment
+// every service) plus per-service NATS identities (issue 13) against a 3-node JetStream cluster, each service started with the env its rendered Deployment
 // gives it. Under load, one NATS node and one replica of each service are killed with SIGKILL.
 
 const USERS = 100;
@@ -34,7 +35,28 @@ const TOTAL = USERS * PER_USER;
 /** Offered load, messages per second: publishing lasts ~13 s and goes on through the kills. */
 const RATE = 1_500;
 /** Test values for the Secrets the chart references (it creates none by default). */
-const SECRETS = { "herald-jwt/jwt-secret": randomBytes(32).toString("hex") };
+const JWT_SECRET = randomBytes(32).toString("hex");
+const SECRETS: Record<string, string> = { "herald-jwt/jwt-secret": JWT_SECRET };
+
+/**
+ * NATS auth as production runs it (and as charts/herald/examples/with-nats sets it): each service its own
+ * identity, from its own Secret, whose values are the cluster's passwords.
+ */
+function natsAuthValues(auth: NatsAuth | undefined): {
+  set: Record<string, string>;
+  secrets: Record<string, string>;
+} {
+  if (!auth) throw new Error("the rehearsal's NATS cluster runs with Herald's identities");
+  const set: Record<string, string> = { "natsConnection.auth.type": "userPassword" };
+  const secrets: Record<string, string> = {};
+  for (const component of [...components, "test" as const]) {
+    const identity = component === "test" ? "publisher" : component;
+    set[`natsConnection.auth.secrets.${component}`] = `herald-nats-${identity}`;
+    secrets[`herald-nats-${identity}/user`] = auth.users[identity].user;
+    secrets[`herald-nats-${identity}/password`] = auth.users[identity].password;
+  }
+  return { set, secrets };
+}
 
 let cluster: NatsCluster | undefined;
 const services: Service[] = [];
@@ -74,13 +96,16 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     const startedAt = Date.now();
     cluster = await startNatsCluster(3);
     const c = cluster;
-    await waitForJetStream(c.url);
+    await waitForJetStream(c);
 
     // The chart renders the NATS URL list itself (natsConnection.urls), so NATS_URL is not overridden.
+    const natsAuth = natsAuthValues(c.auth);
     const objects = await render({
-      set: { "natsConnection.urls": `{${c.nodes.map((node) => node.url).join(",")}}` },
+      set: { "natsConnection.urls": `{${c.nodes.map((node) => node.url).join(",")}}`, ...natsAuth.set },
     });
-    const plans = components.map((component) => podPlan(objects, component, SECRETS));
+    const plans = components.map((component) =>
+      podPlan(objects, component, { ...SECRETS, ...natsAuth.secrets }),
+    );
     printPlans(plans);
     for (const plan of plans) {
       expect(plan.chartEnv.NATS_URL, plan.component).toBe(c.url);
@@ -127,6 +152,11 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     // Seen here: both persistence replicas create the same R3 stream at once, nats-server may answer only one
     // of the two creates, the other times out and that replica exits (on Kubernetes: CrashLoopBackOff).
     expect(exits, "pods that exited during the install").toEqual([]);
+    // Each pod ran as its own NATS identity and needed nothing its permissions refuse.
+    for (const service of services) {
+      const refused = service.logs().filter((line) => /permissions violation/i.test(line));
+      expect(refused, `${service.name} ${service.pid}`).toEqual([]);
+    }
   });
 
   it("loses nothing and every client resumes when a NATS node and one replica of each service are killed", {
@@ -136,16 +166,16 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     const { cluster: c, group, startedAt: started } = installed;
     const connectors = group("connector");
 
-    backend = await connectBackend(c.url);
+    backend = await connectBackend(c, { identity: "operator" });
     const b = backend;
-    const mailbox = await b.jsm.streams.info(b.s.streams.mailbox);
+    const mailbox = await (await b.jsm()).streams.info(b.s.streams.mailbox);
     expect(mailbox.config.num_replicas).toBe(3);
 
     balancer = await startBalancer(() => connectors.map((connector) => connector.port));
     const url = `ws://127.0.0.1:${balancer.port}/ws`;
     fleet = await startFleet({
       url: () => url,
-      secret: SECRETS["herald-jwt/jwt-secret"],
+      secret: JWT_SECRET,
       users: USERS,
       backend: b,
     });
@@ -184,7 +214,7 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     });
 
     // The hardest victims: the node leading the mailbox stream, and the lease holders of router and presence.
-    const leader = (await b.jsm.streams.info(b.s.streams.mailbox)).cluster?.leader;
+    const leader = (await (await b.jsm()).streams.info(b.s.streams.mailbox)).cluster?.leader;
     const natsVictim = c.nodes.find((_, i) => `herald-n${i + 1}` === leader) ?? c.nodes[0]!;
     const router = group("router").find((s) =>
       holdsLease(s, "router lease acquired: routing", "router lease lost: standing by"),
@@ -253,7 +283,7 @@ describe("cluster rehearsal (3 NATS nodes, R3, two replicas of each service from
     await natsVictim.restart();
     await waitUntil(
       async () => {
-        const info = await b.jsm.streams.info(b.s.streams.mailbox);
+        const info = await (await b.jsm()).streams.info(b.s.streams.mailbox);
         const replicas = info.cluster?.replicas ?? [];
         return replicas.length === 2 && replicas.every((replica) => replica.current);
       },

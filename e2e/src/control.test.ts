@@ -35,7 +35,7 @@ beforeAll(async () => {
     replicas: 3,
     envFor: { presence: { PRESENCE_MAX_CONNECTIONS_PER_USER: "2" } },
   });
-  backend = await connectBackend(nats.url);
+  backend = await connectBackend(nats, { identity: "operator" });
   presence = watchPresence(backend.nc);
 });
 afterAll(async () => {

@@ -41,7 +41,7 @@ async function setUp(replicas = 1) {
     counts: { persistence: replicas, router: replicas, presence: replicas },
     envFor: { connector: { HERALD_ACK_TIMEOUT: "5s" }, router: { ROUTER_ACK_WAIT: "3s" } },
   });
-  backend = await connectBackend(nats.url);
+  backend = await connectBackend(nats);
   const s = stack;
   // Clients reach the connectors through a balancer, as through an ingress; restarts keep their ports.
   balancer = await startBalancer(() => s.connectors.map((c) => c.port));

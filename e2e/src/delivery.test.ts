@@ -156,7 +156,7 @@ describe("user delivery", () => {
     await waitUntil(() => client.messages().some((m) => m.id === "marker"), { timeoutMs: 10_000 });
     expect(client.messages().map((m) => m.id)).toEqual(["same", "header-key", "marker"]);
     expect(messages[0]!.data).toBe(1);
-    expect(await world.backend.mailboxCount("frank")).toBe(3);
+    expect(await world.operator.mailboxCount("frank")).toBe(3);
     await client.close();
   });
 
@@ -166,7 +166,7 @@ describe("user delivery", () => {
     await world.backend.toUsers({ userIds: ["fan-a", "fan-b", "fan-a"], data: "to both", id: "fan-1" });
     expect((await a.waitForMessages(1))[0]!.id).toBe("fan-1");
     expect((await b.waitForMessages(1))[0]!.id).toBe("fan-1");
-    expect(await world.backend.mailboxCount("fan-a")).toBe(1);
+    expect(await world.operator.mailboxCount("fan-a")).toBe(1);
     await a.close();
     await b.close();
   });

@@ -5,6 +5,7 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
+  natsServiceEnv,
   openClient,
   type Service,
   signToken,
@@ -140,6 +141,7 @@ describe("fuzzed frames", () => {
     // A connector without a frame rate limit, so every generated frame is handled rather than dropped.
     const connector = await startService("connector", {
       NATS_URL: world.nats.url,
+      ...natsServiceEnv(world.nats, "connector"),
       HERALD_JWT_SECRET: world.stack.jwtSecret,
       HERALD_RATE_LIMIT: "1000000",
       HERALD_RATE_BURST: "1000000",
@@ -207,6 +209,7 @@ describe("JWKS", () => {
     const url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
     connector = await startService("connector", {
       NATS_URL: world.nats.url,
+      ...natsServiceEnv(world.nats, "connector"),
       HERALD_JWKS_URL: url,
       HERALD_JWT_AUDIENCE: "herald-e2e",
       HERALD_JWKS_COOLDOWN: "0s",

@@ -15,10 +15,10 @@ const world = useStack({
 describe("a full store", () => {
   it("refuses new publishes with a clear error, and what it holds is still delivered in order", async () => {
     const { backend, stack } = world;
-    const info = await backend.jsm.streams.info(backend.s.streams.mailbox);
+    const info = await (await backend.jsm()).streams.info(backend.s.streams.mailbox);
     expect(info.config.max_bytes).toBe(MAILBOX_BYTES);
     const blob = "z".repeat(8_000);
-    const bytesOf = async (stream: string) => (await backend.jsm.streams.info(stream)).state.bytes;
+    const bytesOf = async (stream: string) => (await (await backend.jsm()).streams.info(stream)).state.bytes;
     let accepted = 0;
     let refusal: Error | undefined;
     // The mailbox fills first (the router's writes are then refused and retried), then the intake stream. A
@@ -42,7 +42,8 @@ describe("a full store", () => {
     }
     expect(refusal?.message).toMatch(/maximum bytes exceeded/i);
     expect(accepted).toBeGreaterThan(0);
-    const intakeCount = async () => (await backend.jsm.streams.info(backend.s.streams.intake)).state.messages;
+    const intakeCount = async () =>
+      (await (await backend.jsm()).streams.info(backend.s.streams.intake)).state.messages;
     // Each accepted message is in one store or the other (a write in flight briefly counts in both).
     await waitUntil(
       async () => (await intakeCount()) + (await backend.mailboxCount("hoarder")) === accepted,

@@ -91,7 +91,7 @@ describe("issue 13: poison messages", () => {
     // Nothing is left held or handed back for later.
     await waitUntil(
       async () => {
-        const info = await backend.jsm.consumers.info(backend.s.streams.intake, "router");
+        const info = await (await backend.jsm()).consumers.info(backend.s.streams.intake, "router");
         return info.num_ack_pending === 0 && info.num_pending === 0;
       },
       { timeoutMs: 10_000, message: "the intake consumer to hold nothing" },
@@ -139,7 +139,9 @@ describe("issue 13: poison messages", () => {
     const channelSubject = backend.s.channel("default", "big-history");
     await waitUntil(
       async () => {
-        const info = await backend.jsm.streams.info(channelStream, { subjects_filter: channelSubject });
+        const info = await (await backend.jsm()).streams.info(channelStream, {
+          subjects_filter: channelSubject,
+        });
         return (
           info.state.subjects?.[channelSubject] === count &&
           (await backend.mailboxCount("big-backlog")) === count
@@ -200,8 +202,8 @@ describe("issue 13: poison messages", () => {
     await backend.toUser("near-limit", { data: "small", id: "after-big" });
     await reader.waitFor((f) => f.type === "message" && f.id === "after-big", 20_000);
     const letter = await waitUntil(
-      () =>
-        backend.jsm.streams
+      async () =>
+        (await backend.jsm()).streams
           .getMessage(backend.s.streams.dead, { last_by_subj: backend.s.dead("too_large") })
           .catch(() => null),
       { timeoutMs: 10_000, message: "a too_large dead letter" },
@@ -383,7 +385,7 @@ describe("generated input", () => {
     );
     await waitUntil(
       async () => {
-        const info = await backend.jsm.consumers.info(s.streams.intake, "router");
+        const info = await (await backend.jsm()).consumers.info(s.streams.intake, "router");
         return info.num_ack_pending === 0 && info.num_pending === 0;
       },
       { timeoutMs: 30_000, message: "every generated publish to be settled" },

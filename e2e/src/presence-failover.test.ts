@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
+  natsServiceEnv,
   type Service,
   type Stack,
   signToken,
@@ -60,7 +61,7 @@ describe("presence failover (real processes)", () => {
   it("kill -9 of a presence replica: queries keep being answered, events keep coming, a restart rebuilds the same view", async () => {
     nats = await startNatsServer();
     stack = await startStack({ nats, replicas: 3, counts: { presence: 2 } });
-    backend = await connectBackend(nats.url);
+    backend = await connectBackend(nats);
     const p = watchPresence(backend.nc);
     presence = p;
     const s = stack;
@@ -162,13 +163,14 @@ describe("presence failover (real processes)", () => {
     proxy = await startTcpProxy(nats.port);
     const cutConnector = await startService("connector", {
       NATS_URL: proxy.url,
+      ...natsServiceEnv(nats, "connector"),
       HERALD_JWT_SECRET: s.jwtSecret,
       CONNECTOR_ID: "behind-proxy",
       ...timing.connector,
     });
     s.connectors.push(cutConnector);
     await cutConnector.waitReady();
-    backend = await connectBackend(nats.url);
+    backend = await connectBackend(nats);
     const p = watchPresence(backend.nc);
     presence = p;
 

@@ -19,15 +19,17 @@ let stack: Stack;
 let backend: Backend;
 let presence: PresenceWatch;
 const clients: TestClient[] = [];
+const simulated: Backend[] = [];
 
 beforeAll(async () => {
   nats = await startNatsServer();
   stack = await startStack({ nats, replicas: 3, counts: { presence: 2 } });
-  backend = await connectBackend(nats.url);
+  backend = await connectBackend(nats);
   presence = watchPresence(backend.nc);
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.terminate().catch(() => {})));
+  await Promise.all(simulated.map((c) => c.close()));
   presence?.stop();
   await backend?.close();
   await stack?.stop().catch(() => {});
@@ -114,6 +116,9 @@ describe("presence across 3 connectors (real processes, 2 presence replicas)", (
 
   it("stays exact through a flood of 10,000 open reports in one second, plus closes", async () => {
     const encoder = new TextEncoder();
+    // Reports are connectors' to send: these simulated ones connect as the connector identity.
+    const reporter = await connectBackend(nats, { identity: "connector" });
+    simulated.push(reporter);
     const reporters = ["flood-a", "flood-b", "flood-c"].map((connectorId) => {
       let seq = 0;
       const held = new Map<
@@ -122,7 +127,7 @@ describe("presence across 3 connectors (real processes, 2 presence replicas)", (
       >();
       const publish = (body: Record<string, unknown>) => {
         const report = { ...body, connectorId, bootId: `${connectorId}-boot`, seq: seq++ } as PresenceReport;
-        backend.nc.publish(presence.s.presenceReport(connectorId), encoder.encode(JSON.stringify(report)));
+        reporter.nc.publish(presence.s.presenceReport(connectorId), encoder.encode(JSON.stringify(report)));
       };
       return { connectorId, held, publish };
     });
@@ -138,7 +143,7 @@ describe("presence across 3 connectors (real processes, 2 presence replicas)", (
       reporter.held.set(connection.connectionId, connection);
       reporter.publish({ type: "open", connection });
     }
-    await backend.nc.flush();
+    await reporter.nc.flush();
     const elapsed = performance.now() - started;
     expect(elapsed).toBeLessThan(1_000);
     // Close every connection of a quarter of the users.

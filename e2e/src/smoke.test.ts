@@ -12,7 +12,8 @@ import {
 } from "./fixtures/index.js";
 
 // The fixture every other e2e test stands on: a private JetStream server that can be stopped, restarted on
-// the same port and store, and killed.
+// the same port and store, and killed. These tests use streams of their own, so they run it without Herald's
+// identities (`auth: false`); every other test runs with them (e2e/src/nats-permissions.test.ts).
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -37,7 +38,7 @@ afterEach(async () => {
 
 describe("nats-server fixture", () => {
   it("starts JetStream, keeps file-stored data across a restart, and can be killed", async () => {
-    server = await startNatsServer();
+    server = await startNatsServer({ auth: false });
     expect(server.url).toBe(`nats://127.0.0.1:${server.port}`);
 
     let nc = await open(server.url);
@@ -70,7 +71,7 @@ describe("nats-server fixture", () => {
   });
 
   it("accepts a 10 MiB JetStream publish (max_payload 16MB), as an oversized Herald publish needs", async () => {
-    server = await startNatsServer();
+    server = await startNatsServer({ auth: false });
     const nc = await open(server.url);
     expect(nc.info?.max_payload).toBe(16 * 1024 * 1024);
     const jsm = await jetstreamManager(nc);
@@ -89,7 +90,7 @@ describe("nats-server fixture", () => {
   });
 
   it("forms a 3-node JetStream cluster that keeps an R3 stream when one node dies", async () => {
-    cluster = await startNatsCluster(3);
+    cluster = await startNatsCluster(3, { auth: false });
     expect(cluster.url.split(",")).toHaveLength(3);
     await waitForJetStream(cluster.url);
 

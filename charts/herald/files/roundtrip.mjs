@@ -39,7 +39,8 @@ async function mintToken() {
 }
 
 const token = env.HERALD_TEST_TOKEN?.trim() || (env.HERALD_JWT_SECRET ? await mintToken() : undefined);
-const nats = await connectNats(config, "herald-helm-test", logger);
+// A backend's NATS identity (`publisher`): replies come below its inbox prefix.
+const nats = await connectNats(config, "herald-helm-test", logger, "publisher");
 
 if (token === undefined) {
   // Reachability only: the connector waits for an `auth` frame from a client without ?token=.

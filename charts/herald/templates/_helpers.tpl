@@ -157,34 +157,6 @@ read them back from the rendered Deployment.
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
-{{- $auth := $v.natsConnection.auth }}
-{{- if ne $auth.type "none" }}
-{{- if not $auth.existingSecret }}{{ fail "natsConnection.auth.existingSecret is required when natsConnection.auth.type is not none" }}{{ end }}
-{{- end }}
-{{- if eq $auth.type "userPassword" }}
-- name: NATS_USER
-  valueFrom:
-    secretKeyRef:
-      name: {{ $auth.existingSecret }}
-      key: {{ $auth.userKey }}
-- name: NATS_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $auth.existingSecret }}
-      key: {{ $auth.passwordKey }}
-{{- else if eq $auth.type "token" }}
-- name: NATS_TOKEN
-  valueFrom:
-    secretKeyRef:
-      name: {{ $auth.existingSecret }}
-      key: {{ $auth.tokenKey }}
-{{- else if eq $auth.type "nkey" }}
-- name: NATS_NKEY_SEED_FILE
-  value: /etc/herald/nats-auth/{{ $auth.nkeySeedKey }}
-{{- else if eq $auth.type "creds" }}
-- name: NATS_CREDS_FILE
-  value: /etc/herald/nats-auth/{{ $auth.credsKey }}
-{{- end }}
 {{- $tls := $v.natsConnection.tls }}
 {{- if $tls.enabled }}
 {{- if not $tls.existingSecret }}{{ fail "natsConnection.tls.existingSecret is required when natsConnection.tls.enabled is true" }}{{ end }}
@@ -198,6 +170,48 @@ read them back from the rendered Deployment.
 - name: NATS_TLS_KEY_FILE
   value: /etc/herald/nats-tls/{{ required "natsConnection.tls.keyKey is required with certKey" $tls.keyKey }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The Secret holding one component's NATS credentials: `natsConnection.auth.secrets.<component>` (each service its
+own NATS identity, docs/security.md), else the shared `existingSecret`. Usage: (dict "ctx" $ "component" "router")
+*/}}
+{{- define "herald.natsAuthSecret" -}}
+{{- $auth := .ctx.Values.natsConnection.auth -}}
+{{- (index ($auth.secrets | default dict) .component) | default $auth.existingSecret -}}
+{{- end -}}
+
+{{/* Env entries of one component's NATS credentials. Usage: (dict "ctx" $ "component" "router") */}}
+{{- define "herald.natsAuthEnv" -}}
+{{- $auth := .ctx.Values.natsConnection.auth }}
+{{- $secret := include "herald.natsAuthSecret" . }}
+{{- if ne $auth.type "none" }}
+{{- if not $secret }}{{ fail (printf "natsConnection.auth.existingSecret is required when natsConnection.auth.type is not none (or natsConnection.auth.secrets.%s)" .component) }}{{ end }}
+{{- end }}
+{{- if eq $auth.type "userPassword" }}
+- name: NATS_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $auth.userKey }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $auth.passwordKey }}
+{{- else if eq $auth.type "token" }}
+- name: NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $auth.tokenKey }}
+{{- else if eq $auth.type "nkey" }}
+- name: NATS_NKEY_SEED_FILE
+  value: /etc/herald/nats-auth/{{ $auth.nkeySeedKey }}
+{{- else if eq $auth.type "creds" }}
+- name: NATS_CREDS_FILE
+  value: /etc/herald/nats-auth/{{ $auth.credsKey }}
 {{- end }}
 {{- end -}}
 
@@ -225,22 +239,23 @@ read them back from the rendered Deployment.
 {{- end }}
 {{- end -}}
 
-{{/* Volumes for NATS credentials files and TLS, plus a writable /tmp. */}}
+{{/* Volumes for NATS credentials files and TLS, plus a writable /tmp. Usage: (dict "ctx" $ "component" "router") */}}
 {{- define "herald.volumes" -}}
+{{- $ctx := .ctx -}}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
-{{- $auth := .Values.natsConnection.auth }}
+{{- $auth := $ctx.Values.natsConnection.auth }}
 {{- if has $auth.type (list "nkey" "creds") }}
 - name: nats-auth
   secret:
-    secretName: {{ $auth.existingSecret }}
+    secretName: {{ include "herald.natsAuthSecret" . }}
     defaultMode: 288 # 0440 in octal; written in decimal so every YAML parser reads the same
 {{- end }}
-{{- if .Values.natsConnection.tls.enabled }}
+{{- if $ctx.Values.natsConnection.tls.enabled }}
 - name: nats-tls
   secret:
-    secretName: {{ .Values.natsConnection.tls.existingSecret }}
+    secretName: {{ $ctx.Values.natsConnection.tls.existingSecret }}
     defaultMode: 288 # 0440 in octal; written in decimal so every YAML parser reads the same
 {{- end }}
 {{- end -}}

@@ -122,7 +122,7 @@ spec:
         {{- tpl (toYaml .) $ctx | nindent 8 }}
         {{- end }}
       volumes:
-        {{- include "herald.volumes" $ctx | nindent 8 }}
+        {{- include "herald.volumes" . | nindent 8 }}
         {{- with $c.extraVolumes }}
         {{- tpl (toYaml .) $ctx | nindent 8 }}
         {{- end }}
@@ -151,6 +151,7 @@ own. A level that sets a handler (exec, httpGet, tcpSocket, grpc) replaces the h
 {{- $ctx := .ctx -}}
 {{- $c := index $ctx.Values .component -}}
 {{ include "herald.commonEnv" $ctx }}
+{{- include "herald.natsAuthEnv" . }}
 {{- if eq .component "connector" }}
 - name: PORT
   value: {{ $c.port | quote }}

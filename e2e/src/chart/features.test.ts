@@ -263,6 +263,52 @@ describe("environment", () => {
       /existingSecret is required/,
     );
   });
+
+  it("gives each component its own NATS Secret (its own identity), falling back to existingSecret", async () => {
+    const set: Record<string, string> = {
+      "natsConnection.auth.type": "userPassword",
+      "natsConnection.auth.existingSecret": "nats-shared",
+      "natsConnection.auth.secrets.router": "herald-nats-router",
+      "natsConnection.auth.secrets.presence": "herald-nats-presence",
+      "natsConnection.auth.secrets.test": "herald-nats-publisher",
+    };
+    const objects = await render({ set });
+    expect(deploymentEnv(objects, "router")).toMatchObject({
+      NATS_USER: "secret:herald-nats-router/user",
+      NATS_PASSWORD: "secret:herald-nats-router/password",
+    });
+    expect(deploymentEnv(objects, "presence").NATS_PASSWORD).toBe("secret:herald-nats-presence/password");
+    expect(deploymentEnv(objects, "connector").NATS_PASSWORD).toBe("secret:nats-shared/password");
+    const [testPod] = byKind(objects, "Pod");
+    if (!testPod) throw new Error("no helm test pod");
+    const testEnv = Object.fromEntries(
+      (testPod.spec.containers[0].env as Loose[]).map((e) => [e.name, e.valueFrom?.secretKeyRef?.name]),
+    );
+    expect(testEnv.NATS_PASSWORD).toBe("herald-nats-publisher");
+    // Files (nkey, creds) come from the component's own Secret too.
+    const creds = await render({
+      set: { "natsConnection.auth.type": "creds", "natsConnection.auth.secrets.persistence": "creds-p" },
+    }).catch((err: Error) => err);
+    // A component with neither its own Secret nor the shared one fails the render, naming its entry.
+    expect(String(creds)).toMatch(
+      /existingSecret is required .*natsConnection\.auth\.secrets\.(connector|router|presence|test)\b/,
+    );
+    const allCreds = await render({
+      set: {
+        "natsConnection.auth.type": "creds",
+        "natsConnection.auth.existingSecret": "creds-shared",
+        "natsConnection.auth.secrets.persistence": "creds-p",
+      },
+    });
+    expect(podSpec(deployment(allCreds, "persistence")).volumes).toContainEqual({
+      name: "nats-auth",
+      secret: { secretName: "creds-p", defaultMode: 0o440 },
+    });
+    expect(podSpec(deployment(allCreds, "router")).volumes).toContainEqual({
+      name: "nats-auth",
+      secret: { secretName: "creds-shared", defaultMode: 0o440 },
+    });
+  });
 });
 
 describe("optional objects", () => {

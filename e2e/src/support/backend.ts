@@ -1,23 +1,44 @@
-import { subjects, userToken } from "@herald/protocol";
-import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
+import { type NatsIdentity, subjects, userToken } from "@herald/protocol";
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+} from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { type NatsTarget, natsClientOptions } from "../fixtures/index.js";
 
 export type DeadLetter = { subject: string; reason: string; header: string | undefined; data: Uint8Array };
+
+export type BackendOptions = {
+  /** The NATS identity it connects as: a backend is a `publisher`; dead letters and stream info need `operator`. */
+  identity?: NatsIdentity;
+  prefix?: string;
+};
 
 /**
  * A backend as Herald's users write one: JetStream publishes on the public subjects, plus reads of what
  * Herald exposes (dead letters, receipts, cursors) for assertions.
  */
-export async function connectBackend(natsUrl: string, prefix = "herald") {
+export async function connectBackend(target: NatsTarget | string, options: BackendOptions = {}) {
+  const identity = options.identity ?? "publisher";
   const nc: NatsConnection = await connect({
-    servers: natsUrl.split(","),
+    ...natsClientOptions(target, identity),
+    name: `herald-e2e-${identity}`,
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
   });
   const js = jetstream(nc, { timeout: 10_000 });
-  const jsm = await jetstreamManager(nc);
-  const s = subjects(prefix);
+  // Opened on first use: the account info check it starts with is not the publisher's to make.
+  let manager: Promise<JetStreamManager> | undefined;
+  const jsm = () => {
+    manager ??= jetstreamManager(nc);
+    return manager;
+  };
+  const s = subjects(options.prefix ?? (typeof target === "string" ? undefined : target.auth?.prefix));
   const encoder = new TextEncoder();
 
   async function publish(subject: string, body: unknown, msgId?: string): Promise<PubAck> {
@@ -70,11 +91,16 @@ export async function connectBackend(natsUrl: string, prefix = "herald") {
     },
     /** Everything recorded on the dead-letter stream so far. */
     async deadLetters(): Promise<DeadLetter[]> {
-      const info = await jsm.streams.info(s.streams.dead).catch(() => undefined);
+      const info = await (await jsm()).streams.info(s.streams.dead).catch((err: unknown) => {
+        // No stream yet means no dead letters; anything else (a permission violation) is an answer to see.
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)
+          return undefined;
+        throw err;
+      });
       if (!info || info.state.messages === 0) return [];
       const letters: DeadLetter[] = [];
       for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-        const m = await jsm.streams.getMessage(s.streams.dead, { seq }).catch(() => null);
+        const m = await (await jsm()).streams.getMessage(s.streams.dead, { seq }).catch(() => null);
         if (!m) continue;
         letters.push({
           subject: m.subject,
@@ -87,7 +113,7 @@ export async function connectBackend(natsUrl: string, prefix = "herald") {
     },
     /** Messages stored in one user's mailbox. */
     async mailboxCount(userId: string): Promise<number> {
-      const info = await jsm.streams.info(s.streams.mailbox, {
+      const info = await (await jsm()).streams.info(s.streams.mailbox, {
         subjects_filter: s.mailbox(userToken(userId)),
       });
       return info.state.subjects?.[s.mailbox(userToken(userId))] ?? 0;

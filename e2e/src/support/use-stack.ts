@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from "vitest";
 import {
+  createNatsAuth,
   type NatsServer,
   type Stack,
   type StackOptions,
@@ -8,11 +9,13 @@ import {
 } from "../fixtures/index.js";
 import { type Backend, connectBackend } from "./backend.js";
 
-export type StackWorld = { nats: NatsServer; stack: Stack; backend: Backend };
+/** `backend` is a backend (the `publisher` identity); `operator` may also read stream info and dead letters. */
+export type StackWorld = { nats: NatsServer; stack: Stack; backend: Backend; operator: Backend };
 
 /**
- * A private nats-server, the four services and a backend connection for one test file: started before its
- * tests, torn down after them. Read the fields inside tests (they are set by `beforeAll`).
+ * A private nats-server with Herald's NATS permissions, the four services (each as its own identity) and a
+ * backend connection (the `publisher` identity) for one test file: started before its tests, torn down after
+ * them. Read the fields inside tests (they are set by `beforeAll`).
  *
  * @example
  * const world = useStack({ envFor: { connector: { HERALD_HANDSHAKE_TIMEOUT: "1s" } } });
@@ -21,12 +24,21 @@ export type StackWorld = { nats: NatsServer; stack: Stack; backend: Backend };
 export function useStack(options: Omit<StackOptions, "nats"> = {}): StackWorld {
   const world = {} as StackWorld;
   beforeAll(async () => {
-    world.nats = await startNatsServer();
+    // Persistence may manage exactly the channel streams of the groups the services are given.
+    const channelRetention = options.env?.HERALD_CHANNEL_RETENTION;
+    world.nats = await startNatsServer({
+      auth: createNatsAuth({
+        ...(options.env?.HERALD_PREFIX ? { prefix: options.env.HERALD_PREFIX } : {}),
+        ...(channelRetention ? { channelRetention } : {}),
+      }),
+    });
     world.stack = await startStack({ ...options, nats: world.nats });
-    world.backend = await connectBackend(world.nats.url);
+    world.backend = await connectBackend(world.nats);
+    world.operator = await connectBackend(world.nats, { identity: "operator" });
   });
   afterAll(async () => {
     await world.backend?.close();
+    await world.operator?.close();
     await world.stack?.stop();
     await world.nats?.dispose();
   });

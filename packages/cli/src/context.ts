@@ -2,6 +2,7 @@ import { type Subjects, subjects } from "@herald/protocol";
 import { baseEnvSchema, natsConnectOptions, parseEnv } from "@herald/service-kit";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { z } from "zod";
 import { CommandFailedError, UnavailableError, UsageError } from "./errors.js";
 
 export type Io = { out: (line: string) => void; err: (line: string) => void };
@@ -32,19 +33,28 @@ export type Ctx = {
   io: Io;
 };
 
-const cliEnvSchema = baseEnvSchema.pick({
-  NATS_URL: true,
-  NATS_USER: true,
-  NATS_PASSWORD: true,
-  NATS_TOKEN: true,
-  NATS_CREDS_FILE: true,
-  NATS_NKEY_SEED_FILE: true,
-  NATS_TLS_CA_FILE: true,
-  NATS_TLS_CERT_FILE: true,
-  NATS_TLS_KEY_FILE: true,
-  HERALD_PREFIX: true,
-  HERALD_CHANNEL_RETENTION: true,
-});
+const cliEnvSchema = baseEnvSchema
+  .pick({
+    NATS_URL: true,
+    NATS_USER: true,
+    NATS_PASSWORD: true,
+    NATS_TOKEN: true,
+    NATS_CREDS_FILE: true,
+    NATS_NKEY_SEED_FILE: true,
+    NATS_TLS_CA_FILE: true,
+    NATS_TLS_CERT_FILE: true,
+    NATS_TLS_KEY_FILE: true,
+    HERALD_PREFIX: true,
+    HERALD_CHANNEL_RETENTION: true,
+  })
+  .extend({
+    // The NATS identity the CLI speaks as: replies come below its inbox prefix, the only inbox its permissions
+    // let it read (docs/security.md). The operator is the one made for this tool.
+    HERALD_NATS_IDENTITY: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("operator"),
+  });
 
 export function loadCliConfig(env: Record<string, string | undefined>) {
   return parseEnv(cliEnvSchema, env);
@@ -61,6 +71,7 @@ export async function openContext(
   try {
     nc = await connect({
       ...natsConnectOptions(config),
+      inboxPrefix: subjects(config.HERALD_PREFIX).inboxPrefix(config.HERALD_NATS_IDENTITY),
       name: "herald-cli",
       maxReconnectAttempts: 0,
       timeout: 5_000,

@@ -46,6 +46,12 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     /** Request: `{}` → `{users, connections, connectors: {[connectorId]: {connections}}}`. */
     presenceCount: `${p}.api.presence.count`,
 
+    /**
+     * Where replies to one NATS identity go (`connector`, `publisher`, …): its clients set this `inboxPrefix`,
+     * and only that identity may subscribe below it (`nats-auth.ts`).
+     */
+    inboxPrefix: (identity: string) => `_INBOX.${p}.${identity}`,
+
     // Internal between Herald's services.
     mailbox: (token: string) => `${p}.mbox.${token}`,
     mailboxAll: `${p}.mbox.>`,

@@ -15,7 +15,8 @@ let nc: NatsConnection;
 const body = (text: string) => new TextEncoder().encode(text);
 
 beforeAll(async () => {
-  server = await startNatsServer();
+  // Streams of its own: a server without Herald's NATS identities.
+  server = await startNatsServer({ auth: false });
   nc = await connect({ servers: server.url, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "P", subjects: ["p.>"], storage: "file", duplicate_window: 60e9 });
@@ -37,6 +38,25 @@ describe("JsPublisher", () => {
     expect(new Set(seqs).size).toBe(2_000);
     expect(acks.every((ack) => ack.stream === "P" && ack.duplicate === false)).toBe(true);
     expect(publisher.inFlight).toBe(0);
+    publisher.close();
+  });
+
+  it("asks for PubAcks below the inbox prefix it is given (the only inbox NATS permissions may allow)", async () => {
+    const publisher = new JsPublisher(nc, { timeoutMs: 5_000, inboxPrefix: "_INBOX.test.router" });
+    const seen: string[] = [];
+    const tap = nc.subscribe("p.inbox", {
+      callback: (_err, msg) => {
+        seen.push(msg.reply ?? "");
+      },
+    });
+    await nc.flush();
+    const ack = await publisher.publish("p.inbox", body("x"));
+    expect(ack.stream).toBe("P");
+    // The copy to `tap` was sent before the PONG of this flush.
+    await nc.flush();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/^_INBOX\.test\.router\.\w+\.\w+$/);
+    tap.unsubscribe();
     publisher.close();
   });
 
@@ -67,7 +87,7 @@ describe("JsPublisher", () => {
   });
 
   it("publishes again after nats-server restarts (the reply subscription comes back with the connection)", async () => {
-    const own = await startNatsServer();
+    const own = await startNatsServer({ auth: false });
     const client = await connect({
       servers: own.url,
       noAsyncTraces: true,

@@ -65,9 +65,10 @@ export class JsPublisher {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly options: { timeoutMs: number },
+    private readonly options: { timeoutMs: number; inboxPrefix?: string },
   ) {
-    this.inbox = `${createInbox()}.`;
+    // The connection's inbox prefix: NATS permissions may let this identity subscribe only below it.
+    this.inbox = `${createInbox(options.inboxPrefix)}.`;
     this.subscription = nc.subscribe(`${this.inbox}*`, { callback: (_err, msg) => this.settle(msg) });
     // One sweep for every publish: the map is in publish order, so it stops at the first one still in time.
     this.timer = setInterval(() => this.expire(Date.now()), Math.max(50, Math.floor(options.timeoutMs / 10)));

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { subjects } from "@herald/protocol";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import {
   type ConnectionOptions,
@@ -89,8 +90,19 @@ export function natsConnectOptions(
   };
 }
 
-/** Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces. */
-export async function connectNats(config: BaseConfig, name: string, logger: Logger): Promise<Nats> {
+/**
+ * Connects with settings fit for a long-running service: reconnect forever, no per-request stack traces.
+ * With an `identity` (the service name), replies go below that identity's inbox prefix, the only inbox its
+ * NATS permissions let it read (`natsPermissions` in @herald/protocol).
+ */
+export async function connectNats(
+  config: BaseConfig,
+  name: string,
+  logger: Logger,
+  identity?: string,
+): Promise<Nats> {
+  const inboxPrefix =
+    identity === undefined ? undefined : subjects(config.HERALD_PREFIX).inboxPrefix(identity);
   const nc = await connect({
     ...natsConnectOptions(config),
     name,
@@ -98,6 +110,7 @@ export async function connectNats(config: BaseConfig, name: string, logger: Logg
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,
     noAsyncTraces: true,
+    ...(inboxPrefix ? { inboxPrefix } : {}),
   });
   const version = nc.info?.version ?? "0.0.0";
   if (!versionAtLeast(version, MIN_NATS_SERVER)) {
@@ -118,7 +131,7 @@ export async function connectNats(config: BaseConfig, name: string, logger: Logg
       }
     }
   })().catch(() => {});
-  const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+  const publisher = new JsPublisher(nc, { timeoutMs: 5_000, ...(inboxPrefix ? { inboxPrefix } : {}) });
   void nc.closed().then(() => publisher.close());
   return {
     nc,

@@ -41,7 +41,12 @@ export function runHeraldService<Config extends BaseConfig, Started>(
     const config = options.loadConfig();
     const logger = createLogger(options.name, config.LOG_LEVEL);
     const metrics = createMetrics(options.name);
-    const nats = await connectNats(config, options.natsName?.(config) ?? `herald-${options.name}`, logger);
+    const nats = await connectNats(
+      config,
+      options.natsName?.(config) ?? `herald-${options.name}`,
+      logger,
+      options.name,
+    );
     const app = options.create({ nats, config, logger, metrics });
     let draining = false;
     const admin = await startAdminServer({
