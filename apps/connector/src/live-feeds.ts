@@ -1,4 +1,4 @@
-import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
+import { type ChannelReplayReply, Header, type MailboxEntry, readMailboxEntry } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
@@ -115,7 +115,7 @@ export function spliceableEntry(text: string): { id: string; ts: number; text: s
   }
 }
 
-/** The stored `{id, data, ts}`, checked by hand (the slow path, for entries not shaped as the router writes). */
+/** A channel entry `{id, data, ts}`, checked by hand (the slow path, for entries not shaped as the router writes). */
 function entryOf(msg: Msg): MailboxEntry | undefined {
   let value: unknown;
   try {
@@ -129,19 +129,22 @@ function entryOf(msg: Msg): MailboxEntry | undefined {
   return { id, data, ts };
 }
 
+/**
+ * A user's live message: the stored entry read by the one mailbox parser, `ts` from RePublish's
+ * `Nats-Time-Stamp`. Undefined for an invalid entry: it is skipped here, and the next message then shows a gap
+ * whose replay dead-letters it (persistence) and steps over it.
+ */
 export function parseUserLive(msg: Msg): Delivery | undefined {
   const position = positionOf(msg);
   if (!position) return undefined;
-  const fast = spliceableEntry(msg.string());
-  if (fast)
-    return {
-      id: fast.id,
-      ...position,
-      ts: fast.ts,
-      frame: `{"type":"message","seq":${position.seq},${fast.text.slice(1)}`,
-    };
-  const entry = entryOf(msg);
-  if (!entry) return undefined;
+  const storedAtMs = Date.parse(msg.headers?.get(Header.Timestamp) ?? "");
+  const entry = readMailboxEntry({
+    payload: msg.data,
+    seq: position.seq,
+    storedAtMs: Number.isFinite(storedAtMs) ? storedAtMs : Date.now(),
+    msgId: msg.headers?.get(Header.MsgId) || undefined,
+  });
+  if (entry.kind === "invalid") return undefined;
   return {
     id: entry.id,
     ...position,

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_MESSAGE_BYTES } from "@herald/protocol";
 import { baseEnvSchema, duration, parseEnv, positiveInt } from "@herald/service-kit";
 import type { z } from "zod";
 
@@ -11,6 +12,8 @@ export const envSchema = baseEnvSchema.extend({
   /** Acks pulled at once from the ack stream; what a killed replica strands until ack_wait. */
   PERSISTENCE_ACK_PREFETCH: positiveInt(512),
   PERSISTENCE_ACK_WAIT: duration("30s"),
+  /** Largest publish the mailbox stream stores (`max_msg_size`); larger ones are refused at publish. */
+  HERALD_MAX_MESSAGE_BYTES: positiveInt(DEFAULT_MAX_MESSAGE_BYTES),
 });
 export type Config = z.infer<typeof envSchema>;
 

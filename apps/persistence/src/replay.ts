@@ -1,6 +1,5 @@
 import {
   assertUserId,
-  mailboxEntrySchema,
   type ReplayMessage,
   type ReplayReply,
   replayRequestSchema,
@@ -11,12 +10,15 @@ import { parseRequest } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ackedAbove } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
+import { type DeadLetter, readStored } from "./mailbox-reader.js";
 
-export type ReplayDeps = { jsm: JetStreamManager; s: Subjects; store: CursorStore };
+export type ReplayDeps = { jsm: JetStreamManager; s: Subjects; store: CursorStore; deadLetter: DeadLetter };
 
 /**
  * One page of what a device has not acked: the user's mailbox walked with direct gets from `after` (or the
- * device's cursor floor), skipping messages the device acked above its floor.
+ * device's cursor floor), skipping messages the device acked above its floor, and dead-lettering (then
+ * skipping) entries that are not valid messages. A message's `prev` is the user's previous stored sequence
+ * (valid or not), as RePublish's `Nats-Last-Sequence` says live; cursors step over invalid ones (`cursor.ts`).
  */
 export async function replayPage(deps: ReplayDeps, input: unknown): Promise<ReplayReply> {
   const request = parseRequest(replayRequestSchema, input);
@@ -42,9 +44,12 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
     const prev = position;
     position = stored.seq;
     if (skip.has(stored.seq)) continue;
-    const entry = mailboxEntrySchema.safeParse(stored.json());
-    if (!entry.success) continue;
-    messages.push({ ...entry.data, seq: stored.seq, prev });
+    const entry = readStored(stored);
+    if (entry.kind === "invalid") {
+      await deps.deadLetter(stored, entry);
+      continue;
+    }
+    messages.push({ id: entry.id, data: entry.data, ts: entry.ts, seq: stored.seq, prev });
     bytes += stored.data.length + 64;
   }
   return { messages, scannedTo: position, done };

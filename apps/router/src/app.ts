@@ -1,4 +1,4 @@
-import { Header, subjects } from "@herald/protocol";
+import { derivedId, Header, subjects } from "@herald/protocol";
 import {
   delay,
   Lease,
@@ -40,12 +40,20 @@ export function retryDelayMs(deliveryCount: number): number {
   return Math.min(500 * 2 ** Math.max(0, deliveryCount - 1), MAX_RETRY_DELAY_MS);
 }
 
-/** A stable id for a message published without one: the same on every redelivery. */
-export function derivedId(streamSeq: number, timestampMs: number): string {
-  return `${streamSeq.toString(36)}-${timestampMs.toString(36)}`;
-}
+/** A stable id for a message published without one (from its intake position): the same on every redelivery. */
+export { derivedId };
 
 const encoder = new TextEncoder();
+
+/**
+ * The `Nats-Msg-Id` of one write: the message id and its destination. A single-user message (left in INTAKE
+ * by an earlier release) published with a `Nats-Msg-Id` keeps that header, the key the mailbox stream
+ * deduplicates a direct publish by, so a backend's retry across the upgrade is stored once. (A body id alone
+ * is not unique across users, so it keeps its destination.)
+ */
+function dedupKey(target: string, id: string, destination: string, header: string | undefined): string {
+  return target === "user" && header !== undefined ? header : `${id}/${destination}`;
+}
 
 /**
  * The router (architecture step 1): pulls intake messages through the durable consumer every replica shares,
@@ -153,12 +161,19 @@ export function createRouter(deps: RouterDeps): Router {
       };
     } else {
       const id = decision.id ?? fallbackId;
-      const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
+      // A mailbox entry is a send body (`readMailboxEntry` reads it; `ts` is the mailbox's store time); a
+      // channel entry keeps the intake time.
+      const toUsers = decision.target === "user" || decision.target === "users";
+      const body = encoder.encode(
+        JSON.stringify(toUsers ? { id, data: decision.data } : { id, data: decision.data, ts: timestampMs }),
+      );
       // A destination's subject is its key in `order`.
       destinationKeys = decision.destinations.map((destination) => destination.subject);
       writes = decision.destinations.map((destination) =>
         order.write(destination.subject, msg.info.streamSequence, () =>
-          nats.publisher.publish(destination.subject, body, { msgID: `${id}/${destination.key}` }),
+          nats.publisher.publish(destination.subject, body, {
+            msgID: dedupKey(decision.target, id, destination.key, msgId),
+          }),
         ),
       );
       onDone = (acks) => {

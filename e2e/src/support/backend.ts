@@ -2,7 +2,14 @@ import { subjects, userToken } from "@herald/protocol";
 import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 
-export type DeadLetter = { subject: string; reason: string; header: string | undefined; data: Uint8Array };
+export type DeadLetter = {
+  subject: string;
+  reason: string;
+  header: string | undefined;
+  /** `Herald-Original-Subject`: where the backend published it. */
+  originalSubject: string | undefined;
+  data: Uint8Array;
+};
 
 /**
  * A backend as Herald's users write one: JetStream publishes on the public subjects, plus reads of what
@@ -20,12 +27,17 @@ export async function connectBackend(natsUrl: string, prefix = "herald") {
   const s = subjects(prefix);
   const encoder = new TextEncoder();
 
+  /**
+   * Publishes `body`; an object's `id` also goes in `Nats-Msg-Id` unless `msgId` is given, as the contract
+   * asks of a backend that retries: the stream deduplicates by that header, not by the body.
+   */
   async function publish(subject: string, body: unknown, msgId?: string): Promise<PubAck> {
     const payload = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+    const key = msgId ?? bodyId(body);
     return js.publish(
       subject,
       typeof payload === "string" ? encoder.encode(payload) : payload,
-      msgId ? { msgID: msgId } : {},
+      key ? { msgID: key } : {},
     );
   }
 
@@ -80,6 +92,7 @@ export async function connectBackend(natsUrl: string, prefix = "herald") {
           subject: m.subject,
           reason: m.subject.slice(`${s.prefix}.dead.`.length),
           header: m.header?.get("Herald-Dead-Reason"),
+          originalSubject: m.header?.get("Herald-Original-Subject"),
           data: m.data,
         });
       }
@@ -105,6 +118,12 @@ export async function connectBackend(natsUrl: string, prefix = "herald") {
     headers,
     close: () => nc.close(),
   };
+}
+
+function bodyId(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null || body instanceof Uint8Array || !("id" in body))
+    return undefined;
+  return typeof body.id === "string" ? body.id : undefined;
 }
 
 export type Backend = Awaited<ReturnType<typeof connectBackend>>;

@@ -3,6 +3,7 @@ export * from "./channels.js";
 export * from "./errors.js";
 export * from "./frames.js";
 export * from "./internal.js";
+export * from "./mailbox.js";
 export * from "./publish.js";
 export * from "./subjects.js";
 export * from "./user-token.js";

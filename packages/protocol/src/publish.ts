@@ -32,7 +32,7 @@ export const sendUsersBodySchema = z.object({
 });
 export type SendUsersBody = z.infer<typeof sendUsersBodySchema>;
 
-/** One entry of a user's mailbox stream: what the connector turns into a `message` frame. */
+/** One entry of a channel stream (the router writes `{"id","data","ts"}`); user mailboxes: `mailbox.ts`. */
 export const mailboxEntrySchema = z.object({ id: z.string(), data: parsedJson, ts: z.number() });
 export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 
@@ -44,6 +44,8 @@ export const Header = {
   UserId: "Herald-User-Id",
   StreamSequence: "Nats-Sequence",
   LastSequence: "Nats-Last-Sequence",
+  /** RePublish: when the stream stored the message (RFC 3339). */
+  Timestamp: "Nats-Time-Stamp",
 } as const;
 
 /** Reasons on `<p>.dead.<reason>`. */
