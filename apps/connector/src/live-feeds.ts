@@ -4,7 +4,7 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 
 /**
  * A user message as it reaches a session, live or replayed, with its frame already serialised once; `ts` is when
- * the intake stream stored it (ms).
+ * the mailbox stored it (a channel message: when the intake stream did), in ms.
  */
 export type Delivery = { id: string; seq: number; prev: number; ts: number; frame: string | Buffer };
 

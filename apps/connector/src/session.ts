@@ -94,14 +94,16 @@ export class Session {
         unknown.push(id);
       }
     }
-    if (acks.length > 0) {
-      this.deps.publishAcks(acks).catch((err: unknown) => {
-        // The messages stay unacked in the cursor and come again on the next connection.
-        this.deps.logger.warn({ err, count: acks.length }, "ack publish failed");
-      });
-    }
+    if (acks.length > 0) this.publishAcks(acks);
     if (this.feed.isPaused && this.inflight.size <= this.deps.maxInflight / 2) this.feed.resume();
     return unknown;
+  }
+
+  private publishAcks(acks: AckedMessage[]): void {
+    this.deps.publishAcks(acks).catch((err: unknown) => {
+      // The messages stay unacked in the cursor and come again on the next connection.
+      this.deps.logger.warn({ err, count: acks.length }, "ack publish failed");
+    });
   }
 
   /** Sends again whatever has waited longer than the ack timeout. */
@@ -117,7 +119,15 @@ export class Session {
   }
 
   private deliver(delivery: Delivery): void {
-    if (this.closed || this.inflight.has(delivery.id)) return;
+    if (this.closed) return;
+    const earlier = this.inflight.get(delivery.id);
+    if (earlier !== undefined || this.recentlyAcked.has(delivery.id)) {
+      // The same id stored again (a body `id` published without `Nats-Msg-Id`, which the stream cannot
+      // deduplicate): the device has it, so this copy counts as acked instead of holding the cursor back.
+      if (earlier?.seq !== delivery.seq)
+        this.publishAcks([{ id: delivery.id, seq: delivery.seq, prev: delivery.prev }]);
+      return;
+    }
     if (!this.deps.send(delivery.frame)) return;
     this.inflight.set(delivery.id, {
       seq: delivery.seq,
