@@ -111,11 +111,18 @@ describe("single-user sends", () => {
       timeoutMs: 10_000,
       message: "cursor past the invalid entries",
     });
+    // An invalid entry with nothing after it is dead-lettered too: the connected device catches up past it.
+    await world.backend.publish(subject, "[]");
+    await waitUntil(async () => (await deadLettersFor(user)).length === bad.length + 1, {
+      timeoutMs: 10_000,
+      message: "the last entry dead-lettered while the device is connected",
+    });
     await client.close();
     // Another device reads them too (replay): nothing invalid reaches it, and each is dead-lettered once.
     const laptop = await connectAs(user, "laptop");
     expect((await laptop.waitForMessages(1)).map((m) => m.id)).toEqual(["ok-1"]);
-    expect(await deadLettersFor(user)).toHaveLength(bad.length);
+    expect(await deadLettersFor(user)).toHaveLength(bad.length + 1);
+    expect(client.messages().map((m) => m.id)).toEqual(["ok-1"]);
     const counted = await scrapeMetric(
       world.stack.persistence[0]!,
       "herald_persistence_dead_letters_total",

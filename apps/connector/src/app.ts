@@ -218,7 +218,8 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     return new Session({
       userId,
       deviceId,
-      follow: (listener) => feeds.follow(s.live(userToken(userId)), userId, listener),
+      follow: (listener, onUnreadable) =>
+        feeds.follow(s.live(userToken(userId)), userId, listener, onUnreadable),
       replay: (after, limit) => replay(userId, deviceId, after, limit),
       publishAcks: (acks) => publishAcks(userId, deviceId, acks),
       send,

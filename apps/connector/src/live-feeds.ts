@@ -9,6 +9,8 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 export type Delivery = { id: string; seq: number; prev: number; ts: number; frame: string | Buffer };
 
 export type FeedListener<T = Delivery> = (item: T) => void;
+/** Told when a live message on the subject could not be read (it is then missing from the feed). */
+export type UnreadableListener = () => void;
 
 /** Serialises a user `message` frame once per message, shared by every connection it goes to. */
 export function messageFrame(id: string, seq: number, data: unknown, ts: number): string {
@@ -39,7 +41,10 @@ export function channelFrame(id: string, channel: string, offset: number, data: 
  * and serialised once, whatever the number of listeners.
  */
 export class LiveFeeds<T> {
-  private readonly feeds = new Map<string, { sub: Subscription; listeners: Set<FeedListener<T>> }>();
+  private readonly feeds = new Map<
+    string,
+    { sub: Subscription; listeners: Set<FeedListener<T>>; unreadable: Set<UnreadableListener> }
+  >();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -51,11 +56,21 @@ export class LiveFeeds<T> {
     return this.feeds.size;
   }
 
-  /** Starts following `subject`; the returned function stops. The subscription is sent before it returns. */
-  follow(subject: string, key: string, listener: FeedListener<T>): () => void {
+  /**
+   * Starts following `subject`; the returned function stops. The subscription is sent before it returns.
+   * `onUnreadable` hears of live messages that could not be read (so a feed can catch up by replay, which
+   * also deals with them, rather than wait for the next message to show the gap).
+   */
+  follow(
+    subject: string,
+    key: string,
+    listener: FeedListener<T>,
+    onUnreadable?: UnreadableListener,
+  ): () => void {
     let feed = this.feeds.get(subject);
     if (!feed) {
       const listeners = new Set<FeedListener<T>>();
+      const unreadable = new Set<UnreadableListener>();
       const sub = this.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err) {
@@ -65,18 +80,21 @@ export class LiveFeeds<T> {
           const item = this.parse(msg, key);
           if (item === undefined) {
             this.logger.warn({ subject: msg.subject }, "ignoring malformed live message");
+            for (const l of unreadable) l();
             return;
           }
           for (const l of listeners) l(item);
         },
       });
-      feed = { sub, listeners };
+      feed = { sub, listeners, unreadable };
       this.feeds.set(subject, feed);
     }
     feed.listeners.add(listener);
+    if (onUnreadable) feed.unreadable.add(onUnreadable);
     const current = feed;
     return () => {
       current.listeners.delete(listener);
+      if (onUnreadable) current.unreadable.delete(onUnreadable);
       if (current.listeners.size === 0 && this.feeds.get(subject) === current) {
         current.sub.unsubscribe();
         this.feeds.delete(subject);

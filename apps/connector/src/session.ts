@@ -7,7 +7,7 @@ export type SessionDeps = {
   userId: string;
   deviceId: string;
   /** Starts following the user's live subject; returns the function that stops. */
-  follow: (listener: FeedListener) => () => void;
+  follow: (listener: FeedListener, onUnreadable: () => void) => () => void;
   /** One page of unacked messages after `after` (the device's cursor when undefined). */
   replay: (after: number | undefined, limit: number) => Promise<ReplayReply>;
   publishAcks: (acks: AckedMessage[]) => Promise<void>;
@@ -64,7 +64,11 @@ export class Session {
 
   start(): void {
     // Follow first, then replay: anything stored after the replay's end is then seen live.
-    this.unfollow = this.deps.follow((delivery) => this.feed.push(delivery));
+    // An unreadable live message (an invalid entry) is skipped; a catch-up steps over it and dead-letters it.
+    this.unfollow = this.deps.follow(
+      (delivery) => this.feed.push(delivery),
+      () => this.feed.resync(),
+    );
     this.feed.start();
   }
 
