@@ -6,6 +6,10 @@
 // INTAKE stay there after its subjects narrow.
 // Usage (after `pnpm build`):
 //   node bench/experiments/mailbox-transform.mjs
+// Found on nats-server 2.15.1 (2026-12-05): INTAKE keeps its 1 message after narrowing; the update of MBOX
+// in place is accepted; a repeated Nats-Msg-Id gets duplicate: true; over max_msg_size: API code 10054; live
+// copies carry Nats-Msg-Id (direct publishes only), Nats-Subject h.mbox.u1, Nats-Sequence, Nats-Time-Stamp
+// and Nats-Last-Sequence chaining the direct and the plain mbox.* writes of one user.
 import { JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../../e2e/dist/fixtures/index.js";
