@@ -288,9 +288,7 @@ describe("router", () => {
     expect(pending.num_ack_pending + pending.num_pending).toBe(1);
     await world.client.jsm.streams.add(mbox.config);
     await settled();
-    expect((await mailbox("later")).map((e) => e.entry)).toEqual([
-      { id: "k1", data: "kept", ts: expect.any(Number) },
-    ]);
+    expect((await mailbox("later")).map((e) => e.entry)).toEqual([{ id: "k1", data: "kept" }]);
   }, 30_000);
 
   it("is not ready while NATS is down", async () => {
