@@ -58,6 +58,21 @@ describe("parseUserLive", () => {
     expect(parseUserLive(live('{"data":2}', { ...position, "Nats-Msg-Id": "k" }))?.id).toBe("k");
   });
 
+  it("splices a bare body into the frame and serialises any other, with the same result", () => {
+    const bodies = ['{"data":{"x":[1,"y"]}}', '{"id":"i1","data":null}', '{"data":1,"ts":5,"extra":true}'];
+    for (const body of bodies) {
+      for (const msgId of [undefined, "h1"]) {
+        const set = msgId ? { ...position, "Nats-Msg-Id": msgId } : position;
+        const delivery = parseUserLive(live(body, set));
+        const parsed = JSON.parse(body) as { data: unknown; id?: string };
+        const id = parsed.id ?? msgId ?? delivery?.id;
+        expect(JSON.parse(String(delivery?.frame)), body).toEqual(
+          JSON.parse(messageFrame(id!, 9, parsed.data, Date.parse(stored))),
+        );
+      }
+    }
+  });
+
   it("finds nothing to deliver in an invalid entry or without the sequence headers", () => {
     expect(parseUserLive(live("{nope", position))).toBeUndefined();
     expect(parseUserLive(live('{"id":"x"}', position))).toBeUndefined();

@@ -1,4 +1,10 @@
-import { type ChannelReplayReply, Header, type MailboxEntry, readMailboxEntry } from "@herald/protocol";
+import {
+  type ChannelReplayReply,
+  Header,
+  type MailboxEntry,
+  type MailboxMessage,
+  readMailboxEntry,
+} from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
@@ -163,12 +169,19 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
     msgId: msg.headers?.get(Header.MsgId) || undefined,
   });
   if (entry.kind === "invalid") return undefined;
-  return {
-    id: entry.id,
-    ...position,
-    ts: entry.ts,
-    frame: messageFrame(entry.id, position.seq, entry.data, entry.ts),
-  };
+  return { id: entry.id, ...position, ts: entry.ts, frame: userFrame(entry, position.seq, msg.string()) };
+}
+
+/**
+ * The `message` frame of a valid entry. A bare body (`data` and its own `id` only, as backends and the router
+ * write it) is spliced into the frame: `data` is not serialised again (this runs for every message).
+ */
+function userFrame(entry: MailboxMessage, seq: number, text: string): string {
+  if (!entry.bare || !text.startsWith("{") || !text.endsWith("}")) {
+    return messageFrame(entry.id, seq, entry.data, entry.ts);
+  }
+  const id = entry.idInBody ? "" : `"id":${JSON.stringify(entry.id)},`;
+  return `{"type":"message",${id}"seq":${seq},"ts":${entry.ts},${text.slice(1)}`;
 }
 
 /** A channel message; `key` is the channel name clients know (e.g. `$broadcast` for broadcasts). */

@@ -17,10 +17,12 @@ describe("readMailboxEntry", () => {
       id: "body",
       data: 1,
       ts: at,
+      bare: true,
+      idInBody: true,
     });
     expect(readMailboxEntry(stored('{"data":{"a":[1]}}', "header"))).toMatchObject({ id: "header" });
     const derived = readMailboxEntry(stored('{"data":null}'));
-    expect(derived).toEqual({ kind: "message", id: derivedId(42, at), data: null, ts: at });
+    expect(derived).toMatchObject({ kind: "message", id: derivedId(42, at), data: null, ts: at, bare: true });
   });
 
   it("reads the earlier router shape {id,data,ts} with the store time as ts", () => {
@@ -29,6 +31,8 @@ describe("readMailboxEntry", () => {
       id: "old",
       data: "x",
       ts: at,
+      bare: false,
+      idInBody: true,
     });
   });
 

@@ -1,4 +1,4 @@
-import { DeadReason, type JsonValue, messageIdSchema } from "./publish.js";
+import { DeadReason, isMessageId, type JsonValue, messageIdSchema } from "./publish.js";
 
 /**
  * What a user's mailbox holds, read back. A mailbox entry is stored by one of two writers: the mailbox stream
@@ -8,8 +8,18 @@ import { DeadReason, type JsonValue, messageIdSchema } from "./publish.js";
  * The connector (live) and persistence (replay, cursors) both read entries here, so they agree on what is valid.
  */
 
-/** A valid entry, as a `message` frame shows it. */
-export type MailboxMessage = { kind: "message"; id: string; data: JsonValue; ts: number };
+/**
+ * A valid entry, as a `message` frame shows it. `bare` when the body holds nothing but `data` and its own
+ * `id` (if any), so a frame may be spliced from its text instead of serialising `data` again.
+ */
+export type MailboxMessage = {
+  kind: "message";
+  id: string;
+  data: JsonValue;
+  ts: number;
+  bare: boolean;
+  idInBody: boolean;
+};
 /** An entry that can never be delivered: dead-lettered when read, and skipped. */
 export type InvalidEntry = { kind: "invalid"; reason: DeadReason; message: string };
 export type MailboxRead = MailboxMessage | InvalidEntry;
@@ -85,22 +95,31 @@ export function readBody(payload: Uint8Array): BodyRead {
 export function readMailboxEntry(stored: StoredEntry): MailboxRead {
   const read = readBody(stored.payload);
   if (read.kind === "invalid") return read;
-  const { id, data } = read.body;
-  const invalid = (message: string): InvalidEntry => ({
-    kind: "invalid",
-    reason: DeadReason.InvalidMessage,
-    message,
+  const body = read.body;
+  const { id, data } = body;
+  let keys = 0;
+  for (const _ in body) keys++;
+  const message = (shown: string, idInBody: boolean): MailboxMessage => ({
+    kind: "message",
+    id: shown,
+    data: data as JsonValue,
+    ts: stored.storedAtMs,
+    bare: keys === (idInBody ? 2 : 1),
+    idInBody,
   });
   if (id !== undefined) {
+    if (isMessageId(id)) return message(id, true);
     const checked = messageIdSchema.safeParse(id);
-    if (!checked.success) return invalid(`id: ${checked.error.issues[0]?.message ?? "invalid"}`);
-    return { kind: "message", id: checked.data, data: data as JsonValue, ts: stored.storedAtMs };
+    return invalid(`id: ${checked.error?.issues[0]?.message ?? "invalid"}`);
   }
   if (stored.msgId !== undefined) {
-    if (!messageIdSchema.safeParse(stored.msgId).success)
+    if (!isMessageId(stored.msgId))
       return invalid(`Nats-Msg-Id ${quote(stored.msgId)} is not a valid message id`);
-    return { kind: "message", id: stored.msgId, data: data as JsonValue, ts: stored.storedAtMs };
+    return message(stored.msgId, false);
   }
-  const derived = derivedId(stored.seq, stored.storedAtMs);
-  return { kind: "message", id: derived, data: data as JsonValue, ts: stored.storedAtMs };
+  return message(derivedId(stored.seq, stored.storedAtMs), false);
+}
+
+function invalid(message: string): InvalidEntry {
+  return { kind: "invalid", reason: DeadReason.InvalidMessage, message };
 }

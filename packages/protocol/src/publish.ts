@@ -3,12 +3,20 @@ import { z } from "zod";
 /** Default largest publish accepted (`HERALD_MAX_MESSAGE_BYTES`). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
+const MAX_ID_LENGTH = 256;
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
 /** Idempotency keys travel in frames and dedup ids: keep them short and printable. */
 export const messageIdSchema = z
   .string()
   .min(1)
-  .max(256)
-  .regex(/^[\x21-\x7e]+$/, "id must be printable ASCII without spaces");
+  .max(MAX_ID_LENGTH)
+  .regex(PRINTABLE, "id must be printable ASCII without spaces");
+
+/** `messageIdSchema` as a plain check, for paths that run per delivered message. */
+export function isMessageId(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_ID_LENGTH && PRINTABLE.test(value);
+}
 
 /** Any JSON value. */
 export type JsonValue = z.infer<ReturnType<typeof z.json>>;
