@@ -90,7 +90,7 @@ export function readBody(payload: Uint8Array): BodyRead {
  *
  * @example
  * readMailboxEntry({ payload: utf8('{"data":1}'), seq: 7, storedAtMs: 1700000000000, msgId: "k1" })
- * // { kind: "message", id: "k1", data: 1, ts: 1700000000000 }
+ * // { kind: "message", id: "k1", data: 1, ts: 1700000000000, bare: true, idInBody: false }
  */
 export function readMailboxEntry(stored: StoredEntry): MailboxRead {
   const read = readBody(stored.payload);
