@@ -1,5 +1,5 @@
 import type { HeraldResult } from "./herald-run.js";
-import { type BenchResults, latencyRuns, ok, P99_TARGET_MS } from "./report.js";
+import { type BenchResults, DURABLE_WRITES_PER_MESSAGE, latencyRuns, ok, P99_TARGET_MS } from "./report.js";
 import type { BaselineResult } from "./results.js";
 import { type ChartInput, formatNumber } from "./svg.js";
 
@@ -49,7 +49,10 @@ export function chartInput(results: BenchResults): ChartInput {
     }
   }
   if (results.ceiling.heraldCeilingMsgsPerSec !== null) {
-    bars.push({ label: "ceiling: JetStream ÷ 4 writes", value: results.ceiling.heraldCeilingMsgsPerSec });
+    bars.push({
+      label: `ceiling: JetStream ÷ ${DURABLE_WRITES_PER_MESSAGE} writes`,
+      value: results.ceiling.heraldCeilingMsgsPerSec,
+    });
   }
   if (nats) {
     bars.push({ label: "raw JetStream publish", value: nats.jetStreamPublish.msgsPerSec });

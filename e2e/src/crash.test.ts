@@ -115,6 +115,21 @@ describe.each<ServiceName>(["connector", "router", "persistence"])("kill -9 of t
   });
 });
 
+describe("kill -9 of the router under send.users load (the path the router still carries)", () => {
+  it("loses nothing; the app sees each id once, in order", async () => {
+    const { stack: s, fleet: f } = await setUp();
+    const publishing = f.publishAll(PER_USER, 0, "users");
+    await deliveredAtLeast(f, (USERS * PER_USER) / 4);
+    await s.routers[0]!.kill();
+    await s.routers[0]!.restart();
+    await s.routers[0]!.waitReady(30_000);
+    await publishing;
+    await f.waitAllHandled(PER_USER, 120_000);
+    report("kill -9 router (send.users)", f);
+    expectEverythingOnceInOrder(f);
+  });
+});
+
 describe("nats-server restarted mid-stream (file storage)", () => {
   it("loses nothing", async () => {
     const { fleet: f, nats: server } = await setUp();

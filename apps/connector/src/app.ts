@@ -57,7 +57,7 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
   const encoder = new TextEncoder();
   const liveLag = new Histogram({
     name: "herald_connector_live_lag_seconds",
-    help: "From the intake stream storing a message to this connector receiving its live copy, by kind (includes any clock offset between nats-server's host and this one)",
+    help: "From the stream storing a message (a user's mailbox, a channel's intake) to this connector receiving its live copy, by kind (includes any clock offset between nats-server's host and this one)",
     labelNames: ["kind"],
     buckets: STORE_LAG_BUCKETS,
     registers: [metrics],
@@ -244,7 +244,8 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     return new Session({
       userId,
       deviceId,
-      follow: (listener) => feeds.follow(s.live(userToken(userId)), userId, listener),
+      follow: (listener, onUnreadable) =>
+        feeds.follow(s.live(userToken(userId)), userId, listener, onUnreadable),
       replay: (after, limit) => replay(userId, deviceId, after, limit),
       publishAcks: (acks) => publishAcks(userId, deviceId, acks),
       send,

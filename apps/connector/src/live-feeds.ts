@@ -1,10 +1,16 @@
-import { type ChannelReplayReply, Header, type MailboxEntry } from "@herald/protocol";
+import {
+  type ChannelReplayReply,
+  Header,
+  type MailboxEntry,
+  type MailboxMessage,
+  readMailboxEntry,
+} from "@herald/protocol";
 import { type HandlerGuard, reportFailure, runGuarded, traceparentHeader } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /**
  * A user message as it reaches a session, live or replayed, with its frame already serialised once; `ts` is when
- * the intake stream stored it (ms).
+ * the mailbox stored it (a channel message: when the intake stream did), in ms.
  */
 export type Delivery = {
   id: string;
@@ -17,6 +23,8 @@ export type Delivery = {
 };
 
 export type FeedListener<T = Delivery> = (item: T) => void;
+/** Told when a live message on the subject could not be read (it is then missing from the feed). */
+export type UnreadableListener = () => void;
 
 /** Serialises a user `message` frame once per message, shared by every connection it goes to. */
 export function messageFrame(id: string, seq: number, data: unknown, ts: number): string {
@@ -48,7 +56,10 @@ export function channelFrame(id: string, channel: string, offset: number, data: 
  * throws, is reported (`guard`) and never stops the subscription or the other listeners.
  */
 export class LiveFeeds<T> {
-  private readonly feeds = new Map<string, { sub: Subscription; listeners: Set<FeedListener<T>> }>();
+  private readonly feeds = new Map<
+    string,
+    { sub: Subscription; listeners: Set<FeedListener<T>>; unreadable: Set<UnreadableListener> }
+  >();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -60,11 +71,17 @@ export class LiveFeeds<T> {
     return this.feeds.size;
   }
 
-  private dispatch(msg: Msg, key: string, listeners: Set<FeedListener<T>>): void {
+  private dispatch(
+    msg: Msg,
+    key: string,
+    listeners: Set<FeedListener<T>>,
+    unreadable: Set<UnreadableListener>,
+  ): void {
     const item = this.parse(msg, key);
     if (item === undefined) {
       this.guard.errors.inc({ handler: "live", code: "invalid_message" });
       this.guard.logger.warn({ subject: msg.subject }, "ignoring malformed live message");
+      for (const l of unreadable) l();
       return;
     }
     for (const listener of listeners) {
@@ -76,27 +93,39 @@ export class LiveFeeds<T> {
     }
   }
 
-  /** Starts following `subject`; the returned function stops. The subscription is sent before it returns. */
-  follow(subject: string, key: string, listener: FeedListener<T>): () => void {
+  /**
+   * Starts following `subject`; the returned function stops. The subscription is sent before it returns.
+   * `onUnreadable` hears of live messages that could not be read (so a feed can catch up by replay, which
+   * also deals with them, rather than wait for the next message to show the gap).
+   */
+  follow(
+    subject: string,
+    key: string,
+    listener: FeedListener<T>,
+    onUnreadable?: UnreadableListener,
+  ): () => void {
     let feed = this.feeds.get(subject);
     if (!feed) {
       const listeners = new Set<FeedListener<T>>();
+      const unreadable = new Set<UnreadableListener>();
       const sub = this.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err) {
             this.guard.logger.warn({ err, subject }, "live subscription error");
             return;
           }
-          runGuarded(this.guard, "live", () => this.dispatch(msg, key, listeners));
+          runGuarded(this.guard, "live", () => this.dispatch(msg, key, listeners, unreadable));
         },
       });
-      feed = { sub, listeners };
+      feed = { sub, listeners, unreadable };
       this.feeds.set(subject, feed);
     }
     feed.listeners.add(listener);
+    if (onUnreadable) feed.unreadable.add(onUnreadable);
     const current = feed;
     return () => {
       current.listeners.delete(listener);
+      if (onUnreadable) current.unreadable.delete(onUnreadable);
       if (current.listeners.size === 0 && this.feeds.get(subject) === current) {
         current.sub.unsubscribe();
         this.feeds.delete(subject);
@@ -135,7 +164,7 @@ export function spliceableEntry(text: string): { id: string; ts: number; text: s
   }
 }
 
-/** The stored `{id, data, ts}`, checked by hand (the slow path, for entries not shaped as the router writes). */
+/** A channel entry `{id, data, ts}`, checked by hand (the slow path, for entries not shaped as the router writes). */
 function entryOf(msg: Msg): MailboxEntry | undefined {
   let value: unknown;
   try {
@@ -149,28 +178,42 @@ function entryOf(msg: Msg): MailboxEntry | undefined {
   return { id, data, ts };
 }
 
+/**
+ * A user's live message: the stored entry read by the one mailbox parser, `ts` from RePublish's
+ * `Nats-Time-Stamp`. Undefined for an invalid entry: it is skipped here, and the next message then shows a gap
+ * whose replay dead-letters it (persistence) and steps over it.
+ */
 export function parseUserLive(msg: Msg): Delivery | undefined {
   const position = positionOf(msg);
   if (!position) return undefined;
+  const storedAtMs = Date.parse(msg.headers?.get(Header.Timestamp) ?? "");
+  const entry = readMailboxEntry({
+    payload: msg.data,
+    seq: position.seq,
+    storedAtMs: Number.isFinite(storedAtMs) ? storedAtMs : Date.now(),
+    msgId: msg.headers?.get(Header.MsgId) || undefined,
+  });
+  if (entry.kind === "invalid") return undefined;
   const trace = traceparentHeader(msg.headers);
-  const fast = spliceableEntry(msg.string());
-  if (fast)
-    return {
-      id: fast.id,
-      ...position,
-      ts: fast.ts,
-      frame: `{"type":"message","seq":${position.seq},${fast.text.slice(1)}`,
-      trace,
-    };
-  const entry = entryOf(msg);
-  if (!entry) return undefined;
   return {
     id: entry.id,
     ...position,
     ts: entry.ts,
-    frame: messageFrame(entry.id, position.seq, entry.data, entry.ts),
+    frame: userFrame(entry, position.seq, msg.string()),
     trace,
   };
+}
+
+/**
+ * The `message` frame of a valid entry. A bare body (`data` and its own `id` only, as backends and the router
+ * write it) is spliced into the frame: `data` is not serialised again (this runs for every message).
+ */
+function userFrame(entry: MailboxMessage, seq: number, text: string): string {
+  if (!entry.bare || !text.startsWith("{") || !text.endsWith("}")) {
+    return messageFrame(entry.id, seq, entry.data, entry.ts);
+  }
+  const id = entry.idInBody ? "" : `"id":${JSON.stringify(entry.id)},`;
+  return `{"type":"message",${id}"seq":${seq},"ts":${entry.ts},${text.slice(1)}`;
 }
 
 /** A channel message; `key` is the channel name clients know (e.g. `$broadcast` for broadcasts). */

@@ -127,6 +127,21 @@ describe("Session", () => {
     expect(h.sent.map((m) => m.seq)).toEqual([1]);
   });
 
+  it("sends an id stored twice once, and acks the second copy for the device", async () => {
+    const h = harness({ stored: [] });
+    h.session.start();
+    await h.settle();
+    h.live({ id: "same", seq: 1, prev: 0, ts: 0, frame: messageFrame("same", 1, {}, 0) });
+    h.live({ id: "same", seq: 2, prev: 1, ts: 0, frame: messageFrame("same", 2, {}, 0) });
+    expect(h.sent).toEqual([{ id: "same", seq: 1 }]);
+    expect(h.acks).toEqual([{ id: "same", seq: 2, prev: 1 }]);
+    h.session.ack(["same"]);
+    // Once acked on this connection, a later copy is acked too, not sent.
+    h.live({ id: "same", seq: 3, prev: 2, ts: 0, frame: messageFrame("same", 3, {}, 0) });
+    expect(h.sent).toHaveLength(1);
+    expect(h.acks.map((a) => a.seq)).toEqual([2, 1, 3]);
+  });
+
   it("maps acks to seq and prev, and reports unknown ids", async () => {
     const h = harness({ stored: [3, 7] });
     h.session.start();

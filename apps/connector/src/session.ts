@@ -15,7 +15,7 @@ export type SessionDeps = {
   userId: string;
   deviceId: string;
   /** Starts following the user's live subject; returns the function that stops. */
-  follow: (listener: FeedListener) => () => void;
+  follow: (listener: FeedListener, onUnreadable: () => void) => () => void;
   /** One page of unacked messages after `after` (the device's cursor when undefined). */
   replay: (after: number | undefined, limit: number) => Promise<ReplayReply>;
   publishAcks: (acks: AckedMessage[]) => Promise<void>;
@@ -82,7 +82,11 @@ export class Session {
 
   start(): void {
     // Follow first, then replay: anything stored after the replay's end is then seen live.
-    this.unfollow = this.deps.follow((delivery) => this.feed.push(delivery));
+    // An unreadable live message (an invalid entry) is skipped; a catch-up steps over it and dead-letters it.
+    this.unfollow = this.deps.follow(
+      (delivery) => this.feed.push(delivery),
+      () => this.feed.resync(),
+    );
     this.feed.start();
   }
 
@@ -118,20 +122,23 @@ export class Session {
         unknown.push(id);
       }
     }
-    if (acks.length > 0) {
-      this.deps.publishAcks(acks).then(
-        () => {
-          for (const span of spans) endSpan(span);
-        },
-        (err: unknown) => {
-          for (const span of spans) endSpan(span, err);
-          // The messages stay unacked in the cursor and come again on the next connection.
-          withSpan(spans[0], () => this.deps.logger.warn({ err, count: acks.length }, "ack publish failed"));
-        },
-      );
-    }
+    if (acks.length > 0) this.publishAcks(acks, spans);
     if (this.feed.isPaused && this.inflight.size <= this.deps.maxInflight / 2) this.feed.resume();
     return unknown;
+  }
+
+  /** Publishes acks; their spans (while tracing) end when the ack bundle is stored. */
+  private publishAcks(acks: AckedMessage[], spans: Span[] = []): void {
+    this.deps.publishAcks(acks).then(
+      () => {
+        for (const span of spans) endSpan(span);
+      },
+      (err: unknown) => {
+        for (const span of spans) endSpan(span, err);
+        // The messages stay unacked in the cursor and come again on the next connection.
+        withSpan(spans[0], () => this.deps.logger.warn({ err, count: acks.length }, "ack publish failed"));
+      },
+    );
   }
 
   /** Sends again whatever has waited longer than the ack timeout. */
@@ -147,7 +154,15 @@ export class Session {
   }
 
   private deliver(delivery: Delivery): void {
-    if (this.closed || this.inflight.has(delivery.id)) return;
+    if (this.closed) return;
+    const earlier = this.inflight.get(delivery.id);
+    if (earlier !== undefined || this.recentlyAcked.has(delivery.id)) {
+      // The same id stored again (a body `id` published without `Nats-Msg-Id`, which the stream cannot
+      // deduplicate): the device has it, so this copy counts as acked instead of holding the cursor back.
+      if (earlier?.seq !== delivery.seq)
+        this.publishAcks([{ id: delivery.id, seq: delivery.seq, prev: delivery.prev }]);
+      return;
+    }
     const span = delivery.trace ? this.sendSpan(delivery) : undefined;
     const sent = this.deps.send(delivery.frame);
     endSpan(span, sent ? undefined : "socket closed");

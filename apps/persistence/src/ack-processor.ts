@@ -23,6 +23,7 @@ import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-
 import type { NatsConnection } from "@nats-io/transport-node";
 import { applyAcks, skipVanished } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
+import { readStored } from "./mailbox-reader.js";
 
 export type AckProcessorDeps = {
   nc: NatsConnection;
@@ -219,12 +220,19 @@ export class AckProcessor {
     });
   }
 
+  /**
+   * The user's next deliverable message after `after`. Invalid entries are never sent, so never acked: they
+   * count as gone, or one would hold every device's floor below it for good.
+   */
   private async nextSeqAfter(subject: string, after: number): Promise<number | undefined> {
-    const msg = await this.deps.jsm.direct.getMessage(this.deps.s.streams.mailbox, {
-      seq: after + 1,
-      next_by_subj: subject,
-    });
-    return msg?.seq;
+    for (let position = after; ; ) {
+      const msg = await this.deps.jsm.direct.getMessage(this.deps.s.streams.mailbox, {
+        seq: position + 1,
+        next_by_subj: subject,
+      });
+      if (!msg || readStored(msg).kind === "message") return msg?.seq;
+      position = msg.seq;
+    }
   }
 }
 

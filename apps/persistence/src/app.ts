@@ -16,6 +16,7 @@ import { channelReplayPage } from "./channel-replay.js";
 import type { Config } from "./config.js";
 import { getCursors } from "./cursor-api.js";
 import { CursorStore } from "./cursor-store.js";
+import { deadLetterer } from "./mailbox-reader.js";
 import type { PageLimits } from "./page.js";
 import { replayPage } from "./replay.js";
 import { ensureStreams, streamConfigs } from "./streams.js";
@@ -60,10 +61,16 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
       logger.error({ stream, seq, why }, "stored message cannot be sent in any reply; passed over");
     },
   };
+  const deadLetters = new Counter({
+    name: "herald_persistence_dead_letters_total",
+    help: "Mailbox entries found invalid when read, dead-lettered and skipped",
+    labelNames: ["reason"],
+    registers: [metrics],
+  });
 
   async function start(): Promise<void> {
     const configs = streamConfigs(s, config);
-    await ensureStreams(nats.jsm, configs);
+    await ensureStreams(nats.jsm, configs, s.streams.intake);
     const kv = await new Kvm(nats.js).create(s.buckets.cursors, {
       history: 1,
       replicas: config.HERALD_REPLICAS,
@@ -88,7 +95,10 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
       await nats.js.consumers.get(s.streams.acks, s.consumers.persistence),
       config.PERSISTENCE_ACK_PREFETCH,
     );
-    const deps = { jsm: nats.jsm, s, store, limits };
+    const deadLetter = deadLetterer(nats.publisher, s, s.streams.mailbox, (reason) =>
+      deadLetters.inc({ reason }),
+    );
+    const deps = { jsm: nats.jsm, s, store, limits, deadLetter };
     const channelDeps = { jsm: nats.jsm, s, groups: config.HERALD_CHANNEL_RETENTION, limits };
     subscriptions.push(
       serveJson(nats.nc, s.replay, "persistence", guard, (request) => {

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_MESSAGE_BYTES } from "@herald/protocol";
 import { baseEnvSchema, byteSize, duration, parseEnv, positiveInt } from "@herald/service-kit";
 import type { z } from "zod";
 
@@ -24,6 +25,8 @@ export const envSchema = baseEnvSchema.extend({
   HERALD_DEAD_MAX_BYTES: byteSize("1GiB"),
   /** The cursor bucket. */
   HERALD_CURSORS_MAX_BYTES: byteSize("256MiB"),
+  /** Largest publish the mailbox stream stores (`max_msg_size`); larger ones are refused at publish. */
+  HERALD_MAX_MESSAGE_BYTES: positiveInt(DEFAULT_MAX_MESSAGE_BYTES),
 });
 export type Config = z.infer<typeof envSchema>;
 

@@ -1,6 +1,5 @@
 import {
   assertUserId,
-  mailboxEntrySchema,
   type ReplayMessage,
   type ReplayReply,
   replayRequestSchema,
@@ -11,14 +10,24 @@ import { parseRequest, traceparentHeader } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ackedAbove } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
+import { type DeadLetter, readStored } from "./mailbox-reader.js";
 import { ENTRY_OVERHEAD_BYTES, type PageLimits, unsendable } from "./page.js";
 
-export type ReplayDeps = { jsm: JetStreamManager; s: Subjects; store: CursorStore; limits: PageLimits };
+export type ReplayDeps = {
+  jsm: JetStreamManager;
+  s: Subjects;
+  store: CursorStore;
+  limits: PageLimits;
+  deadLetter: DeadLetter;
+};
 
 /**
  * One page of what a device has not acked: the user's mailbox walked with direct gets from `after` (or the
- * device's cursor floor), skipping messages the device acked above its floor. A page stops before the message
- * that would take it past `maxBytes` or the reply budget (whichever is smaller), so it always fits one NATS message.
+ * device's cursor floor), skipping messages the device acked above its floor, and dead-lettering (then
+ * skipping) entries that are not valid messages. A message's `prev` is the user's previous stored sequence
+ * (valid or not), as RePublish's `Nats-Last-Sequence` says live; cursors step over invalid ones (`cursor.ts`).
+ * A page stops before the message that would take it past `maxBytes` or the reply budget (whichever is
+ * smaller), so it always fits one NATS message.
  */
 export async function replayPage(deps: ReplayDeps, input: unknown): Promise<ReplayReply> {
   const request = parseRequest(replayRequestSchema, input);
@@ -57,11 +66,22 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
       deps.limits.onUnsendable(deps.s.streams.mailbox, stored.seq, why);
       continue;
     }
-    const entry = mailboxEntrySchema.safeParse(stored.json());
-    if (!entry.success) continue;
+    const entry = readStored(stored);
+    if (entry.kind === "invalid") {
+      await deps.deadLetter(stored, entry);
+      prev = position;
+      continue;
+    }
     // The trace travels with a replayed message too, so its socket write and ack join the publish's trace.
     const trace = traceparentHeader(stored.header);
-    messages.push({ ...entry.data, seq: stored.seq, prev, ...(trace ? { trace } : {}) });
+    messages.push({
+      id: entry.id,
+      data: entry.data,
+      ts: entry.ts,
+      seq: stored.seq,
+      prev,
+      ...(trace ? { trace } : {}),
+    });
     prev = position;
     bytes += size;
   }

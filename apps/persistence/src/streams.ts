@@ -22,6 +22,7 @@ type Settings = Pick<
   | "HERALD_ACKS_MAX_BYTES"
   | "HERALD_CHANNEL_MAX_BYTES"
   | "HERALD_DEAD_MAX_BYTES"
+  | "HERALD_MAX_MESSAGE_BYTES"
 >;
 
 const DAY = 86_400_000;
@@ -40,7 +41,7 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
     {
       ...common,
       name: s.streams.intake,
-      subjects: [s.sendAll],
+      subjects: [...s.intakeSubjects],
       retention: RetentionPolicy.Workqueue,
       discard: DiscardPolicy.New,
       max_bytes: settings.HERALD_INTAKE_MAX_BYTES,
@@ -50,11 +51,16 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
     {
       ...common,
       name: s.streams.mailbox,
-      subjects: [`${s.mailboxPrefix}*`],
+      // A backend's single-user publish is stored here as it is sent (one write, order by arrival); the
+      // router writes `send.users` fan-out to `mbox.*` directly. The transform leaves `mbox.*` as it is.
+      subjects: [s.sendUserAll, `${s.mailboxPrefix}*`],
+      subject_transform: s.sendUserToMailbox,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.New,
       max_bytes: settings.HERALD_MAILBOX_MAX_BYTES,
       max_age: nanos(settings.HERALD_RETENTION),
+      // Refused at publish, so the backend learns at once (no router checks single-user sends any more).
+      max_msg_size: settings.HERALD_MAX_MESSAGE_BYTES,
       max_msgs_per_subject: settings.HERALD_MAX_BACKLOG,
       duplicate_window: nanos(settings.HERALD_DEDUP_WINDOW),
       allow_direct: true,
@@ -98,9 +104,24 @@ const STREAM_NAME_IN_USE = 10058;
 
 /**
  * Creates each stream, or updates it to the wanted config. Safe when several replicas start at once: whoever
- * loses the create race updates instead, and an update to the same config is a no-op.
+ * loses the create race updates instead, and an update to the same config is a no-op. `first` goes before the
+ * rest: an install of the earlier layout has INTAKE capturing `send.user.*`, which must be released before
+ * MBOX can take it (two streams may not share a subject). Messages INTAKE holds stay there for the router.
  */
-export async function ensureStreams(jsm: JetStreamManager, configs: WantedStream[]): Promise<void> {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  configs: WantedStream[],
+  first?: string,
+): Promise<void> {
+  const before = configs.filter((c) => c.name === first);
+  await ensureAll(jsm, before);
+  await ensureAll(
+    jsm,
+    configs.filter((c) => c.name !== first),
+  );
+}
+
+async function ensureAll(jsm: JetStreamManager, configs: WantedStream[]): Promise<void> {
   await Promise.all(
     configs.map(async (config) => {
       // A clustered stream that another replica is creating can leave requests unanswered while it forms:

@@ -1,4 +1,4 @@
-import { DeadReason, Header, payloadBudget, subjects, utf8ByteLength } from "@herald/protocol";
+import { DeadReason, derivedId, Header, payloadBudget, subjects, utf8ByteLength } from "@herald/protocol";
 import {
   createHandlerGuard,
   delay,
@@ -49,10 +49,8 @@ export function retryDelayMs(deliveryCount: number): number {
   return Math.min(500 * 2 ** Math.max(0, deliveryCount - 1), MAX_RETRY_DELAY_MS);
 }
 
-/** A stable id for a message published without one: the same on every redelivery. */
-export function derivedId(streamSeq: number, timestampMs: number): string {
-  return `${streamSeq.toString(36)}-${timestampMs.toString(36)}`;
-}
+/** A stable id for a message published without one (from its intake position): the same on every redelivery. */
+export { derivedId };
 
 const encoder = new TextEncoder();
 
@@ -60,6 +58,16 @@ const encoder = new TextEncoder();
 type Prepared =
   | Extract<Decision, { kind: "dead" }>
   | (Extract<Decision, { kind: "route" }> & { id: string; body: Uint8Array });
+
+/**
+ * The `Nats-Msg-Id` of one write: the message id and its destination. A single-user message (left in INTAKE
+ * by an earlier release) published with a `Nats-Msg-Id` keeps that header, the key the mailbox stream
+ * deduplicates a direct publish by, so a backend's retry across the upgrade is stored once. (A body id alone
+ * is not unique across users, so it keeps its destination.)
+ */
+function dedupKey(target: string, id: string, destination: string, header: string | undefined): string {
+  return target === "user" && header !== undefined ? header : `${id}/${destination}`;
+}
 
 /**
  * The router (architecture step 1): pulls intake messages through the durable consumer every replica shares,
@@ -149,7 +157,12 @@ export function createRouter(deps: RouterDeps): Router {
       );
       if (decision.kind === "dead") return decision;
       const id = decision.id ?? fallbackId;
-      const body = encoder.encode(JSON.stringify({ id, data: decision.data, ts: timestampMs }));
+      // A mailbox entry is a send body (`readMailboxEntry` reads it; `ts` is the mailbox's store time); a
+      // channel entry keeps the intake time.
+      const toUsers = decision.target === "user" || decision.target === "users";
+      const body = encoder.encode(
+        JSON.stringify(toUsers ? { id, data: decision.data } : { id, data: decision.data, ts: timestampMs }),
+      );
       // A stored entry must fit one NATS message with room to spare, or it could never be replayed.
       const budget = payloadBudget(maxPayload(nats.nc));
       if (body.length > budget) {
@@ -223,6 +236,7 @@ export function createRouter(deps: RouterDeps): Router {
       };
     } else {
       const { id, body } = decision;
+      const msgId = msg.headers?.get(Header.MsgId) || undefined;
       // A destination's subject is its key in `order`.
       destinationKeys = decision.destinations.map((destination) => destination.subject);
       span?.setAttribute("messaging.message.id", id);
@@ -230,7 +244,7 @@ export function createRouter(deps: RouterDeps): Router {
         order.write(destination.subject, msg.info.streamSequence, () =>
           tracedWrite(span, destination.subject, id, (headers) =>
             nats.publisher.publish(destination.subject, body, {
-              msgID: `${id}/${destination.key}`,
+              msgID: dedupKey(decision.target, id, destination.key, msgId),
               ...(headers ? { headers } : {}),
             }),
           ),

@@ -4,9 +4,10 @@ import {
   type ChannelRetention,
   channelProblem,
   DeadReason,
-  jsonDeeperThan,
-  MAX_JSON_DEPTH,
+  headerSafe,
   messageIdSchema,
+  quote,
+  readBody,
   retentionFor,
   type Subjects,
   sendBodySchema,
@@ -46,26 +47,9 @@ type Target =
   | { kind: "dead"; reason: DeadReason; message: string };
 
 const dead = (reason: DeadReason, message: string): Decision => ({ kind: "dead", reason, message });
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
-const escapeNonAscii = (text: string) =>
-  text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-
-/** Quotes a value for a reason text: escaped, ASCII-only and short, so it is safe in a NATS header. */
-export function quote(value: unknown): string {
-  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
-  const short = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  return escapeNonAscii(JSON.stringify(short));
-}
-
-/**
- * A reason as a header value: printable ASCII only (a header cannot hold CR or LF, and parser messages quote
- * the payload), at most 512 characters.
- */
-export function headerSafe(text: string): string {
-  const safe = escapeNonAscii(text);
-  return safe.length > 512 ? `${safe.slice(0, 509)}...` : safe;
-}
+// Moved to @herald/protocol (the mailbox reader checks single-user sends the same way); kept importable here.
+export { headerSafe, quote };
 
 function target(s: Subjects, subject: string): Target {
   const rest = subject.startsWith(`${s.prefix}.send.`)
@@ -132,22 +116,9 @@ export function decide(
   const where = target(s, input.subject);
   if (where.kind === "dead") return dead(where.reason, where.message);
 
-  // Deeper data would overflow the stack when it is serialised for the mailbox (a RangeError on every retry).
-  if (jsonDeeperThan(input.payload, MAX_JSON_DEPTH)) {
-    return dead(DeadReason.TooDeep, `payload nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(decoder.decode(input.payload));
-  } catch (err) {
-    return dead(DeadReason.InvalidJson, headerSafe(`payload is not JSON: ${(err as Error).message}`));
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return dead(DeadReason.InvalidMessage, "payload must be a JSON object");
-  }
-  if (!("data" in body) || body.data === undefined) {
-    return dead(DeadReason.MissingData, "payload has no 'data' field");
-  }
+  const read = readBody(input.payload);
+  if (read.kind === "invalid") return dead(read.reason, read.message);
+  const body = read.body;
 
   let tokens: string[];
   let parsed: { data: unknown; id?: string | undefined };

@@ -75,7 +75,10 @@ export function connectTest(url: string, name = "herald-router-test"): Promise<N
   return connectNats(config, name, createLogger(name, process.env.TEST_LOG_LEVEL ?? "silent"));
 }
 
-/** INTAKE, MBOX and DEAD with the configuration persistence owns (architecture, "Streams and buckets"). */
+/**
+ * INTAKE, MBOX and DEAD as the earlier layout had them (INTAKE captures all of `send.>`), so router tests
+ * cover single-user sends left in INTAKE by that layout too (architecture, "Upgrading").
+ */
 export async function createStreams(jsm: JetStreamManager, s: Subjects): Promise<void> {
   const dedupWindow = nanos(2 * 60_000);
   await jsm.streams.add({

@@ -10,7 +10,14 @@ import {
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { type NatsTarget, natsClientOptions } from "../fixtures/index.js";
 
-export type DeadLetter = { subject: string; reason: string; header: string | undefined; data: Uint8Array };
+export type DeadLetter = {
+  subject: string;
+  reason: string;
+  header: string | undefined;
+  /** `Herald-Original-Subject`: where the backend published it. */
+  originalSubject: string | undefined;
+  data: Uint8Array;
+};
 
 export type BackendOptions = {
   /** The NATS identity it connects as: a backend is a `publisher`; dead letters and stream info need `operator`. */
@@ -41,12 +48,17 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
   const s = subjects(options.prefix ?? (typeof target === "string" ? undefined : target.auth?.prefix));
   const encoder = new TextEncoder();
 
+  /**
+   * Publishes `body`; an object's `id` also goes in `Nats-Msg-Id` unless `msgId` is given, as the contract
+   * asks of a backend that retries: the stream deduplicates by that header, not by the body.
+   */
   async function publish(subject: string, body: unknown, msgId?: string): Promise<PubAck> {
     const payload = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+    const key = msgId ?? bodyId(body);
     return js.publish(
       subject,
       typeof payload === "string" ? encoder.encode(payload) : payload,
-      msgId ? { msgID: msgId } : {},
+      key ? { msgID: key } : {},
     );
   }
 
@@ -106,6 +118,7 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
           subject: m.subject,
           reason: m.subject.slice(`${s.prefix}.dead.`.length),
           header: m.header?.get("Herald-Dead-Reason"),
+          originalSubject: m.header?.get("Herald-Original-Subject"),
           data: m.data,
         });
       }
@@ -131,6 +144,12 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     headers,
     close: () => nc.close(),
   };
+}
+
+function bodyId(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null || body instanceof Uint8Array || !("id" in body))
+    return undefined;
+  return typeof body.id === "string" ? body.id : undefined;
 }
 
 export type Backend = Awaited<ReturnType<typeof connectBackend>>;

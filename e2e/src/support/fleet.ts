@@ -24,8 +24,11 @@ export type Fleet = {
   frames: () => number;
   /** Handler calls that repeated an id already handled for that user (must stay 0). */
   repeats: () => number;
-  /** Publishes `perUser` messages to every user, retrying unacknowledged publishes for `retryForMs`. */
-  publishAll: (perUser: number, retryForMs?: number) => Promise<void>;
+  /**
+   * Publishes `perUser` messages to every user, retrying unacknowledged publishes for `retryForMs`; `via`
+   * `users` sends each through `send.users` (the router's path) instead of `send.user.<token>`.
+   */
+  publishAll: (perUser: number, retryForMs?: number, via?: "user" | "users") => Promise<void>;
   /** Waits until every user's handler saw `perUser` distinct messages. */
   waitAllHandled: (perUser: number, timeoutMs: number) => Promise<void>;
   close: () => Promise<void>;
@@ -76,13 +79,16 @@ export async function startFleet(options: {
     handledSeqs,
     frames: () => frames,
     repeats: () => repeats,
-    publishAll: (perUser, retryForMs = 0) =>
+    publishAll: (perUser, retryForMs = 0, via = "user") =>
       options.backend.pipeline(
         perUser * userIds.length,
         (i) => {
           const user = userIds[i % userIds.length]!;
           const n = Math.floor(i / userIds.length);
-          return { subject: options.backend.s.sendUser(user), body: { data: { n }, id: `${user}-${n}` } };
+          const body = { data: { n }, id: `${user}-${n}` };
+          return via === "users"
+            ? { subject: options.backend.s.sendUsers, body: { ...body, userIds: [user] } }
+            : { subject: options.backend.s.sendUser(user), body };
         },
         64,
         retryForMs,

@@ -4,6 +4,7 @@ export * from "./errors.js";
 export * from "./frames.js";
 export * from "./internal.js";
 export * from "./limits.js";
+export * from "./mailbox.js";
 export * from "./nats-auth.js";
 export * from "./publish.js";
 export * from "./subjects.js";

@@ -3,12 +3,20 @@ import { z } from "zod";
 /** Default largest publish accepted (`HERALD_MAX_MESSAGE_BYTES`). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
+const MAX_ID_LENGTH = 256;
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
 /** Idempotency keys travel in frames and dedup ids: keep them short and printable. */
 export const messageIdSchema = z
   .string()
   .min(1)
-  .max(256)
-  .regex(/^[\x21-\x7e]+$/, "id must be printable ASCII without spaces");
+  .max(MAX_ID_LENGTH)
+  .regex(PRINTABLE, "id must be printable ASCII without spaces");
+
+/** `messageIdSchema` as a plain check, for paths that run per delivered message. */
+export function isMessageId(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_ID_LENGTH && PRINTABLE.test(value);
+}
 
 /** Any JSON value. */
 export type JsonValue = z.infer<ReturnType<typeof z.json>>;
@@ -32,7 +40,7 @@ export const sendUsersBodySchema = z.object({
 });
 export type SendUsersBody = z.infer<typeof sendUsersBodySchema>;
 
-/** One entry of a user's mailbox stream: what the connector turns into a `message` frame. */
+/** One entry of a channel stream (the router writes `{"id","data","ts"}`); user mailboxes: `mailbox.ts`. */
 export const mailboxEntrySchema = z.object({ id: z.string(), data: parsedJson, ts: z.number() });
 export type MailboxEntry = z.infer<typeof mailboxEntrySchema>;
 
@@ -46,6 +54,8 @@ export const Header = {
   UserId: "Herald-User-Id",
   StreamSequence: "Nats-Sequence",
   LastSequence: "Nats-Last-Sequence",
+  /** RePublish: when the stream stored the message (RFC 3339). */
+  Timestamp: "Nats-Time-Stamp",
 } as const;
 
 /** Reasons on `<p>.dead.<reason>`. */

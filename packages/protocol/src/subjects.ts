@@ -31,6 +31,13 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     sendChannel: (channel: string) => `${p}.send.channel.${channel}`,
     sendBroadcast: `${p}.send.broadcast`,
     sendUserPrefix: `${p}.send.user.`,
+    /** Captured by the mailbox stream itself: one write per message, no router hop. */
+    sendUserAll: `${p}.send.user.*`,
+    /**
+     * What the intake stream captures: everything the router still handles. Not `send.user.*`, which the
+     * mailbox stream captures (two streams may not share a subject); `send.user.*.>` is a dotted id, dead-lettered.
+     */
+    intakeSubjects: [`${p}.send.users`, `${p}.send.channel.>`, `${p}.send.broadcast`, `${p}.send.user.*.>`],
     sendChannelPrefix: `${p}.send.channel.`,
 
     // Public: rejected input, receipts, presence events and request/reply APIs (contract section 4).
@@ -56,6 +63,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     mailbox: (token: string) => `${p}.mbox.${token}`,
     mailboxAll: `${p}.mbox.>`,
     mailboxPrefix: `${p}.mbox.`,
+    /** The mailbox stream's subject transform: a publish to `send.user.<token>` is stored as `mbox.<token>`. */
+    sendUserToMailbox: { src: `${p}.send.user.*`, dest: `${p}.mbox.{{wildcard(1)}}` },
     live: (token: string) => `${p}.live.${token}`,
     liveAll: `${p}.live.>`,
     ack: (token: string) => `${p}.ack.${token}`,
