@@ -222,6 +222,8 @@ function persistence(n: Names): NatsPermissions {
       `${API}.CONSUMER.DELETE.${cursors.stream}.*`,
       `$JS.FC.${cursors.stream}.>`,
       s.receipt("*"),
+      // Mailbox entries found invalid when read are dead-lettered by persistence (router: at intake).
+      s.dead("*"),
     ],
     subscribe: [s.replay, s.cursorGet, s.channelReplay, n.inbox("persistence")],
     allowResponses: true,
@@ -235,6 +237,16 @@ function publisher(n: Names): NatsPermissions {
     subscribe: [s.receipt("*"), s.presenceEventAll, n.inbox("publisher")],
     allowResponses: false,
   };
+}
+
+/** What an ordered consumer on `name` needs: create, pull, flow control, delete. */
+function orderedConsumer(name: string): string[] {
+  return [
+    `${API}.CONSUMER.CREATE.${name}.>`,
+    `${API}.CONSUMER.MSG.NEXT.${name}.*`,
+    `${API}.CONSUMER.DELETE.${name}.*`,
+    `$JS.FC.${name}.>`,
+  ];
 }
 
 /** A publisher that may also close connections and read (never write) streams, consumers and dead letters. */
@@ -258,6 +270,15 @@ function operator(n: Names): NatsPermissions {
       ...all.flatMap((name) => [`${API}.CONSUMER.INFO.${name}.*`, `${API}.CONSUMER.NAMES.${name}`]),
       stream(n.dead).msgGet,
       stream(n.dead).directGet,
+      // `herald dead replay` removes what it replayed.
+      `${API}.STREAM.MSG.DELETE.${n.dead}`,
+      // `herald tail`: ordered consumers on a mailbox or channel stream (deleted when the tail ends).
+      ...[n.mailbox, ...n.channels].flatMap(orderedConsumer),
+      // `herald erase`: the user's mailbox purged and device cursors deleted (`docs/security.md`).
+      `${API}.STREAM.PURGE.${n.mailbox}`,
+      ...buckets.cursors.open,
+      buckets.cursors.write(">"),
+      ...orderedConsumer(buckets.cursors.stream),
     ],
     subscribe: [s.receipt("*"), s.presenceEventAll, s.deadAll, n.inbox("operator")],
     allowResponses: false,
