@@ -8,6 +8,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import {
   connectClient,
+  natsServiceEnv,
   openClient,
   repoRoot,
   type Service,
@@ -185,6 +186,7 @@ describe("10. the client address behind trusted proxies", () => {
   async function connector(env: Record<string, string>): Promise<Service> {
     const service = await startService("connector", {
       NATS_URL: world.nats.url,
+      ...natsServiceEnv(world.nats, "connector"),
       HERALD_JWT_SECRET: secret(),
       HERALD_MAX_CONNECTIONS_PER_IP: "2",
       ...env,
@@ -261,6 +263,7 @@ describe("JWKS outage", () => {
     await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
     const service = await startService("connector", {
       NATS_URL: world.nats.url,
+      ...natsServiceEnv(world.nats, "connector"),
       HERALD_JWKS_URL: `http://127.0.0.1:${(host.address() as AddressInfo).port}/jwks.json`,
       HERALD_JWT_AUDIENCE: "herald-e2e",
       HERALD_JWKS_CACHE_MAX_AGE: "1s",

@@ -14,11 +14,11 @@ const world = useStack({
 
 describe("a full store", () => {
   it("refuses new publishes with a clear error, and what it holds is still delivered in order", async () => {
-    const { backend, stack } = world;
-    const info = await (await backend.jsm()).streams.info(backend.s.streams.mailbox);
+    const { backend, operator, stack } = world;
+    const info = await (await operator.jsm()).streams.info(backend.s.streams.mailbox);
     expect(info.config.max_bytes).toBe(MAILBOX_BYTES);
     const blob = "z".repeat(8_000);
-    const bytesOf = async (stream: string) => (await (await backend.jsm()).streams.info(stream)).state.bytes;
+    const bytesOf = async (stream: string) => (await (await operator.jsm()).streams.info(stream)).state.bytes;
     let accepted = 0;
     let refusal: Error | undefined;
     // The mailbox fills first (the router's writes are then refused and retried), then the intake stream. A
@@ -43,16 +43,16 @@ describe("a full store", () => {
     expect(refusal?.message).toMatch(/maximum bytes exceeded/i);
     expect(accepted).toBeGreaterThan(0);
     const intakeCount = async () =>
-      (await (await backend.jsm()).streams.info(backend.s.streams.intake)).state.messages;
+      (await (await operator.jsm()).streams.info(backend.s.streams.intake)).state.messages;
     // Each accepted message is in one store or the other (a write in flight briefly counts in both).
     await waitUntil(
-      async () => (await intakeCount()) + (await backend.mailboxCount("hoarder")) === accepted,
+      async () => (await intakeCount()) + (await operator.mailboxCount("hoarder")) === accepted,
       {
         timeoutMs: 10_000,
         message: "every accepted message in the intake or the mailbox",
       },
     );
-    const stored = await backend.mailboxCount("hoarder");
+    const stored = await operator.mailboxCount("hoarder");
     expect(stored).toBeGreaterThan(0);
     expect(stored).toBeLessThan(accepted);
 
@@ -62,8 +62,8 @@ describe("a full store", () => {
     const messages = await client.waitForMessages(stored, 20_000);
     expect(messages.map((m) => m.id)).toEqual(Array.from({ length: messages.length }, (_, i) => `h-${i}`));
     // What waits in the intake stream stays there, neither lost nor dead-lettered.
-    expect((await intakeCount()) + (await backend.mailboxCount("hoarder"))).toBe(accepted);
-    expect(await backend.deadLetters()).toEqual([]);
+    expect((await intakeCount()) + (await operator.mailboxCount("hoarder"))).toBe(accepted);
+    expect(await operator.deadLetters()).toEqual([]);
     expect(await exitedServices(stack.all())).toEqual([]);
     await client.close();
   });

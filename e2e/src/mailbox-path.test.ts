@@ -21,7 +21,7 @@ async function cursorOf(userId: string, deviceId = "default") {
 
 async function deadLettersFor(userId: string) {
   const subject = world.backend.s.sendUser(userToken(userId));
-  const all = await world.backend.deadLetters();
+  const all = await world.operator.deadLetters();
   return all.filter((l) => l.originalSubject === subject);
 }
 
@@ -33,7 +33,7 @@ describe("single-user sends", () => {
     try {
       const ack = await world.backend.toUser("direct", { data: "no router", id: "d-1" });
       expect(ack.stream).toBe(s.streams.mailbox);
-      expect(await world.backend.mailboxCount("direct")).toBe(1);
+      expect(await world.operator.mailboxCount("direct")).toBe(1);
       const intake = await (await world.operator.jsm()).streams.info(s.streams.intake);
       expect(intake.state.messages).toBe(0);
       const client = await connectAs("direct");
@@ -58,7 +58,7 @@ describe("single-user sends", () => {
     const plain = '{"data":3,"id":"no-header"}';
     await world.backend.publish(world.backend.s.sendUser("dedup"), plain);
     await world.backend.publish(world.backend.s.sendUser("dedup"), '{"data":4}', "header-only");
-    expect(await world.backend.mailboxCount("dedup")).toBe(3);
+    expect(await world.operator.mailboxCount("dedup")).toBe(3);
     const client = await connectAs("dedup");
     const messages = await client.waitForMessages(3);
     expect(messages.map((m) => [m.id, m.data])).toEqual([
@@ -77,7 +77,7 @@ describe("single-user sends", () => {
     );
     expect(refused).toBeInstanceOf(JetStreamApiError);
     expect((refused as JetStreamApiError).code).toBe(MESSAGE_EXCEEDS_MAXIMUM);
-    expect(await world.backend.mailboxCount("big")).toBe(0);
+    expect(await world.operator.mailboxCount("big")).toBe(0);
   });
 
   it("that are not valid are dead-lettered when read, with their reason, and never block the user", async () => {
@@ -169,12 +169,13 @@ describe("headers the mailbox keeps", () => {
   it("RePublish carries the publisher's Nats-Msg-Id and the store time that becomes ts", async () => {
     const s = world.backend.s;
     const live: { msgId: string | undefined; time: string | undefined }[] = [];
-    const sub = world.backend.nc.subscribe(s.live("hdr"), {
+    // The operator may watch live copies; a backend may not (docs/security.md).
+    const sub = world.operator.nc.subscribe(s.live("hdr"), {
       callback: (_err, msg) => {
         live.push({ msgId: msg.headers?.get(Header.MsgId), time: msg.headers?.get(Header.Timestamp) });
       },
     });
-    await world.backend.nc.flush();
+    await world.operator.nc.flush();
     const client = await connectAs("hdr");
     await world.backend.publish(s.sendUser("hdr"), { data: 1 }, "hdr-key");
     const [message] = await client.waitForMessages(1);

@@ -37,7 +37,9 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   // A later `max_payload` line overrides the fixture's 16 MB.
-  nats = await startNatsServer({ extraConfig: `max_payload: ${MAX_PAYLOAD}` });
+  // Without Herald's NATS permissions: these tests send garbage on the internal subjects the services follow,
+  // as a buggy or compromised peer could; the permissions would refuse it before it reached a handler.
+  nats = await startNatsServer({ extraConfig: `max_payload: ${MAX_PAYLOAD}`, auth: false });
   stack = await startStack({
     nats,
     envFor: {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
+  natsServiceEnv,
   repoRoot,
   type Stack,
   signToken,
@@ -37,7 +38,7 @@ beforeAll(async () => {
       OTEL_BSP_SCHEDULE_DELAY: "100",
     },
   });
-  backend = await connectBackend(nats.url);
+  backend = await connectBackend(nats);
 });
 
 afterAll(async () => {
@@ -67,10 +68,12 @@ async function deliverAndAck(user: string, id: string, headers?: MsgHdrs, connec
       receiptHeaders.push(msg.headers);
     },
   });
+  // Through the router (`send.users`), so the trace has every hop; a single-user send skips the router and
+  // its trace starts with the publisher's span (`traceparent`) at the connector.
   const publish = () =>
     backend.js.publish(
-      backend.s.sendUser(userToken(user)),
-      JSON.stringify({ id, data: { secret: "payload-text" } }),
+      backend.s.sendUsers,
+      JSON.stringify({ userIds: [user], id, data: { secret: "payload-text" } }),
       headers ? { headers } : {},
     );
   // Published before the device connects, the message reaches it by replay rather than live.
@@ -185,7 +188,7 @@ describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     );
 
     // A rejected publish: the router's log line about it names its trace.
-    await backend.publish(backend.s.sendUser("bad-json"), "{not json");
+    await backend.publish(backend.s.sendUsers, "{not json");
     await waitUntil(
       () => stack.routers[0]!.logRecords().some((r) => r.msg === "dead-lettered intake message"),
       { timeoutMs: 10_000, message: "the dead-letter log line" },
@@ -208,7 +211,7 @@ describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     const replay = await promisify(execFile)(
       process.execPath,
       [join(repoRoot, "packages/cli/dist/main.js"), "dead", "replay", "--reason", "invalid_json"],
-      { env: { PATH: process.env.PATH ?? "", NATS_URL: nats.url } },
+      { env: { PATH: process.env.PATH ?? "", NATS_URL: nats.url, ...natsServiceEnv(nats, "operator") } },
     );
     expect(replay.stdout).toContain("1 replayed");
     await waitUntil(

@@ -64,14 +64,25 @@ describe("natsPermissions", () => {
     }
   });
 
-  it("lets an operator disconnect and read, never write Herald's state", () => {
+  it("lets an operator disconnect, read and erase, never write messages or touch a service's consumer", () => {
     expect(mayPublish("operator", s.controlDisconnect)).toBe(true);
     expect(mayPublish("operator", "$JS.API.STREAM.INFO.HERALD_MBOX")).toBe(true);
     expect(mayPublish("operator", "$JS.API.CONSUMER.INFO.HERALD_INTAKE.router")).toBe(true);
     expect(mayPublish("operator", "$JS.API.STREAM.MSG.GET.HERALD_DEAD")).toBe(true);
+    // `herald erase` and `herald tail`.
+    expect(mayPublish("operator", "$JS.API.STREAM.PURGE.HERALD_MBOX")).toBe(true);
+    expect(mayPublish("operator", "$KV.HERALD_cursors.alice.phone")).toBe(true);
+    expect(mayPublish("operator", "$JS.API.CONSUMER.CREATE.HERALD_MBOX")).toBe(true);
     for (const publish of all.publisher.publish) expect(all.operator.publish).toContain(publish);
+    expect(mayPublish("operator", s.mailbox("alice"))).toBe(false);
+    expect(mayPublish("operator", s.ack("c1"))).toBe(false);
+    expect(mayPublish("operator", "$JS.API.CONSUMER.MSG.NEXT.HERALD_INTAKE.router")).toBe(false);
+    expect(mayPublish("operator", "$JS.API.CONSUMER.DELETE.HERALD_ACKS.persistence")).toBe(false);
+    expect(mayPublish("operator", "$JS.API.STREAM.DELETE.HERALD_MBOX")).toBe(false);
     for (const write of all.operator.publish) {
-      expect(write).not.toMatch(/CREATE|UPDATE|DELETE|PURGE|MSG\.NEXT|^\$JS\.ACK|^\$KV/);
+      expect(write).not.toMatch(
+        /STREAM\.(CREATE|UPDATE|DELETE)\.|^\$JS\.ACK|\.(INTAKE|ACKS)\b.*(NEXT|DELETE)/,
+      );
       expect(write).not.toMatch(/\.(mbox|ack|live)\./);
     }
   });

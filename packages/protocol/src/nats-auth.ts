@@ -242,6 +242,7 @@ function publisher(n: Names): NatsPermissions {
 /** What an ordered consumer on `name` needs: create, pull, flow control, delete. */
 function orderedConsumer(name: string): string[] {
   return [
+    `${API}.CONSUMER.CREATE.${name}`,
     `${API}.CONSUMER.CREATE.${name}.>`,
     `${API}.CONSUMER.MSG.NEXT.${name}.*`,
     `${API}.CONSUMER.DELETE.${name}.*`,
@@ -249,7 +250,11 @@ function orderedConsumer(name: string): string[] {
   ];
 }
 
-/** A publisher that may also close connections and read (never write) streams, consumers and dead letters. */
+/**
+ * The `herald` CLI's identity: a publisher that may also close connections, read streams, consumers, live copies
+ * and dead letters, tail through ordered consumers, replay and remove dead letters, and erase a user (purge the
+ * mailbox, delete cursors). It never writes into a mailbox, an ack stream or a service's consumer.
+ */
 function operator(n: Names): NatsPermissions {
   const { s, buckets } = n;
   const all = [
@@ -280,7 +285,15 @@ function operator(n: Names): NatsPermissions {
       buckets.cursors.write(">"),
       ...orderedConsumer(buckets.cursors.stream),
     ],
-    subscribe: [s.receipt("*"), s.presenceEventAll, s.deadAll, n.inbox("operator")],
+    // Watching what is delivered (live copies) is observation, never a write.
+    subscribe: [
+      s.receipt("*"),
+      s.presenceEventAll,
+      s.deadAll,
+      s.live("*"),
+      s.channelLive("*", "*"),
+      n.inbox("operator"),
+    ],
     allowResponses: false,
   };
 }

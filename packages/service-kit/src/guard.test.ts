@@ -12,7 +12,8 @@ let server: NatsServer;
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  server = await startNatsServer({ extraConfig: `max_payload: ${MAX_PAYLOAD}` });
+  // The guard's mechanics, not Herald's permissions: an open server, like the other service-kit tests.
+  server = await startNatsServer({ extraConfig: `max_payload: ${MAX_PAYLOAD}`, auth: false });
   nc = await connect({ servers: server.url, noAsyncTraces: true });
 }, 60_000);
 
