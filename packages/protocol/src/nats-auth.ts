@@ -281,7 +281,8 @@ function operator(n: Names): NatsPermissions {
       ...[n.mailbox, ...n.channels].flatMap(orderedConsumer),
       // `herald erase`: the user's mailbox purged and device cursors deleted (`docs/security.md`).
       `${API}.STREAM.PURGE.${n.mailbox}`,
-      ...buckets.cursors.open,
+      // Opening an existing bucket reads its stream info; creating one is persistence's.
+      ...buckets.cursors.open.filter((subject) => !subject.includes(".STREAM.CREATE.")),
       buckets.cursors.write(">"),
       ...orderedConsumer(buckets.cursors.stream),
     ],
