@@ -380,5 +380,5 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     return undefined;
   }
 
-  return { start, stop, notReadyReason, stopAccepting: () => (accepting = false) };
+  return { start, stop, notReadyReason };
 }

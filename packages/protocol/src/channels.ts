@@ -17,12 +17,6 @@ export function channelProblem(channel: unknown): string | undefined {
   return undefined;
 }
 
-export function assertChannel(channel: unknown): string {
-  const problem = channelProblem(channel);
-  if (problem) throw new InvalidChannelError(problem);
-  return channel as string;
-}
-
 /** Whether a `channels` claim entry (a name, or `prefix*`) allows `channel`. */
 export function channelAllowed(patterns: readonly string[], channel: string): boolean {
   return patterns.some((pattern) =>

@@ -51,7 +51,6 @@ export const Header = {
   DeadSubject: "Herald-Original-Subject",
   /** On a dead letter whose payload had to be cut to fit `max_payload`: the original length in bytes. */
   DeadTruncated: "Herald-Original-Length",
-  UserId: "Herald-User-Id",
   StreamSequence: "Nats-Sequence",
   LastSequence: "Nats-Last-Sequence",
   /** RePublish: when the stream stored the message (RFC 3339). */

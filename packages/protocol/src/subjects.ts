@@ -38,7 +38,6 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
      * mailbox stream captures (two streams may not share a subject); `send.user.*.>` is a dotted id, dead-lettered.
      */
     intakeSubjects: [`${p}.send.users`, `${p}.send.channel.>`, `${p}.send.broadcast`, `${p}.send.user.*.>`],
-    sendChannelPrefix: `${p}.send.channel.`,
 
     // Public: rejected input, receipts, presence events and request/reply APIs (contract section 4).
     dead: (reason: string) => `${p}.dead.${reason}`,
