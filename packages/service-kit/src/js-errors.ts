@@ -1,0 +1,25 @@
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+
+/** The server's JetStream error code, when `err` carries one (the library's error type, or a look-alike). */
+export function jetStreamCode(err: unknown): number | undefined {
+  if (err instanceof JetStreamApiError) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/**
+ * A compare-and-set write lost: someone else wrote first (`Nats-Expected-Last-Subject-Sequence`,
+ * `kv.update`, `kv.create` on an existing key).
+ */
+export function isWrongLastSequence(err: unknown): boolean {
+  const code = jetStreamCode(err);
+  if (code === JetStreamApiCodes.StreamWrongLastSequence) return true;
+  // kv.create reports an existing key as a plain Error with no code.
+  return code === undefined && err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+}
+
+export const isConsumerNotFound = (err: unknown): boolean =>
+  jetStreamCode(err) === JetStreamApiCodes.ConsumerNotFound;
+
+export const isStreamNotFound = (err: unknown): boolean =>
+  jetStreamCode(err) === JetStreamApiCodes.StreamNotFound;
