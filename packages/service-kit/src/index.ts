@@ -12,4 +12,5 @@ export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./service-main.js";
 export * from "./streams.js";
+export * from "./token-bucket.js";
 export * from "./tracing.js";
