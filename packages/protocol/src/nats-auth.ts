@@ -169,6 +169,8 @@ function router(n: Names): NatsPermissions {
       n.jsInfo,
       ...[n.intake, n.mailbox, n.dead].map((name) => stream(name).info),
       ...stream(n.intake).consumer(s.consumers.router),
+      // The HTTP publish API publishes what backends send, to the same subjects they would.
+      s.sendAll,
       s.mailbox("*"),
       s.channel("*", "*"),
       s.dead("*"),
