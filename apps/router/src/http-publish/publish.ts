@@ -17,6 +17,7 @@ import {
   JsPublishTimeoutError,
   jetStreamCode,
 } from "@herald/service-kit";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { decide } from "../intake.js";
 
 /** What an HTTP publish addresses: one of the four send subjects. */
@@ -33,6 +34,9 @@ export type HttpPublishDeps = {
   maxMessageBytes: number;
   channelRetention: readonly ChannelRetention[];
 };
+
+/** A W3C `traceparent` (version 00 layout); anything else is not passed on. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** JetStream's "message size exceeds maximum allowed" (the stream's `max_msg_size`). */
 const MESSAGE_TOO_LARGE = 10054;
@@ -67,6 +71,7 @@ export async function publishOverHttp(
   target: PublishTarget,
   payload: Uint8Array,
   headerId: string | undefined,
+  traceparent?: string,
 ): Promise<PublishAccepted> {
   if (headerId !== undefined && !messageIdSchema.safeParse(headerId).success) {
     throw new HeraldError(
@@ -89,7 +94,13 @@ export async function publishOverHttp(
   const id = decision.id ?? randomUUID();
   if (!deps.connected()) throw new HeraldError(ErrorCode.Unavailable, "NATS is not connected; retry later");
   try {
-    const ack = await deps.publisher.publish(subject, payload, { msgID: headerId ?? id });
+    // The caller's trace continues through Herald, as a NATS publisher's `traceparent` header does.
+    const h = traceparent !== undefined && TRACEPARENT.test(traceparent) ? natsHeaders() : undefined;
+    if (h && traceparent) h.set("traceparent", traceparent);
+    const ack = await deps.publisher.publish(subject, payload, {
+      msgID: headerId ?? id,
+      ...(h ? { headers: h } : {}),
+    });
     return { id, duplicate: ack.duplicate };
   } catch (err) {
     throw refusal(err);

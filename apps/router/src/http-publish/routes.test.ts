@@ -91,8 +91,10 @@ describe("HTTP publish", () => {
     const user = await post(a, "/v1/publish/user/jos%C3%A9", JSON.stringify({ data: { hi: 1 }, id: "u-1" }));
     expect(user.status).toBe(202);
     expect(await user.json()).toEqual({ id: "u-1", duplicate: false });
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const users = await post(a, HttpPublishRoute.users, JSON.stringify({ userIds: ["a", "b"], data: 2 }), {
       "Nats-Msg-Id": "us-1",
+      traceparent,
     });
     expect(await users.json()).toEqual({ id: "us-1", duplicate: false });
     const channel = await post(a, "/v1/publish/channel/news:eu", JSON.stringify({ data: 3 }));
@@ -111,6 +113,7 @@ describe("HTTP publish", () => {
     ]);
     // The body is stored as sent; the id is its Nats-Msg-Id.
     expect(stored[0]!.json()).toEqual({ data: { hi: 1 }, id: "u-1" });
+    expect(stored.map((m) => m.header.get("traceparent"))).toEqual(["", traceparent, "", ""]);
     expect(stored.map((m) => m.header.get("Nats-Msg-Id"))).toEqual([
       "u-1",
       "us-1",

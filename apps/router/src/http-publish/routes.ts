@@ -57,7 +57,13 @@ export function createHttpPublishApp(options: HttpPublishAppOptions): Hono<Env> 
   const publish = (route: string, target: (c: Context<Env>) => PublishTarget) =>
     app.post(route, authenticate, limitBody, async (c) => {
       const payload = new Uint8Array(await c.req.arrayBuffer());
-      const accepted = await publishOverHttp(deps, target(c), payload, c.req.header(HTTP_MSG_ID_HEADER));
+      const accepted = await publishOverHttp(
+        deps,
+        target(c),
+        payload,
+        c.req.header(HTTP_MSG_ID_HEADER),
+        c.req.header("traceparent"),
+      );
       options.requests.inc({ route, outcome: "accepted" });
       return c.json(accepted, 202);
     });
