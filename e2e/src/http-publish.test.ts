@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { ErrorCode, PUBLISH_SCOPE, PUBLISH_TOKEN_TYPE } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
 import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
+import { sumMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 
 // One API key per test, so each test has its own rate-limit bucket (HERALD_HTTP_PUBLISH_BURST per key).
@@ -154,6 +155,10 @@ describe("HTTP publish API (router)", () => {
   });
 
   it("limits each key: 429 with Retry-After once its burst is spent, nothing of it published", async () => {
+    const router = world.stack.routers[0]!;
+    const counted = (outcome: string) =>
+      sumMetric(router, "herald_router_http_publish_requests_total", `outcome="${outcome}"`);
+    const [acceptedBefore, limitedBefore] = [await counted("accepted"), await counted(ErrorCode.RateLimited)];
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < BURST + 5; i++) {
@@ -172,6 +177,8 @@ describe("HTTP publish API (router)", () => {
       timeoutMs: 10_000,
       message: "exactly the accepted publishes stored",
     });
+    expect((await counted("accepted")) - acceptedBefore).toBe(accepted);
+    expect((await counted(ErrorCode.RateLimited)) - limitedBefore).toBe(BURST + 5 - accepted);
   });
 
   it("serves its OpenAPI document", async () => {
