@@ -62,9 +62,9 @@ export function subjectOf(s: Subjects, target: PublishTarget): string {
 /**
  * Checks one publish as the router checks intake (`decide`: size, subject, depth, JSON, shape, ids) and refuses
  * what it would dead-letter, so nothing invalid is published; then publishes the body unchanged to the send
- * subject and resolves with the id clients will see once JetStream has acknowledged it. The id is also the
- * `Nats-Msg-Id`: the `Nats-Msg-Id` request header ?? the body `id` ?? a new UUID, so a retry with the same id
- * within the dedup window is stored once (`duplicate: true`).
+ * subject and resolves with the id clients will see (body `id` ?? `Nats-Msg-Id` request header ?? a new UUID)
+ * once JetStream has acknowledged it. The publish's `Nats-Msg-Id` is the request header ?? that id, so a retry
+ * with the same id within the dedup window is stored once (`duplicate: true`).
  */
 export async function publishOverHttp(
   deps: HttpPublishDeps,
