@@ -195,4 +195,29 @@ describe("the demo page", () => {
     expect(after).toHaveLength(total);
     expect(await page.textContent("#state")).toBe("connected");
   });
+  it("answers bad requests with a clear 400 and keeps serving", async () => {
+    if (!demo) throw new Error("not started");
+    const post = async (path: string, body: string) => {
+      const response = await fetch(new URL(path, demo?.url), { method: "POST", body });
+      return { status: response.status, body: (await response.json()) as { error?: { code: string } } };
+    };
+    const bad = [
+      await post("/api/token", "not json"),
+      await post("/api/token", JSON.stringify({ userId: "a b", deviceId: "d" })),
+      await post("/api/token", JSON.stringify({ userId: "a", deviceId: "d", channels: ["no spaces"] })),
+      await post("/api/publish/user", JSON.stringify({ userId: "x>y", data: 1 })),
+      await post("/api/publish/user", JSON.stringify({ userId: "ok" })),
+      await post("/api/publish/channel", JSON.stringify({ channel: "a.b", data: 1 })),
+      await post("/api/publish/channel", "[1]"),
+    ];
+    for (const answer of bad)
+      expect(answer).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+    const presence = await fetch(new URL("/api/presence?userIds=", demo.url));
+    expect(presence.status).toBe(400);
+    const token = await post(
+      "/api/token",
+      JSON.stringify({ userId: "ok", deviceId: "d", channels: ["lobby"] }),
+    );
+    expect(token.status).toBe(200);
+  });
 });
