@@ -122,7 +122,7 @@ describe("the packed @herald/client", () => {
       ].join("\n"),
     );
     run(process.execPath, [tsc, "-p", "tsconfig.json"], consumer);
-  });
+  }, 120_000);
 
   it("loads in Node from the tarball alone", () => {
     const consumer = join(work, "consumer");
