@@ -161,11 +161,15 @@ async function main() {
   const { startDemoServer } = await import(pathToFileURL(join(root, "demo/dist/server.js")).href);
   const demoPort = Number(process.env.HERALD_DEV_DEMO_PORT ?? 8090);
   const publisherNats = fixtures.natsClientOptions(nats, "publisher");
-  demo = await startDemoServer({ nats: publisherNats, wsUrl, jwtSecret, port: demoPort });
+  demo = await startDemoServer({ nats: publisherNats, wsUrl, jwtSecret, port: demoPort }).catch((error) => {
+    warn(`demo page not started: ${error.message} (HERALD_DEV_DEMO_PORT picks another port)`);
+  });
   const lines = [
     "",
     paint("1", "Herald is running"),
-    `  Demo page            ${paint("1", demo.url)}  (inbox, channel chat, presence; ?user=bob in another tab)`,
+    ...(demo
+      ? [`  Demo page            ${paint("1", demo.url)}  (inbox, chat, presence; ?user=bob in another tab)`]
+      : []),
     `  NATS (JetStream)     ${nats.url}`,
     `  WebSocket            ${wsUrl}?token=${watcher.token}`,
     `  admin ports          ${Object.entries(adminPorts)

@@ -91,7 +91,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   const backend = await connectBackend(options.nats, options.prefix);
   const app = demoApp(options, backend);
   const hostname = options.hostname ?? "127.0.0.1";
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname }, (info: AddressInfo) => {
       resolve({
         url: `http://${hostname}:${info.port}/`,
@@ -104,6 +104,11 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
           await backend.close().catch(() => {});
         },
       });
+    });
+    // A port in use: close the NATS connection and say so, rather than crash the caller.
+    server.once("error", (error) => {
+      void backend.close().catch(() => {});
+      reject(error);
     });
   });
 }
