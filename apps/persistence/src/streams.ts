@@ -34,7 +34,7 @@ export type WantedStream = Partial<StreamConfig> & { name: string };
  * Every stream has a byte limit. Those holding accepted messages refuse new writes when full (discard new): the
  * backend's publish fails with JetStream's "maximum bytes exceeded" and what is stored is still delivered; a
  * router write that is refused is retried. A mailbox also refuses a user's message past `HERALD_MAX_BACKLOG`;
- * channel per-subject limits and `max_age` drop the oldest (replay then tells who missed some: `gap-check.ts`).
+ * channel per-subject limits and `max_age` drop the oldest (devices that missed some are told: `gap-check.ts`).
  */
 export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
   const common = { storage: StorageType.File, num_replicas: settings.HERALD_REPLICAS };
