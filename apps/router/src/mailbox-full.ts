@@ -51,8 +51,8 @@ export function mailboxFullHandler(deps: MailboxFullDeps) {
       headers: h,
       msgID: `dead/${DeadReason.MailboxFull}/${copy.fallbackId}/${copy.key}`,
     });
-    if (ack.duplicate) return ack;
-    deps.refused.inc();
+    // A retry after a crash finds the letter stored; the receipt goes again (receipts are at least once).
+    if (!ack.duplicate) deps.refused.inc();
     const receipt: ExpiredReceipt = {
       type: "expired",
       reason: "mailbox_full",
