@@ -1,9 +1,9 @@
 import {
   type AckBatch,
   type AckedMessage,
+  type AckReceipt,
   ackBundleSchema,
   isValidUserId,
-  type Receipt,
   type Subjects,
   userToken,
 } from "@herald/protocol";
@@ -172,7 +172,7 @@ export class AckProcessor {
       const ackedAt = Date.now();
       const receiptSubject = this.deps.s.receipt(userToken(userId));
       for (const [i, ack] of acks.entries()) {
-        const receipt: Receipt = { id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
+        const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
         const span = spans && this.receiptSpan(spans[i], ack, receiptSubject);
         const headers = traceHeaders(span);
         this.deps.nc.publish(

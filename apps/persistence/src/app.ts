@@ -16,6 +16,7 @@ import { channelReplayPage } from "./channel-replay.js";
 import type { Config } from "./config.js";
 import { getCursors } from "./cursor-api.js";
 import { CursorStore } from "./cursor-store.js";
+import { gapNotice, mailboxLookups } from "./gap-check.js";
 import { deadLetterer } from "./mailbox-reader.js";
 import type { PageLimits } from "./page.js";
 import { replayPage } from "./replay.js";
@@ -98,7 +99,8 @@ export function createPersistence({ nats, config, logger, metrics }: Persistence
     const deadLetter = deadLetterer(nats.publisher, s, s.streams.mailbox, (reason) =>
       deadLetters.inc({ reason }),
     );
-    const deps = { jsm: nats.jsm, s, store, limits, deadLetter };
+    const gaps = { lookups: mailboxLookups(nats.jsm, s), notice: gapNotice(nats.nc, s, metrics, logger) };
+    const deps = { jsm: nats.jsm, s, store, limits, deadLetter, gaps };
     const channelDeps = { jsm: nats.jsm, s, groups: config.HERALD_CHANNEL_RETENTION, limits };
     subscriptions.push(
       serveJson(nats.nc, s.replay, "persistence", guard, (request) => {

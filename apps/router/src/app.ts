@@ -24,6 +24,7 @@ import type { Config } from "./config.js";
 import { ensureConsumer } from "./consumer.js";
 import { AFTER_EARLIER_MS, DestinationOrder, OrderFenceError } from "./destination-order.js";
 import { type Decision, decide, headerSafe } from "./intake.js";
+import { mailboxFullHandler } from "./mailbox-full.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
 import { type ConsumerCounts, TakeoverGate } from "./takeover-gate.js";
@@ -83,6 +84,7 @@ export function createRouter(deps: RouterDeps): Router {
   const order = new DestinationOrder(config.ROUTER_ACK_WAIT);
   const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
   const guard = createHandlerGuard(logger, deps.metrics);
+  const mailboxFull = mailboxFullHandler({ ...nats, s, refused: metrics.mailboxFull });
 
   let state = "not started";
   let leaseChanged: () => void = () => {};
@@ -243,10 +245,12 @@ export function createRouter(deps: RouterDeps): Router {
       writes = decision.destinations.map((destination) =>
         order.write(destination.subject, msg.info.streamSequence, () =>
           tracedWrite(span, destination.subject, id, (headers) =>
-            nats.publisher.publish(destination.subject, body, {
-              msgID: dedupKey(decision.target, id, destination.key, msgId),
-              ...(headers ? { headers } : {}),
-            }),
+            nats.publisher
+              .publish(destination.subject, body, {
+                msgID: dedupKey(decision.target, id, destination.key, msgId),
+                ...(headers ? { headers } : {}),
+              })
+              .catch((err: unknown) => mailboxFull(err, { ...destination, id, body, fallbackId })),
           ),
         ),
       );

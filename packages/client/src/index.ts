@@ -30,6 +30,7 @@ export type {
   ConnectedEvent,
   ConnectionState,
   DisconnectedEvent,
+  GapEvent,
   HeraldClientEvents,
   HeraldMessage,
   MessageHandler,

@@ -53,6 +53,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.Forbidden]: 403,
   [ErrorCode.TooLarge]: 413,
   [ErrorCode.RateLimited]: 429,
+  [ErrorCode.MailboxFull]: 507,
   [ErrorCode.Unavailable]: 503,
 };
 

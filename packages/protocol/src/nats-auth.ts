@@ -174,6 +174,8 @@ function router(n: Names): NatsPermissions {
       s.mailbox("*"),
       s.channel("*", "*"),
       s.dead("*"),
+      // `expired` receipts for send.users copies a full mailbox refused (`mailbox_full`).
+      s.receipt("*"),
       ...buckets.leases.open,
       // The leases bucket is keyed by service name.
       buckets.leases.write("router"),

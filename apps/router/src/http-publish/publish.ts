@@ -12,10 +12,11 @@ import {
   userToken,
 } from "@herald/protocol";
 import {
+  isMessageTooLarge,
+  isSubjectFull,
   type JsPublisher,
   JsPublishNoStreamError,
   JsPublishTimeoutError,
-  jetStreamCode,
 } from "@herald/service-kit";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { decide } from "../intake.js";
@@ -37,9 +38,6 @@ export type HttpPublishDeps = {
 
 /** A W3C `traceparent` (version 00 layout); anything else is not passed on. */
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** JetStream's "message size exceeds maximum allowed" (the stream's `max_msg_size`). */
-const MESSAGE_TOO_LARGE = 10054;
 
 /** The send subject of a target; a user id that cannot be a subject token is refused here. */
 export function subjectOf(s: Subjects, target: PublishTarget): string {
@@ -110,8 +108,11 @@ export async function publishOverHttp(
 /** Why JetStream did not acknowledge: nothing is claimed accepted, and the same id may be sent again. */
 function refusal(err: unknown): HeraldError {
   const reason = err instanceof Error ? err.message : String(err);
-  if (jetStreamCode(err) === MESSAGE_TOO_LARGE) {
+  if (isMessageTooLarge(err)) {
     return new HeraldError(ErrorCode.TooLarge, `JetStream refused the message: ${reason}`, { cause: err });
+  }
+  if (isSubjectFull(err)) {
+    return new HeraldError(ErrorCode.MailboxFull, `the user's mailbox is full: ${reason}`, { cause: err });
   }
   if (err instanceof JsPublishTimeoutError) {
     const message = "no PubAck in time: whether it was stored is unknown; retry with the same id";
