@@ -1,6 +1,6 @@
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
-import { isConsumerNotFound, isWrongLastSequence, jetStreamCode } from "./js-errors.js";
+import { isConsumerNotFound, isStreamNameInUse, isWrongLastSequence, jetStreamCode } from "./js-errors.js";
 
 const apiError = (err_code: number) =>
   new JetStreamApiError({ code: 400, err_code, description: "wrong last sequence: 3" });
@@ -17,5 +17,7 @@ describe("JetStream errors by code", () => {
     expect(jetStreamCode(apiError(10014))).toBe(10014);
     expect(isConsumerNotFound(apiError(JetStreamApiCodes.ConsumerNotFound))).toBe(true);
     expect(jetStreamCode("nope")).toBeUndefined();
+    expect(isStreamNameInUse(apiError(10058))).toBe(true);
+    expect(isStreamNameInUse(apiError(JetStreamApiCodes.StreamNotFound))).toBe(false);
   });
 });
