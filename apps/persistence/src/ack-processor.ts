@@ -15,6 +15,7 @@ import {
   reportFailure,
   type Span,
   SpanKind,
+  sleep,
   startSpan,
   traceHeaders,
   withSpan,
@@ -87,7 +88,7 @@ export class AckProcessor {
 
   private async drain(): Promise<void> {
     const gatherMs = this.deps.gatherMs ?? 20;
-    if (gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, gatherMs));
+    if (gatherMs > 0) await sleep(gatherMs);
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];

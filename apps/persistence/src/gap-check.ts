@@ -1,6 +1,6 @@
 import type { CursorState, ExpiredReceipt, Subjects } from "@herald/protocol";
 import { userToken } from "@herald/protocol";
-import { Counter, type Logger, type Registry } from "@herald/service-kit";
+import type { Counter, Logger } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { advance } from "./cursor.js";
@@ -75,12 +75,7 @@ export function mailboxLookups(jsm: JetStreamManager, s: Subjects): MailboxLooku
 export type GapNotice = (userId: string, deviceId: string, gap: Gap) => void;
 
 /** Counts each gap told and sends the publisher an `expired` receipt for it (no ids: they went with the messages). */
-export function gapNotice(nc: NatsConnection, s: Subjects, metrics: Registry, logger: Logger): GapNotice {
-  const gaps = new Counter({
-    name: "herald_persistence_gaps_total",
-    help: "Devices told on replay that retention removed messages they had not acked",
-    registers: [metrics],
-  });
+export function gapNotice(nc: NatsConnection, s: Subjects, gaps: Counter, logger: Logger): GapNotice {
   const encoder = new TextEncoder();
   return (userId, deviceId, gap) => {
     gaps.inc();

@@ -1,7 +1,7 @@
 import { BROADCAST_RETENTION, type Subjects } from "@herald/protocol";
+import { isStreamNameInUse, isStreamNotFound, jetStreamCode, sleep } from "@herald/service-kit";
 import {
   DiscardPolicy,
-  JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
@@ -104,8 +104,6 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
   ];
 }
 
-const STREAM_NAME_IN_USE = 10058;
-
 /**
  * Creates each stream, or updates it to the wanted config. Safe when several replicas start at once: whoever
  * loses the create race updates instead, and an update to the same config is a no-op. `first` goes before the
@@ -137,8 +135,8 @@ async function ensureAll(jsm: JetStreamManager, configs: WantedStream[]): Promis
           await ensureStream(jsm, config);
           return;
         } catch (err) {
-          if (err instanceof JetStreamApiError || Date.now() > deadline) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 250 + Math.random() * 500));
+          if (jetStreamCode(err) !== undefined || Date.now() > deadline) throw err;
+          await sleep(250 + Math.random() * 500);
         }
       }
     }),
@@ -149,14 +147,17 @@ async function ensureStream(jsm: JetStreamManager, config: WantedStream): Promis
   const name = config.name;
   const exists = await jsm.streams.info(name).then(
     () => true,
-    () => false,
+    (err: unknown) => {
+      if (isStreamNotFound(err)) return false;
+      throw err;
+    },
   );
   if (!exists) {
     try {
       await jsm.streams.add(config);
       return;
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
+      if (!isStreamNameInUse(err)) throw err;
     }
   }
   await jsm.streams.update(name, config);

@@ -30,7 +30,9 @@ export type RefusedCopy = { key: string; id: string; body: Uint8Array; fallbackI
  * replay` can send it to that user later, and the publisher hears it on the user's receipt subject. Any other
  * error is rethrown.
  */
-export function mailboxFullHandler(deps: MailboxFullDeps) {
+export type MailboxFullHandler = (err: unknown, copy: RefusedCopy) => Promise<PubAck>;
+
+export function mailboxFullHandler(deps: MailboxFullDeps): MailboxFullHandler {
   const encoder = new TextEncoder();
   return async (err: unknown, copy: RefusedCopy): Promise<PubAck> => {
     if (!isMailboxFull(err)) throw err;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   isConsumerNotFound,
   isMessageTooLarge,
+  isStreamNameInUse,
   isSubjectFull,
   isWrongLastSequence,
   jetStreamCode,
@@ -23,14 +24,16 @@ describe("JetStream errors by code", () => {
     expect(jetStreamCode(apiError(10014))).toBe(10014);
     expect(isConsumerNotFound(apiError(JetStreamApiCodes.ConsumerNotFound))).toBe(true);
     expect(jetStreamCode("nope")).toBeUndefined();
+    expect(isStreamNameInUse(apiError(10058))).toBe(true);
+    expect(isStreamNameInUse(apiError(JetStreamApiCodes.StreamNotFound))).toBe(false);
   });
   it("tells a full subject from a full stream, and a message over max_msg_size", () => {
     const full = (description: string) => new JetStreamApiError({ code: 503, err_code: 10077, description });
     expect(isSubjectFull(full("maximum messages per subject exceeded"))).toBe(true);
     expect(isSubjectFull(full("maximum bytes exceeded"))).toBe(false);
-    expect(
-      isMessageTooLarge(new JetStreamApiError({ code: 400, err_code: 10054, description: "too big" })),
-    ).toBe(true);
+    expect(isMessageTooLarge(new JetStreamApiError({ code: 400, err_code: 10054, description: "big" }))).toBe(
+      true,
+    );
     expect(isMessageTooLarge(full("maximum bytes exceeded"))).toBe(false);
   });
 });

@@ -39,3 +39,8 @@ export const isConsumerNotFound = (err: unknown): boolean =>
 
 export const isStreamNotFound = (err: unknown): boolean =>
   jetStreamCode(err) === JetStreamApiCodes.StreamNotFound;
+
+/** "Stream name already in use": a create that lost a race (the library names no constant for it). */
+const STREAM_NAME_IN_USE = 10058;
+
+export const isStreamNameInUse = (err: unknown): boolean => jetStreamCode(err) === STREAM_NAME_IN_USE;

@@ -11,7 +11,7 @@ import {
 import { Counter, createLogger, KeyedRateLimit, type Nats, Registry } from "@herald/service-kit";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectTest, createStreams, type NatsServer, readAll, startNatsServer } from "../test-support.js";
+import { connectTest, createStreams, type NatsServer, readAll, startNatsServer } from "../test/support.js";
 import { createPublishAuth } from "./auth.js";
 import { sha256Hex } from "./config.js";
 import { openApiPath } from "./openapi.js";
