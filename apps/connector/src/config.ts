@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { baseEnvSchema, duration, parseEnv, port, positiveInt } from "@herald/service-kit";
 import { z } from "zod";
+import type { AuthOptions } from "./auth.js";
 import { NO_PROXY, type ProxyTrust, parseTrustedProxies } from "./client-address.js";
 import { jwksUrlProblem } from "./jwks.js";
 
@@ -178,4 +179,19 @@ export function proxyTrust(config: Config): ProxyTrust {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   return parseEnv(envSchema, env);
+}
+
+/** The token checks the configuration asks for. */
+export function authOptions(config: Config): AuthOptions {
+  return {
+    secret: config.HERALD_JWT_SECRET,
+    secrets: config.HERALD_JWT_SECRETS,
+    jwksUrl: config.HERALD_JWKS_URL,
+    jwksCooldownMs: config.HERALD_JWKS_COOLDOWN,
+    jwksCacheMaxAgeMs: config.HERALD_JWKS_CACHE_MAX_AGE,
+    jwksMaxStaleMs: config.HERALD_JWKS_MAX_STALE,
+    issuer: config.HERALD_JWT_ISSUER,
+    audience: config.HERALD_JWT_AUDIENCE,
+    maxLifetimeMs: config.HERALD_MAX_TOKEN_LIFETIME,
+  };
 }

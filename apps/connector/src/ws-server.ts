@@ -1,7 +1,9 @@
-import type { IncomingMessage, Server } from "node:http";
+import { type IncomingMessage, type Server, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { ErrorCode, HttpStatus } from "@herald/protocol";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { WebSocketServer } from "ws";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import { clientAddress, type ProxyTrust } from "./client-address.js";
@@ -39,7 +41,10 @@ export function createWsServer(options: WsServerOptions): Server {
   const app = new Hono();
   app.get("/", (c) => c.json({ service: "herald-connector", websocket: "/ws" }));
   app.get("/ws", (c) =>
-    c.json({ error: { code: "upgrade_required", message: "connect with a WebSocket" } }, 426),
+    c.json(
+      { error: { code: ErrorCode.UpgradeRequired, message: "connect with a WebSocket" } },
+      HttpStatus[ErrorCode.UpgradeRequired] as ContentfulStatusCode,
+    ),
   );
   const server = createAdaptorServer({
     fetch: app.fetch,
@@ -65,8 +70,9 @@ export function createWsServer(options: WsServerOptions): Server {
     // keep the upgrade request (headers, URL with any token) alive with it.
     socket.on("error", destroyOnError);
     const url = new URL(request.url ?? "/", "http://localhost");
-    if (url.pathname !== "/ws") return reject(socket, 404, "not_found", "WebSocket endpoint is /ws");
-    if (!options.accepting()) return reject(socket, 503, "unavailable", "connector is draining; reconnect");
+    if (url.pathname !== "/ws") return reject(socket, ErrorCode.NotFound, "WebSocket endpoint is /ws");
+    if (!options.accepting())
+      return reject(socket, ErrorCode.Unavailable, "connector is draining; reconnect");
     const ip = clientAddress(
       request.socket.remoteAddress,
       request.headers["x-forwarded-for"],
@@ -76,8 +82,7 @@ export function createWsServer(options: WsServerOptions): Server {
       options.onRefused("ip_limit");
       return reject(
         socket,
-        429,
-        "too_many_connections",
+        ErrorCode.TooManyConnections,
         `at most ${options.maxConnectionsPerIp} connections per address`,
       );
     }
@@ -85,8 +90,7 @@ export function createWsServer(options: WsServerOptions): Server {
       options.onRefused("rate_limit");
       return reject(
         socket,
-        503,
-        "too_many_new_connections",
+        ErrorCode.TooManyNewConnections,
         "too many new connections right now; retry shortly",
       );
     }
@@ -98,12 +102,11 @@ export function createWsServer(options: WsServerOptions): Server {
       });
     if (token === null) return upgrade(undefined);
     options.verify(token, "connection").then(upgrade, (err: unknown) => {
-      const expired = err instanceof AuthError && err.code === "token_expired";
+      const expired = err instanceof AuthError && err.code === ErrorCode.TokenExpired;
       options.onRefused(expired ? "expired" : "invalid");
       reject(
         socket,
-        401,
-        expired ? "token_expired" : "unauthorized",
+        expired ? ErrorCode.TokenExpired : ErrorCode.Unauthorized,
         err instanceof Error ? err.message : "unauthorized",
       );
     });
@@ -129,11 +132,11 @@ function countAddress(perIp: Map<string, number>, ip: string, ws: import("ws").W
   });
 }
 
-function reject(socket: Duplex, status: number, code: string, message: string): void {
+/** Answers a refused upgrade on the raw socket with the code's HTTP status and a JSON error body. */
+function reject(socket: Duplex, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
-  const statusText =
-    { 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" }[status] ??
-    "Error";
+  const status = HttpStatus[code];
+  const statusText = STATUS_CODES[status] ?? "Error";
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
