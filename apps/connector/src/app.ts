@@ -10,17 +10,17 @@ import { AckPublisher } from "./ack-publisher.js";
 import { createVerifier, type Verifier } from "./auth.js";
 import { Broadcast } from "./broadcast.js";
 import { type ChannelDeps, ChannelSubscriptions } from "./channel-subscriptions.js";
-import { authOptions, type Config, proxyTrust } from "./config.js";
+import { authOptions, type Config } from "./config.js";
 import { Connection, type ConnectionDeps } from "./connection.js";
 import { Connections } from "./connections.js";
 import { type ConnectorMetrics, createConnectorMetrics, timedParse } from "./connector-metrics.js";
+import { createEdgeServer } from "./edge-server.js";
 import { connectorLifecycle } from "./lifecycle.js";
 import { LiveFeeds, parseChannelLive, parseUserLive } from "./live-feeds.js";
 import { mailboxDelivery } from "./mailbox-delivery.js";
 import { PersistenceClient } from "./persistence-client.js";
 import { PresenceReporter } from "./presence-reporter.js";
 import { SendBudget } from "./send-budget.js";
-import { createWsServer } from "./ws-server.js";
 
 export type ConnectorDeps = {
   nats: Nats;
@@ -65,17 +65,14 @@ export function createConnector(deps: ConnectorDeps) {
     presence,
     acks: delivery.acks,
     createServer: (accepting) =>
-      createWsServer({
+      createEdgeServer({
+        config,
+        logger,
         verify: verifier,
-        maxFrameBytes: config.HERALD_MAX_FRAME_BYTES,
-        accepting,
+        connections,
         onRefused: (reason) => m.refused.inc({ reason }),
-        maxConnectionsPerIp: config.HERALD_MAX_CONNECTIONS_PER_IP,
-        maxNewConnectionsPerSecond: config.HERALD_MAX_NEW_CONNECTIONS_PER_SECOND,
-        proxyTrust: proxyTrust(config),
-        headersTimeoutMs: config.HERALD_HEADERS_TIMEOUT,
-        requestTimeoutMs: config.HERALD_REQUEST_TIMEOUT,
-        onConnection: (ws, identity) => connections.add(new Connection(ws, connectionDeps, identity)),
+        accepting,
+        accept: (transport, identity) => connections.add(new Connection(transport, connectionDeps, identity)),
       }),
   });
 }

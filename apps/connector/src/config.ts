@@ -123,6 +123,12 @@ export const envSchema = baseEnvSchema
     HERALD_JWKS_CACHE_MAX_AGE: duration("10m"),
     /** While the JWKS host fails, the last good keys keep verifying for this long after they were fetched. */
     HERALD_JWKS_MAX_STALE: duration("6h"),
+    /** Serve the Server-Sent Events fallback (`/sse`) for clients whose network blocks WebSocket. */
+    HERALD_SSE_ENABLED: z.stringbool().default(true),
+    /** How long an SSE ticket (`POST /sse/ticket`) may wait for its stream (`GET /sse?ticket=`). */
+    HERALD_SSE_TICKET_TTL: duration("30s").refine((ms) => ms > 0, "HERALD_SSE_TICKET_TTL must be > 0"),
+    /** SSE tickets issued and not yet used at once (503 past it). */
+    HERALD_SSE_MAX_TICKETS: positiveInt(10_000),
     /** Messages per replay page requested from persistence. */
     HERALD_REPLAY_PAGE: positiveInt(500),
     /** How often this connector tells presence which connections it holds. */

@@ -8,6 +8,7 @@ const DRAIN_POLL_MS = 50;
 /** The connections open on this connector, and what the connector does to all of them at once. */
 export class Connections implements Iterable<Connection> {
   private readonly open = new Set<Connection>();
+  private readonly byId = new Map<string, Connection>();
 
   get size(): number {
     return this.open.size;
@@ -20,7 +21,16 @@ export class Connections implements Iterable<Connection> {
   /** Holds `connection` until its socket closes. */
   add(connection: Connection): void {
     this.open.add(connection);
-    connection.ws.once("close", () => this.open.delete(connection));
+    this.byId.set(connection.connectionId, connection);
+    connection.onceClosed(() => {
+      this.open.delete(connection);
+      this.byId.delete(connection.connectionId);
+    });
+  }
+
+  /** The open connection with this id. */
+  get(connectionId: string): Connection | undefined {
+    return this.byId.get(connectionId);
   }
 
   /** Sends a frame to every authenticated connection; returns how many connections are open. */
@@ -33,11 +43,11 @@ export class Connections implements Iterable<Connection> {
   pingAll(): void {
     for (const c of this.open) {
       if (!c.alive) {
-        c.ws.terminate();
+        c.transport.terminate();
         continue;
       }
       c.alive = false;
-      c.ws.ping();
+      c.transport.ping();
     }
   }
 
@@ -61,6 +71,6 @@ export class Connections implements Iterable<Connection> {
     while (this.open.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     }
-    for (const c of this.open) c.ws.terminate();
+    for (const c of this.open) c.transport.terminate();
   }
 }
