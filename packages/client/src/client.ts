@@ -228,7 +228,9 @@ export class HeraldClient {
     this.#lastSocketError = undefined;
     const current = () => this.#socket === socket;
     socket.addEventListener("open", () => {
-      if (current() && !preAuthenticated) this.#send({ type: "auth", token });
+      if (!current()) return;
+      this.#transport.opened();
+      if (!preAuthenticated) this.#send({ type: "auth", token });
     });
     socket.addEventListener("message", (event) => {
       if (current()) this.#onFrame(event.data, generation, token);
@@ -286,7 +288,6 @@ export class HeraldClient {
 
   #onWelcome(frame: Extract<ServerFrame, { type: "welcome" }>, generation: number, token: string): void {
     clearTimeout(this.#welcomeTimer);
-    this.#transport.welcomed();
     const connection = { userId: frame.userId, deviceId: frame.deviceId, connectionId: frame.connectionId };
     this.#connection = connection;
     this.#authFailures = 0;

@@ -10,7 +10,7 @@ export type TransportKind = "websocket" | "sse";
 export interface TransportOptions {
   /**
    * `"auto"` (default): WebSocket, falling back to Server-Sent Events by itself when a WebSocket cannot be
-   * opened and welcomed (a network that blocks it); `"websocket"` or `"sse"` to force one.
+   * opened (a network that blocks it); `"websocket"` or `"sse"` to force one.
    */
   transport?: "auto" | TransportKind;
   /** The SSE endpoint. Default: the `url` with `ws(s):` → `http(s):` and `/ws` → `/sse`. */
@@ -33,8 +33,8 @@ declare module "./types.js" {
 }
 
 /**
- * Picks each attempt's transport. In `auto`, a WebSocket attempt that ends without a welcome moves the next
- * attempt to SSE; SSE stays while it works, and an SSE attempt that also fails moves back to WebSocket (both
+ * Picks each attempt's transport. In `auto`, a WebSocket that never opens (blocked, or its upgrade refused)
+ * moves the next attempt to SSE; SSE stays while it works, and an SSE attempt that also fails moves back to WebSocket (both
  * failing means the connector is unreachable, not that WebSocket is blocked).
  */
 export class TransportChooser {
@@ -42,7 +42,7 @@ export class TransportChooser {
   readonly #sseUrl: string;
   readonly #fetch: FetchLike | undefined;
   #kind: TransportKind;
-  #welcomed = false;
+  #opened = false;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -70,7 +70,7 @@ export class TransportChooser {
 
   /** Opens the next attempt's link; `preAuthenticated` says the token already went with it. */
   open(token: string): { socket: WebSocketLike; event: TransportEvent; preAuthenticated: boolean } {
-    this.#welcomed = false;
+    this.#opened = false;
     const event = { transport: this.#kind, fallback: this.#mode === "auto" && this.#kind === "sse" };
     if (this.#kind === "sse" && this.#fetch !== undefined) {
       return { socket: new SseSocket(this.#sseUrl, token, this.#fetch), event, preAuthenticated: true };
@@ -83,13 +83,14 @@ export class TransportChooser {
     };
   }
 
-  welcomed(): void {
-    this.#welcomed = true;
+  /** The attempt's link opened: the transport itself gets through. */
+  opened(): void {
+    this.#opened = true;
   }
 
-  /** The attempt is over: in `auto`, one that was never welcomed switches transport for the next. */
+  /** The attempt is over: in `auto`, one whose link never opened switches transport for the next. */
   ended(): void {
-    if (this.#mode !== "auto" || this.#welcomed || this.#fetch === undefined) return;
+    if (this.#mode !== "auto" || this.#opened || this.#fetch === undefined) return;
     this.#kind = this.#kind === "websocket" ? "sse" : "websocket";
   }
 }
