@@ -123,6 +123,10 @@ export const envSchema = baseEnvSchema
     HERALD_JWKS_CACHE_MAX_AGE: duration("10m"),
     /** While the JWKS host fails, the last good keys keep verifying for this long after they were fetched. */
     HERALD_JWKS_MAX_STALE: duration("6h"),
+    /** Offer permessage-deflate to WebSocket clients (costs CPU per socket and message; off by default). */
+    HERALD_WS_COMPRESSION: z.stringbool().default(false),
+    /** With compression on: frames smaller than this many bytes go uncompressed. */
+    HERALD_WS_COMPRESSION_THRESHOLD: positiveInt(1_024),
     /** Serve the Server-Sent Events fallback (`/sse`) for clients whose network blocks WebSocket. */
     HERALD_SSE_ENABLED: z.stringbool().default(true),
     /** How long an SSE ticket (`POST /sse/ticket`) may wait for its stream (`GET /sse?ticket=`). */

@@ -58,6 +58,9 @@ export function createEdgeServer(o: EdgeServerOptions): Server {
     admission,
     onConnection: o.accept,
     logger: o.logger,
+    compression: config.HERALD_WS_COMPRESSION
+      ? { thresholdBytes: config.HERALD_WS_COMPRESSION_THRESHOLD }
+      : undefined,
   });
   return server;
 }

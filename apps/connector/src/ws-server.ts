@@ -16,7 +16,22 @@ export type WsEndpointOptions = {
   admission: Admission;
   onConnection: UpgradeHandler;
   logger: Logger;
+  /** permessage-deflate for clients that ask for it, on frames of at least `thresholdBytes`; off when undefined. */
+  compression?: { thresholdBytes: number } | undefined;
 };
+
+/**
+ * permessage-deflate as offered: without context takeover, so no socket keeps a compression window between
+ * messages (memory per idle connection stays as without compression).
+ */
+export function deflateOptions(compression: WsEndpointOptions["compression"]) {
+  if (!compression) return false;
+  return {
+    threshold: compression.thresholdBytes,
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+  };
+}
 
 /**
  * `/ws` upgrades to WebSocket once admission allows it. A token in the query string is verified before the
@@ -26,7 +41,7 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxFrameBytes,
-    perMessageDeflate: false,
+    perMessageDeflate: deflateOptions(options.compression),
   });
   const { admission } = options;
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
