@@ -88,6 +88,18 @@ async function openStream(ticketValue: string) {
   return { response, events, abort };
 }
 
+/** A raw SSE connection of `sub`, welcomed; `post` sends one frame (bearer and connection id overridable). */
+async function session(sub: string) {
+  const token = await tokenFor(sub);
+  const issued = (await (await ticket(token)).json()) as { ticket: string };
+  const stream = await openStream(issued.ticket);
+  await waitUntil(() => stream.events.length > 0, { timeoutMs: 10_000, message: "welcome" });
+  const { connectionId } = stream.events[0]!.data as { connectionId: string };
+  const post = (body: string, bearer = token, id = connectionId) =>
+    fetch(`${base()}/${id}`, { method: "POST", headers: { Authorization: `Bearer ${bearer}` }, body });
+  return { token, stream, post };
+}
+
 async function errorOf(response: Response) {
   return { status: response.status, ...((await response.json()) as { error: { code: string } }).error };
 }
@@ -175,13 +187,7 @@ describe("SSE transport", () => {
   });
 
   it("refuses POSTed frames that are too big, for another user, or for no connection", async () => {
-    const token = await tokenFor("sse-post");
-    const issued = (await (await ticket(token)).json()) as { ticket: string };
-    const stream = await openStream(issued.ticket);
-    await waitUntil(() => stream.events.length > 0, { timeoutMs: 10_000, message: "welcome" });
-    const { connectionId } = stream.events[0]!.data as { connectionId: string };
-    const post = (body: string, bearer = token, id = connectionId) =>
-      fetch(`${base()}/${id}`, { method: "POST", headers: { Authorization: `Bearer ${bearer}` }, body });
+    const { token, stream, post } = await session("sse-post");
     const tooBig = JSON.stringify({ type: "ack", ids: ["x".repeat(5_000)] });
     expect(await errorOf(await post(tooBig))).toMatchObject({ status: 413, code: "too_large" });
     expect(await errorOf(await post('{"type":"ack","ids":["a"]}', await tokenFor("mallory")))).toMatchObject({
@@ -202,17 +208,9 @@ describe("SSE transport", () => {
   });
 
   it("applies the frame rate limit to POSTed frames: flooding ends the stream (4009)", async () => {
-    const token = await tokenFor("sse-flood");
-    const issued = (await (await ticket(token)).json()) as { ticket: string };
-    const stream = await openStream(issued.ticket);
-    await waitUntil(() => stream.events.length > 0, { timeoutMs: 10_000, message: "welcome" });
-    const { connectionId } = stream.events[0]!.data as { connectionId: string };
+    const { stream, post } = await session("sse-flood");
     for (let i = 0; i < 30; i++) {
-      const r = await fetch(`${base()}/${connectionId}`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${token}` },
-        body: '{"type":"unsubscribe","channel":"news"}',
-      });
+      const r = await post('{"type":"unsubscribe","channel":"news"}');
       if (r.status === 404) break; // the connection is gone
     }
     await waitUntil(() => stream.events.some((e) => e.event === "close"), {

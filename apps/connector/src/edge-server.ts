@@ -44,7 +44,6 @@ export function createEdgeServer(o: EdgeServerOptions): Server {
         maxFrameBytes: config.HERALD_MAX_FRAME_BYTES,
         connection: (id) => o.connections.get(id),
         onConnection: o.accept,
-        logger: o.logger,
       })
     : undefined;
   const server = createHttpServer({

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode } from "@herald/protocol";
-import type { Logger } from "@herald/service-kit";
 import type { Admission } from "./admission.js";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import type { Connection } from "./connection.js";
@@ -17,7 +16,6 @@ export type SseEndpointOptions = {
   /** The open connection with this id. */
   connection: (connectionId: string) => Connection | undefined;
   onConnection: (transport: SseTransport, identity: Identity) => void;
-  logger: Logger;
 };
 
 export const SSE_PATH = "/sse";

@@ -7,8 +7,12 @@ export const SSE_HEADERS = {
   "Content-Type": "text/event-stream; charset=utf-8",
   "Cache-Control": "no-store",
   "X-Accel-Buffering": "no",
+  // A stream's socket is not reused for other requests once it ends.
+  Connection: "close",
 } as const;
 
+/** How long a closed stream's last bytes may take to reach a client before the socket is cut. */
+const CLOSE_GRACE_MS = 5_000;
 const FRAME_START = "data: ";
 const EVENT_END = "\n\n";
 
@@ -70,6 +74,10 @@ export class SseTransport implements Transport {
       `event: close\ndata: ${JSON.stringify({ code, reason: closeReason(reason) })}${EVENT_END}`,
     );
     this.ended = true;
+    // A client that stopped reading (a slow consumer) must not hold the socket with its full buffer.
+    setTimeout(() => {
+      if (!this.response.writableFinished) this.response.destroy();
+    }, CLOSE_GRACE_MS).unref();
   }
 
   terminate(): void {

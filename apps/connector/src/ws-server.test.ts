@@ -88,19 +88,12 @@ describe("permessage-deflate", () => {
     expect(frames).toEqual([big, small, big]);
   });
 
-  it("is never negotiated when off", async () => {
-    const { url, accepted } = await serve(undefined);
-    const { ws, frames } = await connect(url, true);
-    expect(ws.extensions).toBe("");
-    await until(() => accepted.length === 1);
-    accepted[0]!.send(big);
-    await until(() => frames.length === 1);
-    expect(frames).toEqual([big]);
-  });
-
-  it("leaves clients that do not ask for it uncompressed when on", async () => {
-    const { url, accepted } = await serve({ thresholdBytes: 256 });
-    const { ws, frames } = await connect(url, false);
+  it.each([
+    ["is never negotiated when off", undefined, true],
+    ["leaves clients that do not ask for it uncompressed when on", { thresholdBytes: 256 }, false],
+  ] as const)("%s", async (_, compression, clientAsks) => {
+    const { url, accepted } = await serve(compression);
+    const { ws, frames } = await connect(url, clientAsks);
     expect(ws.extensions).toBe("");
     await until(() => accepted.length === 1);
     accepted[0]!.send(big);
