@@ -2,6 +2,7 @@ import { HeraldClient, type HeraldMessage, type TransportEvent } from "@herald/c
 import type { CursorReply } from "@herald/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { signExpiredToken, signToken, waitUntil } from "./fixtures/index.js";
+import { scrapeMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 
 const MAX_PER_IP = 4;
@@ -222,6 +223,14 @@ describe("SSE transport", () => {
   });
 
   it("counts SSE streams against the per-address connection limit", async () => {
+    // The streams of earlier tests are gone first (the server hears of an aborted stream a moment later).
+    await waitUntil(
+      async () => (await scrapeMetric(world.stack.connectors[0]!, "herald_connector_connections")) === 0,
+      {
+        timeoutMs: 10_000,
+        message: "no connection left from earlier tests",
+      },
+    );
     const token = await tokenFor("sse-limit");
     const open = [];
     for (let i = 0; i < MAX_PER_IP; i++) {
