@@ -91,7 +91,7 @@ function openStream(
     o.admission.refusedToken(false);
     return sendError(response, ErrorCode.Unauthorized, "unknown, used or expired ticket; get a new one");
   }
-  // The stream outlives Node's request timeout, which is for requests still arriving.
+  // A stream is idle between frames for as long as it lives: no socket idle timeout (pings keep proxies happy).
   request.socket.setTimeout(0);
   response.once("close", o.admission.hold(ip));
   o.onConnection(new SseTransport(response), identity);
