@@ -33,7 +33,7 @@ export type SubscribeRequest = { channel: string; since?: number | undefined; to
 type Grant = "claim" | "token";
 type Subscription = { feed: GaplessFeed<Delivery>; unfollow: () => void; grant: Grant };
 
-const fail = (code: string, message: string): ErrorFrame => ({ type: "error", code, message });
+const fail = (code: ErrorCode, message: string): ErrorFrame => ({ type: "error", code, message });
 
 /**
  * The channels one connection is subscribed to. Each is a gapless feed of the channel's stream subject: from
@@ -166,7 +166,7 @@ export class ChannelSubscriptions {
     const identity = this.identity();
     const isPrivate = channel.startsWith(PRIVATE_CHANNEL_PREFIX);
     if (!isPrivate && channelAllowed(identity.channels, channel)) return { grant: "claim" };
-    const deny = (code: string, message: string) => ({ denied: fail(code, message) });
+    const deny = (code: ErrorCode, message: string) => ({ denied: fail(code, message) });
     if (token === undefined) {
       return deny(
         ErrorCode.Forbidden,

@@ -29,6 +29,19 @@ describe("connector config", () => {
     expect(proxyTrust(config)).toEqual({ kind: "none" });
   });
 
+  it("serves SSE and leaves WebSocket compression off by default; a zero ticket TTL is refused", () => {
+    expect(loadConfig({ HERALD_JWT_SECRET: KEY })).toMatchObject({
+      HERALD_SSE_ENABLED: true,
+      HERALD_SSE_TICKET_TTL: 30_000,
+      HERALD_SSE_MAX_TICKETS: 10_000,
+      HERALD_WS_COMPRESSION: false,
+      HERALD_WS_COMPRESSION_THRESHOLD: 1_024,
+    });
+    expect(problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_SSE_TICKET_TTL: "0s" })).toEqual([
+      "HERALD_SSE_TICKET_TTL: HERALD_SSE_TICKET_TTL must be > 0",
+    ]);
+  });
+
   it("refuses HS256 keys under 32 bytes, counting bytes rather than characters", () => {
     expect(problemsOf({ HERALD_JWT_SECRET: "x".repeat(31) })).toEqual([
       "HERALD_JWT_SECRET: HERALD_JWT_SECRET must be at least 32 bytes",

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { baseEnvSchema, duration, parseEnv, port, positiveInt } from "@herald/service-kit";
 import { z } from "zod";
+import type { AuthOptions } from "./auth.js";
 import { NO_PROXY, type ProxyTrust, parseTrustedProxies } from "./client-address.js";
 import { jwksUrlProblem } from "./jwks.js";
 
@@ -122,6 +123,16 @@ export const envSchema = baseEnvSchema
     HERALD_JWKS_CACHE_MAX_AGE: duration("10m"),
     /** While the JWKS host fails, the last good keys keep verifying for this long after they were fetched. */
     HERALD_JWKS_MAX_STALE: duration("6h"),
+    /** Offer permessage-deflate to WebSocket clients (costs CPU per socket and message; off by default). */
+    HERALD_WS_COMPRESSION: z.stringbool().default(false),
+    /** With compression on: frames smaller than this many bytes go uncompressed. */
+    HERALD_WS_COMPRESSION_THRESHOLD: positiveInt(1_024),
+    /** Serve the Server-Sent Events fallback (`/sse`) for clients whose network blocks WebSocket. */
+    HERALD_SSE_ENABLED: z.stringbool().default(true),
+    /** How long an SSE ticket (`POST /sse/ticket`) may wait for its stream (`GET /sse?ticket=`). */
+    HERALD_SSE_TICKET_TTL: duration("30s").refine((ms) => ms > 0, "HERALD_SSE_TICKET_TTL must be > 0"),
+    /** SSE tickets issued and not yet used at once (503 past it). */
+    HERALD_SSE_MAX_TICKETS: positiveInt(10_000),
     /** Messages per replay page requested from persistence. */
     HERALD_REPLAY_PAGE: positiveInt(500),
     /** How often this connector tells presence which connections it holds. */
@@ -178,4 +189,19 @@ export function proxyTrust(config: Config): ProxyTrust {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   return parseEnv(envSchema, env);
+}
+
+/** The token checks the configuration asks for. */
+export function authOptions(config: Config): AuthOptions {
+  return {
+    secret: config.HERALD_JWT_SECRET,
+    secrets: config.HERALD_JWT_SECRETS,
+    jwksUrl: config.HERALD_JWKS_URL,
+    jwksCooldownMs: config.HERALD_JWKS_COOLDOWN,
+    jwksCacheMaxAgeMs: config.HERALD_JWKS_CACHE_MAX_AGE,
+    jwksMaxStaleMs: config.HERALD_JWKS_MAX_STALE,
+    issuer: config.HERALD_JWT_ISSUER,
+    audience: config.HERALD_JWT_AUDIENCE,
+    maxLifetimeMs: config.HERALD_MAX_TOKEN_LIFETIME,
+  };
 }

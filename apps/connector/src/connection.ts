@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { CloseCode, closeReason, ErrorCode, type WelcomeFrame } from "@herald/protocol";
+import { CloseCode, ErrorCode, type WelcomeFrame } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
-import WebSocket from "ws";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import type { ChannelSubscriptions } from "./channel-subscriptions.js";
 import { errorFrame, parseClientFrame } from "./frames.js";
 import { TokenBucket } from "./rate-limit.js";
 import type { BufferedSocket, SendBudget } from "./send-budget.js";
 import type { Session } from "./session.js";
+import type { Transport } from "./transport.js";
 
 export type ConnectionDeps = {
   verify: Verifier;
@@ -30,7 +30,7 @@ export type ConnectionDeps = {
 };
 
 /**
- * One client socket: authentication (from the upgrade request or a first `auth` frame), token expiry and
+ * One client, over any transport: authentication (from the upgrade request or a first `auth` frame), token expiry and
  * refresh, frame parsing, and the bounded send path. Delivery itself is the session's job.
  */
 export class Connection {
@@ -45,19 +45,21 @@ export class Connection {
   private expiryTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private budgeted: BufferedSocket | undefined;
+  private readonly closeListeners: (() => void)[] = [];
 
   constructor(
-    readonly ws: WebSocket,
+    readonly transport: Transport,
     private readonly deps: ConnectionDeps,
     preAuthenticated: Identity | undefined,
   ) {
     this.bucket = new TokenBucket(deps.rateLimit.perSecond, deps.rateLimit.burst);
-    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on("pong", () => {
-      this.alive = true;
+    transport.listen({
+      message: (text, binary) => this.onMessage(text, binary),
+      pong: () => {
+        this.alive = true;
+      },
+      close: () => this.onClosed(),
     });
-    ws.on("close", () => this.onClosed());
-    ws.on("error", (err) => this.deps.logger.debug({ err }, "socket error"));
     if (preAuthenticated) {
       this.authenticated(preAuthenticated);
     } else {
@@ -70,36 +72,30 @@ export class Connection {
 
   /** Sends a frame unless the client is too slow to take it, in which case the socket is closed (4008). */
   send = (frame: string | Buffer): boolean => {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
-    if (this.ws.bufferedAmount > this.deps.maxBufferedBytes) {
+    if (!this.transport.open) return false;
+    if (this.transport.bufferedAmount > this.deps.maxBufferedBytes) {
       this.dropAsSlow();
       return false;
     }
-    // A Buffer is a frame serialised once for many sockets; it is still a text frame.
-    this.ws.send(frame, { binary: false });
+    this.transport.send(frame);
     if (this.budgeted) this.deps.sendBudget.update(this.budgeted);
-    return this.ws.readyState === WebSocket.OPEN;
+    return this.transport.open;
   };
 
+  /** Runs `listener` once the transport is gone. */
+  onceClosed(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
   private dropAsSlow(): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.transport.open) return;
     this.deps.onSlowConsumer();
     this.close(CloseCode.SlowConsumer, "slow consumer: send buffer full; reconnect to resume");
   }
 
-  /** Closes with `code` and `reason`, cut to what a close frame holds (123 UTF-8 bytes); never throws. */
+  /** Closes with `code` and `reason` (the transport cuts the reason to what it can carry); never throws. */
   close(code: number, reason: string): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      try {
-        this.ws.close(code, closeReason(reason));
-      } catch (err) {
-        // An invalid code can only come from a bug: the socket still goes, by terminate.
-        this.deps.logger.error({ err, code }, "could not close the socket cleanly; terminating it");
-        this.ws.terminate();
-      }
-    }
-    // A peer that never answers the close handshake must not hold the socket forever.
-    setTimeout(() => this.ws.terminate(), 5_000).unref();
+    this.transport.close(code, reason);
   }
 
   private authenticated(identity: Identity): void {
@@ -108,7 +104,7 @@ export class Connection {
     this.armExpiry(identity.expiresAt);
     this.budgeted = {
       userId: identity.userId,
-      bufferedBytes: () => this.ws.bufferedAmount,
+      bufferedBytes: () => this.transport.bufferedAmount,
       dropAsSlow: () => this.dropAsSlow(),
     };
     this.deps.sendBudget.add(this.budgeted);
@@ -137,13 +133,14 @@ export class Connection {
     this.expiryTimer.unref();
   }
 
-  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+  /** One frame from the client (a WebSocket message, or an SSE connection's POST). */
+  private onMessage(text: string, isBinary: boolean): void {
     if (isBinary) {
       if (!this.withinRate()) return;
       this.send(errorFrame(ErrorCode.InvalidFrame, "binary frames are not supported; send JSON text frames"));
       return;
     }
-    const parsed = parseClientFrame(data.toString());
+    const parsed = parseClientFrame(text);
     // Acks are counted where they are handled: only one that frees in-flight messages is free.
     const isAck = parsed.ok && parsed.frame.type === "ack" && this.identity !== undefined;
     if (!isAck && !this.withinRate()) return;
@@ -159,7 +156,7 @@ export class Connection {
       }
       this.deps.verify(frame.token, "connection").then(
         (identity) => {
-          if (this.ws.readyState === WebSocket.OPEN && !this.identity) this.authenticated(identity);
+          if (this.transport.open && !this.identity) this.authenticated(identity);
         },
         (err: unknown) => this.refuse(err),
       );
@@ -254,5 +251,6 @@ export class Connection {
     this.session?.close();
     this.channels?.closeAll();
     if (this.identity) this.deps.onClose(this);
+    for (const listener of this.closeListeners.splice(0)) listener();
   }
 }

@@ -49,11 +49,11 @@ function isPlainAck(value: object): value is { type: "ack"; ids: string[] } {
   return ids.every((id) => typeof id === "string" && MESSAGE_ID.test(id));
 }
 
-export function errorFrame(code: string, message: string, ids?: string[]): string {
+export function errorFrame(code: ErrorCode, message: string, ids?: string[]): string {
   const frame: ErrorFrame = ids ? { type: "error", code, message, ids } : { type: "error", code, message };
   return JSON.stringify(frame);
 }
 
-function fail(code: string, message: string): ParsedFrame {
+function fail(code: ErrorCode, message: string): ParsedFrame {
   return { ok: false, error: { type: "error", code, message } };
 }

@@ -1,4 +1,4 @@
-import type { Logger } from "@herald/service-kit";
+import { type Backoff, type Logger, sleepBackoff } from "@herald/service-kit";
 
 /** One stored message of a stream subject: its sequence and the subject's previous sequence. */
 export type Positioned = { seq: number; prev: number };
@@ -20,7 +20,7 @@ export type GaplessFeedOptions<T extends Positioned> = {
 
 /** Live messages held while a catch-up runs; past this the catch-up simply replays them. */
 const MAX_BUFFERED_LIVE = 10_000;
-const MAX_REPLAY_BACKOFF_MS = 5_000;
+const REPLAY_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
 
 /**
  * Delivers one stream subject in order, with no gap and no duplicate, by merging replay pages with live
@@ -118,9 +118,7 @@ export class GaplessFeed<T extends Positioned> {
       } catch (err) {
         failures++;
         this.options.logger.warn({ err }, "replay failed; retrying");
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(MAX_REPLAY_BACKOFF_MS, 250 * 2 ** failures)),
-        );
+        await sleepBackoff(failures, REPLAY_BACKOFF);
       }
     }
   }

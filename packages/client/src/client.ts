@@ -19,7 +19,8 @@ import { decideAfterClose } from "./reconnect-policy.js";
 import { TokenRefresher } from "./refresher.js";
 import { SeenIds } from "./seen-ids.js";
 import { errorEventMessage, OPEN, type WebSocketLike } from "./socket.js";
-import { connectUrl, fetchToken } from "./token.js";
+import { fetchToken } from "./token.js";
+import { TransportChooser, type TransportKind, type TransportOptions } from "./transport.js";
 import type { ChannelHandler, ConnectedEvent, ConnectionState, HeraldClientEvents } from "./types.js";
 
 /** Code reported when a connection ends without a close frame (network failure, refused upgrade). */
@@ -49,6 +50,7 @@ export class HeraldClient {
   readonly #channels = new ChannelRegistry();
   readonly #inbox: Inbox;
   readonly #refresher: TokenRefresher;
+  readonly #transport: TransportChooser;
   #state: ConnectionState = "disconnected";
   #socket: WebSocketLike | undefined;
   /** Increases with every connection attempt; work tagged with an older one belongs to a dead connection. */
@@ -65,8 +67,9 @@ export class HeraldClient {
   #connectWaiters: Waiter<ConnectedEvent>[] = [];
   #closeWaiters: Array<() => void> = [];
 
-  constructor(options: HeraldClientOptions) {
+  constructor(options: HeraldClientOptions & TransportOptions) {
     this.#options = resolveOptions(options);
+    this.#transport = new TransportChooser(this.#options, options);
     this.#seen = new SeenIds(this.#options.seenIdsCapacity);
     this.#acks = new AckBatcher(
       (ids) => this.#send({ type: "ack", ids }),
@@ -97,6 +100,11 @@ export class HeraldClient {
   /** The device id the server welcomed this client as, else the informational `deviceId` option. */
   get deviceId(): string | undefined {
     return this.#connection?.deviceId ?? this.#options.deviceId;
+  }
+
+  /** The transport of the current (or next) connection attempt; the `transport` event tells of each. */
+  get transport(): TransportKind {
+    return this.#transport.kind;
   }
 
   /** The current connection's welcome, or `undefined` while not connected. */
@@ -205,10 +213,11 @@ export class HeraldClient {
     // close() or a newer attempt took over while the token was being fetched.
     if (generation !== this.#generation) return;
     let socket: WebSocketLike;
+    let preAuthenticated: boolean;
     try {
-      socket = new this.#options.WebSocket(
-        connectUrl(this.#options.url, token, this.#options.authInFirstFrame),
-      );
+      const opened = this.#transport.open(token);
+      ({ socket, preAuthenticated } = opened);
+      this.#emit("transport", opened.event);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.#emitError(new ConnectionError(`cannot open WebSocket: ${message}`));
@@ -219,7 +228,9 @@ export class HeraldClient {
     this.#lastSocketError = undefined;
     const current = () => this.#socket === socket;
     socket.addEventListener("open", () => {
-      if (current() && this.#options.authInFirstFrame) this.#send({ type: "auth", token });
+      if (!current()) return;
+      this.#transport.opened();
+      if (!preAuthenticated) this.#send({ type: "auth", token });
     });
     socket.addEventListener("message", (event) => {
       if (current()) this.#onFrame(event.data, generation, token);
@@ -310,6 +321,7 @@ export class HeraldClient {
     clearTimeout(this.#welcomeTimer);
     clearTimeout(this.#stableTimer);
     this.#refresher.stop();
+    this.#transport.ended();
     // Unsent acks belonged to this connection; the server redelivers those ids and they are acked again then.
     this.#acks.clear();
     this.#generation++;

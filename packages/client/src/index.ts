@@ -24,6 +24,8 @@ export {
   type TokenSource,
 } from "./options.js";
 export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
+export { type FetchLike, sseEndpoint } from "./sse-socket.js";
+export type { TransportEvent, TransportKind, TransportOptions } from "./transport.js";
 export type {
   ChannelHandler,
   ChannelMessage,

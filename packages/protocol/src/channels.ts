@@ -1,12 +1,11 @@
 import { InvalidChannelError } from "./errors.js";
+import { MAX_CHANNEL_LENGTH } from "./limits.js";
 
-/** A channel name is one subject token: letters, digits, `_`, `-` and `:`; 1 to 128 characters. */
-const CHANNEL = /^[A-Za-z0-9_:-]{1,128}$/;
+/** A channel name is one subject token: letters, digits, `_`, `-` and `:`; 1 to `MAX_CHANNEL_LENGTH` characters. */
+const CHANNEL = new RegExp(`^[A-Za-z0-9_:-]{1,${MAX_CHANNEL_LENGTH}}$`);
 
 /** The channel name broadcast messages carry in their frames; no user channel can be named like it. */
 export const BROADCAST_CHANNEL = "$broadcast";
-
-export const MAX_CHANNEL_LENGTH = 128;
 
 /** Why a channel name is not acceptable, or `undefined` when it is. */
 export function channelProblem(channel: unknown): string | undefined {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_CHANNEL_LENGTH, MAX_TOKEN_LENGTH } from "./limits.js";
 import { messageIdSchema } from "./publish.js";
 
 /** Close codes sent to WebSocket clients (4000-4999 are application codes). */
@@ -63,15 +64,15 @@ export const MAX_ACK_IDS = 1000;
 
 export const clientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ack"), ids: z.array(messageIdSchema).min(1).max(MAX_ACK_IDS) }),
-  z.object({ type: z.literal("auth"), token: z.string().min(1).max(16_384) }),
-  z.object({ type: z.literal("refresh"), token: z.string().min(1).max(16_384) }),
+  z.object({ type: z.literal("auth"), token: z.string().min(1).max(MAX_TOKEN_LENGTH) }),
+  z.object({ type: z.literal("refresh"), token: z.string().min(1).max(MAX_TOKEN_LENGTH) }),
   z.object({
     type: z.literal("subscribe"),
-    channel: z.string().min(1).max(256),
+    channel: z.string().min(1).max(MAX_CHANNEL_LENGTH),
     since: z.number().int().nonnegative().optional(),
-    token: z.string().max(16_384).optional(),
+    token: z.string().max(MAX_TOKEN_LENGTH).optional(),
   }),
-  z.object({ type: z.literal("unsubscribe"), channel: z.string().min(1).max(256) }),
+  z.object({ type: z.literal("unsubscribe"), channel: z.string().min(1).max(MAX_CHANNEL_LENGTH) }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type AckFrame = Extract<ClientFrame, { type: "ack" }>;

@@ -1,8 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { channelProblem } from "./channels.js";
+import { ErrorCode, HttpStatus } from "./errors.js";
+import { clientFrameSchema } from "./frames.js";
 import {
   closeReason,
   jsonDeeperThan,
+  MAX_CHANNEL_LENGTH,
   MAX_CLOSE_REASON_BYTES,
   payloadBudget,
   truncateUtf8,
@@ -88,5 +92,25 @@ describe("truncateUtf8 and closeReason", () => {
     expect(closeReason("token expired")).toBe("token expired");
     expect(payloadBudget(1024 * 1024)).toBe(1024 * 1024 - 1024);
     expect(payloadBudget(10)).toBe(1024);
+  });
+});
+
+describe("MAX_CHANNEL_LENGTH", () => {
+  it("is the one limit of subscribe frames and channel names", () => {
+    const name = "x".repeat(MAX_CHANNEL_LENGTH);
+    expect(channelProblem(name)).toBeUndefined();
+    expect(clientFrameSchema.safeParse({ type: "subscribe", channel: name }).success).toBe(true);
+    expect(channelProblem(`${name}x`)).toBeDefined();
+    expect(clientFrameSchema.safeParse({ type: "subscribe", channel: `${name}x` }).success).toBe(false);
+    expect(clientFrameSchema.safeParse({ type: "unsubscribe", channel: `${name}x` }).success).toBe(false);
+  });
+});
+
+describe("HttpStatus", () => {
+  it("gives every error code an HTTP error status", () => {
+    for (const code of Object.values(ErrorCode)) {
+      expect(HttpStatus[code], code).toBeGreaterThanOrEqual(400);
+      expect(HttpStatus[code], code).toBeLessThan(600);
+    }
   });
 });

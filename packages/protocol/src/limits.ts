@@ -10,6 +10,12 @@
  */
 export const MAX_JSON_DEPTH = 64;
 
+/** Longest channel name, in the frames clients send as in every subject built from one. */
+export const MAX_CHANNEL_LENGTH = 128;
+
+/** Longest token a client frame may carry (a JWT with generous claims fits many times over). */
+export const MAX_TOKEN_LENGTH = 16_384;
+
 /** NATS `max_payload` when the server has not said (its default, 1 MiB). */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 

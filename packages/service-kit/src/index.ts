@@ -12,6 +12,7 @@ export * from "./lifecycle.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./nats.js";
+export * from "./request.js";
 export * from "./service-main.js";
 export * from "./streams.js";
 export * from "./token-bucket.js";

@@ -1,0 +1,103 @@
+import type { AddressInfo } from "node:net";
+import { createLogger } from "@herald/service-kit";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { Admission } from "./admission.js";
+import type { Identity } from "./auth.js";
+import { NO_PROXY } from "./client-address.js";
+import { createHttpServer } from "./http-server.js";
+import type { Transport } from "./transport.js";
+import { attachWebSocket } from "./ws-server.js";
+
+const identity: Identity = {
+  userId: "alice",
+  deviceId: "phone",
+  channels: [],
+  expiresAt: Date.now() + 3_600_000,
+  channel: undefined,
+};
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  // Clients first, then their server.
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+/** A real server with the `/ws` endpoint; every accepted transport is handed to the test. */
+async function serve(compression: { thresholdBytes: number } | undefined) {
+  const server = createHttpServer({ headersTimeoutMs: 5_000, requestTimeoutMs: 5_000 });
+  const accepted: Transport[] = [];
+  attachWebSocket(server, {
+    verify: async () => identity,
+    maxFrameBytes: 1024 * 1024,
+    admission: new Admission({
+      accepting: () => true,
+      maxConnectionsPerIp: 100,
+      maxNewConnectionsPerSecond: 100,
+      proxyTrust: NO_PROXY,
+      onRefused: () => {},
+    }),
+    onConnection: (transport) => void accepted.push(transport),
+    logger: createLogger("ws-test", "silent"),
+    compression,
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  closers.push(
+    () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws?token=t`, accepted };
+}
+
+async function connect(url: string, perMessageDeflate: boolean) {
+  const ws = new WebSocket(url, { perMessageDeflate });
+  closers.push(async () => ws.terminate());
+  const frames: string[] = [];
+  ws.on("message", (data, isBinary) => {
+    expect(isBinary).toBe(false);
+    frames.push(data.toString());
+  });
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  return { ws, frames };
+}
+
+const until = async (check: () => boolean) => {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe("permessage-deflate", () => {
+  const big = JSON.stringify({ type: "message", id: "m1", seq: 1, data: "abc".repeat(20_000), ts: 1 });
+  const small = JSON.stringify({ type: "message", id: "m2", seq: 2, data: "x", ts: 2 });
+
+  it("is negotiated when on, and a client that asks receives every frame intact, large or small", async () => {
+    const { url, accepted } = await serve({ thresholdBytes: 256 });
+    const { ws, frames } = await connect(url, true);
+    expect(ws.extensions).toContain("permessage-deflate");
+    await until(() => accepted.length === 1);
+    const transport = accepted[0]!;
+    transport.send(big);
+    transport.send(Buffer.from(small));
+    transport.send(Buffer.from(big));
+    await until(() => frames.length === 3);
+    expect(frames).toEqual([big, small, big]);
+  });
+
+  it.each([
+    ["is never negotiated when off", undefined, true],
+    ["leaves clients that do not ask for it uncompressed when on", { thresholdBytes: 256 }, false],
+  ] as const)("%s", async (_, compression, clientAsks) => {
+    const { url, accepted } = await serve(compression);
+    const { ws, frames } = await connect(url, clientAsks);
+    expect(ws.extensions).toBe("");
+    await until(() => accepted.length === 1);
+    accepted[0]!.send(big);
+    await until(() => frames.length === 1);
+    expect(frames).toEqual([big]);
+  });
+});

@@ -1,0 +1,63 @@
+import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
+import { ErrorCode, HeraldError } from "@herald/protocol";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createHandlerGuard } from "./guard.js";
+import { serveJson } from "./json-api.js";
+import { createLogger } from "./logger.js";
+import { ApiRefusedError, requestJson } from "./request.js";
+
+let server: NatsServer;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer({ auth: false });
+  nc = await connect({ servers: server.url, noAsyncTraces: true });
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.dispose();
+});
+
+const guard = () => createHandlerGuard(createLogger("request-test", "silent"), new Registry());
+const sumSchema = z.object({ sum: z.number() });
+
+describe("requestJson", () => {
+  it("sends JSON and returns the reply checked against the schema", async () => {
+    const sub = serveJson(nc, "req.sum", "q", guard(), async (request) => {
+      const { a, b } = request as { a: number; b: number };
+      return { sum: a + b, extra: "dropped by the schema" };
+    });
+    await expect(
+      requestJson(nc, "req.sum", { a: 2, b: 3 }, sumSchema, { timeoutMs: 2_000 }),
+    ).resolves.toEqual({
+      sum: 5,
+    });
+    sub.unsubscribe();
+  });
+
+  it("rejects an error reply with the service's code and message", async () => {
+    const sub = serveJson(nc, "req.refuse", "q", guard(), async () => {
+      throw new HeraldError(ErrorCode.InvalidRequest, "limit must be positive");
+    });
+    const refused = requestJson(nc, "req.refuse", {}, sumSchema, { timeoutMs: 2_000 });
+    await expect(refused).rejects.toBeInstanceOf(ApiRefusedError);
+    await expect(refused).rejects.toMatchObject({
+      code: ErrorCode.InvalidRequest,
+      message: "req.refuse refused: invalid_request: limit must be positive",
+    });
+    sub.unsubscribe();
+  });
+
+  it("rejects a reply of the wrong shape, and no reply in time", async () => {
+    const sub = serveJson(nc, "req.shape", "q", guard(), async () => ({ sum: "five" }));
+    await expect(requestJson(nc, "req.shape", {}, sumSchema, { timeoutMs: 2_000 })).rejects.toBeInstanceOf(
+      z.ZodError,
+    );
+    sub.unsubscribe();
+    await expect(requestJson(nc, "req.nobody", {}, sumSchema, { timeoutMs: 200 })).rejects.toThrow();
+  });
+});
