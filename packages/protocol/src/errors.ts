@@ -47,6 +47,7 @@ export const HttpStatus: { readonly [K in ErrorCode]: number } = {
   invalid_channel: 400,
   too_large: 413,
   too_deep: 400,
+  mailbox_full: 507,
   reply_too_large: 413,
   invalid_subject: 400,
   invalid_frame: 400,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ErrorCode } from "./errors.js";
+import { ErrorCode, HttpStatus } from "./errors.js";
 import { messageIdSchema } from "./publish.js";
 
 /**
@@ -38,25 +38,7 @@ export const apiErrorSchema = z.object({
   error: z.object({ code: z.enum(errorCodes), message: z.string() }),
 });
 
-/** The HTTP status of each error code an HTTP answer can carry (anything else is a 500). */
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.InvalidJson]: 400,
-  [ErrorCode.InvalidMessage]: 400,
-  [ErrorCode.MissingData]: 400,
-  [ErrorCode.InvalidUserId]: 400,
-  [ErrorCode.InvalidChannel]: 400,
-  [ErrorCode.TooDeep]: 400,
-  [ErrorCode.InvalidRequest]: 400,
-  [ErrorCode.InvalidSubject]: 400,
-  [ErrorCode.Unauthorized]: 401,
-  [ErrorCode.TokenExpired]: 401,
-  [ErrorCode.Forbidden]: 403,
-  [ErrorCode.TooLarge]: 413,
-  [ErrorCode.RateLimited]: 429,
-  [ErrorCode.MailboxFull]: 507,
-  [ErrorCode.Unavailable]: 503,
-};
-
+/** The HTTP status of an error code (one table for every HTTP answer, `HttpStatus`). */
 export function httpStatusOf(code: ErrorCode): number {
-  return HTTP_STATUS[code] ?? 500;
+  return HttpStatus[code];
 }
