@@ -80,6 +80,8 @@ export async function runTracingCost(
     for (const [k, tracing] of order.entries()) {
       const env: Record<string, string> = { HERALD_PREFIX: DEFAULT_PREFIX };
       if (tracing === "on") env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.endpoint;
+      // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only.
+      if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
       const before = { ...sink.counts };
       const round = await closedLoop(nats, o, `${runId}t${k}`, env);
       rounds.push({

@@ -38,11 +38,21 @@ describe("bootTelemetry", () => {
     );
   });
 
-  it("does not load the SDK without OTEL_* variables, and starts it with them", async () => {
+  it("does not load the SDK without OTEL_* variables, nor for OTLP over HTTP (the lean tracer)", async () => {
     expect(await bootIn({})).toEqual({ sdkLoaded: false, enabled: false });
     expect(await bootIn({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" })).toEqual({
-      sdkLoaded: true,
+      sdkLoaded: false,
       enabled: true,
     });
+  }, 30_000);
+
+  it("starts the SDK for what only it covers", async () => {
+    expect(await bootIn({ OTEL_TRACES_EXPORTER: "console" })).toEqual({ sdkLoaded: true, enabled: true });
+    expect(
+      await bootIn({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+      }),
+    ).toEqual({ sdkLoaded: true, enabled: true });
   }, 30_000);
 });

@@ -20,7 +20,7 @@ export async function bootTelemetry(service: string): Promise<void> {
   if (!telemetryRequested()) return;
   try {
     const { startTelemetry } = await import("./telemetry.js");
-    startTelemetry(service);
+    await startTelemetry(service);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${JSON.stringify({ level: 50, service, msg: "tracing not started", reason })}\n`);

@@ -13,6 +13,8 @@ import {
   trace,
 } from "@opentelemetry/api";
 
+import { type LeanSpan, type LeanTracer, type ParentRef, parseTraceparent } from "./lean-tracer.js";
+
 export { type Span, SpanKind };
 
 /**
@@ -22,15 +24,18 @@ export { type Span, SpanKind };
  */
 let enabled = false;
 let flush: (() => Promise<void>) | undefined;
+/** Set when the lean tracer runs: spans, parents and headers then skip the API's context objects. */
+let lean: LeanTracer | undefined;
 
 export function tracingEnabled(): boolean {
   return enabled;
 }
 
 /** Called by the SDK start-up (`telemetry.ts`); `shutdown` flushes buffered spans on drain. */
-export function markTracingEnabled(shutdown: () => Promise<void>): void {
+export function markTracingEnabled(shutdown: () => Promise<void>, leanTracer?: LeanTracer): void {
   enabled = true;
   flush = shutdown;
+  lean = leanTracer;
 }
 
 /** Exports what is buffered; called last in a drain, so SIGTERM does not drop the final spans. */
@@ -49,7 +54,11 @@ export const natsHeaderSetter: TextMapSetter<MsgHdrs> = {
   set: (carrier, key, value) => carrier.set(key, value),
 };
 
-const tracer = () => trace.getTracer("herald");
+let cachedTracer: ReturnType<typeof trace.getTracer> | undefined;
+const tracer = () => {
+  cachedTracer ??= trace.getTracer("herald");
+  return cachedTracer;
+};
 
 /**
  * Starts a span under `parent`: NATS headers (a publisher's or a previous hop's trace context), a `traceparent`
@@ -63,7 +72,44 @@ export function startSpan(
   attributes: Attributes,
 ): Span | undefined {
   if (!enabled) return undefined;
+  if (lean)
+    return lean.start(
+      name,
+      kind,
+      attributes as Record<string, string | number | boolean>,
+      leanParent(parent),
+    );
   return tracer().startSpan(name, { kind, attributes }, contextOf(parent));
+}
+
+function leanParent(parent: MsgHdrs | string | Span | undefined): ParentRef | undefined {
+  if (parent === undefined) return undefined;
+  if (typeof parent === "string") return parseTraceparent(parent);
+  if ("record" in parent) {
+    const leanSpan = parent as LeanSpan;
+    const { record } = leanSpan;
+    return {
+      traceId: record.traceId,
+      spanId: record.spanId,
+      sampled: leanSpan.isSampled(),
+      traceState: record.traceState,
+    };
+  }
+  if ("spanContext" in parent) {
+    const sc = parent.spanContext();
+    return {
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      sampled: (sc.traceFlags & 1) === 1,
+      traceState: sc.traceState?.serialize(),
+    };
+  }
+  const traceparent = natsHeaderGetter.get(parent, "traceparent") as string | undefined;
+  if (!traceparent) return undefined;
+  return parseTraceparent(
+    traceparent,
+    (natsHeaderGetter.get(parent, "tracestate") as string | undefined) || undefined,
+  );
 }
 
 function contextOf(parent: MsgHdrs | string | Span | undefined): Context {
@@ -86,6 +132,12 @@ export function endSpan(span: Span | undefined, err?: unknown): void {
 export function traceHeaders(span: Span | undefined, headers?: MsgHdrs): MsgHdrs | undefined {
   if (!span) return headers;
   const h = headers ?? natsHeaders();
+  if (lean && "record" in span) {
+    const leanSpan = span as LeanSpan;
+    h.set("traceparent", leanSpan.traceparent());
+    if (leanSpan.record.traceState) h.set("tracestate", leanSpan.record.traceState);
+    return h;
+  }
   propagation.inject(trace.setSpan(ROOT_CONTEXT, span), h, natsHeaderSetter);
   return h;
 }
@@ -93,6 +145,7 @@ export function traceHeaders(span: Span | undefined, headers?: MsgHdrs): MsgHdrs
 /** `span`'s context as a `traceparent` value, for internal bodies that bundle many messages in one. */
 export function traceparentOf(span: Span | undefined): string | undefined {
   if (!span) return undefined;
+  if (lean && "record" in span) return (span as LeanSpan).traceparent();
   const carrier: Record<string, string> = {};
   propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
   return carrier.traceparent;
