@@ -62,7 +62,10 @@ class ProtoWriter {
 
   int64(field: number, value: number): void {
     this.tag(field, 0);
-    if (value >= 0) return this.varint(value);
+    if (value >= 0) {
+      this.varint(value);
+      return;
+    }
     // Two's complement over 64 bits: ten bytes.
     let v = BigInt.asUintN(64, BigInt(value));
     this.ensure(10);
