@@ -20,7 +20,7 @@ import {
   createHandlerGuard,
   delay,
   Gauge,
-  Histogram,
+  LatencyHistogram,
   type Logger,
   type Nats,
   type Registry,
@@ -55,7 +55,7 @@ export type ConnectorDeps = {
 export function createConnector({ nats, config, logger, metrics, verify }: ConnectorDeps) {
   const s = subjects(config.HERALD_PREFIX);
   const encoder = new TextEncoder();
-  const liveLag = new Histogram({
+  const liveLag = new LatencyHistogram({
     name: "herald_connector_live_lag_seconds",
     help: "From the stream storing a message (a user's mailbox, a channel's intake) to this connector receiving its live copy, by kind (includes any clock offset between nats-server's host and this one)",
     labelNames: ["kind"],
@@ -67,10 +67,10 @@ export function createConnector({ nats, config, logger, metrics, verify }: Conne
     parse: (msg: Msg, key: string) => Delivery | undefined,
     kind: "user" | "channel",
   ): (msg: Msg, key: string) => Delivery | undefined {
-    const histogram = liveLag.labels({ kind });
     return (msg, key) => {
       const delivery = parse(msg, key);
-      if (delivery) histogram.observe(secondsSinceStored(delivery.ts));
+      // The exemplar names the message's trace (its publisher's or the router's write span).
+      if (delivery) liveLag.observe(secondsSinceStored(delivery.ts), { kind }, delivery.trace);
       return delivery;
     };
   }
