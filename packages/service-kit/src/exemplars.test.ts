@@ -66,3 +66,14 @@ describe("latency exemplars", () => {
     expect(promText).not.toContain("# EOF");
   });
 });
+
+describe("tracing metrics", () => {
+  it("count the lean tracer's spans by export outcome", async () => {
+    const { createMetrics } = await import("./metrics.js");
+    await startTelemetry("test", { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" });
+    const registry = createMetrics("test");
+    const text = await registry.metrics();
+    expect(text).toMatch(/herald_tracing_spans_total\{outcome="exported",service="test"\} \d+/);
+    expect(text).toMatch(/herald_tracing_spans_total\{outcome="dropped",service="test"\} 0/);
+  });
+});

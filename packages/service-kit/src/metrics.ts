@@ -9,7 +9,7 @@ import {
   Registry,
   register,
 } from "prom-client";
-import { tracingEnabled } from "./tracing.js";
+import { tracingEnabled, tracingStats } from "./tracing.js";
 
 export { Counter, Gauge, Histogram, Registry };
 
@@ -18,7 +18,26 @@ export function createMetrics(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: "herald_" });
+  if (tracingEnabled()) tracingMetrics(registry);
   return registry;
+}
+
+/** The lean tracer's export counts: a rising `dropped` or `failed` means traces with holes. */
+function tracingMetrics(registry: Registry): void {
+  new Counter({
+    name: "herald_tracing_spans_total",
+    help: "Spans of this process by export outcome: exported, dropped (export queue full), failed (the collector refused or was unreachable); absent when tracing is off or runs on the OpenTelemetry SDK",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+    collect() {
+      const stats = tracingStats();
+      if (!stats) return;
+      this.reset();
+      this.inc({ outcome: "exported" }, stats.exported);
+      this.inc({ outcome: "dropped" }, stats.dropped);
+      this.inc({ outcome: "failed" }, stats.failed);
+    },
+  });
 }
 
 /**

@@ -38,6 +38,11 @@ export function markTracingEnabled(shutdown: () => Promise<void>, leanTracer?: L
   lean = leanTracer;
 }
 
+/** Spans the lean tracer exported, dropped (queue full) and failed to export; undefined without it. */
+export function tracingStats(): { exported: number; dropped: number; failed: number } | undefined {
+  return lean?.exporter;
+}
+
 /** Exports what is buffered; called last in a drain, so SIGTERM does not drop the final spans. */
 export async function shutdownTracing(): Promise<void> {
   await flush?.().catch(() => {});
