@@ -75,7 +75,8 @@ export async function runTracingCost(
 ): Promise<TracingResult> {
   const sink = await startDiscardSink();
   const rounds: TracingRound[] = [];
-  const order: ("off" | "on")[] = o.quick ? ["off", "on"] : ["off", "on", "off", "on"];
+  // Two interleaved pairs, so a swing of other work on the machine lands on both settings.
+  const order: ("off" | "on")[] = ["off", "on", "off", "on"];
   try {
     for (const [k, tracing] of order.entries()) {
       const env: Record<string, string> = { HERALD_PREFIX: DEFAULT_PREFIX };
