@@ -249,11 +249,15 @@ class PlainTraceState {
 export type ParentRef = { traceId: string; spanId: string; sampled: boolean; traceState: string | undefined };
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
 
 /** A W3C `traceparent` (version 00), or undefined for anything invalid (all-zero ids included). */
 export function parseTraceparent(value: string | undefined, traceState?: string): ParentRef | undefined {
-  const m = value === undefined ? null : TRACEPARENT.exec(value.trim().toLowerCase());
-  if (!m?.[1] || !m[2] || !m[3] || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
+  if (value === undefined) return undefined;
+  // Herald's own hops write the exact form; anything else is normalised first.
+  const m = TRACEPARENT.exec(value) ?? TRACEPARENT.exec(value.trim().toLowerCase());
+  if (!m?.[1] || !m[2] || !m[3] || m[1] === ZERO_TRACE || m[2] === ZERO_SPAN) return undefined;
   return { traceId: m[1], spanId: m[2], sampled: (Number.parseInt(m[3], 16) & 1) === 1, traceState };
 }
 
