@@ -85,6 +85,9 @@ export async function runTracingCost(
       if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
       const before = { ...sink.counts };
       const round = await closedLoop(nats, o, `${runId}t${k}`, env);
+      // An "on" round whose spans never reached the sink measured nothing: fail the part rather than report it.
+      if (tracing === "on" && sink.counts.requests === before.requests)
+        throw new Error("tracing on, but the services exported no spans to the sink");
       rounds.push({
         tracing,
         ...round,

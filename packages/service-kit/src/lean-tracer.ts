@@ -437,7 +437,10 @@ export class BatchExporter {
     const { config } = this;
     const send = config.url.startsWith("https:") ? httpsRequest : httpRequest;
     return new Promise<void>((resolve) => {
+      let settled = false;
       const done = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
         if (ok) this.exported += count;
         else this.failed += count;
         resolve();

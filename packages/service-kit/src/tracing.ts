@@ -18,9 +18,10 @@ import { type LeanSpan, type LeanTracer, type ParentRef, parseTraceparent } from
 export { type Span, SpanKind };
 
 /**
- * Message-path tracing on top of `@opentelemetry/api` only (the SDK is loaded by `boot.ts` when an `OTEL_*`
- * exporter variable is set). Every helper returns at once while tracing is off, so the message path pays one
- * boolean test per hook, not a no-op span and a header lookup.
+ * Message-path tracing on top of `@opentelemetry/api` (the tracer, lean or the SDK, is started by `boot.ts` when
+ * an `OTEL_*` exporter variable is set). Every helper returns at once while tracing is off, so the message path
+ * pays one boolean test per hook, not a no-op span and a header lookup. With the lean tracer, spans, parents and
+ * headers are handled directly, without the API's context objects.
  */
 let enabled = false;
 let flush: (() => Promise<void>) | undefined;
