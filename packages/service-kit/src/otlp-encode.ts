@@ -217,10 +217,12 @@ function writeSpan(w: ProtoWriter, span: SpanRecord): void {
 const SPANS_BUFFER = 128 * 1024;
 
 export class ProtobufBatch {
-  private w = new ProtoWriter(SPANS_BUFFER);
   /** `Resource` as field 1 of `ResourceSpans`, and `InstrumentationScope` as field 1 of `ScopeSpans`. */
   private readonly resource: Buffer;
   private readonly scope: Buffer;
+  /** Bytes kept in front of the spans for what wraps them, so a batch is sent without copying it. */
+  private readonly room: number;
+  private w: ProtoWriter;
   count = 0;
 
   constructor(resource: AttributeMap, scope: string) {
@@ -234,6 +236,15 @@ export class ProtobufBatch {
     s.string(1, scope);
     s.end(sc);
     this.scope = Buffer.from(s.buf.subarray(0, s.pos));
+    // Two tags and two lengths (at most 1 + 5 bytes each) around the resource and the scope.
+    this.room = this.resource.length + this.scope.length + 12;
+    this.w = this.fresh();
+  }
+
+  private fresh(): ProtoWriter {
+    const w = new ProtoWriter(SPANS_BUFFER);
+    w.pos = this.room;
+    return w;
   }
 
   add(span: SpanRecord): void {
@@ -243,23 +254,24 @@ export class ProtobufBatch {
 
   /** The request body for every span added since the last `take`. */
   take(): Buffer {
-    const spans = this.w.buf.subarray(0, this.w.pos);
-    this.w = new ProtoWriter(SPANS_BUFFER);
+    const { buf, pos } = this.w;
+    this.w = this.fresh();
     this.count = 0;
-    const scopeSpans = this.scope.length + spans.length;
-    const head = new ProtoWriter();
-    head.tag(1, 2);
-    head.varint(this.resource.length + 1 + varintSize(scopeSpans) + scopeSpans);
-    const mid = new ProtoWriter();
-    mid.tag(2, 2);
-    mid.varint(scopeSpans);
-    return Buffer.concat([
-      head.buf.subarray(0, head.pos),
-      this.resource,
-      mid.buf.subarray(0, mid.pos),
-      this.scope,
-      spans,
-    ]);
+    const scopeSpans = this.scope.length + (pos - this.room);
+    const resourceSpans = this.resource.length + 1 + varintSize(scopeSpans) + scopeSpans;
+    const head = 1 + varintSize(resourceSpans);
+    // Written backwards from the spans: scope, its ScopeSpans tag and length, resource, the outer tag and length.
+    let at = this.room - this.scope.length;
+    this.scope.copy(buf, at);
+    at -= 1 + varintSize(scopeSpans);
+    putVarint(buf, at + 1, scopeSpans);
+    buf[at] = (2 << 3) | 2;
+    at -= this.resource.length;
+    this.resource.copy(buf, at);
+    at -= head;
+    putVarint(buf, at + 1, resourceSpans);
+    buf[at] = (1 << 3) | 2;
+    return buf.subarray(at, pos);
   }
 }
 
