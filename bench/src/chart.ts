@@ -1,5 +1,12 @@
 import type { HeraldResult } from "./herald-run.js";
-import { type BenchResults, DURABLE_WRITES_PER_MESSAGE, latencyRuns, ok, P99_TARGET_MS } from "./report.js";
+import {
+  type BenchResults,
+  DURABLE_WRITES_PER_MESSAGE,
+  latencyRuns,
+  ok,
+  P99_TARGET_MS,
+  TRACING_BUDGET,
+} from "./report.js";
 import type { BaselineResult } from "./results.js";
 import { type ChartInput, formatNumber } from "./svg.js";
 
@@ -21,6 +28,25 @@ function chartNotes(results: BenchResults, herald: HeraldResult | undefined): st
       : [
           `Other processes used ${herald.throughput.cpuSeconds.otherProcesses} CPU-s during Herald's saturation run (shared machine).`,
         ]),
+  ];
+}
+
+/** Tracing off and on (mean of their rounds), the on bar noted with the on ÷ off ratio. */
+function tracingBars(results: BenchResults): ChartInput["throughput"] {
+  const tracing = ok(results.tracing);
+  if (!tracing) return [];
+  const mean = (mode: "off" | "on") => {
+    const rounds = tracing.rounds.filter((r) => r.tracing === mode);
+    return Math.round(rounds.reduce((a, r) => a + r.msgsPerSec, 0) / Math.max(1, rounds.length));
+  };
+  const verdict = tracing.throughputRatio >= TRACING_BUDGET ? "within" : "over";
+  return [
+    { label: "Herald via router, tracing off", value: mean("off") },
+    {
+      label: "Herald via router, tracing on",
+      value: mean("on"),
+      note: `${tracing.throughputRatio}× off (${verdict} the 10% budget)`,
+    },
   ];
 }
 
@@ -48,6 +74,7 @@ export function chartInput(results: BenchResults): ChartInput {
       });
     }
   }
+  bars.push(...tracingBars(results));
   if (results.ceiling.heraldCeilingMsgsPerSec !== null) {
     bars.push({
       label: `ceiling: JetStream ÷ ${DURABLE_WRITES_PER_MESSAGE} writes`,

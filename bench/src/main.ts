@@ -17,6 +17,7 @@ import { cpuMeter } from "./procfs.js";
 import { type QuietWait, waitForQuiet } from "./quiet.js";
 import { type BenchResults, derive, type NatsResults, type Parts, summaryTable } from "./report.js";
 import { renderChart } from "./svg.js";
+import { runTracingCost } from "./tracing-run.js";
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -111,11 +112,12 @@ async function main(): Promise<void> {
   try {
     const natsPart = await part("nats", o, "nats", () => measureNats(nats, o));
     const herald = await part("herald", o, "herald", () => runHerald(nats, o, runId, log));
+    const tracing = await part("tracing", o, "tracing", () => runTracingCost(nats, o, runId, log));
     const ws = await part("ws", o, "ws", async () => runBaseline(await startWsServer(o), users, o, log));
     const socketio = await part("socket.io", o, "sio", async () =>
       runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
     );
-    parts = { nats: natsPart, herald, ws, socketio };
+    parts = { nats: natsPart, herald, tracing, ws, socketio };
   } finally {
     await nats.dispose();
   }

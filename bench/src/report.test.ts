@@ -167,6 +167,33 @@ describe("summary and chart", () => {
     );
   });
 
+  it("reports tracing off against on: each round, the ratios against the budget, and two chart bars", () => {
+    const round = (tracing: "off" | "on", msgsPerSec: number, total: number) => ({
+      tracing,
+      messages: 10_000,
+      receipts: 10_000,
+      msgsPerSec,
+      cpuMicrosPerMessage: { connector: 0, router: 0, persistence: 0, total },
+      exports: { requests: tracing === "on" ? 12 : 0, bytes: 0 },
+      loadAverage: 1.5,
+    });
+    const tracing = {
+      rounds: [round("off", 1_000, 200), round("on", 950, 220)],
+      throughputRatio: 0.95,
+      cpuRatio: 1.1,
+      setup: "",
+    };
+    const withTracing = { ...results, tracing };
+    expect(summaryTable(withTracing)).toContain(
+      "Tracing on / off: throughput 0.950 (budget ≥ 0.9), service CPU per message 1.100",
+    );
+    expect(summaryTable(withTracing)).toContain("off 1000 msg/s, 200 µs (load 1.5); on 950 msg/s, 220 µs");
+    const bars = chartInput(withTracing).throughput.filter((b) => b.label.includes("tracing"));
+    expect(bars.map((b) => b.value)).toEqual([1_000, 950]);
+    expect(bars[1]?.note).toContain("within the 10% budget");
+    expect(summaryTable(results)).not.toContain("Tracing");
+  });
+
   it("leaves the latency split and the hops out for results recorded before they existed", () => {
     const { stages: _dropped, hops: _alsoDropped, ...old } = heraldLatency(12);
     const before = { ...results, herald: { ...herald(6_000, 12), latency: old } };

@@ -3,6 +3,7 @@ import type { HopLag } from "./hop-lag.js";
 import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
 import { ratio } from "./stats.js";
+import type { TracingResult } from "./tracing-run.js";
 
 /** Durable JetStream writes Herald makes per user message when nothing is batched. */
 export const DURABLE_WRITES_PER_MESSAGE = 3;
@@ -24,6 +25,8 @@ export type NatsResults = {
   core: RateResult;
 };
 type Part<T> = T | Skipped;
+/** Tracing on may cost at most 10 % of the throughput. */
+export const TRACING_BUDGET = 0.9;
 export const ok = <T extends object>(part: Part<T> | undefined): T | undefined =>
   part && !("skipped" in part) ? (part as T) : undefined;
 
@@ -37,6 +40,8 @@ export type BenchResults = {
   options: Record<string, unknown>;
   nats: Part<NatsResults>;
   herald: Part<HeraldResult>;
+  /** Tracing off vs on (100 % sampling) in the same run; absent in results written before it existed. */
+  tracing?: Part<TracingResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
   ceiling: {
@@ -69,6 +74,7 @@ export type BenchResults = {
 export type Parts = {
   nats: Part<NatsResults>;
   herald: Part<HeraldResult>;
+  tracing?: Part<TracingResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
 };
@@ -320,8 +326,24 @@ export function summaryTable(results: BenchResults): string {
             ` (× ${DURABLE_WRITES_PER_MESSAGE} = ${(nats.jetStreamPublish.cpuMicrosPerMessage["nats-server"] ?? 0) * DURABLE_WRITES_PER_MESSAGE} µs)`,
         ]
       : []),
+    ...tracingLines(ok(results.tracing)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
   ].join("\n");
+}
+
+/** The tracing part: each round, then the on ÷ off ratios against the 10 % budget. */
+export function tracingLines(tracing: TracingResult | undefined): string[] {
+  if (!tracing) return [];
+  const rounds = tracing.rounds
+    .map(
+      (r) =>
+        `${r.tracing} ${cell(r.msgsPerSec)} msg/s, ${cell(r.cpuMicrosPerMessage.total)} µs (load ${r.loadAverage})`,
+    )
+    .join("; ");
+  return [
+    `Tracing (100 % sampled, OTLP to a discarding sink): ${rounds}`,
+    `Tracing on / off: throughput ${cell(tracing.throughputRatio, 3)} (budget ≥ ${TRACING_BUDGET}), service CPU per message ${cell(tracing.cpuRatio, 3)}`,
+  ];
 }

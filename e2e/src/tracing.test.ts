@@ -219,4 +219,32 @@ describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
       { timeoutMs: 10_000, message: "the replayed letter's route span under the first one" },
     );
   }, 60_000);
+
+  it("puts a traced message's trace id on the latency histograms as an exemplar, in OpenMetrics scrapes", async () => {
+    const traceId = hex(16);
+    const h = backend.headers();
+    h.set("traceparent", `00-${traceId}-${hex(8)}-01`);
+    await deliverAndAck("exemplary", "exemplar-1", h);
+    const scrape = async (url: string, accept?: string) => {
+      const res = await fetch(`${url}/metrics`, accept ? { headers: { accept } } : {});
+      return res.text();
+    };
+    const om = "application/openmetrics-text; version=1.0.0";
+    const router = await scrape(stack.routers[0]!.adminUrl, om);
+    const connector = await scrape(stack.connectors[0]!.adminUrl, om);
+    const exemplar = new RegExp(`# \\{trace_id="${traceId}"\\} [0-9.e-]+ [0-9.]+$`);
+    const lines = (text: string, name: string) =>
+      text.split("\n").filter((l) => l.startsWith(`${name}_bucket`));
+    expect(lines(router, "herald_router_intake_lag_seconds").some((l) => exemplar.test(l))).toBe(true);
+    expect(lines(router, "herald_router_routing_duration_seconds").some((l) => exemplar.test(l))).toBe(true);
+    expect(
+      lines(connector, "herald_connector_live_lag_seconds").some(
+        (l) => l.includes('kind="user"') && exemplar.test(l),
+      ),
+    ).toBe(true);
+    // A Prometheus-text scrape is unchanged: no exemplars, counters keep `_total`.
+    const plain = await scrape(stack.routers[0]!.adminUrl);
+    expect(plain).not.toContain("trace_id");
+    expect(plain).toContain("herald_router_routed_messages_total{");
+  }, 60_000);
 });

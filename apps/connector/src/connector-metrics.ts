@@ -1,7 +1,7 @@
 import {
   Counter,
   Gauge,
-  Histogram,
+  LatencyHistogram,
   type Registry,
   STORE_LAG_BUCKETS,
   secondsSinceStored,
@@ -33,7 +33,7 @@ export function createConnectorMetrics(
     },
   });
   return {
-    liveLag: new Histogram({
+    liveLag: new LatencyHistogram({
       name: "herald_connector_live_lag_seconds",
       help: "From the stream storing a message (a user's mailbox, a channel's intake) to this connector receiving its live copy, by kind (includes any clock offset between nats-server's host and this one)",
       labelNames: ["kind"],
@@ -76,10 +76,10 @@ export function timedParse(
   liveLag: ConnectorMetrics["liveLag"],
   kind: "user" | "channel",
 ): (msg: Msg, key: string) => Delivery | undefined {
-  const histogram = liveLag.labels({ kind });
   return (msg, key) => {
     const delivery = parse(msg, key);
-    if (delivery) histogram.observe(secondsSinceStored(delivery.ts));
+    // The exemplar names the message's trace (its publisher's or the router's write span).
+    if (delivery) liveLag.observe(secondsSinceStored(delivery.ts), { kind }, delivery.trace);
     return delivery;
   };
 }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry, STORE_LAG_BUCKETS } from "@herald/service-kit";
+import { Counter, Gauge, LatencyHistogram, type Registry, STORE_LAG_BUCKETS } from "@herald/service-kit";
 
 /** The router's own metrics, registered on the service's registry. */
 export function createRouterMetrics(registry: Registry, inflight: () => number) {
@@ -31,13 +31,13 @@ export function createRouterMetrics(registry: Registry, inflight: () => number) 
       help: "Intake messages handed back (nak) after a failed write",
       registers: [registry],
     }),
-    duration: new Histogram({
+    duration: new LatencyHistogram({
       name: "herald_router_routing_duration_seconds",
       help: "From receiving an intake message to its last mailbox PubAck",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    intakeLag: new Histogram({
+    intakeLag: new LatencyHistogram({
       name: "herald_router_intake_lag_seconds",
       help: "From the intake stream storing a message to this router starting to route it (first deliveries; includes any clock offset between nats-server's host and this one)",
       buckets: STORE_LAG_BUCKETS,

@@ -380,6 +380,26 @@ describe("optional objects", () => {
     const parsed = JSON.parse(dashboard?.data["herald.json"]);
     expect(parsed.panels.length).toBeGreaterThan(0);
     expect(dashboard?.metadata.labels.grafana_dashboard).toBe("1");
+    // Grafana keys panels by id.
+    const ids = parsed.panels.map((p: { id: number }) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    type Target = { expr: string; exemplar?: boolean };
+    const targets: Target[] = parsed.panels.flatMap((p: { targets?: Target[] }) => p.targets ?? []);
+    // Latency panels show exemplars (trace links); dead letters by reason; the tracer's export outcomes.
+    for (const histogram of [
+      "herald_router_intake_lag_seconds",
+      "herald_connector_live_lag_seconds",
+      "herald_router_routing_duration_seconds",
+    ]) {
+      const panel = targets.filter((t) => t.expr.includes(`${histogram}_bucket`));
+      expect(panel.length, histogram).toBeGreaterThan(0);
+      for (const t of panel) expect(t.exemplar, t.expr).toBe(true);
+    }
+    expect(targets.some((t) => /sum by \(reason\).*dead_letters_total/.test(t.expr))).toBe(true);
+    const alert = (name: string) => rules.find((r: { alert: string }) => r.alert === name);
+    expect(alert("HeraldDeadLetters")?.expr).toMatch(/^sum by \(reason\)/);
+    expect(alert("HeraldDeadLetters")?.annotations.summary).toContain("$labels.reason");
+    expect(alert("HeraldRoutingSlow")?.expr).toContain("herald_router_routing_duration_seconds_bucket");
   });
 });
 

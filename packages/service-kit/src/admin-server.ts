@@ -1,13 +1,13 @@
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import type { Registry } from "prom-client";
+import { Registry, type RegistryContentType } from "prom-client";
 
 export type AdminServer = { port: number; close: () => Promise<void> };
 
 export type AdminOptions = {
   port: number;
-  metrics: Registry;
+  metrics: Registry<RegistryContentType>;
   /** Why the service cannot do its job right now, or `undefined` when it can. */
   notReadyReason: () => string | undefined;
 };
@@ -20,11 +20,46 @@ export function createAdminApp(options: Omit<AdminOptions, "port">): Hono {
     const reason = options.notReadyReason();
     return reason === undefined ? c.json({ status: "ready" }) : c.json({ status: "not ready", reason }, 503);
   });
+  const render = metricsRenderer(options.metrics);
   app.get("/metrics", async (c) => {
-    c.header("content-type", options.metrics.contentType);
-    return c.body(await options.metrics.metrics());
+    const openMetrics = (c.req.header("accept") ?? "").includes("application/openmetrics-text");
+    c.header(
+      "content-type",
+      openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE,
+    );
+    return c.body(await render(openMetrics));
   });
   return app;
+}
+
+/**
+ * Renders `registry` as Prometheus text, or as OpenMetrics (with the latency histograms' exemplars) for a
+ * scraper that asks for it. prom-client renders by the registry's content type and, for OpenMetrics, renames
+ * counters (drops `_total` from their names): renders are serialised and the names restored after each, so a
+ * Prometheus-text scrape never sees an OpenMetrics one's state.
+ */
+export function metricsRenderer(
+  registry: Registry<RegistryContentType>,
+): (openMetrics: boolean) => Promise<string> {
+  let last: Promise<unknown> = Promise.resolve();
+  const renderOpenMetrics = async () => {
+    const metrics = registry.getMetricsAsArray() as unknown as { name: string }[];
+    const names = metrics.map((m) => m.name);
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    try {
+      return await registry.metrics();
+    } finally {
+      registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+      metrics.forEach((m, i) => {
+        m.name = names[i] ?? m.name;
+      });
+    }
+  };
+  return (openMetrics) => {
+    const next = last.then(() => (openMetrics ? renderOpenMetrics() : registry.metrics()));
+    last = next.catch(() => undefined);
+    return next;
+  };
 }
 
 /** Listens on `port` (0 picks a free one) and resolves once it is bound. */

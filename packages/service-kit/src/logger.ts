@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { trace } from "@opentelemetry/api";
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import { tracingEnabled } from "./tracing.js";
 
 export type { Logger };
@@ -21,11 +21,12 @@ function traceIds(): Record<string, string> {
  * while a message's span is active (only when tracing is on: the lookup is skipped otherwise); one child per
  * component (`logger.child({ component })`).
  */
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service, instance: instanceId },
     timestamp: pino.stdTimeFunctions.isoTime,
     ...(tracingEnabled() ? { mixin: traceIds } : {}),
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

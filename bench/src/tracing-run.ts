@@ -1,0 +1,190 @@
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { signToken, startStack } from "@herald/e2e/dist/fixtures/index.js";
+import { DEFAULT_PREFIX, type SendUsersBody, subjects } from "@herald/protocol";
+import { jetstream } from "@nats-io/jetstream";
+import { connect, headers } from "@nats-io/transport-node";
+import { startClientPool } from "./client-pool.js";
+import { nowUs, sleep } from "./clock.js";
+import { dataMaker, idPrefix, messageId } from "./frames.js";
+import { userIds } from "./herald-run.js";
+import type { BenchOptions } from "./options.js";
+import { windowed } from "./pacing.js";
+import { cpuMeter } from "./procfs.js";
+import { ReceiptCounter } from "./receipts.js";
+import { loadAverage1m } from "./results.js";
+import { perSecond } from "./stats.js";
+
+export type TracingRound = {
+  tracing: "off" | "on";
+  messages: number;
+  receipts: number;
+  msgsPerSec: number;
+  /** CPU µs per message of connector, router, persistence and their sum. */
+  cpuMicrosPerMessage: Record<string, number>;
+  /** OTLP export requests and bytes the sink received during the round (0 with tracing off). */
+  exports: { requests: number; bytes: number };
+  loadAverage: number;
+};
+
+export type TracingResult = {
+  /** Interleaved off/on rounds, each on a fresh stack. */
+  rounds: TracingRound[];
+  /** Σ on msg/s ÷ Σ off msg/s over the rounds: 1 is free, the budget is ≥ 0.9. */
+  throughputRatio: number;
+  /** Σ on ÷ Σ off of the services' CPU per message (connector + router + persistence). */
+  cpuRatio: number;
+  setup: string;
+};
+
+/** An OTLP/HTTP sink that reads each export and discards it: what the exporter costs, not a collector. */
+async function startDiscardSink() {
+  const counts = { requests: 0, bytes: 0 };
+  const server = createServer((req, res) => {
+    req.on("data", (chunk: Buffer) => {
+      counts.bytes += chunk.length;
+    });
+    req.on("end", () => {
+      counts.requests++;
+      // An empty body is an empty ExportTraceServiceResponse in protobuf, and `{}` is one in JSON.
+      const json = String(req.headers["content-type"]).includes("json");
+      res.writeHead(200, { "content-type": json ? "application/json" : "application/x-protobuf" });
+      res.end(json ? "{}" : undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    counts,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Tracing's cost: the sustained closed loop of the Herald part, on a fresh stack per round, with tracing off
+ * and on (100 % sampling, OTLP/HTTP protobuf to a local sink that discards), interleaved. Messages go
+ * through the router (`send.users`, one user each) with a sampled `traceparent`, so every hop is traced.
+ */
+export async function runTracingCost(
+  nats: { url: string; pid: () => number | undefined },
+  o: BenchOptions,
+  runId: string,
+  log: (line: string) => void,
+): Promise<TracingResult> {
+  const sink = await startDiscardSink();
+  const rounds: TracingRound[] = [];
+  // Two interleaved pairs, so a swing of other work on the machine lands on both settings.
+  const order: ("off" | "on")[] = ["off", "on", "off", "on"];
+  try {
+    for (const [k, tracing] of order.entries()) {
+      const env: Record<string, string> = { HERALD_PREFIX: DEFAULT_PREFIX };
+      if (tracing === "on") env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.endpoint;
+      // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only.
+      if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
+      const before = { ...sink.counts };
+      const round = await closedLoop(nats, o, `${runId}t${k}`, env);
+      // An "on" round whose spans never reached the sink measured nothing: fail the part rather than report it.
+      if (tracing === "on" && sink.counts.requests === before.requests)
+        throw new Error("tracing on, but the services exported no spans to the sink");
+      rounds.push({
+        tracing,
+        ...round,
+        exports: {
+          requests: sink.counts.requests - before.requests,
+          bytes: sink.counts.bytes - before.bytes,
+        },
+      });
+      log(
+        `tracing ${tracing}: ${round.msgsPerSec} msg/s, ${round.cpuMicrosPerMessage.total} µs CPU per message ` +
+          `(load ${round.loadAverage})`,
+      );
+    }
+  } finally {
+    await sink.close();
+  }
+  const sum = (mode: "off" | "on", of: (r: TracingRound) => number) =>
+    rounds.filter((r) => r.tracing === mode).reduce((a, r) => a + of(r), 0);
+  const ratio = (of: (r: TracingRound) => number) =>
+    Math.round((sum("on", of) / sum("off", of)) * 1000) / 1000;
+  return {
+    rounds,
+    throughputRatio: ratio((r) => r.msgsPerSec),
+    cpuRatio: ratio((r) => r.cpuMicrosPerMessage.total ?? Number.NaN),
+    setup:
+      "send.users (one user each) with a sampled traceparent; on: OTEL_EXPORTER_OTLP_ENDPOINT to a local sink that discards (OTLP/HTTP protobuf, the SDK's defaults otherwise)",
+  };
+}
+
+async function closedLoop(
+  nats: { url: string; pid: () => number | undefined },
+  o: BenchOptions,
+  runId: string,
+  env: Record<string, string>,
+): Promise<Omit<TracingRound, "tracing" | "exports">> {
+  const s = subjects(DEFAULT_PREFIX);
+  const stack = await startStack({ nats, env });
+  const pool = startClientPool(o.clientProcs);
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  const receipts = new ReceiptCounter(nc, s);
+  try {
+    const js = jetstream(nc);
+    const users = userIds(o.users);
+    const encoder = new TextEncoder();
+    const make = dataMaker(o.payloadBytes, (data) =>
+      JSON.stringify({ userIds: ["u00000"], id: messageId(runId, 9, 99_999), data } satisfies SendUsersBody),
+    );
+    const traceId = randomBytes(16).toString("hex");
+    const publish = (phase: number, i: number) => {
+      const id = messageId(runId, phase, i);
+      const body: SendUsersBody = { userIds: [users[i % users.length] ?? ""], id, data: make(phase, i) };
+      const h = headers();
+      h.set("traceparent", `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
+      return js.publish(s.sendUsers, encoder.encode(JSON.stringify(body)), { msgID: id, headers: h });
+    };
+    const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
+    await pool.connect(
+      "herald",
+      users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
+    );
+    const run = async (phase: number, n: number) => {
+      await pool.reset({ phase, messages: n, recordLatencies: false });
+      receipts.reset(idPrefix(runId, phase), n);
+      await windowed(n, o.window, async (i) => {
+        await receipts.atLeast(i - o.inflight + 1);
+        return publish(phase, i);
+      });
+      await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
+    };
+    await run(1, Math.min(o.messages, users.length * 2));
+    await sleep(500);
+    const cpu = await cpuMeter({
+      connector: stack.connectors[0]?.pid,
+      router: stack.routers[0]?.pid,
+      persistence: stack.persistence[0]?.pid,
+    });
+    const start = nowUs();
+    await run(2, o.messages);
+    const used = await cpu();
+    const per = (seconds: number | undefined) => Math.round(((seconds ?? Number.NaN) * 1e6) / o.messages);
+    const cpuMicrosPerMessage = {
+      connector: per(used.connector),
+      router: per(used.router),
+      persistence: per(used.persistence),
+      total: per((used.connector ?? 0) + (used.router ?? 0) + (used.persistence ?? 0)),
+    };
+    return {
+      messages: o.messages,
+      receipts: receipts.unique,
+      msgsPerSec: perSecond(receipts.unique, receipts.lastUs - start),
+      cpuMicrosPerMessage,
+      loadAverage: loadAverage1m(),
+    };
+  } finally {
+    receipts.stop();
+    await nc.close().catch(() => undefined);
+    await pool.stop().catch(() => undefined);
+    await stack.stop().catch(() => undefined);
+  }
+}
