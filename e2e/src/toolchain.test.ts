@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { findNatsServer } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { readToolchain, root } from "../../scripts/lib/toolchain.mjs";
-import { findNatsServer } from "./fixtures/nats-server.js";
 
 // One Node and one nats-server everywhere: toolchain.json is the pin; everything else must agree with it.
 const pin = readToolchain();

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { isNatsSafePassword } from "@herald/protocol";
+import { findNatsServer } from "@herald/testkit";
 import { afterAll, describe, expect, it } from "vitest";
-import { findNatsServer } from "../fixtures/nats-server.js";
 import { byKind, type K8sObject, type Loose, parseManifests, repoRoot, tools } from "./helm.js";
 import { validateObject } from "./validate.js";
 

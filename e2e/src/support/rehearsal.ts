@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { repoRoot, type Service } from "@herald/testkit";
 import { type Component, componentObject, deploymentEnv, type K8sObject } from "../chart/helm.js";
-import { repoRoot, type Service } from "../fixtures/index.js";
 
 /** Raised when the rendered chart asks for something the rehearsal cannot provide (an unknown secret). */
 export class RehearsalPlanError extends Error {
