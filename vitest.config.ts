@@ -16,7 +16,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["apps/*/src/**/*.test.ts", "packages/*/src/**/*.test.ts", "bench/src/**/*.test.ts"],
+          include: [
+            "apps/*/src/**/*.test.ts",
+            "packages/*/src/**/*.test.ts",
+            "bench/src/**/*.test.ts",
+            "demo/src/**/*.test.ts",
+          ],
           // Property tests run hundreds of cases; on a busy 2-core machine 5 s is not enough for some.
           testTimeout: 30_000,
           // Unit tests run first, so they do not compete with e2e processes for this machine's 2 cores.

@@ -283,7 +283,7 @@ export function testCodeIn(dir) {
           continue;
         }
         if (entry.name === "node_modules" && !relative.startsWith("node_modules/.pnpm/@herald+")) continue;
-        if (/^(test-support|fixtures|__tests__)$/.test(entry.name)) found.push(`${path}/`);
+        if (/^(test|test-support|fixtures|__tests__)$/.test(entry.name)) found.push(`${path}/`);
         else walk(path);
       } else if (
         /\.(test|spec)\.[cm]?[jt]s(\.map)?$|\.(test|spec)\.d\.[cm]?ts(\.map)?$|^test-[\w-]+\.[cm]?js$/.test(

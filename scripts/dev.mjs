@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run dev`: builds, then runs a private NATS (JetStream, port 4223) and the four services with prefixed
-// output, plus a watcher that publishes to user `alice` every 2 s and prints what alice's WebSocket receives.
+// output, plus a watcher that publishes to user `alice` every 2 s and prints what alice's WebSocket receives,
+// and the demo page (demo/: dev-only, never in an image) on HERALD_DEV_DEMO_PORT (8090).
 // Ctrl-C stops it all in order: services (SIGTERM, connector first), then NATS.
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -50,6 +51,7 @@ async function main() {
     const { built } = await bootstrap();
     const needed = [
       "packages/testkit/dist/index.js",
+      "demo/dist/server.js",
       ...["connector", "router", "presence", "persistence"].map((name) => `apps/${name}/dist/main.js`),
     ];
     const missing = needed.filter((file) => !existsSync(join(root, file)));
@@ -77,6 +79,7 @@ async function main() {
   const services = [];
   let nats;
   let watcher;
+  let demo;
   let stopping = false;
   const shutdown = async (reason) => {
     if (stopping) {
@@ -86,6 +89,7 @@ async function main() {
     }
     stopping = true;
     say(`stopping (${reason}); Ctrl-C again to kill`);
+    await demo?.close().catch(() => {});
     await watcher?.stop().catch(() => {});
     for (const service of [...services].reverse()) {
       const code = await service.stop().catch((error) => error.message);
@@ -154,9 +158,18 @@ async function main() {
   const operator = nats.auth.users.operator;
   const cli = `NATS_URL=${nats.url} NATS_USER=${operator.user} NATS_PASSWORD=${operator.password} node packages/cli/dist/main.js`;
   watcher = await startDevWatcher({ nats, wsUrl, jwtSecret, log: printer("watcher") });
+  const { startDemoServer } = await import(pathToFileURL(join(root, "demo/dist/server.js")).href);
+  const demoPort = Number(process.env.HERALD_DEV_DEMO_PORT ?? 8090);
+  const publisherNats = fixtures.natsClientOptions(nats, "publisher");
+  demo = await startDemoServer({ nats: publisherNats, wsUrl, jwtSecret, port: demoPort }).catch((error) => {
+    warn(`demo page not started: ${error.message} (HERALD_DEV_DEMO_PORT picks another port)`);
+  });
   const lines = [
     "",
     paint("1", "Herald is running"),
+    ...(demo
+      ? [`  Demo page            ${paint("1", demo.url)}  (inbox, chat, presence; ?user=bob in another tab)`]
+      : []),
     `  NATS (JetStream)     ${nats.url}`,
     `  WebSocket            ${wsUrl}?token=${watcher.token}`,
     `  admin ports          ${Object.entries(adminPorts)

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BootstrapError, bootstrap, root, say, warn } from "./lib/bootstrap.mjs";
+import { ChromiumMissingError, ensureChromium } from "./lib/chromium.mjs";
 
 const report = join(root, ".herald", "test-report.json");
 
@@ -27,6 +28,13 @@ async function main() {
     const result = await bootstrap();
     built = result.built;
     say(`nats-server: ${result.natsServer}`);
+    // The browser tests fail with the same message when it is missing; the rest still run.
+    try {
+      say(`chromium: ${ensureChromium(say)}`);
+    } catch (error) {
+      if (!(error instanceof ChromiumMissingError)) throw error;
+      warn(error.message);
+    }
     // Tests still run: they show what works, and vitest compiles TypeScript itself. The run fails anyway.
     if (!built) warn("the build failed; running the tests anyway, and this run will fail");
   } catch (error) {

@@ -1,4 +1,4 @@
-import type { CursorReply, Receipt, UserMessageFrame } from "@herald/protocol";
+import type { AckReceipt, CursorReply, UserMessageFrame } from "@herald/protocol";
 import { connectClient, signToken, waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
 import { scrapeMetric } from "./support/metrics.js";
@@ -18,10 +18,10 @@ async function cursorOf(userId: string, deviceId = "default") {
 
 describe("user delivery", () => {
   it("publish → deliver → ack → receipt, as the contract says", async () => {
-    const receipts: Receipt[] = [];
+    const receipts: AckReceipt[] = [];
     const sub = world.backend.nc.subscribe(world.backend.s.receipt("alice"), {
       callback: (_err, msg) => {
-        receipts.push(msg.json<Receipt>());
+        receipts.push(msg.json<AckReceipt>());
       },
     });
     const client = await connectAs("alice", "phone");
@@ -38,6 +38,7 @@ describe("user delivery", () => {
     client.ack(["greeting-1"]);
     await waitUntil(() => receipts.length === 1, { timeoutMs: 10_000, message: "receipt" });
     expect(receipts[0]).toMatchObject({
+      type: "acked",
       id: "greeting-1",
       userId: "alice",
       deviceId: "phone",

@@ -49,6 +49,8 @@ describe("upgrading an install of the earlier stream layout in place", () => {
     expect(intake.config.subjects).toEqual([...s.intakeSubjects]);
     const mailbox = await (await b.jsm()).streams.info(s.streams.mailbox);
     expect(mailbox.config.subjects).toEqual([s.sendUserAll, `${s.mailboxPrefix}*`]);
+    // The backlog cap refuses instead of dropping (issue 14), set on the existing stream in place.
+    expect(mailbox.config.discard_new_per_subject).toBe(true);
     for (let i = 12; i < 17; i++) {
       const ack = await b.toUser(user, { data: i, id: `new-${i}` });
       expect(ack.stream).toBe(s.streams.mailbox);

@@ -44,7 +44,7 @@ function workspaceDirs() {
     if (!existsSync(base)) continue;
     for (const name of readdirSync(base)) dirs.push(join(base, name));
   }
-  dirs.push(join(root, "e2e"), join(root, "bench"));
+  dirs.push(join(root, "e2e"), join(root, "bench"), join(root, "demo"));
   return dirs.filter((dir) => existsSync(join(dir, "package.json")));
 }
 

@@ -1,4 +1,4 @@
-import type { AckedMessage, ReplayReply } from "@herald/protocol";
+import type { AckedMessage, GapFrame, ReplayReply } from "@herald/protocol";
 import {
   endSpan,
   type Logger,
@@ -59,6 +59,8 @@ export class Session {
     this.feed = new GaplessFeed<Delivery>({
       replay: async (after, limit) => {
         const reply = await deps.replay(after, limit);
+        // Before the messages after it, so the client knows where the loss lies.
+        if (reply.gap) deps.send(gapFrame(reply.gap));
         const items = reply.messages.map((m) => ({
           id: m.id,
           seq: m.seq,
@@ -207,4 +209,15 @@ export class Session {
     }
     this.recentlyAcked.add(id);
   }
+}
+
+/** Tells the device that retention removed messages it had not acked (see `GapFrame`). */
+export function gapFrame(gap: NonNullable<ReplayReply["gap"]>): string {
+  const frame: GapFrame = {
+    type: "gap",
+    after: gap.after,
+    ...(gap.before === undefined ? {} : { before: gap.before }),
+    reason: "retention",
+  };
+  return JSON.stringify(frame);
 }

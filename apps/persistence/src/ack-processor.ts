@@ -1,9 +1,9 @@
 import {
   type AckBatch,
   type AckedMessage,
+  type AckReceipt,
   ackBundleSchema,
   isValidUserId,
-  type Receipt,
   type Subjects,
   userToken,
 } from "@herald/protocol";
@@ -15,6 +15,7 @@ import {
   reportFailure,
   type Span,
   SpanKind,
+  sleep,
   startSpan,
   traceHeaders,
   withSpan,
@@ -87,7 +88,7 @@ export class AckProcessor {
 
   private async drain(): Promise<void> {
     const gatherMs = this.deps.gatherMs ?? 20;
-    if (gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, gatherMs));
+    if (gatherMs > 0) await sleep(gatherMs);
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
@@ -172,7 +173,7 @@ export class AckProcessor {
       const ackedAt = Date.now();
       const receiptSubject = this.deps.s.receipt(userToken(userId));
       for (const [i, ack] of acks.entries()) {
-        const receipt: Receipt = { id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
+        const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
         const span = spans && this.receiptSpan(spans[i], ack, receiptSubject);
         const headers = traceHeaders(span);
         this.deps.nc.publish(

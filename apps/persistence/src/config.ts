@@ -3,9 +3,9 @@ import { baseEnvSchema, byteSize, duration, parseEnv, positiveInt } from "@heral
 import type { z } from "zod";
 
 export const envSchema = baseEnvSchema.extend({
-  /** How long an unacked user message is kept (contract: default 7 days). */
+  /** How long a user message is kept (contract: default 7 days); devices that lose unacked ones are told. */
   HERALD_RETENTION: duration("7d"),
-  /** Most messages kept per user; the oldest go first beyond it. */
+  /** Most messages a user's mailbox holds (acked or not); beyond it a new one is refused, none dropped. */
   HERALD_MAX_BACKLOG: positiveInt(10_000),
   /** Window in which a repeated idempotency key is recognised. */
   HERALD_DEDUP_WINDOW: duration("2m"),

@@ -1,6 +1,5 @@
 import { type CursorState, cursorStateSchema, userIdFromToken, userToken } from "@herald/protocol";
-import type { JsPublisher } from "@herald/service-kit";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { isWrongLastSequence, type JsPublisher } from "@herald/service-kit";
 import type { KV } from "@nats-io/kv";
 import { emptyCursor } from "./cursor.js";
 
@@ -84,7 +83,7 @@ export class CursorStore {
         return next;
       } catch (err) {
         this.cache.delete(key);
-        if (!isConflict(err)) throw err;
+        if (!isWrongLastSequence(err)) throw err;
         this.conflicts++;
       }
     }
@@ -98,7 +97,7 @@ export class CursorStore {
     try {
       await this.kv.create(key, JSON.stringify({ ...emptyCursor(), updatedAt: Date.now() }));
     } catch (err) {
-      if (!isConflict(err)) throw err;
+      if (!isWrongLastSequence(err)) throw err;
     }
   }
 
@@ -123,12 +122,4 @@ function unchanged(a: CursorState, b: CursorState): boolean {
     a.above.length === b.above.length &&
     a.above.every((entry, i) => entry[0] === b.above[i]?.[0])
   );
-}
-
-function isConflict(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) {
-    return err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === 10071;
-  }
-  // kv.create on an existing key reports "wrong last sequence" too, sometimes as a plain error.
-  return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 }

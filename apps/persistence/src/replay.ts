@@ -10,6 +10,7 @@ import { parseRequest, traceparentHeader } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { ackedAbove } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
+import { findGap, type GapNotice, type MailboxLookups, pastGap } from "./gap-check.js";
 import { type DeadLetter, readStored } from "./mailbox-reader.js";
 import { ENTRY_OVERHEAD_BYTES, type PageLimits, unsendable } from "./page.js";
 
@@ -19,6 +20,8 @@ export type ReplayDeps = {
   store: CursorStore;
   limits: PageLimits;
   deadLetter: DeadLetter;
+  /** Where a connect's first page looks for unacked messages retention removed, and who hears of them. */
+  gaps: { lookups: MailboxLookups; notice: GapNotice };
 };
 
 /**
@@ -27,16 +30,24 @@ export type ReplayDeps = {
  * skipping) entries that are not valid messages. A message's `prev` is the user's previous stored sequence
  * (valid or not), as RePublish's `Nats-Last-Sequence` says live; cursors step over invalid ones (`cursor.ts`).
  * A page stops before the message that would take it past `maxBytes` or the reply budget (whichever is
- * smaller), so it always fits one NATS message.
+ * smaller), so it always fits one NATS message. A connect's first page also says when retention removed
+ * messages the device had not acked (`gap-check.ts`); the cursor then moves past them, so it is said once.
  */
 export async function replayPage(deps: ReplayDeps, input: unknown): Promise<ReplayReply> {
   const request = parseRequest(replayRequestSchema, input);
   for (const id of [request.userId, request.deviceId]) assertUserId(id);
-  const cursor = await deps.store.read(request.userId, request.deviceId);
+  const subject = deps.s.mailbox(userToken(request.userId));
+  let cursor = await deps.store.read(request.userId, request.deviceId);
   if (request.after === undefined && cursor.updatedAt === 0)
     await deps.store.ensure(request.userId, request.deviceId);
+  const gap = request.after === undefined ? await findGap(cursor, subject, deps.gaps.lookups) : undefined;
+  if (gap) {
+    cursor = await deps.store.update(request.userId, request.deviceId, (state) =>
+      pastGap(state, gap, Date.now()),
+    );
+    deps.gaps.notice(request.userId, request.deviceId, gap);
+  }
   const skip = ackedAbove(cursor);
-  const subject = deps.s.mailbox(userToken(request.userId));
   let position = Math.max(request.after ?? cursor.floor, cursor.floor);
   const budget = deps.limits.budget();
   const maxBytes = Math.min(request.maxBytes, budget);
@@ -85,5 +96,6 @@ export async function replayPage(deps: ReplayDeps, input: unknown): Promise<Repl
     prev = position;
     bytes += size;
   }
-  return { messages, scannedTo: position, done };
+  const told = gap && { after: gap.after, ...(gap.before === undefined ? {} : { before: gap.before }) };
+  return { messages, scannedTo: position, done, ...(told ? { gap: told } : {}) };
 }

@@ -1,7 +1,7 @@
 import { BROADCAST_RETENTION, type Subjects } from "@herald/protocol";
+import { isStreamNameInUse, isStreamNotFound, jetStreamCode, sleep } from "@herald/service-kit";
 import {
   DiscardPolicy,
-  JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
@@ -33,7 +33,8 @@ export type WantedStream = Partial<StreamConfig> & { name: string };
 /**
  * Every stream has a byte limit. Those holding accepted messages refuse new writes when full (discard new): the
  * backend's publish fails with JetStream's "maximum bytes exceeded" and what is stored is still delivered; a
- * router write that is refused is retried. Per-subject limits and `max_age` still drop the oldest as before.
+ * router write that is refused is retried. A mailbox also refuses a user's message past `HERALD_MAX_BACKLOG`;
+ * channel per-subject limits and `max_age` drop the oldest (devices that missed some are told: `gap-check.ts`).
  */
 export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
   const common = { storage: StorageType.File, num_replicas: settings.HERALD_REPLICAS };
@@ -62,6 +63,9 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       // Refused at publish, so the backend learns at once (no router checks single-user sends any more).
       max_msg_size: settings.HERALD_MAX_MESSAGE_BYTES,
       max_msgs_per_subject: settings.HERALD_MAX_BACKLOG,
+      // A user's mailbox at the cap refuses the next message rather than dropping its oldest unseen: a backend
+      // gets JetStream's "maximum messages per subject exceeded", the router dead-letters it (`mailbox-full.ts`).
+      discard_new_per_subject: true,
       duplicate_window: nanos(settings.HERALD_DEDUP_WINDOW),
       allow_direct: true,
       republish: { src: s.mailboxAll, dest: s.liveAll },
@@ -100,8 +104,6 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
   ];
 }
 
-const STREAM_NAME_IN_USE = 10058;
-
 /**
  * Creates each stream, or updates it to the wanted config. Safe when several replicas start at once: whoever
  * loses the create race updates instead, and an update to the same config is a no-op. `first` goes before the
@@ -133,8 +135,8 @@ async function ensureAll(jsm: JetStreamManager, configs: WantedStream[]): Promis
           await ensureStream(jsm, config);
           return;
         } catch (err) {
-          if (err instanceof JetStreamApiError || Date.now() > deadline) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 250 + Math.random() * 500));
+          if (jetStreamCode(err) !== undefined || Date.now() > deadline) throw err;
+          await sleep(250 + Math.random() * 500);
         }
       }
     }),
@@ -145,14 +147,17 @@ async function ensureStream(jsm: JetStreamManager, config: WantedStream): Promis
   const name = config.name;
   const exists = await jsm.streams.info(name).then(
     () => true,
-    () => false,
+    (err: unknown) => {
+      if (isStreamNotFound(err)) return false;
+      throw err;
+    },
   );
   if (!exists) {
     try {
       await jsm.streams.add(config);
       return;
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
+      if (!isStreamNameInUse(err)) throw err;
     }
   }
   await jsm.streams.update(name, config);

@@ -8,9 +8,9 @@ import {
 } from "@herald/protocol";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EventLog, FakeConnector } from "./test-support/fake-connector.js";
-import { type NatsServer, startNatsServer, waitFor } from "./test-support/nats-server.js";
-import { type Replica, startReplica } from "./test-support/replica.js";
+import { EventLog, FakeConnector } from "./test/fake-connector.js";
+import { type NatsServer, startNatsServer, waitFor } from "./test/nats-server.js";
+import { type Replica, startReplica } from "./test/replica.js";
 
 let server: NatsServer;
 let nc: NatsConnection;

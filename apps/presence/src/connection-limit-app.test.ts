@@ -1,9 +1,9 @@
 import { type DisconnectCommand, subjects } from "@herald/protocol";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeConnector } from "./test-support/fake-connector.js";
-import { type NatsServer, startNatsServer, waitFor } from "./test-support/nats-server.js";
-import { type Replica, startReplica } from "./test-support/replica.js";
+import { FakeConnector } from "./test/fake-connector.js";
+import { type NatsServer, startNatsServer, waitFor } from "./test/nats-server.js";
+import { type Replica, startReplica } from "./test/replica.js";
 
 let server: NatsServer;
 let nc: NatsConnection;

@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url";
 import { subjects } from "@herald/protocol";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EventLog, FakeConnector } from "./test-support/fake-connector.js";
-import { type NatsServer, startNatsServer, waitFor } from "./test-support/nats-server.js";
+import { EventLog, FakeConnector } from "./test/fake-connector.js";
+import { type NatsServer, startNatsServer, waitFor } from "./test/nats-server.js";
 
 const appDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const repoRoot = resolve(appDir, "../..");

@@ -1,9 +1,9 @@
 import { subjects } from "@herald/protocol";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { EventLog, FakeConnector } from "./test-support/fake-connector.js";
-import { type NatsServer, startNatsServer, waitFor } from "./test-support/nats-server.js";
-import { startReplica } from "./test-support/replica.js";
+import { EventLog, FakeConnector } from "./test/fake-connector.js";
+import { type NatsServer, startNatsServer, waitFor } from "./test/nats-server.js";
+import { startReplica } from "./test/replica.js";
 
 let server: NatsServer;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { type MailboxEntry, subjects } from "@herald/protocol";
+import { ensureConsumer } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
-import { ensureConsumer } from "./consumer.js";
-import { counter, intakeSettled, startRouter } from "./test-router.js";
+import { counter, intakeSettled, startRouter } from "./test/router.js";
 import {
   connectTest,
   createStreams,
@@ -10,7 +10,7 @@ import {
   spawnRouter,
   useTestServer,
   waitFor,
-} from "./test-support.js";
+} from "./test/support.js";
 
 const world = useTestServer({ build: true });
 

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "@herald/protocol";
 import { baseEnvSchema, duration, parseEnv, positiveInt } from "@herald/service-kit";
 import { z } from "zod";
+import { checkHttpPublishEnv, httpPublishEnv } from "./http-publish/config.js";
 
 export const envSchema = baseEnvSchema.extend({
   /** Messages each pull asks for: what a killed replica strands until `ROUTER_ACK_WAIT` expires. */
@@ -23,9 +24,10 @@ export const envSchema = baseEnvSchema.extend({
     .default(() => `${hostname()}-${process.pid}-${Date.now().toString(36)}`),
   /** Largest publish routed; bigger ones are dead-lettered as `too_large`. */
   HERALD_MAX_MESSAGE_BYTES: positiveInt(DEFAULT_MAX_MESSAGE_BYTES),
+  ...httpPublishEnv,
 });
 export type Config = z.infer<typeof envSchema>;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  return parseEnv(envSchema, env);
+  return parseEnv(envSchema.superRefine(checkHttpPublishEnv), env);
 }

@@ -1,6 +1,6 @@
 import { type MailboxEntry, subjects } from "@herald/protocol";
 import { describe, expect, it } from "vitest";
-import { createStreams, exitCode, readAll, spawnRouter, useTestServer, waitFor } from "./test-support.js";
+import { createStreams, exitCode, readAll, spawnRouter, useTestServer, waitFor } from "./test/support.js";
 
 const world = useTestServer({ build: true });
 

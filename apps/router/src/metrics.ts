@@ -21,6 +21,11 @@ export function createRouterMetrics(registry: Registry, inflight: () => number) 
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    mailboxFull: new Counter({
+      name: "herald_router_mailbox_full_total",
+      help: "send.users copies refused by a mailbox at HERALD_MAX_BACKLOG, dead-lettered as mailbox_full",
+      registers: [registry],
+    }),
     retries: new Counter({
       name: "herald_router_retries_total",
       help: "Intake messages handed back (nak) after a failed write",

@@ -3,7 +3,7 @@ import { createLogger, createMetrics } from "@herald/service-kit";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRouter } from "./app.js";
 import { loadConfig } from "./config.js";
-import { counter, intakeSettled, type RouterFixture, startRouter } from "./test-router.js";
+import { counter, intakeSettled, type RouterFixture, startRouter } from "./test/router.js";
 import {
   connectTest,
   createStreams,
@@ -11,7 +11,7 @@ import {
   startNatsServer,
   useTestServer,
   waitFor,
-} from "./test-support.js";
+} from "./test/support.js";
 
 let routers: RouterFixture[] = [];
 let n = 0;

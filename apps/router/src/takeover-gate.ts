@@ -1,4 +1,4 @@
-import { delay } from "@herald/service-kit";
+import { sleep } from "@herald/service-kit";
 
 /** What the gate needs of the shared consumer, read in one consumer info call. */
 export type ConsumerCounts = {
@@ -103,7 +103,7 @@ export class TakeoverGate<T> {
         keptAliveAt = this.now();
         for (const item of this.held.values()) this.options.keepAlive(item);
       }
-      await delay(pollMs, signal);
+      await sleep(pollMs, signal);
     }
     this.state = "closed";
     const handedBack = this.held.size;

@@ -198,6 +198,15 @@ spec:
               {{- include "herald.selectorLabels" (dict "ctx" $ctx "component" "test") | nindent 14 }}
       {{- end }}
     {{- end }}
+    {{- if and (eq .component "router") (include "herald.httpPublish.enabled" $ctx) }}
+    - ports:
+        - port: http-publish
+          protocol: TCP
+      {{- with $ctx.Values.router.httpPublish.from }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
   egress:
     - to:
         - podSelector:

@@ -97,6 +97,9 @@ spec:
             - name: admin
               containerPort: {{ $v.config.adminPort }}
               protocol: TCP
+            {{- if eq .component "router" }}
+            {{- with include "herald.httpPublish.ports" $ctx | trim }}{{ . | nindent 12 }}{{ end }}
+            {{- end }}
           {{- $probes := $c.probes | default dict }}
           startupProbe:
             {{- include "herald.probe" (dict "path" "/healthz" "global" $v.probes.startup "own" $probes.startup) | nindent 12 }}
@@ -115,6 +118,9 @@ spec:
             {{- toYaml $c.resources | nindent 12 }}
           volumeMounts:
             {{- include "herald.volumeMounts" $ctx | nindent 12 }}
+            {{- if eq .component "router" }}
+            {{- with include "herald.httpPublish.volumeMounts" $ctx | trim }}{{ . | nindent 12 }}{{ end }}
+            {{- end }}
             {{- with $c.extraVolumeMounts }}
             {{- tpl (toYaml .) $ctx | nindent 12 }}
             {{- end }}
@@ -123,6 +129,9 @@ spec:
         {{- end }}
       volumes:
         {{- include "herald.volumes" . | nindent 8 }}
+        {{- if eq .component "router" }}
+        {{- with include "herald.httpPublish.volumes" $ctx | trim }}{{ . | nindent 8 }}{{ end }}
+        {{- end }}
         {{- with $c.extraVolumes }}
         {{- tpl (toYaml .) $ctx | nindent 8 }}
         {{- end }}
@@ -156,6 +165,9 @@ own. A level that sets a handler (exec, httpGet, tcpSocket, grpc) replaces the h
 - name: PORT
   value: {{ $c.port | quote }}
 {{- include "herald.authEnv" $ctx }}
+{{- end }}
+{{- if eq .component "router" }}
+{{- include "herald.httpPublish.env" $ctx }}
 {{- end }}
 {{- range $name := keys .env | sortAlpha }}
 {{- $value := index $.env $name }}

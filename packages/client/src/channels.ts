@@ -1,4 +1,5 @@
 import type { ChannelMessageFrame, ClientFrame } from "@herald/protocol";
+import { BROADCAST } from "./broadcast.js";
 import type { ChannelHandler } from "./types.js";
 
 interface ChannelState {
@@ -7,11 +8,7 @@ interface ChannelState {
   offset: number | undefined;
 }
 
-/**
- * Broadcasts arrive as channel messages on this name without any subscription (every connection gets them);
- * `subscribe(BROADCAST, handler)` only registers the handler. Mirrors the protocol's `BROADCAST_CHANNEL`.
- */
-export const BROADCAST = "$broadcast";
+export { BROADCAST } from "./broadcast.js";
 
 /** The channels this client wants, their handlers, and how far each one has been read. */
 export class ChannelRegistry {

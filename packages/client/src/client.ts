@@ -269,6 +269,13 @@ export class HeraldClient {
           this.#emit("unsubscribed", { channel: frame.channel, code: frame.code, message: frame.message });
         }
         return;
+      case "gap":
+        this.#emit("gap", {
+          after: frame.after,
+          ...(frame.before === undefined ? {} : { before: frame.before }),
+          reason: frame.reason,
+        });
+        return;
       case "error":
         this.#emitError(new ServerError(frame.code, frame.message, frame.ids));
         return;

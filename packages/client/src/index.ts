@@ -1,5 +1,5 @@
 export { type BackoffOptions, backoffCeiling, backoffDelay } from "./backoff.js";
-export { BROADCAST } from "./channels.js";
+export { BROADCAST } from "./broadcast.js";
 export { HeraldClient } from "./client.js";
 export {
   ClientErrorCode,
@@ -30,6 +30,7 @@ export type {
   ConnectedEvent,
   ConnectionState,
   DisconnectedEvent,
+  GapEvent,
   HeraldClientEvents,
   HeraldMessage,
   MessageHandler,

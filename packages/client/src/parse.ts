@@ -42,6 +42,12 @@ export function parseServerFrame(data: unknown): ServerFrame | ProtocolError | u
       return isString(frame.channel) && isString(frame.code) && isString(frame.message)
         ? (frame as ServerFrame)
         : bad();
+    case "gap":
+      return isNumber(frame.after) &&
+        (frame.before === undefined || isNumber(frame.before)) &&
+        isString(frame.reason)
+        ? (frame as ServerFrame)
+        : bad();
     case "error": {
       const ids = frame.ids;
       const idsOk = ids === undefined || (Array.isArray(ids) && ids.every(isString));

@@ -32,6 +32,18 @@ export interface UnsubscribedEvent {
   message: string;
 }
 
+/**
+ * Messages to this user were removed by the server's retention before this device acked them: those with `seq`
+ * after `after` and before `before` (when given). How many is not known, and some in that range may have been
+ * other users'. Comes before the first message after the gap; refetch from your backend what matters.
+ */
+export interface GapEvent {
+  after: number;
+  before?: number;
+  /** Why: `retention` (kept for the server's retention period, unacked). */
+  reason: string;
+}
+
 /** A message sent to this user. */
 export interface HeraldMessage {
   id: string;
@@ -66,5 +78,6 @@ export interface HeraldClientEvents {
   error: HeraldClientError;
   subscribed: SubscribedEvent;
   unsubscribed: UnsubscribedEvent;
+  gap: GapEvent;
   state: ConnectionState;
 }

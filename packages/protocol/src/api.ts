@@ -27,7 +27,32 @@ export type PresenceCountReply = {
 };
 export type PresenceEvent = { type: "online" | "offline"; userId: string; at: number };
 
-export type Receipt = { id: string; userId: string; deviceId: string; seq: number; ackedAt: number };
+/** On `<p>.receipt.<userToken>`: a device acked a message (`type` is new; receipts without one are acks). */
+export type AckReceipt = {
+  type: "acked";
+  id: string;
+  userId: string;
+  deviceId: string;
+  seq: number;
+  ackedAt: number;
+};
+/**
+ * On `<p>.receipt.<userToken>`: messages that will not reach the user's devices. `mailbox_full`: the message
+ * `id` was refused for this user (a `send.users` copy; a single-user publish is refused at its PubAck instead).
+ * `retention`: one device's messages after `after` (before `before`) expired unacked; ids and count unknown.
+ */
+export type ExpiredReceipt =
+  | { type: "expired"; reason: "mailbox_full"; id: string; userId: string; at: number }
+  | {
+      type: "expired";
+      reason: "retention";
+      userId: string;
+      deviceId: string;
+      after: number;
+      before?: number;
+      at: number;
+    };
+export type Receipt = AckReceipt | ExpiredReceipt;
 
 /** What every API answers when the request is not valid. */
 export type ApiErrorReply = { error: { code: string; message: string } };

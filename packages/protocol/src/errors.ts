@@ -7,6 +7,8 @@ export const ErrorCode = {
   InvalidChannel: "invalid_channel",
   TooLarge: "too_large",
   TooDeep: "too_deep",
+  /** The user's mailbox holds `HERALD_MAX_BACKLOG` messages: refused until some expire. */
+  MailboxFull: "mailbox_full",
   /** An API answer would not fit in one NATS message (`max_payload`): ask for less. */
   ReplyTooLarge: "reply_too_large",
   InvalidSubject: "invalid_subject",

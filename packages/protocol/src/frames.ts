@@ -39,12 +39,21 @@ export type SubscribedFrame = { type: "subscribed"; channel: string; recovered: 
  */
 export type UnsubscribedFrame = { type: "unsubscribed"; channel: string; code: string; message: string };
 export type ErrorFrame = { type: "error"; code: string; message: string; ids?: string[] };
+/**
+ * Messages of this user after `seq` `after` (and before `before`, when given) were removed by retention
+ * before this device acked them. Which ones and how many is not known: sequences are shared by all users. Sent
+ * once, before the first message after the gap.
+ */
+export type GapFrame = { type: "gap"; after: number; before?: number; reason: GapReason };
+/** Why messages were lost: `retention` (`HERALD_RETENTION` passed before the device acked them). */
+export type GapReason = "retention";
 export type ServerFrame =
   | WelcomeFrame
   | UserMessageFrame
   | ChannelMessageFrame
   | SubscribedFrame
   | UnsubscribedFrame
+  | GapFrame
   | ErrorFrame;
 
 // ---- client to server --------------------------------------------------------------------------------------

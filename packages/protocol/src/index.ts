@@ -2,6 +2,7 @@ export * from "./api.js";
 export * from "./channels.js";
 export * from "./errors.js";
 export * from "./frames.js";
+export * from "./http-publish.js";
 export * from "./internal.js";
 export * from "./limits.js";
 export * from "./mailbox.js";

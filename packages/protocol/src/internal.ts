@@ -80,6 +80,8 @@ export const replayReplySchema = z.object({
   scannedTo: z.number(),
   /** True when the scan reached the end of the mailbox. */
   done: z.boolean(),
+  /** On a connect's first page: this device's unacked messages in (after, before) were removed by retention. */
+  gap: z.object({ after: z.number(), before: z.number().optional() }).optional(),
 });
 export type ReplayReply = z.infer<typeof replayReplySchema>;
 

@@ -94,6 +94,10 @@ describe("natsPermissions", () => {
     expect(mayPublish("router", "$KV.HERALD_leases.router")).toBe(true);
     expect(mayPublish("router", "$KV.HERALD_presence.emitter")).toBe(false);
     expect(mayPublish("presence", "$KV.HERALD_leases.router")).toBe(false);
+    // The router hosts the HTTP publish API: it publishes the send subjects, and only those of the public API.
+    expect(mayPublish("router", s.sendUser("alice"))).toBe(true);
+    expect(mayPublish("router", s.sendBroadcast)).toBe(true);
+    expect(mayPublish("connector", s.sendUser("alice"))).toBe(false);
     expect(mayPublish("connector", s.mailbox("alice"))).toBe(false);
     expect(mayPublish("connector", s.ack("c1"))).toBe(true);
     expect(mayPublish("presence", s.controlDisconnect)).toBe(true);

@@ -169,9 +169,13 @@ function router(n: Names): NatsPermissions {
       n.jsInfo,
       ...[n.intake, n.mailbox, n.dead].map((name) => stream(name).info),
       ...stream(n.intake).consumer(s.consumers.router),
+      // The HTTP publish API publishes what backends send, to the same subjects they would.
+      s.sendAll,
       s.mailbox("*"),
       s.channel("*", "*"),
       s.dead("*"),
+      // `expired` receipts for send.users copies a full mailbox refused (`mailbox_full`).
+      s.receipt("*"),
       ...buckets.leases.open,
       // The leases bucket is keyed by service name.
       buckets.leases.write("router"),

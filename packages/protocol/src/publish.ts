@@ -68,5 +68,7 @@ export const DeadReason = {
   /** Nested deeper than `MAX_JSON_DEPTH`. */
   TooDeep: "too_deep",
   UnknownSubject: "unknown_subject",
+  /** A `send.users` recipient's mailbox holds `HERALD_MAX_BACKLOG` messages: that copy was refused. */
+  MailboxFull: "mailbox_full",
 } as const;
 export type DeadReason = (typeof DeadReason)[keyof typeof DeadReason];

@@ -18,8 +18,29 @@ export function isWrongLastSequence(err: unknown): boolean {
   return code === undefined && err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 }
 
+/** JetStream's "stream store failed" and "message size exceeds maximum allowed" (numbers the library does not name). */
+const STORE_FAILED = 10077;
+const MESSAGE_TOO_LARGE = 10054;
+
+/** A publish refused because its subject holds `max_msgs_per_subject` messages (`discard_new_per_subject`). */
+export function isSubjectFull(err: unknown): boolean {
+  return (
+    jetStreamCode(err) === STORE_FAILED &&
+    err instanceof Error &&
+    /maximum messages per subject/i.test(err.message)
+  );
+}
+
+/** A publish refused by the stream's `max_msg_size`. */
+export const isMessageTooLarge = (err: unknown): boolean => jetStreamCode(err) === MESSAGE_TOO_LARGE;
+
 export const isConsumerNotFound = (err: unknown): boolean =>
   jetStreamCode(err) === JetStreamApiCodes.ConsumerNotFound;
 
 export const isStreamNotFound = (err: unknown): boolean =>
   jetStreamCode(err) === JetStreamApiCodes.StreamNotFound;
+
+/** "Stream name already in use": a create that lost a race (the library names no constant for it). */
+const STREAM_NAME_IN_USE = 10058;
+
+export const isStreamNameInUse = (err: unknown): boolean => jetStreamCode(err) === STREAM_NAME_IN_USE;

@@ -1,4 +1,5 @@
 import type { KV } from "@nats-io/kv";
+import { isStreamNotFound, isWrongLastSequence } from "./js-errors.js";
 
 export type LeaseOptions = {
   /** Opens (creating if needed) the bucket; called again when the bucket disappears. */
@@ -18,16 +19,10 @@ export type LeaseOptions = {
 
 /** The bucket is gone (deleted, or lost with a server's memory): open it again next round. */
 function isMissing(err: unknown): boolean {
+  if (isStreamNotFound(err)) return true;
+  // A direct get on a deleted bucket finds no responder: the client says so in words only.
   const message = err instanceof Error ? err.message : String(err);
-  return /stream not found|no responders|not found/i.test(message);
-}
-
-/** `kv.update`/`kv.create` failed because someone else wrote the key first. */
-function isConflict(err: unknown): boolean {
-  // JetStreamApiError exposes the server's err_code as `code`; 10071 is "wrong last sequence".
-  const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : "";
-  return code === 10071 || /wrong last sequence|key exists/i.test(message);
+  return /no responders|not found/i.test(message);
 }
 
 /**
@@ -49,6 +44,7 @@ export class Lease {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private heldBefore = false;
+  private readonly waiters = new Set<() => void>();
   private readonly now: () => number;
 
   constructor(private readonly options: LeaseOptions) {
@@ -69,6 +65,26 @@ export class Lease {
   /** True while this replica may act as the leader. */
   held(): boolean {
     return this.now() < this.validUntil;
+  }
+
+  /**
+   * Resolves once `held()` equals `held`, or `signal` aborts. Validity also ends by time alone (between
+   * rounds), so it polls as well as listens.
+   */
+  until(held: boolean, signal: AbortSignal, pollMs = 100): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.held() !== held && !signal.aborted) return;
+        clearInterval(timer);
+        this.waiters.delete(check);
+        signal.removeEventListener("abort", check);
+        resolve();
+      };
+      const timer = setInterval(check, pollMs);
+      this.waiters.add(check);
+      signal.addEventListener("abort", check, { once: true });
+      check();
+    });
   }
 
   /** One round: renew if holding, otherwise look and take over when the holder is gone. */
@@ -110,7 +126,7 @@ export class Lease {
         this.revision = await kv.update(key, holderId, this.revision);
         this.validUntil = started + ttlMs - renewMs;
       } catch (err) {
-        if (isConflict(err)) this.validUntil = 0;
+        if (isWrongLastSequence(err)) this.validUntil = 0;
         else throw err;
       }
       return;
@@ -136,7 +152,7 @@ export class Lease {
       this.revision = await write();
       this.validUntil = started + this.options.ttlMs - this.options.renewMs;
     } catch (err) {
-      if (!isConflict(err)) throw err;
+      if (!isWrongLastSequence(err)) throw err;
     }
   }
 
@@ -145,6 +161,7 @@ export class Lease {
     if (held !== this.heldBefore) {
       this.heldBefore = held;
       this.options.onChange(held);
+      for (const waiter of [...this.waiters]) waiter();
     }
   }
 }

@@ -1,3 +1,4 @@
+import { sleep } from "./backoff.js";
 import { ConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
 
@@ -48,18 +49,5 @@ export function runService(
     });
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+/** Resolves after `ms`, or at once when `signal` aborts (the same timer as `sleep`). */
+export const delay = sleep;

@@ -1,6 +1,7 @@
 import { startAdminServer } from "./admin-server.js";
+import { sleep } from "./backoff.js";
 import type { BaseConfig } from "./config.js";
-import { delay, runService } from "./lifecycle.js";
+import { runService } from "./lifecycle.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Registry } from "./metrics.js";
 import { connectNats, type Nats } from "./nats.js";
@@ -73,7 +74,7 @@ export function runHeraldService<Config extends BaseConfig, Started>(
         stop: async () => {
           // Readiness goes first so load balancers stop sending work before anything closes.
           draining = true;
-          await delay(config.SHUTDOWN_DELAY);
+          await sleep(config.SHUTDOWN_DELAY);
           await app.stop();
           await nats.nc.drain();
           await admin.close();

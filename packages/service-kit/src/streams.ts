@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { delay } from "./lifecycle.js";
+import { sleep } from "./backoff.js";
 
 /**
  * Waits until the named streams exist. Persistence owns and creates them; the other services only use them,
@@ -20,7 +20,7 @@ export async function waitForStreams(
       } catch {
         if (!warned) onWaiting(name);
         warned = true;
-        await delay(250, signal);
+        await sleep(250, signal);
       }
     }
   }

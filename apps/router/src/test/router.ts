@@ -1,8 +1,8 @@
 import { subjects } from "@herald/protocol";
 import { createLogger, createMetrics, type Nats, type Registry } from "@herald/service-kit";
-import { createRouter, type Router } from "./app.js";
-import { loadConfig } from "./config.js";
-import { connectTest } from "./test-support.js";
+import { createRouter, type Router } from "../app.js";
+import { loadConfig } from "../config.js";
+import { connectTest } from "./support.js";
 
 /** A router on its own connection, as one replica would run it. */
 export type RouterFixture = { router: Router; nats: Nats; metrics: Registry; stop(): Promise<void> };

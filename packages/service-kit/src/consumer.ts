@@ -1,21 +1,13 @@
-import {
-  AckPolicy,
-  type ConsumerInfo,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamManager,
-} from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerInfo, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { isConsumerNotFound } from "./js-errors.js";
 
 export type ConsumerSettings = { stream: string; name: string; ackWaitMs: number; maxAckPending: number };
 
-const isNotFound = (err: unknown) =>
-  err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound;
-
 /**
- * Creates the durable pull consumer all router replicas share, or binds to it when it exists; updates
- * `ack_wait` and `max_ack_pending` when they changed. Safe to run from every replica at once.
+ * Creates a durable pull consumer that every replica of a service shares, or binds to it when it exists;
+ * updates `ack_wait` and `max_ack_pending` when they changed. Safe to run from every replica at once. Only
+ * "consumer not found" leads to a create: any other error (the stream is missing, no permission) is thrown.
  */
 export async function ensureConsumer(
   jsm: JetStreamManager,
@@ -30,7 +22,7 @@ export async function ensureConsumer(
       if (ack_wait === tunables.ack_wait && max_ack_pending === tunables.max_ack_pending) return info;
       return await jsm.consumers.update(stream, name, tunables);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isConsumerNotFound(err)) throw err;
     }
     try {
       return await jsm.consumers.add(stream, {

@@ -4,14 +4,15 @@
  * between rounds. `tail` churn closes recent connections (the usual case: most connections are long-lived),
  * `random` closes any connection (every part after the first close shifts: the worst case for digests).
  *
- * Run: `node apps/presence/dist/measure-heartbeat.js [tail|random] [dir with registry.js, report-handler.js,
- * report-parser.js to compare, e.g. an older build]`
+ * Run after `pnpm build` (Node strips the types): `node apps/presence/src/test/measure-heartbeat.ts
+ * [tail|random] [dir with registry.js, report-handler.js, report-parser.js to compare, e.g. an older build]`
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { ConnectionInfo, PresenceReport } from "@herald/protocol";
 
 const mode = process.argv[2] === "random" ? "random" : "tail";
-const dir = process.argv[3] ?? new URL(".", import.meta.url).pathname;
+// Measures the build, not the sources: what ships.
+const dir = process.argv[3] ?? new URL("../../dist", import.meta.url).pathname;
 const { Registry } = await import(`${dir}/registry.js`);
 const { ReportHandler } = await import(`${dir}/report-handler.js`);
 const { parseReport } = await import(`${dir}/report-parser.js`);

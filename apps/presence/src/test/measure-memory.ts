@@ -2,12 +2,14 @@
  * Heap bytes per tracked connection, as the presence service holds them (registry + event gate), for
  * realistic ids that arrive as JSON like real reports do.
  *
- * Run: `node --expose-gc apps/presence/dist/measure-memory.js [connections] [connectors]`
+ * Run after `pnpm build` (Node strips the types):
+ * `node --expose-gc apps/presence/src/test/measure-memory.ts [connections] [connectors]`
  */
 import { randomBytes } from "node:crypto";
 import type { ConnectionInfo } from "@herald/protocol";
-import { EventGate } from "./event-gate.js";
-import { Registry } from "./registry.js";
+// The build, not the sources: what ships (and what Node can load without a compiler).
+import { EventGate } from "../../dist/event-gate.js";
+import { Registry } from "../../dist/registry.js";
 
 const total = Number(process.argv[2] ?? 100_000);
 const connectorCount = Number(process.argv[3] ?? 4);
