@@ -7,6 +7,8 @@ export default defineConfig({
   test: {
     // Every launcher starts this one: the pinned server (`npm test` fetches it; see toolchain.json).
     env: { NATS_SERVER_BIN: findNatsServer() ?? "" },
+    // Checks HERALD_TEST_NATS (process or container) and prints once which one this run uses.
+    globalSetup: ["packages/testkit/src/global-setup.ts"],
     reporters: ["default", "json"],
     outputFile: { json: ".herald/test-report.json" },
     projects: [

@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // What CI can prove about the images without a Docker engine:
-//   1. lint apps/<name>/Dockerfile with simple rules (pinned Node LTS base, multi-stage, pruned install,
-//      non-root numeric USER, exec-form entry point, no ADD, no HEALTHCHECK, no secrets in ENV);
+//   1. lint the one Dockerfile (every service's image, chosen by the SERVICE build argument) with simple rules
+//      (pinned Node LTS base, multi-stage, pruned install, non-root numeric USER, exec-form entry point, no ADD,
+//      no HEALTHCHECK, no secrets in ENV), and that no other Dockerfile is left under apps/;
 //   2. make the same pruned production install as the image (`pnpm --filter @herald/<name> deploy --prod`)
-//      into an empty folder, make it read-only, and start every service from there as an unprivileged user
-//      against a private nats-server (with the shipped NATS permissions, k8s/nats/auth.conf: each service as
+//      into an empty folder, check it holds production code only (no tests, test fixtures or test packages),
+//      make it read-only, and start every service from there as an unprivileged user against a private
+//      nats-server (@herald/testkit's, with the shipped NATS permissions, k8s/nats/auth.conf: each service as
 //      its own identity) until /readyz answers 200; then run the chart's `helm test` script from
 //      the connector's folder (as the test pod does) and stop everything with SIGTERM, expecting exit 0.
 //
 //   node scripts/check-images.mjs [--lint-only] [--require-all] [--keep]
 // A service without a build (apps/<name>/dist/main.js) is skipped with a message, or fails with --require-all.
 import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   cpSync,
@@ -21,13 +22,11 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { findNatsServer } from "./lib/nats-binary.mjs";
 import { readToolchain } from "./lib/toolchain.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -40,11 +39,16 @@ const APP_UID = 10001;
 /** The Node every image runs, pinned in toolchain.json like the tests' own. */
 const NODE_VERSION = readToolchain().node;
 
+/** The Dockerfile every service image is built from (`--build-arg SERVICE=<name>`). */
+export const DOCKERFILE = "Dockerfile";
+/** `${SERVICE}` as the Dockerfile writes it (joined, so it is not read as a template placeholder). */
+const SERVICE_REF = ["$", "{SERVICE}"].join("");
+
 /**
- * Lints a Dockerfile's text; returns a list of problems (empty when it passes).
- * @example lintDockerfile(readFileSync("apps/router/Dockerfile", "utf8"), "router") // []
+ * Lints the Dockerfile's text; returns a list of problems (empty when it passes).
+ * @example lintDockerfile(readFileSync("Dockerfile", "utf8")) // []
  */
-export function lintDockerfile(text, name) {
+export function lintDockerfile(text) {
   const problems = [];
   // Join continuation lines, drop comments and blank lines.
   const lines = text
@@ -133,14 +137,16 @@ export function lintDockerfile(text, name) {
       problems.push("the final stage does not copy the build stage's output");
     }
     const exposed = final.instructions.filter((i) => i.op === "EXPOSE").flatMap((i) => i.rest.split(/\s+/));
-    const wanted = name === "connector" ? ["8080", "9090"] : ["9090"];
-    for (const port of wanted) if (!exposed.includes(port)) problems.push(`EXPOSE lacks ${port}`);
+    for (const port of ["8080", "9090"]) if (!exposed.includes(port)) problems.push(`EXPOSE lacks ${port}`);
   }
+  problems.push(...serviceArgProblems(args, stages));
   const all = stages.flatMap((s) => s.instructions);
   if (
-    !all.some((i) => i.op === "RUN" && /deploy\s+--prod\b/.test(i.rest) && i.rest.includes(`@herald/${name}`))
+    !all.some(
+      (i) => i.op === "RUN" && /deploy\s+--prod\b/.test(i.rest) && i.rest.includes(`@herald/${SERVICE_REF}`),
+    )
   ) {
-    problems.push(`no pruned production install (pnpm --filter @herald/${name} deploy --prod)`);
+    problems.push(`no pruned production install (pnpm --filter @herald/${SERVICE_REF} deploy --prod)`);
   }
   // Node 25 and later ship without corepack; pnpm must come pinned to the workspace's packageManager version.
   const pnpmInstalls = all
@@ -168,6 +174,31 @@ export function lintDockerfile(text, name) {
     if (i.op === "RUN" && /\bcurl\b.*\|\s*(ba)?sh\b/.test(i.rest))
       problems.push("RUN pipes a download into a shell");
   }
+  return problems;
+}
+
+/**
+ * The SERVICE build argument: declared before the first FROM without a default (an image must say which service
+ * it is), checked against the four services, and declared again in every stage that uses it (Docker scopes ARGs
+ * to a stage).
+ */
+function serviceArgProblems(args, stages) {
+  const problems = [];
+  if (!("SERVICE" in args))
+    problems.push("no ARG SERVICE before the first FROM: one Dockerfile builds every service");
+  else if (args.SERVICE)
+    problems.push(`ARG SERVICE has a default (${args.SERVICE}): each build must name its service`);
+  const uses = (i) => /\$\{?SERVICE\b/.test(i.rest);
+  for (const [n, stage] of stages.entries()) {
+    const declared = stage.instructions.some((i) => i.op === "ARG" && /^SERVICE\b/.test(i.rest));
+    if (stage.instructions.some((i) => i.op !== "ARG" && uses(i)) && !declared)
+      problems.push(`stage ${n + 1} uses SERVICE without ARG SERVICE (it would be empty there)`);
+  }
+  const check = stages[0]?.instructions.find((i) => i.op === "RUN" && uses(i));
+  if (!check || !services.every((name) => check.rest.includes(name)))
+    problems.push(
+      "the build stage does not first check SERVICE against connector|router|presence|persistence",
+    );
   return problems;
 }
 
@@ -229,6 +260,44 @@ function startNode(args, options) {
   return start("/usr/bin/setpriv", [...setpriv, process.execPath, ...args], options);
 }
 
+/** Test-only packages that a production install must not hold. */
+const DEV_PACKAGES =
+  /^(typescript|vitest|@biomejs|fast-check|playwright|testcontainers|@herald\+(testkit|e2e|bench)@)/;
+
+/**
+ * Files of Herald's own code in a pruned install (`dir`, and the workspace packages under node_modules/.pnpm)
+ * that are tests or test fixtures rather than production code; returns their paths relative to `dir`.
+ */
+export function testCodeIn(dir) {
+  const found = [];
+  const walk = (relative) => {
+    for (const entry of readdirSync(join(dir, relative), { withFileTypes: true })) {
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        if (entry.name === "node_modules" && relative === "") {
+          const pnpm = join(dir, "node_modules", ".pnpm");
+          const herald = existsSync(pnpm)
+            ? readdirSync(pnpm).filter((name) => name.startsWith("@herald+"))
+            : [];
+          for (const name of herald) walk(`node_modules/.pnpm/${name}`);
+          continue;
+        }
+        if (entry.name === "node_modules" && !relative.startsWith("node_modules/.pnpm/@herald+")) continue;
+        if (/^(test|test-support|fixtures|__tests__)$/.test(entry.name)) found.push(`${path}/`);
+        else walk(path);
+      } else if (
+        /\.(test|spec)\.[cm]?[jt]s(\.map)?$|\.(test|spec)\.d\.[cm]?ts(\.map)?$|^test-[\w-]+\.[cm]?js$/.test(
+          entry.name,
+        )
+      ) {
+        found.push(path);
+      }
+    }
+  };
+  walk("");
+  return found;
+}
+
 function deploy(name, target) {
   execFileSync("pnpm", ["--filter", `@herald/${name}`, "deploy", "--prod", target], {
     cwd: root,
@@ -237,9 +306,14 @@ function deploy(name, target) {
   });
   const pnpmDir = join(target, "node_modules", ".pnpm");
   const installed = existsSync(pnpmDir) ? readdirSync(pnpmDir) : [];
-  const dev = installed.filter((entry) => /^(typescript|vitest|@biomejs|fast-check|playwright)/.test(entry));
+  const dev = installed.filter((entry) => DEV_PACKAGES.test(entry));
   if (dev.length > 0)
     throw new Error(`${name}: development packages in the pruned install: ${dev.join(", ")}`);
+  const tests = testCodeIn(target);
+  if (tests.length > 0)
+    throw new Error(
+      `${name}: tests or test fixtures in the pruned install: ${tests.slice(0, 10).join(", ")}`,
+    );
   if (!existsSync(join(target, "dist", "main.js")))
     throw new Error(`${name}: the pruned install has no dist/main.js`);
   const size = execFileSync("du", ["-sh", target], { encoding: "utf8" }).split("\t")[0];
@@ -250,46 +324,14 @@ function makeReadOnly(dir) {
   execFileSync("chmod", ["-R", "a-w,a+rX", dir]);
 }
 
-/**
- * A nats-server config with the shipped identities (k8s/nats/auth.conf) and a random password for each; returns
- * the server's env and each identity's `NATS_USER`/`NATS_PASSWORD`.
- */
-async function shippedNatsAuth(workDir, natsPort, storeDir) {
-  const protocol = join(root, "packages", "protocol", "dist", "index.js");
-  const { NATS_IDENTITIES, natsPassword, natsUser, passwordEnv } = await import(pathToFileURL(protocol).href);
-  writeFileSync(join(workDir, "auth.conf"), readFileSync(join(root, "k8s", "nats", "auth.conf")));
-  const configFile = join(workDir, "nats.conf");
-  writeFileSync(
-    configFile,
-    [
-      `listen: "127.0.0.1:${natsPort}"`,
-      `jetstream { store_dir: "${storeDir}" }`,
-      "include ./auth.conf",
-      "",
-    ].join("\n"),
-  );
-  const serverEnv = { ...process.env };
-  const identities = {};
-  for (const identity of NATS_IDENTITIES) {
-    const password = natsPassword(randomBytes(24));
-    serverEnv[passwordEnv(identity)] = password;
-    identities[identity] = { NATS_USER: natsUser(identity), NATS_PASSWORD: password };
-  }
-  return { configFile, serverEnv, identities };
-}
-
 async function runServices(built, workDir, log) {
-  const natsPort = await freePort();
-  const storeDir = join(workDir, "nats-store");
-  mkdirSync(storeDir);
-  const natsBin = findNatsServer();
-  if (!natsBin)
-    throw new Error("the pinned nats-server is missing: run `node scripts/lib/toolchain.mjs` first");
-  const auth = await shippedNatsAuth(workDir, natsPort, storeDir);
-  const nats = start(natsBin, ["-c", auth.configFile], { env: auth.serverEnv });
+  const testkit = join(root, "packages", "testkit", "dist", "index.js");
+  if (!existsSync(testkit)) throw new Error("packages/testkit/dist is missing: run `pnpm build` first");
+  const { natsServiceEnv, startNatsServer } = await import(pathToFileURL(testkit).href);
+  // The shipped identities and permissions (k8s/nats/auth.conf) with random passwords: each service as its own.
+  const nats = await startNatsServer();
   const running = [];
   try {
-    await waitFor("nats-server", () => nats.output.includes("Server is ready"), 10_000);
     const secret = "check-images-secret-0123456789abcdef";
     const wsPort = await freePort();
     // Persistence first: it creates the streams the other services wait for.
@@ -299,8 +341,8 @@ async function runServices(built, workDir, log) {
         PATH: process.env.PATH,
         HOME: "/tmp",
         NODE_ENV: "production",
-        NATS_URL: `nats://127.0.0.1:${natsPort}`,
-        ...auth.identities[name],
+        NATS_URL: nats.url,
+        ...natsServiceEnv(nats, name),
         ADMIN_PORT: "0",
         HERALD_REPLICAS: "1",
         SHUTDOWN_DELAY: "0s",
@@ -350,9 +392,9 @@ async function runServices(built, workDir, log) {
         env: {
           PATH: process.env.PATH,
           HOME: "/tmp",
-          NATS_URL: `nats://127.0.0.1:${natsPort}`,
+          NATS_URL: nats.url,
           // The chart gives the test pod a backend's identity.
-          ...auth.identities.publisher,
+          ...natsServiceEnv(nats, "publisher"),
           HERALD_JWT_SECRET: secret,
           HERALD_TEST_URL: `ws://127.0.0.1:${wsPort}/ws`,
           HERALD_TEST_TIMEOUT_SECONDS: "30",
@@ -377,8 +419,8 @@ async function runServices(built, workDir, log) {
     }
   } finally {
     for (const { proc } of running) if (proc.child.exitCode === null) proc.child.kill("SIGKILL");
-    nats.child.kill("SIGKILL");
-    await nats.exited;
+    await nats.kill();
+    await nats.dispose();
   }
 }
 
@@ -391,13 +433,15 @@ async function main() {
   const ignoreProblems = lintDockerignore(readFileSync(join(root, ".dockerignore"), "utf8"));
   for (const problem of ignoreProblems) log(`  ✗ ${problem}`);
   failed ||= ignoreProblems.length > 0;
-  for (const name of services) {
-    const file = join(root, "apps", name, "Dockerfile");
-    const problems = existsSync(file) ? lintDockerfile(readFileSync(file, "utf8"), name) : ["missing"];
-    log(problems.length === 0 ? `  ✓ apps/${name}/Dockerfile` : `  ✗ apps/${name}/Dockerfile`);
-    for (const problem of problems) log(`      ${problem}`);
-    failed ||= problems.length > 0;
-  }
+  const file = join(root, DOCKERFILE);
+  const problems = existsSync(file) ? lintDockerfile(readFileSync(file, "utf8")) : ["missing"];
+  // One recipe for every service: a per-service copy would drift from it.
+  const strays = services.filter((name) => existsSync(join(root, "apps", name, "Dockerfile")));
+  for (const name of strays)
+    problems.push(`apps/${name}/Dockerfile: build from ${DOCKERFILE} with SERVICE=${name}`);
+  log(problems.length === 0 ? `  ✓ ${DOCKERFILE} (SERVICE=${services.join("|")})` : `  ✗ ${DOCKERFILE}`);
+  for (const problem of problems) log(`      ${problem}`);
+  failed ||= problems.length > 0;
   if (argv.includes("--lint-only")) process.exit(failed ? 1 : 0);
 
   log("Pruned production installs:");

@@ -50,7 +50,7 @@ async function main() {
   try {
     const { built } = await bootstrap();
     const needed = [
-      "e2e/dist/fixtures/index.js",
+      "packages/testkit/dist/index.js",
       "demo/dist/server.js",
       ...["connector", "router", "presence", "persistence"].map((name) => `apps/${name}/dist/main.js`),
     ];
@@ -64,9 +64,9 @@ async function main() {
     }
     throw error;
   }
-  const fixtures = await import(pathToFileURL(join(root, "e2e/dist/fixtures/index.js")).href);
+  const fixtures = await import(pathToFileURL(join(root, "packages/testkit/dist/index.js")).href);
   const { startDevWatcher } = await import(
-    pathToFileURL(join(root, "e2e/dist/fixtures/dev-watcher.js")).href
+    pathToFileURL(join(root, "packages/testkit/dist/dev-watcher.js")).href
   );
 
   const natsPort = Number(process.env.HERALD_DEV_NATS_PORT ?? 4223);

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
+import { startNatsServer } from "@herald/testkit";
 import {
   FANOUT_USAGE,
   FanoutOptionsError,

@@ -1,6 +1,6 @@
-import { signToken, startStack } from "@herald/e2e/dist/fixtures/index.js";
 import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
 import { JsPublisher } from "@herald/service-kit";
+import { signToken, startStack } from "@herald/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startClientPool } from "./client-pool.js";

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
+import { type NatsServer, startNatsServer } from "@herald/testkit";
 import { runBaseline } from "./baseline-run.js";
 import { startSocketIoServers, startWsServer } from "./baseline-servers.js";
 import { chartInput } from "./chart.js";

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { setPriority } from "node:os";
-import { type Service, startNatsServer, startService, waitUntil } from "@herald/e2e/dist/fixtures/index.js";
 import { subjects } from "@herald/protocol";
+import { type Service, startNatsServer, startService, waitUntil } from "@herald/testkit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs, sleep } from "./clock.js";
 import type { ChurnResult } from "./presence-connectors-worker.js";

@@ -1,6 +1,4 @@
 import { CloseCode } from "@herald/protocol";
-import { SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
 import {
   connectClient,
   forgeAlgNoneToken,
@@ -10,7 +8,9 @@ import {
   signWithWrongKey,
   tamperedToken,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
 import { useStack } from "./support/use-stack.js";
 
 const world = useStack({

@@ -1,14 +1,8 @@
 import { HeraldClient } from "@herald/client";
 import type { ChannelMessageFrame, SubscribedFrame } from "@herald/protocol";
+import { connectClient, signSubscriptionToken, signToken, type TestClient, waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import {
-  connectClient,
-  signSubscriptionToken,
-  signToken,
-  type TestClient,
-  waitUntil,
-} from "./fixtures/index.js";
 import { startBalancer } from "./support/tcp-balancer.js";
 import { useStack } from "./support/use-stack.js";
 

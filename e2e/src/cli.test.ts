@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import type { CursorReply } from "@herald/protocol";
+import { connectClient, natsServiceEnv, repoRoot, signToken, waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
-import { connectClient, natsServiceEnv, repoRoot, signToken, waitUntil } from "./fixtures/index.js";
 import { useStack } from "./support/use-stack.js";
 
 // The operator CLI against a real stack, run as `node packages/cli/dist/main.js` (the `herald` bin).

@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
-import { type Component, components, render } from "./chart/helm.js";
 import {
   type NatsAuth,
   type NatsCluster,
@@ -9,7 +7,9 @@ import {
   startService,
   waitForJetStream,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { afterAll, describe, expect, it } from "vitest";
+import { type Component, components, render } from "./chart/helm.js";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type Fleet, startFleet } from "./support/fleet.js";
 import { scrapeMetric } from "./support/metrics.js";

@@ -1,7 +1,5 @@
 import { HeraldClient } from "@herald/client";
 import type { DisconnectCommand } from "@herald/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import {
   type CloseInfo,
   connectClient,
@@ -15,7 +13,9 @@ import {
   type TestClient,
   waitUntil,
   withTimeout,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type PresenceWatch, watchPresence } from "./support/presence.js";
 

@@ -1,4 +1,3 @@
-import { afterEach, describe, expect, it } from "vitest";
 import {
   type NatsServer,
   type ServiceName,
@@ -6,7 +5,8 @@ import {
   startNatsServer,
   startStack,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { afterEach, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { expectedIds, type Fleet, startFleet } from "./support/fleet.js";
 import { startBalancer } from "./support/tcp-balancer.js";

@@ -1,6 +1,6 @@
 import type { AckReceipt, CursorReply, UserMessageFrame } from "@herald/protocol";
+import { connectClient, signToken, waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
-import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
 import { scrapeMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 

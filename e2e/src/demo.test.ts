@@ -2,9 +2,6 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type DemoServer, startDemoServer } from "@herald/demo";
 import { subjects } from "@herald/protocol";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { chromiumLaunchOptions } from "../../scripts/lib/chromium.mjs";
 import {
   type NatsServer,
   natsClientOptions,
@@ -13,7 +10,10 @@ import {
   startNatsServer,
   startStack,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { chromiumLaunchOptions } from "../../scripts/lib/chromium.mjs";
 import { type Backend, connectBackend } from "./support/backend.js";
 
 // The demo page of `npm run dev` (demo/) in Debian's Chromium against a real stack: what a user sees when

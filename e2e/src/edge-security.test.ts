@@ -4,8 +4,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ServerFrame } from "@herald/protocol";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
 import {
   connectClient,
   natsServiceEnv,
@@ -19,7 +17,9 @@ import {
   type TokenClaims,
   waitUntil,
   withTimeout,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
 import { dripUpgradeHeaders, sendPipelined } from "./support/raw-sockets.js";
 import { useStack } from "./support/use-stack.js";
 

@@ -1,8 +1,5 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import fc from "fast-check";
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
   natsServiceEnv,
@@ -11,7 +8,10 @@ import {
   signToken,
   startService,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import fc from "fast-check";
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useStack } from "./support/use-stack.js";
 
 const world = useStack({

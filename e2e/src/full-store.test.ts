@@ -1,5 +1,5 @@
+import { connectClient, signToken, waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
-import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
 import { exitedServices } from "./support/alive.js";
 import { useStack } from "./support/use-stack.js";
 

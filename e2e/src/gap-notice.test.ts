@@ -1,10 +1,10 @@
 import { type GapEvent, HeraldClient } from "@herald/client";
 import type { ExpiredReceipt, GapFrame, Receipt } from "@herald/protocol";
 import { userToken } from "@herald/protocol";
+import { connectClient, signToken, waitUntil } from "@herald/testkit";
 import type { Subscription } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
 import type { Backend } from "./support/backend.js";
 import { scrapeMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, PUBLISH_SCOPE, PUBLISH_TOKEN_TYPE } from "@herald/protocol";
+import { connectClient, signToken, waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
-import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
 import { sumMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 

@@ -1,6 +1,5 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
@@ -10,7 +9,8 @@ import {
   signToken,
   startNatsServer,
   startStack,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let nats: NatsServer;
 let stack: Stack;

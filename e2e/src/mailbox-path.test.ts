@@ -1,7 +1,7 @@
 import { type CursorReply, DeadReason, Header, userToken } from "@herald/protocol";
+import { connectClient, signToken, waitUntil } from "@herald/testkit";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
-import { connectClient, signToken, waitUntil } from "./fixtures/index.js";
 import { scrapeMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 

@@ -1,6 +1,6 @@
 import type { CursorReply } from "@herald/protocol";
+import { connectClient, signToken, type TestClient, waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
-import { connectClient, signToken, type TestClient, waitUntil } from "./fixtures/index.js";
 import { sumMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 

@@ -7,8 +7,6 @@ import {
   type Receipt,
   userToken,
 } from "@herald/protocol";
-import { type NatsConnection, PermissionViolationError, type Status } from "@nats-io/transport-node";
-import { describe, expect, it } from "vitest";
 import {
   connectClient,
   SHIPPED_AUTH_CONF,
@@ -16,7 +14,9 @@ import {
   type TestClient,
   waitUntil,
   withTimeout,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { type NatsConnection, PermissionViolationError, type Status } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { watchPresence } from "./support/presence.js";
 import { useStack } from "./support/use-stack.js";

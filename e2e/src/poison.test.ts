@@ -5,8 +5,6 @@ import {
   type PresenceBatchReply,
   type ReplayReply,
 } from "@herald/protocol";
-import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
@@ -16,7 +14,9 @@ import {
   startStack,
   type TestClient,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitedServices } from "./support/alive.js";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { scrapeMetric } from "./support/metrics.js";

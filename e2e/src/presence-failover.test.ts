@@ -1,5 +1,4 @@
 import type { PresenceCountReply } from "@herald/protocol";
-import { afterEach, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
@@ -12,7 +11,8 @@ import {
   startStack,
   type TestClient,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { afterEach, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type PresenceWatch, watchPresence } from "./support/presence.js";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";

@@ -1,5 +1,4 @@
 import { isApiError, type PresenceReport, userToken } from "@herald/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
@@ -9,7 +8,8 @@ import {
   startStack,
   type TestClient,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type PresenceWatch, watchPresence } from "./support/presence.js";
 

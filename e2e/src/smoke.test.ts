@@ -1,6 +1,3 @@
-import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterEach, describe, expect, it } from "vitest";
 import {
   freePorts,
   type NatsCluster,
@@ -9,7 +6,10 @@ import {
   startNatsServer,
   waitForJetStream,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterEach, describe, expect, it } from "vitest";
 
 // The fixture every other e2e test stands on: a private JetStream server that can be stopped, restarted on
 // the same port and store, and killed. These tests use streams of their own, so they run it without Herald's

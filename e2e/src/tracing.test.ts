@@ -3,8 +3,6 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { userToken } from "@herald/protocol";
-import type { MsgHdrs } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectClient,
   type NatsServer,
@@ -15,7 +13,9 @@ import {
   startNatsServer,
   startStack,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./support/otlp-receiver.js";
 

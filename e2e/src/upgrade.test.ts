@@ -1,16 +1,16 @@
 import { userToken } from "@herald/protocol";
-import { afterEach, describe, expect, it } from "vitest";
 import {
   connectClient,
+  createEarlierLayout,
   type NatsServer,
   type Stack,
   signToken,
   startNatsServer,
   startStack,
   waitUntil,
-} from "./fixtures/index.js";
+} from "@herald/testkit";
+import { afterEach, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
-import { createEarlierLayout } from "./support/earlier-layout.js";
 
 let nats: NatsServer | undefined;
 let stack: Stack | undefined;

@@ -1,16 +1,19 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { lintDockerfile, lintDockerignore } from "../../../scripts/check-images.mjs";
+import { DOCKERFILE, lintDockerfile, lintDockerignore, testCodeIn } from "../../../scripts/check-images.mjs";
 import { components, repoRoot } from "./helm.js";
 
-const dockerfile = (name: string) => readFileSync(join(repoRoot, "apps", name, "Dockerfile"), "utf8");
+const dockerfile = () => readFileSync(join(repoRoot, DOCKERFILE), "utf8");
 
-describe("Dockerfiles", () => {
-  it.each(components)("%s passes the lint rules", (name) => {
-    expect(lintDockerfile(dockerfile(name), name)).toEqual([]);
+describe("Dockerfile", () => {
+  it("is one file for every service, and passes the lint rules", () => {
+    expect(lintDockerfile(dockerfile())).toEqual([]);
+    for (const name of components)
+      expect(existsSync(join(repoRoot, "apps", name, "Dockerfile")), name).toBe(false);
   });
 
   it(".dockerignore keeps local installs, builds and git history out of the context", () => {
@@ -18,8 +21,7 @@ describe("Dockerfiles", () => {
     expect(lintDockerignore("dist\n")).toHaveLength(3);
   });
 
-  // Each rule must be able to fail: break the router's Dockerfile one way at a time.
-  const router = () => dockerfile("router");
+  // Each rule must be able to fail: break the Dockerfile one way at a time.
   it.each([
     [
       "an unpinned base",
@@ -81,9 +83,55 @@ describe("Dockerfiles", () => {
       (t: string) => t.replace("WORKDIR /app", "WORKDIR /app\nRUN npm install -g pm2"),
       /installs packages/,
     ],
+    ["no SERVICE argument", (t: string) => t.replace(/^ARG SERVICE$/m, ""), /no ARG SERVICE/],
+    ["a default service", (t: string) => t.replace(/^ARG SERVICE$/m, "ARG SERVICE=router"), /has a default/],
+    [
+      "a stage using SERVICE without declaring it",
+      (t: string) => t.replace(/(FROM node:\$\{NODE_VERSION\}-slim\n)ARG SERVICE\n/, "$1"),
+      /uses SERVICE without ARG SERVICE/,
+    ],
+    [
+      "no check of the SERVICE value",
+      (t: string) => t.replace(/RUN case [\s\S]*?esac\n/, ""),
+      /does not first check SERVICE/,
+    ],
+    ["no connector port", (t: string) => t.replace("EXPOSE 8080 9090", "EXPOSE 9090"), /EXPOSE lacks 8080/],
   ])("rejects %s", (_label, breakIt, problem) => {
-    const problems = lintDockerfile(breakIt(router()), "router");
-    expect(problems.join("\n")).toMatch(problem);
+    const broken = breakIt(dockerfile());
+    expect(broken).not.toBe(dockerfile());
+    expect(lintDockerfile(broken).join("\n")).toMatch(problem);
+  });
+});
+
+describe("production code only", () => {
+  it("finds tests and test fixtures in a pruned install, its own or a workspace package's", () => {
+    const dir = mkdtempSync(join(tmpdir(), "herald-pruned-"));
+    const touch = (path: string) => {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), "");
+    };
+    try {
+      touch("dist/main.js");
+      touch("node_modules/.pnpm/ws@8.18.3/node_modules/ws/test/x.test.js");
+      touch(
+        "node_modules/.pnpm/@herald+service-kit@file+packages+service-kit/node_modules/@herald/service-kit/dist/index.js",
+      );
+      expect(testCodeIn(dir)).toEqual([]);
+      touch("dist/test-support/nats-server.js");
+      touch("dist/app.test.js");
+      touch("dist/test-router.js");
+      touch(
+        "node_modules/.pnpm/@herald+service-kit@file+packages+service-kit/node_modules/@herald/service-kit/dist/guard.test.js",
+      );
+      expect(testCodeIn(dir).sort()).toEqual([
+        "dist/app.test.js",
+        "dist/test-router.js",
+        "dist/test-support/",
+        "node_modules/.pnpm/@herald+service-kit@file+packages+service-kit/node_modules/@herald/service-kit/dist/guard.test.js",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

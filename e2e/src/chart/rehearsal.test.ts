@@ -9,15 +9,15 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type NatsServer,
   type Service,
   startNatsServer,
   startService,
   waitForJetStream,
-} from "../fixtures/index.js";
+} from "@herald/testkit";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podPlan, processEnv } from "../support/rehearsal.js";
 import { byKind, type components, type K8sObject, type Loose, render, repoRoot } from "./helm.js";
 

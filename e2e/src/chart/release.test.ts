@@ -43,9 +43,9 @@ describe("release workflow", () => {
     expect((await validateWorkflowText(broken)).join("\n")).toMatch(/runs_on|runs-on|additional/i);
   });
 
-  it("builds every apps/*/Dockerfile for amd64 and arm64 with an SBOM and provenance", () => {
+  it("builds every service from the one Dockerfile for amd64 and arm64 with an SBOM and provenance", () => {
     const apps = readdirSync(join(repoRoot, "apps"))
-      .filter((name) => existsSync(join(repoRoot, "apps", name, "Dockerfile")))
+      .filter((name) => existsSync(join(repoRoot, "apps", name, "package.json")))
       .sort();
     expect([...workflow.jobs.images.strategy.matrix.component].sort()).toEqual(apps);
     expect(apps).toEqual([...components].sort());
@@ -54,10 +54,11 @@ describe("release workflow", () => {
     const [build] = uses("images", "docker/build-push-action");
     expect(build?.with).toMatchObject({
       context: ".",
-      file: `apps/${gh("matrix.component")}/Dockerfile`,
+      file: "Dockerfile",
       push: true,
       sbom: true,
     });
+    expect(String(build?.with?.["build-args"]).trim()).toBe(`SERVICE=${gh("matrix.component")}`);
     expect(String(build?.with?.platforms).split(",").sort()).toEqual(["linux/amd64", "linux/arm64"]);
     expect(String(build?.with?.provenance)).toMatch(/mode=max|true/);
   });

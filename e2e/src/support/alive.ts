@@ -1,4 +1,4 @@
-import type { Service } from "../fixtures/index.js";
+import type { Service } from "@herald/testkit";
 
 /** True while the service's current process has not exited (an exit already seen settles first). */
 export async function stillRunning(service: Service): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { type NatsIdentity, subjects, userToken } from "@herald/protocol";
+import { type NatsTarget, natsClientOptions } from "@herald/testkit";
 import {
   JetStreamApiCodes,
   JetStreamApiError,
@@ -8,7 +9,6 @@ import {
   type PubAck,
 } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { type NatsTarget, natsClientOptions } from "../fixtures/index.js";
 
 export type DeadLetter = {
   subject: string;

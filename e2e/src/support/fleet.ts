@@ -1,6 +1,6 @@
 import { HeraldClient } from "@herald/client";
+import { signToken, waitUntil } from "@herald/testkit";
 import WebSocket from "ws";
-import { signToken, waitUntil } from "../fixtures/index.js";
 import type { Backend } from "./backend.js";
 
 /** Counts every `message` frame a socket receives, duplicates included, before the SDK filters them. */

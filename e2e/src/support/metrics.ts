@@ -1,4 +1,4 @@
-import type { Service } from "../fixtures/index.js";
+import type { Service } from "@herald/testkit";
 
 /**
  * One value of a service's Prometheus text exposition: the first sample of `name` whose labels contain

@@ -5,8 +5,8 @@ import {
   type PresenceReply,
   subjects,
 } from "@herald/protocol";
+import { waitUntil } from "@herald/testkit";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { waitUntil } from "../fixtures/index.js";
 
 export type SeenEvent = PresenceEvent & { subject: string; receivedAt: number };
 

@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import type { TestClient } from "../fixtures/index.js";
+import type { TestClient } from "@herald/testkit";
 
 /**
  * Sends `frames` in one TCP write: the socket is corked while `ws` frames each one, so the connector reads

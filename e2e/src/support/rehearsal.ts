@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { repoRoot, type Service } from "@herald/testkit";
 import { type Component, componentObject, deploymentEnv, type K8sObject } from "../chart/helm.js";
-import { repoRoot, type Service } from "../fixtures/index.js";
 
 /** Raised when the rendered chart asks for something the rehearsal cannot provide (an unknown secret). */
 export class RehearsalPlanError extends Error {
@@ -25,9 +25,12 @@ export type PodPlan = {
   readinessPath: string;
 };
 
-/** `ENV` assignments of the final stage of `apps/<component>/Dockerfile` (`KEY=value` forms only). */
-export function imageEnv(component: Component): Record<string, string> {
-  const text = readFileSync(join(repoRoot, "apps", component, "Dockerfile"), "utf8");
+/**
+ * `ENV` assignments of the final stage of the Dockerfile (`KEY=value` forms only): the same for every component,
+ * since one Dockerfile builds them all.
+ */
+export function imageEnv(): Record<string, string> {
+  const text = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
   const finalStage = text.slice(text.lastIndexOf("\nFROM "));
   const env: Record<string, string> = {};
   for (const line of finalStage.split("\n")) {
@@ -73,7 +76,7 @@ export function podPlan(
   if (component === "connector" && chartEnv.PORT !== undefined) {
     overrides.PORT = { value: "0", why: `replicas share one host (chart: ${chartEnv.PORT})` };
   }
-  const image = imageEnv(component);
+  const image = imageEnv();
   // The image sets HOME=/tmp; here the temp dir is the machine's.
   if (image.HOME !== undefined) overrides.HOME = { value: tmpdir(), why: `image HOME (${image.HOME})` };
   return {

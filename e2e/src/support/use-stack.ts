@@ -1,4 +1,3 @@
-import { afterAll, beforeAll } from "vitest";
 import {
   createNatsAuth,
   type NatsServer,
@@ -6,7 +5,8 @@ import {
   type StackOptions,
   startNatsServer,
   startStack,
-} from "../fixtures/index.js";
+} from "@herald/testkit";
+import { afterAll, beforeAll } from "vitest";
 import { type Backend, connectBackend } from "./backend.js";
 
 /** `backend` is a backend (the `publisher` identity); `operator` may also read stream info and dead letters. */

@@ -1,4 +1,4 @@
-import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
+import { type NatsServer, startNatsServer } from "@herald/testkit";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

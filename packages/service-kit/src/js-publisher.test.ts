@@ -1,4 +1,4 @@
-import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
+import { type NatsServer, startNatsServer } from "@herald/testkit";
 import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

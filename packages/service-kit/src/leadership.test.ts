@@ -1,4 +1,4 @@
-import { type NatsServer, startNatsServer, waitUntil } from "@herald/e2e/dist/fixtures/index.js";
+import { type NatsServer, startNatsServer, waitUntil } from "@herald/testkit";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

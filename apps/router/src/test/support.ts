@@ -1,72 +1,30 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Subjects } from "@herald/protocol";
 import { baseEnvSchema, connectNats, createLogger, type Nats, parseEnv } from "@herald/service-kit";
 import {
-  DiscardPolicy,
-  type JetStreamManager,
-  RetentionPolicy,
-  StorageType,
-  type StoredMsg,
-} from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+  createEarlierLayout,
+  type NatsServer as KitNatsServer,
+  startNatsServer as startKitNatsServer,
+  waitUntil,
+} from "@herald/testkit";
+import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { afterAll, beforeAll } from "vitest";
 
 /**
- * Test fixtures: a private nats-server per suite and the Herald streams, configured as persistence will
- * create them (until persistence exists, tests create them here).
+ * Test fixtures: a private nats-server per suite (the one launcher in @herald/testkit, without Herald's NATS
+ * identities: router tests connect as a backend without credentials) and the Herald streams.
  */
 
-export type NatsServer = { url: string; port: number; stop(): Promise<void>; kill(): void };
-
-/** The pinned nats-server; vitest.config.ts sets NATS_SERVER_BIN (see toolchain.json). */
-function natsServerBin(): string {
-  const bin = process.env.NATS_SERVER_BIN;
-  if (!bin) throw new Error("NATS_SERVER_BIN is not set: run the tests with `npm test`");
-  return bin;
-}
+export type NatsServer = Pick<KitNatsServer, "url" | "port" | "stop" | "kill">;
 
 /** Starts `nats-server -js` on a free port with a temporary store; `maxPayload` e.g. "16MB". */
 export async function startNatsServer(options: { maxPayload?: string } = {}): Promise<NatsServer> {
-  const dir = mkdtempSync(join(tmpdir(), "herald-router-nats-"));
-  const args = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", join(dir, "js")];
-  if (options.maxPayload) {
-    writeFileSync(join(dir, "nats.conf"), `max_payload: ${options.maxPayload}\n`);
-    args.push("-c", join(dir, "nats.conf"));
-  }
-  const child = spawn(natsServerBin(), args, { stdio: ["ignore", "ignore", "pipe"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let log = "";
-    let found: number | undefined;
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 10_000);
-    child.once("exit", (code) => reject(new Error(`nats-server exited with ${code}:\n${log}`)));
-    child.stderr?.on("data", (chunk: Buffer) => {
-      log += chunk.toString();
-      found ??= Number(/Listening for client connections on [\d.]+:(\d+)/.exec(log)?.[1]) || undefined;
-      if (found && log.includes("Server is ready")) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    });
-  });
-  child.stderr?.resume();
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-      cleanup();
-    },
-    kill() {
-      child.kill("SIGKILL");
-    },
-  };
+  // nats-server's own default payload limit unless asked, as the router tests were written against it.
+  const server = await startKitNatsServer({ auth: false, maxPayload: options.maxPayload ?? "1MB" });
+  return { url: server.url, port: server.port, stop: server.dispose, kill: server.kill };
 }
 
 /** A service-grade connection (same settings as the services use). */
@@ -75,38 +33,8 @@ export function connectTest(url: string, name = "herald-router-test"): Promise<N
   return connectNats(config, name, createLogger(name, process.env.TEST_LOG_LEVEL ?? "silent"));
 }
 
-/**
- * INTAKE, MBOX and DEAD as the earlier layout had them (INTAKE captures all of `send.>`), so router tests
- * cover single-user sends left in INTAKE by that layout too (architecture, "Upgrading").
- */
-export async function createStreams(jsm: JetStreamManager, s: Subjects): Promise<void> {
-  const dedupWindow = nanos(2 * 60_000);
-  await jsm.streams.add({
-    name: s.streams.intake,
-    subjects: [s.sendAll],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    duplicate_window: dedupWindow,
-  });
-  await jsm.streams.add({
-    name: s.streams.mailbox,
-    subjects: [`${s.mailboxPrefix}*`],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_msgs_per_subject: 10_000,
-    allow_direct: true,
-    republish: { src: s.mailboxAll, dest: s.liveAll },
-    duplicate_window: dedupWindow,
-  });
-  await jsm.streams.add({
-    name: s.streams.dead,
-    subjects: [s.deadAll],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    duplicate_window: dedupWindow,
-  });
-}
+/** INTAKE, MBOX and DEAD as the earlier layout had them (INTAKE captures all of `send.>`). */
+export const createStreams = createEarlierLayout;
 
 /** Every stored message of `stream` matching `filter` (wildcards allowed), oldest first. */
 export async function readAll(jsm: JetStreamManager, stream: string, filter: string): Promise<StoredMsg[]> {
@@ -144,18 +72,15 @@ export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
+  // Boxed, so 0 and "" count as found (waitUntil wants a truthy value).
+  const found = await waitUntil(
+    async () => {
       const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+      return value === undefined || value === false ? undefined : { value };
+    },
+    { timeoutMs, intervalMs: 20, message: what },
+  );
+  return found.value;
 }
 
 /** Waits for a child process to exit and returns its code. */
