@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { signToken, startStack } from "@herald/e2e/dist/fixtures/index.js";
 import { DEFAULT_PREFIX, type SendUsersBody, subjects } from "@herald/protocol";
+import { signToken, startStack } from "@herald/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import { startClientPool } from "./client-pool.js";

@@ -1,7 +1,7 @@
 import { HeraldClient, type HeraldMessage, type TransportEvent } from "@herald/client";
 import type { CursorReply } from "@herald/protocol";
+import { signExpiredToken, signToken, waitUntil } from "@herald/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { signExpiredToken, signToken, waitUntil } from "./fixtures/index.js";
 import { scrapeMetric } from "./support/metrics.js";
 import { useStack } from "./support/use-stack.js";
 

@@ -1,5 +1,5 @@
-import { type NatsServer, startNatsServer } from "@herald/e2e/dist/fixtures/index.js";
 import { ErrorCode, HeraldError } from "@herald/protocol";
+import { type NatsServer, startNatsServer } from "@herald/testkit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
