@@ -3,6 +3,7 @@
 // output, plus a watcher that publishes to user `alice` every 2 s and prints what alice's WebSocket receives,
 // and the demo page (demo/: dev-only, never in an image) on HERALD_DEV_DEMO_PORT (8090).
 // Ctrl-C stops it all in order: services (SIGTERM, connector first), then NATS.
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -73,6 +74,10 @@ async function main() {
   const publicPort = Number(process.env.PORT ?? 8080);
   const adminBase = Number(process.env.HERALD_DEV_ADMIN_PORT_BASE ?? 9091);
   const jwtSecret = process.env.HERALD_JWT_SECRET ?? "herald-dev-secret-do-not-use-in-production";
+  const httpPublishPort = Number(process.env.HERALD_DEV_HTTP_PUBLISH_PORT ?? 8081);
+  // The router keeps only the key's hash (HERALD_HTTP_PUBLISH_API_KEY_HASHES), as in production.
+  const apiKey = process.env.HERALD_DEV_API_KEY ?? "herald-dev-api-key";
+  const apiKeyHash = createHash("sha256").update(apiKey).digest("hex");
   const storeDir = join(root, ".herald", "dev-nats");
   mkdirSync(storeDir, { recursive: true });
 
@@ -136,6 +141,12 @@ async function main() {
         ADMIN_PORT: String(adminPorts[name]),
         // The dev watcher's token lives 30 days (past the 24 h default maximum), so a dev session never expires.
         ...(name === "connector" ? { PORT: String(publicPort), HERALD_MAX_TOKEN_LIFETIME: "30d" } : {}),
+        ...(name === "router"
+          ? {
+              HERALD_HTTP_PUBLISH_PORT: String(httpPublishPort),
+              HERALD_HTTP_PUBLISH_API_KEY_HASHES: apiKeyHash,
+            }
+          : {}),
       },
       { detached: true, onLine: printer(name) },
     );
@@ -176,6 +187,7 @@ async function main() {
       .map(([name, port]) => `${name} :${port}`)
       .join(", ")}  (/healthz /readyz /metrics)`,
     `  HERALD_JWT_SECRET    ${jwtSecret}`,
+    `  HTTP publish API     http://127.0.0.1:${httpPublishPort}  (/openapi.json; API key ${apiKey})`,
     "",
     "  Publish to alice with the operator CLI (packages/cli; `herald --help` lists the rest):",
     `    ${cli} publish user alice '{"hi":"there"}'`,
@@ -186,6 +198,8 @@ async function main() {
           `    nats --server ${nats.url} --user ${publisher.user} --password ${publisher.password} --inbox-prefix ${fixtures.natsClientOptions(nats, "publisher").inboxPrefix} req herald.send.user.alice '{"data":{"hi":"there"}}'`,
         ]
       : []),
+    "  or over HTTP, as a backend that does not speak NATS:",
+    `    curl -X POST http://127.0.0.1:${httpPublishPort}/v1/publish/user/alice -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"data":{"hi":"there"}}'`,
     "  The watcher below publishes every 2 s and prints what alice's WebSocket receives. Ctrl-C stops everything.",
     "",
   ];

@@ -359,6 +359,11 @@ describe("optional objects", () => {
       set: { "connector.httpRoute.enabled": "true", "connector.httpRoute.parentRefs[0].name": "gw" },
     });
     expect(byKind(route, "HTTPRoute")[0]?.spec.rules[0].timeouts).toEqual({ request: "0s" });
+    // The Server-Sent Events fallback is routed beside the WebSocket by both.
+    const paths = (ingress?.spec.rules[0].http.paths ?? []).map((p: { path: string }) => p.path);
+    expect(paths).toEqual(["/ws", "/sse"]);
+    const matches = byKind(route, "HTTPRoute")[0]?.spec.rules[0].matches ?? [];
+    expect(matches.map((m: { path: { value: string } }) => m.path.value)).toEqual(["/ws", "/sse"]);
   });
 
   it("renders monitoring objects behind their flags", async () => {

@@ -13,6 +13,7 @@ import {
   TokenError,
 } from "./errors.js";
 import { Inbox } from "./inbox.js";
+import { MAX_CHANNEL_LENGTH } from "./limits.js";
 import { type HeraldClientOptions, MAX_ACK_IDS, type ResolvedOptions, resolveOptions } from "./options.js";
 import { parseServerFrame } from "./parse.js";
 import { decideAfterClose } from "./reconnect-policy.js";
@@ -146,8 +147,8 @@ export class HeraldClient {
    * `since` = the last offset it received, so nothing still retained is missed. Returns the unsubscribe function.
    */
   subscribe(channel: string, handler: ChannelHandler, options: { since?: number } = {}): () => void {
-    if (typeof channel !== "string" || channel.length === 0 || channel.length > 256) {
-      throw new RangeError("channel must be 1 to 256 characters");
+    if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
+      throw new RangeError(`channel must be 1 to ${MAX_CHANNEL_LENGTH} characters`);
     }
     if (this.#channels.add(channel, handler, options.since) && this.#connection !== undefined) {
       this.#send(this.#channels.subscribeFrame(channel));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ErrorCode } from "./errors.js";
 
 /** Default largest publish accepted (`HERALD_MAX_MESSAGE_BYTES`). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
@@ -59,16 +60,17 @@ export const Header = {
 
 /** Reasons on `<p>.dead.<reason>`. */
 export const DeadReason = {
-  InvalidJson: "invalid_json",
-  InvalidMessage: "invalid_message",
-  MissingData: "missing_data",
-  InvalidUserId: "invalid_user_id",
-  InvalidChannel: "invalid_channel",
-  TooLarge: "too_large",
+  // A reason that is also an error (the HTTP API refuses with it) is that error's code.
+  InvalidJson: ErrorCode.InvalidJson,
+  InvalidMessage: ErrorCode.InvalidMessage,
+  MissingData: ErrorCode.MissingData,
+  InvalidUserId: ErrorCode.InvalidUserId,
+  InvalidChannel: ErrorCode.InvalidChannel,
+  TooLarge: ErrorCode.TooLarge,
   /** Nested deeper than `MAX_JSON_DEPTH`. */
-  TooDeep: "too_deep",
+  TooDeep: ErrorCode.TooDeep,
   UnknownSubject: "unknown_subject",
   /** A `send.users` recipient's mailbox holds `HERALD_MAX_BACKLOG` messages: that copy was refused. */
-  MailboxFull: "mailbox_full",
+  MailboxFull: ErrorCode.MailboxFull,
 } as const;
 export type DeadReason = (typeof DeadReason)[keyof typeof DeadReason];

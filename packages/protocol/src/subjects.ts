@@ -17,14 +17,20 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
   if (!PREFIX.test(prefix)) {
     throw new InvalidPrefixError(`HERALD_PREFIX '${prefix}' must be dot-separated tokens of [A-Za-z0-9_-]`);
   }
-  const p = prefix;
   // Stream and bucket names may not contain dots.
   const name = prefix.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
-  const cursorsBucket = `${name}_cursors`;
   return {
-    prefix: p,
+    prefix,
+    ...publicSubjects(prefix),
+    ...internalSubjects(prefix),
+    ...jetStreamNames(name),
+  } as const;
+}
 
-    // Public: what backends publish (contract section 2).
+/** What backends and operators see: the contract's subjects (sections 2 and 4). */
+function publicSubjects(p: string) {
+  return {
+    // What backends publish (contract section 2).
     sendAll: `${p}.send.>`,
     sendUser: (token: string) => `${p}.send.user.${token}`,
     sendUsers: `${p}.send.users`,
@@ -39,7 +45,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
      */
     intakeSubjects: [`${p}.send.users`, `${p}.send.channel.>`, `${p}.send.broadcast`, `${p}.send.user.*.>`],
 
-    // Public: rejected input, receipts, presence events and request/reply APIs (contract section 4).
+    // Rejected input, receipts, presence events and request/reply APIs (contract section 4).
     dead: (reason: string) => `${p}.dead.${reason}`,
     deadAll: `${p}.dead.>`,
     receipt: (token: string) => `${p}.receipt.${token}`,
@@ -57,8 +63,12 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
      * and only that identity may subscribe below it (`nats-auth.ts`).
      */
     inboxPrefix: (identity: string) => `_INBOX.${p}.${identity}`,
+  } as const;
+}
 
-    // Internal between Herald's services.
+/** Between Herald's services only. */
+function internalSubjects(p: string) {
+  return {
     mailbox: (token: string) => `${p}.mbox.${token}`,
     mailboxAll: `${p}.mbox.>`,
     mailboxPrefix: `${p}.mbox.`,
@@ -79,8 +89,13 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     channelGroupAll: (group: string) => `${p}.chan.${group}.*`,
     channelLive: (group: string, channel: string) => `${p}.clive.${group}.${channel}`,
     channelReplay: `${p}.api.channel.replay`,
+  } as const;
+}
 
-    // JetStream objects.
+/** Stream, consumer and bucket names (`name`: the prefix without dots, upper-cased). */
+function jetStreamNames(name: string) {
+  const cursorsBucket = `${name}_cursors`;
+  return {
     streams: {
       intake: `${name}_INTAKE`,
       mailbox: `${name}_MBOX`,

@@ -1,4 +1,6 @@
-import { startNatsServer as startKitNatsServer, waitUntil } from "@herald/testkit";
+import { startNatsServer as startKitNatsServer, waitFor } from "@herald/testkit";
+
+export { waitFor };
 
 /**
  * A private JetStream-enabled nats-server for one test file (never the shared one on 4222): the launcher of
@@ -29,21 +31,4 @@ export async function startNatsServer(): Promise<NatsServer> {
       await server.dispose();
     },
   };
-}
-
-/** Polls `check` until it returns a value other than `undefined`/`false`, or fails at the deadline. */
-export async function waitFor<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  message: string | (() => string),
-  timeoutMs = 10_000,
-): Promise<T> {
-  // Boxed, so 0 and "" count as found (waitUntil wants a truthy value).
-  const found = await waitUntil(
-    async () => {
-      const value = await check();
-      return value === undefined || value === false ? undefined : { value };
-    },
-    { timeoutMs, intervalMs: 20, message },
-  );
-  return found.value;
 }

@@ -8,7 +8,7 @@ import {
   createEarlierLayout,
   type NatsServer as KitNatsServer,
   startNatsServer as startKitNatsServer,
-  waitUntil,
+  waitFor as waitForValue,
 } from "@herald/testkit";
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { afterAll, beforeAll } from "vitest";
@@ -66,21 +66,13 @@ function subjectMatches(filter: string, subject: string): boolean {
   return f.length === t.length;
 }
 
-/** Polls `check` until it returns a value other than `undefined`/`false`, or fails after `timeoutMs`. */
-export async function waitFor<T>(
+/** The kit's `waitFor`, with what it waits for first (as this app's tests read). */
+export function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 10_000,
 ): Promise<T> {
-  // Boxed, so 0 and "" count as found (waitUntil wants a truthy value).
-  const found = await waitUntil(
-    async () => {
-      const value = await check();
-      return value === undefined || value === false ? undefined : { value };
-    },
-    { timeoutMs, intervalMs: 20, message: what },
-  );
-  return found.value;
+  return waitForValue(check, what, timeoutMs);
 }
 
 /** Waits for a child process to exit and returns its code. */
