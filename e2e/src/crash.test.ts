@@ -130,6 +130,39 @@ describe("kill -9 of the router under send.users load (the path the router still
   });
 });
 
+describe("three routers under send.users load, the routing one killed", () => {
+  it("lose nothing, keep each user's order, and print the longest pause a user saw", async () => {
+    nats = await startNatsServer();
+    stack = await startStack({
+      nats,
+      counts: { router: 3 },
+      envFor: { router: { ROUTER_ACK_WAIT: "3s" } },
+    });
+    backend = await connectBackend(nats);
+    const s = stack;
+    const url = `ws://127.0.0.1:${s.connectors[0]!.port}/ws`;
+    fleet = await startFleet({ url: () => url, secret: s.jwtSecret, users: USERS, backend });
+    const f = fleet;
+    const publishing = f.publishAll(PER_USER, 0, "users");
+    await deliveredAtLeast(f, (USERS * PER_USER) / 4);
+    // The replica whose latest lease line says it holds the lease.
+    const held = (r: (typeof s.routers)[number]) =>
+      r
+        .logRecords()
+        .filter((l) => typeof l.held === "boolean")
+        .at(-1)?.held === true;
+    const leader = await waitUntil(() => s.routers.find(held), { message: "a routing replica" });
+    const killedAt = Date.now();
+    await leader.kill();
+    await publishing;
+    await f.waitAllHandled(PER_USER, 120_000);
+    const pause = f.longestPause(killedAt - 1_000);
+    report("kill -9 of the routing replica of 3 (send.users)", f);
+    console.log(`longest pause of one user's deliveries after the kill: ${pause.ms} ms (${pause.user})`);
+    expectEverythingOnceInOrder(f);
+  });
+});
+
 describe("nats-server restarted mid-stream (file storage)", () => {
   it("loses nothing", async () => {
     const { fleet: f, nats: server } = await setUp();

@@ -25,6 +25,11 @@ export type Fleet = {
   /** Handler calls that repeated an id already handled for that user (must stay 0). */
   repeats: () => number;
   /**
+   * The longest wait between two new messages of one user since `since` (ms since epoch), with its user: how
+   * long a failure paused someone's deliveries while messages kept coming.
+   */
+  longestPause: (since: number) => { ms: number; user: string };
+  /**
    * Publishes `perUser` messages to every user, retrying unacknowledged publishes for `retryForMs`; `via`
    * `users` sends each through `send.users` (the router's path) instead of `send.user.<token>`.
    */
@@ -47,6 +52,7 @@ export async function startFleet(options: {
 }): Promise<Fleet> {
   const handled = new Map<string, string[]>();
   const handledSeqs = new Map<string, number[]>();
+  const handledAt = new Map<string, number[]>();
   let frames = 0;
   let repeats = 0;
   const Counting = countingWebSocket(() => frames++);
@@ -55,6 +61,7 @@ export async function startFleet(options: {
     userIds.map(async (userId) => {
       handled.set(userId, []);
       handledSeqs.set(userId, []);
+      handledAt.set(userId, []);
       const seen = new Set<string>();
       const client = new HeraldClient({
         url: options.url(),
@@ -64,6 +71,7 @@ export async function startFleet(options: {
       });
       client.on("message", (message) => {
         if (seen.has(message.id)) repeats++;
+        else handledAt.get(userId)!.push(Date.now());
         seen.add(message.id);
         handled.get(userId)!.push(message.id);
         handledSeqs.get(userId)!.push(message.seq);
@@ -79,6 +87,17 @@ export async function startFleet(options: {
     handledSeqs,
     frames: () => frames,
     repeats: () => repeats,
+    longestPause: (since) => {
+      let longest = { ms: 0, user: "" };
+      for (const [user, times] of handledAt) {
+        const after = times.filter((t) => t >= since);
+        for (let i = 1; i < after.length; i++) {
+          const ms = after[i]! - after[i - 1]!;
+          if (ms > longest.ms) longest = { ms, user };
+        }
+      }
+      return longest;
+    },
     publishAll: (perUser, retryForMs = 0, via = "user") =>
       options.backend.pipeline(
         perUser * userIds.length,
