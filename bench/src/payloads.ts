@@ -59,7 +59,7 @@ const person = (r: Rand) => {
   };
 };
 
-/** A notification of about `targetBytes` of JSON (below ~400, one short item; above, a digest of entries). */
+/** About `targetBytes` of JSON: a short notification when that is its size or less, else a digest of entries up to it. */
 export function realisticContent(seed: number, targetBytes: number): Record<string, unknown> {
   const r = rng(seed);
   const kind = pick(r, KINDS);
