@@ -50,6 +50,29 @@ function tracingBars(results: BenchResults): ChartInput["throughput"] {
   ];
 }
 
+/**
+ * Compression off and on with the large payloads (the size above the threshold, where it acts; mean of the
+ * rounds), the on bar noted with its wire bytes and throughput on ÷ off. The part's own chart has the rest.
+ */
+function compressionBars(results: BenchResults): ChartInput["throughput"] {
+  const compression = ok(results.compression);
+  const large = compression?.sizes.find((size) => size.payload === "large");
+  if (!compression || !large) return [];
+  const mean = (setting: "off" | "on") => {
+    const rounds = compression.rounds.filter((r) => r.payload === "large" && r.compression === setting);
+    return Math.round(rounds.reduce((a, r) => a + r.msgsPerSec, 0) / Math.max(1, rounds.length));
+  };
+  const label = `Herald, ${formatNumber(large.frameBytes)} B frames`;
+  return [
+    { label: `${label}, deflate off`, value: mean("off") },
+    {
+      label: `${label}, deflate on`,
+      value: mean("on"),
+      note: `${large.ratios.throughput}× off; bytes ${large.ratios.serverToClientBytes}×`,
+    },
+  ];
+}
+
 /** What the SVG shows. */
 export function chartInput(results: BenchResults): ChartInput {
   const herald = ok(results.herald);
@@ -75,6 +98,7 @@ export function chartInput(results: BenchResults): ChartInput {
     }
   }
   bars.push(...tracingBars(results));
+  bars.push(...compressionBars(results));
   if (results.ceiling.heraldCeilingMsgsPerSec !== null) {
     bars.push({
       label: `ceiling: JetStream ÷ ${DURABLE_WRITES_PER_MESSAGE} writes`,

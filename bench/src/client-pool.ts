@@ -1,4 +1,4 @@
-import type { ClientMode, ClientTarget, ConnectParams, ResetParams } from "./client-worker.js";
+import type { ClientMode, ClientTarget, ConnectParams, ResetParams, WireStats } from "./client-worker.js";
 import { sleep } from "./clock.js";
 import { mergeSnapshots, type TallySnapshot } from "./tally.js";
 import { startWorker, type Worker, WorkerError } from "./worker.js";
@@ -8,8 +8,13 @@ export type PoolStats = Required<TallySnapshot> & { errorFrames: number };
 
 export type ClientPool = {
   pids: number[];
-  /** Opens one connection per target, spread round-robin over the processes. Throws if any failed. */
-  connect: (mode: ClientMode, targets: ClientTarget[]) => Promise<void>;
+  /**
+   * Opens one connection per target, spread round-robin over the processes. Throws if any failed. `deflate`:
+   * Herald clients offer permessage-deflate.
+   */
+  connect: (mode: ClientMode, targets: ClientTarget[], options?: { deflate?: boolean }) => Promise<void>;
+  /** The Herald sockets' TCP byte counters so far, summed over the processes. */
+  wire: () => Promise<WireStats>;
   reset: (params: ResetParams) => Promise<void>;
   stats: (latencies?: boolean) => Promise<PoolStats>;
   /**
@@ -35,11 +40,17 @@ export function startClientPool(procs: number): ClientPool {
   };
   return {
     pids: workers.map((w) => w.pid),
-    connect: async (mode, targets) => {
+    connect: async (mode, targets, options) => {
       const results = await Promise.all(
         workers.map((worker, w) => {
           const mine = targets.filter((_, i) => i % workers.length === w);
-          const params: ConnectParams = { mode, targets: mine, concurrency: 20, timeoutMs: 15_000 };
+          const params: ConnectParams = {
+            mode,
+            targets: mine,
+            concurrency: 20,
+            timeoutMs: 15_000,
+            deflate: options?.deflate ?? false,
+          };
           return worker.call<{ connected: number; failed: number; error?: string }>("connect", params);
         }),
       );
@@ -53,6 +64,16 @@ export function startClientPool(procs: number): ClientPool {
       await Promise.all(workers.map((w) => w.call("reset", params)));
     },
     stats,
+    wire: async () => {
+      const all = await Promise.all(workers.map((w) => w.call<WireStats>("wire")));
+      const sum = (key: keyof WireStats) => all.reduce((a, s) => a + s[key], 0);
+      return {
+        sockets: sum("sockets"),
+        deflate: sum("deflate"),
+        bytesRead: sum("bytesRead"),
+        bytesWritten: sum("bytesWritten"),
+      };
+    },
     waitForAll: async (messages, { idleMs, timeoutMs }) => {
       const deadline = Date.now() + timeoutMs;
       let last = await stats();

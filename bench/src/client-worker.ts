@@ -1,5 +1,7 @@
 // Load generator: one process holding many client connections (raw `ws` for Herald and the ws baseline,
 // socket.io-client for Socket.IO). Kept lean on purpose: the benchmark should measure the servers.
+
+import type { Socket as NetSocket } from "node:net";
 import type { AckFrame, ServerFrame } from "@herald/protocol";
 import { MAX_ACK_IDS } from "@herald/protocol";
 import { io, type Socket } from "socket.io-client";
@@ -15,19 +17,26 @@ export type ConnectParams = {
   targets: ClientTarget[];
   concurrency: number;
   timeoutMs: number;
+  /** Herald clients offer permessage-deflate (`ws`'s defaults) when true. */
+  deflate?: boolean;
 };
+/** Bytes the Herald sockets' TCP connections carried so far, and how many negotiated permessage-deflate. */
+export type WireStats = { sockets: number; deflate: number; bytesRead: number; bytesWritten: number };
 export type ResetParams = { phase: number; messages: number; recordLatencies: boolean };
 
 type Closable = { close: () => void };
 
 const tally = new Tally();
 const connections: Closable[] = [];
+/** Herald sockets, for `wire`: what went over TCP, frame headers and compression included. */
+const heraldSockets: WebSocket[] = [];
 let errorFrames = 0;
 let closedEarly = 0;
 
 /** Herald: wait for `welcome`; ack user messages in one frame per macrotask, as the SDK does. */
-function openHerald(target: ClientTarget, timeoutMs: number): Promise<Closable> {
-  const ws = new WebSocket(target.url, { perMessageDeflate: false });
+function openHerald(target: ClientTarget, timeoutMs: number, deflate = false): Promise<Closable> {
+  const ws = new WebSocket(target.url, { perMessageDeflate: deflate });
+  heraldSockets.push(ws);
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {
@@ -107,7 +116,11 @@ function openSocketIo(target: ClientTarget, timeoutMs: number): Promise<Closable
 async function connectAll(
   params: ConnectParams,
 ): Promise<{ connected: number; failed: number; error?: string }> {
-  const open = { herald: openHerald, ws: openRaw, sio: openSocketIo }[params.mode];
+  const open = {
+    herald: (target: ClientTarget, timeoutMs: number) => openHerald(target, timeoutMs, params.deflate),
+    ws: openRaw,
+    sio: openSocketIo,
+  }[params.mode];
   let next = 0;
   let failed = 0;
   let firstError: string | undefined;
@@ -128,6 +141,20 @@ async function connectAll(
   return { connected: connections.length, failed, ...(firstError ? { error: firstError } : {}) };
 }
 
+/** `ws` keeps its TCP socket in `_socket` (not typed): its byte counters are what went over the wire. */
+function wireStats(): WireStats {
+  const stats: WireStats = { sockets: 0, deflate: 0, bytesRead: 0, bytesWritten: 0 };
+  for (const ws of heraldSockets) {
+    const socket = (ws as unknown as { _socket?: NetSocket })._socket;
+    if (!socket) continue;
+    stats.sockets++;
+    if (ws.extensions.includes("permessage-deflate")) stats.deflate++;
+    stats.bytesRead += socket.bytesRead;
+    stats.bytesWritten += socket.bytesWritten;
+  }
+  return stats;
+}
+
 serveRpc(
   {
     connect: (params) => connectAll(params as ConnectParams),
@@ -141,8 +168,10 @@ serveRpc(
       errorFrames,
       closedEarly,
     }),
+    wire: () => wireStats(),
     close: () => {
       for (const connection of connections.splice(0)) connection.close();
+      heraldSockets.length = 0;
       return true;
     },
   },

@@ -10,12 +10,14 @@ import { runBaseline } from "./baseline-run.js";
 import { startSocketIoServers, startWsServer } from "./baseline-servers.js";
 import { chartInput } from "./chart.js";
 import { nowUs } from "./clock.js";
+import { compressionDocument, renderCompressionChart } from "./compression-report.js";
+import { runCompressionCost } from "./compression-run.js";
 import { runHerald, userIds } from "./herald-run.js";
 import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
 import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
 import { cpuMeter } from "./procfs.js";
 import { type QuietWait, waitForQuiet } from "./quiet.js";
-import { type BenchResults, derive, type NatsResults, type Parts, summaryTable } from "./report.js";
+import { type BenchResults, derive, type NatsResults, ok, type Parts, summaryTable } from "./report.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 
@@ -113,11 +115,14 @@ async function main(): Promise<void> {
     const natsPart = await part("nats", o, "nats", () => measureNats(nats, o));
     const herald = await part("herald", o, "herald", () => runHerald(nats, o, runId, log));
     const tracing = await part("tracing", o, "tracing", () => runTracingCost(nats, o, runId, log));
+    const compression = await part("compression", o, "compression", () =>
+      runCompressionCost(nats, o, runId, log),
+    );
     const ws = await part("ws", o, "ws", async () => runBaseline(await startWsServer(o), users, o, log));
     const socketio = await part("socket.io", o, "sio", async () =>
       runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
     );
-    parts = { nats: natsPart, herald, tracing, ws, socketio };
+    parts = { nats: natsPart, herald, tracing, compression, ws, socketio };
   } finally {
     await nats.dispose();
   }
@@ -155,6 +160,14 @@ async function main(): Promise<void> {
   writeFileSync(join(o.outDir, `${stamp}.json`), json);
   writeFileSync(join(o.outDir, "latest.json"), json);
   writeFileSync(join(o.outDir, "latest.svg"), renderChart(chartInput(results)));
+  // The compression part also keeps its own latest result (only the latest: its figures go in the README).
+  const compressed = ok(results.compression);
+  if (compressed) {
+    const doc = compressionDocument(results, compressed);
+    writeFileSync(join(o.outDir, "compression-latest.json"), `${JSON.stringify(doc, null, 2)}\n`);
+    const subtitle = `${results.options.users} users, ${results.options.messages} messages per round, ${String(results.machine.cpus)} cores, ${results.startedAt}`;
+    writeFileSync(join(o.outDir, "compression-latest.svg"), renderCompressionChart(compressed, subtitle));
+  }
   console.log(`\n${summaryTable(results)}\n`);
   log(`wrote ${join(o.outDir, `${stamp}.json`)}, latest.json and latest.svg in ${results.durationSec} s`);
 }

@@ -33,6 +33,10 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--users"], {}, "/b")).toThrow(/needs a value/);
     expect(() => parseOptions(["--skip", "kafka"], {}, "/b")).toThrow(/--skip/);
     expect(parseOptions(["--skip", "ws,sio"], {}, "/b").skip).toEqual(["ws", "sio"]);
+    expect(parseOptions(["--skip", "tracing,compression"], {}, "/b").skip).toEqual([
+      "tracing",
+      "compression",
+    ]);
     expect(() => parseOptions(["--latency-client", "go"], {}, "/b")).toThrow(/--latency-client/);
   });
 

@@ -1,3 +1,4 @@
+import { type CompressionResult, compressionLines } from "./compression-report.js";
 import type { HeraldResult } from "./herald-run.js";
 import type { HopLag } from "./hop-lag.js";
 import type { RateResult } from "./nats-baselines.js";
@@ -42,6 +43,8 @@ export type BenchResults = {
   herald: Part<HeraldResult>;
   /** Tracing off vs on (100 % sampling) in the same run; absent in results written before it existed. */
   tracing?: Part<TracingResult>;
+  /** WebSocket compression off vs on at two payload sizes; absent in results written before it existed. */
+  compression?: Part<CompressionResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
   ceiling: {
@@ -75,6 +78,7 @@ export type Parts = {
   nats: Part<NatsResults>;
   herald: Part<HeraldResult>;
   tracing?: Part<TracingResult>;
+  compression?: Part<CompressionResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
 };
@@ -327,6 +331,7 @@ export function summaryTable(results: BenchResults): string {
         ]
       : []),
     ...tracingLines(ok(results.tracing)),
+    ...compressionLines(ok(results.compression)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
