@@ -21,8 +21,9 @@ export type WsEndpointOptions = {
 };
 
 /**
- * permessage-deflate as offered: without context takeover, so no socket keeps a compression window between
- * messages (memory per idle connection stays as without compression).
+ * permessage-deflate as offered: without context takeover, so no window carries over between messages. `ws`
+ * still keeps each socket's zlib stream from its first compressed frame on (see bench/README.md), which is why
+ * compression is off by default.
  */
 export function deflateOptions(compression: WsEndpointOptions["compression"]) {
   if (!compression) return false;
