@@ -4,7 +4,8 @@
 // The budget leaves room for planned transports; raise it only deliberately, and update the SDK README.
 import { bundleSdk } from "./lib/sdk-bundle.mjs";
 
-const BUDGET_GZIP_BYTES = 6 * 1024;
+// 6.5 KiB: the Server-Sent Events fallback (about 1.4 KiB) took the bundle past the first 6 KiB budget.
+const BUDGET_GZIP_BYTES = 6.5 * 1024;
 
 const check = process.argv.includes("--check");
 const { min, gzip } = await bundleSdk();
