@@ -11,11 +11,13 @@ import { startSocketIoServers, startWsServer } from "./baseline-servers.js";
 import { chartInput } from "./chart.js";
 import { nowUs } from "./clock.js";
 import { runHerald, userIds } from "./herald-run.js";
+import { renderIdleChart } from "./idle-report.js";
+import { runIdle } from "./idle-run.js";
 import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
 import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
 import { cpuMeter } from "./procfs.js";
 import { type QuietWait, waitForQuiet } from "./quiet.js";
-import { type BenchResults, derive, type NatsResults, type Parts, summaryTable } from "./report.js";
+import { type BenchResults, derive, type NatsResults, ok, type Parts, summaryTable } from "./report.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 
@@ -117,7 +119,8 @@ async function main(): Promise<void> {
     const socketio = await part("socket.io", o, "sio", async () =>
       runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
     );
-    parts = { nats: natsPart, herald, tracing, ws, socketio };
+    const idle = await part("idle", o, "idle", () => runIdle(nats, o, runId, log));
+    parts = { nats: natsPart, herald, tracing, ws, socketio, idle };
   } finally {
     await nats.dispose();
   }
@@ -155,6 +158,13 @@ async function main(): Promise<void> {
   writeFileSync(join(o.outDir, `${stamp}.json`), json);
   writeFileSync(join(o.outDir, "latest.json"), json);
   writeFileSync(join(o.outDir, "latest.svg"), renderChart(chartInput(results)));
+  const idle = ok(results.idle);
+  if (idle) {
+    // Also on their own: `--skip` of every other part measures memory alone, and its figures are kept from
+    // such a run without replacing a full run's latest.json.
+    writeFileSync(join(o.outDir, "idle-latest.json"), json);
+    writeFileSync(join(o.outDir, "idle-latest.svg"), renderIdleChart(idle, results.startedAt));
+  }
   console.log(`\n${summaryTable(results)}\n`);
   log(`wrote ${join(o.outDir, `${stamp}.json`)}, latest.json and latest.svg in ${results.durationSec} s`);
 }

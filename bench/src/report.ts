@@ -1,5 +1,7 @@
 import type { HeraldResult } from "./herald-run.js";
 import type { HopLag } from "./hop-lag.js";
+import { idleLines } from "./idle-report.js";
+import type { IdleResult } from "./idle-run.js";
 import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
 import { ratio } from "./stats.js";
@@ -44,6 +46,8 @@ export type BenchResults = {
   tracing?: Part<TracingResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
+  /** RSS per idle connection of each system; absent in results written before it existed. */
+  idle?: Part<IdleResult>;
   ceiling: {
     rawJetStreamMsgsPerSec: number | null;
     durableWritesPerMessage: number;
@@ -77,6 +81,7 @@ export type Parts = {
   tracing?: Part<TracingResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
+  idle?: Part<IdleResult>;
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
@@ -327,6 +332,7 @@ export function summaryTable(results: BenchResults): string {
         ]
       : []),
     ...tracingLines(ok(results.tracing)),
+    ...idleLines(ok(results.idle)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
