@@ -111,9 +111,12 @@ async function heapSnapshot(pid: number, dir: string): Promise<void> {
 }
 
 async function heraldIdle(nats: NatsServer, pool: IdlePool, count: number): Promise<MemoryResult> {
-  const nodeOptions = HEAP_DIR
-    ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}` }
-    : {};
+  // `BENCH_IDLE_CONNECTOR_NODE_OPTIONS`: an experiment knob (e.g. `--max-semi-space-size=2`).
+  const options = [
+    process.env.BENCH_IDLE_CONNECTOR_NODE_OPTIONS ?? "",
+    HEAP_DIR ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}` : "",
+  ].join(" ");
+  const nodeOptions = options.trim() ? { NODE_OPTIONS: options.trim() } : {};
   const stack = await startStack({
     nats,
     env: { HERALD_PREFIX: DEFAULT_PREFIX },
