@@ -10,7 +10,11 @@ function fakeNats() {
     subscribe: (subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }) => {
       const sub = { callback: opts.callback, open: true };
       subs.set(subject, sub);
-      return { unsubscribe: () => void (sub.open = false) };
+      return {
+        unsubscribe: () => {
+          sub.open = false;
+        },
+      };
     },
   } as unknown as NatsConnection;
   const publish = (subject: string, text: string) =>
