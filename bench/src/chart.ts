@@ -1,4 +1,5 @@
 import type { HeraldResult } from "./herald-run.js";
+import { idleLines } from "./idle-report.js";
 import {
   type BenchResults,
   DURABLE_WRITES_PER_MESSAGE,
@@ -141,6 +142,6 @@ export function chartInput(results: BenchResults): ChartInput {
     latency,
     latencyTargetMs: P99_TARGET_MS,
     latencyTitle: `Publish → receive latency at ${rate} msg/s offered (log scale)`,
-    notes: chartNotes(results, herald),
+    notes: [...chartNotes(results, herald), ...idleLines(ok(results.idle))],
   };
 }

@@ -13,6 +13,8 @@ import { nowUs } from "./clock.js";
 import { compressionDocument, renderCompressionChart } from "./compression-report.js";
 import { runCompressionCost } from "./compression-run.js";
 import { runHerald, userIds } from "./herald-run.js";
+import { renderIdleChart } from "./idle-report.js";
+import { runIdle } from "./idle-run.js";
 import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
 import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
 import { cpuMeter } from "./procfs.js";
@@ -122,7 +124,8 @@ async function main(): Promise<void> {
     const socketio = await part("socket.io", o, "sio", async () =>
       runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
     );
-    parts = { nats: natsPart, herald, tracing, compression, ws, socketio };
+    const idle = await part("idle", o, "idle", () => runIdle(nats, o, runId, log));
+    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle };
   } finally {
     await nats.dispose();
   }
@@ -158,8 +161,11 @@ async function main(): Promise<void> {
   const json = `${JSON.stringify(results, null, 2)}\n`;
   const stamp = started.toISOString().replace(/[:.]/g, "-");
   writeFileSync(join(o.outDir, `${stamp}.json`), json);
-  writeFileSync(join(o.outDir, "latest.json"), json);
-  writeFileSync(join(o.outDir, "latest.svg"), renderChart(chartInput(results)));
+  // latest.* is the full comparison: a run that skipped Herald's part (one part measured alone) keeps it.
+  if (ok(results.herald)) {
+    writeFileSync(join(o.outDir, "latest.json"), json);
+    writeFileSync(join(o.outDir, "latest.svg"), renderChart(chartInput(results)));
+  }
   // The compression part also keeps its own latest result (only the latest: its figures go in the README).
   const compressed = ok(results.compression);
   if (compressed) {
@@ -168,8 +174,18 @@ async function main(): Promise<void> {
     const subtitle = `${results.options.users} users, ${results.options.messages} messages per round, ${String(results.machine.cpus)} cores, ${results.startedAt}`;
     writeFileSync(join(o.outDir, "compression-latest.svg"), renderCompressionChart(compressed, subtitle));
   }
+  const idle = ok(results.idle);
+  if (idle) {
+    // Also on their own: `--skip` of every other part measures memory alone, and its figures are kept from
+    // such a run without replacing a full run's latest.json.
+    writeFileSync(join(o.outDir, "idle-latest.json"), json);
+    writeFileSync(join(o.outDir, "idle-latest.svg"), renderIdleChart(idle, results.startedAt));
+  }
   console.log(`\n${summaryTable(results)}\n`);
-  log(`wrote ${join(o.outDir, `${stamp}.json`)}, latest.json and latest.svg in ${results.durationSec} s`);
+  const latest = ok(results.herald)
+    ? ", latest.json and latest.svg"
+    : " (Herald's part skipped: latest.* kept)";
+  log(`wrote ${join(o.outDir, `${stamp}.json`)}${latest} in ${results.durationSec} s`);
 }
 
 main().then(

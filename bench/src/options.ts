@@ -6,7 +6,7 @@ export class BenchOptionsError extends Error {
   readonly code = "bench_options";
 }
 
-export const SYSTEMS = ["nats", "herald", "tracing", "compression", "ws", "sio"] as const;
+export const SYSTEMS = ["nats", "herald", "tracing", "compression", "ws", "sio", "idle"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export type BenchOptions = {
@@ -31,6 +31,8 @@ export type BenchOptions = {
   payloadBytes: number;
   /** Load-generator processes the clients are spread over. */
   clientProcs: number;
+  /** Idle authenticated connections of the memory part (`idle`), to each system. */
+  idleConnections: number;
   /** Longest wait before each part for the machine to be quiet (other work under half a core). */
   quietWaitSeconds: number;
   redisUrl: string;
@@ -55,6 +57,7 @@ const DEFAULTS = {
   inflight: 2_000,
   payloadBytes: 200,
   clientProcs: 1,
+  idleConnections: 10_000,
   quietWaitSeconds: 30,
 };
 const QUICK = {
@@ -62,6 +65,7 @@ const QUICK = {
   latencySeconds: 3,
   rawMessages: 30_000,
   coreMessages: 200_000,
+  idleConnections: 2_000,
   quietWaitSeconds: 2,
 };
 
@@ -77,12 +81,13 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--inflight": "inflight",
   "--payload-bytes": "payloadBytes",
   "--client-procs": "clientProcs",
+  "--idle-connections": "idleConnections",
   "--quiet-wait-seconds": "quietWaitSeconds",
 };
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
-  [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--quiet-wait-seconds S]
-  [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N] [--skip nats,herald,tracing,compression,ws,sio] [--out DIR]
+  [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N] [--quiet-wait-seconds S]
+  [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N] [--skip nats,herald,tracing,compression,ws,sio,idle] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;

@@ -1,6 +1,8 @@
 import { type CompressionResult, compressionLines } from "./compression-report.js";
 import type { HeraldResult } from "./herald-run.js";
 import type { HopLag } from "./hop-lag.js";
+import { idleLines } from "./idle-report.js";
+import type { IdleResult } from "./idle-run.js";
 import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
 import { ratio } from "./stats.js";
@@ -47,6 +49,8 @@ export type BenchResults = {
   compression?: Part<CompressionResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
+  /** RSS per idle connection of each system; absent in results written before it existed. */
+  idle?: Part<IdleResult>;
   ceiling: {
     rawJetStreamMsgsPerSec: number | null;
     durableWritesPerMessage: number;
@@ -81,6 +85,7 @@ export type Parts = {
   compression?: Part<CompressionResult>;
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
+  idle?: Part<IdleResult>;
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
@@ -332,6 +337,7 @@ export function summaryTable(results: BenchResults): string {
       : []),
     ...tracingLines(ok(results.tracing)),
     ...compressionLines(ok(results.compression)),
+    ...idleLines(ok(results.idle)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,

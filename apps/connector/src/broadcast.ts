@@ -31,11 +31,10 @@ export class Broadcast {
   }
 
   start(): void {
-    this.unfollow = this.deps.channelFeeds.follow(
-      this.deps.s.channelLive(BROADCAST_RETENTION.id, BROADCAST_TOKEN),
-      BROADCAST_CHANNEL,
-      (delivery) => this.feed.push(delivery),
-    );
+    const subject = this.deps.s.channelLive(BROADCAST_RETENTION.id, BROADCAST_TOKEN);
+    const listener = { push: (delivery: Delivery) => this.feed.push(delivery) };
+    this.deps.channelFeeds.follow(subject, BROADCAST_CHANNEL, listener);
+    this.unfollow = () => this.deps.channelFeeds.unfollow(subject, listener);
     this.feed.start();
   }
 

@@ -96,9 +96,11 @@ export class ChannelSubscriptions {
       pageSize: this.deps.pageSize,
       logger: this.deps.logger.child({ channel }),
     });
-    const unfollow = this.deps.feeds.follow(this.deps.s.channelLive(group.id, channel), channel, (d) =>
-      feed.push(d),
-    );
+    // Only `push`: a channel's unreadable live message is found by the next one's gap, as before.
+    const listener = { push: (d: Delivery) => feed.push(d) };
+    const subject = this.deps.s.channelLive(group.id, channel);
+    this.deps.feeds.follow(subject, channel, listener);
+    const unfollow = () => this.deps.feeds.unfollow(subject, listener);
     this.subscriptions.set(channel, { feed, unfollow, grant: verdict.grant });
     feed.start(request.since);
     return undefined;

@@ -7,7 +7,7 @@ import { errorFrame, parseClientFrame } from "./frames.js";
 import { TokenBucket } from "./rate-limit.js";
 import type { BufferedSocket, SendBudget } from "./send-budget.js";
 import type { Session } from "./session.js";
-import type { Transport } from "./transport.js";
+import type { Transport, TransportEvents } from "./transport.js";
 
 export type ConnectionDeps = {
   verify: Verifier;
@@ -32,34 +32,30 @@ export type ConnectionDeps = {
 /**
  * One client, over any transport: authentication (from the upgrade request or a first `auth` frame), token expiry and
  * refresh, frame parsing, and the bounded send path. Delivery itself is the session's job.
+ *
+ * Most connections sit idle, so one holds little until it is used: its transport calls its methods (no closures),
+ * token expiry is checked by one sweep over all connections (`expireIfDue`), and the rate-limit bucket and the
+ * channel subscriptions are made by the first frame and the first subscribe.
  */
-export class Connection {
+export class Connection implements TransportEvents, BufferedSocket {
   readonly connectionId = randomUUID();
   readonly openedAt = Date.now();
   identity: Identity | undefined;
   session: Session | undefined;
   channels: ChannelSubscriptions | undefined;
   alive = true;
-  private readonly bucket: TokenBucket;
+  private bucket: TokenBucket | undefined;
   private dropped = 0;
-  private expiryTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  private budgeted: BufferedSocket | undefined;
-  private readonly closeListeners: (() => void)[] = [];
+  private budgeted = false;
+  private closeListeners: ((connection: Connection) => void)[] | undefined;
 
   constructor(
     readonly transport: Transport,
     private readonly deps: ConnectionDeps,
     preAuthenticated: Identity | undefined,
   ) {
-    this.bucket = new TokenBucket(deps.rateLimit.perSecond, deps.rateLimit.burst);
-    transport.listen({
-      message: (text, binary) => this.onMessage(text, binary),
-      pong: () => {
-        this.alive = true;
-      },
-      close: () => this.onClosed(),
-    });
+    transport.listen(this);
     if (preAuthenticated) {
       this.authenticated(preAuthenticated);
     } else {
@@ -78,16 +74,39 @@ export class Connection {
       return false;
     }
     this.transport.send(frame);
-    if (this.budgeted) this.deps.sendBudget.update(this.budgeted);
+    if (this.budgeted) this.deps.sendBudget.update(this);
     return this.transport.open;
   };
 
   /** Runs `listener` once the transport is gone. */
-  onceClosed(listener: () => void): void {
+  onceClosed(listener: (connection: Connection) => void): void {
+    this.closeListeners ??= [];
     this.closeListeners.push(listener);
   }
 
-  private dropAsSlow(): void {
+  /** The user, for the send budget (which counts this connection once authenticated). */
+  get userId(): string {
+    return this.identity?.userId ?? "";
+  }
+
+  /** Bytes waiting in the send buffer now. */
+  bufferedBytes(): number {
+    return this.transport.bufferedAmount;
+  }
+
+  /** Closes the token's connection once it has expired (called by the connector's sweep, and after refresh). */
+  expireIfDue(now: number): void {
+    if (this.identity && this.identity.expiresAt <= now && this.transport.open) {
+      this.close(CloseCode.TokenExpired, "token expired");
+    }
+  }
+
+  onPong(): void {
+    this.alive = true;
+  }
+
+  /** Closes as a slow consumer (4008). */
+  dropAsSlow(): void {
     if (!this.transport.open) return;
     this.deps.onSlowConsumer();
     this.close(CloseCode.SlowConsumer, "slow consumer: send buffer full; reconnect to resume");
@@ -100,14 +119,10 @@ export class Connection {
 
   private authenticated(identity: Identity): void {
     clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     this.identity = identity;
-    this.armExpiry(identity.expiresAt);
-    this.budgeted = {
-      userId: identity.userId,
-      bufferedBytes: () => this.transport.bufferedAmount,
-      dropAsSlow: () => this.dropAsSlow(),
-    };
-    this.deps.sendBudget.add(this.budgeted);
+    this.budgeted = true;
+    this.deps.sendBudget.add(this);
     const welcome: WelcomeFrame = {
       type: "welcome",
       userId: identity.userId,
@@ -116,25 +131,20 @@ export class Connection {
     };
     this.send(JSON.stringify(welcome));
     this.session = this.deps.createSession(identity, this.send);
-    this.channels = this.deps.createChannels(() => this.identity ?? identity, this.send);
     this.deps.onOpen(this);
     this.session.start();
+    // A token that expired while it was being verified.
+    this.expireIfDue(Date.now());
   }
 
-  private armExpiry(expiresAt: number): void {
-    clearTimeout(this.expiryTimer);
-    // setTimeout overflows past ~24.8 days; such tokens are simply re-checked later.
-    const wait = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
-    this.expiryTimer = setTimeout(() => {
-      const current = this.identity?.expiresAt ?? expiresAt;
-      if (current <= Date.now()) this.close(CloseCode.TokenExpired, "token expired");
-      else this.armExpiry(current);
-    }, wait);
-    this.expiryTimer.unref();
+  /** The channel subscriptions, made by the first subscribe. */
+  private channelsOf(identity: Identity): ChannelSubscriptions {
+    this.channels ??= this.deps.createChannels(() => this.identity ?? identity, this.send);
+    return this.channels;
   }
 
   /** One frame from the client (a WebSocket message, or an SSE connection's POST). */
-  private onMessage(text: string, isBinary: boolean): void {
+  onFrame(text: string, isBinary: boolean): void {
     if (isBinary) {
       if (!this.withinRate()) return;
       this.send(errorFrame(ErrorCode.InvalidFrame, "binary frames are not supported; send JSON text frames"));
@@ -186,15 +196,17 @@ export class Connection {
         this.refresh(frame.token);
         return;
       case "subscribe":
-        this.channels?.subscribe(frame).then(
-          (error) => {
-            if (error) this.send(JSON.stringify(error));
-          },
-          (err: unknown) => {
-            this.deps.logger.warn({ err }, "subscribe failed");
-            this.send(errorFrame(ErrorCode.Internal, "subscribe failed; try again"));
-          },
-        );
+        this.channelsOf(this.identity)
+          .subscribe(frame)
+          .then(
+            (error) => {
+              if (error) this.send(JSON.stringify(error));
+            },
+            (err: unknown) => {
+              this.deps.logger.warn({ err }, "subscribe failed");
+              this.send(errorFrame(ErrorCode.Internal, "subscribe failed; try again"));
+            },
+          );
         return;
       case "unsubscribe":
         this.channels?.unsubscribe(frame.channel);
@@ -204,6 +216,7 @@ export class Connection {
 
   /** Takes one frame's worth from the bucket, or answers `rate_limited` (the frame is dropped). */
   private withinRate(): boolean {
+    this.bucket ??= new TokenBucket(this.deps.rateLimit.perSecond, this.deps.rateLimit.burst);
     if (this.bucket.take()) {
       this.dropped = 0;
       return true;
@@ -225,7 +238,6 @@ export class Connection {
           return;
         }
         this.identity = identity;
-        this.armExpiry(identity.expiresAt);
         // Channels the new claims no longer allow end now, not at the next reconnect.
         this.channels?.revalidate();
       },
@@ -244,13 +256,14 @@ export class Connection {
     );
   }
 
-  private onClosed(): void {
-    clearTimeout(this.expiryTimer);
+  onGone(): void {
     clearTimeout(this.handshakeTimer);
-    if (this.budgeted) this.deps.sendBudget.remove(this.budgeted);
+    if (this.budgeted) this.deps.sendBudget.remove(this);
     this.session?.close();
     this.channels?.closeAll();
     if (this.identity) this.deps.onClose(this);
-    for (const listener of this.closeListeners.splice(0)) listener();
+    const listeners = this.closeListeners ?? [];
+    this.closeListeners = undefined;
+    for (const listener of listeners) listener(this);
   }
 }

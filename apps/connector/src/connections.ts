@@ -22,10 +22,18 @@ export class Connections implements Iterable<Connection> {
   add(connection: Connection): void {
     this.open.add(connection);
     this.byId.set(connection.connectionId, connection);
-    connection.onceClosed(() => {
-      this.open.delete(connection);
-      this.byId.delete(connection.connectionId);
-    });
+    connection.onceClosed(this.forget);
+  }
+
+  /** One listener for every connection's close. */
+  private readonly forget = (connection: Connection): void => {
+    this.open.delete(connection);
+    this.byId.delete(connection.connectionId);
+  };
+
+  /** Closes the connections whose token has expired (4003); one sweep instead of a timer per connection. */
+  expireAll(now = Date.now()): void {
+    for (const c of this.open) c.expireIfDue(now);
   }
 
   /** The open connection with this id. */

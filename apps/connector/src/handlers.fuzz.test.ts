@@ -34,18 +34,21 @@ describe("client-facing handlers under generated input", () => {
   }, 30_000);
 
   it("acks of arbitrary ids never throw and report every id that was not delivered", () => {
-    const session = new Session({
-      userId: "u",
-      deviceId: "d",
-      follow: () => () => {},
-      replay: async () => ({ messages: [], scannedTo: 0, done: true }),
-      publishAcks: async () => {},
-      send: () => true,
-      maxInflight: 10,
-      ackTimeoutMs: 1_000,
-      replayPage: 10,
-      logger,
-    });
+    const session = new Session(
+      {
+        follow: () => {},
+        unfollow: () => {},
+        replay: async () => ({ messages: [], scannedTo: 0, done: true }),
+        publishAcks: async () => {},
+        maxInflight: 10,
+        ackTimeoutMs: 1_000,
+        replayPage: 10,
+        logger,
+      },
+      "u",
+      "d",
+      () => true,
+    );
     fc.assert(
       fc.property(fc.array(fc.string({ maxLength: 64 }), { maxLength: 20 }), (ids) => {
         expect(session.ack(ids)).toEqual(ids);

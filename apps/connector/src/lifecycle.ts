@@ -25,6 +25,9 @@ export type LifecycleParts = {
   createServer: (accepting: () => boolean) => Server;
 };
 
+/** How often expired tokens are looked for: a connection ends at most this long after its token's `exp`. */
+const EXPIRY_SWEEP_MS = 1_000;
+
 /** Starting (once persistence has made the streams), readiness, and the ordered drain. */
 export function connectorLifecycle(p: LifecycleParts) {
   const abort = new AbortController();
@@ -54,6 +57,7 @@ export function connectorLifecycle(p: LifecycleParts) {
     const every = (ms: number, name: string, run: () => void) =>
       timers.push(setInterval(() => runGuarded(p.guard, name, run), ms));
     every(p.config.HERALD_PING_INTERVAL, "ping", () => p.connections.pingAll());
+    every(EXPIRY_SWEEP_MS, "expiry", () => p.connections.expireAll());
     // Overdue messages go again within a quarter of the ack timeout of falling due.
     every(Math.max(200, Math.min(5_000, p.config.HERALD_ACK_TIMEOUT / 4)), "resend", () =>
       p.connections.resendAll(),

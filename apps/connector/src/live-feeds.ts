@@ -22,9 +22,15 @@ export type Delivery = {
   trace?: string | undefined;
 };
 
-export type FeedListener<T = Delivery> = (item: T) => void;
-/** Told when a live message on the subject could not be read (it is then missing from the feed). */
-export type UnreadableListener = () => void;
+/**
+ * What follows a live subject: a `GaplessFeed`, or any object with `push`. An object rather than callbacks, so
+ * an idle connection holds no closures for it. `resync` hears of live messages that could not be read (they are
+ * then missing from the feed, which can catch up by replay rather than wait for the next message to show the gap).
+ */
+export interface LiveListener<T = Delivery> {
+  push(item: T): void;
+  resync?(): void;
+}
 
 /** Serialises a user `message` frame once per message, shared by every connection it goes to. */
 export function messageFrame(id: string, seq: number, data: unknown, ts: number): string {
@@ -56,10 +62,8 @@ export function channelFrame(id: string, channel: string, offset: number, data: 
  * throws, is reported (`guard`) and never stops the subscription or the other listeners.
  */
 export class LiveFeeds<T> {
-  private readonly feeds = new Map<
-    string,
-    { sub: Subscription; listeners: Set<FeedListener<T>>; unreadable: Set<UnreadableListener> }
-  >();
+  /** Most subjects have one listener (one device of a user), held without a Set until a second comes. */
+  private readonly feeds = new Map<string, Feed<T>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -71,68 +75,64 @@ export class LiveFeeds<T> {
     return this.feeds.size;
   }
 
-  private dispatch(
-    msg: Msg,
-    key: string,
-    listeners: Set<FeedListener<T>>,
-    unreadable: Set<UnreadableListener>,
-  ): void {
+  private dispatch(msg: Msg, key: string, feed: Feed<T>): void {
     const item = this.parse(msg, key);
+    const { listeners } = feed;
     if (item === undefined) {
       this.guard.errors.inc({ handler: "live", code: "invalid_message" });
       this.guard.logger.warn({ subject: msg.subject }, "ignoring malformed live message");
-      for (const l of unreadable) l();
+      if (listeners instanceof Set) for (const l of listeners) l.resync?.();
+      else listeners.resync?.();
       return;
     }
-    for (const listener of listeners) {
-      try {
-        listener(item);
-      } catch (err) {
-        reportFailure(this.guard, "live", err);
-      }
+    if (listeners instanceof Set) for (const l of listeners) this.push(l, item);
+    else this.push(listeners, item);
+  }
+
+  private push(listener: LiveListener<T>, item: T): void {
+    try {
+      listener.push(item);
+    } catch (err) {
+      reportFailure(this.guard, "live", err);
     }
   }
 
-  /**
-   * Starts following `subject`; the returned function stops. The subscription is sent before it returns.
-   * `onUnreadable` hears of live messages that could not be read (so a feed can catch up by replay, which
-   * also deals with them, rather than wait for the next message to show the gap).
-   */
-  follow(
-    subject: string,
-    key: string,
-    listener: FeedListener<T>,
-    onUnreadable?: UnreadableListener,
-  ): () => void {
-    let feed = this.feeds.get(subject);
-    if (!feed) {
-      const listeners = new Set<FeedListener<T>>();
-      const unreadable = new Set<UnreadableListener>();
-      const sub = this.nc.subscribe(subject, {
-        callback: (err, msg) => {
-          if (err) {
-            this.guard.logger.warn({ err, subject }, "live subscription error");
-            return;
-          }
-          runGuarded(this.guard, "live", () => this.dispatch(msg, key, listeners, unreadable));
-        },
-      });
-      feed = { sub, listeners, unreadable };
-      this.feeds.set(subject, feed);
+  /** Starts following `subject` with `listener` (until `unfollow`). The subscription is sent before it returns. */
+  follow(subject: string, key: string, listener: LiveListener<T>): void {
+    const feed = this.feeds.get(subject);
+    if (feed) {
+      if (feed.listeners instanceof Set) feed.listeners.add(listener);
+      else if (feed.listeners !== listener) feed.listeners = new Set([feed.listeners, listener]);
+      return;
     }
-    feed.listeners.add(listener);
-    if (onUnreadable) feed.unreadable.add(onUnreadable);
-    const current = feed;
-    return () => {
-      current.listeners.delete(listener);
-      if (onUnreadable) current.unreadable.delete(onUnreadable);
-      if (current.listeners.size === 0 && this.feeds.get(subject) === current) {
-        current.sub.unsubscribe();
-        this.feeds.delete(subject);
-      }
-    };
+    const created: Feed<T> = { sub: undefined, listeners: listener };
+    created.sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          this.guard.logger.warn({ err, subject }, "live subscription error");
+          return;
+        }
+        runGuarded(this.guard, "live", () => this.dispatch(msg, key, created));
+      },
+    });
+    this.feeds.set(subject, created);
+  }
+
+  /** Stops `listener` following `subject`; the subscription ends with its last listener. */
+  unfollow(subject: string, listener: LiveListener<T>): void {
+    const feed = this.feeds.get(subject);
+    if (!feed) return;
+    if (feed.listeners instanceof Set) {
+      if (!feed.listeners.delete(listener) || feed.listeners.size > 0) return;
+    } else if (feed.listeners !== listener) {
+      return;
+    }
+    feed.sub?.unsubscribe();
+    this.feeds.delete(subject);
   }
 }
+
+type Feed<T> = { sub: Subscription | undefined; listeners: LiveListener<T> | Set<LiveListener<T>> };
 
 /** The sequence headers RePublish adds, or undefined when they are missing. */
 function positionOf(msg: Msg): { seq: number; prev: number } | undefined {

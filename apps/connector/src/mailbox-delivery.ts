@@ -4,7 +4,7 @@ import type { AckPublisher } from "./ack-publisher.js";
 import type { Identity } from "./auth.js";
 import type { Delivery, LiveFeeds } from "./live-feeds.js";
 import type { PersistenceClient } from "./persistence-client.js";
-import { Session } from "./session.js";
+import { Session, type SessionDeps } from "./session.js";
 
 export type MailboxDeliveryDeps = {
   s: Subjects;
@@ -18,23 +18,23 @@ export type MailboxDeliveryDeps = {
   onDelivered: (count: number, resent: boolean) => void;
 };
 
-/** Builds each connection's session: its user's live subject, its device's replay, acks into the shared bundles. */
+/**
+ * Builds each connection's session: its user's live subject, its device's replay, acks into the shared bundles.
+ * The functions are made once here and shared by every session (each idle connection holds no closures for them).
+ */
 export function mailboxDelivery(
   deps: MailboxDeliveryDeps,
 ): (identity: Identity, send: (frame: string | Buffer) => boolean) => Session {
-  return ({ userId, deviceId }, send) =>
-    new Session({
-      userId,
-      deviceId,
-      follow: (listener, onUnreadable) =>
-        deps.feeds.follow(deps.s.live(userToken(userId)), userId, listener, onUnreadable),
-      replay: (after, limit) => deps.persistence.replay(userId, deviceId, after, limit),
-      publishAcks: (acks) => deps.acks.publish(userId, deviceId, acks),
-      send,
-      maxInflight: deps.maxInflight,
-      ackTimeoutMs: deps.ackTimeoutMs,
-      replayPage: deps.replayPage,
-      logger: deps.logger,
-      onDelivered: deps.onDelivered,
-    });
+  const shared: SessionDeps = {
+    follow: (userId, feed) => deps.feeds.follow(deps.s.live(userToken(userId)), userId, feed),
+    unfollow: (userId, feed) => deps.feeds.unfollow(deps.s.live(userToken(userId)), feed),
+    replay: (userId, deviceId, after, limit) => deps.persistence.replay(userId, deviceId, after, limit),
+    publishAcks: (userId, deviceId, acks) => deps.acks.publish(userId, deviceId, acks),
+    maxInflight: deps.maxInflight,
+    ackTimeoutMs: deps.ackTimeoutMs,
+    replayPage: deps.replayPage,
+    logger: deps.logger,
+    onDelivered: deps.onDelivered,
+  };
+  return ({ userId, deviceId }, send) => new Session(shared, userId, deviceId, send);
 }

@@ -12,7 +12,7 @@ export class TokenBucket {
   constructor(
     private readonly rate: number,
     private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonicNow,
   ) {
     this.tokens = burst;
     this.last = now();
@@ -26,4 +26,9 @@ export class TokenBucket {
     this.tokens -= count;
     return true;
   }
+}
+
+/** One shared default clock: a default arrow here would be a new closure in every bucket. */
+function monotonicNow(): number {
+  return performance.now();
 }

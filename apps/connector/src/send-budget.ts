@@ -14,7 +14,8 @@ export type SendBudgetLimits = {
   total: number;
 };
 
-type UserShare = { bytes: number; sockets: Set<BufferedSocket> };
+/** A user's bytes and socket count; its sockets are looked up only when its budget is exceeded (rarely). */
+type UserShare = { bytes: number; sockets: number };
 
 /**
  * Bytes waiting in send buffers, per user and across the connector, so many slow sockets cannot together hold
@@ -41,10 +42,10 @@ export class SendBudget {
     this.counted.set(socket, 0);
     let share = this.users.get(socket.userId);
     if (!share) {
-      share = { bytes: 0, sockets: new Set() };
+      share = { bytes: 0, sockets: 0 };
       this.users.set(socket.userId, share);
     }
-    share.sockets.add(socket);
+    share.sockets++;
     this.record(socket);
   }
 
@@ -56,8 +57,7 @@ export class SendBudget {
     const share = this.users.get(socket.userId);
     if (!share) return;
     share.bytes -= bytes;
-    share.sockets.delete(socket);
-    if (share.sockets.size === 0) this.users.delete(socket.userId);
+    if (--share.sockets === 0) this.users.delete(socket.userId);
   }
 
   /** After a send to `socket`: records its buffer, and drops the fullest sockets while a budget is exceeded. */
@@ -66,7 +66,9 @@ export class SendBudget {
     this.record(socket);
     const share = this.users.get(socket.userId);
     if (share && share.bytes > this.limits.perUser) {
-      this.enforce([...share.sockets], () => share.bytes, this.limits.perUser);
+      const userId = socket.userId;
+      const sockets = [...this.counted.keys()].filter((s) => s.userId === userId);
+      this.enforce(sockets, () => share.bytes, this.limits.perUser);
     }
     if (this.total > this.limits.total) {
       this.enforce([...this.counted.keys()], () => this.total, this.limits.total);

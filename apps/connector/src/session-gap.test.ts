@@ -14,22 +14,25 @@ describe("a replay that reports a gap", () => {
         gap: { after: 3, before: 10 },
       },
     ];
-    const session = new Session({
-      userId: "u",
-      deviceId: "d",
-      follow: () => () => {},
-      replay: async (after) =>
-        after === undefined ? pages.shift()! : { messages: [], scannedTo: after, done: true },
-      publishAcks: async () => {},
-      send: (frame) => {
+    const session = new Session(
+      {
+        follow: () => {},
+        unfollow: () => {},
+        replay: async (_user, _device, after) =>
+          after === undefined ? pages.shift()! : { messages: [], scannedTo: after, done: true },
+        publishAcks: async () => {},
+        maxInflight: 10,
+        ackTimeoutMs: 1_000,
+        replayPage: 10,
+        logger: createLogger("test", "silent"),
+      },
+      "u",
+      "d",
+      (frame) => {
         frames.push(JSON.parse(frame.toString()) as { type: string; id?: string });
         return true;
       },
-      maxInflight: 10,
-      ackTimeoutMs: 1_000,
-      replayPage: 10,
-      logger: createLogger("test", "silent"),
-    });
+    );
     session.start();
     const deadline = Date.now() + 5_000;
     while (frames.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -1,8 +1,8 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
 import { createLogger } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
-import { type Delivery, type FeedListener, messageFrame } from "./live-feeds.js";
-import { Session } from "./session.js";
+import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
+import { Session, type SessionDeps } from "./session.js";
 
 /** A user's mailbox: seqs are global, so a user's own seqs have holes; `prev` links them. */
 function mailbox(seqs: number[]) {
@@ -19,19 +19,22 @@ function harness(options: { stored: number[]; floor?: number; maxInflight?: numb
   let stored = mailbox(options.stored);
   const sent: { id: string; seq: number }[] = [];
   const acks: AckedMessage[] = [];
-  let listener: FeedListener | undefined;
+  let listener: LiveListener | undefined;
   let replays = 0;
   const gate: { hold?: Promise<void> | undefined } = {};
-  const session = new Session({
-    userId: "u",
-    deviceId: "d",
-    follow: (l) => {
-      listener = l;
-      return () => {
-        listener = undefined;
-      };
+  const send = (frame: string | Buffer) => {
+    const parsed = JSON.parse(frame.toString()) as { id: string; seq: number };
+    sent.push({ id: parsed.id, seq: parsed.seq });
+    return true;
+  };
+  const deps: SessionDeps = {
+    follow: (_user, feed) => {
+      listener = feed;
     },
-    replay: async (after, limit): Promise<ReplayReply> => {
+    unfollow: () => {
+      listener = undefined;
+    },
+    replay: async (_user, _device, after, limit): Promise<ReplayReply> => {
       replays++;
       if (gate.hold) await gate.hold;
       const from = after ?? options.floor ?? 0;
@@ -40,26 +43,22 @@ function harness(options: { stored: number[]; floor?: number; maxInflight?: numb
       const last = messages.at(-1)?.seq ?? from;
       return { messages, scannedTo: last, done: messages.length === rest.length };
     },
-    publishAcks: async (a) => {
+    publishAcks: async (_user, _device, a) => {
       acks.push(...a);
-    },
-    send: (frame) => {
-      const parsed = JSON.parse(frame.toString()) as { id: string; seq: number };
-      sent.push({ id: parsed.id, seq: parsed.seq });
-      return true;
     },
     maxInflight: options.maxInflight ?? 100,
     ackTimeoutMs: 1_000,
     replayPage: options.page ?? 2,
     logger: createLogger("test", "silent"),
-  });
+  };
+  const session = new Session(deps, "u", "d", send);
   /** Stores a message and republishes it live (unless `lost`). */
   const publish = (seq: number, lost = false) => {
     const prev = stored.at(-1)?.seq ?? 0;
     const m = { id: `m${seq}`, seq, prev, data: { seq }, ts: 0 };
     stored = [...stored, m];
     const delivery: Delivery = { id: m.id, seq, prev, ts: 0, frame: messageFrame(m.id, seq, m.data, 0) };
-    if (!lost) listener?.(delivery);
+    if (!lost) listener?.push(delivery);
   };
   const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
   return {
@@ -70,7 +69,7 @@ function harness(options: { stored: number[]; floor?: number; maxInflight?: numb
     settle,
     gate,
     replays: () => replays,
-    live: (d: Delivery) => listener?.(d),
+    live: (d: Delivery) => listener?.push(d),
   };
 }
 

@@ -8,19 +8,22 @@ import {
   traceparentOf,
   withSpan,
 } from "@herald/service-kit";
-import { GaplessFeed } from "./gapless-feed.js";
-import { type Delivery, type FeedListener, messageFrame } from "./live-feeds.js";
+import { GaplessFeed, type GaplessFeedOptions, type Page } from "./gapless-feed.js";
+import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
 
+/** What every session of a connector shares: the per-user parts take the session's user and device. */
 export type SessionDeps = {
-  userId: string;
-  deviceId: string;
-  /** Starts following the user's live subject; returns the function that stops. */
-  follow: (listener: FeedListener, onUnreadable: () => void) => () => void;
+  /** Starts following the user's live subject with `feed`, until `unfollow`. */
+  follow: (userId: string, feed: LiveListener) => void;
+  unfollow: (userId: string, feed: LiveListener) => void;
   /** One page of unacked messages after `after` (the device's cursor when undefined). */
-  replay: (after: number | undefined, limit: number) => Promise<ReplayReply>;
-  publishAcks: (acks: AckedMessage[]) => Promise<void>;
-  /** Sends a frame; false when the socket can take no more (it is then being closed). */
-  send: (frame: string | Buffer) => boolean;
+  replay: (
+    userId: string,
+    deviceId: string,
+    after: number | undefined,
+    limit: number,
+  ) => Promise<ReplayReply>;
+  publishAcks: (userId: string, deviceId: string, acks: AckedMessage[]) => Promise<void>;
   maxInflight: number;
   ackTimeoutMs: number;
   replayPage: number;
@@ -41,67 +44,84 @@ type Inflight = {
  * User-message delivery for one connection: a gapless feed of the user's mailbox (replay from the device's
  * cursor, then live), plus what the device has not acked yet: resent after a timeout, and bounded, so the
  * feed pauses when too much is unacked and resumes by replay once acks make room.
+ *
+ * An idle connection keeps one of these, so it holds little: the session is its feed's source (methods, no
+ * closures), and the in-flight map and the acked-id memory are made by the first delivery or ack.
  */
-export class Session {
-  private readonly inflight = new Map<string, Inflight>();
+export class Session implements GaplessFeedOptions<Delivery> {
+  private inflight: Map<string, Inflight> | undefined;
   /** Ids acked on this connection lately (so a repeated ack is not "unknown"); `ackedRing` evicts oldest. */
-  private readonly recentlyAcked = new Set<string>();
-  /** Grows to `ackedCapacity` as acks come: preallocated, it cost every idle connection 16 kB. */
+  private recentlyAcked: Set<string> | undefined;
+  /** Grows to 2 × `maxInflight` as acks come: preallocated, it cost every idle connection 16 kB. */
   private readonly ackedRing: string[] = [];
-  private readonly ackedCapacity: number;
   private ackedNext = 0;
   private readonly feed: GaplessFeed<Delivery>;
-  private unfollow: (() => void) | undefined;
+  private following = false;
   private closed = false;
 
-  constructor(private readonly deps: SessionDeps) {
-    this.ackedCapacity = Math.max(1, deps.maxInflight * 2);
-    this.feed = new GaplessFeed<Delivery>({
-      replay: async (after, limit) => {
-        const reply = await deps.replay(after, limit);
-        // Before the messages after it, so the client knows where the loss lies.
-        if (reply.gap) deps.send(gapFrame(reply.gap));
-        const items = reply.messages.map((m) => ({
-          id: m.id,
-          seq: m.seq,
-          prev: m.prev,
-          ts: m.ts,
-          frame: messageFrame(m.id, m.seq, m.data, m.ts),
-          trace: m.trace,
-        }));
-        return { items, scannedTo: reply.scannedTo, done: reply.done };
-      },
-      deliver: (delivery) => this.deliver(delivery),
-      room: () => deps.maxInflight - this.inflight.size,
-      pageSize: deps.replayPage,
-      logger: deps.logger.child({ userId: deps.userId, deviceId: deps.deviceId }),
-    });
+  constructor(
+    private readonly deps: SessionDeps,
+    readonly userId: string,
+    readonly deviceId: string,
+    /** Sends a frame; false when the socket can take no more (it is then being closed). */
+    private readonly send: (frame: string | Buffer) => boolean,
+  ) {
+    this.feed = new GaplessFeed<Delivery>(this);
   }
 
   get inflightCount(): number {
-    return this.inflight.size;
+    return this.inflight?.size ?? 0;
+  }
+
+  get pageSize(): number {
+    return this.deps.replayPage;
+  }
+
+  /** Made when a replay fails (rarely), not kept per connection. */
+  get logger(): Logger {
+    return this.deps.logger.child({ userId: this.userId, deviceId: this.deviceId });
   }
 
   start(): void {
     // Follow first, then replay: anything stored after the replay's end is then seen live.
     // An unreadable live message (an invalid entry) is skipped; a catch-up steps over it and dead-letters it.
-    this.unfollow = this.deps.follow(
-      (delivery) => this.feed.push(delivery),
-      () => this.feed.resync(),
-    );
+    this.deps.follow(this.userId, this.feed);
+    this.following = true;
     this.feed.start();
   }
 
   close(): void {
     this.closed = true;
-    this.unfollow?.();
+    if (this.following) this.deps.unfollow(this.userId, this.feed);
+    this.following = false;
     this.feed.close();
-    this.inflight.clear();
+    this.inflight = undefined;
   }
 
   /** Catches up, for when live messages may have been missed (e.g. while NATS was unreachable). */
   resync(): void {
     this.feed.resync();
+  }
+
+  /** The feed's replay: one page of the device's unacked messages. */
+  async replay(after: number | undefined, limit: number): Promise<Page<Delivery>> {
+    const reply = await this.deps.replay(this.userId, this.deviceId, after, limit);
+    // Before the messages after it, so the client knows where the loss lies.
+    if (reply.gap) this.send(gapFrame(reply.gap));
+    const items = reply.messages.map((m) => ({
+      id: m.id,
+      seq: m.seq,
+      prev: m.prev,
+      ts: m.ts,
+      frame: messageFrame(m.id, m.seq, m.data, m.ts),
+      trace: m.trace,
+    }));
+    return { items, scannedTo: reply.scannedTo, done: reply.done };
+  }
+
+  /** How many more messages the feed may deliver now. */
+  room(): number {
+    return this.deps.maxInflight - this.inflightCount;
   }
 
   /** Applies a client ack; returns the ids this connection never delivered. */
@@ -110,9 +130,9 @@ export class Session {
     const unknown: string[] = [];
     const spans: Span[] = [];
     for (const id of ids) {
-      const entry = this.inflight.get(id);
+      const entry = this.inflight?.get(id);
       if (entry) {
-        this.inflight.delete(id);
+        this.inflight?.delete(id);
         const span = entry.trace ? this.ackSpan(id, entry) : undefined;
         const trace = traceparentOf(span);
         if (span) spans.push(span);
@@ -120,18 +140,18 @@ export class Session {
           trace ? { id, seq: entry.seq, prev: entry.prev, trace } : { id, seq: entry.seq, prev: entry.prev },
         );
         this.rememberAcked(id);
-      } else if (!this.recentlyAcked.has(id)) {
+      } else if (!this.recentlyAcked?.has(id)) {
         unknown.push(id);
       }
     }
     if (acks.length > 0) this.publishAcks(acks, spans);
-    if (this.feed.isPaused && this.inflight.size <= this.deps.maxInflight / 2) this.feed.resume();
+    if (this.feed.isPaused && this.inflightCount <= this.deps.maxInflight / 2) this.feed.resume();
     return unknown;
   }
 
   /** Publishes acks; their spans (while tracing) end when the ack bundle is stored. */
   private publishAcks(acks: AckedMessage[], spans: Span[] = []): void {
-    this.deps.publishAcks(acks).then(
+    this.deps.publishAcks(this.userId, this.deviceId, acks).then(
       () => {
         for (const span of spans) endSpan(span);
       },
@@ -146,19 +166,21 @@ export class Session {
   /** Sends again whatever has waited longer than the ack timeout. */
   resendOverdue(now: number): void {
     let resent = 0;
+    if (!this.inflight) return;
     for (const entry of this.inflight.values()) {
       if (now - entry.sentAt < this.deps.ackTimeoutMs) continue;
-      if (!this.deps.send(entry.frame)) return;
+      if (!this.send(entry.frame)) return;
       entry.sentAt = now;
       resent++;
     }
     if (resent > 0) this.deps.onDelivered?.(resent, true);
   }
 
-  private deliver(delivery: Delivery): void {
+  /** The feed's next message in order. */
+  deliver(delivery: Delivery): void {
     if (this.closed) return;
-    const earlier = this.inflight.get(delivery.id);
-    if (earlier !== undefined || this.recentlyAcked.has(delivery.id)) {
+    const earlier = this.inflight?.get(delivery.id);
+    if (earlier !== undefined || this.recentlyAcked?.has(delivery.id)) {
       // The same id stored again (a body `id` published without `Nats-Msg-Id`, which the stream cannot
       // deduplicate): the device has it, so this copy counts as acked instead of holding the cursor back.
       if (earlier?.seq !== delivery.seq)
@@ -166,9 +188,10 @@ export class Session {
       return;
     }
     const span = delivery.trace ? this.sendSpan(delivery) : undefined;
-    const sent = this.deps.send(delivery.frame);
+    const sent = this.send(delivery.frame);
     endSpan(span, sent ? undefined : "socket closed");
     if (!sent) return;
+    this.inflight ??= new Map();
     this.inflight.set(delivery.id, {
       seq: delivery.seq,
       prev: delivery.prev,
@@ -184,7 +207,7 @@ export class Session {
     return startSpan("herald.connector.send", delivery.trace, SpanKind.PRODUCER, {
       "messaging.message.id": delivery.id,
       "herald.seq": delivery.seq,
-      "herald.device_id": this.deps.deviceId,
+      "herald.device_id": this.deviceId,
     });
   }
 
@@ -193,19 +216,21 @@ export class Session {
     return startSpan("herald.connector.ack", entry.trace, SpanKind.CONSUMER, {
       "messaging.message.id": id,
       "herald.seq": entry.seq,
-      "herald.device_id": this.deps.deviceId,
+      "herald.device_id": this.deviceId,
     });
   }
 
   // A ring, not "delete the Set's first entry": that walks every deleted slot before the first live one.
   private rememberAcked(id: string): void {
-    if (this.ackedRing.length < this.ackedCapacity) {
+    this.recentlyAcked ??= new Set();
+    const capacity = Math.max(1, this.deps.maxInflight * 2);
+    if (this.ackedRing.length < capacity) {
       this.ackedRing.push(id);
     } else {
       const evicted = this.ackedRing[this.ackedNext];
       if (evicted !== undefined) this.recentlyAcked.delete(evicted);
       this.ackedRing[this.ackedNext] = id;
-      this.ackedNext = (this.ackedNext + 1) % this.ackedCapacity;
+      this.ackedNext = (this.ackedNext + 1) % capacity;
     }
     this.recentlyAcked.add(id);
   }

@@ -34,7 +34,7 @@ export class SseTransport implements Transport {
     response.write(": open\n\n");
     response.once("close", () => {
       this.ended = true;
-      this.events?.close();
+      this.events?.onGone();
     });
     response.on("error", () => response.destroy());
   }
@@ -53,7 +53,7 @@ export class SseTransport implements Transport {
 
   /** A frame the client POSTed. */
   receive(text: string): void {
-    if (this.open) this.events?.message(text, false);
+    if (this.open) this.events?.onFrame(text, false);
   }
 
   send(frame: string | Buffer): void {
@@ -93,6 +93,6 @@ export class SseTransport implements Transport {
     if (!this.open) return;
     const drained = this.response.writableLength === 0;
     this.response.write(": ping\n\n");
-    if (drained) this.events?.pong();
+    if (drained) this.events?.onPong();
   }
 }

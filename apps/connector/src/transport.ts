@@ -5,15 +5,15 @@ import WebSocket from "ws";
 /** How a client is connected: the connection's protocol is the same over both. */
 export type TransportKind = "websocket" | "sse";
 
-/** What a transport tells its connection. */
-export type TransportEvents = {
+/** What a transport tells its connection: methods of one object (the connection), so no closures per socket. */
+export interface TransportEvents {
   /** One client frame's text (`binary`: it came as a binary WebSocket frame, which is refused). */
-  message: (text: string, binary: boolean) => void;
+  onFrame(text: string, binary: boolean): void;
   /** The client answered a keep-alive ping. */
-  pong: () => void;
+  onPong(): void;
   /** The transport is gone; called once. */
-  close: () => void;
-};
+  onGone(): void;
+}
 
 /** How long a client that never answers the close handshake keeps its socket. */
 const CLOSE_GRACE_MS = 5_000;
@@ -39,10 +39,11 @@ export interface Transport {
 /** A `ws` socket as a transport. */
 export class WsTransport implements Transport {
   readonly kind = "websocket";
+  events: TransportEvents | undefined;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly logger: Logger,
+    readonly logger: Logger,
   ) {}
 
   get open(): boolean {
@@ -54,10 +55,13 @@ export class WsTransport implements Transport {
   }
 
   listen(events: TransportEvents): void {
-    this.ws.on("message", (data, isBinary) => events.message(data.toString(), isBinary));
-    this.ws.on("pong", events.pong);
-    this.ws.on("close", events.close);
-    this.ws.on("error", (err) => this.logger.debug({ err }, "socket error"));
+    // Shared listeners that find the transport on the socket: closures here would be made for every socket.
+    (this.ws as WsWithTransport)[TRANSPORT] = this;
+    this.events = events;
+    this.ws.on("message", onWsMessage);
+    this.ws.on("pong", onWsPong);
+    this.ws.on("close", onWsClose);
+    this.ws.on("error", onWsError);
   }
 
   send(frame: string | Buffer): void {
@@ -87,4 +91,23 @@ export class WsTransport implements Transport {
   ping(): void {
     this.ws.ping();
   }
+}
+
+const TRANSPORT = Symbol("herald.transport");
+type WsWithTransport = WebSocket & { [TRANSPORT]?: WsTransport };
+
+function onWsMessage(this: WsWithTransport, data: WebSocket.RawData, isBinary: boolean): void {
+  this[TRANSPORT]?.events?.onFrame(data.toString(), isBinary);
+}
+
+function onWsPong(this: WsWithTransport): void {
+  this[TRANSPORT]?.events?.onPong();
+}
+
+function onWsClose(this: WsWithTransport): void {
+  this[TRANSPORT]?.events?.onGone();
+}
+
+function onWsError(this: WsWithTransport, err: Error): void {
+  this[TRANSPORT]?.logger.debug({ err }, "socket error");
 }

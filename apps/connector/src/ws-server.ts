@@ -41,6 +41,8 @@ export function deflateOptions(compression: WsEndpointOptions["compression"]) {
 export function attachWebSocket(server: Server, options: WsEndpointOptions): void {
   const wss = new WebSocketServer({
     noServer: true,
+    // Connections are tracked by the connector; ws's own set would add a listener per socket.
+    clientTracking: false,
     maxPayload: options.maxFrameBytes,
     perMessageDeflate: deflateOptions(options.compression),
   });

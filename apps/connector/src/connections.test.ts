@@ -1,0 +1,108 @@
+import { CloseCode } from "@herald/protocol";
+import { createLogger } from "@herald/service-kit";
+import { describe, expect, it } from "vitest";
+import type { Identity } from "./auth.js";
+import type { ChannelSubscriptions } from "./channel-subscriptions.js";
+import { Connection, type ConnectionDeps } from "./connection.js";
+import { Connections } from "./connections.js";
+import { SendBudget } from "./send-budget.js";
+import type { Session } from "./session.js";
+import type { Transport, TransportEvents } from "./transport.js";
+
+/** A transport that records what the connection does to it. */
+class FakeTransport implements Transport {
+  readonly kind = "websocket";
+  open = true;
+  bufferedAmount = 0;
+  sent: string[] = [];
+  closed: number[] = [];
+  events: TransportEvents | undefined;
+  listen(events: TransportEvents): void {
+    this.events = events;
+  }
+  send(frame: string | Buffer): void {
+    this.sent.push(frame.toString());
+  }
+  close(code: number): void {
+    this.closed.push(code);
+    this.open = false;
+    this.events?.onGone();
+  }
+  terminate(): void {
+    this.close(1006);
+  }
+  ping(): void {}
+}
+
+function setup() {
+  const made = { sessions: 0, channels: 0 };
+  const deps: ConnectionDeps = {
+    verify: async () => {
+      throw new Error("not used");
+    },
+    handshakeTimeoutMs: 10_000,
+    maxBufferedBytes: 1024 * 1024,
+    sendBudget: new SendBudget({ perUser: 1024 * 1024, total: 1024 * 1024 }),
+    logger: createLogger("test", "silent"),
+    createSession: () => {
+      made.sessions++;
+      return { start: () => {}, close: () => {}, inflightCount: 0 } as unknown as Session;
+    },
+    createChannels: () => {
+      made.channels++;
+      return {
+        subscribe: async () => undefined,
+        closeAll: () => {},
+      } as unknown as ChannelSubscriptions;
+    },
+    rateLimit: { perSecond: 10, burst: 10 },
+    onOpen: () => {},
+    onClose: () => {},
+    onSlowConsumer: () => {},
+  };
+  const connections = new Connections();
+  const open = (expiresAt: number) => {
+    const identity: Identity = { userId: "u", deviceId: "d", channels: [], expiresAt, channel: undefined };
+    const transport = new FakeTransport();
+    const connection = new Connection(transport, deps, identity);
+    connections.add(connection);
+    return { transport, connection };
+  };
+  return { connections, open, made };
+}
+
+describe("connections", () => {
+  it("closes expired tokens' connections with 4003 on a sweep, and only those", () => {
+    const { connections, open } = setup();
+    const now = Date.now();
+    const soon = open(now + 1_000);
+    const later = open(now + 60_000);
+    connections.expireAll(now);
+    expect(soon.transport.closed).toEqual([]);
+    connections.expireAll(now + 1_000);
+    expect(soon.transport.closed).toEqual([CloseCode.TokenExpired]);
+    expect(later.transport.closed).toEqual([]);
+    expect(connections.size).toBe(1);
+    // A closing connection is not closed again by the next sweep.
+    connections.expireAll(now + 2_000);
+    expect(soon.transport.closed).toEqual([CloseCode.TokenExpired]);
+  });
+
+  it("makes the channel subscriptions on the first subscribe, not for every connection", async () => {
+    const { open, made } = setup();
+    const { transport, connection } = open(Date.now() + 60_000);
+    expect(made).toEqual({ sessions: 1, channels: 0 });
+    expect(connection.channels).toBeUndefined();
+    transport.events?.onFrame(JSON.stringify({ type: "subscribe", channel: "news" }), false);
+    transport.events?.onFrame(JSON.stringify({ type: "subscribe", channel: "sport" }), false);
+    expect(made.channels).toBe(1);
+    expect(connection.channels).toBeDefined();
+  });
+
+  it("still limits the frame rate with the bucket made by the first frame", () => {
+    const { open } = setup();
+    const { transport } = open(Date.now() + 60_000);
+    for (let i = 0; i < 11; i++) transport.events?.onFrame("not json", false);
+    expect(transport.sent.filter((f) => f.includes('"rate_limited"'))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,127 @@
+// Idle load generator: one process holding a share of the idle connections (Herald clients that authenticate
+// and then only answer pings, plain `ws` sockets, or Socket.IO clients). Nothing is sent after the handshake,
+// so the servers are measured holding connections, not moving messages.
+import { io, type Socket } from "socket.io-client";
+import WebSocket from "ws";
+import { serveRpc } from "./worker.js";
+
+export type IdleMode = "herald" | "ws" | "sio";
+export type IdleTarget = { url: string; localAddress: string; user: string };
+export type IdleConnectParams = {
+  mode: IdleMode;
+  targets: IdleTarget[];
+  concurrency: number;
+  timeoutMs: number;
+};
+export type IdleConnectResult = { connected: number; failed: number; closedEarly: number; error?: string };
+
+type Client = { close: () => void };
+let clients: Client[] = [];
+let closedEarly = 0;
+
+/** A WebSocket client, ready when open (`ws`) or once the connector's `welcome` arrived (Herald). */
+function openWs(mode: IdleMode, target: IdleTarget, timeoutMs: number): Promise<Client> {
+  const ws = new WebSocket(target.url, { perMessageDeflate: false, localAddress: target.localAddress });
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`${target.user} not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const becomeReady = () => {
+      ready = true;
+      clearTimeout(timer);
+      resolve({
+        close: () => {
+          ready = false; // closed by us: not counted as closed early
+          ws.terminate();
+        },
+      });
+    };
+    if (mode === "ws") ws.once("open", becomeReady);
+    else
+      ws.once("message", (raw: Buffer) => {
+        const text = raw.toString();
+        if (text.includes('"type":"welcome"')) return becomeReady();
+        clearTimeout(timer);
+        ws.terminate();
+        reject(new Error(`${target.user}: expected welcome, got ${text.slice(0, 200)}`));
+      });
+    ws.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    ws.on("close", (code) => {
+      if (ready) closedEarly++;
+      clearTimeout(timer);
+      reject(new Error(`${target.user} closed (${code}) before it was ready`));
+    });
+  });
+}
+
+/** A Socket.IO client over WebSocket only, ready once connected (its server joins it to the user's room). */
+function openSio(target: IdleTarget, timeoutMs: number): Promise<Client> {
+  const socket: Socket = io(target.url, {
+    transports: ["websocket"],
+    auth: { u: target.user },
+    reconnection: false,
+    timeout: timeoutMs,
+    localAddress: target.localAddress,
+  } as Parameters<typeof io>[1]);
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => {
+      socket.once("disconnect", (reason) => {
+        if (reason !== "io client disconnect") closedEarly++;
+      });
+      resolve({ close: () => socket.disconnect() });
+    });
+    socket.once("connect_error", (error) => {
+      socket.disconnect();
+      reject(error);
+    });
+  });
+}
+
+async function connectAll(params: IdleConnectParams): Promise<IdleConnectResult> {
+  let next = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  // A bounded number of handshakes at once: the connect storm is not what this measures.
+  const lane = async () => {
+    while (next < params.targets.length) {
+      const target = params.targets[next++];
+      if (!target) break;
+      try {
+        const client =
+          params.mode === "sio"
+            ? await openSio(target, params.timeoutMs)
+            : await openWs(params.mode, target, params.timeoutMs);
+        clients.push(client);
+      } catch (error) {
+        failed++;
+        firstError ??= String((error as Error)?.message ?? error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: params.concurrency }, lane));
+  return { connected: clients.length, failed, closedEarly, ...(firstError ? { error: firstError } : {}) };
+}
+
+function closeAll(): void {
+  for (const client of clients) client.close();
+  clients = [];
+  closedEarly = 0;
+}
+
+serveRpc(
+  {
+    connect: (params) => connectAll(params as IdleConnectParams),
+    /** Connections that closed after they were ready (a server that dropped idle clients). */
+    closedEarly: () => closedEarly,
+    close: () => {
+      closeAll();
+      return true;
+    },
+  },
+  closeAll,
+);

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { IDLE_TARGET_BYTES, idleLines, idleRatios, renderIdleChart } from "./idle-report.js";
+import type { IdleResult } from "./idle-run.js";
+import { idleSourceAddress, memoryResult } from "./idle-run.js";
+import { parseOptions } from "./options.js";
+
+const idle = (herald: number, ws: number, sio: number | undefined): IdleResult => ({
+  connections: 10_000,
+  herald: memoryResult(10_000, 100_000_000, 100_000_000 + herald * 10_000),
+  ws: memoryResult(10_000, 50_000_000, 50_000_000 + ws * 10_000),
+  socketio: sio === undefined ? { skipped: "failed: no Redis" } : memoryResult(10_000, 1, 1 + sio * 10_000),
+  loadAverage: [1.5, 2],
+});
+
+describe("the idle memory part", () => {
+  it("takes RSS growth per connection", () => {
+    expect(memoryResult(4, 1_000, 9_000)).toEqual({
+      connections: 4,
+      rssBeforeBytes: 1_000,
+      rssAfterBytes: 9_000,
+      perConnectionBytes: 2_000,
+    });
+  });
+
+  it("spreads clients over source addresses from 127.0.0.2", () => {
+    expect([0, 1, 9, 10].map(idleSourceAddress)).toEqual([
+      "127.0.0.2",
+      "127.0.0.3",
+      "127.0.0.11",
+      "127.0.0.2",
+    ]);
+  });
+
+  it("compares Herald with raw ws and Socket.IO, against the target", () => {
+    expect(idleRatios(idle(12_000, 6_000, 24_000))).toEqual({
+      heraldVsRawWs: 2,
+      heraldVsSocketIo: 0.5,
+      withinTarget: false,
+    });
+    expect(idleRatios(idle(IDLE_TARGET_BYTES, 6_000, undefined))).toEqual({
+      heraldVsRawWs: 1,
+      heraldVsSocketIo: null,
+      withinTarget: true,
+    });
+  });
+
+  it("reports each system, or why it was skipped", () => {
+    const lines = idleLines(idle(12_000, 6_000, undefined)).join("\n");
+    expect(lines).toContain("Herald connector (authenticated) 12000 B, raw ws 6000 B");
+    expect(lines).toContain("Socket.IO (Redis Streams adapter) skipped (failed: no Redis)");
+    expect(lines).toContain("MISSED");
+    expect(idleLines(undefined)).toEqual([]);
+  });
+
+  it("draws a bar per measured system and the target", () => {
+    const svg = renderIdleChart(idle(12_000, 6_000, 24_000), "2026-12-06T00:00:00Z");
+    expect(svg).toContain("12k B");
+    expect(svg).toContain("24k B");
+    expect(svg).toContain("target ≤ 6k B");
+    expect(svg).not.toMatch(/NaN|undefined/);
+    expect(renderIdleChart(idle(12_000, 6_000, undefined), "t")).not.toContain("Socket.IO (Redis");
+  });
+
+  it("has 10,000 idle connections by default, fewer with --quick, and can be skipped", () => {
+    expect(parseOptions([], {}, "/b").idleConnections).toBe(10_000);
+    expect(parseOptions(["--quick"], {}, "/b").idleConnections).toBe(2_000);
+    expect(parseOptions(["--idle-connections", "500"], {}, "/b").idleConnections).toBe(500);
+    expect(parseOptions(["--skip", "idle"], {}, "/b").skip).toEqual(["idle"]);
+  });
+});
