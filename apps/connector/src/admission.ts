@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { ErrorCode } from "@herald/protocol";
+import { TokenBucket } from "@herald/service-kit";
 import { clientAddress, type ProxyTrust } from "./client-address.js";
-import { TokenBucket } from "./rate-limit.js";
 
 export type AdmissionOptions = {
   /** False while draining: new clients are refused (503). */

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { CloseCode, ErrorCode, type WelcomeFrame } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
+import { TokenBucket } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import type { ChannelSubscriptions } from "./channel-subscriptions.js";
 import { errorFrame, parseClientFrame } from "./frames.js";
-import { TokenBucket } from "./rate-limit.js";
 import type { BufferedSocket, SendBudget } from "./send-budget.js";
 import type { Session } from "./session.js";
 import type { Transport, TransportEvents } from "./transport.js";
