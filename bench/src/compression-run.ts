@@ -5,6 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { type ClientPool, startClientPool } from "./client-pool.js";
 import type { WireStats } from "./client-worker.js";
 import { nowUs, sleep, wallUs } from "./clock.js";
+import { closedLoopPhase } from "./closed-loop.js";
 import {
   type CompressionResult,
   type CompressionRound,
@@ -12,10 +13,9 @@ import {
   type PayloadSize,
   summarizeCompression,
 } from "./compression-report.js";
-import { idPrefix, messageId } from "./frames.js";
+import { messageId } from "./frames.js";
 import { userIds } from "./herald-run.js";
 import type { BenchOptions } from "./options.js";
-import { windowed } from "./pacing.js";
 import { deflateRatio, realisticPayloads, sampleFrame } from "./payloads.js";
 import { cpuMeter, rssBytes } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
@@ -178,14 +178,9 @@ async function closedLoop(
     await sleep(2_000);
     const rssIdle = await rssBytes(connectorPid);
     await checkNegotiated(pool, compression, users.length);
+    const loop = { pool, receipts, runId, window: o.window, inflight: o.inflight, publish };
     const run = async (phase: number, n: number) => {
-      await pool.reset({ phase, messages: n, recordLatencies: false });
-      receipts.reset(idPrefix(runId, phase), n);
-      await windowed(n, o.window, async (i) => {
-        await receipts.atLeast(i - o.inflight + 1);
-        return publish(phase, i);
-      });
-      await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
+      await closedLoopPhase(loop, phase, n);
       return pool.waitForAll(n, { idleMs: 5_000, timeoutMs: 30_000 });
     };
     await run(1, Math.min(o.messages, users.length * 2));

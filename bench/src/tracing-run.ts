@@ -7,10 +7,10 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import { startClientPool } from "./client-pool.js";
 import { nowUs, sleep } from "./clock.js";
-import { dataMaker, idPrefix, messageId } from "./frames.js";
+import { closedLoopPhase } from "./closed-loop.js";
+import { dataMaker, messageId } from "./frames.js";
 import { userIds } from "./herald-run.js";
 import type { BenchOptions } from "./options.js";
-import { windowed } from "./pacing.js";
 import { cpuMeter } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { loadAverage1m } from "./results.js";
@@ -148,15 +148,8 @@ async function closedLoop(
       "herald",
       users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
     );
-    const run = async (phase: number, n: number) => {
-      await pool.reset({ phase, messages: n, recordLatencies: false });
-      receipts.reset(idPrefix(runId, phase), n);
-      await windowed(n, o.window, async (i) => {
-        await receipts.atLeast(i - o.inflight + 1);
-        return publish(phase, i);
-      });
-      await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
-    };
+    const loop = { pool, receipts, runId, window: o.window, inflight: o.inflight, publish };
+    const run = (phase: number, n: number) => closedLoopPhase(loop, phase, n);
     await run(1, Math.min(o.messages, users.length * 2));
     await sleep(500);
     const cpu = await cpuMeter({
