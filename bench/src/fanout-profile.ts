@@ -29,7 +29,7 @@ export function areaOf(frame: CallFrame): string {
   if (url.startsWith("node:") || (url === "" && functionName !== "")) return "node internals";
   const app = /\/(apps|packages)\/([^/]+)\//.exec(url);
   if (app) return `${app[1]}/${app[2]}`;
-  return url || "other";
+  return url.replace(/^.*\/(bench|e2e|scripts)\//, "$1/") || "other";
 }
 
 const round = (value: number) => Math.round(value * 10) / 10;
@@ -64,7 +64,8 @@ export function summarizeProfile(profile: CpuProfile, topN = 15): ProfileSummary
       continue;
     }
     const { functionName, url, lineNumber } = node.callFrame;
-    const file = url.replace(/^.*\/node_modules\//, "").replace(/^.*\/(apps|packages)\//, "$1/");
+    // Paths from the repository (or node_modules) on, never the machine's.
+    const file = url.replace(/^.*\/node_modules\//, "").replace(/^.*\/(apps|packages|bench)\//, "$1/");
     const key = `${functionName || "(anonymous)"} ${file ? `${file}:${lineNumber + 1}` : ""}`.trim();
     functions.set(key, (functions.get(key) ?? 0) + us);
     areas.set(area, (areas.get(area) ?? 0) + us);

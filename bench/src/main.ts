@@ -10,7 +10,7 @@ import { runBaseline } from "./baseline-run.js";
 import { startSocketIoServers, startWsServer } from "./baseline-servers.js";
 import { chartInput } from "./chart.js";
 import { nowUs } from "./clock.js";
-import { compressionDocument, renderCompressionChart } from "./compression-report.js";
+import { compressionDocument, renderCompressionChart, withoutPaths } from "./compression-report.js";
 import { runCompressionCost } from "./compression-run.js";
 import { runHerald, userIds } from "./herald-run.js";
 import { renderIdleChart } from "./idle-report.js";
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     durationSec: Math.round((nowUs() - startUs) / 1e5) / 10,
-    command: ["pnpm bench", ...process.argv.slice(2)].join(" "),
+    command: withoutPaths(["pnpm bench", ...process.argv.slice(2)].join(" ")),
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? "unknown",
