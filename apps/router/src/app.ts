@@ -1,5 +1,5 @@
-import { subjects } from "@herald/protocol";
-import { createHandlerGuard, runLeaderLoop, type ServiceDeps } from "@herald/service-kit";
+import { type Subjects, subjects } from "@herald/protocol";
+import { createHandlerGuard, type Logger, runLeaderLoop, type ServiceDeps } from "@herald/service-kit";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Config } from "./config.js";
 import { DestinationOrder } from "./destination-order.js";
@@ -34,19 +34,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
   const order = new DestinationOrder(config.ROUTER_ACK_WAIT);
-  const pipeline: OrderedPipeline<JsMsg> = new OrderedPipeline(config.ROUTER_MAX_INFLIGHT, (msg) =>
-    route(msg),
-  );
-  const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
-  const route = createRoute({
-    nats,
-    s,
-    logger,
-    metrics,
-    order,
-    prepare: prepareOptions(s, config, nats),
-    mailboxFull: mailboxFullHandler({ ...nats, s, refused: metrics.mailboxFull }),
-  });
+  const pipeline = routingPipeline(deps, s, logger, order);
   const lease = createRouterLease(nats, config, s, logger);
   let consuming: () => void = () => {};
   const intake = new IntakeConsumer({
@@ -110,4 +98,28 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
       return nats.connected() ? undefined : "NATS is not connected";
     },
   };
+}
+
+/** Routes each intake message in arrival order (`createRoute`), with the metrics that count it. */
+function routingPipeline(
+  deps: ServiceDeps<Config>,
+  s: Subjects,
+  logger: Logger,
+  order: DestinationOrder,
+): OrderedPipeline<JsMsg> {
+  const { nats, config } = deps;
+  const pipeline: OrderedPipeline<JsMsg> = new OrderedPipeline(config.ROUTER_MAX_INFLIGHT, (msg) =>
+    route(msg),
+  );
+  const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
+  const route = createRoute({
+    nats,
+    s,
+    logger,
+    metrics,
+    order,
+    prepare: prepareOptions(s, config, nats),
+    mailboxFull: mailboxFullHandler({ ...nats, s, refused: metrics.mailboxFull }),
+  });
+  return pipeline;
 }
