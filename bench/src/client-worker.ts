@@ -7,6 +7,7 @@ import { MAX_ACK_IDS } from "@herald/protocol";
 import { io, type Socket } from "socket.io-client";
 import WebSocket from "ws";
 import { type BenchData, nowUs } from "./clock.js";
+import { openInLanes } from "./pacing.js";
 import { Tally } from "./tally.js";
 import { serveRpc } from "./worker.js";
 
@@ -121,24 +122,13 @@ async function connectAll(
     ws: openRaw,
     sio: openSocketIo,
   }[params.mode];
-  let next = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  // A few at a time: a real connect storm is not what this measures.
-  const lane = async () => {
-    while (next < params.targets.length) {
-      const target = params.targets[next++];
-      if (!target) break;
-      try {
-        connections.push(await open(target, params.timeoutMs));
-      } catch (error) {
-        failed++;
-        firstError ??= String((error as Error)?.message ?? error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: params.concurrency }, lane));
-  return { connected: connections.length, failed, ...(firstError ? { error: firstError } : {}) };
+  const outcome = await openInLanes(
+    params.targets,
+    params.concurrency,
+    (target) => open(target, params.timeoutMs),
+    (c) => connections.push(c),
+  );
+  return { connected: connections.length, ...outcome };
 }
 
 /** `ws` keeps its TCP socket in `_socket` (not typed): its byte counters are what went over the wire. */

@@ -3,6 +3,7 @@
 // so the servers are measured holding connections, not moving messages.
 import { io, type Socket } from "socket.io-client";
 import WebSocket from "ws";
+import { openInLanes } from "./pacing.js";
 import { serveRpc } from "./worker.js";
 
 export type IdleMode = "herald" | "ws" | "sio";
@@ -83,28 +84,10 @@ function openSio(target: IdleTarget, timeoutMs: number): Promise<Client> {
 }
 
 async function connectAll(params: IdleConnectParams): Promise<IdleConnectResult> {
-  let next = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  // A bounded number of handshakes at once: the connect storm is not what this measures.
-  const lane = async () => {
-    while (next < params.targets.length) {
-      const target = params.targets[next++];
-      if (!target) break;
-      try {
-        const client =
-          params.mode === "sio"
-            ? await openSio(target, params.timeoutMs)
-            : await openWs(params.mode, target, params.timeoutMs);
-        clients.push(client);
-      } catch (error) {
-        failed++;
-        firstError ??= String((error as Error)?.message ?? error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: params.concurrency }, lane));
-  return { connected: clients.length, failed, closedEarly, ...(firstError ? { error: firstError } : {}) };
+  const open = (target: (typeof params.targets)[number]) =>
+    params.mode === "sio" ? openSio(target, params.timeoutMs) : openWs(params.mode, target, params.timeoutMs);
+  const outcome = await openInLanes(params.targets, params.concurrency, open, (c) => clients.push(c));
+  return { connected: clients.length, closedEarly, ...outcome };
 }
 
 function closeAll(): void {

@@ -59,3 +59,32 @@ export async function paced(rate: number, durationMs: number, send: (i: number) 
   }
   return sent;
 }
+
+/**
+ * Opens a client per target, `concurrency` handshakes at a time (a real connect storm is not what the benchmarks
+ * measure), handing each opened one to `opened`. A failure is counted, and the first one's message kept.
+ */
+export async function openInLanes<T, C>(
+  targets: readonly T[],
+  concurrency: number,
+  open: (target: T) => Promise<C>,
+  opened: (client: C) => void,
+): Promise<{ failed: number; error?: string }> {
+  let next = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  const lane = async () => {
+    while (next < targets.length) {
+      const target = targets[next++];
+      if (target === undefined) break;
+      try {
+        opened(await open(target));
+      } catch (error) {
+        failed++;
+        firstError ??= String((error as Error)?.message ?? error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { failed, ...(firstError ? { error: firstError } : {}) };
+}
