@@ -1,5 +1,5 @@
 import type { BenchResults } from "./report.js";
-import { escapeXml, formatNumber } from "./svg.js";
+import { escapeXml, formatNumber, svgDocument } from "./svg.js";
 
 export type PayloadSize = "small" | "large";
 export type Setting = "off" | "on";
@@ -198,13 +198,7 @@ export function renderCompressionChart(result: CompressionResult, subtitle: stri
   }
   out.push(text(20, y, "Bars: mean of the rounds; ratios: Σ on ÷ Σ off.", 'font-size="11" fill="#555"'));
   y += 20;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="13">`,
-    `<rect width="${width}" height="${y}" fill="#fff"/>`,
-    ...out,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(width, y, out);
 }
 
 /** `compression-latest.json`: the part with the run's context, without any path of this machine. */

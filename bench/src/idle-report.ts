@@ -1,6 +1,6 @@
 import type { IdleResult } from "./idle-run.js";
 import type { MemoryResult } from "./results.js";
-import { escapeXml, formatNumber } from "./svg.js";
+import { escapeXml, formatNumber, svgDocument } from "./svg.js";
 
 /** The issue's target: RSS per idle authenticated connection on one connector. */
 export const IDLE_TARGET_BYTES = 6_000;
@@ -87,11 +87,5 @@ export function renderIdleChart(idle: IdleResult, startedAt: string): string {
     ),
   );
   const height = Math.ceil(y + 20);
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="13">`,
-    `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    ...parts,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(WIDTH, height, parts);
 }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { LatencySummary } from "./stats.js";
-import { escapeXml, formatNumber } from "./svg.js";
+import { escapeXml, formatNumber, svgDocument } from "./svg.js";
 
 /** The issue's targets for presence. */
 export const PRESENCE_TARGETS = { queryP99Ms: 5, eventLagP99Ms: 100, bytesPerConnection: 500 } as const;
@@ -211,11 +211,5 @@ export function renderPresenceChart(r: PresenceBenchResults, subtitle: string): 
     );
     y += 40;
   }
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="13">`,
-    `<rect width="${width}" height="${y}" fill="#fff"/>`,
-    ...out,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(width, y, out);
 }

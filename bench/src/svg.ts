@@ -31,6 +31,17 @@ const COLORS = {
 };
 
 /** Escapes text for SVG content and attribute values. */
+/** A whole SVG document of `width` × `height` on a white background, holding `parts`. */
+export function svgDocument(width: number, height: number, parts: string[]): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    ...parts,
+    "</svg>",
+    "",
+  ].join("\n");
+}
+
 export function escapeXml(text: string): string {
   return text.replace(
     /[<>&"']/g,
@@ -161,11 +172,5 @@ export function renderChart(input: ChartInput): string {
     y += 16;
   }
   const height = Math.ceil(y);
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="13">`,
-    `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    ...parts,
-    "</svg>",
-    "",
-  ].join("\n");
+  return svgDocument(WIDTH, height, parts);
 }
