@@ -13,6 +13,7 @@ import {
 } from "testcontainers";
 import { readToolchain } from "../../../scripts/lib/toolchain.mjs";
 import { createNatsAuth, type NatsAuth, natsServerAuthEnv } from "./nats-auth.js";
+import { natsClusterHandle } from "./nats-cluster-handle.js";
 import { natsConfigText } from "./nats-config.js";
 import { NATS_MODE_ENV } from "./nats-mode.js";
 import type { NatsCluster, NatsServer, NatsServerOptions } from "./nats-server.js";
@@ -196,13 +197,5 @@ export async function startNatsContainerCluster(
     await network.stop().catch(() => {});
     throw failure.reason;
   }
-  return {
-    nodes,
-    url: nodes.map((node) => node.url).join(","),
-    auth,
-    dispose: async () => {
-      await Promise.all(nodes.map((node) => node.dispose()));
-      await network.stop();
-    },
-  };
+  return natsClusterHandle(nodes, auth, () => network.stop());
 }
