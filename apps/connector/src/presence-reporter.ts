@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import {
   type ConnectionInfo,
+  ConnectionSetDigest,
+  LEGACY_PRESENCE_HOLD_MS,
   type PresenceReport,
   payloadBudget,
   presenceSyncSchema,
@@ -17,16 +19,16 @@ import {
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /**
- * Most connections per heartbeat part. Presence applies one part per slice of its event loop and skips parts
- * identical to the previous heartbeat's, so small parts keep its queries and events from waiting behind a large
- * heartbeat, and one change re-parses little. Parts are also cut by bytes, below NATS' `max_payload`: long
- * non-ASCII ids make an entry up to ~1.1 kB.
+ * Most connections per heartbeat part. Presence applies one part per slice of its event loop, so small parts
+ * keep its queries and events from waiting behind a large heartbeat. Parts are also cut by bytes, below NATS'
+ * `max_payload`: long non-ASCII ids make an entry up to ~1.1 kB.
  */
 const HEARTBEAT_PART_SIZE = 1_000;
 
 type ReportBody =
   | Omit<Extract<PresenceReport, { type: "open" }>, "connectorId" | "bootId" | "seq">
   | Omit<Extract<PresenceReport, { type: "close" }>, "connectorId" | "bootId" | "seq">
+  | Omit<Extract<PresenceReport, { type: "beat" }>, "connectorId" | "bootId" | "seq">
   | Omit<Extract<PresenceReport, { type: "heartbeat" }>, "connectorId" | "bootId" | "seq">
   | Omit<Extract<PresenceReport, { type: "shutdown" }>, "connectorId" | "bootId" | "seq">;
 
@@ -64,14 +66,22 @@ export function splitBySize<T>(
 }
 
 /**
- * Tells presence what this connector holds: each open and close as it happens, and the whole set on a
- * heartbeat (and whenever presence asks with a sync), so presence converges even after lost reports or a
- * NATS reconnect. `bootId` tells a restarted connector apart; `seq` lets presence notice a lost report.
+ * Tells presence what this connector holds: each open and close as it happens, every interval a beat with a
+ * digest of the whole set (O(1): the digest is kept up to date at each open and close), and the whole list
+ * when presence asks with a sync (it does when a beat does not match what it holds, when it starts, or when
+ * it notices a lost report), so presence converges even after lost reports or a NATS reconnect. `bootId`
+ * tells a restarted connector apart; `seq` (beats included) lets presence notice a lost report.
+ *
+ * A sync request without `beats` comes from a presence replica of the previous release, which only counts
+ * full heartbeats as liveness: for `LEGACY_PRESENCE_HOLD_MS` after one, every beat is a full heartbeat instead.
  */
 export class PresenceReporter {
   private readonly connections = new Map<string, Held>();
+  private readonly digest = new ConnectionSetDigest();
   private readonly bootId = randomUUID();
   private seq = 0;
+  /** Until when (monotonic ms) beats are full heartbeats, for presence replicas of the previous release. */
+  private legacyUntil = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private sync: Subscription | undefined;
   private readonly encoder = new TextEncoder();
@@ -93,19 +103,23 @@ export class PresenceReporter {
         return;
       }
       if (!request.success) return;
+      if (request.data.beats !== true) this.legacyUntil = performance.now() + LEGACY_PRESENCE_HOLD_MS;
       if (request.data.connectorId === undefined || request.data.connectorId === this.connectorId)
         this.heartbeat();
     });
-    this.heartbeat();
-    this.timer = setInterval(() => this.heartbeat(), this.intervalMs);
+    this.beat();
+    this.timer = setInterval(() => this.beat(), this.intervalMs);
     this.timer.unref();
   }
 
   opened(connection: ConnectionInfo): void {
+    const replaced = this.connections.get(connection.connectionId);
+    if (replaced) this.digest.remove(replaced.info);
     this.connections.set(connection.connectionId, {
       info: connection,
       bytes: utf8ByteLength(JSON.stringify(connection)),
     });
+    this.digest.add(connection);
     this.publish({ type: "open", connection });
   }
 
@@ -113,9 +127,25 @@ export class PresenceReporter {
     const held = this.connections.get(connectionId);
     if (!held) return;
     this.connections.delete(connectionId);
+    this.digest.remove(held.info);
     this.publish({ type: "close", connection: held.info });
   }
 
+  /** The periodic report: a beat, or a full heartbeat while a presence replica of the previous release is about. */
+  beat(): void {
+    if (performance.now() < this.legacyUntil) {
+      this.heartbeat();
+      return;
+    }
+    this.publish({
+      type: "beat",
+      intervalMs: this.intervalMs,
+      count: this.digest.count,
+      hash: this.digest.toString(),
+    });
+  }
+
+  /** The full list of connections, in parts cut by count and bytes (the answer to a sync). */
   heartbeat(): void {
     const budget = payloadBudget(maxPayload(this.nc));
     const parts = splitBySize([...this.connections.values()], (h) => h.bytes, budget, HEARTBEAT_PART_SIZE);

@@ -29,8 +29,9 @@ export function createPresence({ nats, config, logger, metrics }: ServiceDeps<Co
   const subscriptions: Subscription[] = [];
   const tick = () => runGuarded(guard, "tick", () => housekeeping.tick());
 
-  const onGap = (connectorId: string) => sync.requestSyncOf(connectorId);
-  const view = createView({ nc, s, config, guard, log, metrics, now, onGap });
+  const onGap = (connectorId: string) => sync.requestSyncOf(connectorId, "gap");
+  const onMismatch = (connectorId: string) => sync.requestSyncOf(connectorId, "mismatch");
+  const view = createView({ nc, s, config, guard, log, metrics, now, onGap, onMismatch });
   const applyReport = createReportApplier(s, view);
   // Reports are applied later, in slices: a failure there is caught per report, not in the NATS callback.
   const reports = new ReportQueue<Msg>((msg) => runGuarded(guard, "presence.report", () => applyReport(msg)));

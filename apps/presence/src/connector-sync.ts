@@ -37,7 +37,7 @@ export class ConnectorSync {
     const generation = ++this.generation;
     this.synced = false;
     view.handler.refreshAll();
-    view.outbox.sync({ replicaId: deps.replicaId });
+    view.outbox.sync({ replicaId: deps.replicaId, beats: true });
     deps.log.info({ reason, waitMs: deps.waitMs }, "syncing with connectors");
     await sleep(deps.waitMs, deps.signal);
     if (this.superseded(generation)) return;
@@ -62,15 +62,19 @@ export class ConnectorSync {
     deps.onSynced();
   }
 
-  /** Reports of `connectorId` were lost: ask it alone for a full heartbeat (at most once a second). */
-  requestSyncOf(connectorId: string): void {
+  /**
+   * Reports of `connectorId` were lost (a `seq` gap) or its beat does not match what this replica holds: ask it
+   * alone for a full heartbeat (at most once a second).
+   */
+  requestSyncOf(connectorId: string, reason: "gap" | "mismatch"): void {
     const { deps } = this;
-    deps.view.metrics.gaps.inc();
+    if (reason === "gap") deps.view.metrics.gaps.inc();
+    else deps.view.metrics.beatMismatches.inc();
     const at = deps.now();
     if (at - (this.lastGapSync.get(connectorId) ?? Number.NEGATIVE_INFINITY) < GAP_SYNC_EVERY_MS) return;
     this.lastGapSync.set(connectorId, at);
-    deps.log.info({ connectorId }, "reports lost; asking the connector for a full heartbeat");
-    deps.view.outbox.sync({ replicaId: deps.replicaId, connectorId });
+    deps.log.info({ connectorId, reason }, "asking the connector for a full heartbeat");
+    deps.view.outbox.sync({ replicaId: deps.replicaId, connectorId, beats: true });
   }
 
   /** Syncs again after each reconnect: reports sent meanwhile are lost. */

@@ -30,7 +30,7 @@ function heartbeat(all: ConnectionInfo[], partSize: number, seq: number, bootId 
 function setup() {
   const transitions: string[] = [];
   const registry = new Registry((userId, online) => transitions.push(`${userId}:${online ? "on" : "off"}`));
-  const handler = new ReportHandler(registry, { now: () => 0, onGap: () => {} });
+  const handler = new ReportHandler(registry, { now: () => 0, onGap: () => {}, onMismatch: () => {} });
   let fast = 0;
   /** What app.ts does with one report's bytes. */
   const apply = (data: Uint8Array) => {

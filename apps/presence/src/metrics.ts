@@ -66,6 +66,11 @@ export function createPresenceMetrics(metrics: MetricsRegistry, registry: Regist
       help: "Lost connector reports noticed by a seq gap (a full heartbeat was requested)",
       registers,
     }),
+    beatMismatches: new Counter({
+      name: "herald_presence_beat_mismatches_total",
+      help: "Connector beats whose digest differed from what this replica holds (a full heartbeat was requested)",
+      registers,
+    }),
     expired: new Counter({
       name: "herald_presence_connectors_expired_total",
       help: "Connectors declared dead after PRESENCE_CONNECTOR_TIMEOUT of silence",

@@ -1,4 +1,10 @@
-import type { ConnectionInfo, PresenceConnection, PresenceCountReply, PresenceReply } from "@herald/protocol";
+import {
+  type ConnectionInfo,
+  ConnectionSetDigest,
+  type PresenceConnection,
+  type PresenceCountReply,
+  type PresenceReply,
+} from "@herald/protocol";
 
 /**
  * One tracked connection. Kept small on purpose (≤ 500 bytes per connection including map entries): the
@@ -39,7 +45,17 @@ export type PartMarks = { readonly connectorId: string; readonly conns: readonly
 type ConnectorEntry = {
   readonly id: string;
   readonly conns: Map<string, Conn>;
+  /** Digest of `conns`, kept as the connector keeps its own, to compare with its beats. */
+  readonly digest: ConnectionSetDigest;
 };
+
+/** A held connection as the connector reported it, for the digest. */
+const infoOf = (conn: Conn): ConnectionInfo => ({
+  connectionId: conn.id,
+  userId: conn.userId,
+  deviceId: conn.deviceId,
+  since: conn.since,
+});
 
 /** Called when a user's first connection appears (`true`) or last one goes (`false`). */
 export type TransitionListener = (userId: string, online: boolean) => void;
@@ -78,6 +94,7 @@ export class Registry {
       // spurious offline/online pair when the user stays the same.
       this.unlink(existing, existing.userId !== info.userId);
       connector.conns.delete(existing.id);
+      connector.digest.remove(infoOf(existing));
       existing.mark = GONE;
       this.connectionCount--;
     }
@@ -91,6 +108,7 @@ export class Registry {
       mark: 0,
     };
     connector.conns.set(conn.id, conn);
+    connector.digest.add(info);
     this.connectionCount++;
     const head = this.users.get(conn.userId);
     conn.next = head;
@@ -104,9 +122,16 @@ export class Registry {
     const conn = connector?.conns.get(connectionId);
     if (!connector || !conn) return;
     connector.conns.delete(connectionId);
+    connector.digest.remove(infoOf(conn));
     conn.mark = GONE;
     this.connectionCount--;
     this.unlink(conn, true);
+  }
+
+  /** Whether a connector's beat (`count`, `hash`) describes exactly the connections held for it. */
+  matchesDigest(connectorId: string, count: number, hash: string): boolean {
+    const connector = this.connectors.get(connectorId);
+    return connector ? connector.digest.matches(count, hash) : count === 0;
   }
 
   /** Makes `connections` the exact set held by `connectorId` (a heartbeat), reporting only net changes. */
@@ -290,7 +315,7 @@ export class Registry {
   private connector(id: string): ConnectorEntry {
     let connector = this.connectors.get(id);
     if (!connector) {
-      connector = { id, conns: new Map() };
+      connector = { id, conns: new Map(), digest: new ConnectionSetDigest() };
       this.connectors.set(id, connector);
     }
     return connector;

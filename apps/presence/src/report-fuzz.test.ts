@@ -44,7 +44,7 @@ describe("presence under generated reports and queries", () => {
         fc.array(fc.oneof(text, anything), { maxLength: 8 }),
         (reports, ids) => {
           const registry = new Registry(() => {});
-          const handler = new ReportHandler(registry, { now: () => 0, onGap: () => {} });
+          const handler = new ReportHandler(registry, { now: () => 0, onGap: () => {}, onMismatch: () => {} });
           for (const body of reports) {
             const parsed = parseReport(JSON.parse(JSON.stringify(body)), () => true);
             if (parsed) handler.handle(parsed);

@@ -21,6 +21,8 @@ export type ReportHandlerOptions = {
   now: () => number;
   /** Reports from this connector were lost (a `seq` gap): ask it for a full heartbeat. */
   onGap: (connectorId: string) => void;
+  /** This connector's beat does not match what is held for it: ask it for a full heartbeat. */
+  onMismatch: (connectorId: string) => void;
 };
 
 /**
@@ -29,7 +31,7 @@ export type ReportHandlerOptions = {
  * report numbering.
  *
  * @example
- * const handler = new ReportHandler(registry, { now: () => performance.now(), onGap: requestSync });
+ * const handler = new ReportHandler(registry, { now: () => performance.now(), onGap: sync, onMismatch: sync });
  * handler.handle({ type: "shutdown", connectorId: "c1" });
  */
 export class ReportHandler {
@@ -75,6 +77,11 @@ export class ReportHandler {
         return;
       case "close":
         this.registry.close(connectorId, report.connection.connectionId);
+        return;
+      case "beat":
+        // Reports arrive in order, so the connector's digest at the beat is that of every report before it.
+        if (!this.registry.matchesDigest(connectorId, report.count, report.hash))
+          this.options.onMismatch(connectorId);
         return;
       case "heartbeat":
         this.heartbeat(track, report, digest);

@@ -30,9 +30,12 @@ export type ViewDeps = {
   now: () => number;
   /** Reports of a connector were lost (a gap in its sequence numbers). */
   onGap: (connectorId: string) => void;
+  /** A connector's beat did not match what this replica holds for it. */
+  onMismatch: (connectorId: string) => void;
 };
 
-export function createView({ nc, s, config, guard, log, metrics, now, onGap }: ViewDeps): View {
+export function createView(deps: ViewDeps): View {
+  const { nc, s, config, guard, log, metrics, now, onGap, onMismatch } = deps;
   const registry: Registry = new Registry((userId, online) => gate.transition(userId, online));
   const gate: EventGate = new EventGate(
     (event) => outbox.event(event),
@@ -40,7 +43,7 @@ export function createView({ nc, s, config, guard, log, metrics, now, onGap }: V
   );
   const m = createPresenceMetrics(metrics, registry, () => gate.isEnabled);
   const outbox = new Outbox({ nc, s, guard, metrics: m, log });
-  const handler = new ReportHandler(registry, { now, onGap });
+  const handler = new ReportHandler(registry, { now, onGap, onMismatch });
   const limit = new ConnectionLimit(registry, {
     max: config.PRESENCE_MAX_CONNECTIONS_PER_USER,
     policy: config.PRESENCE_CONNECTION_LIMIT_POLICY,

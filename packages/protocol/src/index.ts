@@ -7,6 +7,7 @@ export * from "./internal.js";
 export * from "./limits.js";
 export * from "./mailbox.js";
 export * from "./nats-auth.js";
+export * from "./presence-digest.js";
 export * from "./publish.js";
 export * from "./subjects.js";
 export * from "./token-types.js";

@@ -148,15 +148,28 @@ const reportBase = {
  * Connector → presence on `<p>.presence.report.<connectorId>` (core NATS). Every report of one connector goes
  * on that one subject from one connection, so they arrive in order.
  * - `open` / `close`: one connection.
- * - `heartbeat`: every `intervalMs`, the FULL list of connections the connector holds; it replaces what
- *   presence knew of that connector. A list too large for one NATS message (max_payload, 1 MiB by default) is
- *   sent as `parts` consecutive heartbeats numbered `part` 0..parts-1, published back to back (no other report
- *   of that connector in between); presence applies it when the last part arrives.
+ * - `beat`: every `intervalMs`, the connector's liveness and a digest of the set of connections it holds
+ *   (`count` and `hash`, see `ConnectionSetDigest`): a few dozen bytes whatever the count. Presence compares it
+ *   with the digest of what it applied and, when they differ (a lost report, a restart on either side), asks
+ *   that connector alone for a full heartbeat with a sync.
+ * - `heartbeat`: the FULL list of connections the connector holds; it replaces what presence knew of that
+ *   connector. Sent in answer to a sync (and, by connectors of the previous release, every interval). A list
+ *   too large for one NATS message (max_payload, 1 MiB by default) is sent as `parts` consecutive heartbeats
+ *   numbered `part` 0..parts-1, published back to back (no other report of that connector in between);
+ *   presence applies it when the last part arrives.
  * - `shutdown`: the connector is draining; presence forgets its connections at once.
  */
 export const presenceReportSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("open"), ...reportBase, connection: connectionInfoSchema }),
   z.object({ type: z.literal("close"), ...reportBase, connection: connectionInfoSchema }),
+  z.object({
+    type: z.literal("beat"),
+    ...reportBase,
+    intervalMs: z.number().int().positive(),
+    count: z.number().int().nonnegative(),
+    /** XOR of the connections' 64-bit hashes, 16 lowercase hex digits. */
+    hash: z.string().regex(/^[0-9a-f]{16}$/),
+  }),
   z.object({
     type: z.literal("heartbeat"),
     ...reportBase,
@@ -172,10 +185,22 @@ export type PresenceReport = z.infer<typeof presenceReportSchema>;
 /**
  * Presence → connectors on `<p>.presence.sync` (core NATS, no reply expected): every connector (or only the
  * one named by `connectorId`) answers by publishing a full heartbeat on its report subject right away. Sent by
- * a presence replica that starts or reconnects, and when it notices a gap in a connector's `seq`.
+ * a presence replica that starts or reconnects, when it notices a gap in a connector's `seq`, and when a
+ * connector's beat does not match what it holds.
+ *
+ * `beats: true` says the asking replica understands `beat` reports. A request without it comes from a replica
+ * of the previous release, which needs a full heartbeat every interval: the connector sends those instead of
+ * beats for `LEGACY_PRESENCE_HOLD_MS` after it (compatibility for one release, during a rolling upgrade).
  */
 export const presenceSyncSchema = z.object({
   replicaId: z.string(),
   connectorId: z.string().optional(),
+  beats: z.boolean().optional(),
 });
 export type PresenceSync = z.infer<typeof presenceSyncSchema>;
+
+/**
+ * How long a connector keeps sending full heartbeats after a sync request from a presence replica of the
+ * previous release (no `beats`): long enough to outlast a rolling upgrade, after which beats resume.
+ */
+export const LEGACY_PRESENCE_HOLD_MS = 10 * 60_000;

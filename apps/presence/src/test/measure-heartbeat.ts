@@ -29,7 +29,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const registry = new Registry(() => {});
-const handler = new ReportHandler(registry, { now: () => performance.now(), onGap: () => {} });
+const handler = new ReportHandler(registry, { now: () => performance.now(), onGap: () => {}, onMismatch: () => {} });
 const apply = (data: Uint8Array) => {
   const d = digestHeartbeat?.(data);
   if (d && handler.handleUnchanged(d)) return;
