@@ -197,6 +197,64 @@ describe("presence service", () => {
     expect(w.events.of("carol")).toEqual(["online"]);
   });
 
+  it("repairs a lost open and a lost close from a beat: only that connector is asked for a full heartbeat", async () => {
+    const w = world();
+    const r = await w.replica();
+    await emitterOf([r]);
+    // No seq numbers: only the beat's digest can tell that reports were lost.
+    const [c1, c2] = [w.connector("c1", undefined), w.connector("c2", undefined)];
+    const ghost = c1.open("ghost");
+    c2.open("alice");
+    await waitFor(() => w.events.events.length === 2, "two online");
+    c1.beat();
+    c2.beat();
+    await waitFor(() => r.app.registry.hasConnector("c2"), "beats applied");
+    const [before1, before2] = [c1.syncRequests, c2.syncRequests];
+    c1.connections.delete(ghost.connectionId); // its close is lost
+    c1.connections.set("late", { connectionId: "late", userId: "erin", deviceId: "d", since: 1 }); // its open too
+    c1.beat();
+    c2.beat();
+    await waitFor(() => w.events.of("erin").length === 1 && w.events.of("ghost").length === 2, "repaired");
+    expect(c1.syncRequests).toBe(before1 + 1);
+    expect(c1.beatSyncRequests).toBe(c1.syncRequests);
+    expect(c2.syncRequests).toBe(before2);
+    expect(await w.count()).toEqual({
+      users: 2,
+      connections: 2,
+      connectors: { c1: { connections: 1 }, c2: { connections: 1 } },
+    });
+    // Matching beats from then on ask for nothing more.
+    c1.beat();
+    c1.beat();
+    c1.open("zoe");
+    await waitFor(() => w.events.of("zoe").length === 1, "zoe online");
+    expect(c1.syncRequests).toBe(before1 + 1);
+  });
+
+  it("keeps a connector that only beats alive; a connector of the previous release (full heartbeats) as well", async () => {
+    const w = world();
+    const r = await w.replica({ PRESENCE_CONNECTOR_TIMEOUT: "1s" });
+    await emitterOf([r]);
+    const [fresh, old] = [w.connector("fresh"), w.connector("old")];
+    fresh.open("alice");
+    old.connections.set("k", { connectionId: "k", userId: "bob", deviceId: "d", since: 1 }); // heartbeat only
+    const beating = setInterval(() => {
+      fresh.beat();
+      old.heartbeat();
+    }, 200);
+    cleanups.push(() => clearInterval(beating));
+    await waitFor(() => w.events.of("bob").length === 1 && w.events.of("alice").length === 1, "both online");
+    const asked = fresh.syncRequests;
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // twice the timeout, on purpose
+    expect(await w.count()).toEqual({
+      users: 2,
+      connections: 2,
+      connectors: { fresh: { connections: 1 }, old: { connections: 1 } },
+    });
+    expect(fresh.syncRequests).toBe(asked);
+    expect(w.events.events.length).toBe(2);
+  });
+
   it("answers malformed queries with an error reply", async () => {
     const w = world();
     await w.replica();

@@ -1,4 +1,4 @@
-import type { ConnectionInfo } from "@herald/protocol";
+import { type ConnectionInfo, ConnectionSetDigest } from "@herald/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Registry } from "./registry.js";
@@ -150,6 +150,13 @@ describe("Registry", () => {
           );
         }
         expect(registry.count().connections).toBe(total);
+        // The digest presence compares with connector beats is that of the exact set held, however reached.
+        for (const c of ["c1", "c2", "c3"]) {
+          const d = new ConnectionSetDigest();
+          for (const info of model.get(c)?.values() ?? []) d.add(info);
+          expect(registry.matchesDigest(c, d.count, d.toString())).toBe(true);
+          if (d.count > 0) expect(registry.matchesDigest(c, d.count - 1, d.toString())).toBe(false);
+        }
       }),
       { numRuns: 500 },
     );

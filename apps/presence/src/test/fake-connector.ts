@@ -1,5 +1,6 @@
 import {
   type ConnectionInfo,
+  ConnectionSetDigest,
   type PresenceEvent,
   type PresenceReport,
   presenceSyncSchema,
@@ -26,6 +27,8 @@ export class FakeConnector {
   /** Set to false to play a connector that ignores sync requests. */
   answerSync = true;
   syncRequests = 0;
+  /** Sync requests that said the replica understands beats. */
+  beatSyncRequests = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -39,6 +42,7 @@ export class FakeConnector {
         if (!request.success) return;
         if (request.data.connectorId !== undefined && request.data.connectorId !== this.id) return;
         this.syncRequests++;
+        if (request.data.beats === true) this.beatSyncRequests++;
         if (this.answerSync) this.heartbeat();
       },
     });
@@ -75,6 +79,13 @@ export class FakeConnector {
           : { type: "heartbeat", connections, intervalMs: 3000, part, parts },
       );
     }
+  }
+
+  /** A beat of this release: the digest of `connections` (which a test may change without reporting). */
+  beat(): void {
+    const digest = new ConnectionSetDigest();
+    for (const info of this.connections.values()) digest.add(info);
+    this.report({ type: "beat", intervalMs: 3000, count: digest.count, hash: digest.toString() });
   }
 
   shutdown(): void {
