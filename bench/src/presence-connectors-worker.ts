@@ -1,7 +1,7 @@
 // Simulated connectors for the presence benchmark (one per process, like real connectors), each on its own
 // NATS connection, reporting
-// through the connector's own PresenceReporter (open/close as they happen, full heartbeats in parts every
-// interval, answers to <p>.presence.sync). Real sockets cannot reach 100k here (20k fds per process), and
+// through the connector's own PresenceReporter (open/close as they happen, a beat with the digest of its set
+// every interval, a full list in parts in answer to <p>.presence.sync). Real sockets cannot reach 100k here (20k fds per process), and
 // the presence service only ever sees these reports, so publishing them is the same load.
 import { randomBytes, randomUUID } from "node:crypto";
 import { type ConnectionInfo, subjects } from "@herald/protocol";
@@ -11,7 +11,14 @@ import { PresenceReporter } from "../../apps/connector/dist/presence-reporter.js
 import { nowUs, sleep } from "./clock.js";
 import { serveRpc } from "./worker.js";
 
-export type StartParams = { natsUrl: string; connectors: number; heartbeatMs: number; prefix?: string };
+export type StartParams = {
+  natsUrl: string;
+  connectors: number;
+  heartbeatMs: number;
+  prefix?: string;
+  /** How long full heartbeats replace beats after a sync of the previous release (the "before" phases). */
+  legacyHoldMs?: number;
+};
 /** Connections `offset .. offset + total - 1` of the whole benchmark (user ids follow the index). */
 export type FillParams = { total: number; batch: number; offset: number };
 export type ChurnParams = { opsPerSecond: number; seconds: number; minAgeMs: number; userPrefix: string };
@@ -33,7 +40,7 @@ async function start(params: StartParams): Promise<{ connectorIds: string[] }> {
       const nc = await connect({ servers: params.natsUrl, noAsyncTraces: true, name: `sim-connector-${i}` });
       const id = `sim-${i}-${randomBytes(3).toString("hex")}`;
       const guard = createHandlerGuard(createLogger(id, "warn"), new Registry());
-      const reporter = new PresenceReporter(nc, s, id, params.heartbeatMs, guard);
+      const reporter = new PresenceReporter(nc, s, id, params.heartbeatMs, guard, params.legacyHoldMs);
       reporter.start();
       return { nc, reporter, id };
     }),

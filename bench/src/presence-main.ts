@@ -48,13 +48,20 @@ async function main(): Promise<void> {
         "one real presence process (node apps/presence/dist/main.js, production timings except a 1 s sync wait at start) on a private nats-server",
       connectors:
         `${options.connectors} simulated connectors, one worker process each, each on its own NATS connection, ` +
-        "publishing through apps/connector's own PresenceReporter (open/close reports, a full heartbeat in parts " +
-        `of 4,000 every ${options.heartbeatMs} ms, answers to presence.sync). Real WebSockets cannot reach ` +
+        "publishing through apps/connector's own PresenceReporter (open/close reports, a beat with the digest of " +
+        `its connection set every ${options.heartbeatMs} ms, a full list in parts of 1,000 in answer to ` +
+        "presence.sync). Real WebSockets cannot reach " +
         "100,000 here: the file descriptor limit is 20,000 per process, and presence sees only these reports.",
       queries: `presence.get {userId} of random tracked users, ${options.queryRate}/s, during the load phase`,
       eventLag:
         "from the publish of an open/close report (worker) to the receipt of its online/offline event (bench " +
         "process), on the shared monotonic clock; each churn user has one connection, so every report is a transition",
+      wire:
+        "bytes per beat interval sent to presence (report and sync payloads + subjects, all connectors together), " +
+        "counted by a subscriber over 2 intervals per phase and divided by the periodic reports seen, at 10,000 " +
+        "connections and at the full size, with 0, 10 and 1,000 opens+closes per interval: first this release's " +
+        "beats, then the same connectors sending their full list every interval (as before this change, and as " +
+        "they do for a presence of the previous release: a sync request without `beats` switches them)",
       memory:
         "presence process heap after a forced full GC (through its inspector) and RSS, empty vs. full, divided " +
         "by the tracked connections",

@@ -42,6 +42,33 @@ function results(queryP99: number, lagP99: number, bytes: number): PresenceBench
       gaps: 0,
       heartbeatPartsUnchanged: 5,
     },
+    wire: {
+      heartbeatMs: 3000,
+      beatsPerPhase: 2,
+      phases: [
+        {
+          connections: 10_000,
+          mode: "beats",
+          changesPerBeat: 0,
+          achievedChangesPerBeat: 0,
+          bytesPerBeat: 520,
+          messagesPerBeat: 4,
+          beatsCounted: 8,
+        },
+        {
+          connections: 10_000,
+          mode: "full heartbeats",
+          changesPerBeat: 0,
+          achievedChangesPerBeat: 0,
+          bytesPerBeat: 1_300_000,
+          messagesPerBeat: 12,
+          beatsCounted: 8,
+        },
+      ],
+      exact: [{ connections: 10_000, expected: 10_001, tracked: 10_001 }],
+      beatMismatches: 0,
+      gaps: 0,
+    },
   };
 }
 
@@ -82,5 +109,13 @@ describe("presence bench report", () => {
     expect(svg).toContain("a &lt;subtitle&gt;");
     expect(svg.match(/fill="#c0504d"/g)).toHaveLength(1);
     expect(svg.match(/stroke-dasharray/g)).toHaveLength(3);
+    expect(svg).toContain("log scale");
+    expect(svg.match(/fill="#ed7d31"/g)).toHaveLength(1);
+  });
+
+  it("reports bytes per beat next to what full heartbeats cost, and presence's exactness", () => {
+    const summary = presenceSummary(results(1, 1, 1));
+    expect(summary).toContain("10k connections, 0 changes: 520 B (full heartbeats: 1.3 MB)");
+    expect(summary).toContain("tracked/expected after the phases 10001/10001; 0 beat mismatches, 0 gaps");
   });
 });

@@ -23,6 +23,30 @@ export type PresenceOptions = {
   outDir: string;
 };
 
+/** One measured interval mix: what went to presence per beat (all connectors together). */
+export type WirePhase = {
+  connections: number;
+  /** `beats`: this release; `full heartbeats`: every connector's whole list every interval, as before. */
+  mode: "beats" | "full heartbeats";
+  changesPerBeat: number;
+  achievedChangesPerBeat: number;
+  /** Report and sync payload + subject bytes per interval. */
+  bytesPerBeat: number;
+  messagesPerBeat: number;
+  beatsCounted: number;
+};
+
+export type PresenceWireResults = {
+  heartbeatMs: number;
+  beatsPerPhase: number;
+  phases: WirePhase[];
+  /** Whether presence's count matched the connectors' after each size's phases. */
+  exact: { connections: number; expected: number; tracked: number }[];
+  /** Beats that did not match presence's view (each asks that connector for a full heartbeat). */
+  beatMismatches: number;
+  gaps: number;
+};
+
 export type PresenceBenchResults = {
   connections: number;
   users: number;
@@ -55,6 +79,7 @@ export type PresenceBenchResults = {
     /** Heartbeat parts applied from their digest, without parsing (identical to the previous heartbeat's). */
     heartbeatPartsUnchanged: number;
   };
+  wire: PresenceWireResults;
 };
 
 /** Raised for an unknown flag or a bad value. */
@@ -137,7 +162,76 @@ export function presenceSummary(r: PresenceBenchResults): string {
     `  CPU seconds     ${Object.entries(r.cpuSeconds)
       .map(([name, seconds]) => `${name} ${seconds}`)
       .join(", ")} (load phase)`,
+    ...wireLines(r.wire),
   ].join("\n");
+}
+
+/** "12.3 MB", "4.5 kB", "380 B". */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${Math.round(bytes)} B`;
+}
+
+/** The "before" phase matching a "beats" one (same size and changes). */
+function before(wire: PresenceWireResults, p: WirePhase): WirePhase | undefined {
+  return wire.phases.find(
+    (q) =>
+      q.mode === "full heartbeats" &&
+      q.connections === p.connections &&
+      q.changesPerBeat === p.changesPerBeat,
+  );
+}
+
+function wireLines(wire: PresenceWireResults): string[] {
+  const lines = wire.phases
+    .filter((p) => p.mode === "beats")
+    .map((p) => {
+      const old = before(wire, p);
+      return `  bytes per beat  ${formatNumber(p.connections)} connections, ${formatNumber(p.changesPerBeat)} changes: ${formatBytes(p.bytesPerBeat)} (full heartbeats: ${old ? formatBytes(old.bytesPerBeat) : "n/a"})`;
+    });
+  const exact = wire.exact.map((e) => `${e.tracked}/${e.expected}`).join(", ");
+  return [
+    ...lines,
+    `  exactness       tracked/expected after the phases ${exact}; ${wire.beatMismatches} beat mismatches, ${wire.gaps} gaps`,
+  ];
+}
+
+/** Bytes per beat, before and after, on a log scale (they differ by up to five orders of magnitude). */
+function wirePanel(wire: PresenceWireResults, top: number, labelW: number, plotW: number) {
+  const out: string[] = [];
+  let y = top;
+  out.push(
+    `<text x="20" y="${y}" font-weight="bold">${escapeXml("bytes to presence per beat interval (log scale; orange = full heartbeats, as before)")}</text>`,
+  );
+  y += 10;
+  const values = wire.phases.map((p) => Math.max(1, p.bytesPerBeat));
+  const maxLog = Math.ceil(Math.log10(Math.max(10, ...values)));
+  const x = (v: number) => labelW + (Math.log10(Math.max(1, v)) / maxLog) * plotW;
+  const sorted = [...wire.phases].sort(
+    (a, b) =>
+      a.connections - b.connections || a.changesPerBeat - b.changesPerBeat || (a.mode < b.mode ? -1 : 1),
+  );
+  for (const p of sorted) {
+    const label = `${formatNumber(p.connections)} conn, ${formatNumber(p.changesPerBeat)} chg, ${p.mode === "beats" ? "beats" : "before"}`;
+    out.push(`<text x="${labelW - 8}" y="${y + 13}" text-anchor="end">${escapeXml(label)}</text>`);
+    const fill = p.mode === "beats" ? "#5b9bd5" : "#ed7d31";
+    out.push(
+      `<rect x="${labelW}" y="${y}" width="${Math.max(1, x(p.bytesPerBeat) - labelW).toFixed(1)}" height="17" fill="${fill}"/>`,
+    );
+    out.push(
+      `<text x="${Math.round(x(p.bytesPerBeat) + 6)}" y="${y + 13}">${escapeXml(formatBytes(p.bytesPerBeat))}</text>`,
+    );
+    y += 21;
+  }
+  for (let e = 0; e <= maxLog; e++) {
+    const tx = x(10 ** e).toFixed(1);
+    out.push(`<line x1="${tx}" y1="${top + 4}" x2="${tx}" y2="${y}" stroke="#ddd"/>`);
+    out.push(
+      `<text x="${tx}" y="${y + 12}" font-size="10" text-anchor="middle">${escapeXml(formatBytes(10 ** e))}</text>`,
+    );
+  }
+  return { out, y: y + 40 };
 }
 
 /** Three panels (query latency, event lag, bytes per connection), each bar against its target line. */
@@ -211,5 +305,8 @@ export function renderPresenceChart(r: PresenceBenchResults, subtitle: string): 
     );
     y += 40;
   }
+  const wire = wirePanel(r.wire, y, labelW, plotW);
+  out.push(...wire.out);
+  y = wire.y;
   return svgDocument(width, y, out);
 }

@@ -6,7 +6,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs, sleep } from "./clock.js";
 import type { ChurnResult } from "./presence-connectors-worker.js";
 import { heapAfterGc, inspectorUrl, startCpuProfile } from "./presence-inspector.js";
-import type { PresenceBenchResults, PresenceOptions } from "./presence-report.js";
+import type { PresenceBenchResults, PresenceOptions, PresenceWireResults } from "./presence-report.js";
+import {
+  measureWire,
+  WIRE_BEATS,
+  WIRE_SMALL_SIZE,
+  type WireDeps,
+  wireLegacyHoldMs,
+} from "./presence-wire.js";
 import { cpuMeter, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { summarizeLatencies } from "./stats.js";
 import { startWorker } from "./worker.js";
@@ -93,6 +100,7 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
   const workers = Array.from({ length: o.connectors }, () => startWorker("presence-connectors-worker"));
   let presence: Service | undefined;
   let nc: NatsConnection | undefined;
+  const legacyHoldMs = wireLegacyHoldMs(o.heartbeatMs, WIRE_BEATS);
   try {
     presence = await startService("presence", {
       NATS_URL: nats.url,
@@ -114,6 +122,7 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
             natsUrl: nats.url,
             connectors: 1,
             heartbeatMs: o.heartbeatMs,
+            legacyHoldMs,
           }),
         ),
       )
@@ -127,22 +136,65 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
     log(`presence up, ${connectorIds.length} connectors; heap ${(empty.heapUsed / 1e6).toFixed(1)} MB`);
 
     const fillStarted = performance.now();
-    const share = Math.ceil(o.connections / o.connectors);
-    await Promise.all(
-      workers.map((w, k) =>
-        w.call<{ connections: number; users: number }>("fill", {
-          total: Math.max(0, Math.min(share, o.connections - k * share)),
-          batch: 5_000,
-          offset: k * share,
-        }),
-      ),
-    );
+    const fillRange = (from: number, to: number) => {
+      const share = Math.ceil((to - from) / o.connectors);
+      return Promise.all(
+        workers.map((w, k) =>
+          w.call<{ connections: number; users: number }>("fill", {
+            total: Math.max(0, Math.min(share, to - from - k * share)),
+            batch: 5_000,
+            offset: from + k * share,
+          }),
+        ),
+      );
+    };
+    const wireDeps: WireDeps = { nc: client, s, workers, heartbeatMs: o.heartbeatMs, beats: WIRE_BEATS };
+    const wire: PresenceWireResults = {
+      heartbeatMs: o.heartbeatMs,
+      beatsPerPhase: WIRE_BEATS,
+      phases: [],
+      exact: [],
+      beatMismatches: 0,
+      gaps: 0,
+    };
+    const wireBefore = await scrapeHeraldMetrics(presence.adminUrl);
+    /** Churn of the wire phases leaves a few connections open: presence must count them too. */
+    let extra = 0;
+    const measureWireAt = async (connections: number) => {
+      log(`bytes per beat at ${connections} connections (beats, then full heartbeats as before)`);
+      const measured = await measureWire(wireDeps, connections, legacyHoldMs);
+      wire.phases.push(...measured.phases);
+      extra += measured.leftOpen;
+      const expected = connections + extra;
+      const tracked = await waitUntil(
+        async () => {
+          const n = (await count(client, s.presenceCount)).connections;
+          return n === expected ? n : undefined;
+        },
+        { timeoutMs: 4 * o.heartbeatMs, message: "" },
+      ).catch(async () => (await count(client, s.presenceCount)).connections);
+      wire.exact.push({ connections, expected, tracked });
+      for (const p of measured.phases)
+        log(
+          `  ${p.mode}, ${p.changesPerBeat} changes: ${p.bytesPerBeat} B/beat (${p.messagesPerBeat} messages)`,
+        );
+    };
+    const small = Math.min(WIRE_SMALL_SIZE, o.connections);
+    await fillRange(0, small);
+    if (small < o.connections) {
+      await waitUntil(async () => (await count(client, s.presenceCount)).connections === small, {
+        timeoutMs: 60_000,
+        message: `${small} connections tracked`,
+      });
+      await measureWireAt(small);
+    }
+    await fillRange(small, o.connections);
     // User ids follow the connection index (1.5 connections per user), so a user may span two connectors.
     const filled = { connections: o.connections, users: Math.ceil(o.connections / 1.5) };
-    await waitUntil(async () => (await count(client, s.presenceCount)).connections === o.connections, {
-      timeoutMs: 60_000,
-      message: `${o.connections} connections tracked`,
-    });
+    await waitUntil(
+      async () => (await count(client, s.presenceCount)).connections === o.connections + extra,
+      { timeoutMs: 60_000, message: `${o.connections} connections tracked` },
+    );
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     log(`${filled.connections} connections of ${filled.users} users tracked in ${fillSeconds.toFixed(1)} s`);
     // Two heartbeat rounds of 25k connections per connector have gone through before memory is read.
@@ -152,6 +204,10 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
     log(
       `heap ${(full.heapUsed / 1e6).toFixed(1)} MB: ${perConnection(empty.heapUsed, full.heapUsed)} B/connection`,
     );
+    await measureWireAt(o.connections);
+    const wireAfter = await scrapeHeraldMetrics(presence.adminUrl);
+    wire.beatMismatches = delta(wireBefore, wireAfter, "herald_presence_beat_mismatches_total");
+    wire.gaps = delta(wireBefore, wireAfter, "herald_presence_report_gaps_total");
 
     // The load phase: churn + queries + event timing, all at once.
     const received = new Map<string, number>();
@@ -272,6 +328,7 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
           "herald_presence_heartbeat_parts_unchanged_total",
         ),
       },
+      wire,
     };
   } finally {
     await Promise.all(workers.map((w) => w.call("stop").catch(() => {})));

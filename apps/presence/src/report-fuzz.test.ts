@@ -23,7 +23,7 @@ const connection = fc.oneof(
 /** Reports as a connector, a buggy one or an attacker could send them. */
 const report = fc.record(
   {
-    type: fc.oneof(fc.constantFrom("open", "close", "heartbeat", "shutdown"), text),
+    type: fc.oneof(fc.constantFrom("open", "close", "beat", "heartbeat", "shutdown"), text),
     connectorId: fc.oneof(fc.constantFrom("c1", "c2", "__proto__"), text),
     bootId: fc.oneof(fc.constantFrom("b1", "b2"), anything),
     seq: fc.oneof(fc.nat(5), anything),
@@ -32,6 +32,12 @@ const report = fc.record(
     intervalMs: fc.oneof(fc.constant(3_000), anything),
     part: fc.oneof(fc.nat(3), anything),
     parts: fc.oneof(fc.nat(3), anything),
+    count: fc.oneof(fc.nat(3), anything),
+    hash: fc.oneof(
+      fc.constantFrom("0000000000000000", "00000000000000ff"),
+      fc.stringMatching(/^[0-9a-f]{16}$/),
+      anything,
+    ),
   },
   { requiredKeys: ["type", "connectorId"] },
 );
@@ -44,7 +50,11 @@ describe("presence under generated reports and queries", () => {
         fc.array(fc.oneof(text, anything), { maxLength: 8 }),
         (reports, ids) => {
           const registry = new Registry(() => {});
-          const handler = new ReportHandler(registry, { now: () => 0, onGap: () => {}, onMismatch: () => {} });
+          const handler = new ReportHandler(registry, {
+            now: () => 0,
+            onGap: () => {},
+            onMismatch: () => {},
+          });
           for (const body of reports) {
             const parsed = parseReport(JSON.parse(JSON.stringify(body)), () => true);
             if (parsed) handler.handle(parsed);

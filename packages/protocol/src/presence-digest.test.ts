@@ -31,14 +31,18 @@ describe("ConnectionSetDigest", () => {
 
   it("does not depend on the order of opens and closes, only on the set", () => {
     fc.assert(
-      fc.property(fc.uniqueArray(conn, { selector: (c) => c.connectionId, maxLength: 30 }), fc.nat(), (conns, k) => {
-                const cut = conns.length === 0 ? 0 : k % conns.length;
-        // Every connection opened, then the first `cut` closed, vs. only the rest opened.
-        const d = digestOf([...conns.slice(cut), ...conns.slice(0, cut).reverse()]);
-        for (const c of conns.slice(0, cut)) d.remove(c);
-        const expected = digestOf(conns.slice(cut));
-        expect(d.matches(expected.count, expected.toString())).toBe(true);
-      }),
+      fc.property(
+        fc.uniqueArray(conn, { selector: (c) => c.connectionId, maxLength: 30 }),
+        fc.nat(),
+        (conns, k) => {
+          const cut = conns.length === 0 ? 0 : k % conns.length;
+          // Every connection opened, then the first `cut` closed, vs. only the rest opened.
+          const d = digestOf([...conns.slice(cut), ...conns.slice(0, cut).reverse()]);
+          for (const c of conns.slice(0, cut)) d.remove(c);
+          const expected = digestOf(conns.slice(cut));
+          expect(d.matches(expected.count, expected.toString())).toBe(true);
+        },
+      ),
       { numRuns: 1_000 },
     );
   });
@@ -60,7 +64,12 @@ describe("ConnectionSetDigest", () => {
   it("gives no collision among 100,000 connections of one connector (64 bits: none expected)", () => {
     const seen = new Set<string>();
     for (let i = 0; i < 100_000; i++) {
-      const h = connectionHash({ connectionId: `conn-${i}`, userId: `user-${i >> 1}`, deviceId: "d", since: 1 });
+      const h = connectionHash({
+        connectionId: `conn-${i}`,
+        userId: `user-${i >> 1}`,
+        deviceId: "d",
+        since: 1,
+      });
       seen.add(`${h.hi}:${h.lo}`);
     }
     expect(seen.size).toBe(100_000);

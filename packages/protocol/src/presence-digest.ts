@@ -29,7 +29,9 @@ function mix(h: Hash64, value: string): void {
  * A 64-bit hash of everything presence keeps of one connection (id, user, device, since), the same on both
  * ends. Not cryptographic: it only has to make an accidental match of two different sets unlikely (2^-64).
  */
-export function connectionHash(info: Pick<ConnectionInfo, "connectionId" | "userId" | "deviceId" | "since">): Hash64 {
+export function connectionHash(
+  info: Pick<ConnectionInfo, "connectionId" | "userId" | "deviceId" | "since">,
+): Hash64 {
   const h = { hi: 0x811c9dc5, lo: 0x9747b28c };
   mix(h, info.connectionId);
   mix(h, info.userId);

@@ -29,7 +29,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const registry = new Registry(() => {});
-const handler = new ReportHandler(registry, { now: () => performance.now(), onGap: () => {}, onMismatch: () => {} });
+const handler = new ReportHandler(registry, {
+  now: () => performance.now(),
+  onGap: () => {},
+  onMismatch: () => {},
+});
 const apply = (data: Uint8Array) => {
   const d = digestHeartbeat?.(data);
   if (d && handler.handleUnchanged(d)) return;
