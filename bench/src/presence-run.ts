@@ -102,12 +102,17 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
   let nc: NatsConnection | undefined;
   const legacyHoldMs = wireLegacyHoldMs(o.heartbeatMs, WIRE_BEATS);
   try {
-    presence = await startService("presence", {
-      NATS_URL: nats.url,
-      // The inspector is only used to force a GC before reading the heap (the memory figure).
-      NODE_OPTIONS: "--inspect=127.0.0.1:0",
-      PRESENCE_SYNC_WAIT: "1s",
-    });
+    presence = await startService(
+      "presence",
+      {
+        NATS_URL: nats.url,
+        // The inspector is only used to force a GC before reading the heap (the memory figure).
+        NODE_OPTIONS: "--inspect=127.0.0.1:0",
+        PRESENCE_SYNC_WAIT: "1s",
+      },
+      // A shared, busy machine can take longer than the default 20 s to start a process.
+      { startTimeoutMs: 90_000 },
+    );
     await presence.waitReady();
     if (o.nice !== 0) {
       for (const pid of [presence.pid, nats.pid(), ...workers.map((w) => w.pid), process.pid]) {

@@ -68,6 +68,8 @@ export class ConnectorSync {
    */
   requestSyncOf(connectorId: string, reason: "gap" | "mismatch"): void {
     const { deps } = this;
+    // While a sync of every connector is under way their beats may overtake their full lists: not a mismatch.
+    if (reason === "mismatch" && !this.synced) return;
     if (reason === "gap") deps.view.metrics.gaps.inc();
     else deps.view.metrics.beatMismatches.inc();
     const at = deps.now();
