@@ -85,7 +85,8 @@ async function churn(params: ChurnParams): Promise<ChurnResult> {
     const wait = startedMs + slot * slotMs - performance.now();
     if (wait > 0) await sleep(wait);
     due += perSlot;
-    for (; due >= 1; due--) {
+    // (the epsilon: a rate that divides evenly must not lose its last operation to rounding)
+    for (; due >= 1 - 1e-9; due--) {
       const oldest = open[0];
       const closing =
         (opens + closes) % 2 === 1 && oldest && performance.now() - oldest.at >= params.minAgeMs;

@@ -15,7 +15,7 @@ export const WIRE_SMALL_SIZE = 10_000;
 
 const BEAT = new TextEncoder().encode('{"type":"beat"');
 const HEARTBEAT = new TextEncoder().encode('{"type":"heartbeat"');
-const PART = /"part":(\d+),/;
+const PARTS = /"parts":(\d+),/;
 const decoder = new TextDecoder();
 
 const startsWith = (data: Uint8Array, prefix: Uint8Array) => prefix.every((byte, i) => data[i] === byte);
@@ -24,7 +24,10 @@ const startsWith = (data: Uint8Array, prefix: Uint8Array) => prefix.every((byte,
 class WireCounter {
   bytes = 0;
   messages = 0;
-  /** Beats, or first parts of full heartbeats: one per connector per interval. */
+  /**
+   * Periodic reports seen, one per connector per interval: beats, or full heartbeats counted 1/parts per part
+   * (so a heartbeat cut by the window's edge counts as much as its bytes do).
+   */
   rounds = 0;
   private counting = false;
 
@@ -43,14 +46,13 @@ class WireCounter {
     // As on the wire: payload and subject (the protocol line's other few bytes are left out).
     this.bytes += data.length + subject.length;
     this.messages++;
-    if (this.roundsOf === "beat" ? startsWith(data, BEAT) : isFirstPart(data)) this.rounds++;
+    if (this.roundsOf === "beat") {
+      if (startsWith(data, BEAT)) this.rounds++;
+    } else if (startsWith(data, HEARTBEAT)) {
+      const parts = PARTS.exec(decoder.decode(data.subarray(Math.max(0, data.length - 300))));
+      this.rounds += 1 / Number(parts?.[1] ?? 1);
+    }
   }
-}
-
-function isFirstPart(data: Uint8Array): boolean {
-  if (!startsWith(data, HEARTBEAT)) return false;
-  const part = PART.exec(decoder.decode(data.subarray(Math.max(0, data.length - 300))));
-  return part === null || part[1] === "0";
 }
 
 export type WireDeps = {
@@ -111,7 +113,7 @@ async function phase(
       achievedChangesPerBeat: perConnector > 0 ? Math.round(achieved / perConnector) : 0,
       bytesPerBeat: perConnector > 0 ? Math.round(counter.bytes / perConnector) : 0,
       messagesPerBeat: perConnector > 0 ? Math.round((counter.messages / perConnector) * 10) / 10 : 0,
-      beatsCounted: counter.rounds,
+      beatsCounted: Math.round(counter.rounds * 10) / 10,
     },
     leftOpen,
   };
