@@ -5,7 +5,7 @@
 //   node bench/experiments/ab-herald.mjs <dirA> <dirB> [rounds=2] [-- extra bench flags]
 // Each round: `node bench/dist/main.js --quick --skip nats,tracing,compression,ws,sio,idle --latency-seconds 10`.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -31,11 +31,19 @@ for (let r = 0; r < rounds; r++) {
         ["A", a],
       ]) {
     const out = mkdtempSync(join(tmpdir(), "ab-herald-"));
-    execFileSync(process.execPath, ["bench/dist/main.js", ...flags, "--out", out], {
-      cwd: dir,
-      stdio: "ignore",
-    });
-    const h = JSON.parse(readFileSync(join(out, "latest.json"), "utf8")).herald;
+    const log = openSync(join(out, "log"), "w");
+    try {
+      execFileSync(process.execPath, ["bench/dist/main.js", ...flags, "--out", out], {
+        cwd: dir,
+        stdio: ["ignore", log, log],
+      });
+    } catch {}
+    const result = join(out, "latest.json");
+    const h = existsSync(result) ? JSON.parse(readFileSync(result, "utf8")).herald : undefined;
+    if (!h?.latency || !h.throughput) {
+      console.log(`${label} round ${r}: no result (${h?.skipped ?? "no JSON"}); see ${out}/log`);
+      continue;
+    }
     const cpu = h.latency.cpuMicrosPerMessage;
     const t = h.throughput;
     const sum = (c) => services.reduce((s, k) => s + (c[k] ?? 0), 0);
