@@ -7,26 +7,27 @@ export interface HeaderValues {
 
 const decoder = new TextDecoder();
 
-/** Header values read straight from the raw header block, first value per exact name (as `MsgHdrs` does). */
-class RawHeaders implements HeaderValues {
-  private readonly values: Record<string, string> = Object.create(null);
+/** `\r\n<name>:` per name looked up (a handful), so a lookup allocates no search key. */
+const searchKeys = new Map<string, string>();
 
-  constructor(block: string) {
-    // `NATS/1.0[ status]\r\nName: value\r\n...\r\n\r\n`: the status line is skipped, as are lines with no colon.
-    for (let at = block.indexOf("\r\n"); at >= 0; ) {
-      const end = block.indexOf("\r\n", at + 2);
-      const line = block.slice(at + 2, end < 0 ? undefined : end);
-      const colon = line.indexOf(":");
-      if (colon > 0) {
-        const name = line.slice(0, colon);
-        if (this.values[name] === undefined) this.values[name] = line.slice(colon + 1).trim();
-      }
-      at = end;
-    }
-  }
+/**
+ * Header values found in the raw header block when asked for, first value per exact name (as `MsgHdrs` does):
+ * a live message is asked for four of its headers, so nothing is split or stored per header.
+ */
+class RawHeaders implements HeaderValues {
+  constructor(private readonly block: string) {}
 
   get(name: string): string {
-    return this.values[name] ?? "";
+    let key = searchKeys.get(name);
+    if (key === undefined) {
+      key = `\r\n${name}:`;
+      if (searchKeys.size < 64) searchKeys.set(name, key);
+    }
+    // `NATS/1.0[ status]\r\nName: value\r\n...\r\n\r\n`: a name starts a line (never the status line).
+    const at = this.block.indexOf(key);
+    if (at < 0) return "";
+    const end = this.block.indexOf("\r\n", at + key.length);
+    return this.block.slice(at + key.length, end < 0 ? undefined : end).trim();
   }
 }
 
