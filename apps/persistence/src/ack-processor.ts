@@ -165,7 +165,8 @@ export class AckProcessor {
     const spans = this.cursorSpans(acks, deviceId);
     try {
       const subject = this.deps.s.mailbox(userToken(userId));
-      await this.deps.store.update(userId, deviceId, async (state) => {
+      // Not async: the usual change (acks that close up to the floor) then costs no promise of its own.
+      await this.deps.store.update(userId, deviceId, (state) => {
         const next = applyAcks(state, acks, Date.now());
         if (next.above.length === 0) return next;
         return skipVanished(next, (after) => this.nextSeqAfter(subject, after));
