@@ -6,7 +6,7 @@ import { liveHeaders } from "./live-headers.js";
 const encoder = new TextEncoder();
 
 /** A message as the client's parser hands it over: the raw header block, then the payload. */
-function rawMsg(block: string | undefined, payload = '{"data":1}'): MsgImpl {
+function rawMsg(block: string | undefined, payload = '{"data":1}'): Msg {
   const head = encoder.encode(block ?? "");
   const body = encoder.encode(payload);
   const data = new Uint8Array(head.length + body.length);
@@ -17,7 +17,8 @@ function rawMsg(block: string | undefined, payload = '{"data":1}'): MsgImpl {
     sid: 1,
     hdr: block === undefined ? -1 : head.length,
   };
-  return new MsgImpl({ ...arg, size: data.length }, data, { publish: () => {} } as never);
+  // The client's own message class (its `headers` may be undefined, which `Msg` does not declare).
+  return new MsgImpl({ ...arg, size: data.length }, data, { publish: () => {} } as never) as unknown as Msg;
 }
 
 const NAMES = [
