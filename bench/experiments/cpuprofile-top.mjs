@@ -2,7 +2,9 @@
 // Summarises V8 .cpuprofile files (from `--cpu-prof`): top functions by self time, and self time grouped by
 // source file (package), each as a share of the busy (non-idle) samples. Optionally limited to a time window.
 //   node bench/experiments/cpuprofile-top.mjs <file.cpuprofile>... [--top N] [--from S] [--to S]
-// `--from`/`--to` are seconds since the profile started (to skip start-up and keep the measured phase).
+//     [--inclusive REGEX] [--callers REGEX]
+// `--from`/`--to` are seconds since the profile started (to skip start-up and keep the measured phase);
+// `--inclusive`: time under each function whose name matches; `--callers`: who calls the matching functions.
 import { readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
