@@ -85,7 +85,10 @@ export async function runHerald(
 ): Promise<HeraldResult> {
   const s = subjects(DEFAULT_PREFIX);
   const loadStart = loadAverage1m();
-  const stack = await startStack({ nats, env: { HERALD_PREFIX: DEFAULT_PREFIX } });
+  // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` (with `--cpu-prof-dir=<dir>`) for the services only.
+  const serviceOptions = process.env.BENCH_SERVICE_NODE_OPTIONS;
+  const env = { HERALD_PREFIX: DEFAULT_PREFIX, ...(serviceOptions ? { NODE_OPTIONS: serviceOptions } : {}) };
+  const stack = await startStack({ nats, env });
   const pool = startClientPool(o.clientProcs);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const receipts = new ReceiptCounter(nc, s);

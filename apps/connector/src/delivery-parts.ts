@@ -52,6 +52,9 @@ export function deliveryParts(
     pageSize: config.HERALD_REPLAY_PAGE,
     logger,
   });
+  // Bound once: a labelled `inc` hashes its labels on every call, and this one runs for every message.
+  const firstCount = m.delivered.labels({ kind: "first" });
+  const resentCount = m.delivered.labels({ kind: "resent" });
   const createSession = mailboxDelivery({
     s,
     feeds,
@@ -61,7 +64,7 @@ export function deliveryParts(
     ackTimeoutMs: config.HERALD_ACK_TIMEOUT,
     replayPage: config.HERALD_REPLAY_PAGE,
     logger,
-    onDelivered: (count, resent) => m.delivered.inc({ kind: resent ? "resent" : "first" }, count),
+    onDelivered: (count, resent) => (resent ? resentCount : firstCount).inc(count),
   });
   const channelDeps: ChannelDeps = {
     feeds: channelFeeds,

@@ -5,8 +5,15 @@ import {
   type MailboxMessage,
   readMailboxEntry,
 } from "@herald/protocol";
-import { type HandlerGuard, reportFailure, runGuarded, traceparentHeader } from "@herald/service-kit";
+import {
+  type HandlerGuard,
+  reportFailure,
+  runGuarded,
+  traceparentHeader,
+  tracingEnabled,
+} from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { type HeaderValues, liveHeaders } from "./live-headers.js";
 
 /**
  * A user message as it reaches a session, live or replayed, with its frame already serialised once; `ts` is when
@@ -135,11 +142,16 @@ export class LiveFeeds<T> {
 type Feed<T> = { sub: Subscription | undefined; listeners: LiveListener<T> | Set<LiveListener<T>> };
 
 /** The sequence headers RePublish adds, or undefined when they are missing. */
-function positionOf(msg: Msg): { seq: number; prev: number } | undefined {
-  const seq = Number(msg.headers?.get(Header.StreamSequence));
-  const prev = Number(msg.headers?.get(Header.LastSequence) || 0);
+function positionOf(headers: HeaderValues | undefined): { seq: number; prev: number } | undefined {
+  const seq = Number(headers?.get(Header.StreamSequence));
+  const prev = Number(headers?.get(Header.LastSequence) || 0);
   if (!Number.isSafeInteger(seq) || seq <= 0 || !Number.isSafeInteger(prev)) return undefined;
   return { seq, prev };
+}
+
+/** The `traceparent` (any case) while tracing is on; the full header decode is paid only then. */
+function traceOf(msg: Msg): string | undefined {
+  return tracingEnabled() ? traceparentHeader(msg.headers) : undefined;
 }
 
 const ENTRY_PREFIX = '{"id":"';
@@ -184,22 +196,23 @@ function entryOf(msg: Msg): MailboxEntry | undefined {
  * whose replay dead-letters it (persistence) and steps over it.
  */
 export function parseUserLive(msg: Msg): Delivery | undefined {
-  const position = positionOf(msg);
+  const headers = liveHeaders(msg);
+  const position = positionOf(headers);
   if (!position) return undefined;
-  const storedAtMs = Date.parse(msg.headers?.get(Header.Timestamp) ?? "");
+  const storedAtMs = Date.parse(headers?.get(Header.Timestamp) ?? "");
   const entry = readMailboxEntry({
     payload: msg.data,
     seq: position.seq,
     storedAtMs: Number.isFinite(storedAtMs) ? storedAtMs : Date.now(),
-    msgId: msg.headers?.get(Header.MsgId) || undefined,
+    msgId: headers?.get(Header.MsgId) || undefined,
   });
   if (entry.kind === "invalid") return undefined;
-  const trace = traceparentHeader(msg.headers);
+  const trace = traceOf(msg);
   return {
     id: entry.id,
     ...position,
     ts: entry.ts,
-    frame: userFrame(entry, position.seq, msg.string()),
+    frame: userFrame(entry, position.seq),
     trace,
   };
 }
@@ -208,7 +221,8 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
  * The `message` frame of a valid entry. A bare body (`data` and its own `id` only, as backends and the router
  * write it) is spliced into the frame: `data` is not serialised again (this runs for every message).
  */
-function userFrame(entry: MailboxMessage, seq: number, text: string): string {
+function userFrame(entry: MailboxMessage, seq: number): string {
+  const { text } = entry;
   if (!entry.bare || !text.startsWith("{") || !text.endsWith("}")) {
     return messageFrame(entry.id, seq, entry.data, entry.ts);
   }
@@ -218,9 +232,9 @@ function userFrame(entry: MailboxMessage, seq: number, text: string): string {
 
 /** A channel message; `key` is the channel name clients know (e.g. `$broadcast` for broadcasts). */
 export function parseChannelLive(msg: Msg, channel: string): Delivery | undefined {
-  const position = positionOf(msg);
+  const position = positionOf(liveHeaders(msg));
   if (!position) return undefined;
-  const trace = traceparentHeader(msg.headers);
+  const trace = traceOf(msg);
   const fast = spliceableEntry(msg.string());
   // Encoded once here: a channel message usually goes to many sockets.
   if (fast) {

@@ -71,4 +71,24 @@ describe("SendBudget", () => {
     budget.update(b);
     expect(b.dropped).toBe(false);
   });
+
+  it("reads a socket once per send when its buffer did not change, and still drops when it grows", () => {
+    const budget = new SendBudget({ perUser: 100, total: 1_000 });
+    const a = socket("u");
+    let reads = 0;
+    const read = a.bufferedBytes;
+    a.bufferedBytes = () => {
+      reads++;
+      return read();
+    };
+    budget.add(a);
+    reads = 0;
+    for (let i = 0; i < 5; i++) budget.update(a);
+    expect(reads).toBe(5);
+    expect(budget.bufferedBytes).toBe(0);
+    a.bytes = 120;
+    budget.update(a);
+    expect(a.dropped).toBe(true);
+    expect(budget.bufferedBytes).toBe(0);
+  });
 });

@@ -62,7 +62,10 @@ export class SendBudget {
 
   /** After a send to `socket`: records its buffer, and drops the fullest sockets while a budget is exceeded. */
   update(socket: BufferedSocket): void {
-    if (!this.counted.has(socket)) return;
+    const before = this.counted.get(socket);
+    // Most sends go straight to the kernel (0 buffered before and after): then no total moved, and none can
+    // be over a budget that the last change to them was checked against. This runs for every frame sent.
+    if (before === undefined || socket.bufferedBytes() === before) return;
     this.record(socket);
     const share = this.users.get(socket.userId);
     if (share && share.bytes > this.limits.perUser) {

@@ -19,6 +19,7 @@ describe("readMailboxEntry", () => {
       ts: at,
       bare: true,
       idInBody: true,
+      text: '{"data":1,"id":"body"}',
     });
     expect(readMailboxEntry(stored('{"data":{"a":[1]}}', "header"))).toMatchObject({ id: "header" });
     const derived = readMailboxEntry(stored('{"data":null}'));
@@ -33,6 +34,7 @@ describe("readMailboxEntry", () => {
       ts: at,
       bare: false,
       idInBody: true,
+      text: '{"id":"old","data":"x","ts":5}',
     });
   });
 

@@ -20,6 +20,8 @@ export type MailboxMessage = {
   ts: number;
   bare: boolean;
   idInBody: boolean;
+  /** The body as stored, decoded (so a reader that splices it into a frame does not decode it again). */
+  text: string;
 };
 /** An entry that can never be delivered: dead-lettered when read, and skipped. */
 export type InvalidEntry = { kind: "invalid"; reason: DeadReason; message: string };
@@ -64,7 +66,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A publish body parsed as far as every send subject needs: a JSON object with `data`. */
 export type BodyRead =
-  | { kind: "body"; body: Record<string, unknown> }
+  | { kind: "body"; body: Record<string, unknown>; text: string }
   | { kind: "invalid"; reason: DeadReason; message: string };
 
 /** Parses a publish body: UTF-8 JSON, an object, with `data`. Shared by the router and the mailbox reader. */
@@ -75,8 +77,10 @@ export function readBody(payload: Uint8Array): BodyRead {
     return { kind: "invalid", reason: DeadReason.TooDeep, message };
   }
   let body: unknown;
+  let text: string;
   try {
-    body = JSON.parse(decoder.decode(payload));
+    text = decoder.decode(payload);
+    body = JSON.parse(text);
   } catch (err) {
     const message = headerSafe(`payload is not JSON: ${(err as Error).message}`);
     return { kind: "invalid", reason: DeadReason.InvalidJson, message };
@@ -87,7 +91,7 @@ export function readBody(payload: Uint8Array): BodyRead {
   if (!("data" in body) || body.data === undefined) {
     return { kind: "invalid", reason: DeadReason.MissingData, message: "payload has no 'data' field" };
   }
-  return { kind: "body", body: body as Record<string, unknown> };
+  return { kind: "body", body: body as Record<string, unknown>, text };
 }
 
 /**
@@ -96,7 +100,7 @@ export function readBody(payload: Uint8Array): BodyRead {
  *
  * @example
  * readMailboxEntry({ payload: utf8('{"data":1}'), seq: 7, storedAtMs: 1700000000000, msgId: "k1" })
- * // { kind: "message", id: "k1", data: 1, ts: 1700000000000, bare: true, idInBody: false }
+ * // { kind: "message", id: "k1", data: 1, ts: 1700000000000, bare: true, idInBody: false, text: '{"data":1}' }
  */
 export function readMailboxEntry(stored: StoredEntry): MailboxRead {
   const read = readBody(stored.payload);
@@ -112,6 +116,7 @@ export function readMailboxEntry(stored: StoredEntry): MailboxRead {
     ts: stored.storedAtMs,
     bare: keys === (idInBody ? 2 : 1),
     idInBody,
+    text: read.text,
   });
   if (id !== undefined) {
     if (isMessageId(id)) return message(id, true);
