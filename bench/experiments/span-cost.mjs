@@ -1,8 +1,9 @@
-// The SDK's CPU per traced message without NATS: the spans of one message (route, write, deliver with its ack
-// event, cursor) made and handed on the way the services do, exported to an OTLP sink in a child process.
+// The SDK's CPU per traced message without NATS: the spans of one message (route with its write's event,
+// deliver with its ack's event, cursor) made and handed on the way the services do, exported to an OTLP sink
+// in a child process.
 // `OTEL_SDK_DISABLED=true` gives the same loop without tracing (what the helpers cost while off).
 // Usage: OTEL_EXPORTER_OTLP_ENDPOINT is set by this script; other OTEL_* variables pass through.
-//   node bench/experiments/span-cost.mjs [messages]
+//   node bench/experiments/span-cost.mjs [messages] [six]   ("six": the former six-span shape)
 import { fork } from "node:child_process";
 import { createServer } from "node:http";
 
@@ -25,6 +26,7 @@ if (process.argv[2] === "--sink") {
   const { headers } = await import("@nats-io/transport-node");
   const { SpanKind, startSpan, endSpan, traceHeaders, traceparentOf, traceparentHeader } = kit;
   const n = Number(process.argv[2] ?? 50_000);
+  const six = process.argv[3] === "six";
   const one = (i) => {
     const h = headers();
     h.set("traceparent", `00-${"ab".repeat(16)}-${(i + 1).toString(16).padStart(16, "0")}-01`);
@@ -33,15 +35,28 @@ if (process.argv[2] === "--sink") {
       "herald.seq": i,
       "herald.delivery_count": 1,
     });
-    const write = startSpan("herald.router.write", route, SpanKind.PRODUCER, {
-      "messaging.destination.name": "herald.mailbox.u1",
-      "messaging.message.id": `m${i}`,
-    });
-    const wh = traceHeaders(write);
-    write?.setAttributes({ "herald.stream": "MAILBOX", "herald.seq": i, "herald.duplicate": false });
-    endSpan(write);
+    route?.setAttribute("messaging.message.id", `m${i}`);
+    let wh;
+    if (six) {
+      const write = startSpan("herald.router.write", route, SpanKind.PRODUCER, {
+        "messaging.destination.name": "herald.mailbox.u1",
+        "messaging.message.id": `m${i}`,
+      });
+      wh = traceHeaders(write);
+      write?.setAttributes({ "herald.stream": "MAILBOX", "herald.seq": i, "herald.duplicate": false });
+      endSpan(write);
+    } else {
+      wh = traceHeaders(route);
+      route?.addEvent("herald.stored", {
+        "messaging.destination.name": "herald.mailbox.u1",
+        "herald.stream": "MAILBOX",
+        "herald.seq": i,
+        "herald.duplicate": false,
+      });
+    }
     endSpan(route);
     const tp = traceparentHeader(wh);
+    if (six) return formerHops(tp, i);
     const deliver = startSpan("herald.connector.deliver", tp, SpanKind.PRODUCER, {
       "messaging.message.id": `m${i}`,
       "herald.seq": i,
@@ -57,6 +72,38 @@ if (process.argv[2] === "--sink") {
       "herald.acks_in_write": 1,
     });
     traceHeaders(cursor);
+    endSpan(cursor);
+  };
+  // The shape before 2026-12-06 (with the write span above): send and ack spans, a receipt span under the cursor's.
+  const formerHops = (tp, i) => {
+    const send = startSpan("herald.connector.send", tp, SpanKind.PRODUCER, {
+      "messaging.message.id": `m${i}`,
+      "herald.seq": i,
+      "herald.device_id": "d",
+    });
+    const st = traceparentOf(send);
+    endSpan(send);
+    const ack = startSpan("herald.connector.ack", st, SpanKind.CONSUMER, {
+      "messaging.message.id": `m${i}`,
+      "herald.seq": i,
+      "herald.device_id": "d",
+    });
+    const at = traceparentOf(ack);
+    endSpan(ack);
+    const cursor = startSpan("herald.persistence.cursor", at, SpanKind.CONSUMER, {
+      "messaging.message.id": `m${i}`,
+      "herald.seq": i,
+      "herald.stream": "MAILBOX",
+      "herald.device_id": "d",
+      "herald.acks_in_write": 1,
+    });
+    const receipt = startSpan("herald.persistence.receipt", cursor, SpanKind.PRODUCER, {
+      "messaging.message.id": `m${i}`,
+      "herald.seq": i,
+      "messaging.destination.name": "herald.receipt.u1",
+    });
+    traceHeaders(receipt);
+    endSpan(receipt);
     endSpan(cursor);
   };
   // Paced like a service at ~5,000 msg/s: batches of 50 per 10 ms, so the batch processor's timer and

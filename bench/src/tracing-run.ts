@@ -111,7 +111,8 @@ async function closedLoop(
   sink: OtlpSink,
 ): Promise<Omit<TracingRound, "tracing" | "exports">> {
   const s = subjects(DEFAULT_PREFIX);
-  const stack = await startStack({ nats, env });
+  // A generous start-up deadline: on a shared machine under load, loading the SDK alone can take seconds.
+  const stack = await startStack({ nats, env, serviceOptions: { startTimeoutMs: 120_000 } });
   const pool = startClientPool(o.clientProcs);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const receipts = new ReceiptCounter(nc, s);

@@ -13,7 +13,7 @@ export type ReceivedSpan = {
   /** Nanoseconds since the epoch. */
   start: bigint;
   end: bigint;
-  events: { name: string; time: bigint }[];
+  events: { name: string; time: bigint; attributes: Record<string, string | number | boolean> }[];
   /** 0 unset, 1 ok, 2 error. */
   status: { code: number; message: string };
 };
@@ -24,7 +24,7 @@ type WireSpan = Omit<ReceivedSpan, "service" | "attributes" | "start" | "end" | 
   attributes?: KeyValue[];
   startTimeUnixNano?: WireTime;
   endTimeUnixNano?: WireTime;
-  events?: { name: string; timeUnixNano?: WireTime }[];
+  events?: { name: string; timeUnixNano?: WireTime; attributes?: KeyValue[] }[];
 };
 
 type AnyValue = {
@@ -94,7 +94,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
                 attributes: attributesOf(span.attributes),
                 start: BigInt(span.startTimeUnixNano ?? 0),
                 end: BigInt(span.endTimeUnixNano ?? 0),
-                events: (span.events ?? []).map((e) => ({ name: e.name, time: BigInt(e.timeUnixNano ?? 0) })),
+                events: (span.events ?? []).map((e) => ({
+                  name: e.name,
+                  time: BigInt(e.timeUnixNano ?? 0),
+                  attributes: attributesOf(e.attributes),
+                })),
                 status: { code: span.status?.code ?? 0, message: span.status?.message ?? "" },
               });
             }

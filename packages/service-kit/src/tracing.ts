@@ -83,12 +83,15 @@ function contextOf(parent: MsgHdrs | string | Span | undefined): Context {
   return propagation.extract(ROOT_CONTEXT, parent, natsHeaderGetter);
 }
 
+/** Marks `span` as failed by `err`. */
+export function failSpan(span: Span | undefined, err: unknown): void {
+  span?.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+}
+
 /** Ends `span`, marked as failed when `err` is given. */
 export function endSpan(span: Span | undefined, err?: unknown): void {
   if (!span) return;
-  if (err !== undefined) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-  }
+  if (err !== undefined) failSpan(span, err);
   span.end();
 }
 
