@@ -210,7 +210,7 @@ export class Session implements GaplessFeedOptions<Delivery> {
   }
 
   /**
-   * One span per delivery, under the router's write span: from the socket write, through the client's ack (an
+   * One span per delivery, under the router's route span: from the socket write, through the client's ack (an
    * event), to the durable write of the ack bundle that carries it (one span where a send span and an ack span
    * would cost twice the tracing work).
    */
