@@ -181,6 +181,11 @@ async function main(): Promise<void> {
     writeFileSync(join(o.outDir, "idle-latest.json"), json);
     writeFileSync(join(o.outDir, "idle-latest.svg"), renderIdleChart(idle, results.startedAt));
   }
+  if (ok(results.tracing)) {
+    // Likewise the tracing part, usually run alone (its figures go in bench/README.md and docs/observability.md).
+    writeFileSync(join(o.outDir, "tracing-latest.json"), json);
+    writeFileSync(join(o.outDir, "tracing-latest.svg"), renderChart(chartInput(results)));
+  }
   console.log(`\n${summaryTable(results)}\n`);
   const latest = ok(results.herald)
     ? ", latest.json and latest.svg"

@@ -181,11 +181,12 @@ describe("summary and chart", () => {
       rounds: [round("off", 1_000, 200), round("on", 950, 220)],
       throughputRatio: 0.95,
       cpuRatio: 1.1,
+      loopCpuRatio: 1.05,
       setup: "",
     };
     const withTracing = { ...results, tracing };
     expect(summaryTable(withTracing)).toContain(
-      "Tracing on / off: throughput 0.950 (budget ≥ 0.9), service CPU per message 1.100",
+      "Tracing on / off: throughput 0.950 (budget ≥ 0.9), service CPU per message 1.100, whole loop's CPU per message 1.050",
     );
     expect(summaryTable(withTracing)).toContain("off 1000 msg/s, 200 µs (load 1.5); on 950 msg/s, 220 µs");
     const bars = chartInput(withTracing).throughput.filter((b) => b.label.includes("tracing"));

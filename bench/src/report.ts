@@ -354,7 +354,7 @@ export function tracingLines(tracing: TracingResult | undefined): string[] {
     )
     .join("; ");
   return [
-    `Tracing (100 % sampled, OTLP to a discarding sink): ${rounds}`,
-    `Tracing on / off: throughput ${cell(tracing.throughputRatio, 3)} (budget ≥ ${TRACING_BUDGET}), service CPU per message ${cell(tracing.cpuRatio, 3)}`,
+    `Tracing (100 % sampled, OTLP to a draining, discarding sink process): ${rounds}`,
+    `Tracing on / off: throughput ${cell(tracing.throughputRatio, 3)} (budget ≥ ${TRACING_BUDGET}), service CPU per message ${cell(tracing.cpuRatio, 3)}, whole loop's CPU per message ${cell(tracing.loopCpuRatio, 3)}`,
   ];
 }

@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { DEFAULT_PREFIX, type SendUsersBody, subjects } from "@herald/protocol";
 import { signToken, startStack } from "@herald/testkit";
 import { jetstream } from "@nats-io/jetstream";
@@ -11,6 +9,7 @@ import { closedLoopPhase } from "./closed-loop.js";
 import { dataMaker, messageId } from "./frames.js";
 import { userIds } from "./herald-run.js";
 import type { BenchOptions } from "./options.js";
+import { type OtlpSink, startOtlpSink } from "./otlp-sink.js";
 import { cpuMeter } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { loadAverage1m } from "./results.js";
@@ -21,7 +20,10 @@ export type TracingRound = {
   messages: number;
   receipts: number;
   msgsPerSec: number;
-  /** CPU µs per message of connector, router, persistence and their sum. */
+  /**
+   * CPU µs per message of connector, router, persistence and their sum (`total`), and beside it of nats-server,
+   * the OTLP sink (its own process) and the bench process (publisher and receipt counter).
+   */
   cpuMicrosPerMessage: Record<string, number>;
   /** OTLP export requests and bytes the sink received during the round (0 with tracing off). */
   exports: { requests: number; bytes: number };
@@ -35,32 +37,10 @@ export type TracingResult = {
   throughputRatio: number;
   /** Σ on ÷ Σ off of the services' CPU per message (connector + router + persistence). */
   cpuRatio: number;
+  /** The same ratio for the services plus nats-server, the OTLP sink and the bench process: all the loop's CPU. */
+  loopCpuRatio: number;
   setup: string;
 };
-
-/** An OTLP/HTTP sink that reads each export and discards it: what the exporter costs, not a collector. */
-async function startDiscardSink() {
-  const counts = { requests: 0, bytes: 0 };
-  const server = createServer((req, res) => {
-    req.on("data", (chunk: Buffer) => {
-      counts.bytes += chunk.length;
-    });
-    req.on("end", () => {
-      counts.requests++;
-      // An empty body is an empty ExportTraceServiceResponse in protobuf, and `{}` is one in JSON.
-      const json = String(req.headers["content-type"]).includes("json");
-      res.writeHead(200, { "content-type": json ? "application/json" : "application/x-protobuf" });
-      res.end(json ? "{}" : undefined);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    counts,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /**
  * Tracing's cost: the sustained closed loop of the Herald part, on a fresh stack per round, with tracing off
@@ -73,7 +53,7 @@ export async function runTracingCost(
   runId: string,
   log: (line: string) => void,
 ): Promise<TracingResult> {
-  const sink = await startDiscardSink();
+  const sink = await startOtlpSink();
   const rounds: TracingRound[] = [];
   // Two interleaved pairs, so a swing of other work on the machine lands on both settings.
   const order: ("off" | "on")[] = ["off", "on", "off", "on"];
@@ -83,17 +63,18 @@ export async function runTracingCost(
       if (tracing === "on") env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.endpoint;
       // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only.
       if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
-      const before = { ...sink.counts };
-      const round = await closedLoop(nats, o, `${runId}t${k}`, env);
+      const before = await sink.counts();
+      const round = await closedLoop(nats, o, `${runId}t${k}`, env, sink);
+      const after = await sink.counts();
       // An "on" round whose spans never reached the sink measured nothing: fail the part rather than report it.
-      if (tracing === "on" && sink.counts.requests === before.requests)
+      if (tracing === "on" && after.requests === before.requests)
         throw new Error("tracing on, but the services exported no spans to the sink");
       rounds.push({
         tracing,
         ...round,
         exports: {
-          requests: sink.counts.requests - before.requests,
-          bytes: sink.counts.bytes - before.bytes,
+          requests: after.requests - before.requests,
+          bytes: after.bytes - before.bytes,
         },
       });
       log(
@@ -112,9 +93,14 @@ export async function runTracingCost(
     rounds,
     throughputRatio: ratio((r) => r.msgsPerSec),
     cpuRatio: ratio((r) => r.cpuMicrosPerMessage.total ?? Number.NaN),
+    loopCpuRatio: ratio((r) => loopCpu(r.cpuMicrosPerMessage)),
     setup:
-      "send.users (one user each) with a sampled traceparent; on: OTEL_EXPORTER_OTLP_ENDPOINT to a local sink that discards (OTLP/HTTP protobuf, the SDK's defaults otherwise)",
+      "send.users (one user each) with a sampled traceparent; on: OTEL_EXPORTER_OTLP_ENDPOINT to a local sink process that drains and discards (OTLP/HTTP protobuf, the SDK's defaults otherwise)",
   };
+}
+
+function loopCpu(c: Record<string, number>): number {
+  return (c.total ?? Number.NaN) + (c.natsServer ?? Number.NaN) + (c.sink ?? 0) + (c.bench ?? Number.NaN);
 }
 
 async function closedLoop(
@@ -122,9 +108,11 @@ async function closedLoop(
   o: BenchOptions,
   runId: string,
   env: Record<string, string>,
+  sink: OtlpSink,
 ): Promise<Omit<TracingRound, "tracing" | "exports">> {
   const s = subjects(DEFAULT_PREFIX);
-  const stack = await startStack({ nats, env });
+  // A generous start-up deadline: on a shared machine under load, loading the SDK alone can take seconds.
+  const stack = await startStack({ nats, env, serviceOptions: { startTimeoutMs: 120_000 } });
   const pool = startClientPool(o.clientProcs);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const receipts = new ReceiptCounter(nc, s);
@@ -156,6 +144,8 @@ async function closedLoop(
       connector: stack.connectors[0]?.pid,
       router: stack.routers[0]?.pid,
       persistence: stack.persistence[0]?.pid,
+      natsServer: nats.pid(),
+      sink: sink.pid,
     });
     const start = nowUs();
     await run(2, o.messages);
@@ -166,6 +156,9 @@ async function closedLoop(
       router: per(used.router),
       persistence: per(used.persistence),
       total: per((used.connector ?? 0) + (used.router ?? 0) + (used.persistence ?? 0)),
+      natsServer: per(used.natsServer),
+      sink: per(used.sink),
+      bench: per(used.bench),
     };
     return {
       messages: o.messages,

@@ -51,11 +51,8 @@ afterAll(async () => {
 /** The hops of one user message, parent first, and the service each belongs to. */
 const HOPS = [
   ["herald.router.route", "herald-router"],
-  ["herald.router.write", "herald-router"],
-  ["herald.connector.send", "herald-connector"],
-  ["herald.connector.ack", "herald-connector"],
+  ["herald.connector.deliver", "herald-connector"],
   ["herald.persistence.cursor", "herald-persistence"],
-  ["herald.persistence.receipt", "herald-persistence"],
 ] as const;
 
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
@@ -128,14 +125,51 @@ describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     const spans = await hopsOf("traced-1");
     expectChain(spans, traceId, parentId);
     // The receipt carries the trace on, for a backend that consumes receipts.
-    expect(receiptHeaders?.get("traceparent")).toBe(`00-${traceId}-${spans[5]!.spanId}-01`);
+    expect(receiptHeaders?.get("traceparent")).toBe(`00-${traceId}-${spans[2]!.spanId}-01`);
+    // The mailbox write is an event of the route span, with where it was stored.
+    const stored = spans[0]!.events.find((e) => e.name === "herald.stored");
+    expect(stored?.attributes).toMatchObject({ "herald.stream": "HERALD_MBOX", "herald.duplicate": false });
+    // The delivery span runs from the socket write to the stored ack; the client's ack is an event within it.
+    const deliver = spans[1]!;
+    const ack = deliver.events.find((e) => e.name === "herald.ack_received");
+    expect(ack, "the ack's event").toBeDefined();
+    expect(ack!.time >= deliver.start && ack!.time <= deliver.end).toBe(true);
+    expect(spans[2]!.start >= ack!.time).toBe(true);
     // Positions, never payloads or tokens.
-    expect(spans[1]!.attributes["herald.seq"]).toBeGreaterThan(0);
-    expect(spans[2]!.attributes["herald.seq"]).toBe(spans[1]!.attributes["herald.seq"]);
-    expect(spans[4]!.attributes["herald.stream"]).toBe("HERALD_MBOX");
-    const every = JSON.stringify(receiver.spans);
+    expect(stored!.attributes["herald.seq"]).toBeGreaterThan(0);
+    expect(spans[1]!.attributes["herald.seq"]).toBe(stored!.attributes["herald.seq"]);
+    expect(spans[2]!.attributes["herald.seq"]).toBe(stored!.attributes["herald.seq"]);
+    expect(spans[2]!.attributes["herald.device_id"]).toBe("phone");
+    const every = JSON.stringify(receiver.spans, (_key, v) => (typeof v === "bigint" ? String(v) : v));
     expect(every).not.toContain("payload-text");
     expect(every).not.toContain("eyJ");
+  }, 60_000);
+
+  it("ends a delivery's span as failed when its connection closes before the ack", async () => {
+    const traceId = hex(16);
+    const h = backend.headers();
+    h.set("traceparent", `00-${traceId}-${hex(8)}-01`);
+    const client = await connectClient(
+      stack.wsUrl(await signToken({ sub: "leaver", did: "phone" }, stack.jwtSecret)),
+    );
+    try {
+      await backend.js.publish(
+        backend.s.sendUsers,
+        JSON.stringify({ userIds: ["leaver"], id: "unacked-1", data: 1 }),
+        { headers: h },
+      );
+      await client.waitForMessages(1);
+    } finally {
+      await client.close();
+    }
+    const find = () =>
+      receiver.spans.find((s) => s.name === "herald.connector.deliver" && s.traceId === traceId);
+    await waitUntil(() => find() !== undefined, {
+      timeoutMs: 15_000,
+      message: "the unacked delivery's span",
+    });
+    expect(find()!.status).toEqual({ code: 2, message: "connection closed" });
+    expect(find()!.events).toEqual([]);
   }, 60_000);
 
   it("keeps the trace on a message that reaches the device by replay, and on a channel message", async () => {
@@ -162,16 +196,18 @@ describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     } finally {
       await client.close();
     }
-    const names = ["herald.router.route", "herald.router.write", "herald.connector.send"];
+    const names = ["herald.router.route", "herald.connector.send"];
     const find = () =>
       names.map((name) => receiver.spans.find((s) => s.name === name && s.traceId === channelTrace));
     await waitUntil(() => find().every(Boolean), {
       timeoutMs: 15_000,
       message: "the channel message's spans",
     });
-    const [route, write, send] = find() as ReceivedSpan[];
-    expect(write!.parentSpanId).toBe(route!.spanId);
-    expect(send!.parentSpanId).toBe(write!.spanId);
+    const [route, send] = find() as ReceivedSpan[];
+    expect(route!.events.find((e) => e.name === "herald.stored")?.attributes).toMatchObject({
+      "messaging.destination.name": expect.stringContaining("news"),
+    });
+    expect(send!.parentSpanId).toBe(route!.spanId);
     expect(send!.attributes).toMatchObject({ "herald.channel": "news", "messaging.message.id": "news-1" });
   }, 60_000);
 

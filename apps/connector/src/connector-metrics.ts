@@ -78,7 +78,7 @@ export function timedParse(
 ): (msg: Msg, key: string) => Delivery | undefined {
   return (msg, key) => {
     const delivery = parse(msg, key);
-    // The exemplar names the message's trace (its publisher's or the router's write span).
+    // The exemplar names the message's trace (its publisher's or the router's route span).
     if (delivery) liveLag.observe(secondsSinceStored(delivery.ts), { kind }, delivery.trace);
     return delivery;
   };

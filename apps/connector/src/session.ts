@@ -6,6 +6,7 @@ import {
   SpanKind,
   startSpan,
   traceparentOf,
+  tracingEnabled,
   withSpan,
 } from "@herald/service-kit";
 import { GaplessFeed, type GaplessFeedOptions, type Page } from "./gapless-feed.js";
@@ -31,13 +32,13 @@ export type SessionDeps = {
   onDelivered?: (count: number, resent: boolean) => void;
 };
 
-/** `trace`: the socket-write span's context (tracing on, live messages), parent of the ack's span. */
+/** `span`: the delivery's span (tracing on, traced messages), open from the socket write to the stored ack. */
 type Inflight = {
   seq: number;
   prev: number;
   frame: string | Buffer;
   sentAt: number;
-  trace: string | undefined;
+  span: Span | undefined;
 };
 
 /**
@@ -95,6 +96,8 @@ export class Session implements GaplessFeedOptions<Delivery> {
     if (this.following) this.deps.unfollow(this.userId, this.feed);
     this.following = false;
     this.feed.close();
+    if (tracingEnabled())
+      for (const entry of this.inflight?.values() ?? []) endSpan(entry.span, "connection closed");
     this.inflight = undefined;
   }
 
@@ -133,9 +136,12 @@ export class Session implements GaplessFeedOptions<Delivery> {
       const entry = this.inflight?.get(id);
       if (entry) {
         this.inflight?.delete(id);
-        const span = entry.trace ? this.ackSpan(id, entry) : undefined;
+        const span = entry.span;
         const trace = traceparentOf(span);
-        if (span) spans.push(span);
+        if (span) {
+          span.addEvent("herald.ack_received");
+          spans.push(span);
+        }
         acks.push(
           trace ? { id, seq: entry.seq, prev: entry.prev, trace } : { id, seq: entry.seq, prev: entry.prev },
         );
@@ -187,35 +193,31 @@ export class Session implements GaplessFeedOptions<Delivery> {
         this.publishAcks([{ id: delivery.id, seq: delivery.seq, prev: delivery.prev }]);
       return;
     }
-    const span = delivery.trace ? this.sendSpan(delivery) : undefined;
-    const sent = this.send(delivery.frame);
-    endSpan(span, sent ? undefined : "socket closed");
-    if (!sent) return;
+    const span = delivery.trace ? this.deliverySpan(delivery) : undefined;
+    if (!this.send(delivery.frame)) {
+      endSpan(span, "socket closed");
+      return;
+    }
     this.inflight ??= new Map();
     this.inflight.set(delivery.id, {
       seq: delivery.seq,
       prev: delivery.prev,
       frame: delivery.frame,
       sentAt: Date.now(),
-      trace: traceparentOf(span),
+      span,
     });
     this.deps.onDelivered?.(1, false);
   }
 
-  /** The socket write of a live message, under the router's write span. */
-  private sendSpan(delivery: Delivery): Span | undefined {
-    return startSpan("herald.connector.send", delivery.trace, SpanKind.PRODUCER, {
+  /**
+   * One span per delivery, under the router's route span: from the socket write, through the client's ack (an
+   * event), to the durable write of the ack bundle that carries it (one span where a send span and an ack span
+   * would cost twice the tracing work).
+   */
+  private deliverySpan(delivery: Delivery): Span | undefined {
+    return startSpan("herald.connector.deliver", delivery.trace, SpanKind.PRODUCER, {
       "messaging.message.id": delivery.id,
       "herald.seq": delivery.seq,
-      "herald.device_id": this.deviceId,
-    });
-  }
-
-  /** The client's ack, from its arrival to the durable write of the bundle that carries it. */
-  private ackSpan(id: string, entry: Inflight): Span | undefined {
-    return startSpan("herald.connector.ack", entry.trace, SpanKind.CONSUMER, {
-      "messaging.message.id": id,
-      "herald.seq": entry.seq,
       "herald.device_id": this.deviceId,
     });
   }

@@ -175,14 +175,13 @@ export class AckProcessor {
       const receiptSubject = this.deps.s.receipt(userToken(userId));
       for (const [i, ack] of acks.entries()) {
         const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
-        const span = spans && this.receiptSpan(spans[i], ack, receiptSubject);
-        const headers = traceHeaders(span);
+        // The receipt carries its cursor span's context: the backend continues the message's trace from it.
+        const headers = traceHeaders(spans?.[i]);
         this.deps.nc.publish(
           receiptSubject,
           this.encoder.encode(JSON.stringify(receipt)),
           headers ? { headers } : undefined,
         );
-        endSpan(span);
       }
       this.deps.acksApplied.inc(acks.length);
       this.deps.receipts?.inc(acks.length);
@@ -197,7 +196,10 @@ export class AckProcessor {
     }
   }
 
-  /** One span per traced ack for the cursor write that applies it (they share the write); none untraced. */
+  /**
+   * One span per traced ack for the cursor write that applies it (they share the write) and the receipt that
+   * follows it; none untraced.
+   */
   private cursorSpans(acks: AckedMessage[], deviceId: string): (Span | undefined)[] | undefined {
     if (!acks.some((ack) => ack.trace)) return undefined;
     return acks.map((ack) =>
@@ -205,21 +207,11 @@ export class AckProcessor {
         ? startSpan("herald.persistence.cursor", ack.trace, SpanKind.CONSUMER, {
             "messaging.message.id": ack.id,
             "herald.seq": ack.seq,
-            "herald.stream": this.deps.s.streams.mailbox,
             "herald.device_id": deviceId,
             "herald.acks_in_write": acks.length,
           })
         : undefined,
     );
-  }
-
-  private receiptSpan(parent: Span | undefined, ack: AckedMessage, subject: string): Span | undefined {
-    if (!parent) return undefined;
-    return startSpan("herald.persistence.receipt", parent, SpanKind.PRODUCER, {
-      "messaging.message.id": ack.id,
-      "herald.seq": ack.seq,
-      "messaging.destination.name": subject,
-    });
   }
 
   /**

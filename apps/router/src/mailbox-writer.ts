@@ -1,5 +1,5 @@
 import { Header } from "@herald/protocol";
-import { endSpan, type JsPublisher, type Span, SpanKind, startSpan, traceHeaders } from "@herald/service-kit";
+import { failSpan, type JsPublisher, type Span, traceHeaders } from "@herald/service-kit";
 import type { JsMsg, PubAck } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import type { DestinationOrder } from "./destination-order.js";
@@ -40,7 +40,7 @@ export function writeDestinations(
   const msgId = msg.headers?.get(Header.MsgId) || undefined;
   return routed.destinations.map((destination) =>
     order.write(destination.subject, msg.info.streamSequence, () =>
-      tracedWrite(span, destination.subject, id, (headers) =>
+      tracedWrite(span, destination.subject, (headers) =>
         publisher
           .publish(destination.subject, body, {
             msgID: dedupKey(routed.target, id, destination.key, msgId),
@@ -53,32 +53,30 @@ export function writeDestinations(
   );
 }
 
-/** One mailbox or channel write as a child span, whose context the stored message carries to the connector. */
+/**
+ * One mailbox or channel write, traced as an event on the route span (`herald.stored`, or `herald.write_failed`
+ * and the span's error status) rather than as a span of its own, which would cost as much tracing work as a
+ * whole hop; the stored message carries the route span's context to the connector.
+ */
 function tracedWrite(
-  parent: Span | undefined,
+  route: Span | undefined,
   subject: string,
-  id: string,
   publish: (headers: MsgHdrs | undefined) => Promise<PubAck>,
 ): Promise<PubAck> {
-  const span =
-    parent &&
-    startSpan("herald.router.write", parent, SpanKind.PRODUCER, {
-      "messaging.destination.name": subject,
-      "messaging.message.id": id,
-    });
-  if (!span) return publish(undefined);
-  return publish(traceHeaders(span)).then(
+  if (!route) return publish(undefined);
+  return publish(traceHeaders(route)).then(
     (ack) => {
-      span.setAttributes({
+      route.addEvent("herald.stored", {
+        "messaging.destination.name": subject,
         "herald.stream": ack.stream,
         "herald.seq": ack.seq,
         "herald.duplicate": ack.duplicate,
       });
-      endSpan(span);
       return ack;
     },
     (err: unknown) => {
-      endSpan(span, err);
+      route.addEvent("herald.write_failed", { "messaging.destination.name": subject });
+      failSpan(route, err);
       throw err;
     },
   );

@@ -47,7 +47,7 @@ export function createRoute(deps: RouteDeps): (msg: JsMsg) => Promise<void> {
       "herald.delivery_count": msg.info.deliveryCount,
     });
     try {
-      const done = withSpan(span, () => write(deps, msg, span));
+      const done = write(deps, msg, span);
       return span ? done.finally(() => endSpan(span)) : done;
     } catch (err) {
       endSpan(span, err);
@@ -66,7 +66,10 @@ export function createRoute(deps: RouteDeps): (msg: JsMsg) => Promise<void> {
 function write(deps: RouteDeps, msg: JsMsg, span?: Span): Promise<void> {
   const startedAt = performance.now();
   const timestampMs = Number(msg.timestampNanos / 1_000_000n);
-  if (msg.info.deliveryCount === 1) deps.metrics.intakeLag.observe(secondsSinceStored(timestampMs));
+  // The span is handed down, not made active (no context.with() per message): exemplars and log lines name it.
+  const traceId = span?.spanContext().traceId;
+  if (msg.info.deliveryCount === 1)
+    deps.metrics.intakeLag.observe(secondsSinceStored(timestampMs), undefined, traceId);
   const fallbackId = derivedId(msg.info.streamSequence, timestampMs);
   const prepared = prepare(deps.prepare, msg, fallbackId, timestampMs);
   const plan =
@@ -75,10 +78,11 @@ function write(deps: RouteDeps, msg: JsMsg, span?: Span): Promise<void> {
       : routePlan(deps, msg, { ...prepared, fallbackId }, span);
   return Promise.allSettled(plan.writes).then((results) => {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) return handBack(deps, msg, plan.destinationKeys, results, failed.reason);
+    if (failed)
+      return withSpan(span, () => handBack(deps, msg, plan.destinationKeys, results, failed.reason));
     settle(deps.logger, () => msg.ack());
     plan.onDone(results.map((r) => (r as PromiseFulfilledResult<PubAck>).value));
-    deps.metrics.duration.observe((performance.now() - startedAt) / 1000);
+    deps.metrics.duration.observe((performance.now() - startedAt) / 1000, undefined, traceId);
   });
 }
 
@@ -96,14 +100,16 @@ function rejectPlan(
     destinationKeys: [],
     onDone: () => {
       deps.metrics.deadLetters.inc({ reason: rejection.reason });
-      deps.logger.warn(
-        {
-          reason: rejection.reason,
-          problem: rejection.message,
-          subject: msg.subject,
-          seq: msg.info.streamSequence,
-        },
-        "dead-lettered intake message",
+      withSpan(span, () =>
+        deps.logger.warn(
+          {
+            reason: rejection.reason,
+            problem: rejection.message,
+            subject: msg.subject,
+            seq: msg.info.streamSequence,
+          },
+          "dead-lettered intake message",
+        ),
       );
     },
   };

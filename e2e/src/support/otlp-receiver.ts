@@ -10,6 +10,21 @@ export type ReceivedSpan = {
   parentSpanId: string;
   kind: number;
   attributes: Record<string, string | number | boolean>;
+  /** Nanoseconds since the epoch. */
+  start: bigint;
+  end: bigint;
+  events: { name: string; time: bigint; attributes: Record<string, string | number | boolean> }[];
+  /** 0 unset, 1 ok, 2 error. */
+  status: { code: number; message: string };
+};
+
+type WireTime = string | number | undefined;
+type WireSpan = Omit<ReceivedSpan, "service" | "attributes" | "start" | "end" | "events" | "status"> & {
+  status?: { code?: number; message?: string };
+  attributes?: KeyValue[];
+  startTimeUnixNano?: WireTime;
+  endTimeUnixNano?: WireTime;
+  events?: { name: string; timeUnixNano?: WireTime; attributes?: KeyValue[] }[];
 };
 
 type AnyValue = {
@@ -22,7 +37,7 @@ type KeyValue = { key: string; value: AnyValue };
 type ExportRequest = {
   resourceSpans?: {
     resource?: { attributes?: KeyValue[] };
-    scopeSpans?: { spans?: (Omit<ReceivedSpan, "service" | "attributes"> & { attributes?: KeyValue[] })[] }[];
+    scopeSpans?: { spans?: WireSpan[] }[];
   }[];
 };
 
@@ -77,6 +92,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
                 parentSpanId: span.parentSpanId ?? "",
                 kind: span.kind,
                 attributes: attributesOf(span.attributes),
+                start: BigInt(span.startTimeUnixNano ?? 0),
+                end: BigInt(span.endTimeUnixNano ?? 0),
+                events: (span.events ?? []).map((e) => ({
+                  name: e.name,
+                  time: BigInt(e.timeUnixNano ?? 0),
+                  attributes: attributesOf(e.attributes),
+                })),
+                status: { code: span.status?.code ?? 0, message: span.status?.message ?? "" },
               });
             }
           }

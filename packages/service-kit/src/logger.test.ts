@@ -25,7 +25,12 @@ describe("log lines", () => {
     onTestFinished(() => sdk.shutdown());
     const sink = lines();
     const logger = createLogger("connector", "info", sink).child({ component: "session" });
-    const span = startSpan("herald.connector.ack", `00-${TRACE}-b7ad6b7169203331-01`, SpanKind.CONSUMER, {});
+    const span = startSpan(
+      "herald.connector.deliver",
+      `00-${TRACE}-b7ad6b7169203331-01`,
+      SpanKind.CONSUMER,
+      {},
+    );
     await withSpan(span, async () => {
       await Promise.resolve();
       logger.warn("ack publish failed");

@@ -1,4 +1,4 @@
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import { core, NodeSDK } from "@opentelemetry/sdk-node";
 import { markTracingEnabled } from "./tracing.js";
 
 /**
@@ -13,8 +13,10 @@ export function startTelemetry(serviceName: string): NodeSDK {
   // Traces only unless asked: metrics are scraped from /metrics and logs are pino lines on stdout.
   env.OTEL_METRICS_EXPORTER ??= "none";
   env.OTEL_LOGS_EXPORTER ??= "none";
+  // Herald never forwards a publisher's baggage, so the default baggage propagator would only cost time.
+  env.OTEL_PROPAGATORS ??= "tracecontext";
   const sdk = new NodeSDK({ instrumentations: [] });
   sdk.start();
-  markTracingEnabled(() => sdk.shutdown());
+  markTracingEnabled(() => sdk.shutdown(), new core.W3CTraceContextPropagator());
   return sdk;
 }

@@ -60,6 +60,18 @@ describe("message-path tracing helpers", () => {
     const root = startSpan("root", undefined, SpanKind.CONSUMER, {});
     expect(root?.spanContext().traceId).not.toBe(TRACE);
     endSpan(root);
+
+    // Internal `traceparent` strings stay W3C whatever the global propagator is (OTEL_PROPAGATORS=b3, say).
+    propagation.setGlobalPropagator(new core.CompositePropagator({ propagators: [] }));
+    markTracingEnabled(() => provider.shutdown(), new core.W3CTraceContextPropagator());
+    const internal = traceparentOf(first);
+    expect(internal).toBe(`00-${TRACE}-${first?.spanContext().spanId}-01`);
+    const fourth = startSpan("fourth", internal, SpanKind.CONSUMER, {});
+    expect(fourth?.spanContext().traceId).toBe(TRACE);
+    endSpan(fourth);
+    expect(exporter.getFinishedSpans().find((s) => s.name === "fourth")?.parentSpanContext?.spanId).toBe(
+      first?.spanContext().spanId,
+    );
     await provider.shutdown();
   });
 });

@@ -3,12 +3,15 @@ import {
   type Attributes,
   type Context,
   context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
   propagation,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
+  type TextMapPropagator,
   type TextMapSetter,
   trace,
 } from "@opentelemetry/api";
@@ -22,15 +25,21 @@ export { type Span, SpanKind };
  */
 let enabled = false;
 let flush: (() => Promise<void>) | undefined;
+/** Reads and writes the `traceparent` strings of internal bodies: always W3C, whatever `OTEL_PROPAGATORS` says. */
+let internal: TextMapPropagator = propagation;
 
 export function tracingEnabled(): boolean {
   return enabled;
 }
 
-/** Called by the SDK start-up (`telemetry.ts`); `shutdown` flushes buffered spans on drain. */
-export function markTracingEnabled(shutdown: () => Promise<void>): void {
+/**
+ * Called by the SDK start-up (`telemetry.ts`); `shutdown` flushes buffered spans on drain; `w3c` (the SDK's
+ * W3C trace-context propagator) handles internal `traceparent` strings, the global propagator otherwise.
+ */
+export function markTracingEnabled(shutdown: () => Promise<void>, w3c?: TextMapPropagator): void {
   enabled = true;
   flush = shutdown;
+  if (w3c) internal = w3c;
 }
 
 /** Exports what is buffered; called last in a drain, so SIGTERM does not drop the final spans. */
@@ -68,17 +77,21 @@ export function startSpan(
 
 function contextOf(parent: MsgHdrs | string | Span | undefined): Context {
   if (parent === undefined) return ROOT_CONTEXT;
-  if (typeof parent === "string") return propagation.extract(ROOT_CONTEXT, { traceparent: parent });
+  if (typeof parent === "string")
+    return internal.extract(ROOT_CONTEXT, { traceparent: parent }, defaultTextMapGetter);
   if ("spanContext" in parent) return trace.setSpan(ROOT_CONTEXT, parent);
   return propagation.extract(ROOT_CONTEXT, parent, natsHeaderGetter);
+}
+
+/** Marks `span` as failed by `err`. */
+export function failSpan(span: Span | undefined, err: unknown): void {
+  span?.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
 }
 
 /** Ends `span`, marked as failed when `err` is given. */
 export function endSpan(span: Span | undefined, err?: unknown): void {
   if (!span) return;
-  if (err !== undefined) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
-  }
+  if (err !== undefined) failSpan(span, err);
   span.end();
 }
 
@@ -94,7 +107,7 @@ export function traceHeaders(span: Span | undefined, headers?: MsgHdrs): MsgHdrs
 export function traceparentOf(span: Span | undefined): string | undefined {
   if (!span) return undefined;
   const carrier: Record<string, string> = {};
-  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
+  internal.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
   return carrier.traceparent;
 }
 
