@@ -24,6 +24,8 @@ export type SioPacedParams = {
 let io: Server | undefined;
 let redis: ReturnType<typeof createClient> | undefined;
 let streamName = "";
+/** Emits that threw (none expected: an emit only queues). */
+let errors = 0;
 
 const room = (user: string) => `u:${user}`;
 
@@ -31,7 +33,11 @@ function emitterFor(payloadBytes: number, users: string[]) {
   const make = dataMaker(payloadBytes, (data) => JSON.stringify({ id: "s-1-99999", data }));
   return (phase: number, i: number) => {
     const user = users[i % users.length] ?? "";
-    io?.to(room(user)).emit("m", { id: `s-${phase}-${i}`, data: make(phase, i) });
+    try {
+      io?.to(room(user)).emit("m", { id: `s-${phase}-${i}`, data: make(phase, i) });
+    } catch {
+      errors++;
+    }
   };
 }
 
@@ -61,6 +67,7 @@ serveRpc(
       return { port };
     },
     connections: () => io?.engine.clientsCount ?? 0,
+    errors: () => errors,
     saturate: async (params) => {
       const { phase, messages, payloadBytes, users } = params as SioSendParams;
       const emit = emitterFor(payloadBytes, users);

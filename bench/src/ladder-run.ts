@@ -1,0 +1,57 @@
+import type { ClientPool } from "./client-pool.js";
+import { nowUs, sleep } from "./clock.js";
+import type { StepMeasure } from "./ladder.js";
+import { summarizeLatencies } from "./stats.js";
+
+/** Offers `rate` msg/s of phase `phase` for `durationMs`; `errors()` counts the sends that failed so far. */
+export type Offer = (phase: number, rate: number, durationMs: number) => Promise<{ errors: () => number }>;
+
+/** How long a step waits, after its scheduled end, for what is still missing: no progress for this long… */
+const IDLE_MS = 2_000;
+/** …or this long in all (a backlog that drains slower than this is not a figure worth the wait). */
+const SETTLE_MS = 60_000;
+const POLL_MS = 25;
+
+/**
+ * One step of the ladder against a connected client pool: offers the rate, then waits until every message is
+ * delivered (and `acked()` reached the count, where given: a counter read before and after), or nothing moved
+ * for 2 s, or 60 s passed. The next step starts from a drained system (or one given up on).
+ */
+export async function measureStep(
+  pool: ClientPool,
+  step: { phase: number; rate: number; stepMs: number; offer: Offer; acked?: () => Promise<number> },
+): Promise<StepMeasure> {
+  const messages = Math.round((step.rate * step.stepMs) / 1000);
+  await pool.reset({ phase: step.phase, messages, recordLatencies: true });
+  const ackBase = step.acked ? await step.acked() : 0;
+  const start = nowUs();
+  const { errors } = await step.offer(step.phase, step.rate, step.stepMs);
+  const scheduledEnd = start + step.stepMs * 1000;
+  let delivered = await pool.stats();
+  let acked = step.acked ? (await step.acked()) - ackBase : undefined;
+  let ackedUs = acked !== undefined && acked >= messages ? nowUs() : undefined;
+  let lastChange = nowUs();
+  const done = () => delivered.unique >= messages && (acked === undefined || acked >= messages);
+  while (!done() && nowUs() - lastChange < IDLE_MS * 1000 && nowUs() - scheduledEnd < SETTLE_MS * 1000) {
+    await sleep(POLL_MS);
+    const now = await pool.stats();
+    const ackNow = step.acked ? (await step.acked()) - ackBase : undefined;
+    if (now.unique !== delivered.unique || ackNow !== acked) lastChange = nowUs();
+    if (ackNow !== undefined && ackNow >= messages && ackedUs === undefined) ackedUs = nowUs();
+    delivered = now;
+    acked = ackNow;
+  }
+  const withLatencies = await pool.stats(true);
+  const lastUs = Math.max(delivered.lastUs, ackedUs ?? 0);
+  return {
+    offeredRate: step.rate,
+    durationMs: step.stepMs,
+    messages,
+    delivered: delivered.unique,
+    duplicates: delivered.duplicates,
+    ...(acked === undefined ? {} : { acked }),
+    publishErrors: errors(),
+    drainMs: done() ? Math.max(0, Math.round((lastUs - scheduledEnd) / 100) / 10) : null,
+    latencyMs: summarizeLatencies(withLatencies.latencies),
+  };
+}
