@@ -155,7 +155,11 @@ export function ladderBars(
           {
             label,
             value: ladder.highestPassingRate ?? 0,
-            ...(note ? { note } : {}),
+            ...(ladder.highestPassingRate === null
+              ? { note: `none: ${ladder.failedRate} msg/s failed` }
+              : note
+                ? { note }
+                : {}),
             ...(highlight ? { highlight } : {}),
           },
         ]
