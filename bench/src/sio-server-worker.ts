@@ -1,6 +1,7 @@
 // Socket.IO 4.8 baseline server with the Redis Streams adapter (one of two). Every client joins a room named
-// after its user; targeted emits go to that room, so the adapter forwards each one through Redis to the
-// other server.
+// after its user. The bench's publisher is its own process (sio-emitter-worker); this server can also emit
+// itself (the ladder's comparison): a targeted emit goes to that room, and the adapter forwards it through
+// Redis to the other server.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
