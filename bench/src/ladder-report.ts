@@ -86,8 +86,10 @@ export function ladderDerive({ herald, ws, sio }: Systems): {
       p99: LADDER_P99_TARGETS.map(({ offeredRate, targetMs }) => {
         const step = stepAt(herald?.ladder, offeredRate);
         const actualMs = step?.pass ? step.latencyMs.p99 : null;
-        // A step that lost or lagged misses the target whatever its p99.
-        const met = step === undefined ? null : actualMs !== null && actualMs <= targetMs;
+        // A step that lost or lagged misses the target whatever its p99, and so does a climb that ended below
+        // the rate; a ladder without the rate has no verdict.
+        const reached = herald?.ladder?.rates.includes(offeredRate) ?? false;
+        const met = !reached ? null : actualMs !== null && actualMs <= targetMs;
         return { offeredRate, targetMs, actualMs, met };
       }),
     },

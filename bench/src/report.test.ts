@@ -346,6 +346,14 @@ describe("the offered-load ladder in the report", () => {
       socketio: sio(ladderOf([[2_500, 1]]), ladderOf([], 2_500)),
     });
     expect(d.targets.ladder?.lossless).toMatchObject({ actualMsgsPerSec: 0, met: false });
+    // Its climb ended below 5,000 and 10,000 (rates it was to climb to): both p99 targets are missed.
+    const ended = derive({
+      nats,
+      herald: heraldWith({ ...ladderOf([], 2_500), rates: [2_500, 5_000, 10_000] }),
+      ws,
+      socketio: { skipped: "x" },
+    });
+    expect(ended.targets.ladder?.p99.map((p) => p.met)).toEqual([false, false]);
     const none = derive({ nats, herald: herald(6_000, 12), ws, socketio: { skipped: "x" } });
     expect(none.targets.ladder?.lossless.met).toBeNull();
     expect(none.targets.ladder?.p99.map((p) => p.met)).toEqual([null, null]);
