@@ -1,6 +1,6 @@
 import type { HeraldResult } from "./herald-run.js";
 import { idleLines } from "./idle-report.js";
-import { ladderBars, ladderGroups, ladderLines } from "./ladder-report.js";
+import { ladderBars, ladderChartNotes, ladderGroups, ladderLines } from "./ladder-report.js";
 import {
   type BenchResults,
   DURABLE_WRITES_PER_MESSAGE,
@@ -149,6 +149,7 @@ export function chartInput(results: BenchResults): ChartInput {
     notes: [
       ...chartNotes(results, herald),
       ...ladderLines({ herald, ws, sio }, results).slice(-3),
+      ...ladderChartNotes({ herald, ws, sio }),
       ...idleLines(ok(results.idle)),
     ],
   };

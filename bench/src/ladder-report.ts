@@ -204,3 +204,28 @@ export function ladderGroups({
     }),
   );
 }
+
+/** Chart notes: every step of every ladder (rate, p50/p99 ms, ✓ or ✗), a few steps per line so lines fit. */
+export function ladderChartNotes({ herald, ws, sio }: Systems, stepsPerLine = 5): string[] {
+  const ladders: [string, LadderResult | undefined][] = [
+    ["Herald", herald?.ladder],
+    ["Socket.IO (emitter)", sio?.ladder],
+    ...Object.entries(sio?.ladderAlternatives ?? {}).map(
+      ([name, l]) => [`Socket.IO (${name})`, l] as [string, LadderResult],
+    ),
+    ["raw ws", ws?.ladder],
+  ];
+  const lines: string[] = [];
+  for (const [name, ladder] of ladders) {
+    if (!ladder) continue;
+    const cells = ladder.steps.map(
+      (s) =>
+        `${s.offeredRate / 1000}k${s.attempt > 1 ? "(2)" : ""} ${fmt(s.latencyMs.p50, 1)}/${fmt(s.latencyMs.p99, 1)} ${s.pass ? "✓" : "✗"}`,
+    );
+    for (let i = 0; i < cells.length; i += stepsPerLine) {
+      const head = i === 0 ? `Ladder ${name}, p50/p99 ms: ` : "    ";
+      lines.push(`${head}${cells.slice(i, i + stepsPerLine).join(", ")}`);
+    }
+  }
+  return lines;
+}
