@@ -16,6 +16,8 @@ export type BaselineServer = {
   pids: number[];
   /** A publisher process of its own (Socket.IO's emitter), for CPU. */
   publisherPid?: number;
+  /** The system's processes whose CPU per message the ladder records (default: the servers). */
+  systemPids?: Record<string, number | undefined>;
   targets: (users: string[]) => ClientTarget[];
   saturate: (phase: number, messages: number) => Promise<void>;
   paced: (phase: number, rate: number, durationMs: number) => Promise<number>;
@@ -120,8 +122,9 @@ async function climbLadders(
   if (o.ladderRates.length === 0) return {};
   let phase = 100;
   const stepMs = o.ladderSeconds * 1000;
+  const processes = server.systemPids ?? Object.fromEntries(server.pids.map((pid, i) => [`server${i}`, pid]));
   const run = (name: string, offer: Offer) =>
-    climb(o.ladderRates, (rate) => measureStep(pool, { phase: phase++, rate, stepMs, offer }), {
+    climb(o.ladderRates, (rate) => measureStep(pool, { phase: phase++, rate, stepMs, offer, processes }), {
       stepMs,
       log: (line) => log(`${name} ladder: ${line}`),
     });

@@ -81,7 +81,10 @@ export async function startSocketIoServers(
         w.call<{ port: number }>("listen", { redisUrl: o.redisUrl, streamName } satisfies SioListenParams),
       ),
     );
-    await publisher.call("start", { redisUrl: o.redisUrl, streamName } satisfies SioEmitterStartParams);
+    const { redisPid } = await publisher.call<{ redisPid?: number }>("start", {
+      redisUrl: o.redisUrl,
+      streamName,
+    } satisfies SioEmitterStartParams);
     const server0 = workers[0];
     if (!server0) throw new Error("no socket.io server");
     const pacedParams = (phase: number, rate: number, durationMs: number) =>
@@ -92,6 +95,7 @@ export async function startSocketIoServers(
       mode: "sio",
       pids: workers.map((w) => w.pid),
       publisherPid: publisher.pid,
+      systemPids: { server0: workers[0]?.pid, server1: workers[1]?.pid, redis: redisPid },
       targets: (list) =>
         list.map((user, i) => ({ user, url: `http://127.0.0.1:${ports[i % ports.length]?.port}` })),
       saturate: async (phase, messages) => {

@@ -312,6 +312,13 @@ export async function runHerald(
             rate,
             stepMs,
             acked: acksApplied,
+            processes: {
+              "nats-server": nats.pid(),
+              connector: connectorPid,
+              router: stack.routers[0]?.pid,
+              persistence: stack.persistence[0]?.pid,
+              presence: stack.presence[0]?.pid,
+            },
             offer: async (ph, r, durationMs) => {
               let errors = 0;
               await paced(r, durationMs, (i) => {

@@ -72,6 +72,13 @@ export function ladderDerive({ herald, ws, sio }: Systems): {
       heraldP99,
       passingP99At(ws?.ladder, offeredRate) ?? undefined,
     );
+    // CPU per message of each system's own processes at that step, passed or not: holds on a busy machine.
+    const heraldCpu = systemCpuAt(herald?.ladder, offeredRate);
+    ratios[`heraldCpuVsSocketIoCpuAt${offeredRate}`] = ratio(
+      heraldCpu,
+      systemCpuAt(sioBest?.ladder, offeredRate),
+    );
+    ratios[`heraldCpuVsRawWsCpuAt${offeredRate}`] = ratio(heraldCpu, systemCpuAt(ws?.ladder, offeredRate));
   }
   const target = sioTop === undefined ? null : sioTop * LOSSLESS_TARGET_RATIO;
   return {
@@ -94,6 +101,11 @@ export function ladderDerive({ herald, ws, sio }: Systems): {
       }),
     },
   };
+}
+
+/** CPU µs per message of a system's own processes at `rate` (see `stepAt`); undefined if not measured. */
+export function systemCpuAt(ladder: LadderResult | undefined, rate: number): number | undefined {
+  return stepAt(ladder, rate)?.cpuMicrosPerMessage?.system;
 }
 
 const fmt = (value: number | null | undefined, digits = 0) =>
@@ -143,6 +155,14 @@ export function ladderLines(
         `Herald p99 at ${p.offeredRate} msg/s on the ladder: ${fmt(p.actualMs, 2)} ms (target ≤ ${p.targetMs} ms: ${verdict(p.met)}); ` +
         `÷ Socket.IO ${fmt(r[`heraldP99VsSocketIoP99At${p.offeredRate}`], 2)}, ÷ raw ws ${fmt(r[`heraldP99VsRawWsP99At${p.offeredRate}`], 2)}`,
     ),
+    ...(t?.p99 ?? []).map(({ offeredRate: rate }) => {
+      const sioBest = socketIoBest(sio)?.ladder;
+      return (
+        `CPU µs per message of each system's own processes at ${rate} msg/s: Herald ${fmt(systemCpuAt(herald?.ladder, rate))}, ` +
+        `Socket.IO ${fmt(systemCpuAt(sioBest, rate))}, raw ws ${fmt(systemCpuAt(ws?.ladder, rate))}; ` +
+        `Herald ÷ Socket.IO ${fmt(r[`heraldCpuVsSocketIoCpuAt${rate}`], 2)}, ÷ raw ws ${fmt(r[`heraldCpuVsRawWsCpuAt${rate}`], 2)}`
+      );
+    }),
   ];
 }
 

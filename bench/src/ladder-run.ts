@@ -1,6 +1,7 @@
 import type { ClientPool } from "./client-pool.js";
 import { nowUs, sleep } from "./clock.js";
 import type { StepMeasure } from "./ladder.js";
+import { cpuMeter } from "./procfs.js";
 import { summarizeLatencies } from "./stats.js";
 
 /** Offers `rate` msg/s of phase `phase` for `durationMs`; `errors()` counts the sends that failed so far. */
@@ -19,11 +20,20 @@ const POLL_MS = 25;
  */
 export async function measureStep(
   pool: ClientPool,
-  step: { phase: number; rate: number; stepMs: number; offer: Offer; acked?: () => Promise<number> },
+  step: {
+    phase: number;
+    rate: number;
+    stepMs: number;
+    offer: Offer;
+    acked?: () => Promise<number>;
+    /** The system's own processes, by name, whose CPU per message is recorded. */
+    processes?: Record<string, number | undefined>;
+  },
 ): Promise<StepMeasure> {
   const messages = Math.round((step.rate * step.stepMs) / 1000);
   await pool.reset({ phase: step.phase, messages, recordLatencies: true });
   const ackBase = step.acked ? await step.acked() : 0;
+  const cpu = step.processes ? await cpuMeter(step.processes) : undefined;
   const start = nowUs();
   const { errors } = await step.offer(step.phase, step.rate, step.stepMs);
   const scheduledEnd = start + step.stepMs * 1000;
@@ -41,6 +51,7 @@ export async function measureStep(
     delivered = now;
     acked = ackNow;
   }
+  const cpuSeconds = cpu ? await cpu() : undefined;
   const withLatencies = await pool.stats(true);
   const lastUs = Math.max(delivered.lastUs, ackedUs ?? 0);
   return {
@@ -53,5 +64,26 @@ export async function measureStep(
     publishErrors: errors(),
     drainMs: done() ? Math.max(0, Math.round((lastUs - scheduledEnd) / 100) / 10) : null,
     latencyMs: summarizeLatencies(withLatencies.latencies),
+    ...(cpuSeconds && step.processes
+      ? { cpuMicrosPerMessage: perMessage(cpuSeconds, Object.keys(step.processes), messages) }
+      : {}),
   };
+}
+
+/** µs per message of each named process and of their sum (`system`); the meter's other entries are left out. */
+export function perMessage(
+  cpuSeconds: Record<string, number>,
+  names: string[],
+  messages: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  let system = 0;
+  for (const name of names) {
+    const seconds = cpuSeconds[name];
+    if (seconds === undefined || !Number.isFinite(seconds)) continue;
+    out[name] = Math.round((seconds * 1e6) / messages);
+    system += seconds;
+  }
+  out.system = Math.round((system * 1e6) / messages);
+  return out;
 }

@@ -32,6 +32,12 @@ export type StepMeasure = {
   drainMs: number | null;
   /** Publish → receive of first deliveries. */
   latencyMs: LatencySummary;
+  /**
+   * CPU µs per message offered, from the step's start to the end of its wait, of each of the system's own
+   * processes (servers, broker; not the load generator nor the publisher) and their sum (`system`): unlike
+   * the rates, it says what a message costs even when other work shares the cores.
+   */
+  cpuMicrosPerMessage?: Record<string, number>;
 };
 
 export type LadderStep = StepMeasure & {

@@ -236,6 +236,7 @@ function ladderOf(passing: [number, number][], failed?: number): LadderResult {
     publishErrors: 0,
     drainMs: pass ? 5 : 900,
     latencyMs: { count: 1, p50: p99 / 4, p90: p99 / 2, p99, max: p99, mean: p99 / 3 },
+    cpuMicrosPerMessage: { server0: p99 * 10, system: p99 * 10 },
     attempt,
     pass,
     ...(pass ? {} : { reason: "lost 10" }),
@@ -301,6 +302,8 @@ describe("the offered-load ladder in the report", () => {
     expect(d.ratios.socketIoEmitterVsServerEmitsLossless).toBe(4);
     expect(d.ratios.heraldP99VsSocketIoP99At5000).toBe(4);
     expect(d.ratios.heraldP99VsRawWsP99At10000).toBe(20);
+    // CPU per message of the step at the rate (10 × p99 in these fixtures), passing or not.
+    expect(d.ratios.heraldCpuVsSocketIoCpuAt10000).toBe(6);
     expect(d.targets.ladder?.lossless).toEqual({
       targetMsgsPerSec: 20_000,
       aimMsgsPerSec: 30_000,
@@ -400,6 +403,9 @@ describe("the offered-load ladder in the report", () => {
     expect(table).toContain("15000 FAIL 75.0/300.0, 15000(2) FAIL 62.5/250.0");
     expect(table).toContain("Highest lossless rate: Herald / Socket.IO 1.000 (target ≥ 1: MET)");
     expect(table).toContain("Herald p99 at 10000 msg/s on the ladder: 8.00 ms (target ≤ 10 ms: MET)");
+    expect(table).toContain(
+      "at 5000 msg/s: Herald 40, Socket.IO 10, raw ws 5; Herald ÷ Socket.IO 4.00, ÷ raw ws 8.00",
+    );
     const input = chartInput(results);
     expect(
       input.throughput.filter((b) => b.label.includes("lossless")).map((b) => [b.label, b.value]),

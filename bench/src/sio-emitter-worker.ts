@@ -59,7 +59,10 @@ serveRpc(
       redis = createClient({ url: options.redisUrl });
       redis.on("error", () => {});
       await redis.connect();
-      return true;
+      // Redis's own pid, so that the ladder counts the broker's CPU as it counts nats-server's for Herald.
+      const info = await redis.info("server");
+      const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+      return { redisPid: Number.isInteger(pid) ? pid : undefined };
     },
     /** XADDs that failed so far. */
     errors: () => errors,
