@@ -1,8 +1,8 @@
 import { startClientPool } from "./client-pool.js";
 import type { ClientMode, ClientTarget } from "./client-worker.js";
 import { nowUs, sleep } from "./clock.js";
-import { climb, type LadderResult } from "./ladder.js";
-import { measureStep, type Offer } from "./ladder-run.js";
+import type { LadderResult } from "./ladder.js";
+import { climbWith, type Offer } from "./ladder-run.js";
 import type { BenchOptions } from "./options.js";
 import { cpuMeter, rssBytes } from "./procfs.js";
 import { type BaselineResult, loadAverage1m } from "./results.js";
@@ -120,14 +120,10 @@ async function climbLadders(
   log: (line: string) => void,
 ): Promise<{ ladder?: LadderResult; ladderAlternatives?: Record<string, LadderResult> }> {
   if (o.ladderRates.length === 0) return {};
-  let phase = 100;
-  const stepMs = o.ladderSeconds * 1000;
+  const phases = { next: 100 };
   const processes = server.systemPids ?? Object.fromEntries(server.pids.map((pid, i) => [`server${i}`, pid]));
   const run = (name: string, offer: Offer) =>
-    climb(o.ladderRates, (rate) => measureStep(pool, { phase: phase++, rate, stepMs, offer, processes }), {
-      stepMs,
-      log: (line) => log(`${name} ladder: ${line}`),
-    });
+    climbWith(pool, o, { offer, processes }, phases, (line) => log(`${name} ladder: ${line}`));
   const ladder = await run(server.name, server.offer);
   const alternatives: Record<string, LadderResult> = {};
   for (const [name, offer] of Object.entries(server.alternatives ?? {}))

@@ -7,8 +7,8 @@ import { startClientPool } from "./client-pool.js";
 import { nowUs, sleep } from "./clock.js";
 import { dataMaker, idPrefix, messageId } from "./frames.js";
 import { bucketsDelta, type HopLag, hopLag, parseBuckets } from "./hop-lag.js";
-import { climb, type LadderResult } from "./ladder.js";
-import { measureStep } from "./ladder-run.js";
+import type { LadderResult } from "./ladder.js";
+import { climbWith, type LadderSender, pacedOffer } from "./ladder-run.js";
 import type { BenchOptions } from "./options.js";
 import { paced, windowed } from "./pacing.js";
 import { cpuMeter, fetchMetricsText, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
@@ -301,36 +301,19 @@ export async function runHerald(
     // a step passes when every message is delivered and acked (persistence's counter) in time.
     let ladder: LadderResult | undefined;
     if (o.ladderRates.length > 0) {
-      let phase = 100;
-      const stepMs = o.ladderSeconds * 1000;
       receipts.pause();
-      ladder = await climb(
-        o.ladderRates,
-        (rate) =>
-          measureStep(pool, {
-            phase: phase++,
-            rate,
-            stepMs,
-            acked: acksApplied,
-            processes: {
-              "nats-server": nats.pid(),
-              connector: connectorPid,
-              router: stack.routers[0]?.pid,
-              persistence: stack.persistence[0]?.pid,
-              presence: stack.presence[0]?.pid,
-            },
-            offer: async (ph, r, durationMs) => {
-              let errors = 0;
-              await paced(r, durationMs, (i) => {
-                publish(ph, i, o.latencyClient).catch(() => {
-                  errors++;
-                });
-              });
-              return { errors: () => errors };
-            },
-          }),
-        { stepMs, log: (line) => log(`herald ladder: ${line}`) },
-      );
+      const herald: LadderSender = {
+        offer: pacedOffer((phase, i) => publish(phase, i, o.latencyClient)),
+        acked: acksApplied,
+        processes: {
+          "nats-server": nats.pid(),
+          connector: connectorPid,
+          router: stack.routers[0]?.pid,
+          persistence: stack.persistence[0]?.pid,
+          presence: stack.presence[0]?.pid,
+        },
+      };
+      ladder = await climbWith(pool, o, herald, { next: 100 }, (line) => log(`herald ladder: ${line}`));
       receipts.resume();
     }
     // Burst: everything at once (open loop); the backlog lands in the intake work queue first. Last, since

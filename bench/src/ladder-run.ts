@@ -1,6 +1,8 @@
 import type { ClientPool } from "./client-pool.js";
 import { nowUs, sleep } from "./clock.js";
-import type { StepMeasure } from "./ladder.js";
+import { climb, type LadderResult, type StepMeasure } from "./ladder.js";
+import type { BenchOptions } from "./options.js";
+import { paced } from "./pacing.js";
 import { cpuMeter } from "./procfs.js";
 import { summarizeLatencies } from "./stats.js";
 
@@ -86,4 +88,46 @@ export function perMessage(
   }
   out.system = Math.round((system * 1e6) / messages);
   return out;
+}
+
+/** What a ladder sends with, and what else a step reads: acks (Herald) and the system's processes for CPU. */
+export type LadderSender = {
+  offer: Offer;
+  acked?: () => Promise<number>;
+  processes?: Record<string, number | undefined>;
+};
+
+/**
+ * Climbs `o.ladderRates` (`o.ladderSeconds` per step) against a connected pool with one sender. Every step has
+ * a phase of its own, taken from `phases.next` up, so that a late message of an earlier step is never counted.
+ */
+export function climbWith(
+  pool: ClientPool,
+  o: BenchOptions,
+  sender: LadderSender,
+  phases: { next: number },
+  log: (line: string) => void,
+): Promise<LadderResult> {
+  const stepMs = o.ladderSeconds * 1000;
+  return climb(
+    o.ladderRates,
+    (rate) => measureStep(pool, { ...sender, phase: phases.next++, rate, stepMs }),
+    {
+      stepMs,
+      log,
+    },
+  );
+}
+
+/** An `Offer` that paces `send(phase, i)` calls in this process and counts the ones whose promise rejects. */
+export function pacedOffer(send: (phase: number, i: number) => Promise<unknown>): Offer {
+  return async (phase, rate, durationMs) => {
+    let errors = 0;
+    await paced(rate, durationMs, (i) => {
+      send(phase, i).catch(() => {
+        errors++;
+      });
+    });
+    return { errors: () => errors };
+  };
 }
