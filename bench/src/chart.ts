@@ -1,6 +1,6 @@
 import type { HeraldResult } from "./herald-run.js";
 import { idleLines } from "./idle-report.js";
-import { ladderBars, ladderChartNotes, ladderGroups, ladderLines } from "./ladder-report.js";
+import { ladderBars, ladderChartNotes, ladderGroups, ladderVerdicts } from "./ladder-report.js";
 import {
   type BenchResults,
   DURABLE_WRITES_PER_MESSAGE,
@@ -148,7 +148,7 @@ export function chartInput(results: BenchResults): ChartInput {
     latencyTitle: `Publish → receive latency at ${rate} msg/s offered${ladder.length > 0 ? ", and on the ladder (passing steps)" : ""} (log scale)`,
     notes: [
       ...chartNotes(results, herald),
-      ...ladderLines({ herald, ws, sio }, results).slice(-3),
+      ...ladderVerdicts({ herald, ws, sio }, results),
       ...ladderChartNotes({ herald, ws, sio }),
       ...idleLines(ok(results.idle)),
     ],

@@ -141,13 +141,25 @@ export function ladderLines(
   ];
   if (lines.length === 0) return [];
   const first = herald?.ladder ?? sio?.ladder ?? ws?.ladder;
-  const t = derived.targets.ladder;
-  const r = derived.ratios;
-  const verdict = (met: boolean | null | undefined) => (met == null ? "n/a" : met ? "MET" : "MISSED");
   return [
     `Offered-load ladder (open loop, ${fmt((first?.stepMs ?? 0) / 1000)} s per step; a step passes when every message ` +
       `is delivered (Herald: and acked) no later than ${fmt(first?.drainBoundMs)} ms after the step; a failed rate is tried twice):`,
     ...lines,
+    ...ladderVerdicts(systems, derived),
+  ];
+}
+
+/** The ladder's ratios and target verdicts, one line each (the summary's and the chart's); none without ladders. */
+export function ladderVerdicts(
+  { herald, ws, sio }: Systems,
+  derived: { ratios: Record<string, number | null>; targets: { ladder?: LadderTargets } },
+): string[] {
+  if (!herald?.ladder && !sio?.ladder && !ws?.ladder) return [];
+  const t = derived.targets.ladder;
+  const r = derived.ratios;
+  const verdict = (met: boolean | null | undefined) => (met == null ? "n/a" : met ? "MET" : "MISSED");
+  const sioBest = socketIoBest(sio)?.ladder;
+  return [
     `Highest lossless rate: Herald / Socket.IO ${fmt(r.heraldVsSocketIoLossless, 3)} (target ≥ ${LOSSLESS_TARGET_RATIO}: ${verdict(t?.lossless.met)}), ` +
       `Herald / raw ws ${fmt(r.heraldVsRawWsLossless, 3)}, Socket.IO emitter / server 0 emits ${fmt(r.socketIoEmitterVsServerEmitsLossless, 3)}`,
     ...(t?.p99 ?? []).map(
@@ -155,14 +167,12 @@ export function ladderLines(
         `Herald p99 at ${p.offeredRate} msg/s on the ladder: ${fmt(p.actualMs, 2)} ms (target ≤ ${p.targetMs} ms: ${verdict(p.met)}); ` +
         `÷ Socket.IO ${fmt(r[`heraldP99VsSocketIoP99At${p.offeredRate}`], 2)}, ÷ raw ws ${fmt(r[`heraldP99VsRawWsP99At${p.offeredRate}`], 2)}`,
     ),
-    ...(t?.p99 ?? []).map(({ offeredRate: rate }) => {
-      const sioBest = socketIoBest(sio)?.ladder;
-      return (
+    ...(t?.p99 ?? []).map(
+      ({ offeredRate: rate }) =>
         `CPU µs per message of each system's own processes at ${rate} msg/s: Herald ${fmt(systemCpuAt(herald?.ladder, rate))}, ` +
         `Socket.IO ${fmt(systemCpuAt(sioBest, rate))}, raw ws ${fmt(systemCpuAt(ws?.ladder, rate))}; ` +
-        `Herald ÷ Socket.IO ${fmt(r[`heraldCpuVsSocketIoCpuAt${rate}`], 2)}, ÷ raw ws ${fmt(r[`heraldCpuVsRawWsCpuAt${rate}`], 2)}`
-      );
-    }),
+        `Herald ÷ Socket.IO ${fmt(r[`heraldCpuVsSocketIoCpuAt${rate}`], 2)}, ÷ raw ws ${fmt(r[`heraldCpuVsRawWsCpuAt${rate}`], 2)}`,
+    ),
   ];
 }
 

@@ -416,6 +416,9 @@ describe("the offered-load ladder in the report", () => {
       ["raw ws, highest lossless", 40_000],
     ]);
     expect(input.latency.map((g) => g.label)).toContain("Socket.IO @ 10k (ladder)");
+    expect(input.notes?.some((n) => n.startsWith("Highest lossless rate: Herald / Socket.IO 1.000"))).toBe(
+      true,
+    );
     expect(input.notes).toContain(
       "Ladder Herald, p50/p99 ms: 5k 1.0/4.0 ✓, 10k 2.0/8.0 ✓, 15k 75.0/300.0 ✗, 15k(2) 62.5/250.0 ✗",
     );
