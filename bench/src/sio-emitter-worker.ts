@@ -45,8 +45,10 @@ function emitterFor(payloadBytes: number, users: string[]) {
         { uid: EMITTER_UID, nsp: "/", type: BROADCAST, data },
         { TRIM: { strategy: "MAXLEN", strategyModifier: "~", threshold: MAX_LEN } },
       )
-      .catch(() => {
-        errors++;
+      .catch((error: unknown) => {
+        // The first failure's reason, once (the bench's log shows this worker's stderr); the count goes back.
+        if (errors++ === 0)
+          console.error(`socket.io emitter: XADD failed: ${(error as Error)?.message ?? error}`);
       });
   };
 }
