@@ -3,6 +3,7 @@
 // room's sockets it holds. `@socket.io/redis-streams-emitter` is not in the npm registry this project
 // reaches, so this writes the entry that package writes: the adapter's own format (a BROADCAST from the uid
 // "emitter", which the cluster adapter accepts from outside the cluster), with the adapter's default trim.
+import { inspect } from "node:util";
 import { createClient } from "redis";
 import { sleep } from "./clock.js";
 import { dataMaker } from "./frames.js";
@@ -47,8 +48,7 @@ function emitterFor(payloadBytes: number, users: string[]) {
       )
       .catch((error: unknown) => {
         // The first failure's reason, once (the bench's log shows this worker's stderr); the count goes back.
-        if (errors++ === 0)
-          console.error(`socket.io emitter: XADD failed: ${(error as Error)?.message ?? error}`);
+        if (errors++ === 0) console.error(`socket.io emitter: XADD failed: ${inspect(error)}`);
       });
   };
 }
