@@ -1,6 +1,8 @@
 import { startClientPool } from "./client-pool.js";
 import type { ClientMode, ClientTarget } from "./client-worker.js";
 import { nowUs, sleep } from "./clock.js";
+import type { LadderResult } from "./ladder.js";
+import { climbWith, type Offer } from "./ladder-run.js";
 import type { BenchOptions } from "./options.js";
 import { cpuMeter, rssBytes } from "./procfs.js";
 import { type BaselineResult, loadAverage1m } from "./results.js";
@@ -12,9 +14,17 @@ export type BaselineServer = {
   mode: ClientMode;
   /** Server processes, for RSS. */
   pids: number[];
+  /** A publisher process of its own (Socket.IO's emitter), for CPU. */
+  publisherPid?: number;
+  /** The system's processes whose CPU per message the ladder records (default: the servers). */
+  systemPids?: Record<string, number | undefined>;
   targets: (users: string[]) => ClientTarget[];
   saturate: (phase: number, messages: number) => Promise<void>;
   paced: (phase: number, rate: number, durationMs: number) => Promise<number>;
+  /** The ladder's sender: `paced`, with its failed sends counted. */
+  offer: Offer;
+  /** Other senders the ladder also climbs with, by name (Socket.IO: server 0 emitting itself). */
+  alternatives?: Record<string, Offer>;
   stop: () => Promise<void>;
 };
 
@@ -55,6 +65,7 @@ export async function runBaseline(
     await pool.reset({ phase: 2, messages: n, recordLatencies: false });
     const cpu = await cpuMeter({
       ...Object.fromEntries(server.pids.map((pid, i) => [`server${i}`, pid])),
+      ...(server.publisherPid === undefined ? {} : { publisher: server.publisherPid }),
       ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
     });
     const start = nowUs();
@@ -93,9 +104,29 @@ export async function runBaseline(
     log(
       `${server.name}: p50 ${latency.latencyMs.p50} ms, p99 ${latency.latencyMs.p99} ms at ${o.rate} msg/s`,
     );
-    return { memory, throughput, latency, loadAverage: [loadStart, loadAverage1m()] };
+    const ladders = await climbLadders(server, pool, o, log);
+    return { memory, throughput, latency, ...ladders, loadAverage: [loadStart, loadAverage1m()] };
   } finally {
     await pool.stop().catch(() => undefined);
     await server.stop().catch(() => undefined);
   }
+}
+
+/** The offered-load ladder with the server's sender, then with each alternative (phases from 100 up). */
+async function climbLadders(
+  server: BaselineServer,
+  pool: ReturnType<typeof startClientPool>,
+  o: BenchOptions,
+  log: (line: string) => void,
+): Promise<{ ladder?: LadderResult; ladderAlternatives?: Record<string, LadderResult> }> {
+  if (o.ladderRates.length === 0) return {};
+  const phases = { next: 100 };
+  const processes = server.systemPids ?? Object.fromEntries(server.pids.map((pid, i) => [`server${i}`, pid]));
+  const run = (name: string, offer: Offer) =>
+    climbWith(pool, o, { offer, processes }, phases, (line) => log(`${name} ladder: ${line}`));
+  const ladder = await run(server.name, server.offer);
+  const alternatives: Record<string, LadderResult> = {};
+  for (const [name, offer] of Object.entries(server.alternatives ?? {}))
+    alternatives[name] = await run(`${server.name} (${name})`, offer);
+  return { ladder, ...(server.alternatives ? { ladderAlternatives: alternatives } : {}) };
 }

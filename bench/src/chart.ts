@@ -1,5 +1,6 @@
 import type { HeraldResult } from "./herald-run.js";
 import { idleLines } from "./idle-report.js";
+import { ladderBars, ladderChartNotes, ladderGroups, ladderVerdicts } from "./ladder-report.js";
 import {
   type BenchResults,
   DURABLE_WRITES_PER_MESSAGE,
@@ -98,6 +99,7 @@ export function chartInput(results: BenchResults): ChartInput {
       });
     }
   }
+  bars.push(...ladderBars({ herald, ws, sio }, results.ratios));
   bars.push(...tracingBars(results));
   bars.push(...compressionBars(results));
   if (results.ceiling.heraldCeilingMsgsPerSec !== null) {
@@ -129,6 +131,8 @@ export function chartInput(results: BenchResults): ChartInput {
   group("Herald", herald);
   group("raw ws", ws);
   group("Socket.IO + Redis", sio);
+  const ladder = ladderGroups({ herald, ws, sio });
+  latency.push(...ladder);
   const target = results.targets.throughput.targetMsgsPerSec;
   const users = (results.options.users as number | undefined) ?? 0;
   const rate = (results.options.rate as number | undefined) ?? 0;
@@ -141,7 +145,12 @@ export function chartInput(results: BenchResults): ChartInput {
       : { throughputTarget: { label: `target ${formatNumber(target)}`, value: target } }),
     latency,
     latencyTargetMs: P99_TARGET_MS,
-    latencyTitle: `Publish → receive latency at ${rate} msg/s offered (log scale)`,
-    notes: [...chartNotes(results, herald), ...idleLines(ok(results.idle))],
+    latencyTitle: `Publish → receive latency at ${rate} msg/s offered${ladder.length > 0 ? ", and on the ladder (passing steps)" : ""} (log scale)`,
+    notes: [
+      ...chartNotes(results, herald),
+      ...ladderVerdicts({ herald, ws, sio }, results),
+      ...ladderChartNotes({ herald, ws, sio }),
+      ...idleLines(ok(results.idle)),
+    ],
   };
 }

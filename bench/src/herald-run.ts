@@ -7,6 +7,8 @@ import { startClientPool } from "./client-pool.js";
 import { nowUs, sleep } from "./clock.js";
 import { dataMaker, idPrefix, messageId } from "./frames.js";
 import { bucketsDelta, type HopLag, hopLag, parseBuckets } from "./hop-lag.js";
+import type { LadderResult } from "./ladder.js";
+import { climbWith, type LadderSender, pacedOffer } from "./ladder-run.js";
 import type { BenchOptions } from "./options.js";
 import { paced, windowed } from "./pacing.js";
 import { cpuMeter, fetchMetricsText, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
@@ -53,6 +55,8 @@ export type HeraldResult = {
   latency: HeraldLatency;
   /** The latency run again at each of `--latency-rates`. */
   latencyByRate: HeraldLatency[];
+  /** The offered-load ladder (delivered and acked, by persistence's counter); absent with `--ladder-rates none`. */
+  ladder?: LadderResult;
   loadAverage: [number, number];
 };
 
@@ -296,6 +300,25 @@ export async function runHerald(
     // The same at other rates (phases 5, 6, ...): where on this machine p99 stays within the target.
     const latencyByRate: HeraldLatency[] = [];
     for (const [k, rate] of o.latencyRates.entries()) latencyByRate.push(await measureLatency(5 + k, rate));
+    // The offered-load ladder (issue 14), open loop with the latency run's publisher and no receipt subscriber:
+    // a step passes when every message is delivered and acked (persistence's counter) in time.
+    let ladder: LadderResult | undefined;
+    if (o.ladderRates.length > 0) {
+      receipts.pause();
+      const herald: LadderSender = {
+        offer: pacedOffer((phase, i) => publish(phase, i, o.latencyClient)),
+        acked: acksApplied,
+        processes: {
+          "nats-server": nats.pid(),
+          connector: connectorPid,
+          router: stack.routers[0]?.pid,
+          persistence: stack.persistence[0]?.pid,
+          presence: stack.presence[0]?.pid,
+        },
+      };
+      ladder = await climbWith(pool, o, herald, { next: 100 }, (line) => log(`herald ladder: ${line}`));
+      receipts.resume();
+    }
     // Burst: everything at once (open loop); the backlog lands in the intake work queue first. Last, since
     // what it leaves in nats-server (deleted messages in the intake's blocks) slows what follows.
     const burst = await saturate(4, o.messages, undefined);
@@ -310,6 +333,7 @@ export async function runHerald(
       burst,
       latency,
       latencyByRate,
+      ...(ladder ? { ladder } : {}),
       serviceMetrics,
       loadAverage: [loadStart, loadAverage1m()],
     };

@@ -60,4 +60,20 @@ describe("parseOptions", () => {
     expect(parseOptions(["--nats-gogc", "400"], {}, "/b").natsGogc).toBe(400);
     expect(() => parseOptions(["--nats-gogc", "off"], {}, "/b")).toThrow(/positive integer/);
   });
+
+  it("takes the ladder's rates (ascending) and step length, shorter with --quick", () => {
+    const full = parseOptions([], {}, "/b");
+    expect(full.ladderRates.slice(0, 3)).toEqual([2_500, 5_000, 10_000]);
+    expect(full.ladderSeconds).toBe(5);
+    expect(parseOptions(["--quick"], {}, "/b")).toMatchObject({ ladderSeconds: 2 });
+    expect(parseOptions(["--quick"], {}, "/b").ladderRates.length).toBeLessThan(full.ladderRates.length);
+    expect(parseOptions(["--ladder-rates", "5000,10000", "--ladder-seconds", "3"], {}, "/b")).toMatchObject({
+      ladderRates: [5_000, 10_000],
+      ladderSeconds: 3,
+    });
+    expect(parseOptions([], { BENCH_LADDER_RATES: "none" }, "/b").ladderRates).toEqual([]);
+    expect(() => parseOptions(["--ladder-rates", "10000,5000"], {}, "/b")).toThrow(/ascending/);
+    expect(() => parseOptions(["--ladder-rates", "5000,5000"], {}, "/b")).toThrow(/ascending/);
+    expect(() => parseOptions(["--ladder-rates", "5k"], {}, "/b")).toThrow(/--ladder-rates/);
+  });
 });

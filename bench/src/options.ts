@@ -40,6 +40,10 @@ export type BenchOptions = {
   natsGogc?: number;
   /** Further offered rates Herald's latency run is repeated at (empty: none). */
   latencyRates: number[];
+  /** Offered rates of the ladder each system climbs (empty: none), ascending. */
+  ladderRates: number[];
+  /** Length of each ladder step. */
+  ladderSeconds: number;
   /** Publisher of Herald's latency run: `pipelined` (JsPublisher, the lighter load) or `js` (js.publish). */
   latencyClient: "js" | "pipelined";
   skip: SystemName[];
@@ -59,6 +63,7 @@ const DEFAULTS = {
   clientProcs: 1,
   idleConnections: 10_000,
   quietWaitSeconds: 30,
+  ladderSeconds: 5,
 };
 const QUICK = {
   messages: 10_000,
@@ -67,6 +72,7 @@ const QUICK = {
   coreMessages: 200_000,
   idleConnections: 2_000,
   quietWaitSeconds: 2,
+  ladderSeconds: 2,
 };
 
 type NumericKey = keyof typeof DEFAULTS;
@@ -83,11 +89,13 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--client-procs": "clientProcs",
   "--idle-connections": "idleConnections",
   "--quiet-wait-seconds": "quietWaitSeconds",
+  "--ladder-seconds": "ladderSeconds",
 };
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N] [--quiet-wait-seconds S]
-  [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N] [--skip nats,herald,tracing,compression,ws,sio,idle] [--out DIR]
+  [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N]
+  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip nats,herald,tracing,compression,ws,sio,idle] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;
@@ -107,13 +115,28 @@ function parseLatencyClient(raw: string): "js" | "pipelined" {
 /** Default sweep below the target rate; `--quick` skips it. */
 const DEFAULT_LATENCY_RATES = [2_000, 3_000, 4_000];
 
-function parseRates(raw: string): number[] {
+/** The offered-load ladder: up from the issue's 5,000 and 10,000 msg/s until each system fails. */
+// 2,500 first: on a busy shared machine a rung below the targets still gives every system a figure.
+const DEFAULT_LADDER_RATES = [
+  2_500, 5_000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000, 80_000, 100_000, 140_000,
+];
+const QUICK_LADDER_RATES = [2_500, 5_000, 10_000, 20_000, 40_000, 80_000];
+
+function parseRates(raw: string, flag = "--latency-rates"): number[] {
   if (raw.trim() === "none") return [];
   return raw
     .split(",")
     .map((rate) => rate.trim())
     .filter(Boolean)
-    .map((rate) => positive("--latency-rates", rate));
+    .map((rate) => positive(flag, rate));
+}
+
+function parseLadder(raw: string | undefined, quick: boolean): number[] {
+  if (!raw) return quick ? QUICK_LADDER_RATES : DEFAULT_LADDER_RATES;
+  const rates = parseRates(raw, "--ladder-rates");
+  if (rates.some((rate, i) => i > 0 && rate <= (rates[i - 1] ?? 0)))
+    throw new BenchOptionsError("--ladder-rates must be ascending");
+  return rates;
 }
 
 function parseSkip(raw: string): SystemName[] {
@@ -154,9 +177,15 @@ export function parseOptions(
     const known =
       flag !== undefined &&
       (flag in NUMERIC_FLAGS ||
-        ["--redis-url", "--skip", "--out", "--latency-client", "--latency-rates", "--nats-gogc"].includes(
-          flag,
-        ));
+        [
+          "--redis-url",
+          "--skip",
+          "--out",
+          "--latency-client",
+          "--latency-rates",
+          "--nats-gogc",
+          "--ladder-rates",
+        ].includes(flag));
     if (!known || flag === undefined) throw new BenchOptionsError(`unknown argument '${arg}'`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new BenchOptionsError(`${flag} needs a value`);
@@ -175,6 +204,7 @@ export function parseOptions(
     redisUrl: read("--redis-url") || "redis://127.0.0.1:6379",
     latencyClient: parseLatencyClient(read("--latency-client") || "pipelined"),
     latencyRates: rates ? parseRates(rates) : quick ? [] : DEFAULT_LATENCY_RATES,
+    ladderRates: parseLadder(read("--ladder-rates"), quick),
     ...(read("--nats-gogc") ? { natsGogc: positive("--nats-gogc", read("--nats-gogc") ?? "") } : {}),
     skip: parseSkip(read("--skip") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),

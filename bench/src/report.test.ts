@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { chartInput } from "./chart.js";
 import type { HeraldResult } from "./herald-run.js";
+import type { LadderResult, LadderStep } from "./ladder.js";
 import { type BenchResults, derive, type NatsResults, summaryTable } from "./report.js";
 import type { BaselineResult } from "./results.js";
 import { renderChart } from "./svg.js";
@@ -221,6 +222,207 @@ describe("summary and chart", () => {
     ]);
     expect(input.latency.map((g) => g.label)).toEqual(["Herald", "raw ws"]);
     expect(input.notes).toContain("p99 by offered rate: 5000 → 12 ms (within 20 ms up to 5000 msg/s).");
+    expect(renderChart(input)).not.toMatch(/NaN|undefined/);
+  });
+});
+
+/** A ladder whose steps at `rates` passed (p99 from `p99s`) and whose next rate failed twice. */
+function ladderOf(passing: [number, number][], failed?: number): LadderResult {
+  const step = (offeredRate: number, p99: number, pass: boolean, attempt = 1): LadderStep => ({
+    offeredRate,
+    durationMs: 5_000,
+    messages: offeredRate * 5,
+    delivered: pass ? offeredRate * 5 : offeredRate * 5 - 10,
+    duplicates: 0,
+    publishErrors: 0,
+    drainMs: pass ? 5 : 900,
+    latencyMs: { count: 1, p50: p99 / 4, p90: p99 / 2, p99, max: p99, mean: p99 / 3 },
+    cpuMicrosPerMessage: { server0: p99 * 10, system: p99 * 10 },
+    attempt,
+    pass,
+    ...(pass ? {} : { reason: "lost 10" }),
+  });
+  const steps = passing.map(([rate, p99]) => step(rate, p99, true));
+  if (failed !== undefined) steps.push(step(failed, 300, false), step(failed, 250, false, 2));
+  return {
+    rates: [...passing.map(([rate]) => rate), ...(failed === undefined ? [] : [failed])],
+    stepMs: 5_000,
+    drainBoundMs: 500,
+    steps,
+    highestPassingRate: passing.at(-1)?.[0] ?? null,
+    failedRate: failed ?? null,
+  };
+}
+
+describe("the offered-load ladder in the report", () => {
+  const heraldWith = (ladder: LadderResult) => ({ ...herald(6_000, 12), ladder });
+  const sio = (emitter: LadderResult, server0: LadderResult): BaselineResult => ({
+    ...ws,
+    ladder: emitter,
+    ladderAlternatives: { "server 0 emits": server0 },
+  });
+  const wsLadder = {
+    ...ws,
+    ladder: ladderOf(
+      [
+        [5_000, 0.5],
+        [10_000, 0.6],
+        [40_000, 2],
+      ],
+      60_000,
+    ),
+  };
+
+  it("compares the highest lossless rates, taking Socket.IO's faster sender, and judges the targets", () => {
+    const d = derive({
+      nats,
+      herald: heraldWith(
+        ladderOf(
+          [
+            [5_000, 4],
+            [10_000, 12],
+          ],
+          15_000,
+        ),
+      ),
+      ws: wsLadder,
+      socketio: sio(
+        ladderOf(
+          [
+            [5_000, 1],
+            [10_000, 2],
+            [20_000, 3],
+          ],
+          30_000,
+        ),
+        ladderOf([[5_000, 2]], 10_000),
+      ),
+    });
+    expect(d.ratios.heraldVsSocketIoLossless).toBe(0.5);
+    expect(d.ratios.heraldVsRawWsLossless).toBe(0.25);
+    expect(d.ratios.socketIoEmitterVsServerEmitsLossless).toBe(4);
+    expect(d.ratios.heraldP99VsSocketIoP99At5000).toBe(4);
+    expect(d.ratios.heraldP99VsRawWsP99At10000).toBe(20);
+    // CPU per message of the step at the rate (10 × p99 in these fixtures), passing or not.
+    expect(d.ratios.heraldCpuVsSocketIoCpuAt10000).toBe(6);
+    expect(d.targets.ladder?.lossless).toEqual({
+      targetMsgsPerSec: 20_000,
+      aimMsgsPerSec: 30_000,
+      actualMsgsPerSec: 10_000,
+      met: false,
+    });
+    expect(d.targets.ladder?.p99).toEqual([
+      { offeredRate: 5_000, targetMs: 5, actualMs: 4, met: true },
+      { offeredRate: 10_000, targetMs: 10, actualMs: 12, met: false },
+    ]);
+  });
+
+  it("takes Socket.IO's server-side sender when it went higher, and fails a p99 target at a failed step", () => {
+    const d = derive({
+      nats,
+      herald: heraldWith(ladderOf([[5_000, 3]], 10_000)),
+      ws,
+      socketio: sio(
+        ladderOf([[5_000, 1]], 10_000),
+        ladderOf([
+          [5_000, 2],
+          [10_000, 2.5],
+        ]),
+      ),
+    });
+    expect(d.targets.ladder?.lossless).toMatchObject({ targetMsgsPerSec: 10_000, actualMsgsPerSec: 5_000 });
+    expect(d.ratios.heraldP99VsSocketIoP99At5000).toBe(1.5);
+    // Herald lost messages at 10,000: the target is missed whatever the p99 of that step.
+    expect(d.targets.ladder?.p99[1]).toEqual({
+      offeredRate: 10_000,
+      targetMs: 10,
+      actualMs: null,
+      met: false,
+    });
+    expect(d.ratios.heraldVsRawWsLossless).toBeNull();
+  });
+
+  it("counts a Herald ladder whose first rate failed as 0 msg/s, and has no verdict without ladders", () => {
+    const d = derive({
+      nats,
+      herald: heraldWith(ladderOf([], 2_500)),
+      ws,
+      socketio: sio(ladderOf([[2_500, 1]]), ladderOf([], 2_500)),
+    });
+    expect(d.targets.ladder?.lossless).toMatchObject({ actualMsgsPerSec: 0, met: false });
+    // Its climb ended below 5,000 and 10,000 (rates it was to climb to): both p99 targets are missed.
+    const ended = derive({
+      nats,
+      herald: heraldWith({ ...ladderOf([], 2_500), rates: [2_500, 5_000, 10_000] }),
+      ws,
+      socketio: { skipped: "x" },
+    });
+    expect(ended.targets.ladder?.p99.map((p) => p.met)).toEqual([false, false]);
+    const none = derive({ nats, herald: herald(6_000, 12), ws, socketio: { skipped: "x" } });
+    expect(none.targets.ladder?.lossless.met).toBeNull();
+    expect(none.targets.ladder?.p99.map((p) => p.met)).toEqual([null, null]);
+  });
+
+  it("prints each ladder and charts the highest lossless rates and the ladder latencies", () => {
+    const parts = {
+      nats,
+      herald: heraldWith(
+        ladderOf(
+          [
+            [5_000, 4],
+            [10_000, 8],
+          ],
+          15_000,
+        ),
+      ),
+      ws: wsLadder,
+      socketio: sio(
+        ladderOf(
+          [
+            [5_000, 1],
+            [10_000, 2],
+          ],
+          20_000,
+        ),
+        ladderOf([[5_000, 2]], 10_000),
+      ),
+    };
+    const results: BenchResults = {
+      version: 1,
+      startedAt: "2026-01-01T00:00:00.000Z",
+      finishedAt: "2026-01-01T00:01:00.000Z",
+      durationSec: 60,
+      command: "pnpm bench",
+      machine: { cpus: 2 },
+      options: { users: 1_000, rate: 5_000 },
+      ...parts,
+      ...derive(parts),
+      notes: [],
+    };
+    const table = summaryTable(results);
+    expect(table).toContain("Herald (delivered and acked): highest lossless 10000 msg/s");
+    expect(table).toContain("15000 FAIL 75.0/300.0, 15000(2) FAIL 62.5/250.0");
+    expect(table).toContain("Highest lossless rate: Herald / Socket.IO 1.000 (target ≥ 1: MET)");
+    expect(table).toContain("Herald p99 at 10000 msg/s on the ladder: 8.00 ms (target ≤ 10 ms: MET)");
+    expect(table).toContain(
+      "at 5000 msg/s: Herald 40, Socket.IO 10, raw ws 5; Herald ÷ Socket.IO 4.00, ÷ raw ws 8.00",
+    );
+    const input = chartInput(results);
+    expect(
+      input.throughput.filter((b) => b.label.includes("lossless")).map((b) => [b.label, b.value]),
+    ).toEqual([
+      ["Herald, highest lossless (acked)", 10_000],
+      ["Socket.IO, lossless (emitter)", 10_000],
+      ["Socket.IO, lossless (server 0 emits)", 5_000],
+      ["raw ws, highest lossless", 40_000],
+    ]);
+    expect(input.latency.map((g) => g.label)).toContain("Socket.IO @ 10k (ladder)");
+    expect(input.notes?.some((n) => n.startsWith("Highest lossless rate: Herald / Socket.IO 1.000"))).toBe(
+      true,
+    );
+    expect(input.notes).toContain(
+      "Ladder Herald, p50/p99 ms: 5k 1.0/4.0 ✓, 10k 2.0/8.0 ✓, 15k 75.0/300.0 ✗, 15k(2) 62.5/250.0 ✗",
+    );
     expect(renderChart(input)).not.toMatch(/NaN|undefined/);
   });
 });

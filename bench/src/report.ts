@@ -3,6 +3,7 @@ import type { HeraldResult } from "./herald-run.js";
 import type { HopLag } from "./hop-lag.js";
 import { idleLines } from "./idle-report.js";
 import type { IdleResult } from "./idle-run.js";
+import { type LadderTargets, ladderDerive, ladderLines } from "./ladder-report.js";
 import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
 import { ratio } from "./stats.js";
@@ -74,6 +75,8 @@ export type BenchResults = {
       /** The highest offered rate of the run (main and `--latency-rates`) whose p99 met the target. */
       highestRateWithinTarget: number | null;
     };
+    /** Issue 14's targets from the offered-load ladders; absent in results from before them. */
+    ladder?: LadderTargets;
   };
   notes: string[];
 };
@@ -110,6 +113,7 @@ export function derive(parts: Parts, cores = 2): Pick<BenchResults, "ceiling" | 
   const ceiling = raw === undefined ? null : Math.round(raw / DURABLE_WRITES_PER_MESSAGE);
   const heraldRate = herald?.throughput.msgsPerSec;
   const p99 = herald?.latency.latencyMs.p99;
+  const ladder = ladderDerive({ herald, ws, sio });
   return {
     ceiling: {
       rawJetStreamMsgsPerSec: raw ?? null,
@@ -151,6 +155,7 @@ export function derive(parts: Parts, cores = 2): Pick<BenchResults, "ceiling" | 
         herald?.throughput.cpuSeconds.otherProcesses,
         herald ? (herald.throughput.elapsedMs / 1000) * cores : undefined,
       ),
+      ...ladder.ratios,
     },
     targets: {
       throughput: {
@@ -171,6 +176,7 @@ export function derive(parts: Parts, cores = 2): Pick<BenchResults, "ceiling" | 
             : p99 <= P99_TARGET_MS && herald?.latency.delivered === herald?.latency.messages,
         highestRateWithinTarget: highestRateWithin(herald),
       },
+      ladder: ladder.targets,
     },
   };
 }
@@ -338,6 +344,7 @@ export function summaryTable(results: BenchResults): string {
     ...tracingLines(ok(results.tracing)),
     ...compressionLines(ok(results.compression)),
     ...idleLines(ok(results.idle)),
+    ...ladderLines({ herald, ws, sio }, results),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,

@@ -1,4 +1,5 @@
 import { loadavg } from "node:os";
+import type { LadderResult } from "./ladder.js";
 import type { LatencySummary } from "./stats.js";
 
 /** RSS of a server process with no connections and with `connections` idle ones. */
@@ -41,6 +42,10 @@ export type BaselineResult = {
   memory: MemoryResult;
   throughput: ThroughputRun & { cpuSeconds: Record<string, number> };
   latency: LatencyRun;
+  /** The offered-load ladder (absent with `--ladder-rates none` and in results from before it). */
+  ladder?: LadderResult;
+  /** The same ladder with other senders, by name (Socket.IO: `server 0 emits`). */
+  ladderAlternatives?: Record<string, LadderResult>;
   /** 1-minute load average when the part started and ended: other work on the machine skews the figures. */
   loadAverage: [number, number];
 };

@@ -1,6 +1,7 @@
 // Socket.IO 4.8 baseline server with the Redis Streams adapter (one of two). Every client joins a room named
-// after its user; targeted emits go to that room, so the adapter forwards each one through Redis to the
-// other server.
+// after its user. The bench's publisher is its own process (sio-emitter-worker); this server can also emit
+// itself (the ladder's comparison): a targeted emit goes to that room, and the adapter forwards it through
+// Redis to the other server.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
@@ -24,6 +25,8 @@ export type SioPacedParams = {
 let io: Server | undefined;
 let redis: ReturnType<typeof createClient> | undefined;
 let streamName = "";
+/** Emits that threw (none expected: an emit only queues). */
+let errors = 0;
 
 const room = (user: string) => `u:${user}`;
 
@@ -31,7 +34,11 @@ function emitterFor(payloadBytes: number, users: string[]) {
   const make = dataMaker(payloadBytes, (data) => JSON.stringify({ id: "s-1-99999", data }));
   return (phase: number, i: number) => {
     const user = users[i % users.length] ?? "";
-    io?.to(room(user)).emit("m", { id: `s-${phase}-${i}`, data: make(phase, i) });
+    try {
+      io?.to(room(user)).emit("m", { id: `s-${phase}-${i}`, data: make(phase, i) });
+    } catch {
+      errors++;
+    }
   };
 }
 
@@ -61,6 +68,7 @@ serveRpc(
       return { port };
     },
     connections: () => io?.engine.clientsCount ?? 0,
+    errors: () => errors,
     saturate: async (params) => {
       const { phase, messages, payloadBytes, users } = params as SioSendParams;
       const emit = emitterFor(payloadBytes, users);
