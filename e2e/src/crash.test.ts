@@ -136,7 +136,6 @@ describe("three routers under send.users load, the routing one killed", () => {
     stack = await startStack({
       nats,
       counts: { router: 3 },
-      envFor: { router: { ROUTER_ACK_WAIT: "3s" } },
     });
     backend = await connectBackend(nats);
     const s = stack;

@@ -4,12 +4,14 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Config } from "./config.js";
 import { DestinationOrder } from "./destination-order.js";
 import { IntakeConsumer } from "./intake-consumer.js";
+import { KeepAlive } from "./keep-alive.js";
 import { createRouterLease } from "./leadership.js";
 import { mailboxFullHandler } from "./mailbox-full.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
 import { prepareOptions } from "./prepare.js";
 import { createRoute } from "./route.js";
+import { settle } from "./settle.js";
 
 export type Router = {
   /** Waits for the streams, binds the shared consumer and starts routing; resolves once consuming. */
@@ -34,7 +36,12 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
   const order = new DestinationOrder(config.ROUTER_ACK_WAIT);
-  const pipeline = routingPipeline(deps, s, logger, order);
+  // A short ack_wait bounds the failover pause; held messages are kept alive so load alone never redelivers.
+  const held = new KeepAlive<JsMsg>({
+    everyMs: Math.max(100, Math.floor(config.ROUTER_ACK_WAIT / 3)),
+    ping: (msg) => settle(logger, () => msg.working()),
+  });
+  const pipeline = routingPipeline(deps, s, logger, order, held);
   const lease = createRouterLease(nats, config, s, logger);
   let consuming: () => void = () => {};
   const intake = new IntakeConsumer({
@@ -44,6 +51,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
     logger,
     guard: createHandlerGuard(logger, deps.metrics),
     pipeline,
+    held,
     order,
     signal: abort.signal,
     onConsuming: () => consuming(),
@@ -51,6 +59,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   let loop: Promise<void> | undefined;
 
   async function run(): Promise<void> {
+    held.start();
     await intake.waitForStreams();
     await runLeaderLoop({
       lease,
@@ -82,6 +91,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
       await intake.close();
       await loop;
       await pipeline.idle();
+      held.stop();
       // Deleting the lease key lets a standby take over at once.
       await lease.stop();
       intake.state = "stopped";
@@ -106,10 +116,11 @@ function routingPipeline(
   s: Subjects,
   logger: Logger,
   order: DestinationOrder,
+  held: KeepAlive<JsMsg>,
 ): OrderedPipeline<JsMsg> {
   const { nats, config } = deps;
   const pipeline: OrderedPipeline<JsMsg> = new OrderedPipeline(config.ROUTER_MAX_INFLIGHT, (msg) =>
-    route(msg),
+    route(msg).finally(() => held.release(msg)),
   );
   const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
   const route = createRoute({
