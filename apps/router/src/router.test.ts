@@ -323,7 +323,7 @@ describe("router", () => {
     // Binding is idempotent and follows a changed ack wait.
     const info = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
     expect(info.config.ack_policy).toBe("explicit");
-    expect(info.config.ack_wait).toBe(10_000_000_000);
+    expect(info.config.ack_wait).toBe(2_000_000_000);
     expect(info.config.max_ack_pending).toBe(1_024);
     expect(info.config.filter_subject ?? "").toBe("");
     const second = await startRouter(world.server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "45s" });
