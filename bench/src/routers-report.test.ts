@@ -12,6 +12,7 @@ const round = (replicas: number, writesPerSec: number, cpu: number, seconds: num
   natsCpuMicrosPerWrite: 20,
   routerCpuSeconds: seconds,
   otherProcessesCpuSeconds: 0,
+  leaseHandovers: 0,
 });
 
 const result: RoutersResult = {

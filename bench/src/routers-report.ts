@@ -29,7 +29,7 @@ export function routersLines(result: RoutersResult | undefined): string[] {
     return (
       `Routers ×${r.replicas}: ${r.writesPerSec} mailbox writes/s (×${s?.throughputVsOne ?? "-"}), ` +
       `router ${r.routerCpuMicrosPerWrite} µs CPU per write (×${s?.cpuPerWriteVsOne ?? "-"}), busiest replica ` +
-      `${s?.busiestShare ?? "-"} of it, nats-server ${r.natsCpuMicrosPerWrite} µs`
+      `${s?.busiestShare ?? "-"} of it, nats-server ${r.natsCpuMicrosPerWrite} µs, ${r.leaseHandovers} lease handovers`
     );
   });
 }

@@ -23,6 +23,8 @@ export type RoutersRound = {
   /** The CPU seconds of each replica: how the work was shared (one leader routes today). */
   routerCpuSeconds: number[];
   otherProcessesCpuSeconds: number;
+  /** Times the routing lease changed hands during the round (a starved holder loses it): 0 on a calm machine. */
+  leaseHandovers: number;
 };
 
 export type RoutersResult = {
@@ -55,7 +57,8 @@ export async function runRouters(
     const round = await runRound(nats, o, { replicas, messages, prefix: `rt${runId}r${replicas}` });
     log(
       `routers ×${replicas}: ${round.writesPerSec} writes/s, router ${round.routerCpuMicrosPerWrite} µs CPU per write ` +
-        `(by replica: ${round.routerCpuSeconds.join(", ")} s), nats-server ${round.natsCpuMicrosPerWrite} µs`,
+        `(by replica: ${round.routerCpuSeconds.join(", ")} s), nats-server ${round.natsCpuMicrosPerWrite} µs, ` +
+        `${round.leaseHandovers} lease handovers`,
     );
     rounds.push(round);
   }
@@ -71,7 +74,10 @@ async function runRound(
   const stack = await startStack({
     nats,
     counts: { router: replicas },
-    env: { HERALD_PREFIX: prefix, LOG_LEVEL: "warn" },
+    env: { HERALD_PREFIX: prefix },
+    // Three replicas plus the stack start on a shared 2-core machine: give them time.
+    serviceOptions: { startTimeoutMs: 90_000 },
+    readyTimeoutMs: 90_000,
   });
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   try {
@@ -104,6 +110,7 @@ async function runRound(
       natsCpuMicrosPerWrite: per(used["nats-server"] ?? Number.NaN),
       routerCpuSeconds: routerSeconds,
       otherProcessesCpuSeconds: used.otherProcesses ?? Number.NaN,
+      leaseHandovers: leaseAcquisitions(stack.routers) - 1,
     };
   } finally {
     await nc.close();
@@ -118,6 +125,11 @@ export function sendUsersBody(i: number, users: number, id: string): Uint8Array 
     (_, k) => `u${(i * USERS_PER_MESSAGE + k) % users}`,
   );
   return new TextEncoder().encode(JSON.stringify({ id, userIds, data: { i, text: "x".repeat(100) } }));
+}
+
+/** "router lease acquired" lines of all replicas: the first leader's, plus one per handover. */
+function leaseAcquisitions(routers: { logRecords: () => Record<string, unknown>[] }[]): number {
+  return routers.reduce((sum, r) => sum + r.logRecords().filter((l) => l.held === true).length, 0);
 }
 
 /** Waits until the router has acked every intake message (the work queue is empty). */
