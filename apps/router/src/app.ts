@@ -2,7 +2,7 @@ import { type Subjects, subjects } from "@herald/protocol";
 import { createHandlerGuard, type Logger, runLeaderLoop, type ServiceDeps } from "@herald/service-kit";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Config } from "./config.js";
-import { DestinationOrder } from "./destination-order.js";
+import { DestinationOrder, MIN_FENCE_GRACE_MS } from "./destination-order.js";
 import { IntakeConsumer } from "./intake-consumer.js";
 import { KeepAlive } from "./keep-alive.js";
 import { createRouterLease } from "./leadership.js";
@@ -35,7 +35,8 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const logger = deps.logger.child({ component: "router" });
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
-  const order = new DestinationOrder(config.ROUTER_ACK_WAIT);
+  // The fence grace does not shrink with the (now short) ack_wait.
+  const order = new DestinationOrder(Math.max(config.ROUTER_ACK_WAIT, MIN_FENCE_GRACE_MS));
   // A short ack_wait bounds the failover pause; held messages are kept alive so load alone never redelivers.
   const held = new KeepAlive<JsMsg>({
     everyMs: Math.max(100, Math.floor(config.ROUTER_ACK_WAIT / 3)),
