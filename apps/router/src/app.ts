@@ -39,7 +39,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const order = new DestinationOrder(Math.max(config.ROUTER_ACK_WAIT, MIN_FENCE_GRACE_MS));
   // A short ack_wait bounds the failover pause; held messages are kept alive so load alone never redelivers.
   const held = new KeepAlive<JsMsg>({
-    everyMs: Math.max(100, Math.floor(config.ROUTER_ACK_WAIT / 3)),
+    everyMs: Math.max(100, Math.floor(config.ROUTER_ACK_WAIT / 6)),
     ping: (msg) => settle(logger, () => msg.working()),
   });
   const pipeline = routingPipeline(deps, s, logger, order, held);

@@ -1,5 +1,8 @@
 export type KeepAliveOptions<T> = {
-  /** How long an item may go without a sign of life: a third of the consumer's `ack_wait`. */
+  /**
+   * The sweep interval, and the age at which an item is pinged: a sixth of the consumer's `ack_wait`, so no
+   * held item goes more than a third of it without a ping, leaving room for a late timer on a busy host.
+   */
   everyMs: number;
   /** Tells the server the item is still being worked on (`msg.working()`), resetting its ack timer. */
   ping: (item: T) => void;
