@@ -20,6 +20,8 @@ import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./opt
 import { cpuMeter } from "./procfs.js";
 import { type QuietWait, waitForQuiet } from "./quiet.js";
 import { type BenchResults, derive, type NatsResults, ok, type Parts, summaryTable } from "./report.js";
+import { renderRoutersChart } from "./routers-report.js";
+import { runRouters } from "./routers-run.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 
@@ -125,7 +127,8 @@ async function main(): Promise<void> {
       runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
     );
     const idle = await part("idle", o, "idle", () => runIdle(nats, o, runId, log));
-    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle };
+    const routers = await part("routers", o, "routers", () => runRouters(nats, o, runId, log));
+    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers };
   } finally {
     await nats.dispose();
   }
@@ -186,6 +189,11 @@ async function main(): Promise<void> {
     // Likewise the tracing part, usually run alone (its figures go in bench/README.md and docs/observability.md).
     writeFileSync(join(o.outDir, "tracing-latest.json"), json);
     writeFileSync(join(o.outDir, "tracing-latest.svg"), renderChart(chartInput(results)));
+  }
+  const routers = ok(results.routers);
+  if (routers) {
+    writeFileSync(join(o.outDir, "routers-latest.json"), json);
+    writeFileSync(join(o.outDir, "routers-latest.svg"), renderRoutersChart(routers, results.startedAt));
   }
   console.log(`\n${summaryTable(results)}\n`);
   const latest = ok(results.herald)

@@ -6,7 +6,7 @@ export class BenchOptionsError extends Error {
   readonly code = "bench_options";
 }
 
-export const SYSTEMS = ["nats", "herald", "tracing", "compression", "ws", "sio", "idle"] as const;
+export const SYSTEMS = ["nats", "herald", "tracing", "compression", "ws", "sio", "idle", "routers"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export type BenchOptions = {
@@ -95,7 +95,7 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N] [--quiet-wait-seconds S]
   [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N]
-  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip nats,herald,tracing,compression,ws,sio,idle] [--out DIR]
+  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip nats,herald,tracing,compression,ws,sio,idle,routers] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;

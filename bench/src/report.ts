@@ -6,6 +6,8 @@ import type { IdleResult } from "./idle-run.js";
 import { type LadderTargets, ladderDerive, ladderLines } from "./ladder-report.js";
 import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
+import { routersLines } from "./routers-report.js";
+import type { RoutersResult } from "./routers-run.js";
 import { ratio } from "./stats.js";
 import type { TracingResult } from "./tracing-run.js";
 
@@ -52,6 +54,8 @@ export type BenchResults = {
   socketio: Part<BaselineResult>;
   /** RSS per idle connection of each system; absent in results written before it existed. */
   idle?: Part<IdleResult>;
+  /** Router throughput and CPU per write with 1, 2 and 3 replicas; absent in results written before it existed. */
+  routers?: Part<RoutersResult>;
   ceiling: {
     rawJetStreamMsgsPerSec: number | null;
     durableWritesPerMessage: number;
@@ -89,6 +93,7 @@ export type Parts = {
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
   idle?: Part<IdleResult>;
+  routers?: Part<RoutersResult>;
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
@@ -345,6 +350,7 @@ export function summaryTable(results: BenchResults): string {
     ...compressionLines(ok(results.compression)),
     ...idleLines(ok(results.idle)),
     ...ladderLines({ herald, ws, sio }, results),
+    ...routersLines(ok(results.routers)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,

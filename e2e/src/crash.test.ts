@@ -8,25 +8,31 @@ import {
 } from "@herald/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
+import { type ChannelWatch, expectedChannelIds, watchChannels } from "./support/channel-watch.js";
 import { expectedIds, type Fleet, startFleet } from "./support/fleet.js";
 import { startBalancer } from "./support/tcp-balancer.js";
 
 const USERS = 100;
 const PER_USER = 200; // 20,000 messages in all
+const CHANNELS = 10;
+const PER_CHANNEL = 200;
 
 let nats: NatsServer | undefined;
 let stack: Stack | undefined;
 let backend: Backend | undefined;
 let fleet: Fleet | undefined;
 let balancer: { port: number; close: () => Promise<void> } | undefined;
+let channels: ChannelWatch | undefined;
 
 afterEach(async () => {
+  await channels?.close();
   await fleet?.close();
   await balancer?.close();
   await backend?.close();
   await stack?.stop().catch(() => {});
   await nats?.dispose();
   fleet = undefined;
+  channels = undefined;
   balancer = undefined;
   backend = undefined;
   stack = undefined;
@@ -130,22 +136,26 @@ describe("kill -9 of the router under send.users load (the path the router still
   });
 });
 
-describe("three routers under send.users load, the routing one killed", () => {
-  it("lose nothing, keep each user's order, and print the longest pause a user saw", async () => {
+describe("three routers under send.users and channel load, the routing one killed", () => {
+  it("lose nothing, keep each user's and channel's order, and print the longest pause", async () => {
     nats = await startNatsServer();
-    stack = await startStack({
-      nats,
-      counts: { router: 3 },
-      envFor: { router: { ROUTER_ACK_WAIT: "3s" } },
-    });
+    // Default router settings: the pause printed is what an install sees.
+    stack = await startStack({ nats, counts: { router: 3 } });
     backend = await connectBackend(nats);
     const s = stack;
     const url = `ws://127.0.0.1:${s.connectors[0]!.port}/ws`;
     fleet = await startFleet({ url: () => url, secret: s.jwtSecret, users: USERS, backend });
+    channels = await watchChannels({
+      url: (token) => s.wsUrl(token),
+      secret: s.jwtSecret,
+      backend,
+      count: CHANNELS,
+    });
     const f = fleet;
-    const publishing = f.publishAll(PER_USER, 0, "users");
+    const c = channels;
+    const publishing = Promise.all([f.publishAll(PER_USER, 0, "users"), c.publishAll(PER_CHANNEL)]);
     await deliveredAtLeast(f, (USERS * PER_USER) / 4);
-    // The replica whose latest lease line says it holds the lease.
+    // The replicas whose latest lease line says they route.
     const held = (r: (typeof s.routers)[number]) =>
       r
         .logRecords()
@@ -156,10 +166,17 @@ describe("three routers under send.users load, the routing one killed", () => {
     await leader.kill();
     await publishing;
     await f.waitAllHandled(PER_USER, 120_000);
+    await c.waitAll(PER_CHANNEL, 60_000);
     const pause = f.longestPause(killedAt - 1_000);
-    report("kill -9 of the routing replica of 3 (send.users)", f);
+    const channelPause = c.longestPause(killedAt - 1_000);
+    report("kill -9 of the routing replica of 3 (send.users + channels)", f);
     console.log(`longest pause of one user's deliveries after the kill: ${pause.ms} ms (${pause.user})`);
+    console.log(
+      `longest pause of one channel after the kill: ${channelPause.ms} ms (${channelPause.channel})`,
+    );
     expectEverythingOnceInOrder(f);
+    for (const [channel, ids] of c.ids)
+      expect(ids, channel).toEqual(expectedChannelIds(channel, PER_CHANNEL));
   });
 });
 

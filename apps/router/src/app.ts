@@ -2,14 +2,16 @@ import { type Subjects, subjects } from "@herald/protocol";
 import { createHandlerGuard, type Logger, runLeaderLoop, type ServiceDeps } from "@herald/service-kit";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Config } from "./config.js";
-import { DestinationOrder } from "./destination-order.js";
+import { DestinationOrder, MIN_FENCE_GRACE_MS } from "./destination-order.js";
 import { IntakeConsumer } from "./intake-consumer.js";
+import { KeepAlive } from "./keep-alive.js";
 import { createRouterLease } from "./leadership.js";
 import { mailboxFullHandler } from "./mailbox-full.js";
 import { createRouterMetrics } from "./metrics.js";
 import { OrderedPipeline } from "./pipeline.js";
 import { prepareOptions } from "./prepare.js";
 import { createRoute } from "./route.js";
+import { settle } from "./settle.js";
 
 export type Router = {
   /** Waits for the streams, binds the shared consumer and starts routing; resolves once consuming. */
@@ -33,8 +35,14 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const logger = deps.logger.child({ component: "router" });
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
-  const order = new DestinationOrder(config.ROUTER_ACK_WAIT);
-  const pipeline = routingPipeline(deps, s, logger, order);
+  // The fence grace does not shrink with the (now short) ack_wait.
+  const order = new DestinationOrder(Math.max(config.ROUTER_ACK_WAIT, MIN_FENCE_GRACE_MS));
+  // A short ack_wait bounds the failover pause; held messages are kept alive so load alone never redelivers.
+  const held = new KeepAlive<JsMsg>({
+    everyMs: Math.max(100, Math.floor(config.ROUTER_ACK_WAIT / 6)),
+    ping: (msg) => settle(logger, () => msg.working()),
+  });
+  const pipeline = routingPipeline(deps, s, logger, order, held);
   const lease = createRouterLease(nats, config, s, logger);
   let consuming: () => void = () => {};
   const intake = new IntakeConsumer({
@@ -44,6 +52,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
     logger,
     guard: createHandlerGuard(logger, deps.metrics),
     pipeline,
+    held,
     order,
     signal: abort.signal,
     onConsuming: () => consuming(),
@@ -51,6 +60,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   let loop: Promise<void> | undefined;
 
   async function run(): Promise<void> {
+    held.start();
     await intake.waitForStreams();
     await runLeaderLoop({
       lease,
@@ -82,6 +92,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
       await intake.close();
       await loop;
       await pipeline.idle();
+      held.stop();
       // Deleting the lease key lets a standby take over at once.
       await lease.stop();
       intake.state = "stopped";
@@ -106,10 +117,11 @@ function routingPipeline(
   s: Subjects,
   logger: Logger,
   order: DestinationOrder,
+  held: KeepAlive<JsMsg>,
 ): OrderedPipeline<JsMsg> {
   const { nats, config } = deps;
   const pipeline: OrderedPipeline<JsMsg> = new OrderedPipeline(config.ROUTER_MAX_INFLIGHT, (msg) =>
-    route(msg),
+    route(msg).finally(() => held.release(msg)),
   );
   const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
   const route = createRoute({

@@ -6,8 +6,8 @@ describe("loadConfig", () => {
   it("has defaults for every router setting", () => {
     const config = loadConfig({});
     expect(config.ROUTER_PREFETCH).toBe(256);
-    expect(config.ROUTER_ACK_WAIT).toBe(10_000);
-    expect(config.ROUTER_LEASE_TTL).toBe(3_000);
+    expect(config.ROUTER_ACK_WAIT).toBe(2_000);
+    expect(config.ROUTER_LEASE_TTL).toBe(1_500);
     expect(config.ROUTER_REPLICA_ID).toMatch(/\S/);
     expect(config.ROUTER_MAX_INFLIGHT).toBe(256);
     expect(config.ROUTER_MAX_ACK_PENDING).toBe(1_024);

@@ -7,8 +7,12 @@ import { checkHttpPublishEnv, httpPublishEnv } from "./http-publish/config.js";
 export const envSchema = baseEnvSchema.extend({
   /** Messages each pull asks for: what a killed replica strands until `ROUTER_ACK_WAIT` expires. */
   ROUTER_PREFETCH: positiveInt(256),
-  /** How long an intake message may stay unacked before JetStream hands it to another replica. */
-  ROUTER_ACK_WAIT: duration("10s").refine((ms) => ms >= 1_000, "ROUTER_ACK_WAIT must be at least 1s"),
+  /**
+   * How long an intake message may stay unacked before JetStream hands it to another replica: what a killed
+   * replica's messages wait before its successor routes them. Messages a live replica holds are kept alive
+   * (`working()`), so a short one causes no redelivery under load.
+   */
+  ROUTER_ACK_WAIT: duration("2s").refine((ms) => ms >= 1_000, "ROUTER_ACK_WAIT must be at least 1s"),
   /** Intake messages one replica routes at once (their mailbox writes are pipelined). */
   ROUTER_MAX_INFLIGHT: positiveInt(256),
   /** Delivered but unacked intake messages across all replicas (the shared consumer's `max_ack_pending`). */
@@ -17,7 +21,7 @@ export const envSchema = baseEnvSchema.extend({
    * One replica routes at a time (the others stand by), so each user's messages keep their publish order.
    * A standby takes over when the leader has not renewed its lease for this long.
    */
-  ROUTER_LEASE_TTL: duration("3s").refine((ms) => ms >= 1_000, "ROUTER_LEASE_TTL must be at least 1s"),
+  ROUTER_LEASE_TTL: duration("1500ms").refine((ms) => ms >= 1_000, "ROUTER_LEASE_TTL must be at least 1s"),
   ROUTER_REPLICA_ID: z
     .string()
     .min(1)

@@ -4,6 +4,12 @@ export class OrderFenceError extends Error {
   readonly code = "order_fence";
 }
 
+/**
+ * The least a handed-back message is waited for past its retry time before its fence is dropped: a loaded
+ * server may return it late, and dropping the fence early would let a later message overtake it.
+ */
+export const MIN_FENCE_GRACE_MS = 10_000;
+
 /** How long after the message it waits for a handed-back message is asked to come back. */
 export const AFTER_EARLIER_MS = 100;
 

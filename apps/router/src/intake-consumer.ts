@@ -12,6 +12,7 @@ import {
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Config } from "./config.js";
 import { AFTER_EARLIER_MS, type DestinationOrder } from "./destination-order.js";
+import type { KeepAlive } from "./keep-alive.js";
 import type { OrderedPipeline } from "./pipeline.js";
 import { MAX_RETRY_DELAY_MS } from "./retry.js";
 import { settle } from "./settle.js";
@@ -24,6 +25,8 @@ export type IntakeConsumerDeps = {
   logger: Logger;
   guard: HandlerGuard;
   pipeline: OrderedPipeline<JsMsg>;
+  /** What the pipeline holds, kept from redelivery until it is settled. */
+  held: KeepAlive<JsMsg>;
   order: DestinationOrder;
   /** Aborts when the router stops. */
   signal: AbortSignal;
@@ -141,12 +144,15 @@ export class IntakeConsumer {
   }
 
   private takeoverGate(atTakeover: ConsumerCounts): TakeoverGate<JsMsg> {
-    const { config, logger, pipeline } = this.deps;
+    const { config, logger, pipeline, held } = this.deps;
     const ackWait = config.ROUTER_ACK_WAIT;
     return new TakeoverGate<JsMsg>({
       atTakeover,
       seqOf: (msg) => msg.info.streamSequence,
-      forward: (msg) => pipeline.push(msg),
+      forward: (msg) => {
+        held.track(msg);
+        pipeline.push(msg);
+      },
       counts: () => this.consumerCounts(),
       keepAlive: (msg) => settle(logger, () => msg.working()),
       handBack: (msg) => settle(logger, () => msg.nak()),

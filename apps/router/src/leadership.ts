@@ -10,7 +10,9 @@ export function createRouterLease(nats: Nats, config: Config, s: Subjects, logge
     key: "router",
     holderId: config.ROUTER_REPLICA_ID,
     ttlMs: config.ROUTER_LEASE_TTL,
-    renewMs: Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 3)),
+    // Five renewals per TTL: a holder starved of CPU for most of a second still renews in time (it counts as
+    // holding only until TTL less one renewal), and a standby notices a dead holder within a fifth of the TTL.
+    renewMs: Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 5)),
     onChange: (held) =>
       logger.info({ held }, held ? "router lease acquired: routing" : "router lease lost: standing by"),
     onError: (err) => logger.warn({ err }, "router lease round failed"),

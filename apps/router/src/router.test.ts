@@ -250,6 +250,28 @@ describe("router", () => {
     }, 60_000);
   });
 
+  it("keeps what it holds past ack_wait from being redelivered (working())", async () => {
+    // One message routed at a time: the ones queued behind wait far longer than the 1 s ack_wait.
+    const { s, settled } = await setup({ ROUTER_ACK_WAIT: "1s", ROUTER_MAX_INFLIGHT: "1" });
+    const count = 2_000;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        publish(s.sendUsers, {
+          userIds: Array.from({ length: 10 }, (_, k) => `k${(i * 10 + k) % 500}`),
+          data: i,
+          id: `ka-${i}`,
+        }),
+      ),
+    );
+    await settled();
+    // The precondition that lets this test fail: messages were held for longer than ack_wait.
+    expect(performance.now() - started).toBeGreaterThan(2_000);
+    const info = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    // Each intake message was delivered once: none came back while the router still held it.
+    expect(info.delivered.consumer_seq).toBe(count);
+  });
+
   it("drains on stop: everything held is finished, and the rest is routed by the next router", async () => {
     const { prefix, s, fixture, settled } = await setup({ ROUTER_ACK_WAIT: "2s" });
     const count = 3_000;
@@ -323,7 +345,7 @@ describe("router", () => {
     // Binding is idempotent and follows a changed ack wait.
     const info = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
     expect(info.config.ack_policy).toBe("explicit");
-    expect(info.config.ack_wait).toBe(10_000_000_000);
+    expect(info.config.ack_wait).toBe(2_000_000_000);
     expect(info.config.max_ack_pending).toBe(1_024);
     expect(info.config.filter_subject ?? "").toBe("");
     const second = await startRouter(world.server.url, { HERALD_PREFIX: prefix, ROUTER_ACK_WAIT: "45s" });
