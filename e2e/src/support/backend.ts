@@ -23,6 +23,8 @@ export type BackendOptions = {
   /** The NATS identity it connects as: a backend is a `publisher`; dead letters and stream info need `operator`. */
   identity?: NatsIdentity;
   prefix?: string;
+  /** How long a JetStream publish waits for its PubAck before it fails (and a careful caller retries). */
+  publishTimeoutMs?: number;
 };
 
 /**
@@ -38,7 +40,7 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
   });
-  const js = jetstream(nc, { timeout: 10_000 });
+  const js = jetstream(nc, { timeout: options.publishTimeoutMs ?? 10_000 });
   // Opened on first use: the account info check it starts with is not the publisher's to make.
   let manager: Promise<JetStreamManager> | undefined;
   const jsm = () => {
