@@ -33,6 +33,7 @@ const RATE = 600;
 /**
  * The test backend's PubAck timeout: a publish in flight when its NATS node or the stream leader dies gets no
  * PubAck and is retried (same id) after this; the default 10 s would be the backend's own pause, not Herald's.
+ * Its ping interval too: a backend on a node that hangs notices after 3 unanswered pings.
  */
 const PUBLISH_TIMEOUT_MS = 1_000;
 
@@ -53,7 +54,11 @@ beforeAll(async () => {
     env: { HERALD_REPLICAS: "3" },
     readyTimeoutMs: 60_000,
   });
-  backend = await connectBackend(cluster, { identity: "operator", publishTimeoutMs: PUBLISH_TIMEOUT_MS });
+  backend = await connectBackend(cluster, {
+    identity: "operator",
+    publishTimeoutMs: PUBLISH_TIMEOUT_MS,
+    pingIntervalMs: PUBLISH_TIMEOUT_MS,
+  });
   const s = stack;
   balancer = await startBalancer(() => s.connectors.map((c) => c.port));
 }, 120_000);
@@ -92,7 +97,16 @@ async function killUnderLoad(label: string, prefix: string, victim: Kill) {
   const spread = await start(balancedUrl, SPREAD, `${prefix}-s`);
   open.push(spread);
   const users = [...pinned.handled.keys(), ...spread.handled.keys()];
-  const publishing = publishPerUserInOrder(b, users, PER_USER, { retryForMs: 60_000, ratePerSecond: RATE });
+  // When each PubAck came: the longest gap after the kill is how long nothing could be stored.
+  const acks: number[] = [];
+  const noting: Backend = {
+    ...b,
+    toUser: (...args) => b.toUser(...args).then((ack) => (acks.push(Date.now()), ack)),
+  };
+  const publishing = publishPerUserInOrder(noting, users, PER_USER, {
+    retryForMs: 60_000,
+    ratePerSecond: RATE,
+  });
   await deliveredAtLeast(pinned, (PINNED * PER_USER) / 4);
   const killedAt = Date.now();
   const what = await victim.kill();
@@ -101,7 +115,10 @@ async function killUnderLoad(label: string, prefix: string, victim: Kill) {
   const measured = victim.measureSpread ? [pinned, spread] : [pinned];
   const pauses = measured.map((f) => f.longestPause(killedAt - 1_000));
   const worst = pauses.reduce((a, p) => (p.ms > a.ms ? p : a), { ms: 0, user: "" });
-  const line = `  ${label} (${what}): ${worst.ms} ms (${worst.user}; ${measured.length === 1 ? "clients of the other connector" : "all clients"}), publish retries ${retries}, ${Date.now() - killedAt} ms until all handled`;
+  const line =
+    `  ${label} (${what}): ${worst.ms} ms (${worst.user}; ${measured.length === 1 ? "clients of the other connector" : "all clients"}); ` +
+    `no PubAck for ${longestGap(acks, killedAt - 1_000)} ms, publish retries ${retries}, ${Date.now() - killedAt} ms until all handled` +
+    `; NATS connection lost by [${disconnected(s, killedAt).join(", ")}]`;
   console.log(line);
   results.push(line);
   expectEverythingOnceInOrder(pinned, PER_USER);
@@ -109,6 +126,24 @@ async function killUnderLoad(label: string, prefix: string, victim: Kill) {
   open.splice(open.indexOf(pinned), 2);
   await Promise.all([pinned, spread].map((f) => f.close()));
   await victim.recover();
+}
+
+/** The longest time between two consecutive `times` (sorted, ms since epoch) from `since` on. */
+function longestGap(times: number[], since: number): number {
+  const after = times.filter((t) => t >= since).sort((a, b) => a - b);
+  let longest = 0;
+  for (let i = 1; i < after.length; i++) longest = Math.max(longest, after[i]! - after[i - 1]!);
+  return longest;
+}
+
+/** The services that logged losing their NATS connection since `since`, with when (ms after it). */
+function disconnected(s: Stack, since: number): string[] {
+  return s.all().flatMap((service) =>
+    service
+      .logRecords()
+      .filter((r) => r.msg === "nats connection lost" && typeof r.time === "number" && r.time >= since)
+      .map((r) => `${service.name} +${(r.time as number) - since} ms`),
+  );
 }
 
 /** Kills a service replica; `recover` starts it again on its ports and waits until it is ready. */
@@ -134,8 +169,15 @@ async function mailboxLeader(): Promise<string | undefined> {
   return (await (await b.jsm()).streams.info(b.s.streams.mailbox)).cluster?.leader;
 }
 
-/** Kills the NATS node `pick` chooses from the mailbox stream's leader; `recover` restarts it until current. */
-function natsKill(pick: (leader: string | undefined) => { node: NatsServer; name: string }): Kill {
+/**
+ * Kills the NATS node `pick` chooses from the mailbox stream's leader (or, with `freeze`, stops it with SIGSTOP:
+ * a node that hangs or drops off the network, whose connections get no FIN); `recover` restarts (or continues)
+ * it until it is current again.
+ */
+function natsKill(
+  pick: (leader: string | undefined) => { node: NatsServer; name: string },
+  freeze = false,
+): Kill {
   let victim: NatsServer | undefined;
   return {
     measureSpread: true,
@@ -143,11 +185,13 @@ function natsKill(pick: (leader: string | undefined) => { node: NatsServer; name
       const leader = await mailboxLeader();
       const { node, name } = pick(leader);
       victim = node;
-      await node.kill();
+      if (freeze) process.kill(node.pid()!, "SIGSTOP");
+      else await node.kill();
       return `${name}; the mailbox leader was ${leader}`;
     },
     recover: async () => {
-      await victim?.restart();
+      if (freeze) process.kill(victim!.pid()!, "SIGCONT");
+      else await victim?.restart();
       const b = backend!;
       await waitUntil(
         async () => {
@@ -207,6 +251,18 @@ describe("failover pauses: 3 NATS nodes (R3), 2 replicas of every service, stead
         const i = c.nodes.findIndex((_, j) => nodeName(j) !== leader);
         return { node: c.nodes[i]!, name: nodeName(i) };
       }),
+    );
+  });
+
+  it("a NATS node that hangs (SIGSTOP), not the mailbox leader", async () => {
+    const c = cluster!;
+    await killUnderLoad(
+      "NATS node frozen, not the mailbox leader",
+      "natsz",
+      natsKill((leader) => {
+        const i = c.nodes.findIndex((_, j) => nodeName(j) !== leader);
+        return { node: c.nodes[i]!, name: nodeName(i) };
+      }, true),
     );
   });
 

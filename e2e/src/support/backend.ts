@@ -25,6 +25,8 @@ export type BackendOptions = {
   prefix?: string;
   /** How long a JetStream publish waits for its PubAck before it fails (and a careful caller retries). */
   publishTimeoutMs?: number;
+  /** nats.js `pingInterval` (default 2 min): a server that hangs is noticed after 2 to 3 of them. */
+  pingIntervalMs?: number;
 };
 
 /**
@@ -39,6 +41,10 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // A reconnect tries the lost server first: a hung one gets as long as two pings to answer.
+    ...(options.pingIntervalMs === undefined
+      ? {}
+      : { pingInterval: options.pingIntervalMs, timeout: 2 * options.pingIntervalMs }),
   });
   const js = jetstream(nc, { timeout: options.publishTimeoutMs ?? 10_000 });
   // Opened on first use: the account info check it starts with is not the publisher's to make.

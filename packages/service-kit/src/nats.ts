@@ -108,6 +108,11 @@ export async function connectNats(
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    pingInterval: config.NATS_PING_INTERVAL,
+    maxPingOut: config.NATS_MAX_PINGS_OUT,
+    // A reconnect tries the lost server first; if it hangs, its TCP accept still succeeds, so without this
+    // the attempt would wait for nats.js' 20 s connection timeout before the next server.
+    timeout: Math.max(1_000, config.NATS_PING_INTERVAL * config.NATS_MAX_PINGS_OUT),
     waitOnFirstConnect: true,
     noAsyncTraces: true,
     ...(inboxPrefix ? { inboxPrefix } : {}),
