@@ -53,6 +53,7 @@ beforeAll(async () => {
     counts: { persistence: 2, router: 2, presence: 2 },
     env: { HERALD_REPLICAS: "3" },
     readyTimeoutMs: 60_000,
+    serviceOptions: { startTimeoutMs: 60_000 },
   });
   backend = await connectBackend(cluster, {
     identity: "operator",
@@ -141,8 +142,9 @@ function disconnected(s: Stack, since: number): string[] {
   return s.all().flatMap((service) =>
     service
       .logRecords()
-      .filter((r) => r.msg === "nats connection lost" && typeof r.time === "number" && r.time >= since)
-      .map((r) => `${service.name} +${(r.time as number) - since} ms`),
+      .map((r) => ({ msg: r.msg, at: typeof r.time === "string" ? Date.parse(r.time) : Number.NaN }))
+      .filter((r) => r.msg === "nats connection lost" && r.at >= since)
+      .map((r) => `${service.name} +${r.at - since} ms`),
   );
 }
 
