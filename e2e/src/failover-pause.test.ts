@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type Fleet, startFleet } from "./support/fleet.js";
 import { deliveredAtLeast, expectEverythingOnceInOrder } from "./support/fleet-checks.js";
-import { holdsLease } from "./support/rehearsal.js";
+import { holdsLease, logTimeline } from "./support/rehearsal.js";
 import { publishPerUserInOrder } from "./support/rehearsal-recovery.js";
 import { startBalancer } from "./support/tcp-balancer.js";
 
@@ -122,6 +122,13 @@ async function killUnderLoad(label: string, prefix: string, victim: Kill) {
     `; NATS connection lost by [${disconnected(s, killedAt).join(", ")}]`;
   console.log(line);
   results.push(line);
+  // Past the goal, what each service did after the kill says where the time went.
+  if (worst.ms > 3_000) {
+    for (const service of s.all()) {
+      const lines = logTimeline(service, killedAt, 15);
+      if (lines.length > 0) console.log(`  ${service.name} (pid ${service.pid}):\n${lines.join("\n")}`);
+    }
+  }
   expectEverythingOnceInOrder(pinned, PER_USER);
   expectEverythingOnceInOrder(spread, PER_USER);
   open.splice(open.indexOf(pinned), 2);
