@@ -102,7 +102,11 @@ async function killUnderLoad(label: string, prefix: string, victim: Kill) {
   const acks: number[] = [];
   const noting: Backend = {
     ...b,
-    toUser: (...args) => b.toUser(...args).then((ack) => (acks.push(Date.now()), ack)),
+    toUser: async (...args) => {
+      const ack = await b.toUser(...args);
+      acks.push(Date.now());
+      return ack;
+    },
   };
   const publishing = publishPerUserInOrder(noting, users, PER_USER, {
     retryForMs: 60_000,
