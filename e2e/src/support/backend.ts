@@ -8,7 +8,7 @@ import {
   jetstreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection, type Server } from "@nats-io/transport-node";
 
 export type DeadLetter = {
   subject: string;
@@ -41,10 +41,15 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    // A reconnect tries the lost server first: a hung one gets as long as two pings to answer.
+    // As the services connect (service-kit's connectNats): a hung server is noticed after 2–3 pings, and a
+    // reconnect dials the server tried least recently rather than the one just lost.
     ...(options.pingIntervalMs === undefined
       ? {}
-      : { pingInterval: options.pingIntervalMs, timeout: 2 * options.pingIntervalMs }),
+      : {
+          pingInterval: options.pingIntervalMs,
+          reconnectToServer: (pool: ReadonlyArray<Server>) =>
+            pool.reduce((a, b) => (b.lastConnect < a.lastConnect ? b : a)),
+        }),
   });
   const js = jetstream(nc, { timeout: options.publishTimeoutMs ?? 10_000 });
   // Opened on first use: the account info check it starts with is not the publisher's to make.

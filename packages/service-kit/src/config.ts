@@ -101,8 +101,7 @@ export const baseEnvSchema = z.object({
   /**
    * How often a service pings its NATS server. A server that dies cleanly closes the connection at once; one
    * that hangs or drops off the network is noticed only after NATS_MAX_PINGS_OUT unanswered pings, and the
-   * service then reconnects to another node (nats.js defaults: 2 min and 2, minutes of silence). A connection
-   * attempt gets as long (at least 1 s) before the next server is tried.
+   * service then reconnects to another node (nats.js defaults: 2 min and 2, minutes of silence).
    */
   NATS_PING_INTERVAL: duration("1s"),
   NATS_MAX_PINGS_OUT: positiveInt(2),

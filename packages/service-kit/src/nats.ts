@@ -110,10 +110,10 @@ export async function connectNats(
     reconnectTimeWait: 500,
     pingInterval: config.NATS_PING_INTERVAL,
     maxPingOut: config.NATS_MAX_PINGS_OUT,
-    // A server that hangs still accepts TCP: without this an attempt on it waits nats.js' 20 s default.
-    timeout: Math.max(1_000, config.NATS_PING_INTERVAL * config.NATS_MAX_PINGS_OUT),
-    // nats.js would dial the server it just lost first (a hung one costs the timeout above): dial the one
-    // tried least recently instead, so a reconnect goes straight to a node not yet known to be bad.
+    // nats.js would dial the server it just lost first, and a hung one still accepts TCP, so the attempt
+    // waits out the 20 s connection timeout: dial the one tried least recently instead, so a reconnect goes
+    // straight to a node not yet known to be bad. (A shorter connection timeout would do it too, but makes a
+    // start on a loaded machine fail over and over.)
     reconnectToServer: (pool) => pool.reduce((a, b) => (b.lastConnect < a.lastConnect ? b : a)),
     waitOnFirstConnect: true,
     noAsyncTraces: true,
