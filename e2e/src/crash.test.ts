@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 import { type ChannelWatch, expectedChannelIds, watchChannels } from "./support/channel-watch.js";
 import { expectedIds, type Fleet, startFleet } from "./support/fleet.js";
+import { deliveredAtLeast, expectEverythingOnceInOrder } from "./support/fleet-checks.js";
 import { startBalancer } from "./support/tcp-balancer.js";
 
 const USERS = 100;
@@ -75,35 +76,6 @@ function expectEverythingOnce(f: Fleet) {
   expect(f.repeats()).toBe(0);
 }
 
-function expectEverythingOnceInOrder(f: Fleet) {
-  for (const [user, ids] of f.handled)
-    expect(ids, orderContext(f, user)).toEqual(expectedIds(user, PER_USER));
-  expect(f.repeats()).toBe(0);
-}
-
-/**
- * The user, and where its first misplaced message is with the mailbox sequence of each neighbour: rising
- * sequences mean the connector or client swapped them, falling ones that they were stored swapped.
- */
-function orderContext(f: Fleet, user: string): string {
-  const ids = f.handled.get(user) ?? [];
-  const seqs = f.handledSeqs.get(user) ?? [];
-  const expected = expectedIds(user, PER_USER);
-  const at = ids.findIndex((id, i) => id !== expected[i]);
-  if (at < 0) return user;
-  const around = ids
-    .slice(Math.max(0, at - 2), at + 3)
-    .map((id, k) => `${id}@${seqs[Math.max(0, at - 2) + k]}`)
-    .join(", ");
-  return `${user}, first misplaced at ${at}: ${around}`;
-}
-
-async function deliveredAtLeast(f: Fleet, count: number) {
-  await waitUntil(() => [...f.handled.values()].reduce((sum, ids) => sum + ids.length, 0) >= count, {
-    timeoutMs: 60_000,
-  });
-}
-
 describe.each<ServiceName>(["connector", "router", "persistence"])("kill -9 of the %s under load", (name) => {
   it("loses nothing; the app sees each id once, in order", async () => {
     const { stack: s, fleet: f } = await setUp();
@@ -117,7 +89,7 @@ describe.each<ServiceName>(["connector", "router", "persistence"])("kill -9 of t
     await publishing;
     await f.waitAllHandled(PER_USER, 120_000);
     report(`kill -9 ${name}`, f);
-    expectEverythingOnceInOrder(f);
+    expectEverythingOnceInOrder(f, PER_USER);
   });
 });
 
@@ -132,7 +104,7 @@ describe("kill -9 of the router under send.users load (the path the router still
     await publishing;
     await f.waitAllHandled(PER_USER, 120_000);
     report("kill -9 router (send.users)", f);
-    expectEverythingOnceInOrder(f);
+    expectEverythingOnceInOrder(f, PER_USER);
   });
 });
 
@@ -174,7 +146,7 @@ describe("three routers under send.users and channel load, the routing one kille
     console.log(
       `longest pause of one channel after the kill: ${channelPause.ms} ms (${channelPause.channel})`,
     );
-    expectEverythingOnceInOrder(f);
+    expectEverythingOnceInOrder(f, PER_USER);
     for (const [channel, ids] of c.ids)
       expect(ids, channel).toEqual(expectedChannelIds(channel, PER_CHANNEL));
   });
@@ -204,6 +176,6 @@ describe("two replicas of every service", () => {
     await publishing;
     await f.waitAllHandled(PER_USER, 120_000);
     report("two replicas, one of each killed", f);
-    expectEverythingOnceInOrder(f);
+    expectEverythingOnceInOrder(f, PER_USER);
   });
 });

@@ -1,11 +1,12 @@
 import { subjects } from "@herald/protocol";
 import { createHandlerGuard, ensureConsumer, type ServiceDeps } from "@herald/service-kit";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { AckProcessor } from "./ack-processor.js";
 import type { Config } from "./config.js";
 import { openCursorStore } from "./cursor-bucket.js";
 import { createPersistenceMetrics } from "./metrics.js";
-import { serveQueries } from "./query-server.js";
+import { READ_TIMEOUT_MS, serveQueries } from "./query-server.js";
 import { ensureStreams, streamConfigs } from "./streams.js";
 
 /**
@@ -45,7 +46,8 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
       await nats.js.consumers.get(s.streams.acks, s.consumers.persistence),
       config.PERSISTENCE_ACK_PREFETCH,
     );
-    subscriptions.push(...serveQueries({ nats, config, s, store, guard, logger, metrics }));
+    const reads = await jetstreamManager(nats.nc, { timeout: READ_TIMEOUT_MS, checkAPI: false });
+    subscriptions.push(...serveQueries({ nats, reads, config, s, store, guard, logger, metrics }));
     started = true;
     logger.info({ streams: configs.map((c) => c.name) }, "streams ready; serving");
   }

@@ -1,5 +1,6 @@
 import { payloadBudget, type Subjects } from "@herald/protocol";
 import { type HandlerGuard, type Logger, maxPayload, type Nats, serveJson } from "@herald/service-kit";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { channelReplayPage } from "./channel-replay.js";
 import type { Config } from "./config.js";
@@ -11,8 +12,17 @@ import type { PersistenceMetrics } from "./metrics.js";
 import type { PageLimits } from "./page.js";
 import { replayPage } from "./replay.js";
 
+/**
+ * How long one read of a replay (a direct get) waits. A get answers in milliseconds; one sent to a NATS node
+ * as it hung is lost, and failing the page soon lets the connector ask again (it retries at once, with
+ * back-off) instead of stalling its users for the 5 s default of the manager that writes.
+ */
+export const READ_TIMEOUT_MS = 2_000;
+
 export type QueryServerDeps = {
   nats: Nats;
+  /** The JetStream manager for replay reads, with READ_TIMEOUT_MS. */
+  reads: JetStreamManager;
   config: Config;
   s: Subjects;
   store: CursorStore;
@@ -24,6 +34,7 @@ export type QueryServerDeps = {
 /** Serves user replay, cursor and channel replay queries, spread over the replicas by a queue group. */
 export function serveQueries({
   nats,
+  reads,
   config,
   s,
   store,
@@ -42,11 +53,11 @@ export function serveQueries({
     metrics.deadLetters.inc({ reason }),
   );
   const gaps = {
-    lookups: mailboxLookups(nats.jsm, s),
+    lookups: mailboxLookups(reads, s),
     notice: gapNotice(nats.nc, s, metrics.gaps, logger),
   };
-  const deps = { jsm: nats.jsm, s, store, limits, deadLetter, gaps };
-  const channelDeps = { jsm: nats.jsm, s, groups: config.HERALD_CHANNEL_RETENTION, limits };
+  const deps = { jsm: reads, s, store, limits, deadLetter, gaps };
+  const channelDeps = { jsm: reads, s, groups: config.HERALD_CHANNEL_RETENTION, limits };
   return [
     serveJson(nats.nc, s.replay, "persistence", guard, (request) => {
       metrics.replays.inc();

@@ -139,6 +139,10 @@ read them back from the rendered Deployment.
 {{- range $v.natsConnection.urls }}{{ $urls = append $urls (tpl . $) }}{{ end -}}
 - name: NATS_URL
   value: {{ join "," $urls | quote }}
+- name: NATS_PING_INTERVAL
+  value: {{ $v.natsConnection.pingInterval | quote }}
+- name: NATS_MAX_PINGS_OUT
+  value: {{ $v.natsConnection.maxPingsOut | quote }}
 - name: HERALD_PREFIX
   value: {{ $v.config.prefix | quote }}
 - name: HERALD_REPLICAS

@@ -8,7 +8,7 @@ import {
   jetstreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection, type Server } from "@nats-io/transport-node";
 
 export type DeadLetter = {
   subject: string;
@@ -23,6 +23,10 @@ export type BackendOptions = {
   /** The NATS identity it connects as: a backend is a `publisher`; dead letters and stream info need `operator`. */
   identity?: NatsIdentity;
   prefix?: string;
+  /** How long a JetStream publish waits for its PubAck before it fails (and a careful caller retries). */
+  publishTimeoutMs?: number;
+  /** nats.js `pingInterval` (default 2 min): a server that hangs is noticed after 2 to 3 of them. */
+  pingIntervalMs?: number;
 };
 
 /**
@@ -37,8 +41,17 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // As the services connect (service-kit's connectNats): a hung server is noticed after 2–3 pings, and a
+    // reconnect dials the server tried least recently rather than the one just lost.
+    ...(options.pingIntervalMs === undefined
+      ? {}
+      : {
+          pingInterval: options.pingIntervalMs,
+          reconnectToServer: (pool: ReadonlyArray<Server>) =>
+            pool.reduce((a, b) => (b.lastConnect < a.lastConnect ? b : a)),
+        }),
   });
-  const js = jetstream(nc, { timeout: 10_000 });
+  const js = jetstream(nc, { timeout: options.publishTimeoutMs ?? 10_000 });
   // Opened on first use: the account info check it starts with is not the publisher's to make.
   let manager: Promise<JetStreamManager> | undefined;
   const jsm = () => {

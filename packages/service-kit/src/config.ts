@@ -98,6 +98,13 @@ export const baseEnvSchema = z.object({
   NATS_TLS_CA_FILE: z.string().optional(),
   NATS_TLS_CERT_FILE: z.string().optional(),
   NATS_TLS_KEY_FILE: z.string().optional(),
+  /**
+   * How often a service pings its NATS server. A server that dies cleanly closes the connection at once; one
+   * that hangs or drops off the network is noticed only after NATS_MAX_PINGS_OUT unanswered pings, and the
+   * service then reconnects to another node (nats.js defaults: 2 min and 2, minutes of silence).
+   */
+  NATS_PING_INTERVAL: duration("1s"),
+  NATS_MAX_PINGS_OUT: positiveInt(2),
   HERALD_PREFIX: prefix,
   ADMIN_PORT: port(9090),
   HERALD_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { type NatsServer, startNatsServer, waitUntil } from "@herald/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { baseEnvSchema, parseEnv } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -59,5 +60,46 @@ describe("connectNats", () => {
     const attempt = connectNats(config, "too-old-test", createLogger("too-old-test", "silent"));
     await expect(attempt).rejects.toBeInstanceOf(NatsServerTooOldError);
     await expect(attempt).rejects.toMatchObject({ code: "nats_server_too_old", version: "2.9.10" });
+  });
+});
+
+describe("connectNats on a server that hangs", () => {
+  const servers: NatsServer[] = [];
+  afterEach(async () => {
+    for (const server of servers) {
+      const pid = server.pid();
+      if (pid !== undefined) process.kill(pid, "SIGCONT");
+    }
+    await Promise.all(servers.splice(0).map((server) => server.dispose()));
+  });
+
+  it("notices unanswered pings and moves to another server (a hung node sends no FIN)", async () => {
+    servers.push(await startNatsServer({ auth: false }), await startNatsServer({ auth: false }));
+    const urls = servers.map((server) => server.url);
+    const config = parseEnv(baseEnvSchema, {
+      NATS_URL: urls.join(","),
+      NATS_PING_INTERVAL: "200ms",
+      NATS_MAX_PINGS_OUT: "2",
+    });
+    const nats = await connectNats(config, "hang-test", createLogger("hang-test", "silent"));
+    try {
+      const first = nats.nc.getServer();
+      const hung = servers.find((server) => first === `127.0.0.1:${server.port}`);
+      expect(hung, `connected to ${first}`).toBeDefined();
+      // SIGSTOP: the process keeps its sockets open and answers nothing, like a node cut off the network.
+      process.kill(hung!.pid()!, "SIGSTOP");
+      await waitUntil(() => !nats.connected(), { timeoutMs: 3_000, message: "the hang noticed" });
+      await waitUntil(() => nats.connected() && nats.nc.getServer() !== first, {
+        timeoutMs: 5_000,
+        message: "reconnected to the other server",
+      });
+    } finally {
+      await nats.nc.close();
+    }
+  });
+
+  it("pings every second with 2 outstanding by default", () => {
+    const config = parseEnv(baseEnvSchema, {});
+    expect([config.NATS_PING_INTERVAL, config.NATS_MAX_PINGS_OUT]).toEqual([1_000, 2]);
   });
 });

@@ -108,6 +108,13 @@ export async function connectNats(
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    pingInterval: config.NATS_PING_INTERVAL,
+    maxPingOut: config.NATS_MAX_PINGS_OUT,
+    // nats.js would dial the server it just lost first, and a hung one still accepts TCP, so the attempt
+    // waits out the 20 s connection timeout: dial the one tried least recently instead, so a reconnect goes
+    // straight to a node not yet known to be bad. (A shorter connection timeout would do it too, but makes a
+    // start on a loaded machine fail over and over.)
+    reconnectToServer: (pool) => pool.reduce((a, b) => (b.lastConnect < a.lastConnect ? b : a)),
     waitOnFirstConnect: true,
     noAsyncTraces: true,
     ...(inboxPrefix ? { inboxPrefix } : {}),

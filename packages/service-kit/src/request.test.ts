@@ -60,4 +60,36 @@ describe("requestJson", () => {
     sub.unsubscribe();
     await expect(requestJson(nc, "req.nobody", {}, sumSchema, { timeoutMs: 200 })).rejects.toThrow();
   });
+
+  it("with retryAfterMs, asks again when the first request got no reply (lost with a dying replica)", async () => {
+    let asked = 0;
+    // A raw subscriber that swallows the first request, as a replica does whose node died under it.
+    const sub = nc.subscribe("req.lossy", {
+      callback: (_err, msg) => {
+        asked++;
+        if (asked > 1) msg.respond(JSON.stringify({ sum: asked }));
+      },
+    });
+    await expect(
+      requestJson(nc, "req.lossy", {}, sumSchema, { timeoutMs: 200, retryAfterMs: 100 }),
+    ).resolves.toEqual({ sum: 2 });
+    asked = 0;
+    // Without it the one request waits out the whole timeout.
+    await expect(requestJson(nc, "req.lossy", {}, sumSchema, { timeoutMs: 200 })).rejects.toThrow();
+    expect(asked).toBe(1);
+    sub.unsubscribe();
+  });
+
+  it("does not ask again after an error reply", async () => {
+    let asked = 0;
+    const sub = serveJson(nc, "req.refuse", "q", guard(), async () => {
+      asked++;
+      throw new HeraldError(ErrorCode.InvalidRequest, "no");
+    });
+    await expect(
+      requestJson(nc, "req.refuse", {}, sumSchema, { timeoutMs: 2_000, retryAfterMs: 100 }),
+    ).rejects.toBeInstanceOf(ApiRefusedError);
+    expect(asked).toBe(1);
+    sub.unsubscribe();
+  });
 });

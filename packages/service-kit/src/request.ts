@@ -1,5 +1,5 @@
 import { type ErrorCode, HeraldError, isApiError } from "@herald/protocol";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { type NatsConnection, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type { z } from "zod";
 
 /** A request/reply API answered with `{"error":…}`: the service's code and message, kept. */
@@ -14,7 +14,16 @@ export class ApiRefusedError extends HeraldError {
   }
 }
 
-export type RequestJsonOptions = { timeoutMs: number };
+export type RequestJsonOptions = {
+  /** The whole wait for a reply, retries included. */
+  timeoutMs: number;
+  /**
+   * With no reply after this long, send the request once more and wait for the rest of `timeoutMs`: a request
+   * that went to a replica or NATS node as it died is lost, and waiting it out would stall the asker. Only
+   * for idempotent reads: the first reply, if it still comes, is dropped.
+   */
+  retryAfterMs?: number;
+};
 
 const encoder = new TextEncoder();
 
@@ -31,12 +40,23 @@ export async function requestJson<S extends z.ZodType>(
   subject: string,
   body: unknown,
   schema: S,
-  { timeoutMs }: RequestJsonOptions,
+  { timeoutMs, retryAfterMs }: RequestJsonOptions,
 ): Promise<z.output<S>> {
-  const reply = await nc.request(subject, encoder.encode(JSON.stringify(body)), { timeout: timeoutMs });
+  const data = encoder.encode(JSON.stringify(body));
+  const first = retryAfterMs === undefined ? timeoutMs : Math.min(retryAfterMs, timeoutMs);
+  const reply = await nc.request(subject, data, { timeout: first }).catch((error: unknown) => {
+    if (first >= timeoutMs || !isTimeout(error)) throw error;
+    return nc.request(subject, data, { timeout: timeoutMs - first });
+  });
   const value: unknown = reply.json();
   if (isApiError(value)) {
     throw new ApiRefusedError(subject, value.error.code as ErrorCode, value.error.message);
   }
   return schema.parse(value);
+}
+
+function isTimeout(error: unknown): boolean {
+  return (
+    error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)
+  );
 }

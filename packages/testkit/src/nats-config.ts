@@ -25,8 +25,10 @@ export function natsConfigText(config: NatsConfig): string {
   ];
   if (config.cluster) {
     const routes = config.cluster.routes.map((route) => `"nats-route://${route}"`).join(", ");
+    // As k8s/nats/nats.conf: a node that hangs is dropped by its peers within seconds, not the 2 min × 2 of
+    // the default route pings (until then they keep routing requests to its queue subscribers).
     lines.push(
-      `cluster { name: "${config.cluster.name}", listen: "${config.cluster.listen}", routes: [${routes}] }`,
+      `cluster { name: "${config.cluster.name}", listen: "${config.cluster.listen}", routes: [${routes}], ping_interval: "1s", ping_max: 3 }`,
     );
   }
   if (config.extraConfig) lines.push(config.extraConfig);
