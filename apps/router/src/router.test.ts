@@ -251,9 +251,15 @@ describe("router", () => {
   });
 
   it("keeps what it holds past ack_wait from being redelivered (working())", async () => {
-    // One message routed at a time: the ones queued behind wait far longer than the 1 s ack_wait.
-    const { s, settled } = await setup({ ROUTER_ACK_WAIT: "1s", ROUTER_MAX_INFLIGHT: "1" });
-    const count = 2_000;
+    // All pulled at once and routed one at a time: the last ones wait in the router's hands far longer than the
+    // 1 s ack_wait (6,000 × 10 writes take seconds even on a fast machine).
+    const count = 6_000;
+    const { s, settled } = await setup({
+      ROUTER_ACK_WAIT: "1s",
+      ROUTER_MAX_INFLIGHT: "1",
+      ROUTER_PREFETCH: String(count),
+      ROUTER_MAX_ACK_PENDING: String(count),
+    });
     const started = performance.now();
     await Promise.all(
       Array.from({ length: count }, (_, i) =>
@@ -270,7 +276,7 @@ describe("router", () => {
     const info = await world.client.jsm.consumers.info(s.streams.intake, s.consumers.router);
     // Each intake message was delivered once: none came back while the router still held it.
     expect(info.delivered.consumer_seq).toBe(count);
-  });
+  }, 180_000);
 
   it("drains on stop: everything held is finished, and the rest is routed by the next router", async () => {
     const { prefix, s, fixture, settled } = await setup({ ROUTER_ACK_WAIT: "2s" });

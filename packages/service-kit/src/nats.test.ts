@@ -88,9 +88,9 @@ describe("connectNats on a server that hangs", () => {
       expect(hung, `connected to ${first}`).toBeDefined();
       // SIGSTOP: the process keeps its sockets open and answers nothing, like a node cut off the network.
       process.kill(hung!.pid()!, "SIGSTOP");
-      await waitUntil(() => !nats.connected(), { timeoutMs: 3_000, message: "the hang noticed" });
+      await waitUntil(() => !nats.connected(), { timeoutMs: 10_000, message: "the hang noticed" });
       await waitUntil(() => nats.connected() && nats.nc.getServer() !== first, {
-        timeoutMs: 5_000,
+        timeoutMs: 10_000,
         message: "reconnected to the other server",
       });
     } finally {
