@@ -15,6 +15,10 @@ import { runCompressionCost } from "./compression-run.js";
 import { runHerald, userIds } from "./herald-run.js";
 import { renderIdleChart } from "./idle-report.js";
 import { runIdle } from "./idle-run.js";
+import { renderScaleChart } from "./scale-report.js";
+import { runScale } from "./scale-run.js";
+import { renderStormChart } from "./storm-report.js";
+import { runStorm } from "./storm-run.js";
 import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
 import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
 import { cpuMeter } from "./procfs.js";
@@ -125,7 +129,9 @@ async function main(): Promise<void> {
       runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
     );
     const idle = await part("idle", o, "idle", () => runIdle(nats, o, runId, log));
-    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle };
+    const scale = await part("scale", o, "scale", () => runScale(nats, o, runId, log));
+    const storm = await part("storm", o, "storm", () => runStorm(nats, o, runId, log));
+    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, scale, storm };
   } finally {
     await nats.dispose();
   }
@@ -180,6 +186,16 @@ async function main(): Promise<void> {
     // such a run without replacing a full run's latest.json.
     writeFileSync(join(o.outDir, "idle-latest.json"), json);
     writeFileSync(join(o.outDir, "idle-latest.svg"), renderIdleChart(idle, results.startedAt));
+  }
+  const scale = ok(results.scale);
+  if (scale) {
+    writeFileSync(join(o.outDir, "scale-latest.json"), json);
+    writeFileSync(join(o.outDir, "scale-latest.svg"), renderScaleChart(scale, results.startedAt));
+  }
+  const storm = ok(results.storm);
+  if (storm) {
+    writeFileSync(join(o.outDir, "storm-latest.json"), json);
+    writeFileSync(join(o.outDir, "storm-latest.svg"), renderStormChart(storm, results.startedAt));
   }
   console.log(`\n${summaryTable(results)}\n`);
   const latest = ok(results.herald)

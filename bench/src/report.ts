@@ -4,6 +4,10 @@ import type { HopLag } from "./hop-lag.js";
 import { idleLines } from "./idle-report.js";
 import type { IdleResult } from "./idle-run.js";
 import type { RateResult } from "./nats-baselines.js";
+import { scaleLines } from "./scale-report.js";
+import type { ScaleResult } from "./scale-run.js";
+import { stormLines } from "./storm-report.js";
+import type { StormResult } from "./storm-run.js";
 import type { BaselineResult, Skipped } from "./results.js";
 import { ratio } from "./stats.js";
 import type { TracingResult } from "./tracing-run.js";
@@ -51,6 +55,10 @@ export type BenchResults = {
   socketio: Part<BaselineResult>;
   /** RSS per idle connection of each system; absent in results written before it existed. */
   idle?: Part<IdleResult>;
+  /** `--scale-connections` over several connectors (absent before it existed). */
+  scale?: Part<ScaleResult>;
+  /** `--storm-clients` of a killed connector reconnecting (absent before it existed). */
+  storm?: Part<StormResult>;
   ceiling: {
     rawJetStreamMsgsPerSec: number | null;
     durableWritesPerMessage: number;
@@ -86,6 +94,9 @@ export type Parts = {
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
   idle?: Part<IdleResult>;
+  scale?: Part<ScaleResult>;
+  /** `--storm-clients` of a killed connector reconnecting (absent before it existed). */
+  storm?: Part<StormResult>;
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
@@ -338,6 +349,8 @@ export function summaryTable(results: BenchResults): string {
     ...tracingLines(ok(results.tracing)),
     ...compressionLines(ok(results.compression)),
     ...idleLines(ok(results.idle)),
+    ...scaleLines(ok(results.scale)),
+    ...stormLines(ok(results.storm)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
