@@ -19,6 +19,10 @@ export type StormAnalysis = {
   /** PubAcked messages its user's client never received (must be 0). */
   lost: number;
   delivered: number;
+  /** Kill → each client's first `disconnected` (how long it took to notice). */
+  noticedMs: LatencySummary;
+  /** Connection attempts each client needed after the kill (failed ones + the one that was welcomed). */
+  attempts: { mean: number; max: number };
 };
 
 const ms = (us: number) => Math.round(us) / 1000;
@@ -42,6 +46,17 @@ export function analyseStorm(killUs: number, published: StormPublished, clients:
     else lost++;
   }
   const reconnects: number[] = [];
+  const noticed: number[] = [];
+  let attemptsSum = 0;
+  let attemptsMax = 0;
+  for (const c of clients) {
+    const first = c.disconnectedUs[0];
+    if (first !== undefined) noticed.push(first - killUs);
+    // Every ending after the kill but the first was a failed attempt; plus the one that was welcomed.
+    const attempts = Math.max(0, c.disconnectedUs.length - 1) + (c.connectedUs.length > 0 ? 1 : 0);
+    attemptsSum += attempts;
+    attemptsMax = Math.max(attemptsMax, attempts);
+  }
   const caughtUp: number[] = [];
   let allCaughtUp = true;
   for (const c of clients) {
@@ -70,5 +85,10 @@ export function analyseStorm(killUs: number, published: StormPublished, clients:
     caughtUpMs: summarizeLatencies(caughtUp),
     lost,
     delivered,
+    noticedMs: summarizeLatencies(noticed),
+    attempts: {
+      mean: clients.length === 0 ? 0 : Math.round((attemptsSum / clients.length) * 100) / 100,
+      max: attemptsMax,
+    },
   };
 }

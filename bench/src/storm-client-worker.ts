@@ -18,13 +18,26 @@ export type StormConnectParams = {
 };
 export type StormStatus = { clients: number; connected: number; reconnectedSince: number };
 /** Per client: its user, every welcome after `sinceUs`, and `[seq, receivedUs]` of each message's first delivery. */
-export type StormClientReport = { user: number; connectedUs: number[]; received: number[] };
-export type StormReport = { clients: StormClientReport[]; duplicates: number; errors: number };
+export type StormClientReport = {
+  user: number;
+  connectedUs: number[];
+  /** When each connection after `sinceUs` ended (the first: when the client saw the kill). */
+  disconnectedUs: number[];
+  received: number[];
+};
+export type StormReport = {
+  clients: StormClientReport[];
+  duplicates: number;
+  errors: number;
+  /** Why connections ended after `sinceUs` (close code and reason), counted. */
+  endings: Record<string, number>;
+};
 
 type Tracked = {
   client: HeraldClient;
   user: number;
   connectedUs: number[];
+  disconnected: { us: number; why: string }[];
   received: number[];
   seen: Set<number>;
 };
@@ -54,7 +67,17 @@ function open(params: StormConnectParams, spec: StormClientSpec): Promise<Tracke
     // A Node client: no SSE fallback (it would bypass the stand-in load balancer).
     transport: "websocket",
   });
-  const t: Tracked = { client, user: spec.user, connectedUs: [], received: [], seen: new Set() };
+  const t: Tracked = {
+    client,
+    user: spec.user,
+    connectedUs: [],
+    disconnected: [],
+    received: [],
+    seen: new Set(),
+  };
+  client.on("disconnected", (event) => {
+    t.disconnected.push({ us: nowUs(), why: `${event.code} ${event.reason}`.slice(0, 80) });
+  });
   client.on("connected", () => {
     t.connectedUs.push(nowUs());
   });
@@ -96,15 +119,18 @@ function status(sinceUs: number): StormStatus {
 }
 
 function report(sinceUs: number): StormReport {
-  return {
-    clients: tracked.map((t) => ({
+  const endings: Record<string, number> = {};
+  const clients = tracked.map((t) => {
+    const ended = t.disconnected.filter((d) => d.us > sinceUs);
+    for (const d of ended) endings[d.why] = (endings[d.why] ?? 0) + 1;
+    return {
       user: t.user,
       connectedUs: t.connectedUs.filter((us) => us > sinceUs),
+      disconnectedUs: ended.map((d) => d.us),
       received: t.received,
-    })),
-    duplicates,
-    errors,
-  };
+    };
+  });
+  return { clients, duplicates, errors, endings };
 }
 
 async function closeAll(): Promise<void> {

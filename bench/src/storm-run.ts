@@ -24,6 +24,8 @@ export type StormResult = {
   messages: { published: number; acked: number; publishErrors: number; duplicatesSeenByApp: number };
   /** Upgrades the survivors refused during the storm, by reason (their metrics). */
   refusals: Record<string, number>;
+  /** Why the clients' connections ended after the kill (close code and reason), the commonest first. */
+  endings: Record<string, number>;
   presence: { users: number; connections: number; exact: boolean; secondsAfterKill: number | null };
   /** The limits in force: the connector's admission env (empty: its defaults) and the SDK's backoff. */
   limits: { connectorEnv: Record<string, string>; sdk: string };
@@ -110,6 +112,12 @@ function startPublisher(nc: NatsConnection, users: string[], rate: number, durat
     return sent;
   });
   return { published, done, errors: () => errors };
+}
+
+function topEndings(reports: StormReport[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const r of reports) for (const [why, n] of Object.entries(r.endings)) sum[why] = (sum[why] ?? 0) + n;
+  return Object.fromEntries(Object.entries(sum).sort((a, b) => b[1] - a[1]).slice(0, 8));
 }
 
 function refusalsOf(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
@@ -213,6 +221,7 @@ export async function runStorm(
         duplicatesSeenByApp: reports.reduce((sum, r) => sum + r.duplicates, 0),
       },
       refusals,
+      endings: topEndings(reports),
       presence: presenceAfterKill,
       limits: { connectorEnv: env, sdk: "HeraldClient defaults (full jitter, 500 ms initial, 30 s max)" },
       loadAverage: [loadStart, loadAverage1m()],
