@@ -96,7 +96,9 @@ function openSio(target: IdleTarget, timeoutMs: number): Promise<Client> {
 
 async function connectAll(params: IdleConnectParams): Promise<IdleConnectResult> {
   const open = (target: (typeof params.targets)[number]) =>
-    params.mode === "sio" ? openSio(target, params.timeoutMs) : openWs(params.mode, target, params.timeoutMs, params.tally === true);
+    params.mode === "sio"
+      ? openSio(target, params.timeoutMs)
+      : openWs(params.mode, target, params.timeoutMs, params.tally === true);
   const outcome = await openInLanes(params.targets, params.concurrency, open, (c) => clients.push(c));
   return { connected: clients.length, closedEarly, ...outcome };
 }

@@ -6,8 +6,8 @@ import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
 import type { IdleConnectParams, IdleConnectResult, IdleMode, IdleTarget } from "./idle-client-worker.js";
 import type { BenchOptions } from "./options.js";
 import { rssBytes } from "./procfs.js";
-import type { ScaleReceived } from "./scale-tally.js";
 import { loadAverage1m, type MemoryResult, type Skipped } from "./results.js";
+import type { ScaleReceived } from "./scale-tally.js";
 import type { SioListenParams } from "./sio-server-worker.js";
 import { startWorker, type Worker, WorkerError } from "./worker.js";
 

@@ -4,12 +4,12 @@ import type { HopLag } from "./hop-lag.js";
 import { idleLines } from "./idle-report.js";
 import type { IdleResult } from "./idle-run.js";
 import type { RateResult } from "./nats-baselines.js";
+import type { BaselineResult, Skipped } from "./results.js";
 import { scaleLines } from "./scale-report.js";
 import type { ScaleResult } from "./scale-run.js";
+import { ratio } from "./stats.js";
 import { stormLines } from "./storm-report.js";
 import type { StormResult } from "./storm-run.js";
-import type { BaselineResult, Skipped } from "./results.js";
-import { ratio } from "./stats.js";
 import type { TracingResult } from "./tracing-run.js";
 
 /** Durable JetStream writes Herald makes per user message when nothing is batched. */

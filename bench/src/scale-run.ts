@@ -108,12 +108,18 @@ function sumReceived(parts: ScaleReceived[]): ScaleReceived {
     duplicates: 0,
     errorFrames: 0,
   };
-  for (const part of parts) for (const key of Object.keys(sum) as (keyof ScaleReceived)[]) sum[key] += part[key];
+  for (const part of parts)
+    for (const key of Object.keys(sum) as (keyof ScaleReceived)[]) sum[key] += part[key];
   return sum;
 }
 
 /** Publishes the broadcast, then one message to each user; waits until every client has both. */
-async function deliver(nc: NatsConnection, users: string[], pool: ReturnType<typeof startIdlePool>, runId: string) {
+async function deliver(
+  nc: NatsConnection,
+  users: string[],
+  pool: ReturnType<typeof startIdlePool>,
+  runId: string,
+) {
   const s = subjects(DEFAULT_PREFIX);
   const js = jetstream(nc);
   const start = nowUs();

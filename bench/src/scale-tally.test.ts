@@ -36,7 +36,12 @@ describe("ScaleTally", () => {
     tally.receive(2999, targeted("t"));
     tally.receive(2999, targeted("t"));
     tally.receive(0, JSON.stringify({ type: "error", code: "x", message: "y" }));
-    expect(tally.snapshot()).toMatchObject({ clients: 3000, duplicates: 1, errorFrames: 1, missingTargeted: 2999 });
+    expect(tally.snapshot()).toMatchObject({
+      clients: 3000,
+      duplicates: 1,
+      errorFrames: 1,
+      missingTargeted: 2999,
+    });
     tally.clear();
     expect(tally.snapshot()).toMatchObject({ clients: 0, both: 0, duplicates: 0 });
   });

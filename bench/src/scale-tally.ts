@@ -51,7 +51,9 @@ export class ScaleTally {
     if (bit !== 0 && (had & bit) !== 0) this.duplicates++;
     this.seen[k] = had | bit;
     // Channel messages (the broadcast) are not acked; user messages are, as the SDK does.
-    return frame.channel === undefined && frame.id ? JSON.stringify({ type: "ack", ids: [frame.id] }) : undefined;
+    return frame.channel === undefined && frame.id
+      ? JSON.stringify({ type: "ack", ids: [frame.id] })
+      : undefined;
   }
 
   snapshot(): ScaleReceived {

@@ -13,7 +13,13 @@ describe("analyseStorm", () => {
       { user: 0, connectedUs: [3_000], disconnectedUs: [1_100, 2_000], received: [0, 600, 2, 4_000] },
       { user: 1, connectedUs: [2_000], disconnectedUs: [1_300], received: [1, 950, 3, 5_100] },
     ]);
-    expect(result).toMatchObject({ reconnected: 2, allReconnectedMs: 2, allCaughtUpMs: 3, lost: 0, delivered: 4 });
+    expect(result).toMatchObject({
+      reconnected: 2,
+      allReconnectedMs: 2,
+      allCaughtUpMs: 3,
+      lost: 0,
+      delivered: 4,
+    });
     expect(result.attempts).toEqual({ mean: 1.5, max: 2 });
     expect(result.noticedMs.max).toBe(0.3);
     expect(result.reconnectMs.max).toBe(2);
@@ -21,7 +27,9 @@ describe("analyseStorm", () => {
 
   it("counts an acked message never received as lost, and then no one is caught up", () => {
     const p = published(1, [500, 700, 800], [1, 1, 0]);
-    const result = analyseStorm(1_000, p, [{ user: 0, connectedUs: [2_000], disconnectedUs: [], received: [0, 600] }]);
+    const result = analyseStorm(1_000, p, [
+      { user: 0, connectedUs: [2_000], disconnectedUs: [], received: [0, 600] },
+    ]);
     expect(result).toMatchObject({ lost: 1, delivered: 1, allCaughtUpMs: null, allReconnectedMs: 1 });
   });
 

@@ -31,7 +31,11 @@ const ms = (us: number) => Math.round(us) / 1000;
  * Times to reconnect and to catch up, and messages lost, from the clients' reports (one client per user) and
  * what was published. All times on the shared monotonic clock, in µs.
  */
-export function analyseStorm(killUs: number, published: StormPublished, clients: StormClientReport[]): StormAnalysis {
+export function analyseStorm(
+  killUs: number,
+  published: StormPublished,
+  clients: StormClientReport[],
+): StormAnalysis {
   const receivedBy = new Map<number, Map<number, number>>();
   for (const c of clients) {
     const got = new Map<number, number>();

@@ -51,7 +51,8 @@ function startStormPool(count: number) {
   const workers: Worker[] = Array.from({ length: Math.max(1, Math.ceil(count / CLIENTS_PER_PROC)) }, () =>
     startWorker("storm-client-worker"),
   );
-  const all = <T>(method: string, params?: unknown) => Promise.all(workers.map((w) => w.call<T>(method, params)));
+  const all = <T>(method: string, params?: unknown) =>
+    Promise.all(workers.map((w) => w.call<T>(method, params)));
   return {
     processes: workers.length,
     connect: async (base: Omit<StormConnectParams, "clients">, tokens: string[]) => {
@@ -67,7 +68,8 @@ function startStormPool(count: number) {
         }),
       );
       const failed = results.reduce((sum, r) => sum + r.failed, 0);
-      if (failed > 0) throw new WorkerError(`${failed} storm clients failed: ${results.find((r) => r.error)?.error}`);
+      if (failed > 0)
+        throw new WorkerError(`${failed} storm clients failed: ${results.find((r) => r.error)?.error}`);
     },
     status: async (sinceUs: number) => {
       const parts = await all<StormStatus>("status", { sinceUs });
@@ -84,7 +86,13 @@ function startStormPool(count: number) {
 }
 
 /** Publishes `rate`/s to user `seq % users` for `durationMs`, recording each publish time and PubAck. */
-function startPublisher(nc: NatsConnection, users: string[], rate: number, durationMs: number, runId: string) {
+function startPublisher(
+  nc: NatsConnection,
+  users: string[],
+  rate: number,
+  durationMs: number,
+  runId: string,
+) {
   const s = subjects(DEFAULT_PREFIX);
   const js = jetstream(nc);
   const total = Math.round((rate * durationMs) / 1000);
@@ -99,14 +107,18 @@ function startPublisher(nc: NatsConnection, users: string[], rate: number, durat
     published.pubUs[seq] = nowUs();
     const user = users[seq % users.length] ?? "";
     pending.push(
-      js.publish(s.sendUser(userToken(user)), JSON.stringify({ data: { s: seq } }), { msgID: `storm-${runId}-${seq}` }).then(
-        () => {
-          published.acked[seq] = 1;
-        },
-        () => {
-          errors++;
-        },
-      ),
+      js
+        .publish(s.sendUser(userToken(user)), JSON.stringify({ data: { s: seq } }), {
+          msgID: `storm-${runId}-${seq}`,
+        })
+        .then(
+          () => {
+            published.acked[seq] = 1;
+          },
+          () => {
+            errors++;
+          },
+        ),
     );
   }).then(async (sent) => {
     await Promise.all(pending);
@@ -118,7 +130,11 @@ function startPublisher(nc: NatsConnection, users: string[], rate: number, durat
 function topEndings(reports: StormReport[]): Record<string, number> {
   const sum: Record<string, number> = {};
   for (const r of reports) for (const [why, n] of Object.entries(r.endings)) sum[why] = (sum[why] ?? 0) + n;
-  return Object.fromEntries(Object.entries(sum).sort((a, b) => b[1] - a[1]).slice(0, 8));
+  return Object.fromEntries(
+    Object.entries(sum)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8),
+  );
 }
 
 function refusalsOf(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
@@ -190,11 +206,19 @@ export async function runStorm(
     const acked = () => publisher.published.acked.reduce((a, b) => a + b, 0);
     let reports = await pool.report(killUs);
     const deadline = nowUs() + 30_000_000;
-    let analysis = analyseStorm(killUs, publisher.published, reports.flatMap((r) => r.clients));
+    let analysis = analyseStorm(
+      killUs,
+      publisher.published,
+      reports.flatMap((r) => r.clients),
+    );
     while (analysis.lost > 0 && nowUs() < deadline) {
       await sleep(1_000);
       reports = await pool.report(killUs);
-      analysis = analyseStorm(killUs, publisher.published, reports.flatMap((r) => r.clients));
+      analysis = analyseStorm(
+        killUs,
+        publisher.published,
+        reports.flatMap((r) => r.clients),
+      );
     }
     const refusals = refusalsOf(metricsBefore, await survivorMetrics(survivors));
     log(

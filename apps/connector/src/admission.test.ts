@@ -28,7 +28,11 @@ describe("Admission", () => {
     );
     expect(waits).toEqual([100, 200, 300]);
     const refusal = a.admit("1.1.1.4");
-    expect(refusal).toMatchObject({ admitted: false, code: ErrorCode.TooManyNewConnections, retryAfterSeconds: 1 });
+    expect(refusal).toMatchObject({
+      admitted: false,
+      code: ErrorCode.TooManyNewConnections,
+      retryAfterSeconds: 1,
+    });
     expect(refused).toEqual(["rate_limit"]);
     // Once the queue drained, new connections go straight in again.
     at(10_000);
@@ -37,7 +41,11 @@ describe("Admission", () => {
 
   it("refuses past the rate at once when no wait is allowed (the former behaviour)", () => {
     const { a } = admission({ maxNewConnectionsPerSecond: 2, newConnectionMaxWaitMs: 0 });
-    expect([a.admit("a").admitted, a.admit("a").admitted, a.admit("a").admitted]).toEqual([true, true, false]);
+    expect([a.admit("a").admitted, a.admit("a").admitted, a.admit("a").admitted]).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 
   it("says how long until a retry finds room in the queue", () => {

@@ -76,7 +76,12 @@ export function sendError(
 }
 
 /** Answers a refused upgrade on the raw socket with the code's HTTP status and a JSON error body. */
-export function rejectUpgrade(socket: Duplex, code: ErrorCode, message: string, retryAfterSeconds?: number): void {
+export function rejectUpgrade(
+  socket: Duplex,
+  code: ErrorCode,
+  message: string,
+  retryAfterSeconds?: number,
+): void {
   const body = errorBody(code, message);
   const status = HttpStatus[code];
   const statusText = STATUS_CODES[status] ?? "Error";

@@ -91,7 +91,8 @@ function openStream(
   if (decision.waitMs === 0) return startStream(o, request, response, ticket, ip);
   setTimeout(() => {
     if (response.destroyed) return;
-    if (!o.admission.accepting) return sendError(response, ErrorCode.Unavailable, "connector is draining; reconnect");
+    if (!o.admission.accepting)
+      return sendError(response, ErrorCode.Unavailable, "connector is draining; reconnect");
     startStream(o, request, response, ticket, ip);
   }, decision.waitMs);
 }

@@ -114,15 +114,17 @@ describe("admission past the rate", () => {
     await connect(url, false);
     const started = Date.now();
     const queued = connect(url, false);
-    const refused = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
-      const ws = new WebSocket(url);
-      closers.push(async () => ws.terminate());
-      ws.on("error", () => {}); // the refusal ends it
-      ws.once("unexpected-response", (_request, response) =>
-        resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"] }),
-      );
-      ws.once("open", () => reject(new Error("opened past the wait")));
-    });
+    const refused = await new Promise<{ status: number; retryAfter: string | undefined }>(
+      (resolve, reject) => {
+        const ws = new WebSocket(url);
+        closers.push(async () => ws.terminate());
+        ws.on("error", () => {}); // the refusal ends it
+        ws.once("unexpected-response", (_request, response) =>
+          resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"] }),
+        );
+        ws.once("open", () => reject(new Error("opened past the wait")));
+      },
+    );
     expect(refused).toEqual({ status: 503, retryAfter: "1" });
     await queued;
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);

@@ -62,7 +62,8 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
     // Its turn comes later: the client waits on an open socket instead of retrying.
     setTimeout(() => {
       if (socket.destroyed) return;
-      if (!admission.accepting) return rejectUpgrade(socket, ErrorCode.Unavailable, "connector is draining; reconnect");
+      if (!admission.accepting)
+        return rejectUpgrade(socket, ErrorCode.Unavailable, "connector is draining; reconnect");
       open(request, socket, head, url, ip);
     }, decision.waitMs);
   });
