@@ -76,7 +76,10 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
         ws.once("close", admission.hold(ip));
         options.onConnection(new WsTransport(ws, options.logger), identity);
       });
-    if (token === null) return upgrade(undefined);
+    if (token === null) {
+      upgrade(undefined);
+      return;
+    }
     options.verify(token, "connection").then(upgrade, (err: unknown) => {
       const expired = err instanceof AuthError && err.code === ErrorCode.TokenExpired;
       admission.refusedToken(expired);
