@@ -37,6 +37,8 @@ async function serve(
       maxConnectionsPerIp: 100,
       maxNewConnectionsPerSecond: rate.perSecond,
       newConnectionMaxWaitMs: rate.maxWaitMs,
+      // A stopped clock: the bucket never refills during a test, however slow the machine.
+      now: () => 0,
       proxyTrust: NO_PROXY,
       onRefused: () => {},
     }),
