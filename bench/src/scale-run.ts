@@ -124,11 +124,19 @@ async function deliver(
   const js = jetstream(nc);
   const start = nowUs();
   const body = (tag: string) => JSON.stringify({ data: { tag } });
-  await js.publish(s.sendBroadcast, body(SCALE_TAGS.broadcast), { msgID: `scale-${runId}-b` });
+  // A busy machine can keep a PubAck waiting: the same msgID again is stored once.
+  const publish = async (subject: string, payload: string, msgID: string) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await js.publish(subject, payload, { msgID, timeout: 30_000 });
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
+  };
+  await publish(s.sendBroadcast, body(SCALE_TAGS.broadcast), `scale-${runId}-b`);
   await windowed(users.length, 512, (i) =>
-    js.publish(s.sendUser(userToken(users[i] ?? "")), body(SCALE_TAGS.targeted), {
-      msgID: `scale-${runId}-t${i}`,
-    }),
+    publish(s.sendUser(userToken(users[i] ?? "")), body(SCALE_TAGS.targeted), `scale-${runId}-t${i}`),
   );
   const targetedPublishSeconds = Math.round((nowUs() - start) / 1e4) / 100;
   const deadlineMs = 60_000 + users.length; // a minute plus 1 ms per user

@@ -110,6 +110,7 @@ function startPublisher(
       js
         .publish(s.sendUser(userToken(user)), JSON.stringify({ data: { s: seq } }), {
           msgID: `storm-${runId}-${seq}`,
+          timeout: 30_000,
         })
         .then(
           () => {
