@@ -16,7 +16,10 @@ export type StormAnalysis = {
    */
   allCaughtUpMs: number | null;
   caughtUpMs: LatencySummary;
-  /** PubAcked messages its user's client never received (must be 0). */
+  /**
+   * PubAcked messages its user's client had not received when the part ended: lost (must be 0) once every
+   * client is back; while some are still out, theirs wait in the mailboxes.
+   */
   lost: number;
   delivered: number;
   /** Kill → each client's first `disconnected` (how long it took to notice). */

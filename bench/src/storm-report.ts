@@ -16,7 +16,7 @@ export function stormLines(storm: StormResult | undefined): string[] {
   const limits = Object.entries(storm.limits.connectorEnv).map(([k, v]) => `${k}=${v}`);
   return [
     `Storm: ${formatNumber(storm.clients)} SDK clients on 1 of ${storm.connectors} connectors, killed under ${storm.rate} msg/s: all reconnected ${seconds(a.allReconnectedMs)} (p50 ${seconds(a.reconnectMs.p50)}, p99 ${seconds(a.reconnectMs.p99)}), all caught up ${seconds(a.allCaughtUpMs)} (goal ≤ ${STORM_TARGET_MS / 1000} s: ${met ? "MET" : "MISSED"})`,
-    `Storm messages: ${formatNumber(m.acked)} acked of ${formatNumber(m.published)}, delivered ${formatNumber(a.delivered)}, lost ${a.lost}, duplicates seen by the app ${m.duplicatesSeenByApp}; survivors refused ${refused.join(", ") || "none"}`,
+    `Storm messages: ${formatNumber(m.acked)} acked of ${formatNumber(m.published)}, delivered ${formatNumber(a.delivered)}, not delivered when the part ended ${a.lost} (lost, unless clients were still out), duplicates seen by the app ${m.duplicatesSeenByApp}; survivors refused ${refused.join(", ") || "none"}`,
     `Storm clients noticed the kill after p50 ${seconds(a.noticedMs.p50)}, max ${seconds(a.noticedMs.max)}; attempts per client mean ${a.attempts.mean}, max ${a.attempts.max}; endings ${JSON.stringify(storm.endings)}`,
     `Storm presence afterwards: ${formatNumber(storm.presence.users)} users, ${formatNumber(storm.presence.connections)} connections (${storm.presence.exact ? `exact ${storm.presence.secondsAfterKill} s after the kill` : "NOT exact"}); connector env ${limits.join(" ") || "defaults"}; load ${storm.loadAverage.join(" → ")}`,
   ];
