@@ -4,6 +4,7 @@
 import { io, type Socket } from "socket.io-client";
 import WebSocket from "ws";
 import { openInLanes } from "./pacing.js";
+import { ScaleTally } from "./scale-tally.js";
 import { serveRpc } from "./worker.js";
 
 export type IdleMode = "herald" | "ws" | "sio";
@@ -13,15 +14,18 @@ export type IdleConnectParams = {
   targets: IdleTarget[];
   concurrency: number;
   timeoutMs: number;
+  /** Herald: count the scale part's broadcast and targeted messages (`ScaleTally`) and ack user messages. */
+  tally?: boolean;
 };
 export type IdleConnectResult = { connected: number; failed: number; closedEarly: number; error?: string };
 
 type Client = { close: () => void };
 let clients: Client[] = [];
 let closedEarly = 0;
+const tally = new ScaleTally();
 
 /** A WebSocket client, ready when open (`ws`) or once the connector's `welcome` arrived (Herald). */
-function openWs(mode: IdleMode, target: IdleTarget, timeoutMs: number): Promise<Client> {
+function openWs(mode: IdleMode, target: IdleTarget, timeoutMs: number, counted: boolean): Promise<Client> {
   const ws = new WebSocket(target.url, { perMessageDeflate: false, localAddress: target.localAddress });
   return new Promise((resolve, reject) => {
     let ready = false;
@@ -32,6 +36,13 @@ function openWs(mode: IdleMode, target: IdleTarget, timeoutMs: number): Promise<
     const becomeReady = () => {
       ready = true;
       clearTimeout(timer);
+      if (counted) {
+        const k = tally.add();
+        ws.on("message", (raw: Buffer) => {
+          const ack = tally.receive(k, raw.toString());
+          if (ack) ws.send(ack);
+        });
+      }
       resolve({
         close: () => {
           ready = false; // closed by us: not counted as closed early
@@ -85,7 +96,9 @@ function openSio(target: IdleTarget, timeoutMs: number): Promise<Client> {
 
 async function connectAll(params: IdleConnectParams): Promise<IdleConnectResult> {
   const open = (target: (typeof params.targets)[number]) =>
-    params.mode === "sio" ? openSio(target, params.timeoutMs) : openWs(params.mode, target, params.timeoutMs);
+    params.mode === "sio"
+      ? openSio(target, params.timeoutMs)
+      : openWs(params.mode, target, params.timeoutMs, params.tally === true);
   const outcome = await openInLanes(params.targets, params.concurrency, open, (c) => clients.push(c));
   return { connected: clients.length, closedEarly, ...outcome };
 }
@@ -94,6 +107,7 @@ function closeAll(): void {
   for (const client of clients) client.close();
   clients = [];
   closedEarly = 0;
+  tally.clear();
 }
 
 serveRpc(
@@ -101,6 +115,8 @@ serveRpc(
     connect: (params) => connectAll(params as IdleConnectParams),
     /** Connections that closed after they were ready (a server that dropped idle clients). */
     closedEarly: () => closedEarly,
+    /** What the tallied clients received (`tally: true`). */
+    received: () => tally.snapshot(),
     close: () => {
       closeAll();
       return true;

@@ -7,6 +7,7 @@ import type { IdleConnectParams, IdleConnectResult, IdleMode, IdleTarget } from 
 import type { BenchOptions } from "./options.js";
 import { rssBytes } from "./procfs.js";
 import { loadAverage1m, type MemoryResult, type Skipped } from "./results.js";
+import type { ScaleReceived } from "./scale-tally.js";
 import type { SioListenParams } from "./sio-server-worker.js";
 import { startWorker, type Worker, WorkerError } from "./worker.js";
 
@@ -42,18 +43,33 @@ export function memoryResult(connections: number, before: number, after: number)
   };
 }
 
-/** Load-generator processes for `count` idle clients. */
-function startIdlePool(count: number) {
-  const workers: Worker[] = Array.from({ length: Math.max(1, Math.ceil(count / CLIENTS_PER_PROC)) }, () =>
+export type IdlePoolOptions = {
+  /** Connections per load-generator process (default 5,000; the fd limit is 20,000 per process). */
+  clientsPerProc?: number;
+  /** Count the scale part's messages on each Herald client (`received()`). */
+  tally?: boolean;
+};
+
+/** Load-generator processes for `count` idle clients; client `k` is held by process `k % processes`. */
+export function startIdlePool(count: number, options: IdlePoolOptions = {}) {
+  const perProc = options.clientsPerProc ?? CLIENTS_PER_PROC;
+  const workers: Worker[] = Array.from({ length: Math.max(1, Math.ceil(count / perProc)) }, () =>
     startWorker("idle-client-worker"),
   );
   return {
+    processes: workers.length,
     connect: async (mode: IdleMode, targetOf: (k: number) => IdleTarget) => {
       const results = await Promise.all(
         workers.map((worker, w) => {
           const targets: IdleTarget[] = [];
           for (let k = w; k < count; k += workers.length) targets.push(targetOf(k));
-          const params: IdleConnectParams = { mode, targets, concurrency: 32, timeoutMs: 30_000 };
+          const params: IdleConnectParams = {
+            mode,
+            targets,
+            concurrency: 32,
+            timeoutMs: 30_000,
+            ...(options.tally ? { tally: true } : {}),
+          };
           return worker.call<IdleConnectResult>("connect", params);
         }),
       );
@@ -66,6 +82,8 @@ function startIdlePool(count: number) {
     /** Connections the server closed after they were ready: an idle connection must stay. */
     closedEarly: async () =>
       (await Promise.all(workers.map((w) => w.call<number>("closedEarly")))).reduce((a, b) => a + b, 0),
+    /** What each process's clients received (`tally`). */
+    received: () => Promise.all(workers.map((w) => w.call<ScaleReceived>("received"))),
     close: () => Promise.all(workers.map((w) => w.call("close"))),
     stop: () => Promise.all(workers.map((w) => w.stop())),
   };

@@ -22,6 +22,10 @@ import { type QuietWait, waitForQuiet } from "./quiet.js";
 import { type BenchResults, derive, type NatsResults, ok, type Parts, summaryTable } from "./report.js";
 import { renderRoutersChart } from "./routers-report.js";
 import { runRouters } from "./routers-run.js";
+import { renderScaleChart } from "./scale-report.js";
+import { runScale } from "./scale-run.js";
+import { renderStormChart } from "./storm-report.js";
+import { runStorm } from "./storm-run.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 
@@ -128,7 +132,9 @@ async function main(): Promise<void> {
     );
     const idle = await part("idle", o, "idle", () => runIdle(nats, o, runId, log));
     const routers = await part("routers", o, "routers", () => runRouters(nats, o, runId, log));
-    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers };
+    const scale = await part("scale", o, "scale", () => runScale(nats, o, runId, log));
+    const storm = await part("storm", o, "storm", () => runStorm(nats, o, runId, log));
+    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers, scale, storm };
   } finally {
     await nats.dispose();
   }
@@ -194,6 +200,16 @@ async function main(): Promise<void> {
   if (routers) {
     writeFileSync(join(o.outDir, "routers-latest.json"), json);
     writeFileSync(join(o.outDir, "routers-latest.svg"), renderRoutersChart(routers, results.startedAt));
+  }
+  const scale = ok(results.scale);
+  if (scale) {
+    writeFileSync(join(o.outDir, "scale-latest.json"), json);
+    writeFileSync(join(o.outDir, "scale-latest.svg"), renderScaleChart(scale, results.startedAt));
+  }
+  const storm = ok(results.storm);
+  if (storm) {
+    writeFileSync(join(o.outDir, "storm-latest.json"), json);
+    writeFileSync(join(o.outDir, "storm-latest.svg"), renderStormChart(storm, results.startedAt));
   }
   console.log(`\n${summaryTable(results)}\n`);
   const latest = ok(results.herald)

@@ -18,6 +18,17 @@ describe("parseOptions", () => {
     expect(o).toMatchObject({ quick: true, messages: 3_000, users: 200, latencySeconds: 3 });
   });
 
+  it("sizes the scale and storm parts: 100,000 connections and 15,000 clients, smaller with --quick", () => {
+    expect(parseOptions([], {}, "/b")).toMatchObject({ scaleConnections: 100_000, stormClients: 15_000 });
+    const quick = parseOptions(
+      ["--quick", "--storm-clients", "500"],
+      { BENCH_SCALE_CONNECTIONS: "7000" },
+      "/b",
+    );
+    expect(quick).toMatchObject({ scaleConnections: 7_000, stormClients: 500, stormRate: 200 });
+    expect(parseOptions(["--skip", "scale,storm"], {}, "/b").skip).toEqual(["scale", "storm"]);
+  });
+
   it("reads BENCH_* variables, flags first", () => {
     const o = parseOptions(
       ["--rate", "100"],

@@ -6,7 +6,18 @@ export class BenchOptionsError extends Error {
   readonly code = "bench_options";
 }
 
-export const SYSTEMS = ["nats", "herald", "tracing", "compression", "ws", "sio", "idle", "routers"] as const;
+export const SYSTEMS = [
+  "nats",
+  "herald",
+  "tracing",
+  "compression",
+  "ws",
+  "sio",
+  "idle",
+  "routers",
+  "scale",
+  "storm",
+] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export type BenchOptions = {
@@ -33,6 +44,12 @@ export type BenchOptions = {
   clientProcs: number;
   /** Idle authenticated connections of the memory part (`idle`), to each system. */
   idleConnections: number;
+  /** Authenticated connections of the `scale` part, over at least 6 connectors. */
+  scaleConnections: number;
+  /** Clients on the connector the `storm` part kills. */
+  stormClients: number;
+  /** Messages per second to the storm's users while it runs. */
+  stormRate: number;
   /** Longest wait before each part for the machine to be quiet (other work under half a core). */
   quietWaitSeconds: number;
   redisUrl: string;
@@ -62,6 +79,9 @@ const DEFAULTS = {
   payloadBytes: 200,
   clientProcs: 1,
   idleConnections: 10_000,
+  scaleConnections: 100_000,
+  stormClients: 15_000,
+  stormRate: 500,
   quietWaitSeconds: 30,
   ladderSeconds: 5,
 };
@@ -71,6 +91,9 @@ const QUICK = {
   rawMessages: 30_000,
   coreMessages: 200_000,
   idleConnections: 2_000,
+  scaleConnections: 6_000,
+  stormClients: 3_000,
+  stormRate: 200,
   quietWaitSeconds: 2,
   ladderSeconds: 2,
 };
@@ -88,14 +111,18 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--payload-bytes": "payloadBytes",
   "--client-procs": "clientProcs",
   "--idle-connections": "idleConnections",
+  "--scale-connections": "scaleConnections",
+  "--storm-clients": "stormClients",
+  "--storm-rate": "stormRate",
   "--quiet-wait-seconds": "quietWaitSeconds",
   "--ladder-seconds": "ladderSeconds",
 };
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
-  [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N] [--quiet-wait-seconds S]
+  [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N]
+  [--scale-connections N] [--storm-clients N] [--storm-rate N] [--quiet-wait-seconds S]
   [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N]
-  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip nats,herald,tracing,compression,ws,sio,idle,routers] [--out DIR]
+  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip nats,herald,tracing,compression,ws,sio,idle,routers,scale,storm] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;

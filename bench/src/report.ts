@@ -8,7 +8,11 @@ import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
 import { routersLines } from "./routers-report.js";
 import type { RoutersResult } from "./routers-run.js";
+import { scaleLines } from "./scale-report.js";
+import type { ScaleResult } from "./scale-run.js";
 import { ratio } from "./stats.js";
+import { stormLines } from "./storm-report.js";
+import type { StormResult } from "./storm-run.js";
 import type { TracingResult } from "./tracing-run.js";
 
 /** Durable JetStream writes Herald makes per user message when nothing is batched. */
@@ -56,6 +60,10 @@ export type BenchResults = {
   idle?: Part<IdleResult>;
   /** Router throughput and CPU per write with 1, 2 and 3 replicas; absent in results written before it existed. */
   routers?: Part<RoutersResult>;
+  /** `--scale-connections` over several connectors (absent before it existed). */
+  scale?: Part<ScaleResult>;
+  /** `--storm-clients` of a killed connector reconnecting (absent before it existed). */
+  storm?: Part<StormResult>;
   ceiling: {
     rawJetStreamMsgsPerSec: number | null;
     durableWritesPerMessage: number;
@@ -94,6 +102,9 @@ export type Parts = {
   socketio: Part<BaselineResult>;
   idle?: Part<IdleResult>;
   routers?: Part<RoutersResult>;
+  scale?: Part<ScaleResult>;
+  /** `--storm-clients` of a killed connector reconnecting (absent before it existed). */
+  storm?: Part<StormResult>;
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
@@ -351,6 +362,8 @@ export function summaryTable(results: BenchResults): string {
     ...idleLines(ok(results.idle)),
     ...ladderLines({ herald, ws, sio }, results),
     ...routersLines(ok(results.routers)),
+    ...scaleLines(ok(results.scale)),
+    ...stormLines(ok(results.storm)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,

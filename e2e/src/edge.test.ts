@@ -22,6 +22,8 @@ const world = useStack({
       HERALD_MAX_SUBSCRIPTIONS: "3",
       HERALD_MAX_CONNECTIONS_PER_IP: "6",
       HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: "30",
+      // A short queue, so a burst of 60 sees both a wait and a refusal.
+      HERALD_NEW_CONNECTION_MAX_WAIT: "200ms",
     },
   },
 });
@@ -91,7 +93,7 @@ describe("limits", () => {
     await Promise.all([...clients.slice(1).map((c) => c.close()), other.client.close()]);
   });
 
-  it("answers 503 at the upgrade past the new connections per second", async () => {
+  it("queues upgrades past the new connections per second, then answers 503", async () => {
     const tokenFor = await token("burst");
     const attempts = Array.from({ length: 60 }, (_, i) =>
       openClient(world.stack.wsUrl(tokenFor), from(`127.0.1.${(i % 50) + 1}`)),
@@ -107,8 +109,8 @@ describe("limits", () => {
     expect(outcomes.filter((o) => o === "503").length).toBeGreaterThan(0);
     expect(outcomes.filter((o) => o === "open").length).toBeGreaterThan(0);
     await Promise.all(attempts.map((c) => (c.closeInfo() ? undefined : c.close())));
-    // Let the bucket refill for the tests after this one.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Let the bucket refill (its queue drained first) for the tests after this one.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
   });
 });
 

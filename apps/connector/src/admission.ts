@@ -8,13 +8,28 @@ export type AdmissionOptions = {
   accepting: () => boolean;
   maxConnectionsPerIp: number;
   maxNewConnectionsPerSecond: number;
+  /**
+   * How long a new connection past the rate may wait for its turn (queued in arrival order) before it is
+   * refused with 503 and Retry-After; 0 refuses at once.
+   */
+  newConnectionMaxWaitMs: number;
   /** Which proxies may name the client in X-Forwarded-For. */
   proxyTrust: ProxyTrust;
   /** Counts refusals by reason (metrics). */
   onRefused: (reason: string) => void;
+  /** Monotonic milliseconds (tests); default the process clock. */
+  now?: () => number;
 };
 
-export type Refusal = { code: ErrorCode; message: string };
+export type Refusal = {
+  code: ErrorCode;
+  message: string;
+  /** When a retry is likely to be admitted (the `Retry-After` header), for a refusal by the rate. */
+  retryAfterSeconds?: number;
+};
+
+/** A new connection may open after `waitMs` (0: now; its slot of the rate is reserved), or is refused. */
+export type AdmissionDecision = { admitted: true; waitMs: number } | ({ admitted: false } & Refusal);
 
 /**
  * Who may open a connection now, whatever its transport: none while draining, at most so many per client
@@ -28,6 +43,7 @@ export class Admission {
     this.newConnections = new TokenBucket(
       options.maxNewConnectionsPerSecond,
       options.maxNewConnectionsPerSecond,
+      ...(options.now ? [options.now] : []),
     );
   }
 
@@ -44,26 +60,34 @@ export class Admission {
     );
   }
 
-  /** Why a new connection from `ip` is refused now, or undefined when it may open (and takes a slot of the rate). */
-  refusal(ip: string): Refusal | undefined {
+  /**
+   * Whether a new connection from `ip` may open. Past the rate it waits its turn, up to
+   * `newConnectionMaxWaitMs`, so a reconnect storm is spread over time rather than refused and retried.
+   */
+  admit(ip: string): AdmissionDecision {
     if (!this.options.accepting()) {
-      return { code: ErrorCode.Unavailable, message: "connector is draining; reconnect" };
+      return { admitted: false, code: ErrorCode.Unavailable, message: "connector is draining; reconnect" };
     }
     if ((this.perIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp) {
       this.options.onRefused("ip_limit");
       return {
+        admitted: false,
         code: ErrorCode.TooManyConnections,
         message: `at most ${this.options.maxConnectionsPerIp} connections per address`,
       };
     }
-    if (!this.newConnections.take()) {
-      this.options.onRefused("rate_limit");
-      return {
-        code: ErrorCode.TooManyNewConnections,
-        message: "too many new connections right now; retry shortly",
-      };
-    }
-    return undefined;
+    const maxWaitMs = this.options.newConnectionMaxWaitMs;
+    const waitMs = this.newConnections.reserve(maxWaitMs);
+    if (waitMs !== undefined) return { admitted: true, waitMs };
+    this.options.onRefused("rate_limit");
+    // A retry after this long finds a queue it may join.
+    const backlogMs = this.newConnections.msUntil(1) - maxWaitMs;
+    return {
+      admitted: false,
+      code: ErrorCode.TooManyNewConnections,
+      message: "too many new connections right now; retry shortly",
+      retryAfterSeconds: Math.max(1, Math.ceil(backlogMs / 1000)),
+    };
   }
 
   /** Counts an open connection against `ip`; the returned function, called once it closes, lets it go. */

@@ -104,8 +104,10 @@ export const envSchema = baseEnvSchema
     HERALD_RATE_BURST: positiveInt(200),
     /** Open connections from one IP address (HTTP 429 at the upgrade past it). */
     HERALD_MAX_CONNECTIONS_PER_IP: positiveInt(1_000),
-    /** New connections per second this connector accepts (HTTP 503 at the upgrade past it). */
-    HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: positiveInt(1_000),
+    /** New connections per second this connector accepts; past it they queue (see the next). */
+    HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: positiveInt(2_000),
+    /** Longest a new connection past the rate waits for its turn; past that, HTTP 503 with Retry-After. */
+    HERALD_NEW_CONNECTION_MAX_WAIT: duration("4s"),
     /**
      * Proxies trusted to write X-Forwarded-For: a hop count (`1` behind one ingress) or a comma-separated list of
      * addresses / CIDR ranges. The client is the right-most entry that is not a trusted proxy.

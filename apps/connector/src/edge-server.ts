@@ -30,6 +30,7 @@ export function createEdgeServer(o: EdgeServerOptions): Server {
     accepting: o.accepting,
     maxConnectionsPerIp: config.HERALD_MAX_CONNECTIONS_PER_IP,
     maxNewConnectionsPerSecond: config.HERALD_MAX_NEW_CONNECTIONS_PER_SECOND,
+    newConnectionMaxWaitMs: config.HERALD_NEW_CONNECTION_MAX_WAIT,
     proxyTrust: proxyTrust(config),
     onRefused: o.onRefused,
   });

@@ -58,23 +58,35 @@ export function errorBody(code: ErrorCode, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
 
-/** Answers a request with the code's HTTP status and a JSON error body. */
-export function sendError(response: ServerResponse, code: ErrorCode, message: string): void {
+/** Answers a request with the code's HTTP status and a JSON error body (and `Retry-After` when given). */
+export function sendError(
+  response: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  retryAfterSeconds?: number,
+): void {
   const body = errorBody(code, message);
   response.writeHead(HttpStatus[code], {
     "Content-Type": "application/json",
     "Content-Length": Buffer.byteLength(body),
     "Cache-Control": "no-store",
+    ...(retryAfterSeconds === undefined ? {} : { "Retry-After": String(retryAfterSeconds) }),
   });
   response.end(body);
 }
 
 /** Answers a refused upgrade on the raw socket with the code's HTTP status and a JSON error body. */
-export function rejectUpgrade(socket: Duplex, code: ErrorCode, message: string): void {
+export function rejectUpgrade(
+  socket: Duplex,
+  code: ErrorCode,
+  message: string,
+  retryAfterSeconds?: number,
+): void {
   const body = errorBody(code, message);
   const status = HttpStatus[code];
   const statusText = STATUS_CODES[status] ?? "Error";
+  const retryAfter = retryAfterSeconds === undefined ? "" : `Retry-After: ${retryAfterSeconds}\r\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retryAfter}Connection: close\r\n\r\n${body}`,
   );
 }

@@ -84,8 +84,26 @@ function openStream(
   ticket: string | null,
 ) {
   const ip = o.admission.addressOf(request);
-  const refusal = o.admission.refusal(ip);
-  if (refusal) return sendError(response, refusal.code, refusal.message);
+  const decision = o.admission.admit(ip);
+  if (!decision.admitted) {
+    return sendError(response, decision.code, decision.message, decision.retryAfterSeconds);
+  }
+  if (decision.waitMs === 0) return startStream(o, request, response, ticket, ip);
+  setTimeout(() => {
+    if (response.destroyed) return;
+    if (!o.admission.accepting)
+      return sendError(response, ErrorCode.Unavailable, "connector is draining; reconnect");
+    startStream(o, request, response, ticket, ip);
+  }, decision.waitMs);
+}
+
+function startStream(
+  o: SseEndpointOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  ticket: string | null,
+  ip: string,
+) {
   const identity = ticket === null ? undefined : o.tickets.redeem(ticket);
   if (!identity) {
     o.admission.refusedToken(false);

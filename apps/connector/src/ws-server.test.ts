@@ -23,7 +23,10 @@ afterEach(async () => {
 });
 
 /** A real server with the `/ws` endpoint; every accepted transport is handed to the test. */
-async function serve(compression: { thresholdBytes: number } | undefined) {
+async function serve(
+  compression: { thresholdBytes: number } | undefined,
+  rate: { perSecond: number; maxWaitMs: number } = { perSecond: 100, maxWaitMs: 0 },
+) {
   const server = createHttpServer({ headersTimeoutMs: 5_000, requestTimeoutMs: 5_000 });
   const accepted: Transport[] = [];
   attachWebSocket(server, {
@@ -32,7 +35,10 @@ async function serve(compression: { thresholdBytes: number } | undefined) {
     admission: new Admission({
       accepting: () => true,
       maxConnectionsPerIp: 100,
-      maxNewConnectionsPerSecond: 100,
+      maxNewConnectionsPerSecond: rate.perSecond,
+      newConnectionMaxWaitMs: rate.maxWaitMs,
+      // A stopped clock: the bucket never refills during a test, however slow the machine.
+      now: () => 0,
       proxyTrust: NO_PROXY,
       onRefused: () => {},
     }),
@@ -99,5 +105,31 @@ describe("permessage-deflate", () => {
     accepted[0]!.send(big);
     await until(() => frames.length === 1);
     expect(frames).toEqual([big]);
+  });
+});
+
+describe("admission past the rate", () => {
+  it("holds an upgrade until its turn, and refuses one past the longest wait with 503 and Retry-After", async () => {
+    // 2 per second: the first two open at once, the third waits ~500 ms, the fourth would wait 1 s > 600 ms.
+    const { url, accepted } = await serve(undefined, { perSecond: 2, maxWaitMs: 600 });
+    await connect(url, false);
+    await connect(url, false);
+    const started = Date.now();
+    const queued = connect(url, false);
+    const refused = await new Promise<{ status: number; retryAfter: string | undefined }>(
+      (resolve, reject) => {
+        const ws = new WebSocket(url);
+        closers.push(async () => ws.terminate());
+        ws.on("error", () => {}); // the refusal ends it
+        ws.once("unexpected-response", (_request, response) =>
+          resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"] }),
+        );
+        ws.once("open", () => reject(new Error("opened past the wait")));
+      },
+    );
+    expect(refused).toEqual({ status: 503, retryAfter: "1" });
+    await queued;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    await until(() => accepted.length === 3);
   });
 });

@@ -54,15 +54,32 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname !== "/ws") return rejectUpgrade(socket, ErrorCode.NotFound, "WebSocket endpoint is /ws");
     const ip = admission.addressOf(request);
-    const refusal = admission.refusal(ip);
-    if (refusal) return rejectUpgrade(socket, refusal.code, refusal.message);
+    const decision = admission.admit(ip);
+    if (!decision.admitted) {
+      return rejectUpgrade(socket, decision.code, decision.message, decision.retryAfterSeconds);
+    }
+    if (decision.waitMs === 0) return open(request, socket, head, url, ip);
+    // Its turn comes later: the client waits on an open socket instead of retrying.
+    setTimeout(() => {
+      if (socket.destroyed) return;
+      if (!admission.accepting)
+        return rejectUpgrade(socket, ErrorCode.Unavailable, "connector is draining; reconnect");
+      open(request, socket, head, url, ip);
+    }, decision.waitMs);
+  });
+
+  /** Verifies a token given in the URL, then upgrades. */
+  function open(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL, ip: string): void {
     const token = url.searchParams.get("token");
     const upgrade = (identity: Identity | undefined) =>
       wss.handleUpgrade(request, socket, head, (ws) => {
         ws.once("close", admission.hold(ip));
         options.onConnection(new WsTransport(ws, options.logger), identity);
       });
-    if (token === null) return upgrade(undefined);
+    if (token === null) {
+      upgrade(undefined);
+      return;
+    }
     options.verify(token, "connection").then(upgrade, (err: unknown) => {
       const expired = err instanceof AuthError && err.code === ErrorCode.TokenExpired;
       admission.refusedToken(expired);
@@ -72,7 +89,7 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
         err instanceof Error ? err.message : "unauthorized",
       );
     });
-  });
+  }
 }
 
 function destroyOnError(this: Duplex): void {

@@ -19,6 +19,25 @@ describe("TokenBucket", () => {
   });
 });
 
+describe("TokenBucket.reserve", () => {
+  it("queues past the burst in arrival order, and refuses a wait over the maximum without reserving", () => {
+    let now = 0;
+    const bucket = new TokenBucket(10, 2, () => now);
+    expect([bucket.reserve(250), bucket.reserve(250)]).toEqual([0, 0]);
+    expect(bucket.reserve(250)).toBeCloseTo(100);
+    expect(bucket.reserve(250)).toBeCloseTo(200);
+    expect(bucket.reserve(250)).toBeUndefined();
+    expect(bucket.reserve(250)).toBeUndefined();
+    now = 100;
+    // The slot due at 100 ms was taken; the next free one is 200 ms later.
+    expect(bucket.reserve(250)).toBeCloseTo(200);
+    expect(bucket.take()).toBe(false);
+    now = 10_000;
+    expect(bucket.full()).toBe(true);
+    expect(bucket.reserve(0)).toBe(0);
+  });
+});
+
 describe("KeyedRateLimit", () => {
   it("limits each key on its own and says how long to wait", () => {
     let now = 0;

@@ -26,6 +26,23 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Reserves one token even when none is saved up, so callers wait their turn in arrival order instead of being
+   * refused: returns the milliseconds until the reserved token is due (0: now), or undefined, reserving nothing,
+   * when that would be later than `maxWaitMs`.
+   *
+   * @example
+   * const waitMs = bucket.reserve(2_000);
+   * if (waitMs === undefined) refuse(); else setTimeout(admit, waitMs);
+   */
+  reserve(maxWaitMs: number): number | undefined {
+    this.refill();
+    const waitMs = this.tokens >= 1 ? 0 : ((1 - this.tokens) / this.rate) * 1000;
+    if (waitMs > maxWaitMs) return undefined;
+    this.tokens -= 1;
+    return waitMs;
+  }
+
   /** Milliseconds until `count` tokens are saved up (0 when they are now; never for more than `burst`). */
   msUntil(count = 1): number {
     this.refill();

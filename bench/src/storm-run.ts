@@ -1,0 +1,261 @@
+import { DEFAULT_PREFIX, subjects, userToken } from "@herald/protocol";
+import { type NatsServer, type Service, signToken, startStack } from "@herald/testkit";
+import { jetstream } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { nowUs, sleep } from "./clock.js";
+import type { BenchOptions } from "./options.js";
+import { paced } from "./pacing.js";
+import { scrapeHeraldMetrics } from "./procfs.js";
+import { loadAverage1m } from "./results.js";
+import { presenceExact, scaleSourceAddress } from "./scale-run.js";
+import { analyseStorm, type StormAnalysis, type StormPublished } from "./storm-analysis.js";
+import type { StormConnectParams, StormReport, StormStatus } from "./storm-client-worker.js";
+import { startWorker, type Worker, WorkerError } from "./worker.js";
+
+/** Connector 0 killed with SIGKILL under load; its clients back on the survivors with their backlog. */
+export type StormResult = {
+  clients: number;
+  connectors: number;
+  clientProcesses: number;
+  /** Messages per second published to the clients' users (round-robin) from before the kill to the end. */
+  rate: number;
+  initialConnectSeconds: number;
+  analysis: StormAnalysis;
+  messages: { published: number; acked: number; publishErrors: number; duplicatesSeenByApp: number };
+  /** Upgrades the survivors refused during the storm, by reason (their metrics). */
+  refusals: Record<string, number>;
+  /** Why the clients' connections ended after the kill (close code and reason), the commonest first. */
+  endings: Record<string, number>;
+  presence: { users: number; connections: number; exact: boolean; secondsAfterKill: number | null };
+  /** The limits in force: the connector's admission env (empty: its defaults) and the SDK's backoff. */
+  limits: { connectorEnv: Record<string, string>; sdk: string };
+  loadAverage: [number, number];
+};
+
+const CONNECTORS = 4;
+// Small shares: the load generators must not be what slows the storm on a busy machine.
+const CLIENTS_PER_PROC = 2_500;
+/** Publishing runs this long before the kill, and this long after it. */
+const BEFORE_KILL_MS = 5_000;
+const AFTER_KILL_MS = 25_000;
+/** The storm gets this long to settle before the part gives up on stragglers. */
+const RECONNECT_DEADLINE_MS = 90_000;
+
+/** Env of the storm's connectors (`BENCH_STORM_CONNECTOR_ENV` as JSON, to compare settings). */
+function connectorEnv(): Record<string, string> {
+  const raw = process.env.BENCH_STORM_CONNECTOR_ENV;
+  return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+}
+
+function startStormPool(count: number) {
+  const workers: Worker[] = Array.from({ length: Math.max(1, Math.ceil(count / CLIENTS_PER_PROC)) }, () =>
+    startWorker("storm-client-worker"),
+  );
+  const all = <T>(method: string, params?: unknown) =>
+    Promise.all(workers.map((w) => w.call<T>(method, params)));
+  return {
+    processes: workers.length,
+    connect: async (base: Omit<StormConnectParams, "clients">, tokens: string[]) => {
+      const results = await Promise.all(
+        workers.map((worker, w) => {
+          const clients: StormConnectParams["clients"] = [];
+          for (let k = w; k < count; k += workers.length)
+            clients.push({ user: k, token: tokens[k] ?? "", localAddress: scaleSourceAddress(k) });
+          return worker.call<{ connected: number; failed: number; error?: string }>("connect", {
+            ...base,
+            clients,
+          });
+        }),
+      );
+      const failed = results.reduce((sum, r) => sum + r.failed, 0);
+      if (failed > 0)
+        throw new WorkerError(`${failed} storm clients failed: ${results.find((r) => r.error)?.error}`);
+    },
+    status: async (sinceUs: number) => {
+      const parts = await all<StormStatus>("status", { sinceUs });
+      return parts.reduce((a, b) => ({
+        clients: a.clients + b.clients,
+        connected: a.connected + b.connected,
+        reconnectedSince: a.reconnectedSince + b.reconnectedSince,
+      }));
+    },
+    report: (sinceUs: number) => all<StormReport>("report", { sinceUs }),
+    close: () => all("close"),
+    stop: () => Promise.all(workers.map((w) => w.stop())),
+  };
+}
+
+/** Publishes `rate`/s to user `seq % users` for `durationMs`, recording each publish time and PubAck. */
+function startPublisher(
+  nc: NatsConnection,
+  users: string[],
+  rate: number,
+  durationMs: number,
+  runId: string,
+) {
+  const s = subjects(DEFAULT_PREFIX);
+  const js = jetstream(nc);
+  const total = Math.round((rate * durationMs) / 1000);
+  const published: StormPublished = {
+    users: users.length,
+    pubUs: new Float64Array(total),
+    acked: new Uint8Array(total),
+  };
+  let errors = 0;
+  const pending: Promise<unknown>[] = [];
+  const done = paced(rate, durationMs, (seq) => {
+    published.pubUs[seq] = nowUs();
+    const user = users[seq % users.length] ?? "";
+    pending.push(
+      js
+        .publish(s.sendUser(userToken(user)), JSON.stringify({ data: { s: seq } }), {
+          msgID: `storm-${runId}-${seq}`,
+          timeout: 30_000,
+        })
+        .then(
+          () => {
+            published.acked[seq] = 1;
+          },
+          () => {
+            errors++;
+          },
+        ),
+    );
+  }).then(async (sent) => {
+    await Promise.all(pending);
+    return sent;
+  });
+  return { published, done, errors: () => errors };
+}
+
+function topEndings(reports: StormReport[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const r of reports) for (const [why, n] of Object.entries(r.endings)) sum[why] = (sum[why] ?? 0) + n;
+  return Object.fromEntries(
+    Object.entries(sum)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8),
+  );
+}
+
+function refusalsOf(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const match = /^herald_connector_auth_refused_total\{.*reason="([^"]+)"/.exec(key);
+    if (!match?.[1]) continue;
+    const delta = value - (before[key] ?? 0);
+    if (delta > 0) out[match[1]] = (out[match[1]] ?? 0) + delta;
+  }
+  return out;
+}
+
+async function survivorMetrics(survivors: Service[]): Promise<Record<string, number>> {
+  const sum: Record<string, number> = {};
+  for (const metrics of await Promise.all(survivors.map((s) => scrapeHeraldMetrics(s.adminUrl))))
+    for (const [key, value] of Object.entries(metrics)) sum[key] = (sum[key] ?? 0) + value;
+  return sum;
+}
+
+/**
+ * `--storm-clients` SDK clients on connector 0 of 4, messages flowing to their users at `--storm-rate`; then
+ * connector 0 is killed (SIGKILL) and the clients find the survivors by themselves.
+ */
+export async function runStorm(
+  nats: NatsServer,
+  o: BenchOptions,
+  runId: string,
+  log: (line: string) => void,
+): Promise<StormResult> {
+  const count = o.stormClients;
+  const loadStart = loadAverage1m();
+  const env = connectorEnv();
+  const stack = await startStack({
+    nats,
+    replicas: CONNECTORS,
+    env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    envFor: { connector: env },
+    serviceOptions: { startTimeoutMs: 90_000 },
+    readyTimeoutMs: 90_000,
+  });
+  const pool = startStormPool(count);
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({ servers: nats.url });
+    const [victim, ...survivors] = stack.connectors;
+    if (!victim) throw new Error("no connector");
+    const users = Array.from({ length: count }, (_, k) => `st-u${k}`);
+    const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
+    const started = nowUs();
+    await pool.connect(
+      { url: stack.wsUrl(undefined, 0), survivorPorts: survivors.map((s) => s.port), concurrency: 16 },
+      tokens,
+    );
+    const initialConnectSeconds = Math.round((nowUs() - started) / 1e4) / 100;
+    log(`storm: ${count} clients on the victim in ${initialConnectSeconds} s`);
+    const publisher = startPublisher(nc, users, o.stormRate, BEFORE_KILL_MS + AFTER_KILL_MS, runId);
+    await sleep(BEFORE_KILL_MS);
+    const metricsBefore = await survivorMetrics(survivors);
+    const killUs = nowUs();
+    await victim.kill();
+    log("storm: victim killed");
+    while ((nowUs() - killUs) / 1000 < RECONNECT_DEADLINE_MS) {
+      if ((await pool.status(killUs)).reconnectedSince >= count) break;
+      await sleep(250);
+    }
+    const sent = await publisher.done;
+    // Deliveries of the last messages: until each acked one arrived (or a deadline).
+    const acked = () => publisher.published.acked.reduce((a, b) => a + b, 0);
+    let reports = await pool.report(killUs);
+    const deadline = nowUs() + 30_000_000;
+    let analysis = analyseStorm(
+      killUs,
+      publisher.published,
+      reports.flatMap((r) => r.clients),
+    );
+    while (analysis.lost > 0 && nowUs() < deadline) {
+      await sleep(1_000);
+      reports = await pool.report(killUs);
+      analysis = analyseStorm(
+        killUs,
+        publisher.published,
+        reports.flatMap((r) => r.clients),
+      );
+    }
+    const refusals = refusalsOf(metricsBefore, await survivorMetrics(survivors));
+    log(
+      `storm: all reconnected after ${analysis.allReconnectedMs ?? "-"} ms, caught up after ${analysis.allCaughtUpMs ?? "-"} ms, lost ${analysis.lost}, refusals ${JSON.stringify(refusals)}`,
+    );
+    const presence = await presenceExact(nc, count, 60_000);
+    const presenceAfterKill = {
+      users: presence.users,
+      connections: presence.connections,
+      exact: presence.exact,
+      secondsAfterKill: presence.exact ? Math.round((nowUs() - killUs) / 1e4) / 100 : null,
+    };
+    log(`storm: presence ${presence.users} users, ${presence.connections} connections`);
+    return {
+      clients: count,
+      connectors: CONNECTORS,
+      clientProcesses: pool.processes,
+      rate: o.stormRate,
+      initialConnectSeconds,
+      analysis,
+      messages: {
+        published: sent,
+        acked: acked(),
+        publishErrors: publisher.errors(),
+        duplicatesSeenByApp: reports.reduce((sum, r) => sum + r.duplicates, 0),
+      },
+      refusals,
+      endings: topEndings(reports),
+      presence: presenceAfterKill,
+      limits: { connectorEnv: env, sdk: "HeraldClient defaults (full jitter, 500 ms initial, 30 s max)" },
+      loadAverage: [loadStart, loadAverage1m()],
+    };
+  } finally {
+    await nc?.close().catch(() => undefined);
+    await pool.close().catch(() => undefined);
+    await pool.stop().catch(() => undefined);
+    await stack.stop().catch(() => undefined);
+  }
+}
