@@ -20,6 +20,8 @@ import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./opt
 import { cpuMeter } from "./procfs.js";
 import { type QuietWait, waitForQuiet } from "./quiet.js";
 import { type BenchResults, derive, type NatsResults, ok, type Parts, summaryTable } from "./report.js";
+import { renderSoakChart } from "./soak-report.js";
+import { runSoak } from "./soak-run.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 
@@ -125,7 +127,8 @@ async function main(): Promise<void> {
       runBaseline(await startSocketIoServers(o, users, runId), users, o, log),
     );
     const idle = await part("idle", o, "idle", () => runIdle(nats, o, runId, log));
-    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle };
+    const soak = await part("soak", o, "soak", () => runSoak(nats, o, runId, log));
+    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, soak };
   } finally {
     await nats.dispose();
   }
@@ -180,6 +183,11 @@ async function main(): Promise<void> {
     // such a run without replacing a full run's latest.json.
     writeFileSync(join(o.outDir, "idle-latest.json"), json);
     writeFileSync(join(o.outDir, "idle-latest.svg"), renderIdleChart(idle, results.startedAt));
+  }
+  const soak = ok(results.soak);
+  if (soak) {
+    writeFileSync(join(o.outDir, "soak-latest.json"), json);
+    writeFileSync(join(o.outDir, "soak-latest.svg"), renderSoakChart(soak, results.startedAt));
   }
   console.log(`\n${summaryTable(results)}\n`);
   const latest = ok(results.herald)

@@ -6,7 +6,7 @@ export class BenchOptionsError extends Error {
   readonly code = "bench_options";
 }
 
-export const SYSTEMS = ["nats", "herald", "tracing", "compression", "ws", "sio", "idle"] as const;
+export const SYSTEMS = ["nats", "herald", "tracing", "compression", "ws", "sio", "idle", "soak"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export type BenchOptions = {
@@ -33,6 +33,12 @@ export type BenchOptions = {
   clientProcs: number;
   /** Idle authenticated connections of the memory part (`idle`), to each system. */
   idleConnections: number;
+  /** The soak part: clients connected for its whole length. */
+  soakConnections: number;
+  /** The soak part: messages per second over all its clients. */
+  soakRate: number;
+  /** The soak part: minutes of load. */
+  soakMinutes: number;
   /** Longest wait before each part for the machine to be quiet (other work under half a core). */
   quietWaitSeconds: number;
   redisUrl: string;
@@ -58,6 +64,9 @@ const DEFAULTS = {
   payloadBytes: 200,
   clientProcs: 1,
   idleConnections: 10_000,
+  soakConnections: 2_000,
+  soakRate: 1_000,
+  soakMinutes: 60,
   quietWaitSeconds: 30,
 };
 const QUICK = {
@@ -66,6 +75,8 @@ const QUICK = {
   rawMessages: 30_000,
   coreMessages: 200_000,
   idleConnections: 2_000,
+  soakConnections: 500,
+  soakMinutes: 2,
   quietWaitSeconds: 2,
 };
 
@@ -83,11 +94,15 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--client-procs": "clientProcs",
   "--idle-connections": "idleConnections",
   "--quiet-wait-seconds": "quietWaitSeconds",
+  "--soak-connections": "soakConnections",
+  "--soak-rate": "soakRate",
+  "--soak-minutes": "soakMinutes",
 };
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N] [--quiet-wait-seconds S]
-  [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N] [--skip nats,herald,tracing,compression,ws,sio,idle] [--out DIR]
+  [--soak-connections N] [--soak-rate N] [--soak-minutes N]
+  [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N] [--skip nats,herald,tracing,compression,ws,sio,idle,soak] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;

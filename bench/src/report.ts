@@ -5,6 +5,7 @@ import { idleLines } from "./idle-report.js";
 import type { IdleResult } from "./idle-run.js";
 import type { RateResult } from "./nats-baselines.js";
 import type { BaselineResult, Skipped } from "./results.js";
+import { type SoakResult, soakLines } from "./soak-report.js";
 import { ratio } from "./stats.js";
 import type { TracingResult } from "./tracing-run.js";
 
@@ -51,6 +52,8 @@ export type BenchResults = {
   socketio: Part<BaselineResult>;
   /** RSS per idle connection of each system; absent in results written before it existed. */
   idle?: Part<IdleResult>;
+  /** Memory of every process over a long run under load; absent in results written before it existed. */
+  soak?: Part<SoakResult>;
   ceiling: {
     rawJetStreamMsgsPerSec: number | null;
     durableWritesPerMessage: number;
@@ -86,6 +89,7 @@ export type Parts = {
   ws: Part<BaselineResult>;
   socketio: Part<BaselineResult>;
   idle?: Part<IdleResult>;
+  soak?: Part<SoakResult>;
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
@@ -338,6 +342,7 @@ export function summaryTable(results: BenchResults): string {
     ...tracingLines(ok(results.tracing)),
     ...compressionLines(ok(results.compression)),
     ...idleLines(ok(results.idle)),
+    ...soakLines(ok(results.soak)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
