@@ -33,6 +33,8 @@ export type BenchOptions = {
   clientProcs: number;
   /** Idle authenticated connections of the memory part (`idle`), to each system. */
   idleConnections: number;
+  /** The idle part's active phase: seconds of one message per connection per second. */
+  idleActiveSeconds: number;
   /** The soak part: clients connected for its whole length. */
   soakConnections: number;
   /** The soak part: messages per second over all its clients. */
@@ -64,6 +66,7 @@ const DEFAULTS = {
   payloadBytes: 200,
   clientProcs: 1,
   idleConnections: 10_000,
+  idleActiveSeconds: 30,
   soakConnections: 2_000,
   soakRate: 1_000,
   soakMinutes: 60,
@@ -75,6 +78,7 @@ const QUICK = {
   rawMessages: 30_000,
   coreMessages: 200_000,
   idleConnections: 2_000,
+  idleActiveSeconds: 10,
   soakConnections: 500,
   soakMinutes: 2,
   quietWaitSeconds: 2,
@@ -94,6 +98,7 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--client-procs": "clientProcs",
   "--idle-connections": "idleConnections",
   "--quiet-wait-seconds": "quietWaitSeconds",
+  "--idle-active-seconds": "idleActiveSeconds",
   "--soak-connections": "soakConnections",
   "--soak-rate": "soakRate",
   "--soak-minutes": "soakMinutes",
@@ -101,7 +106,7 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N] [--quiet-wait-seconds S]
-  [--soak-connections N] [--soak-rate N] [--soak-minutes N]
+  [--idle-active-seconds S] [--soak-connections N] [--soak-rate N] [--soak-minutes N]
   [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N] [--skip nats,herald,tracing,compression,ws,sio,idle,soak] [--out DIR]
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 

@@ -4,6 +4,7 @@ import { type NatsServer, signToken, startStack } from "@herald/testkit";
 import { connect } from "@nats-io/transport-node";
 import { startClientPool } from "./client-pool.js";
 import { sleep } from "./clock.js";
+import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
 import { dataMaker, idPrefix, messageId } from "./frames.js";
 import type { BenchOptions } from "./options.js";
 import { paced } from "./pacing.js";
@@ -50,7 +51,12 @@ export async function runSoak(
 ): Promise<SoakResult> {
   const s = subjects(DEFAULT_PREFIX);
   const loadStart = loadAverage1m();
-  const stack = await startStack({ nats, env: { HERALD_PREFIX: DEFAULT_PREFIX } });
+  // All clients come from 127.0.0.1: the per-address limit is raised as in the other many-client parts.
+  const stack = await startStack({
+    nats,
+    env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    envFor: { connector: FANOUT_CONNECTOR_ENV },
+  });
   const pool = startClientPool(1);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const receipts = new ReceiptCounter(nc, s);
