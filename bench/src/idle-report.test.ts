@@ -73,6 +73,7 @@ describe("the idle memory part", () => {
       receipted: 300_000,
       lost: 0,
       achievedMsgsPerSec: 9_500,
+      connectorCpuMicrosPerMessage: 40,
     });
     result.ws = withActive(result.ws, 7_500);
     result.socketio = { ...withActive(result.socketio, 18_000) };
@@ -83,7 +84,7 @@ describe("the idle memory part", () => {
     });
     const lines = idleLines(result).join("\n");
     expect(lines).toContain(
-      "Herald connector (authenticated) 9000 B (peak 10000 B, 9500 msg/s achieved, 300000/300000 receipted, lost 0)",
+      "Herald connector (authenticated) 9000 B (peak 10000 B, 9500 msg/s achieved, 300000/300000 receipted, lost 0, connector 40 µs CPU/msg)",
     );
     expect(lines).toContain("raw ws 7500 B (peak 8500 B)");
     const svg = renderIdleChart(result, "t");

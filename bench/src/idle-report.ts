@@ -60,7 +60,7 @@ export function idleLines(idle: IdleResult | undefined): string[] {
     const herald =
       a.receipted === undefined
         ? ""
-        : `, ${a.achievedMsgsPerSec} msg/s achieved, ${a.receipted}/${a.messages} receipted, lost ${a.lost}`;
+        : `, ${a.achievedMsgsPerSec} msg/s achieved, ${a.receipted}/${a.messages} receipted, lost ${a.lost}, connector ${a.connectorCpuMicrosPerMessage ?? "-"} µs CPU/msg`;
     return `${label} ${a.perConnectionBytes} B (peak ${a.peakPerConnectionBytes} B${herald})`;
   });
   return [

@@ -9,7 +9,7 @@ import { dataMaker, idPrefix, messageId } from "./frames.js";
 import type { IdleConnectParams, IdleConnectResult, IdleMode, IdleTarget } from "./idle-client-worker.js";
 import type { BenchOptions } from "./options.js";
 import { dueCount } from "./pacing.js";
-import { rssBytes } from "./procfs.js";
+import { cpuMeter, rssBytes } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { loadAverage1m, type MemoryResult, type Skipped } from "./results.js";
 import type { SioListenParams, SioPacedParams } from "./sio-server-worker.js";
@@ -31,6 +31,8 @@ export type ActiveResult = {
   lost?: number;
   /** Herald: sent ÷ the phase's wall time (publishing waits while 2 s of messages are unreceipted). */
   achievedMsgsPerSec?: number;
+  /** Herald: the connector's CPU per message published in the phase (what a smaller young generation costs). */
+  connectorCpuMicrosPerMessage?: number;
   /** RSS at the last reading before the sends stopped, and the highest reading of the phase. */
   rssBytes: number;
   peakRssBytes: number;
@@ -231,6 +233,7 @@ async function heraldActive(
     const encoder = new TextEncoder();
     let sent = 0;
     let errors = 0;
+    const cpu = await cpuMeter({ connector: pid });
     const start = performance.now();
     const rss = await rssWhile(pid, async () => {
       while (sent < total) {
@@ -248,6 +251,7 @@ async function heraldActive(
     });
     const elapsedMs = performance.now() - start;
     await receipts.wait({ idleMs: 15_000, timeoutMs: 120_000 });
+    const cpuSeconds = (await cpu()).connector ?? Number.NaN;
     if (errors > 0) throw new WorkerError(`${errors} active-phase publishes failed`);
     return {
       ...activeResult(users.length, o.idleActiveSeconds, total, before, rss),
@@ -255,6 +259,7 @@ async function heraldActive(
       receipted: receipts.unique,
       lost: total - receipts.unique,
       achievedMsgsPerSec: Math.round((total * 1000) / elapsedMs),
+      connectorCpuMicrosPerMessage: Math.round((cpuSeconds * 1e6) / total),
     };
   } finally {
     receipts.stop();
@@ -294,6 +299,9 @@ async function heraldIdle(
   const stack = await startStack({
     nats,
     env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    // A machine shared with other work can take longer than the default to start a service.
+    serviceOptions: { startTimeoutMs: 90_000 },
+    readyTimeoutMs: 90_000,
     envFor: { connector: { ...FANOUT_CONNECTOR_ENV, ...nodeOptions } },
   });
   try {
@@ -391,10 +399,15 @@ export async function runIdle(
       return { skipped: `failed: ${(error as Error)?.message ?? String(error)}` };
     }
   };
+  // `BENCH_IDLE_SYSTEMS=herald`: an experiment knob (e.g. with BENCH_IDLE_CONNECTOR_NODE_OPTIONS) that measures
+  // only the systems named; the others are recorded as skipped.
+  const only = process.env.BENCH_IDLE_SYSTEMS?.split(",").map((name) => name.trim());
+  const skippedUnlessOnly = (name: string, run: () => Promise<IdleMemory>) =>
+    only && !only.includes(name) ? Promise.resolve({ skipped: "BENCH_IDLE_SYSTEMS" }) : attempt(name, run);
   try {
-    const herald = await attempt("herald", () => heraldIdle(nats, pool, count, o));
-    const ws = await attempt("ws", () => wsIdle(pool, count, o));
-    const socketio = await attempt("socket.io", () => sioIdle(o, pool, count, runId));
+    const herald = await skippedUnlessOnly("herald", () => heraldIdle(nats, pool, count, o));
+    const ws = await skippedUnlessOnly("ws", () => wsIdle(pool, count, o));
+    const socketio = await skippedUnlessOnly("socket.io", () => sioIdle(o, pool, count, runId));
     return { connections: count, herald, ws, socketio, loadAverage: [loadStart, loadAverage1m()] };
   } finally {
     await pool.stop();

@@ -55,6 +55,9 @@ export async function runSoak(
   const stack = await startStack({
     nats,
     env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    // A machine shared with other work can take longer than the default to start a service.
+    serviceOptions: { startTimeoutMs: 90_000 },
+    readyTimeoutMs: 90_000,
     envFor: { connector: FANOUT_CONNECTOR_ENV },
   });
   const pool = startClientPool(1);
