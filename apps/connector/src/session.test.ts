@@ -1,6 +1,7 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
 import { createLogger } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
+import { MAX_BUFFERED_LIVE } from "./gapless-feed.js";
 import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
 import { ACKED_MEMORY_MS, Session, type SessionDeps } from "./session.js";
 
@@ -103,6 +104,21 @@ describe("Session", () => {
     await h.settle();
     h.publish(6);
     expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("holds at most MAX_BUFFERED_LIVE live messages during a catch-up, and replays the rest in order", async () => {
+    const h = harness({ stored: [1], maxInflight: 1_000, page: 50 });
+    let release: () => void = () => {};
+    h.gate.hold = new Promise((resolve) => {
+      release = resolve;
+    });
+    h.session.start();
+    const more = Array.from({ length: MAX_BUFFERED_LIVE * 3 }, (_, i) => i + 2);
+    for (const seq of more) h.publish(seq);
+    h.gate.hold = undefined;
+    release();
+    for (let k = 0; k < 200 && h.sent.length < more.length + 1; k++) await h.settle();
+    expect(h.sent.map((m) => m.seq)).toEqual([1, ...more]);
   });
 
   it("fills a gap when a live message is lost", async () => {
