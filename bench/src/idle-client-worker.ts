@@ -72,7 +72,8 @@ function openWs(mode: IdleMode, target: IdleTarget, timeoutMs: number): Promise<
           const frame = JSON.parse(text) as ServerFrame;
           if (frame.type === "message" && "seq" in frame) {
             delivered++;
-            (ack ??= acker(ws))(frame.id);
+            ack ??= acker(ws);
+            ack(frame.id);
           }
           return;
         }
