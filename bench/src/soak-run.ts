@@ -25,12 +25,27 @@ async function heapUsed(adminUrl: string): Promise<number | undefined> {
 
 type Watched = { name: string; pid: number | undefined; adminUrl?: string };
 
+/** `promise`, or undefined after `ms`: a reading that hangs must not stop the sampling (it did, once). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function sample(watched: readonly Watched[], atSec: number): Promise<SoakSample> {
   const out: SoakSample = { atSec, rss: {}, heapUsed: {} };
   await Promise.all(
     watched.map(async ({ name, pid, adminUrl }) => {
-      if (pid) out.rss[name] = await rssBytes(pid).catch(() => Number.NaN);
-      const heap = adminUrl ? await heapUsed(adminUrl) : undefined;
+      const rss = pid
+        ? await within(
+            rssBytes(pid).catch(() => undefined),
+            5_000,
+          )
+        : undefined;
+      if (rss !== undefined) out.rss[name] = rss;
+      const heap = adminUrl ? await within(heapUsed(adminUrl), 5_000) : undefined;
       if (heap !== undefined) out.heapUsed[name] = heap;
     }),
   );
