@@ -4,7 +4,7 @@ import { mergeSnapshots, type TallySnapshot } from "./tally.js";
 import { startWorker, type Worker, WorkerError } from "./worker.js";
 
 type WorkerStats = TallySnapshot & { errorFrames: number; closedEarly: number };
-export type PoolStats = Required<TallySnapshot> & { errorFrames: number };
+export type PoolStats = Required<TallySnapshot> & { errorFrames: number; closedEarly: number };
 
 export type ClientPool = {
   pids: number[];
@@ -36,7 +36,11 @@ export function startClientPool(procs: number): ClientPool {
   const workers: Worker[] = Array.from({ length: procs }, () => startWorker("client-worker"));
   const stats = async (latencies = false): Promise<PoolStats> => {
     const all = await Promise.all(workers.map((w) => w.call<WorkerStats>("stats", { latencies })));
-    return { ...mergeSnapshots(all), errorFrames: all.reduce((sum, s) => sum + s.errorFrames, 0) };
+    return {
+      ...mergeSnapshots(all),
+      errorFrames: all.reduce((sum, s) => sum + s.errorFrames, 0),
+      closedEarly: all.reduce((sum, s) => sum + s.closedEarly, 0),
+    };
   };
   return {
     pids: workers.map((w) => w.pid),

@@ -1,6 +1,8 @@
 // Idle load generator: one process holding a share of the idle connections (Herald clients that authenticate
 // and then only answer pings, plain `ws` sockets, or Socket.IO clients). Nothing is sent after the handshake,
-// so the servers are measured holding connections, not moving messages.
+// so the servers are measured holding connections, not moving messages; in the active phase Herald clients ack
+// what they receive.
+import { type AckFrame, MAX_ACK_IDS, type ServerFrame } from "@herald/protocol";
 import { io, type Socket } from "socket.io-client";
 import WebSocket from "ws";
 import { openInLanes } from "./pacing.js";
@@ -23,6 +25,28 @@ type Client = { close: () => void };
 let clients: Client[] = [];
 let closedEarly = 0;
 const tally = new ScaleTally();
+
+let delivered = 0;
+
+/**
+ * A Herald client acks every `message` as the SDK does: the ids of one macrotask in one `ack` frame. Only used
+ * when the part makes its connections receive (the active phase); an idle one never gets a message.
+ */
+function acker(ws: WebSocket): (id: string) => void {
+  let pending: string[] = [];
+  const flush = () => {
+    const ids = pending;
+    pending = [];
+    for (let k = 0; k < ids.length && ws.readyState === WebSocket.OPEN; k += MAX_ACK_IDS) {
+      const frame: AckFrame = { type: "ack", ids: ids.slice(k, k + MAX_ACK_IDS) };
+      ws.send(JSON.stringify(frame));
+    }
+  };
+  return (id) => {
+    if (pending.length === 0) setTimeout(flush, 0);
+    pending.push(id);
+  };
+}
 
 /** A WebSocket client, ready when open (`ws`) or once the connector's `welcome` arrived (Herald). */
 function openWs(mode: IdleMode, target: IdleTarget, timeoutMs: number, counted: boolean): Promise<Client> {
@@ -50,10 +74,20 @@ function openWs(mode: IdleMode, target: IdleTarget, timeoutMs: number, counted: 
         },
       });
     };
+    let ack: ((id: string) => void) | undefined;
     if (mode === "ws") ws.once("open", becomeReady);
     else
-      ws.once("message", (raw: Buffer) => {
+      ws.on("message", (raw: Buffer) => {
         const text = raw.toString();
+        if (ready) {
+          const frame = JSON.parse(text) as ServerFrame;
+          if (frame.type === "message" && "seq" in frame) {
+            delivered++;
+            ack ??= acker(ws);
+            ack(frame.id);
+          }
+          return;
+        }
         if (text.includes('"type":"welcome"')) return becomeReady();
         clearTimeout(timer);
         ws.terminate();
@@ -108,6 +142,7 @@ function closeAll(): void {
   clients = [];
   closedEarly = 0;
   tally.clear();
+  delivered = 0;
 }
 
 serveRpc(
@@ -117,6 +152,8 @@ serveRpc(
     closedEarly: () => closedEarly,
     /** What the tallied clients received (`tally: true`). */
     received: () => tally.snapshot(),
+    /** Herald `message` frames received (each acked). */
+    delivered: () => delivered,
     close: () => {
       closeAll();
       return true;

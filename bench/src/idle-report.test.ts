@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { IDLE_TARGET_BYTES, idleLines, idleRatios, renderIdleChart } from "./idle-report.js";
-import type { IdleResult } from "./idle-run.js";
+import {
+  ACTIVE_TARGET_BYTES,
+  IDLE_TARGET_BYTES,
+  idleLines,
+  idleRatios,
+  renderIdleChart,
+} from "./idle-report.js";
+import type { ActiveResult, IdleResult } from "./idle-run.js";
 import { idleSourceAddress, memoryResult } from "./idle-run.js";
 import { parseOptions } from "./options.js";
 
@@ -32,16 +38,59 @@ describe("the idle memory part", () => {
   });
 
   it("compares Herald with raw ws and Socket.IO, against the target", () => {
-    expect(idleRatios(idle(12_000, 6_000, 24_000))).toEqual({
+    expect(idleRatios(idle(12_000, 6_000, 24_000))).toMatchObject({
       heraldVsRawWs: 2,
       heraldVsSocketIo: 0.5,
       withinTarget: false,
+      activeWithinTarget: null,
     });
-    expect(idleRatios(idle(IDLE_TARGET_BYTES, 6_000, undefined))).toEqual({
+    expect(idleRatios(idle(IDLE_TARGET_BYTES, 6_000, undefined))).toMatchObject({
       heraldVsRawWs: 1,
       heraldVsSocketIo: null,
       withinTarget: true,
     });
+  });
+
+  it("reports the active phase beside the idle figures, against its own target", () => {
+    const result = idle(12_000, 6_000, 24_000);
+    const withActive = (part: IdleResult["herald"], bytes: number, extra: Partial<ActiveResult> = {}) =>
+      "skipped" in part
+        ? part
+        : {
+            ...part,
+            active: {
+              offeredMsgsPerSec: 10_000,
+              seconds: 30,
+              messages: 300_000,
+              rssBytes: 0,
+              peakRssBytes: 0,
+              perConnectionBytes: bytes,
+              peakPerConnectionBytes: bytes + 1_000,
+              ...extra,
+            },
+          };
+    result.herald = withActive(result.herald, 9_000, {
+      receipted: 300_000,
+      lost: 0,
+      achievedMsgsPerSec: 9_500,
+      connectorCpuMicrosPerMessage: 40,
+    });
+    result.ws = withActive(result.ws, 7_500);
+    result.socketio = { ...withActive(result.socketio, 18_000) };
+    expect(idleRatios(result)).toMatchObject({
+      activeHeraldVsRawWs: 1.2,
+      activeHeraldVsSocketIo: 0.5,
+      activeWithinTarget: 9_000 <= ACTIVE_TARGET_BYTES,
+    });
+    const lines = idleLines(result).join("\n");
+    expect(lines).toContain(
+      "Herald connector (authenticated) 9000 B (peak 10000 B, 9500 msg/s achieved, 300000/300000 receipted, lost 0, connector 40 µs CPU/msg)",
+    );
+    expect(lines).toContain("raw ws 7500 B (peak 8500 B)");
+    const svg = renderIdleChart(result, "t");
+    expect(svg).toContain("receiving 1 msg/s");
+    expect(svg).toContain("9k B");
+    expect(svg).not.toMatch(/NaN|undefined/);
   });
 
   it("reports each system, or why it was skipped", () => {
@@ -56,7 +105,8 @@ describe("the idle memory part", () => {
     const svg = renderIdleChart(idle(12_000, 6_000, 24_000), "2026-12-06T00:00:00Z");
     expect(svg).toContain("12k B");
     expect(svg).toContain("24k B");
-    expect(svg).toContain("target ≤ 6k B");
+    expect(svg).toContain("idle ≤ 6k B");
+    expect(svg).toContain("active ≤ 10k B");
     expect(svg).not.toMatch(/NaN|undefined/);
     expect(renderIdleChart(idle(12_000, 6_000, undefined), "t")).not.toContain("Socket.IO (Redis");
   });

@@ -1,22 +1,54 @@
 import { readdir } from "node:fs/promises";
-import { DEFAULT_PREFIX } from "@herald/protocol";
+import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
+import { JsPublisher } from "@herald/service-kit";
 import { type NatsServer, signToken, startStack } from "@herald/testkit";
+import { connect } from "@nats-io/transport-node";
 import { sleep } from "./clock.js";
 import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
+import { dataMaker, idPrefix, messageId } from "./frames.js";
 import type { IdleConnectParams, IdleConnectResult, IdleMode, IdleTarget } from "./idle-client-worker.js";
 import type { BenchOptions } from "./options.js";
-import { rssBytes } from "./procfs.js";
+import { dueCount } from "./pacing.js";
+import { cpuMeter, rssBytes } from "./procfs.js";
+import { ReceiptCounter } from "./receipts.js";
 import { loadAverage1m, type MemoryResult, type Skipped } from "./results.js";
 import type { ScaleReceived } from "./scale-tally.js";
-import type { SioListenParams } from "./sio-server-worker.js";
+import type { SioListenParams, SioPacedParams } from "./sio-server-worker.js";
 import { startWorker, type Worker, WorkerError } from "./worker.js";
+import type { PacedParams } from "./ws-server-worker.js";
+
+/**
+ * The same connections while each receives one message per second (targeted; Herald's are acked), read while
+ * the messages flow: RSS growth over the server with no clients, per connection.
+ */
+export type ActiveResult = {
+  offeredMsgsPerSec: number;
+  seconds: number;
+  /** Messages sent (Herald: published) in the phase. */
+  messages: number;
+  /** Herald: messages received by the clients, and receipts (delivered, acked, ack applied); lost = none. */
+  delivered?: number;
+  receipted?: number;
+  lost?: number;
+  /** Herald: sent ÷ the phase's wall time (publishing waits while 2 s of messages are unreceipted). */
+  achievedMsgsPerSec?: number;
+  /** Herald: the connector's CPU per message published in the phase (what a smaller young generation costs). */
+  connectorCpuMicrosPerMessage?: number;
+  /** RSS at the last reading before the sends stopped, and the highest reading of the phase. */
+  rssBytes: number;
+  peakRssBytes: number;
+  perConnectionBytes: number;
+  peakPerConnectionBytes: number;
+};
+
+export type IdleMemory = MemoryResult & { active?: ActiveResult | Skipped };
 
 /** RSS growth per idle connection on one server process of each system, measured one after the other. */
 export type IdleResult = {
   connections: number;
-  herald: MemoryResult | Skipped;
-  ws: MemoryResult | Skipped;
-  socketio: MemoryResult | Skipped;
+  herald: IdleMemory | Skipped;
+  ws: IdleMemory | Skipped;
+  socketio: IdleMemory | Skipped;
   /** 1-minute load average when the part started and ended. */
   loadAverage: [number, number];
 };
@@ -84,6 +116,9 @@ export function startIdlePool(count: number, options: IdlePoolOptions = {}) {
       (await Promise.all(workers.map((w) => w.call<number>("closedEarly")))).reduce((a, b) => a + b, 0),
     /** What each process's clients received (`tally`). */
     received: () => Promise.all(workers.map((w) => w.call<ScaleReceived>("received"))),
+    /** Herald `message` frames the clients received (and acked). */
+    delivered: async () =>
+      (await Promise.all(workers.map((w) => w.call<number>("delivered")))).reduce((a, b) => a + b, 0),
     close: () => Promise.all(workers.map((w) => w.call("close"))),
     stop: () => Promise.all(workers.map((w) => w.stop())),
   };
@@ -99,7 +134,8 @@ async function measure(
   count: number,
   targetOf: (k: number) => IdleTarget,
   afterMeasure?: () => Promise<void>,
-): Promise<MemoryResult> {
+  active?: (rssBefore: number) => Promise<ActiveResult>,
+): Promise<IdleMemory> {
   await sleep(SETTLE_MS);
   const before = await rssBytes(pid);
   await pool.connect(mode, targetOf);
@@ -108,8 +144,146 @@ async function measure(
   const closed = await pool.closedEarly();
   if (closed > 0) throw new WorkerError(`${closed} idle ${mode} connections were closed by the server`);
   await afterMeasure?.();
+  const activeResult = active ? await activeOrSkipped(() => active(before)) : undefined;
+  const closedActive = await pool.closedEarly();
   await pool.close();
-  return memoryResult(count, before, after);
+  if (closedActive > 0 && activeResult && !("skipped" in activeResult))
+    throw new WorkerError(`${closedActive} ${mode} connections were closed by the server while active`);
+  return { ...memoryResult(count, before, after), ...(activeResult ? { active: activeResult } : {}) };
+}
+
+async function activeOrSkipped(run: () => Promise<ActiveResult>): Promise<ActiveResult | Skipped> {
+  try {
+    return await run();
+  } catch (error) {
+    return { skipped: `failed: ${(error as Error)?.message ?? String(error)}` };
+  }
+}
+
+/** Reads `pid`'s RSS every 2 s while `run` goes: the last reading before it ended, and the highest. */
+async function rssWhile(pid: number, run: () => Promise<void>): Promise<{ last: number; peak: number }> {
+  let last = await rssBytes(pid);
+  let peak = last;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      await sleep(2_000);
+      if (!running) break;
+      last = await rssBytes(pid);
+      peak = Math.max(peak, last);
+    }
+  })();
+  try {
+    await run();
+  } finally {
+    running = false;
+    await sampler;
+  }
+  return { last, peak };
+}
+
+/** The active figures from the readings (`before`: the server with no clients). */
+function activeResult(
+  count: number,
+  seconds: number,
+  messages: number,
+  before: number,
+  rss: { last: number; peak: number },
+): ActiveResult {
+  return {
+    offeredMsgsPerSec: count,
+    seconds,
+    messages,
+    rssBytes: rss.last,
+    peakRssBytes: rss.peak,
+    perConnectionBytes: Math.round((rss.last - before) / count),
+    peakPerConnectionBytes: Math.round((rss.peak - before) / count),
+  };
+}
+
+/** Raw `ws` / Socket.IO: the server sends one message per connection per second itself (no acks). */
+async function baselineActive(
+  server: Worker,
+  count: number,
+  o: BenchOptions,
+  before: number,
+  extra: Record<string, unknown> = {},
+): Promise<ActiveResult> {
+  let messages = 0;
+  const params = {
+    phase: 1,
+    rate: count,
+    durationMs: o.idleActiveSeconds * 1000,
+    payloadBytes: o.payloadBytes,
+  };
+  const rss = await rssWhile(server.pid, async () => {
+    messages = await server.call<number>("paced", { ...params, ...extra } as PacedParams | SioPacedParams);
+  });
+  return activeResult(count, o.idleActiveSeconds, messages, before, rss);
+}
+
+/**
+ * Herald: one targeted message per connection per second published to the stack, each acked by its client.
+ * Publishing waits while 2 s of messages are unreceipted, so a machine too busy to keep up lowers the rate
+ * (reported) instead of piling a backlog into the measurement.
+ */
+async function heraldActive(
+  natsUrl: string,
+  pool: IdlePool,
+  pid: number,
+  users: string[],
+  o: BenchOptions,
+  before: number,
+): Promise<ActiveResult> {
+  const s = subjects(DEFAULT_PREFIX);
+  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
+  const receipts = new ReceiptCounter(nc, s);
+  const publisher = new JsPublisher(nc, { timeoutMs: 30_000 });
+  try {
+    const rate = users.length;
+    const total = rate * o.idleActiveSeconds;
+    const runId = Date.now().toString(36);
+    receipts.reset(idPrefix(runId, 1), total);
+    const sendSubjects = users.map((user) => s.sendUser(userToken(user)));
+    const make = dataMaker(o.payloadBytes, (data) =>
+      JSON.stringify({ id: messageId(runId, 1, 9_999_999), data } satisfies SendBody),
+    );
+    const encoder = new TextEncoder();
+    let sent = 0;
+    let errors = 0;
+    const cpu = await cpuMeter({ connector: pid });
+    const start = performance.now();
+    const rss = await rssWhile(pid, async () => {
+      while (sent < total) {
+        const due = dueCount(rate, performance.now() - start, total);
+        while (sent < due && sent - receipts.unique < rate * 2) {
+          const id = messageId(runId, 1, sent);
+          const payload = encoder.encode(JSON.stringify({ id, data: make(1, sent) } satisfies SendBody));
+          publisher.publish(sendSubjects[sent % users.length] ?? "", payload, { msgID: id }).catch(() => {
+            errors++;
+          });
+          sent++;
+        }
+        await sleep(5);
+      }
+    });
+    const elapsedMs = performance.now() - start;
+    await receipts.wait({ idleMs: 15_000, timeoutMs: 120_000 });
+    const cpuSeconds = (await cpu()).connector ?? Number.NaN;
+    if (errors > 0) throw new WorkerError(`${errors} active-phase publishes failed`);
+    return {
+      ...activeResult(users.length, o.idleActiveSeconds, total, before, rss),
+      delivered: await pool.delivered(),
+      receipted: receipts.unique,
+      lost: total - receipts.unique,
+      achievedMsgsPerSec: Math.round((total * 1000) / elapsedMs),
+      connectorCpuMicrosPerMessage: Math.round((cpuSeconds * 1e6) / total),
+    };
+  } finally {
+    receipts.stop();
+    publisher.close();
+    await nc.close().catch(() => undefined);
+  }
 }
 
 /**
@@ -128,7 +302,12 @@ async function heapSnapshot(pid: number, dir: string): Promise<void> {
   await sleep(5_000);
 }
 
-async function heraldIdle(nats: NatsServer, pool: IdlePool, count: number): Promise<MemoryResult> {
+async function heraldIdle(
+  nats: NatsServer,
+  pool: IdlePool,
+  count: number,
+  o: BenchOptions,
+): Promise<IdleMemory> {
   // `BENCH_IDLE_CONNECTOR_NODE_OPTIONS`: an experiment knob (e.g. `--max-semi-space-size=2`).
   const options = [
     process.env.BENCH_IDLE_CONNECTOR_NODE_OPTIONS ?? "",
@@ -138,6 +317,9 @@ async function heraldIdle(nats: NatsServer, pool: IdlePool, count: number): Prom
   const stack = await startStack({
     nats,
     env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    // A machine shared with other work can take longer than the default to start a service.
+    serviceOptions: { startTimeoutMs: 90_000 },
+    readyTimeoutMs: 90_000,
     envFor: { connector: { ...FANOUT_CONNECTOR_ENV, ...nodeOptions } },
   });
   try {
@@ -153,37 +335,51 @@ async function heraldIdle(nats: NatsServer, pool: IdlePool, count: number): Prom
       count,
       (k) => ({ url: stack.wsUrl(tokens[k]), localAddress: idleSourceAddress(k), user: users[k] ?? "" }),
       HEAP_DIR ? () => heapSnapshot(pid, HEAP_DIR) : undefined,
+      (before) => heraldActive(nats.url, pool, pid, users, o, before),
     );
   } finally {
     await stack.stop();
   }
 }
 
-async function wsIdle(pool: IdlePool, count: number): Promise<MemoryResult> {
+async function wsIdle(pool: IdlePool, count: number, o: BenchOptions): Promise<IdleMemory> {
   const server = startWorker("ws-server-worker");
   try {
     const { port } = await server.call<{ port: number }>("listen");
-    return await measure(pool, server.pid, "ws", count, (k) => ({
-      url: `ws://127.0.0.1:${port}/?u=idle-u${k}`,
-      localAddress: idleSourceAddress(k),
-      user: `idle-u${k}`,
-    }));
+    return await measure(
+      pool,
+      server.pid,
+      "ws",
+      count,
+      (k) => ({
+        url: `ws://127.0.0.1:${port}/?u=idle-u${k}`,
+        localAddress: idleSourceAddress(k),
+        user: `idle-u${k}`,
+      }),
+      undefined,
+      (before) => baselineActive(server, count, o, before),
+    );
   } finally {
     await server.stop();
   }
 }
 
 /** One Socket.IO server (with its Redis Streams adapter, as deployed), each client in its user's room. */
-async function sioIdle(o: BenchOptions, pool: IdlePool, count: number, runId: string): Promise<MemoryResult> {
+async function sioIdle(o: BenchOptions, pool: IdlePool, count: number, runId: string): Promise<IdleMemory> {
   const server = startWorker("sio-server-worker");
   try {
     const params: SioListenParams = { redisUrl: o.redisUrl, streamName: `herald-bench-idle-${runId}` };
     const { port } = await server.call<{ port: number }>("listen", params);
-    const result = await measure(pool, server.pid, "sio", count, (k) => ({
-      url: `http://127.0.0.1:${port}`,
-      localAddress: idleSourceAddress(k),
-      user: `idle-u${k}`,
-    }));
+    const users = Array.from({ length: count }, (_, k) => `idle-u${k}`);
+    const result = await measure(
+      pool,
+      server.pid,
+      "sio",
+      count,
+      (k) => ({ url: `http://127.0.0.1:${port}`, localAddress: idleSourceAddress(k), user: users[k] ?? "" }),
+      undefined,
+      (before) => baselineActive(server, count, o, before, { users }),
+    );
     await server.call("cleanup").catch(() => undefined);
     return result;
   } finally {
@@ -204,10 +400,16 @@ export async function runIdle(
   const count = o.idleConnections;
   const loadStart = loadAverage1m();
   const pool = startIdlePool(count);
-  const attempt = async (name: string, run: () => Promise<MemoryResult>): Promise<MemoryResult | Skipped> => {
+  const attempt = async (name: string, run: () => Promise<IdleMemory>): Promise<IdleMemory | Skipped> => {
     try {
       const result = await run();
-      log(`idle ${name}: ${count} connections, RSS +${result.perConnectionBytes} B/connection`);
+      const active = result.active && !("skipped" in result.active) ? result.active : undefined;
+      log(
+        `idle ${name}: ${count} connections, RSS +${result.perConnectionBytes} B/connection; receiving 1 msg/s ` +
+          (active
+            ? `+${active.perConnectionBytes} B (peak +${active.peakPerConnectionBytes} B)`
+            : JSON.stringify(result.active)),
+      );
       return result;
     } catch (error) {
       log(`idle ${name} failed: ${(error as Error)?.stack ?? String(error)}`);
@@ -215,10 +417,15 @@ export async function runIdle(
       return { skipped: `failed: ${(error as Error)?.message ?? String(error)}` };
     }
   };
+  // `BENCH_IDLE_SYSTEMS=herald`: an experiment knob (e.g. with BENCH_IDLE_CONNECTOR_NODE_OPTIONS) that measures
+  // only the systems named; the others are recorded as skipped.
+  const only = process.env.BENCH_IDLE_SYSTEMS?.split(",").map((name) => name.trim());
+  const skippedUnlessOnly = (name: string, run: () => Promise<IdleMemory>) =>
+    only && !only.includes(name) ? Promise.resolve({ skipped: "BENCH_IDLE_SYSTEMS" }) : attempt(name, run);
   try {
-    const herald = await attempt("herald", () => heraldIdle(nats, pool, count));
-    const ws = await attempt("ws", () => wsIdle(pool, count));
-    const socketio = await attempt("socket.io", () => sioIdle(o, pool, count, runId));
+    const herald = await skippedUnlessOnly("herald", () => heraldIdle(nats, pool, count, o));
+    const ws = await skippedUnlessOnly("ws", () => wsIdle(pool, count, o));
+    const socketio = await skippedUnlessOnly("socket.io", () => sioIdle(o, pool, count, runId));
     return { connections: count, herald, ws, socketio, loadAverage: [loadStart, loadAverage1m()] };
   } finally {
     await pool.stop();

@@ -26,6 +26,8 @@ import { renderScaleChart } from "./scale-report.js";
 import { runScale } from "./scale-run.js";
 import { renderStormChart } from "./storm-report.js";
 import { runStorm } from "./storm-run.js";
+import { renderSoakChart } from "./soak-report.js";
+import { runSoak } from "./soak-run.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 
@@ -134,7 +136,8 @@ async function main(): Promise<void> {
     const routers = await part("routers", o, "routers", () => runRouters(nats, o, runId, log));
     const scale = await part("scale", o, "scale", () => runScale(nats, o, runId, log));
     const storm = await part("storm", o, "storm", () => runStorm(nats, o, runId, log));
-    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers, scale, storm };
+    const soak = await part("soak", o, "soak", () => runSoak(nats, o, runId, log));
+    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers, scale, storm, soak };
   } finally {
     await nats.dispose();
   }
@@ -210,6 +213,11 @@ async function main(): Promise<void> {
   if (storm) {
     writeFileSync(join(o.outDir, "storm-latest.json"), json);
     writeFileSync(join(o.outDir, "storm-latest.svg"), renderStormChart(storm, results.startedAt));
+  }
+  const soak = ok(results.soak);
+  if (soak) {
+    writeFileSync(join(o.outDir, "soak-latest.json"), json);
+    writeFileSync(join(o.outDir, "soak-latest.svg"), renderSoakChart(soak, results.startedAt));
   }
   console.log(`\n${summaryTable(results)}\n`);
   const latest = ok(results.herald)

@@ -26,7 +26,19 @@ describe("parseOptions", () => {
       "/b",
     );
     expect(quick).toMatchObject({ scaleConnections: 7_000, stormClients: 500, stormRate: 200 });
-    expect(parseOptions(["--skip", "scale,storm"], {}, "/b").skip).toEqual(["scale", "storm"]);
+  });
+
+  it("runs every part but the long ones by default; --only names the parts, long ones included", () => {
+    expect(parseOptions([], {}, "/b").skip).toEqual(["scale", "storm", "soak"]);
+    expect(parseOptions(["--skip", "ws"], {}, "/b").skip).toEqual(["ws", "scale", "storm", "soak"]);
+    const only = parseOptions(["--only", "storm,idle"], {}, "/b").skip;
+    expect(only).not.toContain("storm");
+    expect(only).not.toContain("idle");
+    expect(only).toContain("herald");
+    expect(only).toContain("soak");
+    expect(parseOptions([], { BENCH_ONLY: "soak" }, "/b").skip).not.toContain("soak");
+    expect(() => parseOptions(["--only", "kafka"], {}, "/b")).toThrow(/--only/);
+    expect(() => parseOptions(["--only", "ws", "--skip", "sio"], {}, "/b")).toThrow(/do not go together/);
   });
 
   it("reads BENCH_* variables, flags first", () => {
@@ -43,11 +55,7 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--users", "0"], {}, "/b")).toThrow(/positive integer/);
     expect(() => parseOptions(["--users"], {}, "/b")).toThrow(/needs a value/);
     expect(() => parseOptions(["--skip", "kafka"], {}, "/b")).toThrow(/--skip/);
-    expect(parseOptions(["--skip", "ws,sio"], {}, "/b").skip).toEqual(["ws", "sio"]);
-    expect(parseOptions(["--skip", "tracing,compression"], {}, "/b").skip).toEqual([
-      "tracing",
-      "compression",
-    ]);
+    expect(parseOptions(["--skip", "ws,sio"], {}, "/b").skip).toEqual(["ws", "sio", "scale", "storm", "soak"]);
     expect(() => parseOptions(["--latency-client", "go"], {}, "/b")).toThrow(/--latency-client/);
   });
 

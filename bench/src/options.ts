@@ -17,6 +17,7 @@ export const SYSTEMS = [
   "routers",
   "scale",
   "storm",
+  "soak",
 ] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
@@ -50,6 +51,14 @@ export type BenchOptions = {
   stormClients: number;
   /** Messages per second to the storm's users while it runs. */
   stormRate: number;
+  /** The idle part's active phase: seconds of one message per connection per second. */
+  idleActiveSeconds: number;
+  /** The soak part: clients connected for its whole length. */
+  soakConnections: number;
+  /** The soak part: messages per second over all its clients. */
+  soakRate: number;
+  /** The soak part: minutes of load. */
+  soakMinutes: number;
   /** Longest wait before each part for the machine to be quiet (other work under half a core). */
   quietWaitSeconds: number;
   redisUrl: string;
@@ -82,6 +91,10 @@ const DEFAULTS = {
   scaleConnections: 100_000,
   stormClients: 15_000,
   stormRate: 500,
+  idleActiveSeconds: 30,
+  soakConnections: 2_000,
+  soakRate: 1_000,
+  soakMinutes: 60,
   quietWaitSeconds: 30,
   ladderSeconds: 5,
 };
@@ -94,6 +107,9 @@ const QUICK = {
   scaleConnections: 6_000,
   stormClients: 3_000,
   stormRate: 200,
+  idleActiveSeconds: 10,
+  soakConnections: 500,
+  soakMinutes: 2,
   quietWaitSeconds: 2,
   ladderSeconds: 2,
 };
@@ -116,13 +132,19 @@ const NUMERIC_FLAGS: Record<string, NumericKey> = {
   "--storm-rate": "stormRate",
   "--quiet-wait-seconds": "quietWaitSeconds",
   "--ladder-seconds": "ladderSeconds",
+  "--idle-active-seconds": "idleActiveSeconds",
+  "--soak-connections": "soakConnections",
+  "--soak-rate": "soakRate",
+  "--soak-minutes": "soakMinutes",
 };
 
 export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--rate N] [--latency-seconds S]
   [--raw-messages N] [--core-messages N] [--window N] [--inflight N] [--payload-bytes N] [--client-procs N] [--idle-connections N]
-  [--scale-connections N] [--storm-clients N] [--storm-rate N] [--quiet-wait-seconds S]
+  [--idle-active-seconds S] [--scale-connections N] [--storm-clients N] [--storm-rate N]
+  [--soak-connections N] [--soak-rate N] [--soak-minutes N] [--quiet-wait-seconds S]
   [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N]
-  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip nats,herald,tracing,compression,ws,sio,idle,routers,scale,storm] [--out DIR]
+  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip PART,...] [--only PART,...] [--out DIR]
+Parts: nats,herald,tracing,compression,ws,sio,idle,routers (run by default) and scale,storm,soak (long: only with --only).
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
 const envName = (flag: string) => `BENCH_${flag.slice(2).replace(/-/g, "_").toUpperCase()}`;
@@ -166,17 +188,31 @@ function parseLadder(raw: string | undefined, quick: boolean): number[] {
   return rates;
 }
 
-function parseSkip(raw: string): SystemName[] {
+/** Parts that take the machine for many minutes (100k connections, a 15k-client storm, an hour's soak): run only when named by `--only`. */
+export const LONG_PARTS: readonly SystemName[] = ["scale", "storm", "soak"];
+
+function parseParts(flag: string, raw: string): SystemName[] {
   const names = raw
     .split(",")
     .map((name) => name.trim())
     .filter(Boolean);
   for (const name of names) {
     if (!(SYSTEMS as readonly string[]).includes(name)) {
-      throw new BenchOptionsError(`--skip takes ${SYSTEMS.join(", ")}; got '${name}'`);
+      throw new BenchOptionsError(`${flag} takes ${SYSTEMS.join(", ")}; got '${name}'`);
     }
   }
   return names as SystemName[];
+}
+
+/** `--only` names the parts to run (long ones included); otherwise every part but `--skip` and the long ones. */
+function parseSkip(skipRaw: string, onlyRaw: string): SystemName[] {
+  const skip = parseParts("--skip", skipRaw);
+  const only = parseParts("--only", onlyRaw);
+  if (only.length > 0) {
+    if (skip.length > 0) throw new BenchOptionsError("--only and --skip do not go together");
+    return SYSTEMS.filter((name) => !only.includes(name));
+  }
+  return [...new Set([...skip, ...LONG_PARTS])];
 }
 
 /**
@@ -207,6 +243,7 @@ export function parseOptions(
         [
           "--redis-url",
           "--skip",
+          "--only",
           "--out",
           "--latency-client",
           "--latency-rates",
@@ -233,7 +270,7 @@ export function parseOptions(
     latencyRates: rates ? parseRates(rates) : quick ? [] : DEFAULT_LATENCY_RATES,
     ladderRates: parseLadder(read("--ladder-rates"), quick),
     ...(read("--nats-gogc") ? { natsGogc: positive("--nats-gogc", read("--nats-gogc") ?? "") } : {}),
-    skip: parseSkip(read("--skip") ?? ""),
+    skip: parseSkip(read("--skip") ?? "", read("--only") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),
   };
 }

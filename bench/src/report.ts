@@ -10,6 +10,7 @@ import { routersLines } from "./routers-report.js";
 import type { RoutersResult } from "./routers-run.js";
 import { scaleLines } from "./scale-report.js";
 import type { ScaleResult } from "./scale-run.js";
+import { type SoakResult, soakLines } from "./soak-report.js";
 import { ratio } from "./stats.js";
 import { stormLines } from "./storm-report.js";
 import type { StormResult } from "./storm-run.js";
@@ -64,6 +65,8 @@ export type BenchResults = {
   scale?: Part<ScaleResult>;
   /** `--storm-clients` of a killed connector reconnecting (absent before it existed). */
   storm?: Part<StormResult>;
+  /** Memory of every process over a long run under load; absent in results written before it existed. */
+  soak?: Part<SoakResult>;
   ceiling: {
     rawJetStreamMsgsPerSec: number | null;
     durableWritesPerMessage: number;
@@ -105,6 +108,7 @@ export type Parts = {
   scale?: Part<ScaleResult>;
   /** `--storm-clients` of a killed connector reconnecting (absent before it existed). */
   storm?: Part<StormResult>;
+  soak?: Part<SoakResult>;
 };
 
 /** Derives the ceiling, the ratios and the target verdicts from the measured parts. */
@@ -364,6 +368,7 @@ export function summaryTable(results: BenchResults): string {
     ...routersLines(ok(results.routers)),
     ...scaleLines(ok(results.scale)),
     ...stormLines(ok(results.storm)),
+    ...soakLines(ok(results.soak)),
     `1-minute load average (start → end of each part): ${loads.join(", ")}`,
     ...warning,
     `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,

@@ -92,15 +92,24 @@ export class Admission {
 
   /** Counts an open connection against `ip`; the returned function, called once it closes, lets it go. */
   hold(ip: string): () => void {
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.count(ip);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.perIp.set(ip, left);
-      else this.perIp.delete(ip);
+      this.release(ip);
     };
+  }
+
+  /** Counts an open connection against `ip`; `release(ip)` exactly once when it closes. */
+  count(ip: string): void {
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+  }
+
+  release(ip: string): void {
+    const left = (this.perIp.get(ip) ?? 1) - 1;
+    if (left > 0) this.perIp.set(ip, left);
+    else this.perIp.delete(ip);
   }
 
   /** Counts a refused token (metrics). */

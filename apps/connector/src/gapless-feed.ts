@@ -18,8 +18,12 @@ export type GaplessFeedOptions<T extends Positioned> = {
   onFirstPage?: (page: Page<T>) => void;
 };
 
-/** Live messages held while a catch-up runs; past this the catch-up simply replays them. */
-const MAX_BUFFERED_LIVE = 10_000;
+/**
+ * Live messages held while a catch-up runs; past this the catch-up simply replays them (one more page). At
+ * 10,000 a connector that fell behind (replays slow) held ~300 kB per connection in these buffers in the soak
+ * (bench/README.md); a bound this small costs a page now and then instead.
+ */
+export const MAX_BUFFERED_LIVE = 64;
 const REPLAY_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
 
 /**

@@ -1,8 +1,9 @@
 import type { AckedMessage, ReplayReply } from "@herald/protocol";
 import { createLogger } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
+import { MAX_BUFFERED_LIVE } from "./gapless-feed.js";
 import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
-import { Session, type SessionDeps } from "./session.js";
+import { ACKED_MEMORY_MS, Session, type SessionDeps } from "./session.js";
 
 /** A user's mailbox: seqs are global, so a user's own seqs have holes; `prev` links them. */
 function mailbox(seqs: number[]) {
@@ -105,6 +106,21 @@ describe("Session", () => {
     expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it("holds at most MAX_BUFFERED_LIVE live messages during a catch-up, and replays the rest in order", async () => {
+    const h = harness({ stored: [1], maxInflight: 1_000, page: 50 });
+    let release: () => void = () => {};
+    h.gate.hold = new Promise((resolve) => {
+      release = resolve;
+    });
+    h.session.start();
+    const more = Array.from({ length: MAX_BUFFERED_LIVE * 3 }, (_, i) => i + 2);
+    for (const seq of more) h.publish(seq);
+    h.gate.hold = undefined;
+    release();
+    for (let k = 0; k < 200 && h.sent.length < more.length + 1; k++) await h.settle();
+    expect(h.sent.map((m) => m.seq)).toEqual([1, ...more]);
+  });
+
   it("fills a gap when a live message is lost", async () => {
     const h = harness({ stored: [] });
     h.session.start();
@@ -162,6 +178,24 @@ describe("Session", () => {
     // m7..m10 are remembered; m6 and older were evicted, so acking them again reports them unknown.
     expect(h.session.ack(["m7", "m8", "m9", "m10"])).toEqual([]);
     expect(h.session.ack(["m6", "m1"])).toEqual(["m6", "m1"]);
+  });
+
+  it("forgets acked ids after ACKED_MEMORY_MS, and an emptied in-flight map, so a quiet connection holds neither", async () => {
+    const h = harness({ stored: [1, 2] });
+    h.session.start();
+    await h.settle();
+    expect(h.session.ack(["m1", "m2"])).toEqual([]);
+    expect(h.session.ack(["m1"])).toEqual([]);
+    h.session.resendOverdue(Date.now() + ACKED_MEMORY_MS + 1);
+    const held = h.session as unknown as { recentlyAcked?: unknown; inflight?: unknown };
+    expect(held.recentlyAcked).toBeUndefined();
+    expect(held.inflight).toBeUndefined();
+    expect(h.session.ack(["m1"])).toEqual(["m1"]);
+    // Delivery goes on after both were let go.
+    h.publish(3);
+    expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(h.session.inflightCount).toBe(1);
+    expect(h.session.ack(["m3"])).toEqual([]);
   });
 
   it("stops at the inflight window and catches up after acks", async () => {

@@ -11,6 +11,7 @@ import {
 } from "@herald/service-kit";
 import { GaplessFeed, type GaplessFeedOptions, type Page } from "./gapless-feed.js";
 import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
+import { RecentIds } from "./recent-ids.js";
 
 /** What every session of a connector shares: the per-user parts take the session's user and device. */
 export type SessionDeps = {
@@ -32,6 +33,12 @@ export type SessionDeps = {
   onDelivered?: (count: number, resent: boolean) => void;
 };
 
+/**
+ * How long an acked id is remembered: a repeated ack comes within a round trip of the first (a resend that
+ * crossed it); a copy stored again later is delivered again, which `id` lets the client drop.
+ */
+export const ACKED_MEMORY_MS = 10_000;
+
 /** `span`: the delivery's span (tracing on, traced messages), open from the socket write to the stored ack. */
 type Inflight = {
   seq: number;
@@ -51,11 +58,12 @@ type Inflight = {
  */
 export class Session implements GaplessFeedOptions<Delivery> {
   private inflight: Map<string, Inflight> | undefined;
-  /** Ids acked on this connection lately (so a repeated ack is not "unknown"); `ackedRing` evicts oldest. */
-  private recentlyAcked: Set<string> | undefined;
-  /** Grows to 2 × `maxInflight` as acks come: preallocated, it cost every idle connection 16 kB. */
-  private readonly ackedRing: string[] = [];
-  private ackedNext = 0;
+  /**
+   * Ids acked on this connection lately, so a repeated ack is not "unknown" and a copy stored again counts as
+   * acked: at most 2 × `maxInflight`, for `ACKED_MEMORY_MS`. Kept for the whole connection, it grew to ~160 kB
+   * on a connection that had received 2,000 messages; dropped when empty, an idle connection holds none.
+   */
+  private recentlyAcked: RecentIds | undefined;
   private readonly feed: GaplessFeed<Delivery>;
   private following = false;
   private closed = false;
@@ -169,8 +177,12 @@ export class Session implements GaplessFeedOptions<Delivery> {
     );
   }
 
-  /** Sends again whatever has waited longer than the ack timeout. */
+  /** Sends again whatever has waited longer than the ack timeout; lets go of what is no longer needed. */
   resendOverdue(now: number): void {
+    this.recentlyAcked?.prune(now);
+    if (this.recentlyAcked?.size === 0) this.recentlyAcked = undefined;
+    // An emptied Map keeps its grown table: made again by the next delivery instead.
+    if (this.inflight?.size === 0) this.inflight = undefined;
     let resent = 0;
     if (!this.inflight) return;
     for (const entry of this.inflight.values()) {
@@ -222,19 +234,9 @@ export class Session implements GaplessFeedOptions<Delivery> {
     });
   }
 
-  // A ring, not "delete the Set's first entry": that walks every deleted slot before the first live one.
   private rememberAcked(id: string): void {
-    this.recentlyAcked ??= new Set();
-    const capacity = Math.max(1, this.deps.maxInflight * 2);
-    if (this.ackedRing.length < capacity) {
-      this.ackedRing.push(id);
-    } else {
-      const evicted = this.ackedRing[this.ackedNext];
-      if (evicted !== undefined) this.recentlyAcked.delete(evicted);
-      this.ackedRing[this.ackedNext] = id;
-      this.ackedNext = (this.ackedNext + 1) % capacity;
-    }
-    this.recentlyAcked.add(id);
+    this.recentlyAcked ??= new RecentIds(Math.max(1, this.deps.maxInflight * 2), ACKED_MEMORY_MS);
+    this.recentlyAcked.add(id, Date.now());
   }
 }
 

@@ -73,8 +73,12 @@ describe("1. image digests are per component", () => {
   });
 });
 
-// Measured memory (bench/results; README: connector RSS 36-45 kB per connection, presence 962 bytes). The bench
-// files are read when present so that a new measurement that grows past the chart's sizing fails here.
+/** The connector's RSS per connection the chart's values are sized with (the formula beside them). */
+const CONNECTOR_BYTES_PER_CONNECTION = 50_000;
+
+// Measured memory (bench/results; README: the connector's RSS per connection at 10,000 connections while each
+// receives one message per second, presence 962 bytes). The bench files are read when present so that a new
+// measurement that grows past the chart's sizing fails here.
 function measured(): {
   connectorIdle: number;
   perConnection: number;
@@ -85,11 +89,15 @@ function measured(): {
     const file = join(repoRoot, "bench", "results", name);
     return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
   };
-  const herald = read("latest.json")?.herald?.memory;
+  const connector = read("idle-latest.json")?.idle?.herald;
   const presenceMemory = read("presence-latest.json")?.results?.memory;
   return {
-    connectorIdle: Math.max(100 * 2 ** 20, herald?.rssBeforeBytes ?? 0),
-    perConnection: Math.max(45_000, herald?.perConnectionBytes ?? 0),
+    connectorIdle: Math.max(100 * 2 ** 20, connector?.rssBeforeBytes ?? 0),
+    perConnection: Math.max(
+      CONNECTOR_BYTES_PER_CONNECTION,
+      connector?.perConnectionBytes ?? 0,
+      connector?.active?.perConnectionBytes ?? 0,
+    ),
     presenceIdle: Math.max(80 * 2 ** 20, presenceMemory?.rssEmptyBytes ?? 0),
     presencePer: Math.max(1024, presenceMemory?.rssBytesPerConnection ?? 0),
   };
@@ -153,7 +161,7 @@ describe("2. autoscaling and sizing follow how the services scale", () => {
 
   it("documents the formula next to the values", () => {
     const text = readFileSync(join(chartDir, "values.yaml"), "utf8");
-    expect(text).toMatch(/request = 100Mi \+ connections per pod x 45 kB/);
+    expect(text).toMatch(/request = 100Mi \+ connections per pod x 50 kB/);
     expect(text).toMatch(/limit = 80Mi \+ total connections x 1 KiB/);
   });
 });

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { parseOptions } from "./options.js";
+import {
+  renderSoakChart,
+  type SoakResult,
+  type SoakSample,
+  slope,
+  soakLines,
+  soakTrends,
+} from "./soak-report.js";
+
+const MiB = 2 ** 20;
+
+/** Samples every 10 s for `minutes`: `grow(name, minute)` gives RSS. */
+function samples(minutes: number, grow: (name: string, minute: number) => number): SoakSample[] {
+  return Array.from({ length: minutes * 6 + 1 }, (_, k) => {
+    const atSec = k * 10;
+    const rss = { connector: grow("connector", atSec / 60), router: grow("router", atSec / 60) };
+    return { atSec, rss, heapUsed: { connector: rss.connector / 4 } };
+  });
+}
+
+describe("the soak part", () => {
+  it("fits a least-squares slope", () => {
+    expect(
+      slope([
+        [0, 1],
+        [1, 3],
+        [2, 5],
+      ]),
+    ).toBe(2);
+    expect(slope([[1, 1]])).toBe(0);
+    expect(
+      slope([
+        [1, 1],
+        [1, 5],
+      ]),
+    ).toBe(0);
+  });
+
+  it("takes the trend from the second half: a warm-up that levels off is flat, steady growth is not", () => {
+    const trends = soakTrends(
+      samples(60, (name, minute) =>
+        name === "connector" ? 100 * MiB + Math.min(minute, 20) * MiB : 100 * MiB + minute * 200_000,
+      ),
+    );
+    expect(trends.connector).toMatchObject({
+      rssStartBytes: 100 * MiB,
+      rssEndBytes: 120 * MiB,
+      rssSlopeBytesPerMin: 0,
+      heapSlopeBytesPerMin: 0,
+      flat: true,
+    });
+    // 200 kB a minute is 12 MB an hour: over 5 % of ~112 MB.
+    expect(trends.router).toMatchObject({ rssSlopeBytesPerMin: 200_000, heapStartBytes: null, flat: false });
+    expect(soakTrends([])).toEqual({});
+  });
+
+  it("reports what was lost and each process's trend, as lines and a chart", () => {
+    const all = samples(4, () => 50 * MiB);
+    const soak: SoakResult = {
+      connections: 2_000,
+      rate: 1_000,
+      minutes: 4,
+      published: 240_000,
+      publishErrors: 0,
+      delivered: 240_000,
+      duplicates: 3,
+      receipted: 240_000,
+      lost: 0,
+      closedEarly: 0,
+      samples: all,
+      trends: soakTrends(all),
+      loadAverage: [1, 2],
+    };
+    const lines = soakLines(soak).join("\n");
+    expect(lines).toContain("240000 published, 240000 delivered, 240000 receipted, lost 0");
+    expect(lines).toContain("connector 50.0 → 50.0 MiB (0 B/min, flat)");
+    expect(soakLines(undefined)).toEqual([]);
+    const svg = renderSoakChart(soak, "t");
+    expect(svg).toContain("<polyline");
+    expect(svg).toContain("router: 0 B/min");
+    expect(svg).not.toMatch(/NaN|undefined/);
+  });
+
+  it("runs an hour at 1,000 msg/s over 2,000 connections by default, 2 minutes with --quick", () => {
+    expect(parseOptions([], {}, "/b")).toMatchObject({
+      soakConnections: 2_000,
+      soakRate: 1_000,
+      soakMinutes: 60,
+    });
+    expect(parseOptions(["--quick"], {}, "/b").soakMinutes).toBe(2);
+    expect(parseOptions(["--soak-minutes", "5", "--skip", "soak"], {}, "/b")).toMatchObject({
+      soakMinutes: 5,
+      skip: ["soak"],
+    });
+  });
+});
