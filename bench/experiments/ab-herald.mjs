@@ -3,7 +3,7 @@
 // shared machine lands on both. Prints per round: sustained msg/s and CPU µs per message, durable writes per
 // message, p50/p99 at the latency rate, and CPU µs per message at that rate (per process and in all).
 //   node bench/experiments/ab-herald.mjs <dirA> <dirB> [rounds=2] [-- extra bench flags]
-// Each round: `node bench/dist/main.js --quick --skip nats,tracing,compression,ws,sio,idle --latency-seconds 10`.
+// Each round: `node bench/dist/main.js --quick --only herald --latency-seconds 10`.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ const extra = sep < 0 ? [] : process.argv.slice(sep + 1);
 const [a, b, roundsArg] = args;
 if (!a || !b) throw new Error("usage: ab-herald.mjs <dirA> <dirB> [rounds] [-- bench flags]");
 const rounds = Number(roundsArg ?? 2);
-const flags = ["--quick", "--skip", "nats,tracing,compression,ws,sio,idle", "--latency-seconds", "10"];
+const flags = ["--quick", "--only", "herald", "--latency-seconds", "10"];
 flags.push("--quiet-wait-seconds", "5", ...extra);
 
 const services = ["nats-server", "connector", "persistence", "router", "presence"];

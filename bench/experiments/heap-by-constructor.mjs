@@ -1,7 +1,7 @@
 // What each connection holds on the JS heap: the self size and count of every constructor (or closure, or
 // internal kind) in a heap snapshot taken with N connections, minus one taken with none, divided by N.
 //
-//   BENCH_IDLE_HEAP_DIR=/tmp/heap pnpm bench --quick --skip nats,herald,tracing,ws,sio --out /tmp/idle
+//   BENCH_IDLE_HEAP_DIR=/tmp/heap pnpm bench --quick --only idle --out /tmp/idle
 //   node bench/experiments/heap-by-constructor.mjs /tmp/heap/<before>.heapsnapshot /tmp/heap/<after>.heapsnapshot 2000
 //
 // Self sizes, not retained sizes: what each object itself takes, so the rows add up to the heap's growth.

@@ -115,6 +115,6 @@ describe("the idle memory part", () => {
     expect(parseOptions([], {}, "/b").idleConnections).toBe(10_000);
     expect(parseOptions(["--quick"], {}, "/b").idleConnections).toBe(2_000);
     expect(parseOptions(["--idle-connections", "500"], {}, "/b").idleConnections).toBe(500);
-    expect(parseOptions(["--skip", "idle"], {}, "/b").skip).toEqual(["idle"]);
+    expect(parseOptions(["--skip", "idle"], {}, "/b").skip).toContain("idle");
   });
 });
