@@ -24,10 +24,10 @@ import { renderRoutersChart } from "./routers-report.js";
 import { runRouters } from "./routers-run.js";
 import { renderScaleChart } from "./scale-report.js";
 import { runScale } from "./scale-run.js";
-import { renderStormChart } from "./storm-report.js";
-import { runStorm } from "./storm-run.js";
 import { renderSoakChart } from "./soak-report.js";
 import { runSoak } from "./soak-run.js";
+import { renderStormChart } from "./storm-report.js";
+import { runStorm } from "./storm-run.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 

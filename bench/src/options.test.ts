@@ -55,7 +55,13 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--users", "0"], {}, "/b")).toThrow(/positive integer/);
     expect(() => parseOptions(["--users"], {}, "/b")).toThrow(/needs a value/);
     expect(() => parseOptions(["--skip", "kafka"], {}, "/b")).toThrow(/--skip/);
-    expect(parseOptions(["--skip", "ws,sio"], {}, "/b").skip).toEqual(["ws", "sio", "scale", "storm", "soak"]);
+    expect(parseOptions(["--skip", "ws,sio"], {}, "/b").skip).toEqual([
+      "ws",
+      "sio",
+      "scale",
+      "storm",
+      "soak",
+    ]);
     expect(() => parseOptions(["--latency-client", "go"], {}, "/b")).toThrow(/--latency-client/);
   });
 
