@@ -5,20 +5,13 @@
 // "emitter", which the cluster adapter accepts from outside the cluster), with the adapter's default trim.
 import { inspect } from "node:util";
 import { createClient } from "redis";
-import { sleep } from "./clock.js";
+import { emitLoops, type PacedParams, type SaturateParams } from "./emit-loops.js";
 import { dataMaker } from "./frames.js";
-import { paced } from "./pacing.js";
 import { serveRpc } from "./worker.js";
 
 export type SioEmitterStartParams = { redisUrl: string; streamName: string };
-export type SioEmitterSendParams = { phase: number; messages: number; payloadBytes: number; users: string[] };
-export type SioEmitterPacedParams = {
-  phase: number;
-  rate: number;
-  durationMs: number;
-  payloadBytes: number;
-  users: string[];
-};
+export type SioEmitterSendParams = SaturateParams;
+export type SioEmitterPacedParams = PacedParams;
 
 /** The cluster adapter's constants (socket.io-adapter 2.5): the emitter's uid, BROADCAST, an EVENT packet. */
 const EMITTER_UID = "emitter";
@@ -68,21 +61,7 @@ serveRpc(
     },
     /** XADDs that failed so far. */
     errors: () => errors,
-    saturate: async (params) => {
-      const { phase, messages, payloadBytes, users } = params as SioEmitterSendParams;
-      const emit = emitterFor(payloadBytes, users);
-      for (let i = 0; i < messages; i++) {
-        emit(phase, i);
-        if (i % 500 === 499) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      await sleep(0);
-      return messages;
-    },
-    paced: async (params) => {
-      const { phase, rate, durationMs, payloadBytes, users } = params as SioEmitterPacedParams;
-      const emit = emitterFor(payloadBytes, users);
-      return paced(rate, durationMs, (i) => emit(phase, i));
-    },
+    ...emitLoops(emitterFor),
   },
   () => {
     void redis?.quit().catch(() => undefined);

@@ -7,20 +7,13 @@ import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
-import { sleep } from "./clock.js";
+import { emitLoops, type PacedParams, type SaturateParams } from "./emit-loops.js";
 import { dataMaker } from "./frames.js";
-import { paced } from "./pacing.js";
 import { serveRpc } from "./worker.js";
 
 export type SioListenParams = { redisUrl: string; streamName: string };
-export type SioSendParams = { phase: number; messages: number; payloadBytes: number; users: string[] };
-export type SioPacedParams = {
-  phase: number;
-  rate: number;
-  durationMs: number;
-  payloadBytes: number;
-  users: string[];
-};
+export type SioSendParams = SaturateParams;
+export type SioPacedParams = PacedParams;
 
 let io: Server | undefined;
 let redis: ReturnType<typeof createClient> | undefined;
@@ -69,21 +62,7 @@ serveRpc(
     },
     connections: () => io?.engine.clientsCount ?? 0,
     errors: () => errors,
-    saturate: async (params) => {
-      const { phase, messages, payloadBytes, users } = params as SioSendParams;
-      const emit = emitterFor(payloadBytes, users);
-      for (let i = 0; i < messages; i++) {
-        emit(phase, i);
-        if (i % 500 === 499) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      await sleep(0);
-      return messages;
-    },
-    paced: async (params) => {
-      const { phase, rate, durationMs, payloadBytes, users } = params as SioPacedParams;
-      const emit = emitterFor(payloadBytes, users);
-      return paced(rate, durationMs, (i) => emit(phase, i));
-    },
+    ...emitLoops(emitterFor),
     cleanup: async () => {
       if (redis && streamName) await redis.del(streamName);
       return true;
