@@ -40,6 +40,8 @@ const BEFORE_KILL_MS = 5_000;
 const AFTER_KILL_MS = 25_000;
 /** The storm gets this long to settle before the part gives up on stragglers. */
 const RECONNECT_DEADLINE_MS = 90_000;
+/** After that, this long for the backlog to arrive: what is still missing then is counted lost. */
+const CATCH_UP_DEADLINE_MS = 150_000;
 
 /** Env of the storm's connectors (`BENCH_STORM_CONNECTOR_ENV` as JSON, to compare settings). */
 function connectorEnv(): Record<string, string> {
@@ -206,7 +208,8 @@ export async function runStorm(
     // Deliveries of the last messages: until each acked one arrived (or a deadline).
     const acked = () => publisher.published.acked.reduce((a, b) => a + b, 0);
     let reports = await pool.report(killUs);
-    const deadline = nowUs() + 30_000_000;
+    const deadline = nowUs() + CATCH_UP_DEADLINE_MS * 1_000;
+    let logged = 0;
     let analysis = analyseStorm(
       killUs,
       publisher.published,
@@ -220,6 +223,11 @@ export async function runStorm(
         publisher.published,
         reports.flatMap((r) => r.clients),
       );
+      const sinceKill = Math.floor((nowUs() - killUs) / 1e7) * 10;
+      if (sinceKill > logged) {
+        logged = sinceKill;
+        log(`storm: ${sinceKill} s after the kill, ${analysis.lost} messages not delivered yet`);
+      }
     }
     const refusals = refusalsOf(metricsBefore, await survivorMetrics(survivors));
     log(
