@@ -4,7 +4,7 @@ import type { Registry } from "./registry.js";
 export type PresenceMetrics = ReturnType<typeof createPresenceMetrics>;
 
 /** Gauges read the registry at scrape time, so the hot path only bumps counters. */
-export function createPresenceMetrics(metrics: MetricsRegistry, registry: Registry, isLeader: () => boolean) {
+function registerPresenceGauges(metrics: MetricsRegistry, registry: Registry, isLeader: () => boolean): void {
   const registers = [metrics];
   new Gauge({
     name: "herald_presence_users",
@@ -38,6 +38,11 @@ export function createPresenceMetrics(metrics: MetricsRegistry, registry: Regist
       this.set(isLeader() ? 1 : 0);
     },
   });
+}
+
+export function createPresenceMetrics(metrics: MetricsRegistry, registry: Registry, isLeader: () => boolean) {
+  registerPresenceGauges(metrics, registry, isLeader);
+  const registers = [metrics];
   return {
     events: new Counter({
       name: "herald_presence_events_total",
