@@ -58,13 +58,24 @@ export function pastGap(state: CursorState, gap: Gap, now: number): CursorState 
   });
 }
 
-/** Direct gets on the mailbox stream (served by any replica) and its info for the last sequence. */
+/**
+ * Direct gets on the mailbox stream (served by any replica) and its info for the last sequence. Every connect
+ * asks for the first stored message, the same answer for all: pages asking while one lookup is out share it
+ * (it may predate a page by one round trip, as any read before the page's own reads does).
+ */
 export function mailboxLookups(jsm: JetStreamManager, s: Subjects): MailboxLookups {
   const stream = s.streams.mailbox;
+  let first: Promise<{ seq: number; time: number } | undefined> | undefined;
+  const lookUpFirst = async () => {
+    const stored = await jsm.direct.getMessage(stream, { seq: 1, next_by_subj: s.mailboxAll });
+    return stored ? { seq: stored.seq, time: stored.time.getTime() } : undefined;
+  };
   return {
-    firstStored: async () => {
-      const stored = await jsm.direct.getMessage(stream, { seq: 1, next_by_subj: s.mailboxAll });
-      return stored ? { seq: stored.seq, time: stored.time.getTime() } : undefined;
+    firstStored: () => {
+      first ??= lookUpFirst().finally(() => {
+        first = undefined;
+      });
+      return first;
     },
     lastSeq: async () => (await jsm.streams.info(stream)).state.last_seq,
     nextOwnAfter: async (subject, seq) =>

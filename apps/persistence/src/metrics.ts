@@ -18,6 +18,11 @@ export function createPersistenceMetrics(registry: Registry) {
       help: "Replay pages served",
       registers: [registry],
     }),
+    staleReplays: new Counter({
+      name: "herald_persistence_replay_requests_dropped_total",
+      help: "Replay requests dropped unanswered after waiting longer than the asker's retry (it asked again)",
+      registers: [registry],
+    }),
     unsendable: new Counter({
       name: "herald_persistence_unsendable_messages_total",
       help: "Stored messages passed over in replay because no reply can carry them (too big or too deep)",

@@ -1,5 +1,12 @@
-import { payloadBudget, type Subjects } from "@herald/protocol";
-import { type HandlerGuard, type Logger, maxPayload, type Nats, serveJson } from "@herald/service-kit";
+import { payloadBudget, REPLAY_PACING, type Subjects } from "@herald/protocol";
+import {
+  apiLoad,
+  type HandlerGuard,
+  type Logger,
+  maxPayload,
+  type Nats,
+  serveJson,
+} from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { channelReplayPage } from "./channel-replay.js";
@@ -56,16 +63,34 @@ export function serveQueries({
     lookups: mailboxLookups(reads, s),
     notice: gapNotice(nats.nc, s, metrics.gaps, logger),
   };
-  const deps = { jsm: reads, s, store, limits, deadLetter, gaps };
+  const deps = { jsm: reads, s, store, limits, deadLetter, gaps, readTimeoutMs: READ_TIMEOUT_MS };
   const channelDeps = { jsm: reads, s, groups: config.HERALD_CHANNEL_RETENTION, limits };
+  // One limit for both replay APIs: they share the reads, and a storm asks for both.
+  const load = apiLoad({
+    concurrency: REPLAY_PACING.concurrency,
+    staleAfterMs: REPLAY_PACING.retryAfterMs,
+    onStale: () => metrics.staleReplays.inc(),
+  });
   return [
-    serveJson(nats.nc, s.replay, "persistence", guard, (request) => {
-      metrics.replays.inc();
-      return replayPage(deps, request);
-    }),
+    serveJson(
+      nats.nc,
+      s.replay,
+      "persistence",
+      guard,
+      (request) => {
+        metrics.replays.inc();
+        return replayPage(deps, request);
+      },
+      load,
+    ),
     serveJson(nats.nc, s.cursorGet, "persistence", guard, (request) => getCursors(deps, request)),
-    serveJson(nats.nc, s.channelReplay, "persistence", guard, (request) =>
-      channelReplayPage(channelDeps, request),
+    serveJson(
+      nats.nc,
+      s.channelReplay,
+      "persistence",
+      guard,
+      (request) => channelReplayPage(channelDeps, request),
+      load,
     ),
   ];
 }

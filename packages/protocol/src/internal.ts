@@ -63,6 +63,20 @@ export const replayRequestSchema = z.object({
 });
 export type ReplayRequest = z.input<typeof replayRequestSchema>;
 
+/**
+ * The replay APIs' pacing, shared by both ends. A page takes milliseconds: an asker with no reply after
+ * `retryAfterMs` sends the request again (the first most likely went to a replica or NATS node as it died),
+ * and persistence drops a request that waited in its queue longer than that, since its asker has re-sent it.
+ * An asker has at most `inFlight` requests out at once, so a storm of reconnecting sessions queues at the
+ * connector rather than timing out at persistence; persistence works on `concurrency` pages at once.
+ */
+export const REPLAY_PACING = {
+  timeoutMs: 10_000,
+  retryAfterMs: 1_500,
+  inFlight: 32,
+  concurrency: 64,
+} as const;
+
 export const replayMessageSchema = z.object({
   id: z.string(),
   seq: z.number(),

@@ -2,6 +2,7 @@ export * from "./admin-server.js";
 export * from "./backoff.js";
 export * from "./config.js";
 export * from "./consumer.js";
+export * from "./direct-batch.js";
 export * from "./guard.js";
 export * from "./js-errors.js";
 export * from "./js-publisher.js";

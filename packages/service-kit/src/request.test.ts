@@ -5,7 +5,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createHandlerGuard } from "./guard.js";
-import { serveJson } from "./json-api.js";
+import { apiLoad, serveJson } from "./json-api.js";
 import { createLogger } from "./logger.js";
 import { ApiRefusedError, requestJson } from "./request.js";
 
@@ -87,9 +87,74 @@ describe("requestJson", () => {
       throw new HeraldError(ErrorCode.InvalidRequest, "no");
     });
     await expect(
-      requestJson(nc, "req.refuse", {}, sumSchema, { timeoutMs: 2_000, retryAfterMs: 100 }),
+      requestJson(nc, "req.refuse", {}, sumSchema, { timeoutMs: 5_000, retryAfterMs: 1_000 }),
     ).rejects.toBeInstanceOf(ApiRefusedError);
     expect(asked).toBe(1);
+    sub.unsubscribe();
+  });
+});
+
+describe("serveJson with a load limit", () => {
+  it("works on at most `concurrency` requests at once, across every API sharing the limit", async () => {
+    let running = 0;
+    let most = 0;
+    const gates: (() => void)[] = [];
+    const slow = async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      running--;
+      return { sum: 1 };
+    };
+    const load = apiLoad({ concurrency: 3, staleAfterMs: 60_000, onStale: () => {} });
+    const subs = [
+      serveJson(nc, "req.load.a", "q", guard(), slow, load),
+      serveJson(nc, "req.load.b", "q", guard(), slow, load),
+    ];
+    const replies = Array.from({ length: 10 }, (_, i) =>
+      requestJson(nc, i % 2 ? "req.load.a" : "req.load.b", {}, sumSchema, { timeoutMs: 10_000 }),
+    );
+    // Release one at a time as they start: never more than three are in the handler.
+    for (let released = 0; released < 10; ) {
+      await expect.poll(() => gates.length, { timeout: 5_000 }).toBeGreaterThan(0);
+      gates.shift()?.();
+      released++;
+    }
+    await expect(Promise.all(replies)).resolves.toHaveLength(10);
+    expect(most).toBe(3);
+    for (const sub of subs) sub.unsubscribe();
+  });
+
+  it("drops unanswered a request that waited past `staleAfterMs`; its asker's retry is answered", async () => {
+    let stale = 0;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let handled = 0;
+    const load = apiLoad({ concurrency: 1, staleAfterMs: 1_000, onStale: () => stale++ });
+    const sub = serveJson(
+      nc,
+      "req.stale",
+      "q",
+      guard(),
+      async (request) => {
+        handled++;
+        if ((request as { hold?: boolean }).hold) await held;
+        return { sum: handled };
+      },
+      load,
+    );
+    // One request holds the only slot; the next waits in the queue past staleAfterMs.
+    const holder = requestJson(nc, "req.stale", { hold: true }, sumSchema, { timeoutMs: 10_000 });
+    const waiting = requestJson(nc, "req.stale", {}, sumSchema, { timeoutMs: 10_000, retryAfterMs: 1_500 });
+    await expect.poll(() => handled, { timeout: 5_000 }).toBe(1);
+    setTimeout(release, 1_200);
+    // The first send waited ~1.2 s (> 1 s) when the slot freed: dropped; the retry at 1.5 s finds it free.
+    await expect(waiting).resolves.toEqual({ sum: 2 });
+    await expect(holder).resolves.toEqual({ sum: 1 });
+    expect(stale).toBe(1);
+    expect(handled).toBe(2);
     sub.unsubscribe();
   });
 });
