@@ -24,6 +24,8 @@ export type StormResult = {
   messages: { published: number; acked: number; publishErrors: number; duplicatesSeenByApp: number };
   /** Upgrades the survivors refused during the storm, by reason (their metrics). */
   refusals: Record<string, number>;
+  /** Replay pages persistence served after the kill, and how many failed (more pages than clients: retries). */
+  replay: { pages: number; errors: number };
   /** Why the clients' connections ended after the kill (close code and reason), the commonest first. */
   endings: Record<string, number>;
   presence: { users: number; connections: number; exact: boolean; secondsAfterKill: number | null };
@@ -151,6 +153,18 @@ function refusalsOf(before: Record<string, number>, after: Record<string, number
   return out;
 }
 
+/** Replay pages persistence served (and failed) between two scrapes: more pages than clients means retries. */
+function replayLoad(before: Record<string, number>, after: Record<string, number>) {
+  const delta = (match: (key: string) => boolean) =>
+    Object.entries(after)
+      .filter(([key]) => match(key))
+      .reduce((sum, [key, value]) => sum + value - (before[key] ?? 0), 0);
+  return {
+    pages: delta((key) => key.startsWith("herald_persistence_replay_pages_total")),
+    errors: delta((key) => key.startsWith("herald_handler_errors_total") && key.includes("replay")),
+  };
+}
+
 async function survivorMetrics(survivors: Service[]): Promise<Record<string, number>> {
   const sum: Record<string, number> = {};
   for (const metrics of await Promise.all(survivors.map((s) => scrapeHeraldMetrics(s.adminUrl))))
@@ -171,10 +185,12 @@ export async function runStorm(
   const count = o.stormClients;
   const loadStart = loadAverage1m();
   const env = connectorEnv();
+  // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only (the victim writes none).
+  const nodeOptions = process.env.BENCH_SERVICE_NODE_OPTIONS;
   const stack = await startStack({
     nats,
     replicas: CONNECTORS,
-    env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    env: { HERALD_PREFIX: DEFAULT_PREFIX, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
     envFor: { connector: env },
     serviceOptions: { startTimeoutMs: 90_000 },
     readyTimeoutMs: 90_000,
@@ -197,6 +213,7 @@ export async function runStorm(
     const publisher = startPublisher(nc, users, o.stormRate, BEFORE_KILL_MS + AFTER_KILL_MS, runId);
     await sleep(BEFORE_KILL_MS);
     const metricsBefore = await survivorMetrics(survivors);
+    const persistenceBefore = await survivorMetrics(stack.persistence);
     const killUs = nowUs();
     await victim.kill();
     log("storm: victim killed");
@@ -230,6 +247,8 @@ export async function runStorm(
       }
     }
     const refusals = refusalsOf(metricsBefore, await survivorMetrics(survivors));
+    const replay = replayLoad(persistenceBefore, await survivorMetrics(stack.persistence));
+    log(`storm: persistence served ${replay.pages} replay pages after the kill, ${replay.errors} failed`);
     log(
       `storm: all reconnected after ${analysis.allReconnectedMs ?? "-"} ms, caught up after ${analysis.allCaughtUpMs ?? "-"} ms, lost ${analysis.lost}, refusals ${JSON.stringify(refusals)}`,
     );
@@ -255,6 +274,7 @@ export async function runStorm(
         duplicatesSeenByApp: reports.reduce((sum, r) => sum + r.duplicates, 0),
       },
       refusals,
+      replay,
       endings: topEndings(reports),
       presence: presenceAfterKill,
       limits: { connectorEnv: env, sdk: "HeraldClient defaults (full jitter, 500 ms initial, 30 s max)" },

@@ -106,15 +106,16 @@ export function createVerifier(options: AuthOptions): Verifier {
   };
 }
 
-/** The HS256 key resolver: the token's `kid` picks from `secrets`; a token without one uses `secret`. */
-function hmacKeys(options: AuthOptions): ((header: JWTHeaderParameters) => Uint8Array) | undefined {
-  const encoder = new TextEncoder();
-  const byKid = new Map(
-    [...(options.secrets ?? new Map<string, string>())].map(([k, v]) => [k, encoder.encode(v)]),
-  );
-  const fallback = options.secret ? encoder.encode(options.secret) : undefined;
+/**
+ * The HS256 key resolver: the token's `kid` picks from `secrets`; a token without one uses `secret`. Each
+ * secret is imported as a WebCrypto key once: given raw bytes, jose imports them again for every token, which
+ * doubled the CPU of a verify (a reconnect storm verifies thousands a second).
+ */
+function hmacKeys(options: AuthOptions): ((header: JWTHeaderParameters) => Promise<CryptoKey>) | undefined {
+  const byKid = new Map([...(options.secrets ?? new Map<string, string>())].map(([k, v]) => [k, hmacKey(v)]));
+  const fallback = options.secret ? hmacKey(options.secret) : undefined;
   if (byKid.size === 0 && !fallback) return undefined;
-  return (header) => {
+  return async (header) => {
     const key = header.kid === undefined ? fallback : byKid.get(header.kid);
     if (key) return key;
     throw new AuthError(
@@ -122,6 +123,11 @@ function hmacKeys(options: AuthOptions): ((header: JWTHeaderParameters) => Uint8
       header.kid === undefined ? "invalid token: a kid header is required" : "invalid token: unknown kid",
     );
   };
+}
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  const raw = new TextEncoder().encode(secret);
+  return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
 }
 
 function checkKind(header: JWTHeaderParameters, payload: JWTPayload, kind: TokenKind): void {
