@@ -21,7 +21,11 @@ afterAll(async () => {
 describe("PersistenceClient", () => {
   it("has at most REPLAY_PACING.inFlight replay requests out; the rest wait at the connector", async () => {
     const held: Msg[] = [];
-    const sub = nc.subscribe(s.replay, { callback: (_err, msg) => held.push(msg) });
+    const sub = nc.subscribe(s.replay, {
+      callback: (_err, msg) => {
+        held.push(msg);
+      },
+    });
     const client = new PersistenceClient(nc, s);
     const total = REPLAY_PACING.inFlight * 3;
     const pages = Array.from({ length: total }, (_, i) => client.replay(`u${i}`, "d", undefined, 10));
