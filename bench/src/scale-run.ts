@@ -119,6 +119,7 @@ async function deliver(
   users: string[],
   pool: ReturnType<typeof startIdlePool>,
   runId: string,
+  log: (line: string) => void,
 ) {
   const s = subjects(DEFAULT_PREFIX);
   const js = jetstream(nc);
@@ -141,9 +142,17 @@ async function deliver(
   const targetedPublishSeconds = Math.round((nowUs() - start) / 1e4) / 100;
   const deadlineMs = 60_000 + users.length; // a minute plus 1 ms per user
   let received = sumReceived(await pool.received());
+  let logged = 0;
   while (received.both < users.length && (nowUs() - start) / 1000 < deadlineMs) {
     await sleep(500);
     received = sumReceived(await pool.received());
+    const seconds = Math.floor((nowUs() - start) / 1e7) * 10;
+    if (seconds > logged) {
+      logged = seconds;
+      log(
+        `scale: ${seconds} s after publishing began, ${users.length - received.both} clients miss a message`,
+      );
+    }
   }
   const done = received.both === users.length;
   return {
@@ -208,7 +217,7 @@ export async function runScale(
     log(`scale: presence ${presence.users} users, ${presence.connections} connections`);
     const presenceBeats = await beatBytes(nc);
     log(`scale: presence beats ${presenceBeats.reports} reports, ${presenceBeats.bytesPerReport} B each`);
-    const delivery = await deliver(nc, users, pool, runId);
+    const delivery = await deliver(nc, users, pool, runId, log);
     log(`scale: delivered in ${delivery.allReceivedSeconds ?? "-"} s, lost ${delivery.lost}`);
     const closed = await pool.closedEarly();
     if (closed > 0) log(`scale: ${closed} connections were closed by a connector`);
