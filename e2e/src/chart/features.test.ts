@@ -405,7 +405,9 @@ describe("optional objects", () => {
     expect(alert("HeraldDeadLetters")?.expr).toMatch(/^sum by \(reason\)/);
     expect(alert("HeraldDeadLetters")?.annotations.summary).toContain("$labels.reason");
     expect(alert("HeraldRoutingSlow")?.expr).toContain("herald_router_routing_duration_seconds_bucket");
-    expect(alert("HeraldReplayOverloaded")?.expr).toContain("herald_persistence_replay_requests_dropped_total");
+    expect(alert("HeraldReplayOverloaded")?.expr).toContain(
+      "herald_persistence_replay_requests_dropped_total",
+    );
   });
 });
 
