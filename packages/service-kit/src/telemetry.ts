@@ -17,6 +17,20 @@ export function startTelemetry(serviceName: string): NodeSDK {
   env.OTEL_PROPAGATORS ??= "tracecontext";
   const sdk = new NodeSDK({ instrumentations: [] });
   sdk.start();
-  markTracingEnabled(() => sdk.shutdown(), new core.W3CTraceContextPropagator());
+  markTracingEnabled(() => sdk.shutdown(), {
+    w3c: new core.W3CTraceContextPropagator(),
+    headersW3c: onlyTraceContext(env.OTEL_PROPAGATORS),
+  });
   return sdk;
+}
+
+/** True when `OTEL_PROPAGATORS` names W3C trace context and nothing else (as the SDK splits the list). */
+export function onlyTraceContext(propagators: string): boolean {
+  const names = new Set(
+    propagators
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
+  return names.size === 1 && names.has("tracecontext");
 }
