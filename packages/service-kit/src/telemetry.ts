@@ -1,4 +1,5 @@
 import { core, NodeSDK } from "@opentelemetry/sdk-node";
+import { OtlpProtobufSpanExporter, otlpProtobufRequested } from "./otlp-exporter.js";
 import { markTracingEnabled } from "./tracing.js";
 
 /**
@@ -15,7 +16,10 @@ export function startTelemetry(serviceName: string): NodeSDK {
   env.OTEL_LOGS_EXPORTER ??= "none";
   // Herald never forwards a publisher's baggage, so the default baggage propagator would only cost time.
   env.OTEL_PROPAGATORS ??= "tracecontext";
-  const sdk = new NodeSDK({ instrumentations: [] });
+  // The default OTLP/HTTP protobuf export with a cheaper encoder (`otlp-spans.ts`); still the SDK's batch
+  // processor (`OTEL_BSP_*`) and transport. Other exporters and protocols are the SDK's own.
+  const traceExporter = otlpProtobufRequested(env) ? new OtlpProtobufSpanExporter() : undefined;
+  const sdk = new NodeSDK({ instrumentations: [], ...(traceExporter ? { traceExporter } : {}) });
   sdk.start();
   markTracingEnabled(() => sdk.shutdown(), {
     w3c: new core.W3CTraceContextPropagator(),
