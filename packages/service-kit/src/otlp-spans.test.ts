@@ -1,9 +1,11 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { core, resources, tracing } from "@opentelemetry/sdk-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { otlpProtobufRequested } from "./otlp-exporter.js";
+import { OtlpProtobufSpanExporter, otlpProtobufRequested } from "./otlp-exporter.js";
 import { serializeSpans } from "./otlp-spans.js";
 
 type ReadableSpan = tracing.ReadableSpan;
@@ -150,6 +152,35 @@ describe("serializeSpans", () => {
     expect(spans).toHaveLength(4_000);
     expect(ours(spans).equals(official(spans))).toBe(true);
     await provider.shutdown();
+  });
+
+  it("is sent by the SDK's exporter as an OTLP/HTTP protobuf request, where the OTEL_* variables say", async () => {
+    const requests: { url: string | undefined; type: string | undefined; body: Buffer }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        requests.push({ url: req.url, type: req.headers["content-type"], body: Buffer.concat(chunks) });
+        res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const saved = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const exporter = new OtlpProtobufSpanExporter();
+      const spans = fc.sample(span, { numRuns: 20, seed: 17 });
+      const result = await new Promise<{ code: number }>((resolve) => exporter.export(spans, resolve));
+      expect(result.code).toBe(0); // ExportResultCode.SUCCESS
+      expect(requests).toHaveLength(1);
+      expect(requests[0]).toMatchObject({ url: "/v1/traces", type: "application/x-protobuf" });
+      expect(requests[0]!.body.equals(official(spans))).toBe(true);
+      await exporter.shutdown();
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;
+      server.close();
+    }
   });
 
   it("replaces the SDK's encoder only for OTLP over http/protobuf, as the SDK reads the variables", () => {
