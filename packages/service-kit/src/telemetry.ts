@@ -16,6 +16,13 @@ export function startTelemetry(serviceName: string): NodeSDK {
   env.OTEL_LOGS_EXPORTER ??= "none";
   // Herald never forwards a publisher's baggage, so the default baggage propagator would only cost time.
   env.OTEL_PROPAGATORS ??= "tracecontext";
+  // Twice the SDK's batch (and its queue, kept at 4 batches): every export request costs about as much CPU as
+  // encoding a few hundred spans, and a busy service fills a batch in well under the 5 s schedule delay.
+  // Either variable set leaves both to the operator.
+  if (env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE === undefined && env.OTEL_BSP_MAX_QUEUE_SIZE === undefined) {
+    env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "1024";
+    env.OTEL_BSP_MAX_QUEUE_SIZE = "4096";
+  }
   // The default OTLP/HTTP protobuf export with a cheaper encoder (`otlp-spans.ts`); still the SDK's batch
   // processor (`OTEL_BSP_*`) and transport. Other exporters and protocols are the SDK's own.
   const traceExporter = otlpProtobufRequested(env) ? new OtlpProtobufSpanExporter() : undefined;
