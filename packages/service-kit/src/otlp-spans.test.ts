@@ -5,8 +5,13 @@ import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { core, resources, tracing } from "@opentelemetry/sdk-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { OtlpProtobufSpanExporter, otlpProtobufRequested } from "./otlp-exporter.js";
-import { serializeSpans } from "./otlp-spans.js";
+import {
+  batchProcessorFromEnv,
+  EncodingSpanProcessor,
+  OtlpProtobufSpanExporter,
+  otlpProtobufRequested,
+} from "./otlp-exporter.js";
+import { EncodedSpan, encodeSpan, serializeSpans } from "./otlp-spans.js";
 
 type ReadableSpan = tracing.ReadableSpan;
 
@@ -120,6 +125,65 @@ describe("serializeSpans", () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it("gives the same bytes for spans encoded as they end, across slabs, mixed with spans not yet encoded", () => {
+    // Long strings push spans past a slab's room, so some keep a grown buffer of their own.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(span, fc.boolean()), { maxLength: 30 }), (pairs) => {
+        const spans = pairs.map(([s]) => s);
+        const mixed = pairs.map(([s, early]) => (early ? (encodeSpan(s) as unknown as ReadableSpan) : s));
+        expect(ours(mixed).equals(official(spans))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("is what the batch processor gets from EncodingSpanProcessor, with OTEL_BSP_* read as NodeSDK does", async () => {
+    const batches: Buffer[] = [];
+    const exporter: tracing.SpanExporter = {
+      export: (items, done) => {
+        batches.push(Buffer.from(serializeSpans(items)));
+        expect(items.every((i) => i instanceof EncodedSpan)).toBe(true);
+        done({ code: 0 });
+      },
+      shutdown: () => Promise.resolve(),
+    };
+    process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "2";
+    process.env.OTEL_BSP_SCHEDULE_DELAY = "600000";
+    const reference = new tracing.InMemorySpanExporter();
+    try {
+      const provider = new tracing.BasicTracerProvider({
+        resource: resourceList[0]!,
+        spanProcessors: [
+          new EncodingSpanProcessor(batchProcessorFromEnv(exporter)),
+          new tracing.SimpleSpanProcessor(reference),
+        ],
+        sampler: new tracing.ParentBasedSampler({ root: new tracing.AlwaysOnSampler() }),
+      });
+      const tracer = provider.getTracer("herald");
+      const parent = tracer.startSpan("a", { attributes: { "herald.seq": 1 } });
+      tracer.startSpan("b", {}, trace.setSpan(ROOT_CONTEXT, parent)).end();
+      parent.end();
+      // A batch of two, exported at once (not after the 10-minute delay).
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(batches).toHaveLength(1);
+      expect(batches[0]!.equals(official(reference.getFinishedSpans()))).toBe(true);
+      // An unsampled span is neither encoded nor exported.
+      const unsampled = trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: "1".repeat(32),
+        spanId: "2".repeat(16),
+        traceFlags: 0,
+        isRemote: true,
+      });
+      tracer.startSpan("c", {}, unsampled).end();
+      await provider.forceFlush();
+      expect(batches).toHaveLength(1);
+      await provider.shutdown();
+    } finally {
+      delete process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE;
+      delete process.env.OTEL_BSP_SCHEDULE_DELAY;
+    }
   });
 
   it("does so for the SDK's own spans, shaped as Herald's, in a batch larger than its first buffer", async () => {

@@ -44,8 +44,9 @@ class Writer {
   buf: Buffer;
   pos = 0;
 
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  constructor(buf: Buffer, pos = 0) {
+    this.buf = buf;
+    this.pos = pos;
   }
 
   ensure(n: number): void {
@@ -270,6 +271,12 @@ function link(w: Writer, l: Link & { droppedAttributesCount?: number }): void {
 
 /** One `Span`, its fields in the SDK serializer's order and with its choices of what to leave out. */
 function span(w: Writer, s: ReadableSpan): void {
+  if (s instanceof EncodedSpan) {
+    w.ensure(s.length);
+    s.slab.copy(w.buf, w.pos, s.offset, s.offset + s.length);
+    w.pos += s.length;
+    return;
+  }
   w.tag(2, LEN);
   const at = w.begin(2);
   const ctx = s.spanContext();
@@ -377,7 +384,58 @@ export function serializeSpans(spans: ReadableSpan[]): Uint8Array {
     if (list) list.push(s);
     else scopes.set(s.instrumentationScope, [s]);
   }
-  const w = new Writer(Math.max(1024, spans.length * 256));
+  const w = new Writer(Buffer.allocUnsafe(Math.max(1024, spans.length * 256)));
   for (const [resource, scopes] of byResource) resourceSpans(w, resource, scopes);
   return w.buf.subarray(0, w.pos);
+}
+
+/**
+ * An ended span already encoded (its `Span` field of a `ScopeSpans`), kept in place of the SDK's span object
+ * until its batch is exported: a few hundred bytes in a shared slab instead of an object graph that lives
+ * through several collections. It answers what the batch processor and `serializeSpans` ask of a span.
+ */
+export class EncodedSpan {
+  constructor(
+    readonly resource: Resource,
+    readonly instrumentationScope: Scope,
+    private readonly context: SpanContext,
+    readonly slab: Buffer,
+    readonly offset: number,
+    readonly length: number,
+  ) {}
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+}
+
+const SLAB_BYTES = 256 * 1024;
+/** Room left in a slab below which the next span starts a new one (a larger span grows its own buffer). */
+const SLAB_MIN_ROOM = 16 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabPos = 0;
+
+/** `s` encoded as `serializeSpans` would write it, into the current slab. */
+export function encodeSpan(s: ReadableSpan): EncodedSpan {
+  if (slab.length - slabPos < SLAB_MIN_ROOM) {
+    slab = Buffer.allocUnsafe(SLAB_BYTES);
+    slabPos = 0;
+  }
+  const w = new Writer(slab, slabPos);
+  span(w, s);
+  const encoded = new EncodedSpan(
+    s.resource,
+    s.instrumentationScope,
+    s.spanContext(),
+    w.buf,
+    slabPos,
+    w.pos - slabPos,
+  );
+  if (w.buf === slab) slabPos = w.pos;
+  else {
+    // The span outgrew the slab's room: it keeps the grown copy, later spans start a fresh slab.
+    slab = Buffer.allocUnsafe(SLAB_BYTES);
+    slabPos = 0;
+  }
+  return encoded;
 }

@@ -1,5 +1,10 @@
 import { core, NodeSDK } from "@opentelemetry/sdk-node";
-import { OtlpProtobufSpanExporter, otlpProtobufRequested } from "./otlp-exporter.js";
+import {
+  batchProcessorFromEnv,
+  EncodingSpanProcessor,
+  OtlpProtobufSpanExporter,
+  otlpProtobufRequested,
+} from "./otlp-exporter.js";
 import { markTracingEnabled } from "./tracing.js";
 
 /**
@@ -23,10 +28,13 @@ export function startTelemetry(serviceName: string): NodeSDK {
     env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "1024";
     env.OTEL_BSP_MAX_QUEUE_SIZE = "4096";
   }
-  // The default OTLP/HTTP protobuf export with a cheaper encoder (`otlp-spans.ts`); still the SDK's batch
-  // processor (`OTEL_BSP_*`) and transport. Other exporters and protocols are the SDK's own.
-  const traceExporter = otlpProtobufRequested(env) ? new OtlpProtobufSpanExporter() : undefined;
-  const sdk = new NodeSDK({ instrumentations: [], ...(traceExporter ? { traceExporter } : {}) });
+  // The default OTLP/HTTP protobuf export with a cheaper encoder (`otlp-spans.ts`) that encodes each span as it
+  // ends; still the SDK's batch processor (`OTEL_BSP_*`), exporter delegate and transport. Other exporters and
+  // protocols are the SDK's own, set up by NodeSDK.
+  const spanProcessors = otlpProtobufRequested(env)
+    ? [new EncodingSpanProcessor(batchProcessorFromEnv(new OtlpProtobufSpanExporter()))]
+    : undefined;
+  const sdk = new NodeSDK({ instrumentations: [], ...(spanProcessors ? { spanProcessors } : {}) });
   sdk.start();
   markTracingEnabled(() => sdk.shutdown(), {
     w3c: new core.W3CTraceContextPropagator(),
