@@ -95,7 +95,7 @@ export async function runTracingCost(
     cpuRatio: ratio((r) => r.cpuMicrosPerMessage.total ?? Number.NaN),
     loopCpuRatio: ratio((r) => loopCpu(r.cpuMicrosPerMessage)),
     setup:
-      "send.users (one user each) with a sampled traceparent; on: OTEL_EXPORTER_OTLP_ENDPOINT to a local sink process that drains and discards (OTLP/HTTP protobuf, the SDK's defaults otherwise)",
+      "send.users (one user each) with a sampled traceparent; on: OTEL_EXPORTER_OTLP_ENDPOINT to a local sink process that drains and discards (OTLP/HTTP protobuf, Herald's OTEL_* defaults otherwise)",
   };
 }
 

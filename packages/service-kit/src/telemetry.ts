@@ -1,4 +1,10 @@
 import { core, NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  batchProcessorFromEnv,
+  EncodingSpanProcessor,
+  OtlpProtobufSpanExporter,
+  otlpProtobufRequested,
+} from "./otlp-exporter.js";
 import { markTracingEnabled } from "./tracing.js";
 
 /**
@@ -15,8 +21,35 @@ export function startTelemetry(serviceName: string): NodeSDK {
   env.OTEL_LOGS_EXPORTER ??= "none";
   // Herald never forwards a publisher's baggage, so the default baggage propagator would only cost time.
   env.OTEL_PROPAGATORS ??= "tracecontext";
-  const sdk = new NodeSDK({ instrumentations: [] });
+  // Twice the SDK's batch (and its queue, kept at 4 batches): every export request costs about as much CPU as
+  // encoding a few hundred spans, and a busy service fills a batch in well under the 5 s schedule delay.
+  // Either variable set leaves both to the operator.
+  if (env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE === undefined && env.OTEL_BSP_MAX_QUEUE_SIZE === undefined) {
+    env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "1024";
+    env.OTEL_BSP_MAX_QUEUE_SIZE = "4096";
+  }
+  // The default OTLP/HTTP protobuf export with a cheaper encoder (`otlp-spans.ts`) that encodes each span as it
+  // ends; still the SDK's batch processor (`OTEL_BSP_*`), exporter delegate and transport. Other exporters and
+  // protocols are the SDK's own, set up by NodeSDK.
+  const spanProcessors = otlpProtobufRequested(env)
+    ? [new EncodingSpanProcessor(batchProcessorFromEnv(new OtlpProtobufSpanExporter()))]
+    : undefined;
+  const sdk = new NodeSDK({ instrumentations: [], ...(spanProcessors ? { spanProcessors } : {}) });
   sdk.start();
-  markTracingEnabled(() => sdk.shutdown(), new core.W3CTraceContextPropagator());
+  markTracingEnabled(() => sdk.shutdown(), {
+    w3c: new core.W3CTraceContextPropagator(),
+    headersW3c: onlyTraceContext(env.OTEL_PROPAGATORS),
+  });
   return sdk;
+}
+
+/** True when `OTEL_PROPAGATORS` names W3C trace context and nothing else (as the SDK splits the list). */
+export function onlyTraceContext(propagators: string): boolean {
+  const names = new Set(
+    propagators
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
+  return names.size === 1 && names.has("tracecontext");
 }

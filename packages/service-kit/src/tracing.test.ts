@@ -63,7 +63,7 @@ describe("message-path tracing helpers", () => {
 
     // Internal `traceparent` strings stay W3C whatever the global propagator is (OTEL_PROPAGATORS=b3, say).
     propagation.setGlobalPropagator(new core.CompositePropagator({ propagators: [] }));
-    markTracingEnabled(() => provider.shutdown(), new core.W3CTraceContextPropagator());
+    markTracingEnabled(() => provider.shutdown(), { w3c: new core.W3CTraceContextPropagator() });
     const internal = traceparentOf(first);
     expect(internal).toBe(`00-${TRACE}-${first?.spanContext().spanId}-01`);
     const fourth = startSpan("fourth", internal, SpanKind.CONSUMER, {});

@@ -4,7 +4,6 @@ import {
   type Context,
   context,
   defaultTextMapGetter,
-  defaultTextMapSetter,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -13,8 +12,10 @@ import {
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
+  type Tracer,
   trace,
 } from "@opentelemetry/api";
+import { formatTraceparent, parseTraceparent } from "./traceparent.js";
 
 export { type Span, SpanKind };
 
@@ -27,19 +28,36 @@ let enabled = false;
 let flush: (() => Promise<void>) | undefined;
 /** Reads and writes the `traceparent` strings of internal bodies: always W3C, whatever `OTEL_PROPAGATORS` says. */
 let internal: TextMapPropagator = propagation;
+/**
+ * True when the global propagator is W3C trace context alone (`OTEL_PROPAGATORS=tracecontext`, Herald's
+ * default): NATS headers are then read and written by `traceparent.ts` directly, the propagator only for what
+ * that leaves to it (`tracestate`, unusual `traceparent` values).
+ */
+let headersW3c = false;
+/** The SDK's tracer, fetched once: `trace.getTracer` looks it up by name and version on every call. */
+let tracer: Tracer | undefined;
 
 export function tracingEnabled(): boolean {
   return enabled;
 }
 
+export type TracingOptions = {
+  /** The SDK's W3C trace-context propagator, for internal `traceparent` strings (the global one otherwise). */
+  w3c?: TextMapPropagator;
+  /** The global propagator is W3C trace context alone (see `headersW3c`). */
+  headersW3c?: boolean;
+};
+
 /**
- * Called by the SDK start-up (`telemetry.ts`); `shutdown` flushes buffered spans on drain; `w3c` (the SDK's
- * W3C trace-context propagator) handles internal `traceparent` strings, the global propagator otherwise.
+ * Called by the SDK start-up (`telemetry.ts`) once the global tracer provider and propagator are set;
+ * `shutdown` flushes buffered spans on drain.
  */
-export function markTracingEnabled(shutdown: () => Promise<void>, w3c?: TextMapPropagator): void {
+export function markTracingEnabled(shutdown: () => Promise<void>, options: TracingOptions = {}): void {
   enabled = true;
   flush = shutdown;
-  if (w3c) internal = w3c;
+  internal = options.w3c ?? propagation;
+  headersW3c = options.headersW3c === true;
+  tracer = trace.getTracer("herald");
 }
 
 /** Exports what is buffered; called last in a drain, so SIGTERM does not drop the final spans. */
@@ -58,8 +76,6 @@ export const natsHeaderSetter: TextMapSetter<MsgHdrs> = {
   set: (carrier, key, value) => carrier.set(key, value),
 };
 
-const tracer = () => trace.getTracer("herald");
-
 /**
  * Starts a span under `parent`: NATS headers (a publisher's or a previous hop's trace context), a `traceparent`
  * string carried in an internal body, or a span. Without a parent the span starts a new trace. Undefined while
@@ -71,16 +87,40 @@ export function startSpan(
   kind: SpanKind,
   attributes: Attributes,
 ): Span | undefined {
-  if (!enabled) return undefined;
-  return tracer().startSpan(name, { kind, attributes }, contextOf(parent));
+  if (!enabled || !tracer) return undefined;
+  return tracer.startSpan(name, { kind, attributes }, contextOf(parent));
 }
 
 function contextOf(parent: MsgHdrs | string | Span | undefined): Context {
   if (parent === undefined) return ROOT_CONTEXT;
-  if (typeof parent === "string")
-    return internal.extract(ROOT_CONTEXT, { traceparent: parent }, defaultTextMapGetter);
+  if (typeof parent === "string") return extractTraceparent(parent);
   if ("spanContext" in parent) return trace.setSpan(ROOT_CONTEXT, parent);
+  if (headersW3c) {
+    const traceparent = plainTraceparent(parent);
+    if (traceparent === "") return ROOT_CONTEXT;
+    if (traceparent !== undefined) return extractTraceparent(traceparent);
+  }
   return propagation.extract(ROOT_CONTEXT, parent, natsHeaderGetter);
+}
+
+/** The context of an internal `traceparent` string, as the W3C propagator reads it. */
+export function extractTraceparent(traceparent: string): Context {
+  const parsed = parseTraceparent(traceparent);
+  if (parsed) return trace.setSpanContext(ROOT_CONTEXT, parsed);
+  return internal.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter);
+}
+
+/**
+ * The `traceparent` header of `headers` (any case; "" when absent), or undefined when a `tracestate` header
+ * comes with it, which only the propagator reads. One pass over the header names.
+ */
+function plainTraceparent(headers: MsgHdrs): string | undefined {
+  let traceparent = "";
+  for (const key of headers.keys()) {
+    if (key.length === 11 && key.toLowerCase() === "traceparent") traceparent ||= headers.get(key);
+    else if (key.length === 10 && key.toLowerCase() === "tracestate") return undefined;
+  }
+  return traceparent;
 }
 
 /** Marks `span` as failed by `err`. */
@@ -99,16 +139,21 @@ export function endSpan(span: Span | undefined, err?: unknown): void {
 export function traceHeaders(span: Span | undefined, headers?: MsgHdrs): MsgHdrs | undefined {
   if (!span) return headers;
   const h = headers ?? natsHeaders();
-  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), h, natsHeaderSetter);
+  const ctx = span.spanContext();
+  if (!headersW3c || ctx.traceState) {
+    propagation.inject(trace.setSpan(ROOT_CONTEXT, span), h, natsHeaderSetter);
+    return h;
+  }
+  const traceparent = formatTraceparent(ctx);
+  if (traceparent !== undefined) h.set("traceparent", traceparent);
   return h;
 }
 
 /** `span`'s context as a `traceparent` value, for internal bodies that bundle many messages in one. */
 export function traceparentOf(span: Span | undefined): string | undefined {
   if (!span) return undefined;
-  const carrier: Record<string, string> = {};
-  internal.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
-  return carrier.traceparent;
+  // What the W3C propagator writes as `traceparent` (internal bodies carry no `tracestate`).
+  return formatTraceparent(span.spanContext());
 }
 
 /** The `traceparent` header of a NATS message, read only while tracing is on. */
