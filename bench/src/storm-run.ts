@@ -172,6 +172,56 @@ async function survivorMetrics(survivors: Service[]): Promise<Record<string, num
   return sum;
 }
 
+function startStormStack(nats: NatsServer, connectorEnv: Record<string, string>) {
+  // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only (the victim writes none).
+  const nodeOptions = process.env.BENCH_SERVICE_NODE_OPTIONS;
+  return startStack({
+    nats,
+    replicas: CONNECTORS,
+    env: { HERALD_PREFIX: DEFAULT_PREFIX, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+    envFor: { connector: connectorEnv },
+    serviceOptions: { startTimeoutMs: 90_000 },
+    readyTimeoutMs: 90_000,
+  });
+}
+
+/** Presence's count once it is exact (or after a minute), and how long after the kill that was. */
+async function presenceAfter(nc: NatsConnection, count: number, killUs: number) {
+  const presence = await presenceExact(nc, count, 60_000);
+  return {
+    users: presence.users,
+    connections: presence.connections,
+    exact: presence.exact,
+    secondsAfterKill: presence.exact ? Math.round((nowUs() - killUs) / 1e4) / 100 : null,
+  };
+}
+
+/** Polls the clients until every PubAcked message reached its client (or CATCH_UP_DEADLINE_MS passed). */
+async function awaitCatchUp(
+  pool: ReturnType<typeof startStormPool>,
+  published: Parameters<typeof analyseStorm>[1],
+  killUs: number,
+  log: (line: string) => void,
+) {
+  const deadline = nowUs() + CATCH_UP_DEADLINE_MS * 1_000;
+  let logged = 0;
+  for (;;) {
+    const reports = await pool.report(killUs);
+    const analysis = analyseStorm(
+      killUs,
+      published,
+      reports.flatMap((r) => r.clients),
+    );
+    if (analysis.lost === 0 || nowUs() >= deadline) return { reports, analysis };
+    const sinceKill = Math.floor((nowUs() - killUs) / 1e7) * 10;
+    if (sinceKill > logged) {
+      logged = sinceKill;
+      log(`storm: ${sinceKill} s after the kill, ${analysis.lost} messages not delivered yet`);
+    }
+    await sleep(1_000);
+  }
+}
+
 /**
  * `--storm-clients` SDK clients on connector 0 of 4, messages flowing to their users at `--storm-rate`; then
  * connector 0 is killed (SIGKILL) and the clients find the survivors by themselves.
@@ -185,16 +235,7 @@ export async function runStorm(
   const count = o.stormClients;
   const loadStart = loadAverage1m();
   const env = connectorEnv();
-  // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only (the victim writes none).
-  const nodeOptions = process.env.BENCH_SERVICE_NODE_OPTIONS;
-  const stack = await startStack({
-    nats,
-    replicas: CONNECTORS,
-    env: { HERALD_PREFIX: DEFAULT_PREFIX, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
-    envFor: { connector: env },
-    serviceOptions: { startTimeoutMs: 90_000 },
-    readyTimeoutMs: 90_000,
-  });
+  const stack = await startStormStack(nats, env);
   const pool = startStormPool(count);
   let nc: NatsConnection | undefined;
   try {
@@ -224,42 +265,15 @@ export async function runStorm(
     const sent = await publisher.done;
     // Deliveries of the last messages: until each acked one arrived (or a deadline).
     const acked = () => publisher.published.acked.reduce((a, b) => a + b, 0);
-    let reports = await pool.report(killUs);
-    const deadline = nowUs() + CATCH_UP_DEADLINE_MS * 1_000;
-    let logged = 0;
-    let analysis = analyseStorm(
-      killUs,
-      publisher.published,
-      reports.flatMap((r) => r.clients),
-    );
-    while (analysis.lost > 0 && nowUs() < deadline) {
-      await sleep(1_000);
-      reports = await pool.report(killUs);
-      analysis = analyseStorm(
-        killUs,
-        publisher.published,
-        reports.flatMap((r) => r.clients),
-      );
-      const sinceKill = Math.floor((nowUs() - killUs) / 1e7) * 10;
-      if (sinceKill > logged) {
-        logged = sinceKill;
-        log(`storm: ${sinceKill} s after the kill, ${analysis.lost} messages not delivered yet`);
-      }
-    }
+    const { reports, analysis } = await awaitCatchUp(pool, publisher.published, killUs, log);
     const refusals = refusalsOf(metricsBefore, await survivorMetrics(survivors));
     const replay = replayLoad(persistenceBefore, await survivorMetrics(stack.persistence));
     log(`storm: persistence served ${replay.pages} replay pages after the kill, ${replay.errors} failed`);
     log(
       `storm: all reconnected after ${analysis.allReconnectedMs ?? "-"} ms, caught up after ${analysis.allCaughtUpMs ?? "-"} ms, lost ${analysis.lost}, refusals ${JSON.stringify(refusals)}`,
     );
-    const presence = await presenceExact(nc, count, 60_000);
-    const presenceAfterKill = {
-      users: presence.users,
-      connections: presence.connections,
-      exact: presence.exact,
-      secondsAfterKill: presence.exact ? Math.round((nowUs() - killUs) / 1e4) / 100 : null,
-    };
-    log(`storm: presence ${presence.users} users, ${presence.connections} connections`);
+    const presenceAfterKill = await presenceAfter(nc, count, killUs);
+    log(`storm: presence ${presenceAfterKill.users} users, ${presenceAfterKill.connections} connections`);
     return {
       clients: count,
       connectors: CONNECTORS,
