@@ -81,7 +81,12 @@ export async function runSoak(
   const publisher = new JsPublisher(nc, { timeoutMs: 30_000 });
   try {
     const users = Array.from({ length: o.soakConnections }, (_, k) => `soak-u${k}`);
-    const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
+    // Tokens outlive the run: at the default hour an hour's soak ended with every connection closed as expired
+    // and the messages of its last seconds waiting in the mailboxes for a reconnect that never came.
+    const exp = `${o.soakMinutes + 30}m`;
+    const tokens = await Promise.all(
+      users.map((sub) => signToken({ sub, did: "bench", exp }, stack.jwtSecret)),
+    );
     await pool.connect(
       "herald",
       users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
@@ -141,7 +146,7 @@ export async function runSoak(
     };
     log(
       `soak: ${result.published} published, ${result.receipted} receipted, lost ${result.lost}, ` +
-        `publish errors ${publishErrors}`,
+        `publish errors ${publishErrors}, connections closed by a connector ${result.closedEarly}`,
     );
     return result;
   } finally {
