@@ -1,32 +1,22 @@
 import { REPLAY_PACING, subjects } from "@herald/protocol";
-import { type NatsServer, startNatsServer } from "@herald/testkit";
-import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useNats } from "@herald/testkit/vitest";
+import type { Msg } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
 import { PersistenceClient } from "./persistence-client.js";
 
-let server: NatsServer;
-let nc: NatsConnection;
 const s = subjects("pc");
 
-beforeAll(async () => {
-  server = await startNatsServer({ auth: false });
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
-}, 60_000);
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNats();
 
 describe("PersistenceClient", () => {
   it("has at most REPLAY_PACING.inFlight replay requests out; the rest wait at the connector", async () => {
     const held: Msg[] = [];
-    const sub = nc.subscribe(s.replay, {
+    const sub = nats.nc.subscribe(s.replay, {
       callback: (_err, msg) => {
         held.push(msg);
       },
     });
-    const client = new PersistenceClient(nc, s);
+    const client = new PersistenceClient(nats.nc, s);
     const total = REPLAY_PACING.inFlight * 3;
     const pages = Array.from({ length: total }, (_, i) => client.replay(`u${i}`, "d", undefined, 10));
     await expect.poll(() => held.length, { timeout: 5_000 }).toBe(REPLAY_PACING.inFlight);

@@ -1,24 +1,15 @@
-import { type NatsServer, startNatsServer } from "@herald/testkit";
+import { useNats } from "@herald/testkit/vitest";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nanos } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
 import { ensureConsumer } from "./consumer.js";
 import { isStreamNotFound } from "./js-errors.js";
 
-let server: NatsServer;
-let nc: NatsConnection;
 let jsm: JetStreamManager;
 
-beforeAll(async () => {
-  server = await startNatsServer({ auth: false });
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
+useNats(async (nc) => {
   jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "WORK", subjects: ["work.>"] });
-}, 60_000);
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
 });
 
 describe("ensureConsumer", () => {

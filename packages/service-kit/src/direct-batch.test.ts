@@ -1,26 +1,16 @@
-import { type NatsServer, startNatsServer } from "@herald/testkit";
+import { useNats } from "@herald/testkit/vitest";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readDirectBatch } from "./direct-batch.js";
 
-let server: NatsServer;
-let nc: NatsConnection;
 let jsm: JetStreamManager;
 
-beforeAll(async () => {
-  server = await startNatsServer({ auth: false });
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
+useNats(async (nc) => {
   jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "BATCH", subjects: ["b.>"], allow_direct: true });
   const js = jetstream(nc);
   // Sequences 1..10: odd ones on b.a, even ones on b.b.
   for (let i = 1; i <= 10; i++) await js.publish(i % 2 ? "b.a" : "b.b", `m${i}`);
-}, 60_000);
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
 });
 
 const read = (seq: number, subject: string, batch: number, maxBytes = 1 << 20) =>

@@ -1,7 +1,8 @@
-import { type NatsServer, startNatsServer } from "@herald/testkit";
+import { startNatsServer } from "@herald/testkit";
+import { useNats } from "@herald/testkit/vitest";
 import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
 import {
   JsPublisher,
   JsPublisherClosedError,
@@ -10,26 +11,17 @@ import {
   JsPublishTimeoutError,
 } from "./js-publisher.js";
 
-let server: NatsServer;
-let nc: NatsConnection;
 const body = (text: string) => new TextEncoder().encode(text);
 
-beforeAll(async () => {
+const nats = useNats(async (nc) => {
   // Streams of its own: a server without Herald's NATS identities.
-  server = await startNatsServer({ auth: false });
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "P", subjects: ["p.>"], storage: "file", duplicate_window: 60e9 });
-}, 60_000);
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
 });
 
 describe("JsPublisher", () => {
   it("stores what it publishes and resolves with the PubAck, in order, with many in flight", async () => {
-    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const publisher = new JsPublisher(nats.nc, { timeoutMs: 5_000 });
     const acks = await Promise.all(
       Array.from({ length: 2_000 }, (_, i) => publisher.publish(`p.order.${i % 7}`, body(`m${i}`))),
     );
@@ -42,18 +34,18 @@ describe("JsPublisher", () => {
   });
 
   it("asks for PubAcks below the inbox prefix it is given (the only inbox NATS permissions may allow)", async () => {
-    const publisher = new JsPublisher(nc, { timeoutMs: 5_000, inboxPrefix: "_INBOX.test.router" });
+    const publisher = new JsPublisher(nats.nc, { timeoutMs: 5_000, inboxPrefix: "_INBOX.test.router" });
     const seen: string[] = [];
-    const tap = nc.subscribe("p.inbox", {
+    const tap = nats.nc.subscribe("p.inbox", {
       callback: (_err, msg) => {
         seen.push(msg.reply ?? "");
       },
     });
-    await nc.flush();
+    await nats.nc.flush();
     const ack = await publisher.publish("p.inbox", body("x"));
     expect(ack.stream).toBe("P");
     // The copy to `tap` was sent before the PONG of this flush.
-    await nc.flush();
+    await nats.nc.flush();
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/^_INBOX\.test\.router\.\w+\.\w+$/);
     tap.unsubscribe();
@@ -61,7 +53,7 @@ describe("JsPublisher", () => {
   });
 
   it("reports a repeated msgID as a duplicate of the first write", async () => {
-    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const publisher = new JsPublisher(nats.nc, { timeoutMs: 5_000 });
     const first = await publisher.publish("p.dup", body("a"), { msgID: "same" });
     const second = await publisher.publish("p.dup", body("b"), { msgID: "same" });
     expect(second).toMatchObject({ duplicate: true, seq: first.seq });
@@ -69,7 +61,7 @@ describe("JsPublisher", () => {
   });
 
   it("rejects a compare-and-set on a stale sequence with the JetStream error code", async () => {
-    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const publisher = new JsPublisher(nats.nc, { timeoutMs: 5_000 });
     const first = await publisher.publish("p.cas", body("1"), { expectLastSubjectSequence: 0 });
     await publisher.publish("p.cas", body("2"), { expectLastSubjectSequence: first.seq });
     const stale = publisher.publish("p.cas", body("3"), { expectLastSubjectSequence: first.seq });
@@ -79,7 +71,7 @@ describe("JsPublisher", () => {
   });
 
   it("rejects at once when no stream captures the subject", async () => {
-    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const publisher = new JsPublisher(nats.nc, { timeoutMs: 5_000 });
     await expect(publisher.publish("nowhere.at.all", body("x"))).rejects.toBeInstanceOf(
       JsPublishNoStreamError,
     );
@@ -116,12 +108,12 @@ describe("JsPublisher", () => {
 
   it("rejects a reply that is not a PubAck with a named error", async () => {
     // A plain responder stands in for something that answers on the subject but is not JetStream.
-    const impostor = nc.subscribe("impostor.>", {
+    const impostor = nats.nc.subscribe("impostor.>", {
       callback: (_err, msg) => {
         msg.respond(msg.subject.endsWith("json") ? "{}" : "not json");
       },
     });
-    const publisher = new JsPublisher(nc, { timeoutMs: 5_000 });
+    const publisher = new JsPublisher(nats.nc, { timeoutMs: 5_000 });
     await expect(publisher.publish("impostor.text", body("x"))).rejects.toBeInstanceOf(JsPublishReplyError);
     await expect(publisher.publish("impostor.json", body("x"))).rejects.toMatchObject({ code: "bad_puback" });
     publisher.close();
@@ -130,8 +122,8 @@ describe("JsPublisher", () => {
 
   it("times out when nothing answers, and rejects what is in flight when closed", async () => {
     // A plain subscriber that never replies stands in for a stream that does not answer.
-    const silent = nc.subscribe("silent.>");
-    const publisher = new JsPublisher(nc, { timeoutMs: 200 });
+    const silent = nats.nc.subscribe("silent.>");
+    const publisher = new JsPublisher(nats.nc, { timeoutMs: 200 });
     await expect(publisher.publish("silent.x", body("x"))).rejects.toBeInstanceOf(JsPublishTimeoutError);
     expect(publisher.inFlight).toBe(0);
     const held = publisher.publish("silent.y", body("y"));

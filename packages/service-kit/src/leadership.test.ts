@@ -1,26 +1,15 @@
-import { type NatsServer, startNatsServer, waitUntil } from "@herald/testkit";
+import { waitUntil } from "@herald/testkit";
+import { useNats } from "@herald/testkit/vitest";
 import { Kvm } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type LeaderTerm, runLeaderLoop, type TermEnd } from "./leadership.js";
 import { Lease } from "./lease.js";
 
-let server: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer({ auth: false });
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
-}, 60_000);
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNats();
 
 const lease = (key: string, holderId: string) =>
   new Lease({
-    open: () => new Kvm(nc).create("leadership_test", { history: 1 }),
+    open: () => new Kvm(nats.nc).create("leadership_test", { history: 1 }),
     key,
     holderId,
     ttlMs: 900,

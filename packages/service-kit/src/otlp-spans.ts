@@ -248,10 +248,8 @@ function event(w: Writer, e: TimedEvent): void {
   w.end(at, 1);
 }
 
-function link(w: Writer, l: Link & { droppedAttributesCount?: number }): void {
-  w.tag(13, LEN);
-  const at = w.begin(1);
-  const ctx: SpanContext = l.context;
+/** Fields 1–3 of a `Span` and of a `Link` alike: trace id, span id, trace state. */
+function ids(w: Writer, ctx: SpanContext): void {
   w.tag(1, LEN);
   w.hexId(ctx.traceId);
   w.tag(2, LEN);
@@ -261,6 +259,13 @@ function link(w: Writer, l: Link & { droppedAttributesCount?: number }): void {
     w.tag(3, LEN);
     w.string(state);
   }
+}
+
+function link(w: Writer, l: Link & { droppedAttributesCount?: number }): void {
+  w.tag(13, LEN);
+  const at = w.begin(1);
+  const ctx: SpanContext = l.context;
+  ids(w, ctx);
   if (l.attributes) attributes(w, l.attributes, 4);
   w.tag(5, VARINT);
   w.varint(l.droppedAttributesCount || 0);
@@ -280,15 +285,7 @@ function span(w: Writer, s: ReadableSpan): void {
   w.tag(2, LEN);
   const at = w.begin(2);
   const ctx = s.spanContext();
-  w.tag(1, LEN);
-  w.hexId(ctx.traceId);
-  w.tag(2, LEN);
-  w.hexId(ctx.spanId);
-  const state = ctx.traceState?.serialize();
-  if (state) {
-    w.tag(3, LEN);
-    w.string(state);
-  }
+  ids(w, ctx);
   const parent = s.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, LEN);

@@ -1,38 +1,26 @@
 import { ErrorCode, HeraldError } from "@herald/protocol";
-import { type NatsServer, startNatsServer } from "@herald/testkit";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { useNats } from "@herald/testkit/vitest";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createHandlerGuard } from "./guard.js";
 import { apiLoad, serveJson } from "./json-api.js";
 import { createLogger } from "./logger.js";
 import { ApiRefusedError, requestJson } from "./request.js";
 
-let server: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer({ auth: false });
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
-}, 60_000);
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNats();
 
 const guard = () => createHandlerGuard(createLogger("request-test", "silent"), new Registry());
 const sumSchema = z.object({ sum: z.number() });
 
 describe("requestJson", () => {
   it("sends JSON and returns the reply checked against the schema", async () => {
-    const sub = serveJson(nc, "req.sum", "q", guard(), async (request) => {
+    const sub = serveJson(nats.nc, "req.sum", "q", guard(), async (request) => {
       const { a, b } = request as { a: number; b: number };
       return { sum: a + b, extra: "dropped by the schema" };
     });
     await expect(
-      requestJson(nc, "req.sum", { a: 2, b: 3 }, sumSchema, { timeoutMs: 2_000 }),
+      requestJson(nats.nc, "req.sum", { a: 2, b: 3 }, sumSchema, { timeoutMs: 2_000 }),
     ).resolves.toEqual({
       sum: 5,
     });
@@ -40,10 +28,10 @@ describe("requestJson", () => {
   });
 
   it("rejects an error reply with the service's code and message", async () => {
-    const sub = serveJson(nc, "req.refuse", "q", guard(), async () => {
+    const sub = serveJson(nats.nc, "req.refuse", "q", guard(), async () => {
       throw new HeraldError(ErrorCode.InvalidRequest, "limit must be positive");
     });
-    const refused = requestJson(nc, "req.refuse", {}, sumSchema, { timeoutMs: 2_000 });
+    const refused = requestJson(nats.nc, "req.refuse", {}, sumSchema, { timeoutMs: 2_000 });
     await expect(refused).rejects.toBeInstanceOf(ApiRefusedError);
     await expect(refused).rejects.toMatchObject({
       code: ErrorCode.InvalidRequest,
@@ -53,41 +41,41 @@ describe("requestJson", () => {
   });
 
   it("rejects a reply of the wrong shape, and no reply in time", async () => {
-    const sub = serveJson(nc, "req.shape", "q", guard(), async () => ({ sum: "five" }));
-    await expect(requestJson(nc, "req.shape", {}, sumSchema, { timeoutMs: 2_000 })).rejects.toBeInstanceOf(
-      z.ZodError,
-    );
+    const sub = serveJson(nats.nc, "req.shape", "q", guard(), async () => ({ sum: "five" }));
+    await expect(
+      requestJson(nats.nc, "req.shape", {}, sumSchema, { timeoutMs: 2_000 }),
+    ).rejects.toBeInstanceOf(z.ZodError);
     sub.unsubscribe();
-    await expect(requestJson(nc, "req.nobody", {}, sumSchema, { timeoutMs: 200 })).rejects.toThrow();
+    await expect(requestJson(nats.nc, "req.nobody", {}, sumSchema, { timeoutMs: 200 })).rejects.toThrow();
   });
 
   it("with retryAfterMs, asks again when the first request got no reply (lost with a dying replica)", async () => {
     let asked = 0;
     // A raw subscriber that swallows the first request, as a replica does whose node died under it.
-    const sub = nc.subscribe("req.lossy", {
+    const sub = nats.nc.subscribe("req.lossy", {
       callback: (_err, msg) => {
         asked++;
         if (asked > 1) msg.respond(JSON.stringify({ sum: asked }));
       },
     });
     await expect(
-      requestJson(nc, "req.lossy", {}, sumSchema, { timeoutMs: 200, retryAfterMs: 100 }),
+      requestJson(nats.nc, "req.lossy", {}, sumSchema, { timeoutMs: 200, retryAfterMs: 100 }),
     ).resolves.toEqual({ sum: 2 });
     asked = 0;
     // Without it the one request waits out the whole timeout.
-    await expect(requestJson(nc, "req.lossy", {}, sumSchema, { timeoutMs: 200 })).rejects.toThrow();
+    await expect(requestJson(nats.nc, "req.lossy", {}, sumSchema, { timeoutMs: 200 })).rejects.toThrow();
     expect(asked).toBe(1);
     sub.unsubscribe();
   });
 
   it("does not ask again after an error reply", async () => {
     let asked = 0;
-    const sub = serveJson(nc, "req.refuse", "q", guard(), async () => {
+    const sub = serveJson(nats.nc, "req.refuse", "q", guard(), async () => {
       asked++;
       throw new HeraldError(ErrorCode.InvalidRequest, "no");
     });
     await expect(
-      requestJson(nc, "req.refuse", {}, sumSchema, { timeoutMs: 5_000, retryAfterMs: 1_000 }),
+      requestJson(nats.nc, "req.refuse", {}, sumSchema, { timeoutMs: 5_000, retryAfterMs: 1_000 }),
     ).rejects.toBeInstanceOf(ApiRefusedError);
     expect(asked).toBe(1);
     sub.unsubscribe();
@@ -108,11 +96,11 @@ describe("serveJson with a load limit", () => {
     };
     const load = apiLoad({ concurrency: 3, staleAfterMs: 60_000, onStale: () => {} });
     const subs = [
-      serveJson(nc, "req.load.a", "q", guard(), slow, load),
-      serveJson(nc, "req.load.b", "q", guard(), slow, load),
+      serveJson(nats.nc, "req.load.a", "q", guard(), slow, load),
+      serveJson(nats.nc, "req.load.b", "q", guard(), slow, load),
     ];
     const replies = Array.from({ length: 10 }, (_, i) =>
-      requestJson(nc, i % 2 ? "req.load.a" : "req.load.b", {}, sumSchema, { timeoutMs: 10_000 }),
+      requestJson(nats.nc, i % 2 ? "req.load.a" : "req.load.b", {}, sumSchema, { timeoutMs: 10_000 }),
     );
     // Release one at a time as they start: never more than three are in the handler.
     for (let released = 0; released < 10; ) {
@@ -134,7 +122,7 @@ describe("serveJson with a load limit", () => {
     let handled = 0;
     const load = apiLoad({ concurrency: 1, staleAfterMs: 1_000, onStale: () => stale++ });
     const sub = serveJson(
-      nc,
+      nats.nc,
       "req.stale",
       "q",
       guard(),
@@ -146,8 +134,11 @@ describe("serveJson with a load limit", () => {
       load,
     );
     // One request holds the only slot; the next waits in the queue past staleAfterMs.
-    const holder = requestJson(nc, "req.stale", { hold: true }, sumSchema, { timeoutMs: 10_000 });
-    const waiting = requestJson(nc, "req.stale", {}, sumSchema, { timeoutMs: 10_000, retryAfterMs: 1_500 });
+    const holder = requestJson(nats.nc, "req.stale", { hold: true }, sumSchema, { timeoutMs: 10_000 });
+    const waiting = requestJson(nats.nc, "req.stale", {}, sumSchema, {
+      timeoutMs: 10_000,
+      retryAfterMs: 1_500,
+    });
     await expect.poll(() => handled, { timeout: 5_000 }).toBe(1);
     setTimeout(release, 1_200);
     // The first send waited ~1.2 s (> 1 s) when the slot freed: dropped; the retry at 1.5 s finds it free.
