@@ -53,6 +53,54 @@ async function sample(watched: readonly Watched[], atSec: number): Promise<SoakS
 }
 
 /**
+ * Connects one client per user. Tokens outlive the run: at the default hour an hour's soak ended with every
+ * connection closed as expired and the messages of its last seconds waiting in the mailboxes for a reconnect
+ * that never came.
+ */
+async function connectClients(
+  pool: ReturnType<typeof startClientPool>,
+  stack: Awaited<ReturnType<typeof startStack>>,
+  users: string[],
+  minutes: number,
+): Promise<void> {
+  const exp = `${minutes + 30}m`;
+  const tokens = await Promise.all(
+    users.map((sub) => signToken({ sub, did: "bench", exp }, stack.jwtSecret)),
+  );
+  await pool.connect(
+    "herald",
+    users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
+  );
+}
+
+function startSoakStack(nats: NatsServer) {
+  // All clients come from 127.0.0.1: the per-address limit is raised as in the other many-client parts.
+  return startStack({
+    nats,
+    env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    // A machine shared with other work can take longer than the default to start a service.
+    serviceOptions: { startTimeoutMs: 90_000 },
+    readyTimeoutMs: 90_000,
+    envFor: { connector: FANOUT_CONNECTOR_ENV },
+  });
+}
+
+/** Reads every watched process each SAMPLE_MS into `samples` until `durationMs` after `start`. */
+async function sampleUntil(
+  watched: Watched[],
+  samples: SoakSample[],
+  start: number,
+  durationMs: number,
+  log: (line: string) => void,
+): Promise<void> {
+  while (Date.now() - start < durationMs) {
+    samples.push(await sample(watched, Math.round((Date.now() - start) / 1000)));
+    if (samples.length % 30 === 0) log(`soak: ${Math.round((Date.now() - start) / 60_000)} min`);
+    await sleep(SAMPLE_MS - ((Date.now() - start) % SAMPLE_MS));
+  }
+}
+
+/**
  * The one-hour soak: the full stack on a private nats-server (persistence, router, presence, one connector),
  * `soakConnections` clients that ack like the SDK, and `soakRate` targeted messages per second round-robin over
  * them for `soakMinutes`. Every process's RSS (and the services' heap) is read every 10 s; every message has an
@@ -66,31 +114,14 @@ export async function runSoak(
 ): Promise<SoakResult> {
   const s = subjects(DEFAULT_PREFIX);
   const loadStart = loadAverage1m();
-  // All clients come from 127.0.0.1: the per-address limit is raised as in the other many-client parts.
-  const stack = await startStack({
-    nats,
-    env: { HERALD_PREFIX: DEFAULT_PREFIX },
-    // A machine shared with other work can take longer than the default to start a service.
-    serviceOptions: { startTimeoutMs: 90_000 },
-    readyTimeoutMs: 90_000,
-    envFor: { connector: FANOUT_CONNECTOR_ENV },
-  });
+  const stack = await startSoakStack(nats);
   const pool = startClientPool(1);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const receipts = new ReceiptCounter(nc, s);
   const publisher = new JsPublisher(nc, { timeoutMs: 30_000 });
   try {
     const users = Array.from({ length: o.soakConnections }, (_, k) => `soak-u${k}`);
-    // Tokens outlive the run: at the default hour an hour's soak ended with every connection closed as expired
-    // and the messages of its last seconds waiting in the mailboxes for a reconnect that never came.
-    const exp = `${o.soakMinutes + 30}m`;
-    const tokens = await Promise.all(
-      users.map((sub) => signToken({ sub, did: "bench", exp }, stack.jwtSecret)),
-    );
-    await pool.connect(
-      "herald",
-      users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
-    );
+    await connectClients(pool, stack, users, o.soakMinutes);
     log(`soak: ${users.length} clients connected`);
     const watched: Watched[] = [
       { name: "nats-server", pid: nats.pid() },
@@ -109,13 +140,7 @@ export async function runSoak(
     let publishErrors = 0;
     const samples: SoakSample[] = [];
     const start = Date.now();
-    const sampler = (async () => {
-      while (Date.now() - start < durationMs) {
-        samples.push(await sample(watched, Math.round((Date.now() - start) / 1000)));
-        if (samples.length % 30 === 0) log(`soak: ${Math.round((Date.now() - start) / 60_000)} min`);
-        await sleep(SAMPLE_MS - ((Date.now() - start) % SAMPLE_MS));
-      }
-    })();
+    const sampler = sampleUntil(watched, samples, start, durationMs, log);
     const published = await paced(o.soakRate, durationMs, (i) => {
       const id = messageId(runId, phase, i);
       const body: SendBody = { id, data: make(phase, i) };
