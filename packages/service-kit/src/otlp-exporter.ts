@@ -44,20 +44,24 @@ export class OtlpProtobufSpanExporter extends OTLPExporterBase<ReadableSpan[]> {
  * as the SDK reads them; any other exporter or protocol is left to the SDK.
  */
 export function otlpProtobufRequested(env: NodeJS.ProcessEnv): boolean {
-  const list = (value: string | undefined) =>
-    new Set(
-      (value ?? "")
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s !== "" && s !== "null"),
-    );
-  const exporters = list(env.OTEL_TRACES_EXPORTER);
+  const exporters = otelList(env.OTEL_TRACES_EXPORTER);
+  exporters.delete("null");
   if (exporters.size > 1 || (exporters.size === 1 && !exporters.has("otlp"))) return false;
   const protocol =
     nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ??
     nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL) ??
     "http/protobuf";
   return protocol === "http/protobuf";
+}
+
+/** A comma-separated `OTEL_*` list as the SDK splits it: trimmed names, blanks dropped. */
+export function otelList(value: string | undefined): Set<string> {
+  return new Set(
+    (value ?? "")
+      .split(",")
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
 }
 
 /** As the SDK reads a string variable: blank is unset. */

@@ -3,6 +3,7 @@ import {
   batchProcessorFromEnv,
   EncodingSpanProcessor,
   OtlpProtobufSpanExporter,
+  otelList,
   otlpProtobufRequested,
 } from "./otlp-exporter.js";
 import { markTracingEnabled } from "./tracing.js";
@@ -45,11 +46,6 @@ export function startTelemetry(serviceName: string): NodeSDK {
 
 /** True when `OTEL_PROPAGATORS` names W3C trace context and nothing else (as the SDK splits the list). */
 export function onlyTraceContext(propagators: string): boolean {
-  const names = new Set(
-    propagators
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean),
-  );
+  const names = otelList(propagators);
   return names.size === 1 && names.has("tracecontext");
 }
