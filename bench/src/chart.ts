@@ -33,23 +33,26 @@ function chartNotes(results: BenchResults, herald: HeraldResult | undefined): st
   ];
 }
 
-/** Tracing off and on (mean of their rounds), the on bar noted with the on ÷ off ratio. */
+/** Tracing off and on (mean of their rounds) for each way in, the on bar noted with the on ÷ off ratio. */
 function tracingBars(results: BenchResults): ChartInput["throughput"] {
   const tracing = ok(results.tracing);
   if (!tracing) return [];
-  const mean = (mode: "off" | "on") => {
-    const rounds = tracing.rounds.filter((r) => r.tracing === mode);
-    return Math.round(rounds.reduce((a, r) => a + r.msgsPerSec, 0) / Math.max(1, rounds.length));
-  };
-  const verdict = tracing.throughputRatio >= TRACING_BUDGET ? "within" : "over";
-  return [
-    { label: "Herald via router, tracing off", value: mean("off") },
-    {
-      label: "Herald via router, tracing on",
-      value: mean("on"),
-      note: `${tracing.throughputRatio}× off (${verdict} the 10% budget)`,
-    },
-  ];
+  return tracing.paths.flatMap((p) => {
+    const mean = (mode: "off" | "on") => {
+      const rounds = p.rounds.filter((r) => r.tracing === mode);
+      return Math.round(rounds.reduce((a, r) => a + r.msgsPerSec, 0) / Math.max(1, rounds.length));
+    };
+    const verdict = p.throughputRatio >= TRACING_BUDGET ? "within" : "over";
+    const way = p.path === "user" ? "send.user" : "via router";
+    return [
+      { label: `Herald ${way}, tracing off`, value: mean("off") },
+      {
+        label: `Herald ${way}, tracing on`,
+        value: mean("on"),
+        note: `${p.throughputRatio}× off (${verdict} the 10% budget)`,
+      },
+    ];
+  });
 }
 
 /**

@@ -168,7 +168,7 @@ describe("summary and chart", () => {
     );
   });
 
-  it("reports tracing off against on: each round, the ratios against the budget, and two chart bars", () => {
+  it("reports tracing off against on for each way in: rounds, ratios against the budget, chart bars", () => {
     const round = (tracing: "off" | "on", msgsPerSec: number, total: number) => ({
       tracing,
       messages: 10_000,
@@ -178,21 +178,25 @@ describe("summary and chart", () => {
       exports: { requests: tracing === "on" ? 12 : 0, bytes: 0 },
       loadAverage: 1.5,
     });
-    const tracing = {
-      rounds: [round("off", 1_000, 200), round("on", 950, 220)],
-      throughputRatio: 0.95,
+    const path = (p: "user" | "users", on: number, ratio: number) => ({
+      path: p,
+      rounds: [round("off", 1_000, 200), round("on", on, 220)],
+      throughputRatio: ratio,
       cpuRatio: 1.1,
       loopCpuRatio: 1.05,
       setup: "",
-    };
+    });
+    const tracing = { paths: [path("user", 950, 0.95), path("users", 800, 0.8)] };
     const withTracing = { ...results, tracing };
     expect(summaryTable(withTracing)).toContain(
-      "Tracing on / off: throughput 0.950 (budget ≥ 0.9), service CPU per message 1.100, whole loop's CPU per message 1.050",
+      "Tracing on / off (user): throughput 0.950 (budget ≥ 0.9), service CPU per message 1.100, whole loop's CPU per message 1.050",
     );
+    expect(summaryTable(withTracing)).toContain("Tracing on / off (users): throughput 0.800");
     expect(summaryTable(withTracing)).toContain("off 1000 msg/s, 200 µs (load 1.5); on 950 msg/s, 220 µs");
     const bars = chartInput(withTracing).throughput.filter((b) => b.label.includes("tracing"));
-    expect(bars.map((b) => b.value)).toEqual([1_000, 950]);
+    expect(bars.map((b) => b.value)).toEqual([1_000, 950, 1_000, 800]);
     expect(bars[1]?.note).toContain("within the 10% budget");
+    expect(bars[3]?.note).toContain("over the 10% budget");
     expect(summaryTable(results)).not.toContain("Tracing");
   });
 

@@ -375,17 +375,19 @@ export function summaryTable(results: BenchResults): string {
   ].join("\n");
 }
 
-/** The tracing part: each round, then the on ÷ off ratios against the 10 % budget. */
+/** The tracing part: for each way in, each round, then the on ÷ off ratios against the 10 % budget. */
 export function tracingLines(tracing: TracingResult | undefined): string[] {
   if (!tracing) return [];
-  const rounds = tracing.rounds
-    .map(
-      (r) =>
-        `${r.tracing} ${cell(r.msgsPerSec)} msg/s, ${cell(r.cpuMicrosPerMessage.total)} µs (load ${r.loadAverage})`,
-    )
-    .join("; ");
-  return [
-    `Tracing (100 % sampled, OTLP to a draining, discarding sink process): ${rounds}`,
-    `Tracing on / off: throughput ${cell(tracing.throughputRatio, 3)} (budget ≥ ${TRACING_BUDGET}), service CPU per message ${cell(tracing.cpuRatio, 3)}, whole loop's CPU per message ${cell(tracing.loopCpuRatio, 3)}`,
-  ];
+  return tracing.paths.flatMap((p) => {
+    const rounds = p.rounds
+      .map(
+        (r) =>
+          `${r.tracing} ${cell(r.msgsPerSec)} msg/s, ${cell(r.cpuMicrosPerMessage.total)} µs (load ${r.loadAverage})`,
+      )
+      .join("; ");
+    return [
+      `Tracing, ${p.path === "user" ? "send.user" : "send.users via the router"} (100 % sampled, OTLP to a draining, discarding sink process): ${rounds}`,
+      `Tracing on / off (${p.path}): throughput ${cell(p.throughputRatio, 3)} (budget ≥ ${TRACING_BUDGET}), service CPU per message ${cell(p.cpuRatio, 3)}, whole loop's CPU per message ${cell(p.loopCpuRatio, 3)}`,
+    ];
+  });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { DEFAULT_PREFIX, type SendUsersBody, subjects } from "@herald/protocol";
+import { DEFAULT_PREFIX, type SendBody, type SendUsersBody, subjects, userToken } from "@herald/protocol";
 import { signToken, startStack } from "@herald/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
@@ -30,7 +30,14 @@ export type TracingRound = {
   loadAverage: number;
 };
 
-export type TracingResult = {
+/**
+ * The message's way in: `user` is a single-user send (`send.user.<token>`, the Herald part's workload, stored
+ * straight into the mailbox), `users` a `send.users` of one user, which the router reads and writes on.
+ */
+export type TracingPath = "user" | "users";
+
+export type TracingPathResult = {
+  path: TracingPath;
   /** Interleaved off/on rounds, each on a fresh stack. */
   rounds: TracingRound[];
   /** Σ on msg/s ÷ Σ off msg/s over the rounds: 1 is free, the budget is ≥ 0.9. */
@@ -42,10 +49,17 @@ export type TracingResult = {
   setup: string;
 };
 
+export type TracingResult = { paths: TracingPathResult[] };
+
+const SETUP: Record<TracingPath, string> = {
+  user: "send.user.<token> (the Herald part's workload: stored straight into the mailbox)",
+  users: "send.users of one user each (through the router)",
+};
+
 /**
  * Tracing's cost: the sustained closed loop of the Herald part, on a fresh stack per round, with tracing off
- * and on (100 % sampling, OTLP/HTTP protobuf to a local sink that discards), interleaved. Messages go
- * through the router (`send.users`, one user each) with a sampled `traceparent`, so every hop is traced.
+ * and on (100 % sampling, OTLP/HTTP protobuf to a local sink that discards), interleaved. Each message carries
+ * a sampled `traceparent`; both ways in are measured (`TracingPath`), so every hop is traced in one of them.
  */
 export async function runTracingCost(
   nats: { url: string; pid: () => number | undefined },
@@ -54,48 +68,61 @@ export async function runTracingCost(
   log: (line: string) => void,
 ): Promise<TracingResult> {
   const sink = await startOtlpSink();
+  try {
+    const paths: TracingPathResult[] = [];
+    // Profiling aid: `BENCH_TRACING_PATHS=user` (or `users`) measures one way in only.
+    const only = process.env.BENCH_TRACING_PATHS;
+    for (const path of (["user", "users"] as const).filter((p) => !only || only === p))
+      paths.push(await tracingPath(path, nats, o, `${runId}${path === "user" ? "a" : "b"}`, sink, log));
+    return { paths };
+  } finally {
+    await sink.close();
+  }
+}
+
+async function tracingPath(
+  path: TracingPath,
+  nats: { url: string; pid: () => number | undefined },
+  o: BenchOptions,
+  runId: string,
+  sink: OtlpSink,
+  log: (line: string) => void,
+): Promise<TracingPathResult> {
   const rounds: TracingRound[] = [];
   // Two interleaved pairs, so a swing of other work on the machine lands on both settings.
   const order: ("off" | "on")[] = ["off", "on", "off", "on"];
-  try {
-    for (const [k, tracing] of order.entries()) {
-      const env: Record<string, string> = { HERALD_PREFIX: DEFAULT_PREFIX };
-      if (tracing === "on") env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.endpoint;
-      // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only.
-      if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
-      const before = await sink.counts();
-      const round = await closedLoop(nats, o, `${runId}t${k}`, env, sink);
-      const after = await sink.counts();
-      // An "on" round whose spans never reached the sink measured nothing: fail the part rather than report it.
-      if (tracing === "on" && after.requests === before.requests)
-        throw new Error("tracing on, but the services exported no spans to the sink");
-      rounds.push({
-        tracing,
-        ...round,
-        exports: {
-          requests: after.requests - before.requests,
-          bytes: after.bytes - before.bytes,
-        },
-      });
-      log(
-        `tracing ${tracing}: ${round.msgsPerSec} msg/s, ${round.cpuMicrosPerMessage.total} µs CPU per message ` +
-          `(load ${round.loadAverage})`,
-      );
-    }
-  } finally {
-    await sink.close();
+  for (const [k, tracing] of order.entries()) {
+    const env: Record<string, string> = { HERALD_PREFIX: DEFAULT_PREFIX };
+    if (tracing === "on") env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.endpoint;
+    // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only.
+    if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
+    const before = await sink.counts();
+    const round = await closedLoop(path, nats, o, `${runId}t${k}`, env, sink);
+    const after = await sink.counts();
+    // An "on" round whose spans never reached the sink measured nothing: fail the part rather than report it.
+    if (tracing === "on" && after.requests === before.requests)
+      throw new Error("tracing on, but the services exported no spans to the sink");
+    rounds.push({
+      tracing,
+      ...round,
+      exports: { requests: after.requests - before.requests, bytes: after.bytes - before.bytes },
+    });
+    log(
+      `tracing ${tracing} (${path}): ${round.msgsPerSec} msg/s, ${round.cpuMicrosPerMessage.total} µs CPU per message ` +
+        `(load ${round.loadAverage})`,
+    );
   }
   const sum = (mode: "off" | "on", of: (r: TracingRound) => number) =>
     rounds.filter((r) => r.tracing === mode).reduce((a, r) => a + of(r), 0);
   const ratio = (of: (r: TracingRound) => number) =>
     Math.round((sum("on", of) / sum("off", of)) * 1000) / 1000;
   return {
+    path,
     rounds,
     throughputRatio: ratio((r) => r.msgsPerSec),
     cpuRatio: ratio((r) => r.cpuMicrosPerMessage.total ?? Number.NaN),
     loopCpuRatio: ratio((r) => loopCpu(r.cpuMicrosPerMessage)),
-    setup:
-      "send.users (one user each) with a sampled traceparent; on: OTEL_EXPORTER_OTLP_ENDPOINT to a local sink process that drains and discards (OTLP/HTTP protobuf, Herald's OTEL_* defaults otherwise)",
+    setup: `${SETUP[path]} with a sampled traceparent; on: OTEL_EXPORTER_OTLP_ENDPOINT to a local sink process that drains and discards (OTLP/HTTP protobuf, Herald's OTEL_* defaults otherwise)`,
   };
 }
 
@@ -104,6 +131,7 @@ function loopCpu(c: Record<string, number>): number {
 }
 
 async function closedLoop(
+  path: TracingPath,
   nats: { url: string; pid: () => number | undefined },
   o: BenchOptions,
   runId: string,
@@ -123,13 +151,17 @@ async function closedLoop(
     const make = dataMaker(o.payloadBytes, (data) =>
       JSON.stringify({ userIds: ["u00000"], id: messageId(runId, 9, 99_999), data } satisfies SendUsersBody),
     );
+    const sendSubjects = users.map((user) => s.sendUser(userToken(user)));
     const traceId = randomBytes(16).toString("hex");
     const publish = (phase: number, i: number) => {
       const id = messageId(runId, phase, i);
-      const body: SendUsersBody = { userIds: [users[i % users.length] ?? ""], id, data: make(phase, i) };
+      const user = users[i % users.length] ?? "";
+      const body: SendBody | SendUsersBody =
+        path === "user" ? { id, data: make(phase, i) } : { userIds: [user], id, data: make(phase, i) };
+      const subject = path === "user" ? (sendSubjects[i % users.length] ?? "") : s.sendUsers;
       const h = headers();
       h.set("traceparent", `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
-      return js.publish(s.sendUsers, encoder.encode(JSON.stringify(body)), { msgID: id, headers: h });
+      return js.publish(subject, encoder.encode(JSON.stringify(body)), { msgID: id, headers: h });
     };
     const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
     await pool.connect(

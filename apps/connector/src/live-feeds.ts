@@ -5,13 +5,7 @@ import {
   type MailboxMessage,
   readMailboxEntry,
 } from "@herald/protocol";
-import {
-  type HandlerGuard,
-  reportFailure,
-  runGuarded,
-  traceparentHeader,
-  tracingEnabled,
-} from "@herald/service-kit";
+import { type HandlerGuard, reportFailure, runGuarded, tracingEnabled } from "@herald/service-kit";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { type HeaderValues, liveHeaders } from "./live-headers.js";
 
@@ -149,9 +143,10 @@ function positionOf(headers: HeaderValues | undefined): { seq: number; prev: num
   return { seq, prev };
 }
 
-/** The `traceparent` (any case) while tracing is on; the full header decode is paid only then. */
-function traceOf(msg: Msg): string | undefined {
-  return tracingEnabled() ? traceparentHeader(msg.headers) : undefined;
+/** The `traceparent` (any case) while tracing is on, read from the raw header block like the positions. */
+function traceOf(headers: HeaderValues | undefined): string | undefined {
+  if (!tracingEnabled()) return undefined;
+  return headers?.getIgnoreCase("traceparent") || undefined;
 }
 
 const ENTRY_PREFIX = '{"id":"';
@@ -207,7 +202,7 @@ export function parseUserLive(msg: Msg): Delivery | undefined {
     msgId: headers?.get(Header.MsgId) || undefined,
   });
   if (entry.kind === "invalid") return undefined;
-  const trace = traceOf(msg);
+  const trace = traceOf(headers);
   return {
     id: entry.id,
     ...position,
@@ -232,9 +227,10 @@ function userFrame(entry: MailboxMessage, seq: number): string {
 
 /** A channel message; `key` is the channel name clients know (e.g. `$broadcast` for broadcasts). */
 export function parseChannelLive(msg: Msg, channel: string): Delivery | undefined {
-  const position = positionOf(liveHeaders(msg));
+  const headers = liveHeaders(msg);
+  const position = positionOf(headers);
   if (!position) return undefined;
-  const trace = traceOf(msg);
+  const trace = traceOf(headers);
   const fast = spliceableEntry(msg.string());
   // Encoded once here: a channel message usually goes to many sockets.
   if (fast) {

@@ -1,4 +1,4 @@
-import { headers, type Msg, MsgImpl } from "@nats-io/transport-node";
+import { headers, Match, type Msg, MsgImpl } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { liveHeaders } from "./live-headers.js";
@@ -52,7 +52,7 @@ describe("liveHeaders", () => {
   });
 
   it("agrees with the client's decoder on any well-formed block", () => {
-    const name = fc.constantFrom(...NAMES, "X-A", "__proto__");
+    const name = fc.constantFrom(...NAMES, "X-A", "__proto__", "Traceparent", "TRACEPARENT", "x-a");
     const value = fc.stringMatching(/^[ -~]{0,30}$/);
     fc.assert(
       fc.property(fc.array(fc.tuple(name, value), { maxLength: 8 }), (pairs) => {
@@ -61,6 +61,8 @@ describe("liveHeaders", () => {
         const msg = rawMsg(h.toString() || "NATS/1.0\r\n\r\n");
         const fast = liveHeaders(msg);
         for (const k of [...NAMES, "X-A", "__proto__"]) expect(fast?.get(k)).toBe(msg.headers?.get(k) ?? "");
+        for (const k of ["traceparent", "nats-sequence", "x-a"])
+          expect(fast?.getIgnoreCase(k)).toBe(msg.headers?.get(k, Match.IgnoreCase) ?? "");
       }),
       { numRuns: 2_000 },
     );
@@ -72,5 +74,7 @@ describe("liveHeaders", () => {
     h.set("Nats-Sequence", "9");
     const plain = { headers: h } as unknown as Msg;
     expect(liveHeaders(plain)?.get("Nats-Sequence")).toBe("9");
+    h.set("TraceParent", "00-x");
+    expect(liveHeaders(plain)?.getIgnoreCase("traceparent")).toBe("00-x");
   });
 });

@@ -1,14 +1,18 @@
-import { type Msg, MsgImpl } from "@nats-io/transport-node";
+import { Match, type Msg, type MsgHdrs, MsgImpl } from "@nats-io/transport-node";
 
 /** The header lookups a live message needs: `MsgHdrs.get` (exact name, first value, "" when absent). */
 export interface HeaderValues {
   get(name: string): string;
+  /** The first value of `name` in any letter case ("" when absent); `name` is given in lowercase. */
+  getIgnoreCase(name: string): string;
 }
 
 const decoder = new TextDecoder();
 
 /** `\r\n<name>:` per name looked up (a handful), so a lookup allocates no search key. */
 const searchKeys = new Map<string, string>();
+/** The same, in any letter case. */
+const ignoreCaseKeys = new Map<string, RegExp>();
 
 /**
  * Header values found in the raw header block when asked for, first value per exact name (as `MsgHdrs` does):
@@ -29,6 +33,32 @@ class RawHeaders implements HeaderValues {
     const end = this.block.indexOf("\r\n", at + key.length);
     return this.block.slice(at + key.length, end < 0 ? undefined : end).trim();
   }
+
+  getIgnoreCase(name: string): string {
+    let pattern = ignoreCaseKeys.get(name);
+    if (pattern === undefined) {
+      pattern = new RegExp(`\\r\\n${name.replace(/[^a-z0-9]/g, "\\$&")}:`, "i");
+      if (ignoreCaseKeys.size < 64) ignoreCaseKeys.set(name, pattern);
+    }
+    const found = pattern.exec(this.block);
+    if (!found) return "";
+    const from = found.index + found[0].length;
+    const end = this.block.indexOf("\r\n", from);
+    return this.block.slice(from, end < 0 ? undefined : end).trim();
+  }
+}
+
+/** `MsgHdrs` behind `HeaderValues`, for a message whose raw block the client does not expose. */
+class DecodedHeaders implements HeaderValues {
+  constructor(private readonly headers: MsgHdrs) {}
+
+  get(name: string): string {
+    return this.headers.get(name);
+  }
+
+  getIgnoreCase(name: string): string {
+    return this.headers.get(name, Match.IgnoreCase);
+  }
 }
 
 /**
@@ -38,7 +68,7 @@ class RawHeaders implements HeaderValues {
  * client exposes it (its `MsgImpl`), and through `msg.headers` otherwise.
  */
 export function liveHeaders(msg: Msg): HeaderValues | undefined {
-  if (!(msg instanceof MsgImpl)) return msg.headers;
+  if (!(msg instanceof MsgImpl)) return msg.headers && new DecodedHeaders(msg.headers);
   const length = msg._msg.hdr;
   if (!(length > 0)) return undefined;
   return new RawHeaders(decoder.decode(msg._rdata.subarray(0, length)));

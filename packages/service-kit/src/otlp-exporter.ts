@@ -11,7 +11,7 @@ import {
   TraceExporterMetricsHelper,
 } from "@opentelemetry/otlp-transformer";
 import { core, tracing } from "@opentelemetry/sdk-node";
-import { encodeSpan, serializeSpans } from "./otlp-spans.js";
+import { encodeSpan, type SpanRecord, serializeSpans } from "./otlp-spans.js";
 
 type ReadableSpan = tracing.ReadableSpan;
 
@@ -80,7 +80,8 @@ export class EncodingSpanProcessor implements tracing.SpanProcessor {
     this.next.onStart(span, parent);
   }
 
-  onEnd(span: ReadableSpan): void {
+  /** Takes the SDK's spans and `span-recorder.ts`'s alike. */
+  onEnd(span: SpanRecord): void {
     if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
     this.next.onEnd(encodeSpan(span) as unknown as ReadableSpan);
   }

@@ -10,6 +10,8 @@ import type { tracing } from "@opentelemetry/sdk-node";
  */
 
 type ReadableSpan = tracing.ReadableSpan;
+/** What the encoder reads of a span: an SDK span, or one of `span-recorder.ts`. */
+export type SpanRecord = Omit<ReadableSpan, "duration" | "ended">;
 type Resource = ReadableSpan["resource"];
 type Scope = ReadableSpan["instrumentationScope"];
 type TimedEvent = ReadableSpan["events"][number];
@@ -275,7 +277,7 @@ function link(w: Writer, l: Link & { droppedAttributesCount?: number }): void {
 }
 
 /** One `Span`, its fields in the SDK serializer's order and with its choices of what to leave out. */
-function span(w: Writer, s: ReadableSpan): void {
+function span(w: Writer, s: SpanRecord): void {
   if (s instanceof EncodedSpan) {
     w.ensure(s.length);
     s.slab.copy(w.buf, w.pos, s.offset, s.offset + s.length);
@@ -413,7 +415,7 @@ let slab = Buffer.allocUnsafe(SLAB_BYTES);
 let slabPos = 0;
 
 /** `s` encoded as `serializeSpans` would write it, into the current slab. */
-export function encodeSpan(s: ReadableSpan): EncodedSpan {
+export function encodeSpan(s: SpanRecord): EncodedSpan {
   if (slab.length - slabPos < SLAB_MIN_ROOM) {
     slab = Buffer.allocUnsafe(SLAB_BYTES);
     slabPos = 0;

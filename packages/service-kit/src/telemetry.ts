@@ -1,4 +1,5 @@
-import { core, NodeSDK } from "@opentelemetry/sdk-node";
+import { trace } from "@opentelemetry/api";
+import { core, NodeSDK, type tracing } from "@opentelemetry/sdk-node";
 import {
   batchProcessorFromEnv,
   EncodingSpanProcessor,
@@ -6,6 +7,7 @@ import {
   otelList,
   otlpProtobufRequested,
 } from "./otlp-exporter.js";
+import { followsParent, recorderAllowed, SpanRecorder } from "./span-recorder.js";
 import { markTracingEnabled } from "./tracing.js";
 
 /**
@@ -32,16 +34,32 @@ export function startTelemetry(serviceName: string): NodeSDK {
   // The default OTLP/HTTP protobuf export with a cheaper encoder (`otlp-spans.ts`) that encodes each span as it
   // ends; still the SDK's batch processor (`OTEL_BSP_*`), exporter delegate and transport. Other exporters and
   // protocols are the SDK's own, set up by NodeSDK.
-  const spanProcessors = otlpProtobufRequested(env)
-    ? [new EncodingSpanProcessor(batchProcessorFromEnv(new OtlpProtobufSpanExporter()))]
+  const encoding = otlpProtobufRequested(env)
+    ? new EncodingSpanProcessor(batchProcessorFromEnv(new OtlpProtobufSpanExporter()))
     : undefined;
-  const sdk = new NodeSDK({ instrumentations: [], ...(spanProcessors ? { spanProcessors } : {}) });
+  const sdk = new NodeSDK({ instrumentations: [], ...(encoding ? { spanProcessors: [encoding] } : {}) });
   sdk.start();
+  const recorder = encoding && recorderAllowed(env) ? spanRecorder(encoding, env) : undefined;
   markTracingEnabled(() => sdk.shutdown(), {
     w3c: new core.W3CTraceContextPropagator(),
     headersW3c: onlyTraceContext(env.OTEL_PROPAGATORS),
+    ...(recorder ? { recorder } : {}),
   });
   return sdk;
+}
+
+/**
+ * A recorder exporting through `encoding`, with the resource and scope of the SDK's tracer "herald", read off a
+ * span that is never ended (so never exported).
+ */
+function spanRecorder(encoding: EncodingSpanProcessor, env: NodeJS.ProcessEnv): SpanRecorder {
+  const probe = trace.getTracer("herald").startSpan("herald.probe") as unknown as tracing.ReadableSpan;
+  return new SpanRecorder({
+    resource: probe.resource,
+    instrumentationScope: probe.instrumentationScope,
+    onEnd: (span) => encoding.onEnd(span),
+    followParent: followsParent(env),
+  });
 }
 
 /** True when `OTEL_PROPAGATORS` names W3C trace context and nothing else (as the SDK splits the list). */

@@ -1,4 +1,4 @@
-import { isSpanContextValid, type SpanContext } from "@opentelemetry/api";
+import { isSpanContextValid, type SpanContext, type TraceState } from "@opentelemetry/api";
 
 /**
  * The common W3C `traceparent` shapes read and written without the generic propagator (a regex, a getter, a
@@ -8,6 +8,26 @@ import { isSpanContextValid, type SpanContext } from "@opentelemetry/api";
  */
 
 const TRACEPARENT_LENGTH = 55;
+
+/**
+ * A span context whose ids are known valid (read by `parseTraceparent`, or made by `span-recorder.ts`), so
+ * `validContext` skips the API's regex checks for it.
+ */
+export class CheckedSpanContext implements SpanContext {
+  traceState?: TraceState;
+
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    public traceFlags: number,
+    readonly isRemote: boolean,
+  ) {}
+}
+
+/** `isSpanContextValid`, at no cost for a `CheckedSpanContext`. */
+export function validContext(context: SpanContext): boolean {
+  return context instanceof CheckedSpanContext || isSpanContextValid(context);
+}
 
 /** 0-15 for a lowercase hex digit's char code, -1 otherwise (W3C ids and flags are lowercase). */
 const HEX = new Int8Array(128).fill(-1);
@@ -36,12 +56,12 @@ export function parseTraceparent(value: string): SpanContext | undefined {
     return undefined;
   if (!hexRun(value, 3, 35, true) || !hexRun(value, 36, 52, true) || !hexRun(value, 53, 55, false))
     return undefined;
-  return {
-    traceId: value.slice(3, 35),
-    spanId: value.slice(36, 52),
-    traceFlags: HEX[value.charCodeAt(53)]! * 16 + HEX[value.charCodeAt(54)]!,
-    isRemote: true,
-  };
+  return new CheckedSpanContext(
+    value.slice(3, 35),
+    value.slice(36, 52),
+    HEX[value.charCodeAt(53)]! * 16 + HEX[value.charCodeAt(54)]!,
+    true,
+  );
 }
 
 /**
@@ -49,7 +69,7 @@ export function parseTraceparent(value: string): SpanContext | undefined {
  * The caller leaves a context with `tracestate` to the propagator, which writes that header too.
  */
 export function formatTraceparent(context: SpanContext): string | undefined {
-  if (!isSpanContextValid(context)) return undefined;
+  if (!validContext(context)) return undefined;
   const flags = context.traceFlags;
   // Written as the SDK does ("0" + hex), flags above 15 included.
   const f = flags === 1 ? "01" : flags ? `0${Number(flags).toString(16)}` : "00";

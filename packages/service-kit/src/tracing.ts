@@ -7,6 +7,7 @@ import {
   propagation,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
@@ -15,6 +16,7 @@ import {
   type Tracer,
   trace,
 } from "@opentelemetry/api";
+import type { SpanRecorder } from "./span-recorder.js";
 import { formatTraceparent, parseTraceparent } from "./traceparent.js";
 
 export { type Span, SpanKind };
@@ -36,6 +38,8 @@ let internal: TextMapPropagator = propagation;
 let headersW3c = false;
 /** The SDK's tracer, fetched once: `trace.getTracer` looks it up by name and version on every call. */
 let tracer: Tracer | undefined;
+/** Makes the message path's spans in place of `tracer` where the configuration allows (`span-recorder.ts`). */
+let recorder: SpanRecorder | undefined;
 
 export function tracingEnabled(): boolean {
   return enabled;
@@ -46,6 +50,8 @@ export type TracingOptions = {
   w3c?: TextMapPropagator;
   /** The global propagator is W3C trace context alone (see `headersW3c`). */
   headersW3c?: boolean;
+  /** Records spans without the SDK's tracer (`span-recorder.ts`). */
+  recorder?: SpanRecorder;
 };
 
 /**
@@ -58,6 +64,7 @@ export function markTracingEnabled(shutdown: () => Promise<void>, options: Traci
   internal = options.w3c ?? propagation;
   headersW3c = options.headersW3c === true;
   tracer = trace.getTracer("herald");
+  recorder = options.recorder;
 }
 
 /** Exports what is buffered; called last in a drain, so SIGTERM does not drop the final spans. */
@@ -79,7 +86,7 @@ export const natsHeaderSetter: TextMapSetter<MsgHdrs> = {
 /**
  * Starts a span under `parent`: NATS headers (a publisher's or a previous hop's trace context), a `traceparent`
  * string carried in an internal body, or a span. Without a parent the span starts a new trace. Undefined while
- * tracing is off.
+ * tracing is off. `attributes` becomes the span's own (not copied): pass a fresh object.
  */
 export function startSpan(
   name: string,
@@ -88,7 +95,21 @@ export function startSpan(
   attributes: Attributes,
 ): Span | undefined {
   if (!enabled || !tracer) return undefined;
+  if (recorder) return recorder.start(name, kind, attributes, spanContextOf(parent));
   return tracer.startSpan(name, { kind, attributes }, contextOf(parent));
+}
+
+/** The span context `contextOf` would hold, without building the context. */
+function spanContextOf(parent: MsgHdrs | string | Span | undefined): SpanContext | undefined {
+  if (parent === undefined) return undefined;
+  if (typeof parent === "string") return parseTraceparent(parent) ?? trace.getSpanContext(contextOf(parent));
+  if ("spanContext" in parent) return parent.spanContext();
+  if (headersW3c) {
+    const traceparent = plainTraceparent(parent);
+    if (traceparent === "") return undefined;
+    if (traceparent !== undefined) return spanContextOf(traceparent);
+  }
+  return trace.getSpanContext(contextOf(parent));
 }
 
 function contextOf(parent: MsgHdrs | string | Span | undefined): Context {

@@ -1,0 +1,273 @@
+import { randomFillSync } from "node:crypto";
+import {
+  type Attributes,
+  type AttributeValue,
+  type Exception,
+  type HrTime,
+  type Link,
+  type Span,
+  type SpanContext,
+  type SpanKind,
+  type SpanStatus,
+  SpanStatusCode,
+  type TimeInput,
+  TraceFlags,
+  trace,
+} from "@opentelemetry/api";
+import type { tracing } from "@opentelemetry/sdk-node";
+import type { SpanRecord } from "./otlp-spans.js";
+import { CheckedSpanContext, validContext } from "./traceparent.js";
+
+/**
+ * The message path's spans without the SDK's `Tracer` and `Span`: the same sampling (`parentbased_always_on`
+ * or `always_on`), ids, times, attributes, events and status, handed at `end()` to the same span processor
+ * (`EncodingSpanProcessor`, then the SDK's batch processor, exporter and transport). The SDK's span checks every
+ * attribute, limit and time input, builds a context per span and keeps self-metrics; at 100 % sampling that
+ * was most of tracing's cost per message (bench/README.md, "Tracing's cost"). Used only where those checks
+ * cannot change the result: the OTLP protobuf exporter, one of those two samplers and no `OTEL_*_LIMIT`
+ * variable (`recorderAllowed`); every other setup gets the SDK's own spans.
+ */
+
+type ReadableSpan = tracing.ReadableSpan;
+type TimedEvent = ReadableSpan["events"][number];
+
+export type RecorderOptions = {
+  resource: ReadableSpan["resource"];
+  instrumentationScope: ReadableSpan["instrumentationScope"];
+  /** Receives each ended span (`SpanProcessor.onEnd`). */
+  onEnd: (span: RecordedSpan) => void;
+  /** `parentbased_always_on`: a parent's unsampled flag is followed; `always_on` samples every span. */
+  followParent: boolean;
+};
+
+const SAMPLERS: Record<string, boolean> = { parentbased_always_on: true, always_on: false };
+
+/**
+ * True when the `OTEL_*` variables leave nothing for the SDK's span to decide differently: a sampler of
+ * `SAMPLERS` (or none) and no attribute, event or link limit. The exporter choice is the caller's.
+ */
+export function recorderAllowed(env: NodeJS.ProcessEnv): boolean {
+  const sampler = env.OTEL_TRACES_SAMPLER?.trim() || "parentbased_always_on";
+  if (!(sampler in SAMPLERS)) return false;
+  return !Object.keys(env).some((name) => name.startsWith("OTEL_") && name.endsWith("_LIMIT") && env[name]);
+}
+
+/** Whether `OTEL_TRACES_SAMPLER` follows the parent's sampled flag (see `recorderAllowed`). */
+export function followsParent(env: NodeJS.ProcessEnv): boolean {
+  return SAMPLERS[env.OTEL_TRACES_SAMPLER?.trim() || "parentbased_always_on"] ?? true;
+}
+
+/** Random bytes drawn a pool at a time: one `randomFillSync` per few hundred ids. */
+const pool = Buffer.allocUnsafe(4096);
+let poolPos = pool.length;
+
+/** A random id of `bytes` bytes in lowercase hex, never all zeros (an invalid id). */
+export function randomId(bytes: 8 | 16): string {
+  for (;;) {
+    if (poolPos + bytes > pool.length) {
+      randomFillSync(pool);
+      poolPos = 0;
+    }
+    const start = poolPos;
+    poolPos += bytes;
+    for (let i = start; i < poolPos; i++) if (pool[i] !== 0) return pool.toString("hex", start, poolPos);
+  }
+}
+
+function millisToHrTime(ms: number): HrTime {
+  const seconds = Math.trunc(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+function addMillis([seconds, nanos]: HrTime, ms: number): HrTime {
+  const total = nanos + Math.round(ms * 1e6);
+  return [seconds + Math.floor(total / 1e9), total % 1e9];
+}
+
+function isHrTime(value: unknown): value is HrTime {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === "number";
+}
+
+const NO_EVENTS: TimedEvent[] = [];
+const NO_LINKS: Link[] = [];
+const UNSET: SpanStatus = { code: SpanStatusCode.UNSET };
+
+/**
+ * Attributes without `undefined` and `null` values, which the SDK drops too. The object is kept as given when it
+ * has none: the span helpers' callers build it for the call (`startSpan` documents that it is taken).
+ */
+function definedAttributes(attributes: Attributes | undefined): Attributes {
+  if (attributes === undefined) return {};
+  let clean = true;
+  for (const key in attributes) {
+    if (attributes[key] == null || key === "") {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return attributes;
+  const out: Attributes = {};
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value != null && key !== "") out[key] = value;
+  }
+  return out;
+}
+
+export class SpanRecorder {
+  constructor(private readonly options: RecorderOptions) {}
+
+  get resource(): RecorderOptions["resource"] {
+    return this.options.resource;
+  }
+
+  get instrumentationScope(): RecorderOptions["instrumentationScope"] {
+    return this.options.instrumentationScope;
+  }
+
+  /** A span under `parent` (a new trace without a valid one), or a non-recording one where the sampler says so. */
+  start(name: string, kind: SpanKind, attributes: Attributes, parent: SpanContext | undefined): Span {
+    const valid = parent !== undefined && validContext(parent);
+    const traceId = valid ? parent.traceId : randomId(16);
+    const context = new CheckedSpanContext(traceId, randomId(8), TraceFlags.SAMPLED, false);
+    if (valid && parent.traceState) context.traceState = parent.traceState;
+    if (valid && this.options.followParent && (parent.traceFlags & TraceFlags.SAMPLED) === 0) {
+      context.traceFlags = TraceFlags.NONE;
+      return trace.wrapSpanContext(context);
+    }
+    return new RecordedSpan(this, name, kind, context, valid ? parent : undefined, attributes);
+  }
+
+  ended(span: RecordedSpan): void {
+    this.options.onEnd(span);
+  }
+}
+
+/** A sampled span of the message path (see the module comment); readable as the SDK's `ReadableSpan` once ended. */
+export class RecordedSpan implements Span, SpanRecord {
+  readonly startTime: HrTime;
+  endTime: HrTime = [0, 0];
+  readonly attributes: Attributes;
+  events: TimedEvent[] = NO_EVENTS;
+  links: Link[] = NO_LINKS;
+  status: SpanStatus = UNSET;
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly parentSpanContext?: SpanContext;
+  readonly #perfStart = performance.now();
+  #ended = false;
+
+  constructor(
+    private readonly recorder: SpanRecorder,
+    public name: string,
+    readonly kind: SpanKind,
+    private readonly context: SpanContext,
+    parent: SpanContext | undefined,
+    attributes: Attributes,
+  ) {
+    if (parent) this.parentSpanContext = parent;
+    // As the SDK does: the wall clock at the start, then the monotonic clock for every later time.
+    this.startTime = millisToHrTime(Date.now());
+    this.attributes = definedAttributes(attributes);
+  }
+
+  get resource(): SpanRecord["resource"] {
+    return this.recorder.resource;
+  }
+
+  get instrumentationScope(): SpanRecord["instrumentationScope"] {
+    return this.recorder.instrumentationScope;
+  }
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+
+  isRecording(): boolean {
+    return !this.#ended;
+  }
+
+  setAttribute(key: string, value: AttributeValue): this {
+    if (!this.#ended && value != null && key !== "") this.attributes[key] = value;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const key in attributes) this.setAttribute(key, attributes[key] as AttributeValue);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    if (this.#ended) return this;
+    const timeOnly = attributesOrTime instanceof Date || typeof attributesOrTime === "number";
+    const at = timeOnly || isHrTime(attributesOrTime) ? attributesOrTime : time;
+    const attributes = timeOnly || isHrTime(attributesOrTime) ? undefined : attributesOrTime;
+    const event: TimedEvent = {
+      name,
+      attributes: definedAttributes(attributes),
+      time: this.#time(at as TimeInput | undefined),
+      droppedAttributesCount: 0,
+    };
+    if (this.events === NO_EVENTS) this.events = [event];
+    else this.events.push(event);
+    return this;
+  }
+
+  addLink(link: Link): this {
+    if (this.#ended) return this;
+    if (this.links === NO_LINKS) this.links = [];
+    this.links.push({ context: link.context, attributes: definedAttributes(link.attributes) });
+    return this;
+  }
+
+  addLinks(links: Link[]): this {
+    for (const link of links) this.addLink(link);
+    return this;
+  }
+
+  /** As the SDK: UNSET changes nothing, OK is final, only ERROR keeps a message. */
+  setStatus(status: SpanStatus): this {
+    if (this.#ended || status.code === SpanStatusCode.UNSET || this.status.code === SpanStatusCode.OK)
+      return this;
+    this.status =
+      status.code === SpanStatusCode.ERROR && typeof status.message === "string"
+        ? { code: status.code, message: status.message }
+        : { code: status.code };
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.#ended) this.name = name;
+    return this;
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.#ended) return;
+    this.endTime = this.#time(endTime);
+    this.#ended = true;
+    this.recorder.ended(this);
+  }
+
+  /** The event the SDK records for an exception (`exception.*` semantic attributes). */
+  recordException(exception: Exception, time?: TimeInput): void {
+    const attributes: Attributes = {};
+    if (typeof exception === "string") attributes["exception.message"] = exception;
+    else {
+      const type = exception.code !== undefined ? String(exception.code) : exception.name;
+      if (type !== undefined) attributes["exception.type"] = type;
+      if (exception.message !== undefined) attributes["exception.message"] = exception.message;
+      if (exception.stack !== undefined) attributes["exception.stacktrace"] = exception.stack;
+    }
+    this.addEvent("exception", attributes, time);
+  }
+
+  /** A time given as the SDK takes it (epoch ms, a performance timestamp, a Date, an HrTime), or now. */
+  #time(input: TimeInput | undefined): HrTime {
+    if (input === undefined) return addMillis(this.startTime, performance.now() - this.#perfStart);
+    if (isHrTime(input)) return input;
+    if (input instanceof Date) return millisToHrTime(input.getTime());
+    if (input <= performance.now()) return millisToHrTime(input + performance.timeOrigin);
+    return millisToHrTime(input);
+  }
+}
