@@ -67,4 +67,40 @@ describe("latency exemplars", () => {
     expect(promText).not.toContain("# {");
     expect(promText).not.toContain("# EOF");
   });
+
+  it("replace a bucket's exemplar at most once per refresh interval, per bucket and label set", async () => {
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:9";
+    const sdk = startTelemetry("test");
+    onTestFinished(() => sdk.shutdown());
+    const scrape = async (registry: Registry) => {
+      const app = createAdminApp({ metrics: registry, notReadyReason: () => undefined });
+      const res = await app.request("/metrics", { headers: { accept: "application/openmetrics-text" } });
+      return res.text();
+    };
+    const config = { help: "h", labelNames: ["kind"], buckets: [0.01, 0.1] };
+    const slow = new Registry();
+    const held = new LatencyHistogram({ ...config, name: "held_seconds", registers: [slow] }, 60_000);
+    held.observe(0.005, { kind: "user" }, TRACE);
+    held.observe(0.006, { kind: "user" }, OTHER); // same bucket, within the interval: counted, exemplar kept
+    held.observe(0.007, { kind: "channel" }, OTHER); // another label set has its own
+    held.observe(0.05, { kind: "user" }, OTHER); // another bucket has its own
+    const text = await scrape(slow);
+    expect(text).toMatch(
+      new RegExp(`held_seconds_bucket\\{le="0.01",kind="user"\\} 2 # \\{trace_id="${TRACE}"\\} 0.005`),
+    );
+    expect(text).toMatch(
+      new RegExp(`held_seconds_bucket\\{le="0.01",kind="channel"\\} 1 # \\{trace_id="${OTHER}"\\}`),
+    );
+    expect(text).toMatch(
+      new RegExp(`held_seconds_bucket\\{le="0.1",kind="user"\\} 3 # \\{trace_id="${OTHER}"\\} 0.05`),
+    );
+
+    const fast = new Registry();
+    const every = new LatencyHistogram({ ...config, name: "every_seconds", registers: [fast] }, 0);
+    every.observe(0.005, { kind: "user" }, TRACE);
+    every.observe(0.006, { kind: "user" }, OTHER);
+    expect(await scrape(fast)).toMatch(
+      new RegExp(`every_seconds_bucket\\{le="0.01",kind="user"\\} 2 # \\{trace_id="${OTHER}"\\} 0.006`),
+    );
+  });
 });

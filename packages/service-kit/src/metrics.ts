@@ -43,14 +43,25 @@ function traceIdOf(traceparentOrId: string | undefined): string | undefined {
  * A latency histogram whose observations carry their message's trace id as an exemplar (`trace_id`), so a
  * dashboard can jump from a slow bucket to a trace. Exemplars appear only in OpenMetrics scrapes (the admin
  * server serves them when the scraper asks) and are kept only while tracing is on: without it `observe` is
- * the plain histogram's.
+ * the plain histogram's. A bucket keeps one exemplar, its latest, so each bucket's (per label set) is replaced
+ * at most every `exemplarRefreshMs`: a scrape still finds a recent trace in every bucket that saw one, and the
+ * message path does not pay for an exemplar on every observation.
  */
 export class LatencyHistogram<T extends string = string> {
   readonly histogram: Histogram<T>;
   private readonly exemplars: boolean;
+  private readonly bounds: readonly number[];
+  private readonly labelNames: readonly T[];
+  /** Per label set, when each bucket's exemplar was last replaced (`performance.now()`; the last is +Inf's). */
+  private readonly refreshed = new Map<string, Float64Array>();
 
-  constructor(config: HistogramConfiguration<T>) {
+  constructor(
+    config: HistogramConfiguration<T>,
+    private readonly exemplarRefreshMs = 1_000,
+  ) {
     this.exemplars = tracingEnabled();
+    this.bounds = config.buckets ?? [];
+    this.labelNames = config.labelNames ?? [];
     // prom-client allows exemplars on OpenMetrics registries only; the admin server renders a registry as
     // either format, so the histogram is created unregistered and then registered as asked.
     this.histogram = new Histogram<T>({ ...config, registers: [], enableExemplars: this.exemplars });
@@ -67,9 +78,32 @@ export class LatencyHistogram<T extends string = string> {
       else this.histogram.observe(value);
       return;
     }
+    if (!this.exemplarDue(value, labels)) {
+      // No exemplar labels: prom-client counts the value and leaves the bucket's exemplar as it is.
+      this.histogram.observe({ labels: labels ?? {}, value });
+      return;
+    }
     const traceId = traceIdOf(traceparent) ?? trace.getActiveSpan()?.spanContext().traceId;
     // prom-client types exemplar labels as the histogram's own label names; `trace_id` is an exemplar's.
     const exemplarLabels = (traceId ? { trace_id: traceId } : {}) as LabelValues<T>;
     this.histogram.observe({ labels: labels ?? {}, value, exemplarLabels });
+  }
+
+  /** True when the bucket `value` falls in (for `labels`) may take a new exemplar now, which it then counts as taken. */
+  private exemplarDue(value: number, labels: LabelValues<T> | undefined): boolean {
+    const key = labels ? this.labelNames.map((name) => String(labels[name] ?? "")).join("\u0000") : "";
+    let times = this.refreshed.get(key);
+    if (times === undefined) {
+      // A label set beyond any sane cardinality is not throttled rather than tracked.
+      if (this.refreshed.size >= 1_000) return true;
+      times = new Float64Array(this.bounds.length + 1).fill(Number.NEGATIVE_INFINITY);
+      this.refreshed.set(key, times);
+    }
+    let bucket = 0;
+    while (bucket < this.bounds.length && value > (this.bounds[bucket] ?? Number.POSITIVE_INFINITY)) bucket++;
+    const now = performance.now();
+    if (now - (times[bucket] ?? 0) < this.exemplarRefreshMs) return false;
+    times[bucket] = now;
+    return true;
   }
 }

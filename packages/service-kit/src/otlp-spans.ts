@@ -1,5 +1,6 @@
 import type { HrTime, Link, SpanContext } from "@opentelemetry/api";
 import type { tracing } from "@opentelemetry/sdk-node";
+import { CheckedSpanContext } from "./traceparent.js";
 
 /**
  * OTLP/protobuf encoding of an `ExportTraceServiceRequest`, byte for byte what the SDK's
@@ -15,6 +16,10 @@ export type SpanRecord = Omit<ReadableSpan, "duration" | "ended">;
 type Resource = ReadableSpan["resource"];
 type Scope = ReadableSpan["instrumentationScope"];
 type TimedEvent = ReadableSpan["events"][number];
+
+/** Cached encodings of recurring strings (`Writer.name`), bounded so that odd names cannot grow it for ever. */
+const names = new Map<string, Buffer>();
+const MAX_NAMES = 512;
 
 const LEN = 2; // wire type: length-delimited
 const VARINT = 0;
@@ -137,6 +142,23 @@ class Writer {
     for (let i = 0; i < len; i++) buf[this.pos++] = s.charCodeAt(i);
   }
 
+  /**
+   * A string from the small set that recurs in every span (attribute keys, span and event names), copied from
+   * its cached encoding (length prefix and bytes) instead of encoded again.
+   */
+  name(s: string): void {
+    let encoded = names.get(s);
+    if (encoded === undefined) {
+      const w = new Writer(Buffer.allocUnsafe(s.length * 3 + 5));
+      w.string(s);
+      encoded = Buffer.from(w.buf.subarray(0, w.pos));
+      if (names.size < MAX_NAMES) names.set(s, encoded);
+    }
+    this.ensure(encoded.length);
+    encoded.copy(this.buf, this.pos);
+    this.pos += encoded.length;
+  }
+
   bytes(b: Uint8Array): void {
     this.varint(b.length);
     this.ensure(b.length);
@@ -145,7 +167,15 @@ class Writer {
   }
 
   /** A hex id as bytes (two characters a byte), without the intermediate array. */
-  hexId(hex: string): void {
+  hexId(hex: string, checked: boolean): void {
+    if (checked) {
+      // Known lowercase hex of even length (`CheckedSpanContext`): the native decoder gives the same bytes.
+      const n = hex.length >> 1;
+      this.varint(n);
+      this.ensure(n);
+      this.pos += this.buf.write(hex, this.pos, n, "hex");
+      return;
+    }
     const n = Math.floor(hex.length / 2);
     this.varint(n);
     this.ensure(n);
@@ -224,7 +254,7 @@ function attributes(w: Writer, attrs: Record<string, unknown>, field: number): v
     w.tag(field, LEN);
     const kv = w.begin(1);
     w.tag(1, LEN);
-    w.string(key);
+    w.name(key);
     w.tag(2, LEN);
     const value = w.begin(1);
     anyValue(w, attrs[key]);
@@ -243,7 +273,7 @@ function event(w: Writer, e: TimedEvent): void {
   w.tag(1, FIXED64);
   w.time(e.time);
   w.tag(2, LEN);
-  w.string(e.name);
+  w.name(e.name);
   if (e.attributes) attributes(w, e.attributes, 3);
   w.tag(4, VARINT);
   w.varint(e.droppedAttributesCount || 0);
@@ -253,9 +283,10 @@ function event(w: Writer, e: TimedEvent): void {
 /** Fields 1–3 of a `Span` and of a `Link` alike: trace id, span id, trace state. */
 function ids(w: Writer, ctx: SpanContext): void {
   w.tag(1, LEN);
-  w.hexId(ctx.traceId);
+  const checked = ctx instanceof CheckedSpanContext;
+  w.hexId(ctx.traceId, checked);
   w.tag(2, LEN);
-  w.hexId(ctx.spanId);
+  w.hexId(ctx.spanId, checked);
   const state = ctx.traceState?.serialize();
   if (state) {
     w.tag(3, LEN);
@@ -291,10 +322,10 @@ function span(w: Writer, s: SpanRecord): void {
   const parent = s.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, LEN);
-    w.hexId(parent.spanId);
+    w.hexId(parent.spanId, parent instanceof CheckedSpanContext);
   }
   w.tag(5, LEN);
-  w.string(s.name);
+  w.name(s.name);
   const kind = s.kind == null ? 0 : s.kind + 1; // OTLP's enum has UNSPECIFIED at 0
   if (kind !== 0) {
     w.tag(6, VARINT);
