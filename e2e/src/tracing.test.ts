@@ -20,33 +20,41 @@ import { type Backend, connectBackend } from "./support/backend.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./support/otlp-receiver.js";
 
 // One message, one trace: the services run as `node apps/<name>/dist/main.js` with the standard OTEL_*
-// variables only, exporting OTLP/HTTP JSON to a receiver in this process.
+// variables only, exporting OTLP/HTTP (protobuf, then JSON) to a receiver in this process.
 
 let receiver: OtlpReceiver;
 let nats: NatsServer;
 let stack: Stack;
 let backend: Backend;
 
-beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  nats = await startNatsServer();
-  stack = await startStack({
-    nats,
-    env: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-      OTEL_BSP_SCHEDULE_DELAY: "100",
-    },
-  });
-  backend = await connectBackend(nats);
-});
+/**
+ * Both OTLP/HTTP encodings: protobuf is the default (and has Herald's own span recorder and encoder behind
+ * it), JSON goes through the SDK's spans and serializer.
+ */
+const PROTOCOLS = ["http/protobuf", "http/json"] as const;
 
-afterAll(async () => {
-  await backend?.close();
-  await stack?.stop();
-  await nats?.dispose();
-  await receiver?.close();
-});
+function startTracedStack(protocol: (typeof PROTOCOLS)[number]): void {
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    nats = await startNatsServer();
+    stack = await startStack({
+      nats,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+      },
+    });
+    backend = await connectBackend(nats);
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+    await stack?.stop();
+    await nats?.dispose();
+    await receiver?.close();
+  });
+}
 
 /** The hops of one user message, parent first, and the service each belongs to. */
 const HOPS = [
@@ -114,7 +122,9 @@ function expectChain(spans: ReceivedSpan[], traceId: string, rootParent: string)
   });
 }
 
-describe("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
+describe.each(PROTOCOLS)("tracing (OTEL_EXPORTER_OTLP_ENDPOINT set, %s)", (protocol) => {
+  startTracedStack(protocol);
+
   it("continues a publisher's traceparent through every service: one message, one trace", async () => {
     const traceId = hex(16);
     const parentId = hex(8);

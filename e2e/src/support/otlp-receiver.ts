@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { decodeTraceRequest } from "./otlp-protobuf.js";
 
 /** One span as an OTLP/HTTP JSON export carries it (ids in hex), with its resource's `service.name`. */
 export type ReceivedSpan = {
@@ -62,8 +63,8 @@ export type OtlpReceiver = {
 };
 
 /**
- * A minimal OTLP/HTTP collector for tests: accepts JSON trace exports on `/v1/traces`
- * (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`) and keeps every span.
+ * A minimal OTLP/HTTP collector for tests: accepts trace exports on `/v1/traces` in protobuf (the default
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`, `http/protobuf`) and JSON (`http/json`), and keeps every span.
  */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
@@ -73,13 +74,15 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const type = req.headers["content-type"] ?? "";
-      if (req.url !== "/v1/traces" || !type.includes("json")) {
+      const protobuf = type.includes("protobuf");
+      if (req.url !== "/v1/traces" || !(protobuf || type.includes("json"))) {
         rejected.push(`${req.method} ${req.url} ${type}`);
         res.writeHead(404).end();
         return;
       }
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ExportRequest;
+        const raw = Buffer.concat(chunks);
+        const body = (protobuf ? decodeTraceRequest(raw) : JSON.parse(raw.toString("utf8"))) as ExportRequest;
         for (const rs of body.resourceSpans ?? []) {
           const service = String(attributesOf(rs.resource?.attributes)["service.name"] ?? "");
           for (const ss of rs.scopeSpans ?? []) {
@@ -104,7 +107,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
             }
           }
         }
-        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+        // An empty ExportTraceServiceResponse, in the request's encoding.
+        if (protobuf) res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+        else res.writeHead(200, { "content-type": "application/json" }).end("{}");
       } catch (err) {
         rejected.push(`unparsable export: ${(err as Error).message}`);
         res.writeHead(400).end();

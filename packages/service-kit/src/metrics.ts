@@ -89,9 +89,15 @@ export class LatencyHistogram<T extends string = string> {
     this.histogram.observe({ labels: labels ?? {}, value, exemplarLabels });
   }
 
+  private labelKey(labels: LabelValues<T>): string {
+    const [only] = this.labelNames;
+    if (this.labelNames.length === 1 && only !== undefined) return String(labels[only] ?? "");
+    return this.labelNames.map((name) => String(labels[name] ?? "")).join("\u0000");
+  }
+
   /** True when the bucket `value` falls in (for `labels`) may take a new exemplar now, which it then counts as taken. */
   private exemplarDue(value: number, labels: LabelValues<T> | undefined): boolean {
-    const key = labels ? this.labelNames.map((name) => String(labels[name] ?? "")).join("\u0000") : "";
+    const key = labels === undefined ? "" : this.labelKey(labels);
     let times = this.refreshed.get(key);
     if (times === undefined) {
       // A label set beyond any sane cardinality is not throttled rather than tracked.
