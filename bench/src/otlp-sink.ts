@@ -20,10 +20,15 @@ export async function startOtlpSink(): Promise<OtlpSink> {
   const child = fork(new URL(import.meta.url), ["--serve"], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
+  // Each wait removes its exit listener once answered: a part asks for counts many times.
   const next = () =>
     new Promise<SinkMessage>((resolve, reject) => {
-      child.once("message", (m) => resolve(m as SinkMessage));
-      child.once("exit", (code) => reject(new Error(`the OTLP sink exited (${code})`)));
+      const exited = (code: number | null) => reject(new Error(`the OTLP sink exited (${code})`));
+      child.once("exit", exited);
+      child.once("message", (m) => {
+        child.off("exit", exited);
+        resolve(m as SinkMessage);
+      });
     });
   const ready = await next();
   if (!("port" in ready)) throw new Error("the OTLP sink did not report its port");
