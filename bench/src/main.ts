@@ -27,7 +27,7 @@ import { runScale } from "./scale-run.js";
 import { renderSoakChart } from "./soak-report.js";
 import { runSoak } from "./soak-run.js";
 import { renderStormChart } from "./storm-report.js";
-import { runStorm } from "./storm-run.js";
+import { runStormPart } from "./storm-run.js";
 import { renderChart } from "./svg.js";
 import { runTracingCost } from "./tracing-run.js";
 
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     const idle = await part("idle", o, "idle", () => runIdle(nats, o, runId, log));
     const routers = await part("routers", o, "routers", () => runRouters(nats, o, runId, log));
     const scale = await part("scale", o, "scale", () => runScale(nats, o, runId, log));
-    const storm = await part("storm", o, "storm", () => runStorm(nats, o, runId, log));
+    const storm = await part("storm", o, "storm", () => runStormPart(nats, o, runId, log));
     const soak = await part("soak", o, "soak", () => runSoak(nats, o, runId, log));
     parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers, scale, storm, soak };
   } finally {

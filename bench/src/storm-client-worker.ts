@@ -1,8 +1,9 @@
 // Storm load generator: one process holding a share of the storm's clients, each a real `HeraldClient` (the
-// SDK's reconnect policy: full-jitter exponential backoff). Its WebSocket stands in for a load balancer that
-// has already taken the killed connector out: the first connection goes to the victim, every later one to a
-// random survivor. It records when each client (re)connected and when each message reached the app.
-import { HeraldClient, type WebSocketConstructor } from "@herald/client";
+// SDK's reconnect policy: full-jitter exponential backoff), or for the raw `ws` baseline a bare `ws` socket with
+// the same policy. Its WebSocket stands in for a load balancer that has already taken the killed server out: the
+// first connection goes to the victim, every later one to a random survivor. It records when each client
+// (re)connected and when each message reached the app.
+import { backoffDelay, DEFAULT_RECONNECT, HeraldClient, type WebSocketConstructor } from "@herald/client";
 import WebSocket from "ws";
 import { nowUs } from "./clock.js";
 import { openInLanes } from "./pacing.js";
@@ -15,6 +16,8 @@ export type StormConnectParams = {
   survivorPorts: number[];
   clients: StormClientSpec[];
   concurrency: number;
+  /** `raw`: the baseline's bare `ws` clients (no auth, no protocol) against plain `ws` servers. */
+  mode?: "herald" | "raw";
 };
 export type StormStatus = { clients: number; connected: number; reconnectedSince: number };
 /** Per client: its user, every welcome after `sinceUs`, and `[seq, receivedUs]` of each message's first delivery. */
@@ -33,8 +36,11 @@ export type StormReport = {
   endings: Record<string, number>;
 };
 
+/** What the pool asks of a client, Herald's SDK or the raw baseline's. */
+type StormClient = { readonly state: string; close(): Promise<void> };
+
 type Tracked = {
-  client: HeraldClient;
+  client: StormClient;
   user: number;
   connectedUs: number[];
   disconnected: { us: number; why: string }[];
@@ -59,7 +65,64 @@ function routedWebSocket(localAddress: string, survivorPorts: number[]): WebSock
   } as unknown as WebSocketConstructor;
 }
 
+/**
+ * A bare `ws` client for the baseline: resolves once first open; after a close it dials a survivor again after
+ * the SDK's full-jitter backoff with its defaults (reset by an open), so both systems' clients come back at the
+ * same pace.
+ */
+function openRaw(params: StormConnectParams, spec: StormClientSpec): Promise<Tracked> {
+  const Routed = routedWebSocket(spec.localAddress, params.survivorPorts) as unknown as new (
+    url: string,
+  ) => WebSocket;
+  const url = `${params.url}?u=${spec.user}`;
+  let socket: WebSocket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let attempt = 0;
+  const client = {
+    state: "connecting",
+    close: async () => {
+      closed = true;
+      clearTimeout(timer);
+      socket?.terminate();
+    },
+  };
+  const t: Tracked = {
+    client,
+    user: spec.user,
+    connectedUs: [],
+    disconnected: [],
+    received: [],
+    seen: new Set(),
+  };
+  return new Promise((resolve, reject) => {
+    const dial = () => {
+      const ws = new Routed(url);
+      socket = ws;
+      ws.on("open", () => {
+        client.state = "connected";
+        attempt = 0;
+        t.connectedUs.push(nowUs());
+        resolve(t);
+      });
+      ws.on("error", () => {
+        errors++;
+      });
+      ws.on("close", (code, reason) => {
+        if (client.state === "connected")
+          t.disconnected.push({ us: nowUs(), why: `${code} ${reason}`.slice(0, 80) });
+        client.state = "connecting";
+        if (closed) return;
+        if (t.connectedUs.length === 0) reject(new Error(`closed before the first open (${code})`));
+        else timer = setTimeout(dial, backoffDelay(attempt++, DEFAULT_RECONNECT));
+      });
+    };
+    dial();
+  });
+}
+
 function open(params: StormConnectParams, spec: StormClientSpec): Promise<Tracked> {
+  if (params.mode === "raw") return openRaw(params, spec);
   const client = new HeraldClient({
     url: params.url,
     token: spec.token,

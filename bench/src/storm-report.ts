@@ -18,7 +18,22 @@ export function stormLines(storm: StormResult | undefined): string[] {
     `Storm: ${formatNumber(storm.clients)} SDK clients on 1 of ${storm.connectors} connectors, killed under ${storm.rate} msg/s: all reconnected ${seconds(a.allReconnectedMs)} (p50 ${seconds(a.reconnectMs.p50)}, p99 ${seconds(a.reconnectMs.p99)}), all caught up ${seconds(a.allCaughtUpMs)} (goal ≤ ${STORM_TARGET_MS / 1000} s: ${met ? "MET" : "MISSED"})`,
     `Storm messages: ${formatNumber(m.acked)} acked of ${formatNumber(m.published)}, delivered ${formatNumber(a.delivered)}, not delivered when the part ended ${a.lost} (lost, unless clients were still out), duplicates seen by the app ${m.duplicatesSeenByApp}; survivors refused ${refused.join(", ") || "none"}`,
     `Storm clients noticed the kill after p50 ${seconds(a.noticedMs.p50)}, max ${seconds(a.noticedMs.max)}; attempts per client mean ${a.attempts.mean}, max ${a.attempts.max}; endings ${JSON.stringify(storm.endings)}`,
+    ...rawLines(storm),
     `Storm presence afterwards: ${formatNumber(storm.presence.users)} users, ${formatNumber(storm.presence.connections)} connections (${storm.presence.exact ? `exact ${storm.presence.secondsAfterKill} s after the kill` : "NOT exact"}); connector env ${limits.join(" ") || "defaults"}; load ${storm.loadAverage.join(" → ")}`,
+  ];
+}
+
+/** The raw `ws` baseline's figures beside Herald's: the harness's floor on this machine. */
+function rawLines(storm: StormResult): string[] {
+  const raw = storm.rawWs;
+  if (!raw) return [];
+  const herald = storm.analysis.allReconnectedMs;
+  const ratio =
+    herald !== null && raw.allReconnectedMs
+      ? ` (Herald ÷ raw ws ${(herald / raw.allReconnectedMs).toFixed(2)})`
+      : "";
+  return [
+    `Storm, raw ws in the same run (${formatNumber(raw.clients)} bare ws clients on 1 of ${raw.servers} plain ws servers, same load generator and backoff, no messages): all reconnected ${seconds(raw.allReconnectedMs)} (p50 ${seconds(raw.reconnectMs.p50)}, p99 ${seconds(raw.reconnectMs.p99)})${ratio}; attempts per client mean ${raw.attempts.mean}, max ${raw.attempts.max}; load ${raw.loadAverage.join(" → ")}`,
   ];
 }
 
@@ -34,6 +49,8 @@ export function renderStormChart(storm: StormResult, startedAt: string): string 
       ...bar("all reconnected", a.allReconnectedMs),
       ...bar("caught up, p99", a.caughtUpMs.p99),
       ...bar("all caught up", a.allCaughtUpMs),
+      ...bar("raw ws: reconnected, p50", storm.rawWs?.reconnectMs.p50 ?? null),
+      ...bar("raw ws: all reconnected", storm.rawWs?.allReconnectedMs ?? null),
     ],
     target: { value: STORM_TARGET_MS, label: `goal ≤ ${STORM_TARGET_MS / 1000} s` },
     lines: stormLines(storm),

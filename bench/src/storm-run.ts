@@ -32,6 +32,20 @@ export type StormResult = {
   /** The limits in force: the connector's admission env (empty: its defaults) and the SDK's backoff. */
   limits: { connectorEnv: Record<string, string>; sdk: string };
   loadAverage: [number, number];
+  /** The same storm with raw `ws` servers and bare `ws` clients (same load generator and backoff), run first. */
+  rawWs?: RawStormResult;
+};
+
+/** The harness's floor: plain `ws` servers (no auth, no NATS, no backlog), one killed, its clients reconnecting. */
+export type RawStormResult = {
+  clients: number;
+  servers: number;
+  initialConnectSeconds: number;
+  allReconnectedMs: number | null;
+  reconnectMs: StormAnalysis["reconnectMs"];
+  noticedMs: StormAnalysis["noticedMs"];
+  attempts: StormAnalysis["attempts"];
+  loadAverage: [number, number];
 };
 
 const CONNECTORS = 4;
@@ -51,7 +65,7 @@ function connectorEnv(): Record<string, string> {
   return raw ? (JSON.parse(raw) as Record<string, string>) : {};
 }
 
-function startStormPool(count: number) {
+function startStormPool(count: number, mode: "herald" | "raw" = "herald") {
   const workers: Worker[] = Array.from({ length: Math.max(1, Math.ceil(count / CLIENTS_PER_PROC)) }, () =>
     startWorker("storm-client-worker"),
   );
@@ -68,6 +82,7 @@ function startStormPool(count: number) {
           return worker.call<{ connected: number; failed: number; error?: string }>("connect", {
             ...base,
             clients,
+            mode,
           });
         }),
       );
@@ -222,6 +237,60 @@ async function awaitCatchUp(
   }
 }
 
+/** Polls the pool until every client reconnected after `killUs` (or RECONNECT_DEADLINE_MS passed). */
+async function awaitReconnected(pool: ReturnType<typeof startStormPool>, count: number, killUs: number) {
+  while ((nowUs() - killUs) / 1000 < RECONNECT_DEADLINE_MS) {
+    if ((await pool.status(killUs)).reconnectedSince >= count) return;
+    await sleep(250);
+  }
+}
+
+/**
+ * The raw `ws` baseline of the storm: as many plain `ws` servers as connectors (`ws-server-worker`), the same
+ * number of clients on the first, which is killed (SIGKILL); bare `ws` clients with the SDK's backoff find the
+ * others. No messages: it measures what reconnecting alone costs on this machine with this load generator.
+ */
+export async function runRawStorm(count: number, log: (line: string) => void): Promise<RawStormResult> {
+  const loadStart = loadAverage1m();
+  const servers = Array.from({ length: CONNECTORS }, () => startWorker("ws-server-worker"));
+  const pool = startStormPool(count, "raw");
+  try {
+    const ports = await Promise.all(servers.map((s) => s.call<{ port: number }>("listen")));
+    const [victim, ...survivors] = ports.map((p) => p.port);
+    const started = nowUs();
+    await pool.connect({ url: `ws://127.0.0.1:${victim}/`, survivorPorts: survivors, concurrency: 16 }, []);
+    const initialConnectSeconds = Math.round((nowUs() - started) / 1e4) / 100;
+    await sleep(BEFORE_KILL_MS);
+    const killUs = nowUs();
+    process.kill(servers[0]?.pid ?? 0, "SIGKILL");
+    await awaitReconnected(pool, count, killUs);
+    const reports = await pool.report(killUs);
+    const none = { users: count, pubUs: new Float64Array(0), acked: new Uint8Array(0) };
+    const a = analyseStorm(
+      killUs,
+      none,
+      reports.flatMap((r) => r.clients),
+    );
+    log(
+      `storm (raw ws): ${count} clients back on ${survivors.length} servers after ${a.allReconnectedMs ?? "-"} ms`,
+    );
+    return {
+      clients: count,
+      servers: CONNECTORS,
+      initialConnectSeconds,
+      allReconnectedMs: a.allReconnectedMs,
+      reconnectMs: a.reconnectMs,
+      noticedMs: a.noticedMs,
+      attempts: a.attempts,
+      loadAverage: [loadStart, loadAverage1m()],
+    };
+  } finally {
+    await pool.close().catch(() => undefined);
+    await pool.stop().catch(() => undefined);
+    await Promise.all(servers.map((s) => s.stop().catch(() => undefined)));
+  }
+}
+
 /**
  * `--storm-clients` SDK clients on connector 0 of 4, messages flowing to their users at `--storm-rate`; then
  * connector 0 is killed (SIGKILL) and the clients find the survivors by themselves.
@@ -258,10 +327,7 @@ export async function runStorm(
     const killUs = nowUs();
     await victim.kill();
     log("storm: victim killed");
-    while ((nowUs() - killUs) / 1000 < RECONNECT_DEADLINE_MS) {
-      if ((await pool.status(killUs)).reconnectedSince >= count) break;
-      await sleep(250);
-    }
+    await awaitReconnected(pool, count, killUs);
     const sent = await publisher.done;
     // Deliveries of the last messages: until each acked one arrived (or a deadline).
     const acked = () => publisher.published.acked.reduce((a, b) => a + b, 0);
@@ -300,4 +366,15 @@ export async function runStorm(
     await pool.stop().catch(() => undefined);
     await stack.stop().catch(() => undefined);
   }
+}
+
+/** The storm part: the raw `ws` baseline first (the harness's floor in the same run), then Herald's storm. */
+export async function runStormPart(
+  nats: NatsServer,
+  o: BenchOptions,
+  runId: string,
+  log: (line: string) => void,
+): Promise<StormResult> {
+  const rawWs = await runRawStorm(o.stormClients, log);
+  return { ...(await runStorm(nats, o, runId, log)), rawWs };
 }

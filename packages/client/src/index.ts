@@ -17,6 +17,7 @@ export { decodeJwtPayload, jwtExpiresAt } from "./jwt.js";
 export {
   CloseCodes,
   DEFAULT_AUTH_CLOSE_CODES,
+  DEFAULT_RECONNECT,
   DEFAULT_TERMINAL_CLOSE_CODES,
   type HeraldClientOptions,
   MAX_ACK_IDS,

@@ -71,6 +71,8 @@ export type ResolvedOptions = Required<Omit<HeraldClientOptions, "deviceId" | "r
   reconnect: Required<ReconnectOptions>;
 };
 
+/** The reconnect policy's defaults (full jitter between 0 and 500 ms · 2^attempt, at most 30 s). */
+export const DEFAULT_RECONNECT = { initialDelayMs: 500, maxDelayMs: 30_000, stableAfterMs: 5_000 } as const;
 export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (WebSocket === undefined) {
@@ -92,9 +94,9 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
     autoAck: options.autoAck ?? true,
     deviceId: options.deviceId,
     reconnect: {
-      initialDelayMs: options.reconnect?.initialDelayMs ?? 500,
-      maxDelayMs: options.reconnect?.maxDelayMs ?? 30_000,
-      stableAfterMs: options.reconnect?.stableAfterMs ?? 5_000,
+      initialDelayMs: options.reconnect?.initialDelayMs ?? DEFAULT_RECONNECT.initialDelayMs,
+      maxDelayMs: options.reconnect?.maxDelayMs ?? DEFAULT_RECONNECT.maxDelayMs,
+      stableAfterMs: options.reconnect?.stableAfterMs ?? DEFAULT_RECONNECT.stableAfterMs,
     },
     authInFirstFrame: options.authInFirstFrame ?? true,
     seenIdsCapacity: options.seenIdsCapacity ?? 10_000,
