@@ -93,10 +93,9 @@ async function measureNats(nats: NatsServer, o: BenchOptions): Promise<NatsResul
   return { jetStreamPublish, jetStreamPublishNoDedup, jetStreamPublishPipelined, core };
 }
 
-async function main(): Promise<void> {
-  let o: BenchOptions;
+function optionsOrExit(): BenchOptions {
   try {
-    o = parseOptions(process.argv.slice(2), process.env, benchDir);
+    return parseOptions(process.argv.slice(2), process.env, benchDir);
   } catch (error) {
     if (error instanceof BenchOptionsError) {
       console.error(`${error.message}\n${USAGE}`);
@@ -104,15 +103,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const started = new Date();
-  const startUs = nowUs();
-  const runId = started.getTime().toString(36);
+}
+
+/** Every part the options ask for, in order, on one private nats-server. */
+async function runParts(o: BenchOptions, runId: string): Promise<Parts> {
   const users = userIds(o.users);
-  log(`options: ${JSON.stringify(o)}`);
-  // Other work on the machine skews every figure; the load average says how much there was.
-  const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
-  if ((loadBefore[0] ?? 0) > cpus().length)
-    log(`warning: load average ${loadBefore.join(" ")} on ${cpus().length} cores`);
   // Only nats-server reads GOGC (the one Go process here); unset, it runs with Go's default (100).
   if (o.natsGogc !== undefined) process.env.GOGC = String(o.natsGogc);
   // Measured as before NATS permissions existed (issue 13): its raw NATS clients connect without identities.
@@ -120,7 +115,6 @@ async function main(): Promise<void> {
   log(
     `nats-server on ${nats.url} (file storage in ${nats.storeDir}${o.natsGogc === undefined ? "" : `, GOGC=${o.natsGogc}`})`,
   );
-  let parts: Parts;
   try {
     const natsPart = await part("nats", o, "nats", () => measureNats(nats, o));
     const herald = await part("herald", o, "herald", () => runHerald(nats, o, runId, log));
@@ -137,11 +131,29 @@ async function main(): Promise<void> {
     const scale = await part("scale", o, "scale", () => runScale(nats, o, runId, log));
     const storm = await part("storm", o, "storm", () => runStormPart(nats, o, runId, log));
     const soak = await part("soak", o, "soak", () => runSoak(nats, o, runId, log));
-    parts = { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers, scale, storm, soak };
+    return { nats: natsPart, herald, tracing, compression, ws, socketio, idle, routers, scale, storm, soak };
   } finally {
     await nats.dispose();
   }
-  const results: BenchResults = {
+}
+
+const NOTES = [
+  "All processes on 127.0.0.1 of this one machine, sharing its cores: nats-server, the four Herald services, the load generator and this process.",
+  "Herald throughput: a JetStream publisher (js.publish, window of PubAcks) to <p>.send.user.<u> round-robin over the users, as a closed loop: a message is published only while fewer than `inflight` are published and not yet receipted; ends when a receipt (<p>.receipt.<u>, emitted after the cursor compare-and-set) has arrived for every message. `burst`: the same without the closed loop (a backlog forms in the intake work queue).",
+  "Latency: each message carries its send time (CLOCK_MONOTONIC, shared by all processes); receive − send at the client, first deliveries only. Herald's send time is taken just before the JetStream publish of the backend.",
+  "raw ws: one server process generating targeted sends itself (no broker, no persistence, no acks). Socket.IO: two servers with @socket.io/redis-streams-adapter (default maxLen), websocket transport only, no compression, clients split between them; the publisher is a process of its own writing each user's room emit to the adapter's stream (the emitter's format), and the ladder also climbs with server 0 emitting itself; delivery is at-most-once.",
+  "Ladder: each system is offered increasing rates open loop (--ladder-rates, --ladder-seconds per step); a step passes when every message is delivered (Herald: and acked, by persistence's counter) no later than 500 ms after the step's scheduled end; a failed rate is tried once more, and a rate that fails twice ends the climb.",
+  "Clients: raw `ws` sockets in load-generator processes; Herald clients ack every message (one ack frame per macrotask per connection, as @herald/client does).",
+];
+
+function resultsOf(
+  o: BenchOptions,
+  parts: Parts,
+  started: Date,
+  startUs: number,
+  loadBefore: number[],
+): BenchResults {
+  return {
     version: 1,
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -161,64 +173,61 @@ async function main(): Promise<void> {
     options: { ...o, outDir: undefined },
     ...parts,
     ...derive(parts, cpus().length),
-    notes: [
-      "All processes on 127.0.0.1 of this one machine, sharing its cores: nats-server, the four Herald services, the load generator and this process.",
-      "Herald throughput: a JetStream publisher (js.publish, window of PubAcks) to <p>.send.user.<u> round-robin over the users, as a closed loop: a message is published only while fewer than `inflight` are published and not yet receipted; ends when a receipt (<p>.receipt.<u>, emitted after the cursor compare-and-set) has arrived for every message. `burst`: the same without the closed loop (a backlog forms in the intake work queue).",
-      "Latency: each message carries its send time (CLOCK_MONOTONIC, shared by all processes); receive − send at the client, first deliveries only. Herald's send time is taken just before the JetStream publish of the backend.",
-      "raw ws: one server process generating targeted sends itself (no broker, no persistence, no acks). Socket.IO: two servers with @socket.io/redis-streams-adapter (default maxLen), websocket transport only, no compression, clients split between them; the publisher is a process of its own writing each user's room emit to the adapter's stream (the emitter's format), and the ladder also climbs with server 0 emitting itself; delivery is at-most-once.",
-      "Ladder: each system is offered increasing rates open loop (--ladder-rates, --ladder-seconds per step); a step passes when every message is delivered (Herald: and acked, by persistence's counter) no later than 500 ms after the step's scheduled end; a failed rate is tried once more, and a rate that fails twice ends the climb.",
-      "Clients: raw `ws` sockets in load-generator processes; Herald clients ack every message (one ack frame per macrotask per connection, as @herald/client does).",
-    ],
+    notes: NOTES,
   };
-  mkdirSync(o.outDir, { recursive: true });
+}
+
+/**
+ * The run's own JSON, and each part's latest result and chart (only the latest is kept in git): `latest.*` is
+ * the full comparison, kept by a run that skipped Herald's part; a part measured alone keeps its own.
+ */
+function writeResults(outDir: string, results: BenchResults, stamp: string): void {
+  mkdirSync(outDir, { recursive: true });
   const json = `${JSON.stringify(results, null, 2)}\n`;
-  const stamp = started.toISOString().replace(/[:.]/g, "-");
-  writeFileSync(join(o.outDir, `${stamp}.json`), json);
-  // latest.* is the full comparison: a run that skipped Herald's part (one part measured alone) keeps it.
+  const write = (name: string, text: string) => writeFileSync(join(outDir, name), text);
+  write(`${stamp}.json`, json);
   if (ok(results.herald)) {
-    writeFileSync(join(o.outDir, "latest.json"), json);
-    writeFileSync(join(o.outDir, "latest.svg"), renderChart(chartInput(results)));
+    write("latest.json", json);
+    write("latest.svg", renderChart(chartInput(results)));
   }
-  // The compression part also keeps its own latest result (only the latest: its figures go in the README).
   const compressed = ok(results.compression);
   if (compressed) {
     const doc = compressionDocument(results, compressed);
-    writeFileSync(join(o.outDir, "compression-latest.json"), `${JSON.stringify(doc, null, 2)}\n`);
+    write("compression-latest.json", `${JSON.stringify(doc, null, 2)}\n`);
     const subtitle = `${results.options.users} users, ${results.options.messages} messages per round, ${String(results.machine.cpus)} cores, ${results.startedAt}`;
-    writeFileSync(join(o.outDir, "compression-latest.svg"), renderCompressionChart(compressed, subtitle));
+    write("compression-latest.svg", renderCompressionChart(compressed, subtitle));
   }
-  const idle = ok(results.idle);
-  if (idle) {
-    // Also on their own: `--skip` of every other part measures memory alone, and its figures are kept from
-    // such a run without replacing a full run's latest.json.
-    writeFileSync(join(o.outDir, "idle-latest.json"), json);
-    writeFileSync(join(o.outDir, "idle-latest.svg"), renderIdleChart(idle, results.startedAt));
+  const at = results.startedAt;
+  const chart = <T>(part: T | undefined, render: (p: T) => string) => (part ? render(part) : undefined);
+  const charts: [string, string | undefined][] = [
+    ["idle", chart(ok(results.idle), (p) => renderIdleChart(p, at))],
+    ["tracing", chart(ok(results.tracing), () => renderChart(chartInput(results)))],
+    ["routers", chart(ok(results.routers), (p) => renderRoutersChart(p, at))],
+    ["scale", chart(ok(results.scale), (p) => renderScaleChart(p, at))],
+    ["storm", chart(ok(results.storm), (p) => renderStormChart(p, at))],
+    ["soak", chart(ok(results.soak), (p) => renderSoakChart(p, at))],
+  ];
+  for (const [name, svg] of charts) {
+    if (!svg) continue;
+    write(`${name}-latest.json`, json);
+    write(`${name}-latest.svg`, svg);
   }
-  if (ok(results.tracing)) {
-    // Likewise the tracing part, usually run alone (its figures go in bench/README.md and docs/observability.md).
-    writeFileSync(join(o.outDir, "tracing-latest.json"), json);
-    writeFileSync(join(o.outDir, "tracing-latest.svg"), renderChart(chartInput(results)));
-  }
-  const routers = ok(results.routers);
-  if (routers) {
-    writeFileSync(join(o.outDir, "routers-latest.json"), json);
-    writeFileSync(join(o.outDir, "routers-latest.svg"), renderRoutersChart(routers, results.startedAt));
-  }
-  const scale = ok(results.scale);
-  if (scale) {
-    writeFileSync(join(o.outDir, "scale-latest.json"), json);
-    writeFileSync(join(o.outDir, "scale-latest.svg"), renderScaleChart(scale, results.startedAt));
-  }
-  const storm = ok(results.storm);
-  if (storm) {
-    writeFileSync(join(o.outDir, "storm-latest.json"), json);
-    writeFileSync(join(o.outDir, "storm-latest.svg"), renderStormChart(storm, results.startedAt));
-  }
-  const soak = ok(results.soak);
-  if (soak) {
-    writeFileSync(join(o.outDir, "soak-latest.json"), json);
-    writeFileSync(join(o.outDir, "soak-latest.svg"), renderSoakChart(soak, results.startedAt));
-  }
+}
+
+async function main(): Promise<void> {
+  const o = optionsOrExit();
+  const started = new Date();
+  const startUs = nowUs();
+  const runId = started.getTime().toString(36);
+  log(`options: ${JSON.stringify(o)}`);
+  // Other work on the machine skews every figure; the load average says how much there was.
+  const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
+  if ((loadBefore[0] ?? 0) > cpus().length)
+    log(`warning: load average ${loadBefore.join(" ")} on ${cpus().length} cores`);
+  const parts = await runParts(o, runId);
+  const results = resultsOf(o, parts, started, startUs, loadBefore);
+  const stamp = started.toISOString().replace(/[:.]/g, "-");
+  writeResults(o.outDir, results, stamp);
   console.log(`\n${summaryTable(results)}\n`);
   const latest = ok(results.herald)
     ? ", latest.json and latest.svg"

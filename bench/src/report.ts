@@ -247,23 +247,20 @@ function hopLine(run: HeraldResult["latency"]): string[] {
   ];
 }
 
-/** The summary printed at the end of a run. */
-export function summaryTable(results: BenchResults): string {
-  const herald = ok(results.herald);
-  const ws = ok(results.ws);
-  const sio = ok(results.socketio);
-  const nats = ok(results.nats);
-  const header = [
-    "system",
-    "msg/s",
-    "delivered",
-    "achieved@rate",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "max ms",
-    "RSS/conn B",
-  ];
+const HEADER = [
+  "system",
+  "msg/s",
+  "delivered",
+  "achieved@rate",
+  "p50 ms",
+  "p90 ms",
+  "p99 ms",
+  "max ms",
+  "RSS/conn B",
+];
+
+/** The systems' rows: Herald, raw ws, Socket.IO, then the NATS figures they are compared with. */
+function systemRows(results: BenchResults): string[][] {
   const rows: string[][] = [];
   const system = (name: string, r: BaselineResult | HeraldResult | undefined, skipped?: Part<object>) => {
     if (!r) {
@@ -283,30 +280,35 @@ export function summaryTable(results: BenchResults): string {
       cell(r.memory.perConnectionBytes),
     ]);
   };
+  const herald = ok(results.herald);
   system("Herald (durable, acked)", herald, results.herald);
-  if (herald?.burst) {
+  if (herald?.burst)
     rows.push([
       "Herald burst (all at once)",
       cell(herald.burst.msgsPerSec),
       `${herald.burst.delivered}/${herald.burst.messages}`,
     ]);
-  }
-  system("raw ws", ws, results.ws);
-  system("Socket.IO + Redis Streams", sio, results.socketio);
+  system("raw ws", ok(results.ws), results.ws);
+  system("Socket.IO + Redis Streams", ok(results.socketio), results.socketio);
+  const nats = ok(results.nats);
   if (nats) {
     rows.push(["JetStream publish (msg id)", cell(nats.jetStreamPublish.msgsPerSec)]);
     rows.push(["JetStream publish (no id)", cell(nats.jetStreamPublishNoDedup.msgsPerSec)]);
-    if (nats.jetStreamPublishPipelined) {
+    if (nats.jetStreamPublishPipelined)
       rows.push(["JetStream publish (id, pipelined)", cell(nats.jetStreamPublishPipelined.msgsPerSec)]);
-    }
     rows.push(["core NATS pub→sub", cell(nats.core.msgsPerSec)]);
     rows.push([
       `ceiling = JetStream / ${DURABLE_WRITES_PER_MESSAGE}`,
       cell(results.ceiling.heraldCeilingMsgsPerSec),
     ]);
   }
+  return rows;
+}
+
+/** `rows` under `HEADER`, columns aligned (a row of two cells: a name and one figure). */
+function table(rows: string[][]): string[] {
   const full = rows.filter((r) => r.length > 2);
-  const widths = header.map((h, i) =>
+  const widths = HEADER.map((h, i) =>
     Math.max(
       h.length,
       ...(i === 0 ? rows : full).map((r) => (i === 0 ? (r[0] ?? "").length : (r[i] ?? "").length)),
@@ -316,26 +318,17 @@ export function summaryTable(results: BenchResults): string {
     r.length <= 2
       ? `${(r[0] ?? "").padEnd(widths[0] ?? 0)}  ${(r[1] ?? "").padStart(widths[1] ?? 0)}`
       : r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-  const loads = (
-    [
-      ["herald", herald],
-      ["ws", ws],
-      ["socket.io", sio],
-    ] as const
-  ).flatMap(([name, r]) => (r ? [`${name} ${r.loadAverage.join(" → ")}`] : []));
+  return [line(HEADER), ...rows.map(line)];
+}
+
+const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "MET" : "MISSED");
+
+/** Herald against its ceiling and targets, and where its CPU and latency went. */
+function heraldLines(results: BenchResults): string[] {
+  const herald = ok(results.herald);
+  const nats = ok(results.nats);
   const t = results.targets;
-  const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "MET" : "MISSED");
-  const share = results.ratios.otherCpuShareDuringHerald;
-  const warning =
-    share !== null && share !== undefined && share > 0.2
-      ? [
-          `WARNING: other processes took ${Math.round(share * 100)}% of the CPU during Herald's run: rerun on a quiet machine.`,
-        ]
-      : [];
   return [
-    line(header),
-    ...rows.map(line),
-    "",
     `Herald / ceiling: ${cell(results.ratios.heraldVsCeiling, 3)}  (target ≥ 0.5: ${cell(t.throughput.actualMsgsPerSec)} vs ${cell(t.throughput.targetMsgsPerSec)} msg/s, ${verdict(t.throughput.met)}; ${herald ? `${herald.throughput.inflight} in flight` : "-"})`,
     `Herald / ceiling at the measured ${cell(herald?.throughput.durableWrites.perMessage, 2)} writes per message: ${cell(results.ratios.heraldVsCeilingAtMeasuredWrites, 3)}; burst / ceiling: ${cell(results.ratios.heraldBurstVsCeiling, 3)}; Herald / (pipelined JetStream / ${DURABLE_WRITES_PER_MESSAGE}): ${cell(results.ratios.heraldVsPipelinedCeiling, 3)}`,
     `Herald CPU-bound rate (${String(results.machine.cpus)} cores ÷ CPU per message of nats-server + services): ${cell(results.ceiling.heraldCpuBoundMsgsPerSec)} msg/s = ${cell(results.ratios.heraldCpuBoundVsCeiling, 3)} × ceiling`,
@@ -361,17 +354,45 @@ export function summaryTable(results: BenchResults): string {
             ` (× ${DURABLE_WRITES_PER_MESSAGE} = ${(nats.jetStreamPublish.cpuMicrosPerMessage["nats-server"] ?? 0) * DURABLE_WRITES_PER_MESSAGE} µs)`,
         ]
       : []),
+  ];
+}
+
+/** The load each system's part ran under, a warning when other work took the CPU, and the ratios. */
+function footerLines(results: BenchResults): string[] {
+  const loads = (
+    [
+      ["herald", ok(results.herald)],
+      ["ws", ok(results.ws)],
+      ["socket.io", ok(results.socketio)],
+    ] as const
+  ).flatMap(([name, r]) => (r ? [`${name} ${r.loadAverage.join(" → ")}`] : []));
+  const share = results.ratios.otherCpuShareDuringHerald;
+  return [
+    `1-minute load average (start → end of each part): ${loads.join(", ")}`,
+    ...(share !== null && share !== undefined && share > 0.2
+      ? [
+          `WARNING: other processes took ${Math.round(share * 100)}% of the CPU during Herald's run: rerun on a quiet machine.`,
+        ]
+      : []),
+    `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
+  ];
+}
+
+/** The summary printed at the end of a run. */
+export function summaryTable(results: BenchResults): string {
+  return [
+    ...table(systemRows(results)),
+    "",
+    ...heraldLines(results),
     ...tracingLines(ok(results.tracing)),
     ...compressionLines(ok(results.compression)),
     ...idleLines(ok(results.idle)),
-    ...ladderLines({ herald, ws, sio }, results),
+    ...ladderLines({ herald: ok(results.herald), ws: ok(results.ws), sio: ok(results.socketio) }, results),
     ...routersLines(ok(results.routers)),
     ...scaleLines(ok(results.scale)),
     ...stormLines(ok(results.storm)),
     ...soakLines(ok(results.soak)),
-    `1-minute load average (start → end of each part): ${loads.join(", ")}`,
-    ...warning,
-    `Herald / raw ws: ${cell(results.ratios.heraldVsRawWs, 3)}   Herald / Socket.IO: ${cell(results.ratios.heraldVsSocketIo, 3)}   Herald / raw JetStream: ${cell(results.ratios.heraldVsRawJetStream, 3)}`,
+    ...footerLines(results),
   ].join("\n");
 }
 

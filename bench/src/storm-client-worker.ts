@@ -49,6 +49,10 @@ type Tracked = {
 };
 
 let tracked: Tracked[] = [];
+
+function trackedClient(client: StormClient, user: number): Tracked {
+  return { client, user, connectedUs: [], disconnected: [], received: [], seen: new Set() };
+}
 let duplicates = 0;
 let errors = 0;
 
@@ -87,14 +91,7 @@ function openRaw(params: StormConnectParams, spec: StormClientSpec): Promise<Tra
       socket?.terminate();
     },
   };
-  const t: Tracked = {
-    client,
-    user: spec.user,
-    connectedUs: [],
-    disconnected: [],
-    received: [],
-    seen: new Set(),
-  };
+  const t = trackedClient(client, spec.user);
   return new Promise((resolve, reject) => {
     const dial = () => {
       const ws = new Routed(url);
@@ -130,14 +127,7 @@ function open(params: StormConnectParams, spec: StormClientSpec): Promise<Tracke
     // A Node client: no SSE fallback (it would bypass the stand-in load balancer).
     transport: "websocket",
   });
-  const t: Tracked = {
-    client,
-    user: spec.user,
-    connectedUs: [],
-    disconnected: [],
-    received: [],
-    seen: new Set(),
-  };
+  const t = trackedClient(client, spec.user);
   client.on("disconnected", (event) => {
     t.disconnected.push({ us: nowUs(), why: `${event.code} ${event.reason}`.slice(0, 80) });
   });

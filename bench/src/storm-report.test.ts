@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { renderStormChart, stormLines } from "./storm-report.js";
 import type { StormResult } from "./storm-run.js";
 
-const summary = (p50: number, p99: number, max: number) => ({ count: 10, p50, p90: p99, p99, max, mean: p50 });
+const summary = (p50: number, p99: number, max: number) => ({
+  count: 10,
+  p50,
+  p90: p99,
+  p99,
+  max,
+  mean: p50,
+});
 
 function storm(allReconnectedMs: number, allCaughtUpMs: number | null, raw?: number): StormResult {
   const analysis = {
