@@ -109,6 +109,12 @@ export const envSchema = baseEnvSchema
     /** Longest a new connection past the rate waits for its turn; past that, HTTP 503 with Retry-After. */
     HERALD_NEW_CONNECTION_MAX_WAIT: duration("4s"),
     /**
+     * Connections the kernel queues for this connector to accept (the listen backlog; Linux caps it at
+     * `net.core.somaxconn`). Node's default, 511, overflows in a reconnect storm: the kernel then drops the
+     * clients' SYNs and each waits for its retransmit (1 s, then 3 s, 7 s, ...) instead of its turn.
+     */
+    HERALD_LISTEN_BACKLOG: positiveInt(4_096),
+    /**
      * Proxies trusted to write X-Forwarded-For: a hop count (`1` behind one ingress) or a comma-separated list of
      * addresses / CIDR ranges. The client is the right-most entry that is not a trusted proxy.
      */

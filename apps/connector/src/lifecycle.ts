@@ -64,7 +64,9 @@ export function connectorLifecycle(p: LifecycleParts) {
     );
     await new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
-      srv.listen(p.config.PORT, "0.0.0.0", () => resolve());
+      srv.listen({ port: p.config.PORT, host: "0.0.0.0", backlog: p.config.HERALD_LISTEN_BACKLOG }, () =>
+        resolve(),
+      );
     });
     return { port: (srv.address() as AddressInfo).port, connectorId: p.config.CONNECTOR_ID };
   }
