@@ -42,6 +42,17 @@ describe("connector config", () => {
     ]);
   });
 
+  it("listens with a backlog of 4096 unless told, and refuses a backlog that is not a positive integer", () => {
+    expect(loadConfig({ HERALD_JWT_SECRET: KEY }).HERALD_LISTEN_BACKLOG).toBe(4_096);
+    expect(loadConfig({ HERALD_JWT_SECRET: KEY, HERALD_LISTEN_BACKLOG: "511" }).HERALD_LISTEN_BACKLOG).toBe(
+      511,
+    );
+    expect(problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_LISTEN_BACKLOG: "0" })).toHaveLength(1);
+    expect(problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_LISTEN_BACKLOG: "lots" })[0]).toMatch(
+      /^HERALD_LISTEN_BACKLOG/,
+    );
+  });
+
   it("refuses HS256 keys under 32 bytes, counting bytes rather than characters", () => {
     expect(problemsOf({ HERALD_JWT_SECRET: "x".repeat(31) })).toEqual([
       "HERALD_JWT_SECRET: HERALD_JWT_SECRET must be at least 32 bytes",
