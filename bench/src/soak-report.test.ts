@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseOptions } from "./options.js";
 import {
+  quarterFloors,
   renderSoakChart,
   type SoakResult,
   type SoakSample,
@@ -56,6 +57,25 @@ describe("the soak part", () => {
     expect(soakTrends([])).toEqual({});
   });
 
+  it("follows the live heap by each window's lowest reading, not the sawtooth of uncollected garbage", () => {
+    // Every 10 s for an hour: a floor of 18 MB, garbage piling up 40 kB a sample until a full GC every 15 min.
+    const sawtooth: SoakSample[] = Array.from({ length: 361 }, (_, k) => ({
+      atSec: k * 10,
+      rss: { router: 90 * MiB },
+      heapUsed: { router: 18 * MiB + (k % 90) * 40_000 },
+    }));
+    const trend = soakTrends(sawtooth).router;
+    expect(Math.abs(trend?.heapSlopeBytesPerMin ?? 0)).toBeGreaterThan(1_000);
+    expect(trend?.heapFloorBytes).toEqual({ first: 18 * MiB, last: 18 * MiB });
+    const leaking = sawtooth.map((s) => ({
+      ...s,
+      heapUsed: { router: (s.heapUsed.router ?? 0) + s.atSec * 1_000 },
+    }));
+    const floors = soakTrends(leaking).router?.heapFloorBytes;
+    expect((floors?.last ?? 0) - (floors?.first ?? 0)).toBeGreaterThan(2 * MiB);
+    expect(quarterFloors([], () => 1)).toBeNull();
+  });
+
   it("reports what was lost and each process's trend, as lines and a chart", () => {
     const all = samples(4, () => 50 * MiB);
     const soak: SoakResult = {
@@ -76,6 +96,9 @@ describe("the soak part", () => {
     const lines = soakLines(soak).join("\n");
     expect(lines).toContain("240000 published, 240000 delivered, 240000 receipted, lost 0");
     expect(lines).toContain("connector 50.0 → 50.0 MiB (0 B/min, flat)");
+    expect(lines).toContain(
+      "Soak heap floor (lowest reading, first → last quarter): connector 12.5 → 12.5 MiB",
+    );
     expect(soakLines(undefined)).toEqual([]);
     const svg = renderSoakChart(soak, "t");
     expect(svg).toContain("<polyline");

@@ -12,6 +12,12 @@ export type SoakTrend = {
   heapStartBytes: number | null;
   heapEndBytes: number | null;
   heapSlopeBytesPerMin: number | null;
+  /**
+   * The lowest heap reading of the first and of the last quarter of the soak: the live heap's change. A nearly
+   * idle process lets garbage pile up for many minutes before a full GC, so its raw heap is a sawtooth whose
+   * slope says little; its floor says whether what survives a collection grows.
+   */
+  heapFloorBytes: { first: number; last: number } | null;
   /** The second half's slope over an hour stays under `FLAT_FRACTION` of the last RSS. */
   flat: boolean;
 };
@@ -39,6 +45,19 @@ export function slope(points: readonly (readonly [number, number])[]): number {
   return den === 0 ? 0 : num / den;
 }
 
+/** The lowest reading of the first and of the last quarter of `samples` (by time). */
+export function quarterFloors(
+  samples: readonly SoakSample[],
+  pick: (s: SoakSample) => number | undefined,
+): { first: number; last: number } | null {
+  const end = samples.at(-1)?.atSec ?? 0;
+  const floor = (keep: (atSec: number) => boolean) =>
+    Math.min(...samples.flatMap((s) => (keep(s.atSec) && pick(s) !== undefined ? [pick(s) ?? 0] : [])));
+  const first = floor((t) => t <= end / 4);
+  const last = floor((t) => t >= (end * 3) / 4);
+  return Number.isFinite(first) && Number.isFinite(last) ? { first, last } : null;
+}
+
 /** Each process's trend from the samples (the slope from the second half, by time). */
 export function soakTrends(samples: readonly SoakSample[]): Record<string, SoakTrend> {
   const first = samples[0];
@@ -62,6 +81,7 @@ export function soakTrends(samples: readonly SoakSample[]): Record<string, SoakT
       heapStartBytes: first.heapUsed[name] ?? null,
       heapEndBytes: last.heapUsed[name] ?? null,
       heapSlopeBytesPerMin: hasHeap ? perMin((s) => s.heapUsed[name]) : null,
+      heapFloorBytes: hasHeap ? quarterFloors(samples, (s) => s.heapUsed[name]) : null,
       flat: rssSlope * 60 < FLAT_FRACTION * rssEnd,
     };
   }
@@ -103,7 +123,17 @@ export function soakLines(soak: SoakResult | undefined): string[] {
     `Soak: ${soak.connections} connections, ${soak.rate} msg/s for ${soak.minutes} min: ${soak.published} published, ` +
       `${soak.delivered} delivered, ${soak.receipted} receipted, lost ${soak.lost}, publish errors ${soak.publishErrors}`,
     `Soak RSS (start → end, second-half slope): ${each.join("; ")}`,
+    ...heapFloorLine(soak),
   ];
+}
+
+/** The live heap of each Node service, first quarter against last (see `heapFloorBytes`). */
+function heapFloorLine(soak: SoakResult): string[] {
+  const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+  const each = Object.entries(soak.trends).flatMap(([name, t]) =>
+    t.heapFloorBytes ? [`${name} ${mib(t.heapFloorBytes.first)} → ${mib(t.heapFloorBytes.last)} MiB`] : [],
+  );
+  return each.length ? [`Soak heap floor (lowest reading, first → last quarter): ${each.join("; ")}`] : [];
 }
 
 const COLORS = ["#d9822b", "#5b9bd5", "#9cc5a1", "#c0504d", "#8064a2", "#4d4d4d"];
