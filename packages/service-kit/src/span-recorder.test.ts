@@ -3,13 +3,7 @@ import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resources, tracing } from "@opentelemetry/sdk-node";
 import { describe, expect, it } from "vitest";
 import { serializeSpans } from "./otlp-spans.js";
-import {
-  followsParent,
-  type RecordedSpan,
-  randomId,
-  recorderAllowed,
-  SpanRecorder,
-} from "./span-recorder.js";
+import { followsParent, type RecordedSpan, recorderAllowed, SpanRecorder } from "./span-recorder.js";
 import { parseTraceparent } from "./traceparent.js";
 
 type ReadableSpan = tracing.ReadableSpan;
@@ -151,13 +145,15 @@ describe("SpanRecorder", () => {
   });
 });
 
-describe("randomId", () => {
-  it("gives lowercase hex ids of the asked length, all different", () => {
+describe("span ids", () => {
+  it("gives lowercase hex trace and span ids of the right length, all different", () => {
+    const { r } = recorder();
     const ids = new Set<string>();
-    for (let i = 0; i < 5_000; i++) {
-      const id = randomId(i % 2 ? 8 : 16);
-      expect(id).toMatch(i % 2 ? /^[0-9a-f]{16}$/ : /^[0-9a-f]{32}$/);
-      ids.add(id);
+    for (let i = 0; i < 2_500; i++) {
+      const { traceId, spanId } = r.start("s", SpanKind.INTERNAL, {}, undefined).spanContext();
+      expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      ids.add(spanId).add(traceId);
     }
     expect(ids.size).toBe(5_000);
   });

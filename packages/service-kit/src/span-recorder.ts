@@ -1,4 +1,3 @@
-import { randomFillSync } from "node:crypto";
 import {
   type Attributes,
   type AttributeValue,
@@ -14,7 +13,7 @@ import {
   TraceFlags,
   trace,
 } from "@opentelemetry/api";
-import type { tracing } from "@opentelemetry/sdk-node";
+import { core, tracing } from "@opentelemetry/sdk-node";
 import type { SpanRecord } from "./otlp-spans.js";
 import { CheckedSpanContext, validContext } from "./traceparent.js";
 
@@ -57,36 +56,8 @@ export function followsParent(env: NodeJS.ProcessEnv): boolean {
   return SAMPLERS[env.OTEL_TRACES_SAMPLER?.trim() || "parentbased_always_on"] ?? true;
 }
 
-/** Random bytes drawn a pool at a time: one `randomFillSync` per few hundred ids. */
-const pool = Buffer.allocUnsafe(4096);
-let poolPos = pool.length;
-
-/** A random id of `bytes` bytes in lowercase hex, never all zeros (an invalid id). */
-export function randomId(bytes: 8 | 16): string {
-  for (;;) {
-    if (poolPos + bytes > pool.length) {
-      randomFillSync(pool);
-      poolPos = 0;
-    }
-    const start = poolPos;
-    poolPos += bytes;
-    for (let i = start; i < poolPos; i++) if (pool[i] !== 0) return pool.toString("hex", start, poolPos);
-  }
-}
-
-function millisToHrTime(ms: number): HrTime {
-  const seconds = Math.trunc(ms / 1000);
-  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
-}
-
-function addMillis([seconds, nanos]: HrTime, ms: number): HrTime {
-  const total = nanos + Math.round(ms * 1e6);
-  return [seconds + Math.floor(total / 1e9), total % 1e9];
-}
-
-function isHrTime(value: unknown): value is HrTime {
-  return Array.isArray(value) && value.length === 2 && typeof value[0] === "number";
-}
+/** The SDK's own id generator (the one its tracer uses): random, lowercase hex, never all zeros. */
+const ids = new tracing.RandomIdGenerator();
 
 const NO_EVENTS: TimedEvent[] = [];
 const NO_LINKS: Link[] = [];
@@ -128,8 +99,8 @@ export class SpanRecorder {
   /** A span under `parent` (a new trace without a valid one), or a non-recording one where the sampler says so. */
   start(name: string, kind: SpanKind, attributes: Attributes, parent: SpanContext | undefined): Span {
     const valid = parent !== undefined && validContext(parent);
-    const traceId = valid ? parent.traceId : randomId(16);
-    const context = new CheckedSpanContext(traceId, randomId(8), TraceFlags.SAMPLED, false);
+    const traceId = valid ? parent.traceId : ids.generateTraceId();
+    const context = new CheckedSpanContext(traceId, ids.generateSpanId(), TraceFlags.SAMPLED, false);
     if (valid && parent.traceState) context.traceState = parent.traceState;
     if (valid && this.options.followParent && (parent.traceFlags & TraceFlags.SAMPLED) === 0) {
       context.traceFlags = TraceFlags.NONE;
@@ -168,7 +139,7 @@ export class RecordedSpan implements Span, SpanRecord {
   ) {
     if (parent) this.parentSpanContext = parent;
     // As the SDK does: the wall clock at the start, then the monotonic clock for every later time.
-    this.startTime = millisToHrTime(Date.now());
+    this.startTime = core.millisToHrTime(Date.now());
     this.attributes = definedAttributes(attributes);
   }
 
@@ -201,8 +172,8 @@ export class RecordedSpan implements Span, SpanRecord {
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.#ended) return this;
     const timeOnly = attributesOrTime instanceof Date || typeof attributesOrTime === "number";
-    const at = timeOnly || isHrTime(attributesOrTime) ? attributesOrTime : time;
-    const attributes = timeOnly || isHrTime(attributesOrTime) ? undefined : attributesOrTime;
+    const at = timeOnly || core.isTimeInputHrTime(attributesOrTime) ? attributesOrTime : time;
+    const attributes = timeOnly || core.isTimeInputHrTime(attributesOrTime) ? undefined : attributesOrTime;
     const event: TimedEvent = {
       name,
       attributes: definedAttributes(attributes),
@@ -264,10 +235,7 @@ export class RecordedSpan implements Span, SpanRecord {
 
   /** A time given as the SDK takes it (epoch ms, a performance timestamp, a Date, an HrTime), or now. */
   #time(input: TimeInput | undefined): HrTime {
-    if (input === undefined) return addMillis(this.startTime, performance.now() - this.#perfStart);
-    if (isHrTime(input)) return input;
-    if (input instanceof Date) return millisToHrTime(input.getTime());
-    if (input <= performance.now()) return millisToHrTime(input + performance.timeOrigin);
-    return millisToHrTime(input);
+    if (input !== undefined) return core.timeInputToHrTime(input);
+    return core.addHrTimes(this.startTime, core.millisToHrTime(performance.now() - this.#perfStart));
   }
 }
