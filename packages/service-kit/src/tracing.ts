@@ -95,40 +95,43 @@ export function startSpan(
   attributes: Attributes,
 ): Span | undefined {
   if (!enabled || !tracer) return undefined;
-  if (recorder) return recorder.start(name, kind, attributes, spanContextOf(parent));
+  if (recorder) return recorder.start(name, kind, attributes, parentOf(parent));
   return tracer.startSpan(name, { kind, attributes }, contextOf(parent));
 }
 
-/** The span context `contextOf` would hold, without building the context. */
-function spanContextOf(parent: MsgHdrs | string | Span | undefined): SpanContext | undefined {
+/** The span context `parent` carries (see `startSpan`); undefined for none or an invalid one. */
+function parentOf(parent: MsgHdrs | string | Span | undefined): SpanContext | undefined {
   if (parent === undefined) return undefined;
-  if (typeof parent === "string") return parseTraceparent(parent) ?? trace.getSpanContext(contextOf(parent));
+  if (typeof parent === "string") return traceparentContext(parent);
   if ("spanContext" in parent) return parent.spanContext();
   if (headersW3c) {
     const traceparent = plainTraceparent(parent);
     if (traceparent === "") return undefined;
-    if (traceparent !== undefined) return spanContextOf(traceparent);
+    if (traceparent !== undefined) return traceparentContext(traceparent);
   }
-  return trace.getSpanContext(contextOf(parent));
+  return trace.getSpanContext(propagation.extract(ROOT_CONTEXT, parent, natsHeaderGetter));
 }
 
+/** `parentOf` as the context the SDK's tracer takes. */
 function contextOf(parent: MsgHdrs | string | Span | undefined): Context {
-  if (parent === undefined) return ROOT_CONTEXT;
-  if (typeof parent === "string") return extractTraceparent(parent);
-  if ("spanContext" in parent) return trace.setSpan(ROOT_CONTEXT, parent);
-  if (headersW3c) {
-    const traceparent = plainTraceparent(parent);
-    if (traceparent === "") return ROOT_CONTEXT;
-    if (traceparent !== undefined) return extractTraceparent(traceparent);
-  }
-  return propagation.extract(ROOT_CONTEXT, parent, natsHeaderGetter);
+  if (parent !== undefined && typeof parent !== "string" && "spanContext" in parent)
+    return trace.setSpan(ROOT_CONTEXT, parent);
+  const context = parentOf(parent);
+  return context ? trace.setSpanContext(ROOT_CONTEXT, context) : ROOT_CONTEXT;
+}
+
+/** The span context of an internal `traceparent` string, as the W3C propagator reads it. */
+function traceparentContext(traceparent: string): SpanContext | undefined {
+  return (
+    parseTraceparent(traceparent) ??
+    trace.getSpanContext(internal.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter))
+  );
 }
 
 /** The context of an internal `traceparent` string, as the W3C propagator reads it. */
 export function extractTraceparent(traceparent: string): Context {
-  const parsed = parseTraceparent(traceparent);
-  if (parsed) return trace.setSpanContext(ROOT_CONTEXT, parsed);
-  return internal.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter);
+  const context = traceparentContext(traceparent);
+  return context ? trace.setSpanContext(ROOT_CONTEXT, context) : ROOT_CONTEXT;
 }
 
 /**
