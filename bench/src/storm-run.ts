@@ -262,7 +262,10 @@ export async function runRawStorm(count: number, log: (line: string) => void): P
     const initialConnectSeconds = Math.round((nowUs() - started) / 1e4) / 100;
     await sleep(BEFORE_KILL_MS);
     const killUs = nowUs();
-    process.kill(servers[0]?.pid ?? 0, "SIGKILL");
+    // pid 0 would signal this whole process group: a server without one is a failed part.
+    const victimPid = servers[0]?.pid;
+    if (!victimPid) throw new WorkerError("the raw ws victim server has no pid");
+    process.kill(victimPid, "SIGKILL");
     await awaitReconnected(pool, count, killUs);
     const reports = await pool.report(killUs);
     const none = { users: count, pubUs: new Float64Array(0), acked: new Uint8Array(0) };
