@@ -7,7 +7,7 @@ import type { Config } from "./config.js";
 import { openCursorStore } from "./cursor-bucket.js";
 import { createPersistenceMetrics } from "./metrics.js";
 import { READ_TIMEOUT_MS, serveQueries } from "./query-server.js";
-import { ensureStreams, streamConfigs } from "./streams.js";
+import { ensureStreams, settledPartitionCount, streamConfigs } from "./streams.js";
 
 /**
  * Owns Herald's streams and buckets, applies client acks to device cursors and serves replay and cursor
@@ -23,7 +23,14 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
   let started = false;
 
   async function start(): Promise<void> {
-    const configs = streamConfigs(s, config);
+    const partitions = await settledPartitionCount(nats.jsm, s, config.HERALD_ROUTE_PARTITIONS);
+    if (partitions.held) {
+      logger.warn(
+        { wanted: config.HERALD_ROUTE_PARTITIONS, ...partitions.held },
+        "HERALD_ROUTE_PARTITIONS not applied: the intake's partitions still hold messages; restart once routed",
+      );
+    }
+    const configs = streamConfigs(s, { ...config, HERALD_ROUTE_PARTITIONS: partitions.count });
     await ensureStreams(nats.jsm, configs, s.streams.intake);
     const store = await openCursorStore(nats, config, s);
     await ensureConsumer(nats.jsm, {

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_MESSAGE_BYTES } from "@herald/protocol";
 import { baseEnvSchema, byteSize, duration, parseEnv, positiveInt } from "@herald/service-kit";
-import type { z } from "zod";
+import { z } from "zod";
 
 export const envSchema = baseEnvSchema.extend({
   /** How long a user message is kept (contract: default 7 days); devices that lose unacked ones are told. */
@@ -25,6 +25,11 @@ export const envSchema = baseEnvSchema.extend({
   HERALD_DEAD_MAX_BYTES: byteSize("1GiB"),
   /** The cursor bucket. */
   HERALD_CURSORS_MAX_BYTES: byteSize("256MiB"),
+  /**
+   * Partitions of the intake (`send.channel.<ch>` and `send.users.<key>` by a hash of the name): how many
+   * router replicas can route at once. Changed only while the partitions are empty (see docs/architecture.md).
+   */
+  HERALD_ROUTE_PARTITIONS: z.coerce.number().int().min(1).max(256).default(8),
   /** Largest publish the mailbox stream stores (`max_msg_size`); larger ones are refused at publish. */
   HERALD_MAX_MESSAGE_BYTES: positiveInt(DEFAULT_MAX_MESSAGE_BYTES),
 });

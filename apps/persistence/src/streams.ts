@@ -1,4 +1,4 @@
-import { BROADCAST_RETENTION, type Subjects } from "@herald/protocol";
+import { BROADCAST_RETENTION, intakePartitionCount, type Subjects } from "@herald/protocol";
 import { isStreamNameInUse, isStreamNotFound, jetStreamCode, sleep } from "@herald/service-kit";
 import {
   DiscardPolicy,
@@ -23,6 +23,7 @@ type Settings = Pick<
   | "HERALD_CHANNEL_MAX_BYTES"
   | "HERALD_DEAD_MAX_BYTES"
   | "HERALD_MAX_MESSAGE_BYTES"
+  | "HERALD_ROUTE_PARTITIONS"
 >;
 
 const DAY = 86_400_000;
@@ -43,6 +44,8 @@ export function streamConfigs(s: Subjects, settings: Settings): WantedStream[] {
       ...common,
       name: s.streams.intake,
       subjects: [...s.intakeSubjects],
+      // Channels and keyed `send.users` stored by partition, each routed by one replica at a time.
+      subject_transform: s.intakeTransform(settings.HERALD_ROUTE_PARTITIONS),
       retention: RetentionPolicy.Workqueue,
       discard: DiscardPolicy.New,
       max_bytes: settings.HERALD_INTAKE_MAX_BYTES,
@@ -141,6 +144,28 @@ async function ensureAll(jsm: JetStreamManager, configs: WantedStream[]): Promis
       }
     }),
   );
+}
+
+/**
+ * The partition count to apply: the wanted one, unless the intake already stores another and still holds
+ * partitioned messages. Re-partitioning those would send a key's next messages to another partition, which
+ * a second router could route before the earlier ones; so the count changes once they are routed.
+ */
+export async function settledPartitionCount(
+  jsm: JetStreamManager,
+  s: Subjects,
+  wanted: number,
+): Promise<{ count: number; held?: { current: number; pending: number } }> {
+  const info = await jsm.streams
+    .info(s.streams.intake, { subjects_filter: s.routePartition("*") })
+    .catch((err: unknown) => {
+      if (isStreamNotFound(err)) return undefined;
+      throw err;
+    });
+  const current = intakePartitionCount(info?.config.subject_transform);
+  if (!info || current === 0 || current === wanted) return { count: wanted };
+  const pending = Object.values(info.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
+  return pending === 0 ? { count: wanted } : { count: current, held: { current, pending } };
 }
 
 async function ensureStream(jsm: JetStreamManager, config: WantedStream): Promise<void> {

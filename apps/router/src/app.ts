@@ -1,137 +1,110 @@
-import { type Subjects, subjects } from "@herald/protocol";
-import { createHandlerGuard, type Logger, runLeaderLoop, type ServiceDeps } from "@herald/service-kit";
-import type { JsMsg } from "@nats-io/jetstream";
+import { subjects } from "@herald/protocol";
+import { createHandlerGuard, type ServiceDeps } from "@herald/service-kit";
 import type { Config } from "./config.js";
-import { DestinationOrder, MIN_FENCE_GRACE_MS } from "./destination-order.js";
-import { IntakeConsumer } from "./intake-consumer.js";
-import { KeepAlive } from "./keep-alive.js";
-import { createRouterLease } from "./leadership.js";
-import { mailboxFullHandler } from "./mailbox-full.js";
+import { waitForRouterStreams } from "./intake-consumer.js";
+import { LaneRouter } from "./lane-router.js";
+import { LaneShare } from "./lane-share.js";
+import { intakeLanes, intakePartitions } from "./lanes.js";
+import { liveRouters } from "./leadership.js";
 import { createRouterMetrics } from "./metrics.js";
-import { OrderedPipeline } from "./pipeline.js";
-import { prepareOptions } from "./prepare.js";
-import { createRoute } from "./route.js";
-import { settle } from "./settle.js";
 
 export type Router = {
-  /** Waits for the streams, binds the shared consumer and starts routing; resolves once consuming. */
+  /** Waits for the streams, binds the lanes' consumers and starts routing; resolves once every lane runs. */
   start(): Promise<void>;
   /** Stops pulling, finishes (acks or naks) every message held, then resolves. */
   stop(): Promise<void>;
   notReadyReason(): string | undefined;
-  /** True while this replica holds the lease and routes; the others stand by. */
+  /** True while this replica routes at least one lane of the intake. */
   isLeader(): boolean;
+  /** The lanes this replica routes now (consumer names). */
+  routedLanes(): string[];
 };
 
-/** The wait before binding again after a failed term: doubling from 500 ms, at most 5 s. */
-const REBIND_BACKOFF = { initialMs: 500, maxMs: 5_000 };
-
 /**
- * The router (architecture step 1): the lease holder pulls intake messages through the durable consumer every
- * replica shares (`IntakeConsumer`) and routes each (`createRoute`); the other replicas stand by.
+ * The router (architecture step 1). The intake is split into lanes (`lanes.ts`: the unpartitioned one and
+ * one per partition); the live replicas share them (`LaneShare`), each lane routed by the one replica
+ * holding its lease (`LaneRouter`), so a key's or channel's messages keep their order while routing grows
+ * with replicas.
  */
 export function createRouter(deps: ServiceDeps<Config>): Router {
   const { nats, config } = deps;
   const logger = deps.logger.child({ component: "router" });
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
-  // The fence grace does not shrink with the (now short) ack_wait.
-  const order = new DestinationOrder(Math.max(config.ROUTER_ACK_WAIT, MIN_FENCE_GRACE_MS));
-  // A short ack_wait bounds the failover pause; held messages are kept alive so load alone never redelivers.
-  const held = new KeepAlive<JsMsg>({
-    everyMs: Math.max(100, Math.floor(config.ROUTER_ACK_WAIT / 6)),
-    ping: (msg) => settle(logger, () => msg.working()),
-  });
-  const pipeline = routingPipeline(deps, s, logger, order, held);
-  const lease = createRouterLease(nats, config, s, logger);
-  let consuming: () => void = () => {};
-  const intake = new IntakeConsumer({
-    nats,
-    config,
-    s,
-    logger,
-    guard: createHandlerGuard(logger, deps.metrics),
-    pipeline,
-    held,
-    order,
-    signal: abort.signal,
-    onConsuming: () => consuming(),
-  });
-  let loop: Promise<void> | undefined;
+  const guard = createHandlerGuard(logger, deps.metrics);
+  const live = liveRouters(nats, config, s, logger);
+  const share = new LaneShare(live, Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 5)));
+  let lanes: LaneRouter[] = [];
+  const routerMetrics = createRouterMetrics(deps.metrics, () =>
+    lanes.reduce((sum, lane) => sum + lane.size, 0),
+  );
+  let state = "not started";
+  let started: Promise<void> | undefined;
 
   async function run(): Promise<void> {
-    held.start();
-    await intake.waitForStreams();
-    await runLeaderLoop({
-      lease,
-      signal: abort.signal,
-      onStandby: () => {
-        intake.state = "standby";
-        consuming();
-      },
-      term: (term) => intake.term(term),
-      onError: (err) => intake.failed(err),
-      retry: REBIND_BACKOFF,
+    state = "waiting for streams";
+    await waitForRouterStreams(nats, s, abort.signal, (missing) => {
+      state = `waiting for stream ${missing}`;
+      logger.info({ stream: missing }, "waiting for stream (persistence creates it)");
     });
+    if (abort.signal.aborted) return;
+    const partitions = await intakePartitions(nats.jsm, s);
+    const all = intakeLanes(s, partitions);
+    const [unpartitioned] = all;
+    if (!unpartitioned) return;
+    live.start();
+    lanes = all.map(
+      (lane) =>
+        new LaneRouter({
+          ...deps,
+          s,
+          lane,
+          unpartitioned,
+          guard,
+          routerMetrics,
+          mayAcquire: share.mayAcquire,
+          signal: abort.signal,
+        }),
+    );
+    share.set(lanes.map((lane) => lane.lease));
+    share.start();
+    for (const lane of lanes) lane.start();
+    state = "running";
+    logger.info({ partitions, lanes: lanes.length }, "sharing the intake's lanes with the other replicas");
   }
 
   return {
     start() {
-      if (loop) return Promise.resolve();
-      const started = new Promise<void>((resolve) => {
-        consuming = resolve;
-      });
-      loop = run().finally(() => consuming());
+      started ??= run();
       return started;
     },
 
     async stop() {
       if (abort.signal.aborted) return;
-      intake.state = "stopping";
+      state = "stopping";
       abort.abort();
-      await intake.close();
-      await loop;
-      await pipeline.idle();
-      held.stop();
-      // Deleting the lease key lets a standby take over at once.
-      await lease.stop();
-      intake.state = "stopped";
+      share.stop();
+      await started?.catch(() => {});
+      // Every lane finishes what it holds and deletes its lease key, so the others take over at once.
+      await Promise.all(lanes.map((lane) => lane.stop()));
+      await live.stop();
+      state = "stopped";
       logger.info("router drained");
     },
 
     isLeader() {
-      return intake.state === "consuming" && lease.held();
+      return lanes.some((lane) => lane.routing());
+    },
+
+    routedLanes() {
+      return lanes.filter((lane) => lane.routing()).map((lane) => lane.intake.lane);
     },
 
     notReadyReason() {
-      const { state } = intake;
-      if (state !== "consuming" && state !== "standby") return state;
+      if (state !== "running") return state;
+      const stuck = lanes.find((lane) => !["consuming", "standby"].includes(lane.intake.state));
+      if (stuck) return `${stuck.intake.lane}: ${stuck.intake.state}`;
       return nats.connected() ? undefined : "NATS is not connected";
     },
   };
-}
-
-/** Routes each intake message in arrival order (`createRoute`), with the metrics that count it. */
-function routingPipeline(
-  deps: ServiceDeps<Config>,
-  s: Subjects,
-  logger: Logger,
-  order: DestinationOrder,
-  held: KeepAlive<JsMsg>,
-): OrderedPipeline<JsMsg> {
-  const { nats, config } = deps;
-  const pipeline: OrderedPipeline<JsMsg> = new OrderedPipeline(config.ROUTER_MAX_INFLIGHT, (msg) =>
-    route(msg).finally(() => held.release(msg)),
-  );
-  const metrics = createRouterMetrics(deps.metrics, () => pipeline.size);
-  const route = createRoute({
-    nats,
-    s,
-    logger,
-    metrics,
-    order,
-    prepare: prepareOptions(s, config, nats),
-    mailboxFull: mailboxFullHandler({ ...nats, s, refused: metrics.mailboxFull }),
-  });
-  return pipeline;
 }

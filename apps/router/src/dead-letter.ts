@@ -17,9 +17,11 @@ export function deadLetter(
   const h = headers();
   const why = headerSafe(rejection.message);
   h.set(Header.DeadReason, why);
-  h.set(Header.DeadSubject, msg.subject);
+  // The subject it was published to, so `herald dead replay` sends it there again.
+  const subject = s.sentSubject(msg.subject);
+  h.set(Header.DeadSubject, subject);
   // Headers count towards max_payload: a payload that fit alone is cut to fit with them (length kept).
-  const room = budget() - utf8ByteLength(msg.subject) - why.length;
+  const room = budget() - utf8ByteLength(subject) - why.length;
   let data = msg.data;
   if (data.length > room) {
     h.set(Header.DeadTruncated, String(data.length));

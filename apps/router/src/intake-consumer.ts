@@ -6,6 +6,7 @@ import {
   type Logger,
   type Nats,
   runGuarded,
+  sleep,
   type TermEnd,
   waitForStreams,
 } from "@herald/service-kit";
@@ -13,12 +14,17 @@ import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Config } from "./config.js";
 import { AFTER_EARLIER_MS, type DestinationOrder } from "./destination-order.js";
 import type { KeepAlive } from "./keep-alive.js";
+import { type Lane, unpartitionedNamed } from "./lanes.js";
 import type { OrderedPipeline } from "./pipeline.js";
 import { MAX_RETRY_DELAY_MS } from "./retry.js";
 import { settle } from "./settle.js";
 import { type ConsumerCounts, TakeoverGate } from "./takeover-gate.js";
 
 export type IntakeConsumerDeps = {
+  /** The share of the intake this consumer reads. */
+  lane: Lane;
+  /** The unpartitioned lane: its filter must be set before any partition consumer may exist. */
+  unpartitioned: Lane;
   nats: Nats;
   config: Config;
   s: Subjects;
@@ -34,12 +40,26 @@ export type IntakeConsumerDeps = {
   onConsuming: () => void;
 };
 
+/** How often a partition lane looks whether the unpartitioned lane has routed what it must not overtake. */
+const UNPARTITIONED_POLL_MS = 500;
+
+/** Waits until persistence has created the streams the router reads and writes. */
+export async function waitForRouterStreams(
+  nats: Nats,
+  s: Subjects,
+  signal: AbortSignal,
+  onWaiting: (stream: string) => void,
+): Promise<void> {
+  // Channel streams are created in the same pass by persistence; a write before that is retried.
+  await waitForStreams(nats.jsm, [s.streams.intake, s.streams.mailbox, s.streams.dead], signal, onWaiting);
+}
+
 /** How a bound subscription ended: the lease was lost or the router stops, or the subscription closed itself. */
 type Ended = { lost: true } | { lost: false; err: Error | undefined };
 
 /**
- * The router's pull on INTAKE through the durable consumer every replica shares. `state` says what it is
- * doing (readiness reports it).
+ * The router's pull on one lane of INTAKE through the durable consumer every replica shares. `state` says
+ * what it is doing (readiness reports it).
  */
 export class IntakeConsumer {
   state = "not started";
@@ -47,21 +67,14 @@ export class IntakeConsumer {
 
   constructor(private readonly deps: IntakeConsumerDeps) {}
 
-  /** Waits until persistence has created the streams the router reads and writes. */
-  async waitForStreams(): Promise<void> {
-    const { nats, s, logger, signal } = this.deps;
-    this.state = "waiting for streams";
-    // Channel streams are created in the same pass by persistence; a write before that is retried.
-    const streams = [s.streams.intake, s.streams.mailbox, s.streams.dead];
-    await waitForStreams(nats.jsm, streams, signal, (missing) => {
-      this.state = `waiting for stream ${missing}`;
-      logger.info({ stream: missing }, "waiting for stream (persistence creates it)");
-    });
+  /** The lane's consumer name. */
+  get lane(): string {
+    return this.deps.lane.consumer;
   }
 
   /** One term as leader: binds and consumes until the lease is lost, the router stops or the subscription ends. */
   async term({ lost, healthy }: LeaderTerm): Promise<TermEnd> {
-    const { signal, logger, s } = this.deps;
+    const { signal, logger, s, lane } = this.deps;
     this.state = "binding the intake consumer";
     const bound = await this.bind();
     if (!bound) return "lost";
@@ -79,7 +92,7 @@ export class IntakeConsumer {
       this.state = "consuming";
       healthy();
       logger[gathered.kind === "deadline" ? "warn" : "info"](
-        { consumer: s.consumers.router, stream: s.streams.intake, ...gathered },
+        { consumer: lane.consumer, stream: s.streams.intake, ...gathered },
         gathered.kind === "deadline"
           ? "consuming intake; some messages of the previous leader did not come back in time"
           : "consuming intake",
@@ -111,14 +124,15 @@ export class IntakeConsumer {
 
   /** Ensures the consumer and subscribes through a takeover gate; undefined when the router stopped meanwhile. */
   private async bind(): Promise<{ current: ConsumerMessages; gate: TakeoverGate<JsMsg> } | undefined> {
-    const { nats, config, s, signal, guard } = this.deps;
-    await ensureConsumer(nats.jsm, {
-      stream: s.streams.intake,
-      name: s.consumers.router,
-      ackWaitMs: config.ROUTER_ACK_WAIT,
-      maxAckPending: config.ROUTER_MAX_ACK_PENDING,
-    });
-    const consumer = await nats.js.consumers.get(s.streams.intake, s.consumers.router);
+    const { nats, config, s, signal, guard, lane, unpartitioned } = this.deps;
+    // A work queue refuses a filtered consumer beside an unfiltered one: an earlier release's `router` read
+    // the whole intake, so its filter is set first.
+    await this.ensure(unpartitioned);
+    if (lane !== unpartitioned) {
+      await this.ensure(lane);
+      if (!(await this.untilUnpartitionedRouted())) return undefined;
+    }
+    const consumer = await nats.js.consumers.get(s.streams.intake, lane.consumer);
     if (signal.aborted) return undefined;
     // Blocks of an earlier session are stale: what they waited for went back to the stream.
     this.deps.order.reset();
@@ -137,9 +151,33 @@ export class IntakeConsumer {
     return { current, gate };
   }
 
+  private async ensure(lane: Lane): Promise<void> {
+    const { nats, config, s } = this.deps;
+    await ensureConsumer(nats.jsm, {
+      stream: s.streams.intake,
+      name: lane.consumer,
+      ackWaitMs: config.ROUTER_ACK_WAIT,
+      maxAckPending: config.ROUTER_MAX_ACK_PENDING,
+      filterSubjects: lane.filterSubjects,
+    });
+  }
+
+  /** False when the router stopped or the lease was lost meanwhile. */
+  private async untilUnpartitionedRouted(): Promise<boolean> {
+    const { nats, s, signal, logger, lane } = this.deps;
+    for (let logged = false; !signal.aborted; logged = true) {
+      const left = await unpartitionedNamed(nats.jsm, s);
+      if (left === 0) return true;
+      this.state = "waiting for unpartitioned channel messages to be routed";
+      if (!logged) logger.info({ consumer: lane.consumer, left }, this.state);
+      await sleep(UNPARTITIONED_POLL_MS, signal);
+    }
+    return false;
+  }
+
   private async consumerCounts(): Promise<ConsumerCounts> {
-    const { nats, s } = this.deps;
-    const info = await nats.jsm.consumers.info(s.streams.intake, s.consumers.router);
+    const { nats, s, lane } = this.deps;
+    const info = await nats.jsm.consumers.info(s.streams.intake, lane.consumer);
     return { unacked: info.num_ack_pending, deliveredSeq: info.delivered.stream_seq };
   }
 

@@ -69,6 +69,15 @@ describe("decide", () => {
     expect(d).toMatchObject({ kind: "route", target: "users", tokens: ["a", "b", userToken("bob@example")] });
   });
 
+  it("routes what a partitioned intake stored as the subject it was published to", () => {
+    const keyed = run("herald.route.5.users.tenant-1", { userIds: ["a", "b"], data: 1 });
+    expect(keyed).toMatchObject({ kind: "route", target: "users", tokens: ["a", "b"] });
+    expect(run(s.sendUsersKeyed("k"), { userIds: ["a"], data: 1 })).toMatchObject({ target: "users" });
+    const channel = run("herald.route.0.channel.news", { data: 1 });
+    expect(channel).toMatchObject({ kind: "route", target: "channel" });
+    expect(deadReason(run("herald.route.0.channel.new$", { data: 1 }))).toBe(DeadReason.InvalidChannel);
+  });
+
   it.each([
     ["too large", s.sendUser("a"), { data: "x".repeat(MAX) }, DeadReason.TooLarge],
     ["not JSON", s.sendUser("a"), "{nope", DeadReason.InvalidJson],
@@ -100,7 +109,7 @@ describe("decide", () => {
     ["two tokens", `${s.sendUserPrefix}a.b`, { data: 1 }, DeadReason.InvalidUserId],
     ["no token", "herald.send.user", { data: 1 }, DeadReason.UnknownSubject],
     ["an unknown kind", "herald.send.everyone", { data: 1 }, DeadReason.UnknownSubject],
-    ["users with a tail", "herald.send.users.x", { data: 1 }, DeadReason.UnknownSubject],
+    ["users with two tails", "herald.send.users.x.y", { data: 1 }, DeadReason.UnknownSubject],
     ["a channel with a bad character", s.sendChannel("new$"), { data: 1 }, DeadReason.InvalidChannel],
     ["a dotted channel", "herald.send.channel.a.b", { data: 1 }, DeadReason.InvalidChannel],
     ["a broadcast with a tail", "herald.send.broadcast.x", { data: 1 }, DeadReason.UnknownSubject],

@@ -51,12 +51,15 @@ const dead = (reason: DeadReason, message: string): Decision => ({ kind: "dead",
 // Moved to @herald/protocol (the mailbox reader checks single-user sends the same way); kept importable here.
 export { headerSafe, quote };
 
-function target(s: Subjects, subject: string): Target {
+function target(s: Subjects, stored: string): Target {
+  // A partitioned intake stores `send.<kind>.<name>` as `route.<k>.<kind>.<name>`.
+  const subject = s.sentSubject(stored);
   const rest = subject.startsWith(`${s.prefix}.send.`)
     ? subject.slice(s.prefix.length + ".send.".length)
     : "";
   const [kind, ...tail] = rest.split(".");
-  if (kind === "users" && tail.length === 0) return { kind: "users" };
+  // `send.users.<key>`: the key only chose the partition.
+  if (kind === "users" && tail.length <= 1) return { kind: "users" };
   if (kind === "user" && tail.length === 1) {
     const token = tail[0] ?? "";
     try {

@@ -123,6 +123,7 @@ function names(options: NatsAuthOptions) {
     cursors: bucket(s.buckets.cursors),
     presence: bucket(s.buckets.presence),
     leases: bucket(s.buckets.leases),
+    routers: bucket(s.buckets.routers),
   };
   return {
     s,
@@ -168,7 +169,8 @@ function router(n: Names): NatsPermissions {
     publish: [
       n.jsInfo,
       ...[n.intake, n.mailbox, n.dead].map((name) => stream(name).info),
-      ...stream(n.intake).consumer(s.consumers.router),
+      // Its consumers on INTAKE: `router` and one per partition (`router-p<k>`, as many as INTAKE has).
+      ...stream(n.intake).consumer("*"),
       // The HTTP publish API publishes what backends send, to the same subjects they would.
       s.sendAll,
       s.mailbox("*"),
@@ -177,9 +179,15 @@ function router(n: Names): NatsPermissions {
       // `expired` receipts for send.users copies a full mailbox refused (`mailbox_full`).
       s.receipt("*"),
       ...buckets.leases.open,
-      // The leases bucket is keyed by service name.
+      // The leases bucket is keyed by service name: `router` and `router.p<k>` (one lease per partition).
       buckets.leases.write("router"),
       buckets.leases.read("router"),
+      buckets.leases.write("router.>"),
+      buckets.leases.read("router.>"),
+      // Which router replicas are alive: each renews its own key and watches the others'.
+      ...buckets.routers.open,
+      buckets.routers.write(">"),
+      ...orderedConsumer(buckets.routers.stream),
     ],
     subscribe: [n.inbox("router")],
     allowResponses: false,

@@ -34,6 +34,11 @@ function publicSubjects(p: string) {
     sendAll: `${p}.send.>`,
     sendUser: (token: string) => `${p}.send.user.${token}`,
     sendUsers: `${p}.send.users`,
+    /**
+     * `send.users` with a partition key: messages with the same key keep their order; different keys are
+     * routed in parallel (by different router replicas), so their relative order is not kept.
+     */
+    sendUsersKeyed: (key: string) => `${p}.send.users.${key}`,
     sendChannel: (channel: string) => `${p}.send.channel.${channel}`,
     sendBroadcast: `${p}.send.broadcast`,
     sendUserPrefix: `${p}.send.user.`,
@@ -43,7 +48,13 @@ function publicSubjects(p: string) {
      * What the intake stream captures: everything the router still handles. Not `send.user.*`, which the
      * mailbox stream captures (two streams may not share a subject); `send.user.*.>` is a dotted id, dead-lettered.
      */
-    intakeSubjects: [`${p}.send.users`, `${p}.send.channel.>`, `${p}.send.broadcast`, `${p}.send.user.*.>`],
+    intakeSubjects: [
+      `${p}.send.users`,
+      `${p}.send.users.*`,
+      `${p}.send.channel.>`,
+      `${p}.send.broadcast`,
+      `${p}.send.user.*.>`,
+    ],
 
     // Rejected input, receipts, presence events and request/reply APIs (contract section 4).
     dead: (reason: string) => `${p}.dead.${reason}`,
@@ -74,6 +85,7 @@ function internalSubjects(p: string) {
     mailboxPrefix: `${p}.mbox.`,
     /** The mailbox stream's subject transform: a publish to `send.user.<token>` is stored as `mbox.<token>`. */
     sendUserToMailbox: { src: `${p}.send.user.*`, dest: `${p}.mbox.{{wildcard(1)}}` },
+    ...routeSubjects(p),
     live: (token: string) => `${p}.live.${token}`,
     liveAll: `${p}.live.>`,
     ack: (token: string) => `${p}.ack.${token}`,
@@ -92,6 +104,37 @@ function internalSubjects(p: string) {
   } as const;
 }
 
+/**
+ * The intake's partitions: the intake stream stores `send.<kind>.<name>` (a channel, or a `send.users` key) as
+ * `route.<k>.<kind>.<name>`, k a hash of the name (nats-server's `partition()` subject mapping), so each
+ * partition has its own consumer and one router replica routes it at a time. What has no name to hash
+ * (`send.users`, `send.broadcast`) keeps its subject and goes through the unpartitioned consumer.
+ */
+function routeSubjects(p: string) {
+  const routePrefix = `${p}.route.`;
+  return {
+    /** The intake stream's subject transform for `count` partitions (at least 1). */
+    intakeTransform: (count: number) => ({
+      src: `${p}.send.*.*`,
+      dest: `${p}.route.{{partition(${count},2)}}.{{wildcard(1)}}.{{wildcard(2)}}`,
+    }),
+    /** What one partition's consumer reads (`*`: every partition). */
+    routePartition: (k: number | "*") => `${p}.route.${k}.>`,
+    /** The subject a publisher sent an intake message to: `route.<k>.<rest>` → `send.<rest>`. */
+    sentSubject: (stored: string): string => {
+      if (!stored.startsWith(routePrefix)) return stored;
+      const dot = stored.indexOf(".", routePrefix.length);
+      return dot < 0 ? stored : `${p}.send.${stored.slice(dot + 1)}`;
+    },
+  } as const;
+}
+
+/** The partition count of an intake stream's subject transform; 0 when it has none (not partitioned). */
+export function intakePartitionCount(transform: { dest?: string } | undefined): number {
+  const match = /\{\{\s*partition\(\s*(\d+)\s*,/i.exec(transform?.dest ?? "");
+  return match ? Number(match[1]) : 0;
+}
+
 /** Stream, consumer and bucket names (`name`: the prefix without dots, upper-cased). */
 function jetStreamNames(name: string) {
   const cursorsBucket = `${name}_cursors`;
@@ -105,6 +148,8 @@ function jetStreamNames(name: string) {
     },
     consumers: {
       router: "router",
+      /** The consumer of intake partition `k` (`routePartition(k)`). */
+      routerPartition: (k: number) => `router-p${k}`,
       persistence: "persistence",
     },
     /** The subject a cursor KV key is written on (a KV put is a publish to `$KV.<bucket>.<key>`). */
@@ -115,6 +160,8 @@ function jetStreamNames(name: string) {
       presence: `${name}_presence`,
       /** Leader leases of services that run one active replica at a time (key = service name). */
       leases: `${name}_leases`,
+      /** Router replicas alive now, each renewing its own key: how they share the intake's partitions. */
+      routers: `${name}_routers`,
     },
   } as const;
 }

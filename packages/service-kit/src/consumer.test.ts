@@ -30,6 +30,19 @@ describe("ensureConsumer", () => {
     expect(updated.created).toBe(created.created);
   });
 
+  it("sets and updates what a consumer reads, and keeps it when none is asked for", async () => {
+    const settings = { stream: "WORK", name: "narrow", ackWaitMs: 1_000, maxAckPending: 8 };
+    const whole = await ensureConsumer(jsm, settings);
+    expect(whole.config.filter_subjects ?? []).toEqual([]);
+    const narrowed = await ensureConsumer(jsm, { ...settings, filterSubjects: ["work.a", "work.b.>"] });
+    expect(narrowed.config.filter_subjects).toEqual(["work.a", "work.b.>"]);
+    expect(narrowed.created).toBe(whole.created);
+    const kept = await ensureConsumer(jsm, settings);
+    expect(kept.config.filter_subjects).toEqual(["work.a", "work.b.>"]);
+    const other = await ensureConsumer(jsm, { ...settings, name: "other", filterSubjects: ["work.c"] });
+    expect(other.config.filter_subjects).toEqual(["work.c"]);
+  });
+
   it("is safe when several replicas ensure it at once", async () => {
     const settings = { stream: "WORK", name: "racers", ackWaitMs: 1_000, maxAckPending: 8 };
     const infos = await Promise.all(Array.from({ length: 5 }, () => ensureConsumer(jsm, settings)));

@@ -10,6 +10,7 @@ export * from "./json-api.js";
 export * from "./leadership.js";
 export * from "./lease.js";
 export * from "./lifecycle.js";
+export * from "./live-replicas.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./nats.js";

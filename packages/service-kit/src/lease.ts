@@ -13,6 +13,8 @@ export type LeaseOptions = {
   renewMs: number;
   onChange: (held: boolean) => void;
   onError?: (err: unknown) => void;
+  /** Asked before taking a free or expired lease (default: always): a replica holding its share declines. */
+  mayAcquire?: () => boolean;
   /** Monotonic milliseconds. */
   now?: () => number;
 };
@@ -116,6 +118,18 @@ export class Lease {
     }
   }
 
+  /**
+   * Gives the lease up now while staying in the running (unlike `stop`): deletes the key, so a replica that
+   * wants it takes over at once; this one takes it again only when `mayAcquire` allows.
+   */
+  async release(): Promise<void> {
+    await this.running;
+    if (!this.held()) return;
+    this.validUntil = 0;
+    this.notify();
+    await this.kv?.delete(this.options.key, { previousSeq: this.revision }).catch(() => {});
+  }
+
   private async round(): Promise<void> {
     const { key, holderId, ttlMs, renewMs } = this.options;
     const started = this.now();
@@ -131,6 +145,7 @@ export class Lease {
       }
       return;
     }
+    if (this.options.mayAcquire?.() === false) return;
     const entry = await kv.get(key);
     if (entry?.operation !== "PUT") {
       await this.acquire(() => kv.create(key, holderId), started);

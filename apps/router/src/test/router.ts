@@ -39,9 +39,9 @@ export async function counter(
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-/** True once the shared intake consumer holds nothing: every message was routed and acked. */
+/** True once every lane's consumer holds nothing: every message was routed and acked. */
 export async function intakeSettled(nats: Nats, prefix: string): Promise<boolean> {
   const s = subjects(prefix);
-  const info = await nats.jsm.consumers.info(s.streams.intake, s.consumers.router);
-  return info.num_pending === 0 && info.num_ack_pending === 0;
+  const info = await nats.jsm.streams.info(s.streams.intake);
+  return info.state.messages === 0;
 }
