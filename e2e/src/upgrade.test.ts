@@ -1,4 +1,4 @@
-import { userToken } from "@herald/protocol";
+import { type MailboxEntry, userToken } from "@herald/protocol";
 import {
   connectClient,
   createEarlierLayout,
@@ -9,6 +9,7 @@ import {
   startStack,
   waitUntil,
 } from "@herald/testkit";
+import { AckPolicy } from "@nats-io/jetstream";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Backend, connectBackend } from "./support/backend.js";
 
@@ -75,5 +76,56 @@ describe("upgrading an install of the earlier stream layout in place", () => {
     expect(messages.slice(0, 5).map((m) => m.id)).toEqual(Array.from({ length: 5 }, (_, i) => `mbox-${i}`));
     expect(await b.mailboxCount(user)).toBe(17);
     await client.close();
+  });
+
+  it("partitions the previous release's intake in place: what it held is routed before what comes after", async () => {
+    nats = await startNatsServer({ auth: false });
+    backend = await connectBackend(nats.url);
+    const b = backend;
+    const s = b.s;
+    const jsm = await b.jsm();
+    stack = await startStack({ nats });
+    await stack.stop();
+    stack = undefined;
+    // The previous release: an unpartitioned intake, read whole by the one `router` consumer (recreated, as
+    // an update keeps a transform it does not name).
+    const { subject_transform: _partitioned, ...current } = (await jsm.streams.info(s.streams.intake)).config;
+    const previous = [s.sendUsers, s.sendChannel(">"), s.sendBroadcast, `${s.sendUserPrefix}*.>`];
+    await jsm.streams.delete(s.streams.intake);
+    await jsm.streams.add({ ...current, subjects: previous });
+    expect((await jsm.streams.info(s.streams.intake)).config.subject_transform).toBeUndefined();
+    await jsm.consumers.add(s.streams.intake, {
+      durable_name: s.consumers.router,
+      ack_policy: AckPolicy.Explicit,
+    });
+    // Accepted while no router ran: stored as published.
+    for (let i = 0; i < 50; i++) await b.publish(s.sendChannel("news"), { data: i, id: `old-${i}` });
+    await b.toUsers({ userIds: ["reader"], data: "old", id: "old-fan" });
+    expect((await jsm.streams.info(s.streams.intake)).state.messages).toBe(51);
+
+    stack = await startStack({ nats });
+    const intake = await jsm.streams.info(s.streams.intake);
+    expect(intake.config.subject_transform).toEqual(s.intakeTransform(8));
+    for (let i = 50; i < 100; i++) await b.publish(s.sendChannel("news"), { data: i, id: `new-${i}` });
+    await b.publish(s.sendUsersKeyed("tenant-1"), { userIds: ["reader"], data: "new", id: "new-fan" });
+    await waitUntil(async () => (await jsm.streams.info(s.streams.intake)).state.messages === 0, {
+      timeoutMs: 30_000,
+      message: "the intake drained",
+    });
+    const router = await jsm.consumers.info(s.streams.intake, s.consumers.router);
+    expect(router.config.filter_subjects).toEqual([s.sendAll]);
+    // One channel's messages in publish order across the switch: the partition lane waited for the old ones.
+    const stored: number[] = [];
+    for (let seq = 1; ; ) {
+      const msg = await jsm.direct.getMessage(s.streams.channel("default"), {
+        seq,
+        next_by_subj: s.channel("default", "news"),
+      });
+      if (!msg) break;
+      stored.push(msg.json<MailboxEntry>().data as number);
+      seq = msg.seq + 1;
+    }
+    expect(stored).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(await b.mailboxCount("reader")).toBe(2);
   });
 });

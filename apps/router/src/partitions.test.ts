@@ -173,4 +173,39 @@ describe("a partitioned intake", () => {
       await Promise.all(routers.map((router) => router.stop()));
     }
   }, 180_000);
+
+  it("routes a channel's messages stored before partitioning ahead of those stored after", async () => {
+    const prefix = "repart";
+    const s = subjects(prefix);
+    await createStreams(world.client.jsm, s);
+    await world.client.jsm.streams.add({
+      name: s.streams.channel("default"),
+      subjects: [s.channelGroupAll("default")],
+      allow_direct: true,
+    });
+    const publish = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        await world.client.js.publish(
+          s.sendChannel("news"),
+          JSON.stringify({ data: { channel: "news", i } }),
+        );
+      }
+    };
+    await publish(0, 200);
+    const info = await world.client.jsm.streams.info(s.streams.intake);
+    await world.client.jsm.streams.update(s.streams.intake, {
+      ...info.config,
+      subject_transform: s.intakeTransform(PARTITIONS),
+    });
+    await publish(200, 400);
+    const router = await startRouter(world.server.url, { HERALD_PREFIX: prefix });
+    try {
+      await waitFor("the intake to drain", () => intakeSettled(world.client, prefix), 60_000);
+      const channels = await stored(s.streams.channel("default"), s.channelGroupAll("default"));
+      const list = channels.get(s.channel("default", "news")) ?? [];
+      expectOrderPerKey(list, 400, () => indices(400, 1, 0));
+    } finally {
+      await router.stop();
+    }
+  }, 90_000);
 });
