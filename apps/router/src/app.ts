@@ -66,7 +66,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
           signal: abort.signal,
         }),
     );
-    share.set(lanes.map((lane) => lane.lease));
+    share.set(lanes.map((lane) => ({ held: () => lane.lease.held(), release: () => lane.release() })));
     share.start();
     for (const lane of lanes) lane.start();
     state = "running";

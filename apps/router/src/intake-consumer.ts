@@ -178,7 +178,11 @@ export class IntakeConsumer {
   private async consumerCounts(): Promise<ConsumerCounts> {
     const { nats, s, lane } = this.deps;
     const info = await nats.jsm.consumers.info(s.streams.intake, lane.consumer);
-    return { unacked: info.num_ack_pending, deliveredSeq: info.delivered.stream_seq };
+    return {
+      unacked: info.num_ack_pending,
+      deliveredSeq: info.delivered.stream_seq,
+      deliveries: info.delivered.consumer_seq,
+    };
   }
 
   private takeoverGate(atTakeover: ConsumerCounts): TakeoverGate<JsMsg> {

@@ -39,6 +39,7 @@ export class LaneRouter {
   private readonly pipeline: OrderedPipeline<JsMsg>;
   private readonly held: KeepAlive<JsMsg>;
   private loop: Promise<void> | undefined;
+  private term: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: LaneRouterDeps) {
     const { nats, config, s, lane } = deps;
@@ -93,10 +94,25 @@ export class LaneRouter {
       onStandby: () => {
         this.intake.state = "standby";
       },
-      term: (term) => this.intake.term(term),
+      term: (term) => {
+        const running = this.intake.term(term);
+        this.term = running.then(
+          () => {},
+          () => {},
+        );
+        return running;
+      },
       onError: (err) => this.intake.failed(err),
       retry: REBIND_BACKOFF,
     });
+  }
+
+  /**
+   * Gives the lane to another replica (`LaneShare`): stops pulling and finishes what it holds before freeing
+   * the lease, so the next holder finds nothing of this one's in flight.
+   */
+  release(): Promise<void> {
+    return this.lease.release(() => this.term);
   }
 
   /** After the signal aborted: finishes what it holds, then gives the lease up so another replica takes it. */

@@ -4,17 +4,19 @@ import { type ConsumerCounts, TakeoverGate } from "./takeover-gate.js";
 type Item = { seq: number; delivery: number };
 
 /**
- * A consumer as the server counts it: the sequences delivered and unacked, and the highest delivered.
- * `deliverFresh` hands the gate new sequences; `redeliver` hands back one that was out of our hands.
+ * A consumer as the server counts it: the sequences delivered and unacked, the highest delivered and the
+ * deliveries made. `deliverFresh` hands the gate new sequences; `redeliver` hands back one that was out of our
+ * hands; `inFlight` counts a delivery that has not reached the gate yet.
  */
 function fakeConsumer(before: { unacked: number[]; deliveredSeq: number }) {
   const unacked = new Set(before.unacked);
   let deliveredSeq = before.deliveredSeq;
+  let deliveries = 100;
   let failing = false;
   const forwarded: Item[] = [];
   const handedBack: Item[] = [];
   const keptAlive: number[] = [];
-  const counts = (): ConsumerCounts => ({ unacked: unacked.size, deliveredSeq });
+  const counts = (): ConsumerCounts => ({ unacked: unacked.size, deliveredSeq, deliveries });
   const atTakeover = counts();
   return {
     forwarded,
@@ -40,10 +42,17 @@ function fakeConsumer(before: { unacked: number[]; deliveredSeq: number }) {
     deliverFresh(gate: TakeoverGate<Item>, seq: number) {
       deliveredSeq = Math.max(deliveredSeq, seq);
       unacked.add(seq);
+      deliveries++;
       gate.accept({ seq, delivery: 1 });
     },
     redeliver(gate: TakeoverGate<Item>, seq: number, delivery = 2) {
+      deliveries++;
       gate.accept({ seq, delivery });
+    },
+    /** Redelivered by the server, not yet received: returns what hands it over. */
+    inFlight(gate: TakeoverGate<Item>, seq: number) {
+      deliveries++;
+      return () => gate.accept({ seq, delivery: 2 });
     },
     /** The old leader, still alive, acks one it held. */
     ackElsewhere(seq: number) {
@@ -166,5 +175,31 @@ describe("TakeoverGate", () => {
     c.redeliver(gate, 2);
     expect(seqs(c.handedBack)).toEqual([1, 3, 2]);
     expect(c.forwarded).toEqual([]);
+  });
+
+  it("reads a lane's part of the stream: other lanes' sequences after the takeover do not count as ours", async () => {
+    const c = fakeConsumer({ unacked: [8], deliveredSeq: 10 });
+    const gate = c.gate();
+    const gathered = gate.gather(new AbortController().signal);
+    // Sequences 11 to 49 went to other lanes' consumers.
+    c.deliverFresh(gate, 50);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(gate.gathering).toBe(true);
+    c.redeliver(gate, 8);
+    expect(await gathered).toMatchObject({ kind: "complete", inherited: 1, newer: 1 });
+    expect(seqs(c.forwarded)).toEqual([8, 50]);
+  });
+
+  it("waits for a delivery on its way, which may be an inherited one", async () => {
+    const c = fakeConsumer({ unacked: [3], deliveredSeq: 3 });
+    const gate = c.gate();
+    const gathered = gate.gather(new AbortController().signal);
+    c.deliverFresh(gate, 4);
+    const arrive = c.inFlight(gate, 3);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(gate.gathering).toBe(true);
+    arrive();
+    expect(await gathered).toMatchObject({ kind: "complete", inherited: 1, newer: 1 });
+    expect(seqs(c.forwarded)).toEqual([3, 4]);
   });
 });

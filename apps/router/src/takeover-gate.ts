@@ -6,6 +6,8 @@ export type ConsumerCounts = {
   unacked: number;
   /** The highest stream sequence ever delivered (`delivered.stream_seq`). */
   deliveredSeq: number;
+  /** Deliveries made by this consumer so far, redeliveries included (`delivered.consumer_seq`). */
+  deliveries: number;
 };
 
 export type TakeoverGateOptions<T> = {
@@ -38,10 +40,11 @@ export type GatherOutcome =
  * (stream sequence ≤ the consumer's delivered sequence then) is either in its hands or acked by the old
  * leader, and then routes all of it sorted by stream sequence.
  *
- * Completeness comes from the consumer's counts: while gathering nothing is acked, so every message
- * delivered after the takeover (each sequence in (takeover, delivered now]) is unacked and ours, and
- * `unacked - (delivered now - takeover)` is what is still out of our hands from before. (A message deleted in
- * that range meanwhile, by a purge or `max_age`, would make the count short and end the gathering early.)
+ * Completeness comes from the consumer's counts: while gathering nothing is acked, so what was unacked when
+ * the consumer was counted, less the distinct messages of the deliveries it had made to us by then, is still
+ * out of our hands from before. Counted by deliveries, not by stream sequences: a lane's consumer reads part
+ * of the stream, so sequences after the takeover are mostly other lanes'. (A message
+ * deleted meanwhile, by a purge or `max_age`, would make the count short and end the gathering early.)
  *
  * @example
  * const gate = new TakeoverGate({ seqOf: (m) => m.info.streamSequence, forward: (m) => pipeline.push(m), ... });
@@ -52,6 +55,8 @@ export class TakeoverGate<T> {
   private state: "gathering" | "open" | "closed" = "gathering";
   private readonly held = new Map<number, T>();
   private inheritedInHand = 0;
+  /** The sequence of each delivery that reached `accept` while gathering, in arrival order. */
+  private readonly arrivals: number[] = [];
   private readonly takeoverSeq: number;
   private readonly now: () => number;
 
@@ -74,6 +79,7 @@ export class TakeoverGate<T> {
       return;
     }
     const seq = this.options.seqOf(item);
+    this.arrivals.push(seq);
     // A second delivery of a held sequence replaces the first: acking either settles it.
     if (!this.held.has(seq) && seq <= this.takeoverSeq) this.inheritedInHand++;
     this.held.set(seq, item);
@@ -91,11 +97,11 @@ export class TakeoverGate<T> {
     let keptAliveAt = started;
     let missing = atTakeover.unacked;
     while (!signal.aborted) {
-      const inHand = this.inheritedInHand;
       const counts = await this.options.counts().catch(() => undefined);
       if (signal.aborted) break;
-      if (counts) {
-        missing = counts.unacked - (counts.deliveredSeq - this.takeoverSeq) - inHand;
+      const inHand = counts && this.inHandWhenCounted(counts.deliveries - atTakeover.deliveries);
+      if (counts && inHand !== undefined) {
+        missing = counts.unacked - inHand;
         if (missing <= 0) return this.open("complete", 0, started);
       }
       if (this.now() - started >= deadlineMs) return this.open("deadline", missing, started);
@@ -109,13 +115,25 @@ export class TakeoverGate<T> {
     const handedBack = this.held.size;
     for (const item of this.sorted()) this.options.handBack(item);
     this.held.clear();
+    this.arrivals.length = 0;
     return { kind: "aborted", handedBack };
+  }
+
+  /**
+   * How many of the messages unacked when the consumer was counted are in our hands: the distinct sequences
+   * of its first `delivered` deliveries to us (they arrive in order). Undefined while some of those are still
+   * on their way, as one may be an inherited message.
+   */
+  private inHandWhenCounted(delivered: number): number | undefined {
+    if (this.arrivals.length < delivered) return undefined;
+    return new Set(this.arrivals.slice(0, Math.max(0, delivered))).size;
   }
 
   private open(kind: "complete" | "deadline", missing: number, started: number): GatherOutcome {
     const items = this.sorted();
     const inherited = this.inheritedInHand;
     this.held.clear();
+    this.arrivals.length = 0;
     this.state = "open";
     for (const item of items) this.options.forward(item);
     return { kind, inherited, newer: items.length - inherited, missing, waitedMs: this.now() - started };

@@ -171,6 +171,8 @@ function router(n: Names): NatsPermissions {
       ...[n.intake, n.mailbox, n.dead].map((name) => stream(name).info),
       // Its consumers on INTAKE: `router` and one per partition (`router-p<k>`, as many as INTAKE has).
       ...stream(n.intake).consumer("*"),
+      // A consumer with `filter_subjects` is created through the durable API (as @nats-io/jetstream does).
+      `${API}.CONSUMER.DURABLE.CREATE.${n.intake}.*`,
       // The HTTP publish API publishes what backends send, to the same subjects they would.
       s.sendAll,
       s.mailbox("*"),

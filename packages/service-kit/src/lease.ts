@@ -119,14 +119,17 @@ export class Lease {
   }
 
   /**
-   * Gives the lease up now while staying in the running (unlike `stop`): deletes the key, so a replica that
-   * wants it takes over at once; this one takes it again only when `mayAcquire` allows.
+   * Gives the lease up while staying in the running (unlike `stop`): stops counting as holder at once, waits
+   * for `handOver` (the holder finishing its work), then deletes the key so a replica that wants the lease
+   * takes it without waiting out the TTL. This one takes it again only when `mayAcquire` allows.
    */
-  async release(): Promise<void> {
+  async release(handOver?: () => Promise<void>): Promise<void> {
     await this.running;
     if (!this.held()) return;
     this.validUntil = 0;
     this.notify();
+    await handOver?.();
+    // Fails its check, harmlessly, if the key changed meanwhile (another replica took an expired lease).
     await this.kv?.delete(this.options.key, { previousSeq: this.revision }).catch(() => {});
   }
 
