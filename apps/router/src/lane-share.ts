@@ -13,6 +13,7 @@ export type Replicas = { readonly ready: boolean; count(): number };
 export class LaneShare {
   private leases: SharedLease[] = [];
   private overRounds = 0;
+  private granted = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -25,8 +26,15 @@ export class LaneShare {
     this.leases = leases;
   }
 
-  /** A lease's `mayAcquire`. */
-  readonly mayAcquire = (): boolean => this.replicas.ready && this.held() < this.share();
+  /**
+   * A lease's `mayAcquire`. Each yes is counted until the next round, so leases asking at the same moment
+   * cannot together take more than the share.
+   */
+  readonly mayAcquire = (): boolean => {
+    if (!this.replicas.ready || this.held() + this.granted >= this.share()) return false;
+    this.granted++;
+    return true;
+  };
 
   share(): number {
     return Math.ceil(this.leases.length / Math.max(1, this.replicas.count()));
@@ -47,6 +55,7 @@ export class LaneShare {
 
   /** One balancing round; resolves with the lease given up, if any. */
   async round(): Promise<SharedLease | undefined> {
+    this.granted = 0;
     if (!this.replicas.ready || this.held() <= this.share()) {
       this.overRounds = 0;
       return undefined;

@@ -148,10 +148,9 @@ export class Lease {
       }
       return;
     }
-    if (this.options.mayAcquire?.() === false) return;
     const entry = await kv.get(key);
     if (entry?.operation !== "PUT") {
-      await this.acquire(() => kv.create(key, holderId), started);
+      if (this.options.mayAcquire?.() !== false) await this.acquire(() => kv.create(key, holderId), started);
       return;
     }
     if (entry.revision !== this.seenRevision) {
@@ -162,6 +161,8 @@ export class Lease {
     } else if (started - this.seenAt < ttlMs) {
       return;
     }
+    // Watched all along (above), so a replica allowed late takes over at once, not a TTL later.
+    if (this.options.mayAcquire?.() === false) return;
     await this.acquire(() => kv.update(key, holderId, entry.revision), started);
   }
 
