@@ -85,7 +85,11 @@ describe("herald CLI", () => {
     expect(health.code, health.stderr).toBe(0);
     const report = json<{ ok: boolean; consumers: { consumer: string; ok: boolean }[] }>(health);
     expect(report.ok).toBe(true);
-    expect(report.consumers.map((c) => c.consumer).sort()).toEqual(["persistence", "router"]);
+    // The router's lanes: one per intake partition (8 by default) and the unpartitioned one.
+    const lanes = Array.from({ length: 8 }, (_, k) => `router-p${k}`);
+    expect(report.consumers.map((c) => c.consumer).sort()).toEqual(
+      ["persistence", "router", ...lanes].sort(),
+    );
     await client.close();
   });
 

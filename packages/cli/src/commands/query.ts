@@ -1,4 +1,4 @@
-import type { CursorReply } from "@herald/protocol";
+import { type CursorReply, intakePartitionCount } from "@herald/protocol";
 import { type Ctx, requestJson } from "../context.js";
 import { CommandFailedError } from "../errors.js";
 import { checkedUser } from "./publish.js";
@@ -70,9 +70,11 @@ export async function health(ctx: Ctx): Promise<void> {
     if (name.startsWith(s.streams.channel("")) && !names.includes(name)) names.push(name);
   }
   const streams: StreamHealth[] = [];
+  let partitions = 0;
   for (const stream of names) {
     try {
       const info = await jsm.streams.info(stream);
+      if (stream === s.streams.intake) partitions = intakePartitionCount(info.config.subject_transform);
       const { messages, bytes, consumer_count: consumers } = info.state;
       streams.push({ stream, ok: true, messages, bytes, consumers });
     } catch (err) {
@@ -80,8 +82,14 @@ export async function health(ctx: Ctx): Promise<void> {
     }
   }
   const consumers: ConsumerHealth[] = [];
+  // The router's lanes: the unpartitioned one and one per intake partition.
+  const lanes = Array.from({ length: partitions }, (_, k) => [
+    s.streams.intake,
+    s.consumers.routerPartition(k),
+  ]);
   for (const [stream, consumer] of [
     [s.streams.intake, s.consumers.router],
+    ...lanes,
     [s.streams.acks, s.consumers.persistence],
   ] as const) {
     try {
