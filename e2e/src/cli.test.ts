@@ -68,6 +68,11 @@ describe("herald CLI", () => {
       "duplicate",
     );
 
+    const keyed = await herald(["publish", "users", "carol", "k", "--key", "tenant-1", "--json"]);
+    expect(json<{ subject: string }>(keyed).subject).toBe(world.backend.s.sendUsersKeyed("tenant-1"));
+    expect((await client.waitForMessages(2)).at(-1)).toMatchObject({ data: "k" });
+    expect((await herald(["publish", "users", "carol", "k", "--key", "a.b"])).code).toBe(2);
+
     const tailed = await herald(["tail", "user", "carol", "--since", "0", "--count", "1", "--json"]);
     expect(tailed.code, tailed.stderr).toBe(0);
     expect(json(tailed)).toMatchObject({ id: "cli-1", data: { text: "hi" } });
@@ -79,7 +84,7 @@ describe("herald CLI", () => {
     expect(json<{ users: number }>(await herald(["presence", "--json"])).users).toBeGreaterThanOrEqual(1);
 
     const cursors = json<CursorReply>(await herald(["devices", "carol", "--json"]));
-    expect(cursors.devices).toEqual([{ deviceId: "laptop", ackedSeq: 0, pending: 1 }]);
+    expect(cursors.devices).toEqual([{ deviceId: "laptop", ackedSeq: 0, pending: 2 }]);
 
     const health = await herald(["health", "--json"]);
     expect(health.code, health.stderr).toBe(0);

@@ -13,7 +13,9 @@ export const HELP = `herald: operate a running Herald over NATS
 Usage: herald <command> [arguments] [--json]
 
   publish user <userId> <data> [--id ID]     JetStream publish, as a backend does; <data> is JSON, or
-  publish users <id,id,...> <data> [--id ID]   taken as a string when it does not parse
+  publish users <id,id,...> <data> [--id ID] [--key KEY]
+                                              taken as a string when it does not parse; --key: messages
+                                              with one key keep their order, keys are routed in parallel
   publish channel <channel> <data> [--id ID]
   publish broadcast <data> [--id ID]
   tail user <userId> | channel <channel> | broadcast
@@ -45,6 +47,7 @@ function parse(argv: string[]): { positionals: string[]; options: Options; help:
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         id: { type: "string" },
+        key: { type: "string" },
         since: { type: "string" },
         count: { type: "string" },
         timeout: { type: "string" },

@@ -10,6 +10,8 @@ export type Io = { out: (line: string) => void; err: (line: string) => void };
 export type Options = {
   json: boolean;
   id?: string | undefined;
+  /** `publish users`: the partition key (`send.users.<key>`). */
+  key?: string | undefined;
   since?: string | undefined;
   count?: string | undefined;
   timeout?: string | undefined;

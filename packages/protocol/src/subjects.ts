@@ -129,6 +129,11 @@ function routeSubjects(p: string) {
   } as const;
 }
 
+/** A `send.users` partition key: one subject token of letters, digits, `_` and `-`, 1 to 128 characters. */
+export function isPartitionKey(key: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(key);
+}
+
 /** The partition count of an intake stream's subject transform; 0 when it has none (not partitioned). */
 export function intakePartitionCount(transform: { dest?: string } | undefined): number {
   const match = /\{\{\s*partition\(\s*(\d+)\s*,/i.exec(transform?.dest ?? "");

@@ -1,4 +1,4 @@
-import { channelProblem, userIdProblem, userToken } from "@herald/protocol";
+import { channelProblem, isPartitionKey, userIdProblem, userToken } from "@herald/protocol";
 import type { Ctx } from "../context.js";
 import { UsageError } from "../errors.js";
 
@@ -39,7 +39,11 @@ export async function publish(ctx: Ctx, args: string[]): Promise<void> {
     const userIds = (rest[0] ?? "").split(",").filter(Boolean);
     if (userIds.length === 0) throw new UsageError("missing <userId,userId,...>");
     userIds.forEach(checkedUser);
-    subject = s.sendUsers;
+    const { key } = ctx.options;
+    if (key !== undefined && !isPartitionKey(key)) {
+      throw new UsageError(`--key ${JSON.stringify(key)}: 1 to 128 of A-Z a-z 0-9 _ -`);
+    }
+    subject = key === undefined ? s.sendUsers : s.sendUsersKeyed(key);
     body = { userIds, data: dataOf(rest[1]) };
   } else if (kind === "channel") {
     subject = s.sendChannel(checkedChannel(rest[0]));
