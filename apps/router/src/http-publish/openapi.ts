@@ -30,7 +30,13 @@ const errorResponse = (description: string) => ({
 /** `/v1/publish/user/:userId` → `/v1/publish/user/{userId}`. */
 export const openApiPath = (route: string): string => route.replace(/:([A-Za-z]+)/g, "{$1}");
 
-type PublishRoute = { route: string; summary: string; body: "SendBody" | "SendUsersBody"; param?: string };
+type PublishRoute = {
+  route: string;
+  summary: string;
+  body: "SendBody" | "SendUsersBody";
+  param?: string;
+  query?: string;
+};
 
 const PUBLISH_ROUTES: PublishRoute[] = [
   {
@@ -39,7 +45,12 @@ const PUBLISH_ROUTES: PublishRoute[] = [
     body: "SendBody",
     param: "userId",
   },
-  { route: HttpPublishRoute.users, summary: "Publish to many users (send.users)", body: "SendUsersBody" },
+  {
+    route: HttpPublishRoute.users,
+    summary: "Publish to many users (send.users, or send.users.<key> with ?key=)",
+    body: "SendUsersBody",
+    query: "key",
+  },
   {
     route: HttpPublishRoute.channel,
     summary: "Publish to a channel (send.channel.<channel>)",
@@ -52,6 +63,7 @@ const PUBLISH_ROUTES: PublishRoute[] = [
 const PARAM_DESCRIPTION: Record<string, string> = {
   userId: "1-128 characters without '.', '*', '>', whitespace or control characters (URL-encoded)",
   channel: "1-128 characters of [A-Za-z0-9_:-]",
+  key: "Partition key, 1-128 characters of [A-Za-z0-9_-]: messages with one key keep their order; keys are routed in parallel",
 };
 
 function operation(route: PublishRoute) {
@@ -66,6 +78,17 @@ function operation(route: PublishRoute) {
               in: "path",
               required: true,
               description: PARAM_DESCRIPTION[route.param],
+              schema: { type: "string" },
+            },
+          ]
+        : []),
+      ...(route.query
+        ? [
+            {
+              name: route.query,
+              in: "query",
+              required: false,
+              description: PARAM_DESCRIPTION[route.query],
               schema: { type: "string" },
             },
           ]

@@ -4,6 +4,7 @@ import {
   DeadReason,
   ErrorCode,
   HeraldError,
+  isPartitionKey,
   messageIdSchema,
   type PublishAccepted,
   quote,
@@ -24,7 +25,7 @@ import { decide } from "../intake.js";
 /** What an HTTP publish addresses: one of the four send subjects. */
 export type PublishTarget =
   | { kind: "user"; userId: string }
-  | { kind: "users" }
+  | { kind: "users"; key?: string | undefined }
   | { kind: "channel"; channel: string }
   | { kind: "broadcast" };
 
@@ -49,7 +50,14 @@ export function subjectOf(s: Subjects, target: PublishTarget): string {
       return s.sendUser(userToken(target.userId));
     }
     case "users":
-      return s.sendUsers;
+      if (target.key === undefined) return s.sendUsers;
+      if (!isPartitionKey(target.key)) {
+        throw new HeraldError(
+          ErrorCode.InvalidRequest,
+          `key ${quote(target.key)}: 1 to 128 characters of [A-Za-z0-9_-]`,
+        );
+      }
+      return s.sendUsersKeyed(target.key);
     case "channel":
       return s.sendChannel(target.channel);
     case "broadcast":

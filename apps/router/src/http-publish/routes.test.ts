@@ -103,6 +103,18 @@ describe("HTTP publish", () => {
     const channelId = channelReply.id;
     expect(channelId).toMatch(/^[0-9a-f-]{36}$/);
     expect((await post(a, HttpPublishRoute.broadcast, JSON.stringify({ data: 4 }))).status).toBe(202);
+    const keyed = await post(
+      a,
+      `${HttpPublishRoute.users}?key=tenant-1`,
+      JSON.stringify({ userIds: ["a"], data: 5 }),
+    );
+    expect(keyed.status).toBe(202);
+    const badKey = await post(
+      a,
+      `${HttpPublishRoute.users}?key=a.b`,
+      JSON.stringify({ userIds: ["a"], data: 6 }),
+    );
+    expect(badKey.status).toBe(400);
 
     const stored = await readAll(nats.jsm, s.streams.intake, s.sendAll);
     expect(stored.map((m) => m.subject)).toEqual([
@@ -110,14 +122,16 @@ describe("HTTP publish", () => {
       s.sendUsers,
       s.sendChannel("news:eu"),
       s.sendBroadcast,
+      s.sendUsersKeyed("tenant-1"),
     ]);
     // The body is stored as sent; the id is its Nats-Msg-Id.
     expect(stored[0]!.json()).toEqual({ data: { hi: 1 }, id: "u-1" });
-    expect(stored.map((m) => m.header.get("traceparent"))).toEqual(["", traceparent, "", ""]);
+    expect(stored.map((m) => m.header.get("traceparent"))).toEqual(["", traceparent, "", "", ""]);
     expect(stored.map((m) => m.header.get("Nats-Msg-Id"))).toEqual([
       "u-1",
       "us-1",
       channelId,
+      expect.any(String),
       expect.any(String),
     ]);
   });

@@ -69,7 +69,7 @@ export function createHttpPublishApp(options: HttpPublishAppOptions): Hono<Env> 
     });
 
   publish(HttpPublishRoute.user, (c) => ({ kind: "user", userId: c.req.param("userId") ?? "" }));
-  publish(HttpPublishRoute.users, () => ({ kind: "users" }));
+  publish(HttpPublishRoute.users, (c) => ({ kind: "users", key: c.req.query("key") }));
   publish(HttpPublishRoute.channel, (c) => ({ kind: "channel", channel: c.req.param("channel") ?? "" }));
   publish(HttpPublishRoute.broadcast, () => ({ kind: "broadcast" }));
   app.get(HttpPublishRoute.openApi, (c) => c.json(document));
