@@ -11,6 +11,7 @@ const round = (replicas: number, writesPerSec: number, cpu: number, seconds: num
   routerCpuMicrosPerWrite: cpu,
   natsCpuMicrosPerWrite: 20,
   routerCpuSeconds: seconds,
+  lanesPerReplica: seconds.map(() => 1),
   otherProcessesCpuSeconds: 0,
   leaseHandovers: 0,
 });

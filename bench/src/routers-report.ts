@@ -29,7 +29,8 @@ export function routersLines(result: RoutersResult | undefined): string[] {
     return (
       `Routers ×${r.replicas}: ${r.writesPerSec} mailbox writes/s (×${s?.throughputVsOne ?? "-"}), ` +
       `router ${r.routerCpuMicrosPerWrite} µs CPU per write (×${s?.cpuPerWriteVsOne ?? "-"}), busiest replica ` +
-      `${s?.busiestShare ?? "-"} of it, nats-server ${r.natsCpuMicrosPerWrite} µs, ${r.leaseHandovers} lease handovers`
+      `${s?.busiestShare ?? "-"} of it (lanes ${r.lanesPerReplica.join("/")}), nats-server ` +
+      `${r.natsCpuMicrosPerWrite} µs, ${r.leaseHandovers} lease handovers`
     );
   });
 }
@@ -49,7 +50,7 @@ export function renderRoutersChart(result: RoutersResult, startedAt: string): st
     text(
       20,
       50,
-      `${result.messages} send.users messages × ${result.usersPerMessage} users, ${startedAt}`,
+      `${result.messages} send.users.<key> messages × ${result.usersPerMessage} users, ${startedAt}`,
       'fill="#555"',
     ),
     text(LABEL_W, 72, "mailbox writes / s", 'font-size="12" font-weight="bold"'),

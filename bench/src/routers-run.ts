@@ -1,8 +1,9 @@
-import { type Subjects, subjects } from "@herald/protocol";
+import { intakePartitionCount, type Subjects, subjects } from "@herald/protocol";
 import { JsPublisher } from "@herald/service-kit";
 import { type NatsServer, startStack, waitUntil } from "@herald/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs } from "./clock.js";
 import type { BenchOptions } from "./options.js";
 import { windowed } from "./pacing.js";
@@ -20,10 +21,12 @@ export type RoutersRound = {
   /** CPU of every router replica together, per mailbox write. */
   routerCpuMicrosPerWrite: number;
   natsCpuMicrosPerWrite: number;
-  /** The CPU seconds of each replica: how the work was shared (one leader routes today). */
+  /** The CPU seconds of each replica: how the work was shared. */
   routerCpuSeconds: number[];
+  /** Intake lanes (partitions and the unpartitioned one) each replica held while routing. */
+  lanesPerReplica: number[];
   otherProcessesCpuSeconds: number;
-  /** Times the routing lease changed hands during the round (a starved holder loses it): 0 on a calm machine. */
+  /** Times a lane's lease changed hands during the round (a starved holder loses it): 0 on a calm machine. */
   leaseHandovers: number;
 };
 
@@ -37,12 +40,15 @@ export type RoutersResult = {
 
 /** Recipients of each `send.users` message: the router's fan-out, ten mailbox writes per intake message. */
 export const USERS_PER_MESSAGE = 10;
+/** Partition keys the messages are spread over (`send.users.<key>`), as many tenants would. */
+export const KEYS = 64;
 const REPLICA_COUNTS = [1, 2, 3];
 
 /**
  * Router CPU per routed write and throughput with 1, 2 and 3 router replicas (issue 14's capacity model):
- * each round starts a fresh stack under its own prefix, publishes `send.users` messages (10 users each, spread
- * over `--users` users) as fast as a windowed publisher can, and times until the router has routed them all.
+ * each round starts a fresh stack under its own prefix, waits until the replicas share the intake's lanes,
+ * publishes keyed `send.users.<key>` messages (10 users each, spread over `--users` users, `KEYS` keys) as fast
+ * as a windowed publisher can, and times until the routers have routed them all.
  */
 export async function runRouters(
   nats: NatsServer,
@@ -57,7 +63,8 @@ export async function runRouters(
     const round = await runRound(nats, o, { replicas, messages, prefix: `rt${runId}r${replicas}` });
     log(
       `routers ×${replicas}: ${round.writesPerSec} writes/s, router ${round.routerCpuMicrosPerWrite} µs CPU per write ` +
-        `(by replica: ${round.routerCpuSeconds.join(", ")} s), nats-server ${round.natsCpuMicrosPerWrite} µs, ` +
+        `(by replica: ${round.routerCpuSeconds.join(", ")} s; lanes ${round.lanesPerReplica.join("/")}), ` +
+        `nats-server ${round.natsCpuMicrosPerWrite} µs, ` +
         `${round.leaseHandovers} lease handovers`,
     );
     rounds.push(round);
@@ -84,12 +91,18 @@ async function runRound(
     const s = subjects(prefix);
     const jsm = await jetstreamManager(nc);
     const publisher = new JsPublisher(nc, { timeoutMs: 30_000 });
+    const lanes = await shared(
+      nc,
+      s,
+      stack.routers.map((r) => r.pid ?? -1),
+    );
+    const handoversBefore = leaseAcquisitions(stack.routers);
     const pids = Object.fromEntries(stack.routers.map((r, i) => [`router${i}`, r.pid]));
     const cpu = await cpuMeter({ "nats-server": nats.pid(), ...pids });
     const start = nowUs();
     await windowed(messages, o.window, (i) => {
       const body = sendUsersBody(i, o.users, `${prefix}-${i}`);
-      return publisher.publish(s.sendUsers, body, { msgID: `${prefix}-${i}` });
+      return publisher.publish(s.sendUsersKeyed(`k${i % KEYS}`), body, { msgID: `${prefix}-${i}` });
     });
     await drained(jsm, s);
     const seconds = (nowUs() - start) / 1e6;
@@ -109,8 +122,9 @@ async function runRound(
       routerCpuMicrosPerWrite: per(routerSeconds.reduce((a, b) => a + b, 0)),
       natsCpuMicrosPerWrite: per(used["nats-server"] ?? Number.NaN),
       routerCpuSeconds: routerSeconds,
+      lanesPerReplica: lanes,
       otherProcessesCpuSeconds: used.otherProcesses ?? Number.NaN,
-      leaseHandovers: leaseAcquisitions(stack.routers) - 1,
+      leaseHandovers: leaseAcquisitions(stack.routers) - handoversBefore,
     };
   } finally {
     await nc.close();
@@ -127,20 +141,46 @@ export function sendUsersBody(i: number, users: number, id: string): Uint8Array 
   return new TextEncoder().encode(JSON.stringify({ id, userIds, data: { i, text: "x".repeat(100) } }));
 }
 
-/** "router lease acquired" lines of all replicas: the first leader's, plus one per handover. */
+/**
+ * Waits until every lane's lease is held and no replica holds more than its share (⌈lanes ÷ replicas⌉);
+ * returns the lanes each replica (by pid, part of its default replica id) holds.
+ */
+async function shared(nc: NatsConnection, s: Subjects, pids: number[]): Promise<number[]> {
+  const jsm = await jetstreamManager(nc);
+  const partitions = intakePartitionCount(
+    (await jsm.streams.info(s.streams.intake)).config.subject_transform,
+  );
+  const keys = [
+    s.leaseKeys.router,
+    ...Array.from({ length: partitions }, (_, k) => s.leaseKeys.routerPartition(k)),
+  ];
+  const kv = await new Kvm(nc).open(s.buckets.leases);
+  const share = Math.ceil(keys.length / pids.length);
+  return waitUntil(
+    async () => {
+      const holders = await Promise.all(keys.map(async (key) => (await kv.get(key))?.string()));
+      const held = pids.map(
+        (pid) => holders.filter((h: string | undefined) => h?.includes(`-${pid}-`)).length,
+      );
+      const balanced = held.reduce((a, b) => a + b, 0) === keys.length && held.every((n) => n <= share);
+      return balanced ? held : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, message: "the routers to share the intake's lanes" },
+  );
+}
+
+/** "router lease acquired" lines of all replicas: one per lane taken. */
 function leaseAcquisitions(routers: { logRecords: () => Record<string, unknown>[] }[]): number {
   return routers.reduce((sum, r) => sum + r.logRecords().filter((l) => l.held === true).length, 0);
 }
 
-/** Waits until the router has acked every intake message (the work queue is empty). */
+/** Waits until the routers have acked every intake message (the work queue is empty). */
 async function drained(jsm: Awaited<ReturnType<typeof jetstreamManager>>, s: Subjects): Promise<void> {
-  await waitUntil(
-    async () => {
-      const info = await jsm.consumers.info(s.streams.intake, s.consumers.router);
-      return info.num_pending === 0 && info.num_ack_pending === 0;
-    },
-    { timeoutMs: 300_000, intervalMs: 50, message: "the router to drain the intake" },
-  );
+  await waitUntil(async () => (await jsm.streams.info(s.streams.intake)).state.messages === 0, {
+    timeoutMs: 300_000,
+    intervalMs: 50,
+    message: "the router to drain the intake",
+  });
 }
 
 async function storedWrites(jsm: Awaited<ReturnType<typeof jetstreamManager>>, s: Subjects): Promise<number> {

@@ -19,7 +19,7 @@ export type Lane = {
 export function intakeLanes(s: Subjects, partitions: number): Lane[] {
   const unpartitioned: Lane = {
     consumer: s.consumers.router,
-    leaseKey: "router",
+    leaseKey: s.leaseKeys.router,
     // Everything stored as published (`send.>`, as an earlier release's intake also held `send.user.*`);
     // partitioned messages are stored under `route.>`.
     filterSubjects: [s.sendAll],
@@ -29,7 +29,7 @@ export function intakeLanes(s: Subjects, partitions: number): Lane[] {
     unpartitioned,
     ...Array.from({ length: partitions }, (_, k) => ({
       consumer: s.consumers.routerPartition(k),
-      leaseKey: `router.p${k}`,
+      leaseKey: s.leaseKeys.routerPartition(k),
       filterSubjects: [s.routePartition(k)],
       partition: k,
     })),

@@ -182,10 +182,10 @@ function router(n: Names): NatsPermissions {
       s.receipt("*"),
       ...buckets.leases.open,
       // The leases bucket is keyed by service name: `router` and `router.p<k>` (one lease per partition).
-      buckets.leases.write("router"),
-      buckets.leases.read("router"),
-      buckets.leases.write("router.>"),
-      buckets.leases.read("router.>"),
+      buckets.leases.write(s.leaseKeys.router),
+      buckets.leases.read(s.leaseKeys.router),
+      buckets.leases.write(`${s.leaseKeys.router}.>`),
+      buckets.leases.read(`${s.leaseKeys.router}.>`),
       // Which router replicas are alive: each renews its own key and watches the others'.
       ...buckets.routers.open,
       buckets.routers.write(">"),

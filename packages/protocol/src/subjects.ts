@@ -157,6 +157,11 @@ function jetStreamNames(name: string) {
       routerPartition: (k: number) => `router-p${k}`,
       persistence: "persistence",
     },
+    /** Keys of the leases bucket: one per router lane (the unpartitioned one, then each partition's). */
+    leaseKeys: {
+      router: "router",
+      routerPartition: (k: number) => `router.p${k}`,
+    },
     /** The subject a cursor KV key is written on (a KV put is a publish to `$KV.<bucket>.<key>`). */
     cursorKeySubject: (key: string) => `$KV.${cursorsBucket}.${key}`,
     buckets: {
