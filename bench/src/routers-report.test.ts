@@ -10,6 +10,8 @@ const round = (replicas: number, writesPerSec: number, cpu: number, seconds: num
   writesPerSec,
   routerCpuMicrosPerWrite: cpu,
   natsCpuMicrosPerWrite: 20,
+  pacedWritesPerSec: 15_000,
+  pacedRouterCpuMicrosPerWrite: cpu,
   routerCpuSeconds: seconds,
   lanesPerReplica: seconds.map(() => 1),
   otherProcessesCpuSeconds: 0,

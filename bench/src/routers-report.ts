@@ -30,7 +30,8 @@ export function routersLines(result: RoutersResult | undefined): string[] {
       `Routers ×${r.replicas}: ${r.writesPerSec} mailbox writes/s (×${s?.throughputVsOne ?? "-"}), ` +
       `router ${r.routerCpuMicrosPerWrite} µs CPU per write (×${s?.cpuPerWriteVsOne ?? "-"}), busiest replica ` +
       `${s?.busiestShare ?? "-"} of it (lanes ${r.lanesPerReplica.join("/")}), nats-server ` +
-      `${r.natsCpuMicrosPerWrite} µs, ${r.leaseHandovers} lease handovers`
+      `${r.natsCpuMicrosPerWrite} µs, ${r.leaseHandovers} lease handovers; at ${r.pacedWritesPerSec} writes/s ` +
+      `router ${r.pacedRouterCpuMicrosPerWrite} µs CPU per write`
     );
   });
 }

@@ -6,7 +6,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs } from "./clock.js";
 import type { BenchOptions } from "./options.js";
-import { windowed } from "./pacing.js";
+import { paced, windowed } from "./pacing.js";
 import { cpuMeter } from "./procfs.js";
 import { loadAverage1m } from "./results.js";
 
@@ -21,6 +21,9 @@ export type RoutersRound = {
   /** CPU of every router replica together, per mailbox write. */
   routerCpuMicrosPerWrite: number;
   natsCpuMicrosPerWrite: number;
+  /** The paced phase: writes offered per second, and the routers' CPU per write then. */
+  pacedWritesPerSec: number;
+  pacedRouterCpuMicrosPerWrite: number;
   /** The CPU seconds of each replica: how the work was shared. */
   routerCpuSeconds: number[];
   /** Intake lanes (partitions and the unpartitioned one) each replica held while routing. */
@@ -40,6 +43,9 @@ export type RoutersResult = {
 
 /** Recipients of each `send.users` message: the router's fan-out, ten mailbox writes per intake message. */
 export const USERS_PER_MESSAGE = 10;
+/** The paced phase: `send.users` messages per second (ten writes each) for `PACED_MS`. */
+const PACED_RATE = 1_500;
+const PACED_MS = 8_000;
 /** Partition keys the messages are spread over (`send.users.<key>`), as many tenants would. */
 export const KEYS = 64;
 const REPLICA_COUNTS = [1, 2, 3];
@@ -48,7 +54,8 @@ const REPLICA_COUNTS = [1, 2, 3];
  * Router CPU per routed write and throughput with 1, 2 and 3 router replicas (issue 14's capacity model):
  * each round starts a fresh stack under its own prefix, waits until the replicas share the intake's lanes,
  * publishes keyed `send.users.<key>` messages (10 users each, spread over `--users` users, `KEYS` keys) as fast
- * as a windowed publisher can, and times until the routers have routed them all.
+ * as a windowed publisher can, and times until the routers have routed them all; then offers a rate one
+ * replica sustains and measures the routers' CPU per write there.
  */
 export async function runRouters(
   nats: NatsServer,
@@ -65,7 +72,7 @@ export async function runRouters(
       `routers ×${replicas}: ${round.writesPerSec} writes/s, router ${round.routerCpuMicrosPerWrite} µs CPU per write ` +
         `(by replica: ${round.routerCpuSeconds.join(", ")} s; lanes ${round.lanesPerReplica.join("/")}), ` +
         `nats-server ${round.natsCpuMicrosPerWrite} µs, ` +
-        `${round.leaseHandovers} lease handovers`,
+        `${round.leaseHandovers} lease handovers; paced: router ${round.pacedRouterCpuMicrosPerWrite} µs per write`,
     );
     rounds.push(round);
   }
@@ -98,30 +105,44 @@ async function runRound(
     );
     const handoversBefore = leaseAcquisitions(stack.routers);
     const pids = Object.fromEntries(stack.routers.map((r, i) => [`router${i}`, r.pid]));
-    const cpu = await cpuMeter({ "nats-server": nats.pid(), ...pids });
-    const start = nowUs();
-    await windowed(messages, o.window, (i) => {
+    const meter = () => cpuMeter({ "nats-server": nats.pid(), ...pids });
+    const publish = (i: number) => {
       const body = sendUsersBody(i, o.users, `${prefix}-${i}`);
       return publisher.publish(s.sendUsersKeyed(`k${i % KEYS}`), body, { msgID: `${prefix}-${i}` });
-    });
+    };
+    // As fast as it goes: the cores are the limit, shared by every replica.
+    let cpu = await meter();
+    const start = nowUs();
+    await windowed(messages, o.window, publish);
     await drained(jsm, s);
     const seconds = (nowUs() - start) / 1e6;
     const used = await cpu();
+    // At a rate one replica sustains: what each write costs when the replicas do not fight for the cores.
+    cpu = await meter();
+    const pending: Promise<unknown>[] = [];
+    const pacedMessages = await paced(PACED_RATE, PACED_MS, (i) => pending.push(publish(messages + i)));
+    await Promise.all(pending);
+    await drained(jsm, s);
+    const pacedUsed = await cpu();
     publisher.close();
     const writes = await storedWrites(jsm, s);
-    const expected = messages * USERS_PER_MESSAGE;
+    const expected = (messages + pacedMessages) * USERS_PER_MESSAGE;
     if (writes !== expected)
       throw new Error(`routers ×${replicas}: ${writes} mailbox writes, expected ${expected}`);
-    const routerSeconds = stack.routers.map((_, i) => used[`router${i}`] ?? Number.NaN);
-    const per = (cpuSeconds: number) => Math.round((cpuSeconds * 1e6) / writes);
+    const routerSeconds = (cpuUsed: Record<string, number>) =>
+      stack.routers.map((_, i) => cpuUsed[`router${i}`] ?? Number.NaN);
+    const per = (cpuSeconds: number[], count: number) =>
+      Math.round((cpuSeconds.reduce((a, b) => a + b, 0) * 1e6) / (count * USERS_PER_MESSAGE));
     return {
       replicas,
-      writes,
+      writes: messages * USERS_PER_MESSAGE,
       seconds: Math.round(seconds * 100) / 100,
-      writesPerSec: Math.round(writes / seconds),
-      routerCpuMicrosPerWrite: per(routerSeconds.reduce((a, b) => a + b, 0)),
-      natsCpuMicrosPerWrite: per(used["nats-server"] ?? Number.NaN),
-      routerCpuSeconds: routerSeconds,
+      writesPerSec: Math.round((messages * USERS_PER_MESSAGE) / seconds),
+      routerCpuMicrosPerWrite: per(routerSeconds(used), messages),
+      natsCpuMicrosPerWrite: per([used["nats-server"] ?? Number.NaN], messages),
+      pacedWritesPerSec: PACED_RATE * USERS_PER_MESSAGE,
+      pacedRouterCpuMicrosPerWrite: per(routerSeconds(pacedUsed), pacedMessages),
+      routerCpuSeconds: routerSeconds(used),
       lanesPerReplica: lanes,
       otherProcessesCpuSeconds: used.otherProcesses ?? Number.NaN,
       leaseHandovers: leaseAcquisitions(stack.routers) - handoversBefore,
