@@ -13,13 +13,13 @@ export const envSchema = baseEnvSchema.extend({
    * (`working()`), so a short one causes no redelivery under load.
    */
   ROUTER_ACK_WAIT: duration("2s").refine((ms) => ms >= 1_000, "ROUTER_ACK_WAIT must be at least 1s"),
-  /** Intake messages one replica routes at once (their mailbox writes are pipelined). */
+  /** Intake messages one lane routes at once (their mailbox writes are pipelined). */
   ROUTER_MAX_INFLIGHT: positiveInt(256),
-  /** Delivered but unacked intake messages across all replicas (the shared consumer's `max_ack_pending`). */
+  /** Delivered but unacked intake messages of one lane across all replicas (its consumer's `max_ack_pending`). */
   ROUTER_MAX_ACK_PENDING: positiveInt(1_024),
   /**
-   * One replica routes at a time (the others stand by), so each user's messages keep their publish order.
-   * A standby takes over when the leader has not renewed its lease for this long.
+   * Each lane of the intake is routed by one replica at a time, so a channel's or a key's messages keep their
+   * order. Another replica takes a lane over when its holder has not renewed the lease for this long.
    */
   ROUTER_LEASE_TTL: duration("1500ms").refine((ms) => ms >= 1_000, "ROUTER_LEASE_TTL must be at least 1s"),
   ROUTER_REPLICA_ID: z
