@@ -2,7 +2,7 @@ import { subjects } from "@herald/protocol";
 import { createHandlerGuard, type ServiceDeps } from "@herald/service-kit";
 import type { Config } from "./config.js";
 import { waitForRouterStreams } from "./intake-consumer.js";
-import { LaneRouter } from "./lane-router.js";
+import { LaneRouter, type LaneRouterDeps } from "./lane-router.js";
 import { LaneShare } from "./lane-share.js";
 import { intakeLanes, intakePartitions } from "./lanes.js";
 import { liveRouters } from "./leadership.js";
@@ -49,23 +49,8 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
     });
     if (abort.signal.aborted) return;
     const partitions = await intakePartitions(nats.jsm, s);
-    const all = intakeLanes(s, partitions);
-    const [unpartitioned] = all;
-    if (!unpartitioned) return;
     live.start();
-    lanes = all.map(
-      (lane) =>
-        new LaneRouter({
-          ...deps,
-          s,
-          lane,
-          unpartitioned,
-          guard,
-          routerMetrics,
-          mayAcquire: share.mayAcquire,
-          signal: abort.signal,
-        }),
-    );
+    lanes = laneRouters({ ...deps, s, guard, routerMetrics, share, signal: abort.signal }, partitions);
     share.set(lanes.map((lane) => ({ held: () => lane.lease.held(), release: () => lane.release() })));
     share.start();
     for (const lane of lanes) lane.start();
@@ -107,4 +92,16 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
       return nats.connected() ? undefined : "NATS is not connected";
     },
   };
+}
+
+/** One `LaneRouter` per lane of an intake with `partitions` partitions, all taking lanes by the same share. */
+function laneRouters(
+  deps: Omit<LaneRouterDeps, "lane" | "unpartitioned" | "mayAcquire"> & { share: LaneShare },
+  partitions: number,
+): LaneRouter[] {
+  const all = intakeLanes(deps.s, partitions);
+  const [unpartitioned] = all;
+  if (!unpartitioned) return [];
+  const { share, ...rest } = deps;
+  return all.map((lane) => new LaneRouter({ ...rest, lane, unpartitioned, mayAcquire: share.mayAcquire }));
 }

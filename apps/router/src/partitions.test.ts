@@ -91,6 +91,25 @@ function expectOrderPerKey(list: Stored[], total: number, perKey: (key: string) 
 const indices = (total: number, modulo: number, rest: number) =>
   Array.from({ length: total }, (_, i) => i).filter((i) => i % modulo === rest);
 
+/** Every key's and channel's messages of `publishLoad` stored once each, in order; the longest pauses. */
+async function expectLoadInOrder(s: Subjects, total: number) {
+  const mailboxes = await stored(s.streams.mailbox, s.mailboxAll);
+  const everyone = mailboxes.get(s.mailbox("everyone")) ?? [];
+  const pauseUsers = expectOrderPerKey(everyone, total, (key) => indices(total, KEYS, Number(key.slice(1))));
+  for (let k = 0; k < KEYS; k++) {
+    const own = mailboxes.get(s.mailbox(`u-k${k}`)) ?? [];
+    expectOrderPerKey(own, total / KEYS, () => indices(total, KEYS, k));
+  }
+  const channels = await stored(s.streams.channel("default"), s.channelGroupAll("default"));
+  let pauseChannels = 0;
+  for (let c = 0; c < CHANNELS; c++) {
+    const list = channels.get(s.channel("default", `ch${c}`)) ?? [];
+    const pause = expectOrderPerKey(list, total / CHANNELS, () => indices(total, CHANNELS, c));
+    pauseChannels = Math.max(pauseChannels, pause);
+  }
+  return { pauseUsers, pauseChannels };
+}
+
 describe("a partitioned intake", () => {
   it("is shared by the replicas, keeps each key's and channel's order, and survives a kill -9", async () => {
     const prefix = "parts";
@@ -138,24 +157,7 @@ describe("a partitioned intake", () => {
       const after = await holders(s);
       for (const key of victimLanes) expect(["a", "b"]).toContain(after.get(key));
 
-      const mailboxes = await stored(s.streams.mailbox, s.mailboxAll);
-      const everyone = mailboxes.get(s.mailbox("everyone")) ?? [];
-      const pauseUsers = expectOrderPerKey(everyone, total, (key) =>
-        indices(total, KEYS, Number(key.slice(1))),
-      );
-      for (let k = 0; k < KEYS; k++) {
-        const own = mailboxes.get(s.mailbox(`u-k${k}`)) ?? [];
-        expectOrderPerKey(own, total / KEYS, () => indices(total, KEYS, k));
-      }
-      const channels = await stored(s.streams.channel("default"), s.channelGroupAll("default"));
-      let pauseChannels = 0;
-      for (let c = 0; c < CHANNELS; c++) {
-        const list = channels.get(s.channel("default", `ch${c}`)) ?? [];
-        pauseChannels = Math.max(
-          pauseChannels,
-          expectOrderPerKey(list, total / CHANNELS, () => indices(total, CHANNELS, c)),
-        );
-      }
+      const { pauseUsers, pauseChannels } = await expectLoadInOrder(s, total);
       console.log(
         `partitioned intake, 3 routers, one killed (lanes ${victimLanes.join(", ")}): longest pause of one key ` +
           `${pauseUsers} ms, of one channel ${pauseChannels} ms`,
