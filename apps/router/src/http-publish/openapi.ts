@@ -66,33 +66,24 @@ const PARAM_DESCRIPTION: Record<string, string> = {
   key: "Partition key, 1-128 characters of [A-Za-z0-9_-]: messages with one key keep their order; keys are routed in parallel",
 };
 
+/** A path parameter (required) or a query parameter (optional) described in `PARAM_DESCRIPTION`. */
+function stringParameter(name: string, where: "path" | "query") {
+  return {
+    name,
+    in: where,
+    required: where === "path",
+    description: PARAM_DESCRIPTION[name],
+    schema: { type: "string" },
+  };
+}
+
 function operation(route: PublishRoute) {
   return {
     summary: route.summary,
     security: [{ apiKey: [] }, { publishJwt: [PUBLISH_SCOPE] }],
     parameters: [
-      ...(route.param
-        ? [
-            {
-              name: route.param,
-              in: "path",
-              required: true,
-              description: PARAM_DESCRIPTION[route.param],
-              schema: { type: "string" },
-            },
-          ]
-        : []),
-      ...(route.query
-        ? [
-            {
-              name: route.query,
-              in: "query",
-              required: false,
-              description: PARAM_DESCRIPTION[route.query],
-              schema: { type: "string" },
-            },
-          ]
-        : []),
+      ...(route.param ? [stringParameter(route.param, "path")] : []),
+      ...(route.query ? [stringParameter(route.query, "query")] : []),
       {
         name: HTTP_MSG_ID_HEADER,
         in: "header",
