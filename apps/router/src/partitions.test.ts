@@ -1,4 +1,4 @@
-import { type MailboxEntry, type Subjects, subjects } from "@herald/protocol";
+import { DeadReason, Header, type MailboxEntry, type Subjects, subjects } from "@herald/protocol";
 import { Kvm } from "@nats-io/kv";
 import { describe, expect, it } from "vitest";
 import { intakeLanes, intakePartitions } from "./lanes.js";
@@ -210,4 +210,37 @@ describe("a partitioned intake", () => {
       await router.stop();
     }
   }, 90_000);
+
+  it("dead-letters bad partitioned input under the subject it was published to, and routes the rest", async () => {
+    const prefix = "partbad";
+    const s = subjects(prefix);
+    await partitionedStreams(s);
+    const router = await startRouter(world.server.url, { HERALD_PREFIX: prefix });
+    try {
+      const bad = [
+        { subject: s.sendUsersKeyed("tenant-1"), payload: '{"data":1}', reason: DeadReason.InvalidMessage },
+        { subject: s.sendUsersKeyed("tenant-2"), payload: "{nope", reason: DeadReason.InvalidJson },
+        { subject: s.sendChannel("news"), payload: '{"id":"x"}', reason: DeadReason.MissingData },
+        { subject: s.sendChannel("bad$"), payload: '{"data":1}', reason: DeadReason.InvalidChannel },
+      ];
+      for (const b of bad) await world.client.js.publish(b.subject, b.payload);
+      await world.client.js.publish(s.sendUsersKeyed("tenant-1"), '{"data":"ok","userIds":["kept"]}');
+      await waitFor("the intake to drain", () => intakeSettled(world.client, prefix), 30_000);
+      const dead = await readAll(world.client.jsm, s.streams.dead, s.deadAll);
+      // Lanes route in parallel: the letters come in any order.
+      const bySubject = (a: { subject: string }, b: { subject: string }) =>
+        a.subject.localeCompare(b.subject);
+      const letters = dead.map((m) => ({
+        subject: m.header?.get(Header.DeadSubject) ?? "",
+        reason: m.subject.split(".").at(-1),
+      }));
+      expect(letters.sort(bySubject)).toEqual(
+        bad.map((b) => ({ subject: b.subject, reason: b.reason })).sort(bySubject),
+      );
+      expect(await readAll(world.client.jsm, s.streams.mailbox, s.mailbox("kept"))).toHaveLength(1);
+      expect(router.router.notReadyReason()).toBeUndefined();
+    } finally {
+      await router.stop();
+    }
+  }, 60_000);
 });
