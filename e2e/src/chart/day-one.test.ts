@@ -127,19 +127,22 @@ function sizingProblems(objects: K8sObject[], values: Loose): string[] {
 }
 
 describe("2. autoscaling and sizing follow how the services scale", () => {
-  it("has no autoscaler for router (one leader routes) or presence (every replica holds everything)", async () => {
-    for (const component of ["router", "presence"]) {
-      expect(await renderError({ [`${component}.autoscaling.enabled`]: "true" })).toMatch(
-        /schema[\s\S]*autoscaling/,
-      );
-      expect(chartValues()[component].autoscaling).toBeUndefined();
-    }
+  it("has no autoscaler for presence (every replica holds everything); the router's stops at its lanes", async () => {
+    expect(await renderError({ "presence.autoscaling.enabled": "true" })).toMatch(/schema[\s\S]*autoscaling/);
+    expect(chartValues().presence.autoscaling).toBeUndefined();
     for (const file of ciValuesFiles()) {
       const hpas = byKind(await render({ valuesFiles: [file] }), "HorizontalPodAutoscaler");
       const scaled = hpas.map((h) => h.metadata.labels["app.kubernetes.io/component"]);
-      expect(scaled, file).not.toContain("router");
       expect(scaled, file).not.toContain("presence");
     }
+    // Router replicas share the intake's lanes: the partitions (8 unless set) and the unpartitioned one.
+    const router = componentObject(
+      await render({ set: { "router.autoscaling.enabled": "true" } }),
+      "HorizontalPodAutoscaler",
+      "router",
+    );
+    expect(router?.spec.maxReplicas).toBe(8 + 1);
+    expect(router?.spec.metrics).toHaveLength(1);
   });
 
   it("sizes connector memory from the measured RSS per connection at its target, and presence for the install", async () => {

@@ -195,6 +195,7 @@ describe("environment", () => {
         "config.streamReplicas": "3",
         "persistence.config.retention": "3d",
         "persistence.config.maxBacklog": "500",
+        "persistence.config.routePartitions": "4",
         "router.extraEnv[0].name": "EXTRA",
         "router.extraEnv[0].value": "yes",
         "router.config.ackWait": "4s",
@@ -218,6 +219,7 @@ describe("environment", () => {
     expect(deploymentEnv(objects, "persistence")).toMatchObject({
       HERALD_RETENTION: "3d",
       HERALD_MAX_BACKLOG: "500",
+      HERALD_ROUTE_PARTITIONS: "4",
     });
     expect(deploymentEnv(objects, "router").EXTRA).toBe("yes");
     expect(deploymentEnv(objects, "router")).toMatchObject({ ROUTER_ACK_WAIT: "4s", ROUTER_LEASE_TTL: "2s" });
