@@ -94,6 +94,11 @@ describe("metrics that add up", () => {
     expect(accepted).toBe(sent.stored);
     // The router writes `send.users` only (single-user sends never pass through it).
     expect(await sumMetric(router!, "herald_router_routed_messages_total")).toBe(sent.users);
+    // One router replica here: it routes every lane of the intake.
+    expect(await sumMetric(router!, "herald_router_lanes_routed")).toBe(
+      await sumMetric(router!, "herald_router_lanes"),
+    );
+    expect(await sumMetric(router!, "herald_router_lanes")).toBe(8 + 1);
     expect(accepted).toBe(delivered + pending);
     expect(pending).toBe(sent.stored - sent.storedOnline);
 

@@ -35,9 +35,11 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const live = liveRouters(nats, config, s, logger);
   const share = new LaneShare(live, Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 5)));
   let lanes: LaneRouter[] = [];
-  const routerMetrics = createRouterMetrics(deps.metrics, () =>
-    lanes.reduce((sum, lane) => sum + lane.size, 0),
-  );
+  const routerMetrics = createRouterMetrics(deps.metrics, {
+    inflight: () => lanes.reduce((sum, lane) => sum + lane.size, 0),
+    lanes: () => lanes.length,
+    lanesRouted: () => lanes.filter((lane) => lane.routing()).length,
+  });
   let state = "not started";
   let started: Promise<void> | undefined;
 

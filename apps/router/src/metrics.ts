@@ -1,7 +1,10 @@
 import { Counter, Gauge, LatencyHistogram, type Registry, STORE_LAG_BUCKETS } from "@herald/service-kit";
 
 /** The router's own metrics, registered on the service's registry. */
-export function createRouterMetrics(registry: Registry, inflight: () => number) {
+export function createRouterMetrics(
+  registry: Registry,
+  state: { inflight: () => number; lanes: () => number; lanesRouted: () => number },
+) {
   return {
     routed: new Counter({
       name: "herald_router_routed_messages_total",
@@ -48,7 +51,23 @@ export function createRouterMetrics(registry: Registry, inflight: () => number) 
       help: "Intake messages held by this replica (queued or being written)",
       registers: [registry],
       collect() {
-        this.set(inflight());
+        this.set(state.inflight());
+      },
+    }),
+    lanesTotal: new Gauge({
+      name: "herald_router_lanes",
+      help: "Intake lanes there are (partitions, and the unpartitioned one): the same on every replica",
+      registers: [registry],
+      collect() {
+        this.set(state.lanes());
+      },
+    }),
+    lanes: new Gauge({
+      name: "herald_router_lanes_routed",
+      help: "Intake lanes (partitions, and the unpartitioned one) this replica routes now; summed over replicas it is the lane count",
+      registers: [registry],
+      collect() {
+        this.set(state.lanesRouted());
       },
     }),
   };

@@ -163,6 +163,10 @@ describe("a partitioned intake", () => {
           `${pauseUsers} ms, of one channel ${pauseChannels} ms`,
       );
 
+      // Each replica says how many lanes it routes: together, every lane of the survivors.
+      const lanesRouted = async (r: RouterFixture) =>
+        (await r.metrics.getSingleMetric("herald_router_lanes_routed")?.get())?.values[0]?.value ?? 0;
+      expect((await lanesRouted(routers[0]!)) + (await lanesRouted(routers[1]!))).toBe(PARTITIONS + 1);
       // A replica that joins gets its share.
       routers.push(await startRouter(world.server.url, { ...env, ROUTER_REPLICA_ID: "c" }));
       await waitFor(

@@ -407,6 +407,9 @@ describe("optional objects", () => {
     expect(alert("HeraldDeadLetters")?.expr).toMatch(/^sum by \(reason\)/);
     expect(alert("HeraldDeadLetters")?.annotations.summary).toContain("$labels.reason");
     expect(alert("HeraldRoutingSlow")?.expr).toContain("herald_router_routing_duration_seconds_bucket");
+    expect(alert("HeraldLanesUnrouted")?.expr).toMatch(
+      /herald_router_lanes\{[\s\S]*herald_router_lanes_routed/,
+    );
     expect(alert("HeraldReplayOverloaded")?.expr).toContain(
       "herald_persistence_replay_requests_dropped_total",
     );
