@@ -9,7 +9,7 @@ import { liveRouters } from "./leadership.js";
 import { createRouterMetrics } from "./metrics.js";
 
 export type Router = {
-  /** Waits for the streams, binds the lanes' consumers and starts routing; resolves once every lane runs. */
+  /** Waits for the streams and starts every lane (each binds its consumer once its lease is taken). */
   start(): Promise<void>;
   /** Stops pulling, finishes (acks or naks) every message held, then resolves. */
   stop(): Promise<void>;

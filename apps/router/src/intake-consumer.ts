@@ -36,8 +36,6 @@ export type IntakeConsumerDeps = {
   order: DestinationOrder;
   /** Aborts when the router stops. */
   signal: AbortSignal;
-  /** Called once the consumer delivers in stream order. */
-  onConsuming: () => void;
 };
 
 /** How often a partition lane looks whether the unpartitioned lane has routed what it must not overtake. */
@@ -97,7 +95,6 @@ export class IntakeConsumer {
           ? "consuming intake; some messages of the previous leader did not come back in time"
           : "consuming intake",
       );
-      this.deps.onConsuming();
     }
     const outcome = await ended;
     if (signal.aborted) return "lost";

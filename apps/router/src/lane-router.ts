@@ -71,7 +71,6 @@ export class LaneRouter {
       held: this.held,
       order,
       signal: deps.signal,
-      onConsuming: () => {},
     });
   }
 
