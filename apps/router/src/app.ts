@@ -2,9 +2,9 @@ import { subjects } from "@herald/protocol";
 import { createHandlerGuard, type ServiceDeps } from "@herald/service-kit";
 import type { Config } from "./config.js";
 import { waitForRouterStreams } from "./intake-consumer.js";
-import { LaneRouter, type LaneRouterDeps } from "./lane-router.js";
+import type { LaneRouter } from "./lane-router.js";
+import { LaneSet } from "./lane-set.js";
 import { LaneShare } from "./lane-share.js";
-import { intakeLanes, intakePartitions } from "./lanes.js";
 import { liveRouters } from "./leadership.js";
 import { createRouterMetrics } from "./metrics.js";
 
@@ -31,17 +31,18 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const logger = deps.logger.child({ component: "router" });
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
-  const guard = createHandlerGuard(logger, deps.metrics);
   const live = liveRouters(nats, config, s, logger);
   const share = new LaneShare(live, Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 5)));
-  let lanes: LaneRouter[] = [];
+  const lanes = (): readonly LaneRouter[] => set.all;
   const routerMetrics = createRouterMetrics(deps.metrics, {
-    inflight: () => lanes.reduce((sum, lane) => sum + lane.size, 0),
-    lanes: () => lanes.length,
-    lanesRouted: () => lanes.filter((lane) => lane.routing()).length,
+    inflight: () => lanes().reduce((sum, lane) => sum + lane.size, 0),
+    lanes: () => lanes().length,
+    lanesRouted: () => lanes().filter((lane) => lane.routing()).length,
   });
+  const guard = createHandlerGuard(logger, deps.metrics);
+  const set = new LaneSet({ ...deps, logger, s, guard, routerMetrics, share, signal: abort.signal });
   let state = "not started";
-  let started: Promise<void> | undefined;
+  let following: Promise<void> | undefined;
 
   async function run(): Promise<void> {
     state = "waiting for streams";
@@ -50,16 +51,19 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
       logger.info({ stream: missing }, "waiting for stream (persistence creates it)");
     });
     if (abort.signal.aborted) return;
-    const partitions = await intakePartitions(nats.jsm, s);
     live.start();
-    lanes = laneRouters({ ...deps, s, guard, routerMetrics, share, signal: abort.signal }, partitions);
-    share.set(lanes.map((lane) => ({ held: () => lane.lease.held(), release: () => lane.release() })));
     share.start();
-    for (const lane of lanes) lane.start();
-    state = "running";
-    logger.info({ partitions, lanes: lanes.length }, "sharing the intake's lanes with the other replicas");
+    state = "reading the intake's partitions";
+    await new Promise<void>((known) => {
+      following = set.follow(() => {
+        state = "running";
+        known();
+      });
+      void following.then(() => known());
+    });
   }
 
+  let started: Promise<void> | undefined;
   return {
     start() {
       started ??= run();
@@ -72,38 +76,29 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
       abort.abort();
       share.stop();
       await started?.catch(() => {});
+      await following;
       // Every lane finishes what it holds and deletes its lease key, so the others take over at once.
-      await Promise.all(lanes.map((lane) => lane.stop()));
+      await set.stop();
       await live.stop();
       state = "stopped";
       logger.info("router drained");
     },
 
     isLeader() {
-      return lanes.some((lane) => lane.routing());
+      return lanes().some((lane) => lane.routing());
     },
 
     routedLanes() {
-      return lanes.filter((lane) => lane.routing()).map((lane) => lane.intake.lane);
+      return lanes()
+        .filter((lane) => lane.routing())
+        .map((lane) => lane.intake.lane);
     },
 
     notReadyReason() {
       if (state !== "running") return state;
-      const stuck = lanes.find((lane) => !["consuming", "standby"].includes(lane.intake.state));
+      const stuck = lanes().find((lane) => !["consuming", "standby"].includes(lane.intake.state));
       if (stuck) return `${stuck.intake.lane}: ${stuck.intake.state}`;
       return nats.connected() ? undefined : "NATS is not connected";
     },
   };
-}
-
-/** One `LaneRouter` per lane of an intake with `partitions` partitions, all taking lanes by the same share. */
-function laneRouters(
-  deps: Omit<LaneRouterDeps, "lane" | "unpartitioned" | "mayAcquire"> & { share: LaneShare },
-  partitions: number,
-): LaneRouter[] {
-  const all = intakeLanes(deps.s, partitions);
-  const [unpartitioned] = all;
-  if (!unpartitioned) return [];
-  const { share, ...rest } = deps;
-  return all.map((lane) => new LaneRouter({ ...rest, lane, unpartitioned, mayAcquire: share.mayAcquire }));
 }

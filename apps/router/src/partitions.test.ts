@@ -12,13 +12,13 @@ const KEYS = 8;
 const CHANNELS = 4;
 
 /** The earlier layout, with the intake partitioned the way persistence now sets it up. */
-async function partitionedStreams(s: Subjects): Promise<void> {
+async function partitionedStreams(s: Subjects, partitions = PARTITIONS): Promise<void> {
   await createStreams(world.client.jsm, s);
   const info = await world.client.jsm.streams.info(s.streams.intake);
   await world.client.jsm.streams.update(s.streams.intake, {
     ...info.config,
     subjects: [...s.intakeSubjects],
-    subject_transform: s.intakeTransform(PARTITIONS),
+    subject_transform: s.intakeTransform(partitions),
   });
   await world.client.jsm.streams.add({
     name: s.streams.channel("default"),
@@ -243,6 +243,32 @@ describe("a partitioned intake", () => {
       );
       expect(await readAll(world.client.jsm, s.streams.mailbox, s.mailbox("kept"))).toHaveLength(1);
       expect(router.router.notReadyReason()).toBeUndefined();
+    } finally {
+      await router.stop();
+    }
+  }, 60_000);
+
+  it("starts the lanes of partitions added while it runs", async () => {
+    const prefix = "partgrow";
+    const s = subjects(prefix);
+    await partitionedStreams(s, 2);
+    const router = await startRouter(world.server.url, { HERALD_PREFIX: prefix });
+    try {
+      await waitFor("two partitions routed", () => router.router.routedLanes().length === 3);
+      const info = await world.client.jsm.streams.info(s.streams.intake);
+      await world.client.jsm.streams.update(s.streams.intake, {
+        ...info.config,
+        subject_transform: s.intakeTransform(PARTITIONS),
+      });
+      for (let c = 0; c < 16; c++) await world.client.js.publish(s.sendChannel(`grow${c}`), '{"data":1}');
+      const spread = await world.client.jsm.streams.info(s.streams.intake, {
+        subjects_filter: s.routePartition("*"),
+      });
+      // Some of the channels landed in the new partitions (2 and 3), which no lane read before.
+      const partitionsUsed = new Set(Object.keys(spread.state.subjects ?? {}).map((x) => x.split(".")[2]));
+      expect([...partitionsUsed].some((k) => Number(k) >= 2)).toBe(true);
+      await waitFor("the new partitions routed", () => intakeSettled(world.client, prefix), 30_000);
+      expect(router.router.routedLanes()).toHaveLength(PARTITIONS + 1);
     } finally {
       await router.stop();
     }
