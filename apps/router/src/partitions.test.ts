@@ -27,6 +27,22 @@ async function partitionedStreams(s: Subjects, partitions = PARTITIONS): Promise
   });
 }
 
+/** A fresh intake of `partitions` partitions under `prefix`, and one router on it for `body`. */
+async function withPartitionedRouter(
+  prefix: string,
+  partitions: number,
+  body: (s: Subjects, prefix: string, router: RouterFixture) => Promise<void>,
+): Promise<void> {
+  const s = subjects(prefix);
+  await partitionedStreams(s, partitions);
+  const router = await startRouter(world.server.url, { HERALD_PREFIX: prefix });
+  try {
+    await body(s, prefix, router);
+  } finally {
+    await router.stop();
+  }
+}
+
 /** Who holds each lane's lease: lease key → replica id. */
 async function holders(s: Subjects): Promise<Map<string, string>> {
   const kv = await new Kvm(world.client.js).open(s.buckets.leases);
@@ -216,11 +232,7 @@ describe("a partitioned intake", () => {
   }, 90_000);
 
   it("dead-letters bad partitioned input under the subject it was published to, and routes the rest", async () => {
-    const prefix = "partbad";
-    const s = subjects(prefix);
-    await partitionedStreams(s);
-    const router = await startRouter(world.server.url, { HERALD_PREFIX: prefix });
-    try {
+    await withPartitionedRouter("partbad", PARTITIONS, async (s, prefix, router) => {
       const bad = [
         { subject: s.sendUsersKeyed("tenant-1"), payload: '{"data":1}', reason: DeadReason.InvalidMessage },
         { subject: s.sendUsersKeyed("tenant-2"), payload: "{nope", reason: DeadReason.InvalidJson },
@@ -243,17 +255,11 @@ describe("a partitioned intake", () => {
       );
       expect(await readAll(world.client.jsm, s.streams.mailbox, s.mailbox("kept"))).toHaveLength(1);
       expect(router.router.notReadyReason()).toBeUndefined();
-    } finally {
-      await router.stop();
-    }
+    });
   }, 60_000);
 
   it("starts the lanes of partitions added while it runs", async () => {
-    const prefix = "partgrow";
-    const s = subjects(prefix);
-    await partitionedStreams(s, 2);
-    const router = await startRouter(world.server.url, { HERALD_PREFIX: prefix });
-    try {
+    await withPartitionedRouter("partgrow", 2, async (s, prefix, router) => {
       await waitFor("two partitions routed", () => router.router.routedLanes().length === 3);
       const info = await world.client.jsm.streams.info(s.streams.intake);
       await world.client.jsm.streams.update(s.streams.intake, {
@@ -269,8 +275,6 @@ describe("a partitioned intake", () => {
       expect([...partitionsUsed].some((k) => Number(k) >= 2)).toBe(true);
       await waitFor("the new partitions routed", () => intakeSettled(world.client, prefix), 30_000);
       expect(router.router.routedLanes()).toHaveLength(PARTITIONS + 1);
-    } finally {
-      await router.stop();
-    }
+    });
   }, 60_000);
 });
