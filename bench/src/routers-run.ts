@@ -88,7 +88,13 @@ async function runRound(
   const stack = await startStack({
     nats,
     counts: { router: replicas },
-    env: { HERALD_PREFIX: prefix },
+    env: {
+      HERALD_PREFIX: prefix,
+      // Profiling aid, as in the Herald part: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof --cpu-prof-dir=<dir>`.
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }
+        : {}),
+    },
     // Three replicas plus the stack start on a shared 2-core machine: give them time.
     serviceOptions: { startTimeoutMs: 90_000 },
     readyTimeoutMs: 90_000,
