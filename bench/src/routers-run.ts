@@ -45,7 +45,7 @@ export type RoutersResult = {
 export const USERS_PER_MESSAGE = 10;
 /** The paced phase: `send.users` messages per second (ten writes each) for `PACED_MS`. */
 const PACED_RATE = 1_500;
-const PACED_MS = 8_000;
+const PACED_MS = 20_000;
 /** Partition keys the messages are spread over (`send.users.<key>`), as many tenants would. */
 export const KEYS = 64;
 const REPLICA_COUNTS = [1, 2, 3];
