@@ -34,7 +34,10 @@ export class LaneSet {
     const { signal, logger, nats, s } = this.deps;
     for (let failures = 0; !signal.aborted; ) {
       try {
-        this.growTo(await intakePartitions(nats.jsm, s));
+        const partitions = await intakePartitions(nats.jsm, s);
+        // Stopping meanwhile: no lane may start after the set was asked to stop.
+        if (signal.aborted) return;
+        this.growTo(partitions);
         onKnown();
         failures = 0;
         await sleep(PARTITIONS_POLL_MS, signal);
