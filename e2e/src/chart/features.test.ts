@@ -403,6 +403,9 @@ describe("optional objects", () => {
       for (const t of panel) expect(t.exemplar, t.expr).toBe(true);
     }
     expect(targets.some((t) => /sum by \(reason\).*dead_letters_total/.test(t.expr))).toBe(true);
+    // Which replica routes how many of the intake's lanes, against how many there are.
+    expect(targets.some((t) => /sum by \(pod\) \(herald_router_lanes_routed/.test(t.expr))).toBe(true);
+    expect(targets.some((t) => /max\(herald_router_lanes\{/.test(t.expr))).toBe(true);
     const alert = (name: string) => rules.find((r: { alert: string }) => r.alert === name);
     expect(alert("HeraldDeadLetters")?.expr).toMatch(/^sum by \(reason\)/);
     expect(alert("HeraldDeadLetters")?.annotations.summary).toContain("$labels.reason");
