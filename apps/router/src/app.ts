@@ -5,7 +5,7 @@ import { waitForRouterStreams } from "./intake-consumer.js";
 import type { LaneRouter } from "./lane-router.js";
 import { LaneSet } from "./lane-set.js";
 import { LaneShare } from "./lane-share.js";
-import { liveRouters } from "./leadership.js";
+import { liveRouters, renewMs } from "./leadership.js";
 import { createRouterMetrics } from "./metrics.js";
 
 export type Router = {
@@ -32,7 +32,7 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
   const s = subjects(config.HERALD_PREFIX);
   const abort = new AbortController();
   const live = liveRouters(nats, config, s, logger);
-  const share = new LaneShare(live, Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 5)));
+  const share = new LaneShare(live, renewMs(config));
   const lanes = (): readonly LaneRouter[] => set.all;
   const routerMetrics = createRouterMetrics(deps.metrics, {
     inflight: () => lanes().reduce((sum, lane) => sum + lane.size, 0),

@@ -43,15 +43,11 @@ export async function intakePartitions(jsm: JetStreamManager, s: Subjects): Prom
 }
 
 /**
- * Intake messages a partition lane must not overtake: channel and keyed `send.users` messages an earlier
- * release (or a stream without the transform) stored unpartitioned. The unpartitioned lane routes them; a
- * partition lane starts once none is left, so a channel's earlier messages are stored before its later ones.
+ * Intake messages a partition lane must not overtake: what the transform partitions now but an earlier release
+ * (or a stream without the transform) stored as published. The unpartitioned lane routes them; a partition
+ * lane starts once none is left, so a channel's earlier messages are stored before its later ones.
  */
 export async function unpartitionedNamed(jsm: JetStreamManager, s: Subjects): Promise<number> {
-  let left = 0;
-  for (const filter of [s.sendChannel("*"), s.sendUsersKeyed("*")]) {
-    const info = await jsm.streams.info(s.streams.intake, { subjects_filter: filter });
-    for (const count of Object.values(info.state.subjects ?? {})) left += count;
-  }
-  return left;
+  const info = await jsm.streams.info(s.streams.intake, { subjects_filter: s.partitionedSource });
+  return Object.values(info.state.subjects ?? {}).reduce((sum, count) => sum + count, 0);
 }

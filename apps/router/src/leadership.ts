@@ -53,6 +53,7 @@ export function liveRouters(nats: Nats, config: Config, s: Subjects, logger: Log
   });
 }
 
-function renewMs(config: Config): number {
+/** How often a lease or membership key is renewed (and others looked at): a fifth of `ROUTER_LEASE_TTL`. */
+export function renewMs(config: Config): number {
   return Math.max(250, Math.floor(config.ROUTER_LEASE_TTL / 5));
 }

@@ -112,10 +112,13 @@ function internalSubjects(p: string) {
  */
 function routeSubjects(p: string) {
   const routePrefix = `${p}.route.`;
+  const partitionedSource = `${p}.send.*.*`;
   return {
+    /** What the intake's transform partitions: `send.<kind>.<name>` (a channel, or a keyed `send.users`). */
+    partitionedSource,
     /** The intake stream's subject transform for `count` partitions (at least 1). */
     intakeTransform: (count: number) => ({
-      src: `${p}.send.*.*`,
+      src: partitionedSource,
       dest: `${p}.route.{{partition(${count},2)}}.{{wildcard(1)}}.{{wildcard(2)}}`,
     }),
     /** What one partition's consumer reads (`*`: every partition). */
@@ -128,6 +131,9 @@ function routeSubjects(p: string) {
     },
   } as const;
 }
+
+/** What a `send.users` partition key may be, as error messages and API documents say it. */
+export const PARTITION_KEY_RULE = "1 to 128 characters of [A-Za-z0-9_-]";
 
 /** A `send.users` partition key: one subject token of letters, digits, `_` and `-`, 1 to 128 characters. */
 export function isPartitionKey(key: string): boolean {
