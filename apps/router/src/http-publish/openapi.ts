@@ -3,6 +3,7 @@ import {
   HTTP_MSG_ID_HEADER,
   HttpPublishRoute,
   messageIdSchema,
+  PARTITION_KEY_RULE,
   PUBLISH_SCOPE,
   PUBLISH_TOKEN_TYPE,
   publishAcceptedSchema,
@@ -63,7 +64,7 @@ const PUBLISH_ROUTES: PublishRoute[] = [
 const PARAM_DESCRIPTION: Record<string, string> = {
   userId: "1-128 characters without '.', '*', '>', whitespace or control characters (URL-encoded)",
   channel: "1-128 characters of [A-Za-z0-9_:-]",
-  key: "Partition key, 1-128 characters of [A-Za-z0-9_-]: messages with one key keep their order; keys are routed in parallel",
+  key: `Partition key, ${PARTITION_KEY_RULE}: messages with one key keep their order; keys are routed in parallel`,
 };
 
 /** A path parameter (required) or a query parameter (optional) described in `PARAM_DESCRIPTION`. */

@@ -6,6 +6,7 @@ import {
   HeraldError,
   isPartitionKey,
   messageIdSchema,
+  PARTITION_KEY_RULE,
   type PublishAccepted,
   quote,
   type Subjects,
@@ -52,10 +53,7 @@ export function subjectOf(s: Subjects, target: PublishTarget): string {
     case "users":
       if (target.key === undefined) return s.sendUsers;
       if (!isPartitionKey(target.key)) {
-        throw new HeraldError(
-          ErrorCode.InvalidRequest,
-          `key ${quote(target.key)}: 1 to 128 characters of [A-Za-z0-9_-]`,
-        );
+        throw new HeraldError(ErrorCode.InvalidRequest, `key ${quote(target.key)}: ${PARTITION_KEY_RULE}`);
       }
       return s.sendUsersKeyed(target.key);
     case "channel":

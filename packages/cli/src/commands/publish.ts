@@ -1,4 +1,10 @@
-import { channelProblem, isPartitionKey, userIdProblem, userToken } from "@herald/protocol";
+import {
+  channelProblem,
+  isPartitionKey,
+  PARTITION_KEY_RULE,
+  userIdProblem,
+  userToken,
+} from "@herald/protocol";
 import type { Ctx } from "../context.js";
 import { UsageError } from "../errors.js";
 
@@ -41,7 +47,7 @@ export async function publish(ctx: Ctx, args: string[]): Promise<void> {
     userIds.forEach(checkedUser);
     const { key } = ctx.options;
     if (key !== undefined && !isPartitionKey(key)) {
-      throw new UsageError(`--key ${JSON.stringify(key)}: 1 to 128 of A-Z a-z 0-9 _ -`);
+      throw new UsageError(`--key ${JSON.stringify(key)}: ${PARTITION_KEY_RULE}`);
     }
     subject = key === undefined ? s.sendUsers : s.sendUsersKeyed(key);
     body = { userIds, data: dataOf(rest[1]) };
