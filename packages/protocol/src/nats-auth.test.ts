@@ -93,12 +93,16 @@ describe("natsPermissions", () => {
     expect(mayPublish("router", "$JS.ACK.HERALD_ACKS.persistence.1.2.3.4.5.6.7")).toBe(false);
     expect(mayPublish("router", "$KV.HERALD_leases.router")).toBe(true);
     // One consumer and one lease per intake partition, and its own key among the live routers.
-    expect(mayPublish("router", "$JS.API.CONSUMER.MSG.NEXT.HERALD_INTAKE.router-p3")).toBe(true);
-    expect(mayPublish("router", "$JS.ACK.HERALD_INTAKE.router-p3.1.2.3.4.5.6.7")).toBe(true);
-    expect(mayPublish("router", "$JS.API.CONSUMER.MSG.NEXT.HERALD_ACKS.persistence")).toBe(false);
-    expect(mayPublish("router", "$KV.HERALD_leases.router.p3")).toBe(true);
-    expect(mayPublish("router", "$KV.HERALD_routers.host-1")).toBe(true);
-    expect(mayPublish("router", "$KV.HERALD_cursors.alice.phone")).toBe(false);
+    for (const [subject, allowed] of [
+      ["$JS.API.CONSUMER.MSG.NEXT.HERALD_INTAKE.router-p3", true],
+      ["$JS.ACK.HERALD_INTAKE.router-p3.1.2.3.4.5.6.7", true],
+      ["$JS.API.CONSUMER.MSG.NEXT.HERALD_ACKS.persistence", false],
+      ["$KV.HERALD_leases.router.p3", true],
+      ["$KV.HERALD_routers.host-1", true],
+      ["$KV.HERALD_cursors.alice.phone", false],
+    ] as const) {
+      expect(mayPublish("router", subject), subject).toBe(allowed);
+    }
     expect(mayPublish("router", "$KV.HERALD_presence.emitter")).toBe(false);
     expect(mayPublish("presence", "$KV.HERALD_leases.router")).toBe(false);
     // The router hosts the HTTP publish API: it publishes the send subjects, and only those of the public API.
