@@ -1,5 +1,6 @@
-import type { HrTime, Link, SpanContext } from "@opentelemetry/api";
+import { type HrTime, type Link, type SpanContext, TraceFlags } from "@opentelemetry/api";
 import type { tracing } from "@opentelemetry/sdk-node";
+import { RecordedEvent, RecordedSpan } from "./span-recorder.js";
 import { CheckedSpanContext } from "./traceparent.js";
 
 /**
@@ -106,7 +107,22 @@ class Writer {
   }
 
   /** An `HrTime` as nanoseconds in a fixed64, computed as the SDK does (exact beyond 2^53). */
-  time([seconds, nanos]: HrTime): void {
+  time(hr: HrTime): void {
+    this.timeParts(hr[0], hr[1]);
+  }
+
+  /** `time` of `hrTimeAfter(startMs, offsetMs)` (`span-recorder.ts`) without making the array. */
+  timeAfter(startMs: number, offsetMs: number): void {
+    let seconds = Math.trunc(startMs / 1000) + Math.trunc(offsetMs / 1000);
+    let nanos = Math.round((startMs % 1000) * 1e6) + Math.round((offsetMs % 1000) * 1e6);
+    if (nanos >= 1e9) {
+      nanos -= 1e9;
+      seconds += 1;
+    }
+    this.timeParts(seconds, nanos);
+  }
+
+  timeParts(seconds: number, nanos: number): void {
     const lower = (seconds & 0xffff) * 1e9;
     const upper = ((seconds / 0x10000) >>> 0) * 1e9;
     const low = (lower >>> 0) + (((upper & 0xffff) * 0x10000) >>> 0) + nanos;
@@ -271,7 +287,8 @@ function event(w: Writer, e: TimedEvent): void {
   w.tag(11, LEN);
   const at = w.begin(1);
   w.tag(1, FIXED64);
-  w.time(e.time);
+  if (e instanceof RecordedEvent && typeof e.at === "number") w.timeAfter(e.startMs, e.at);
+  else w.time(e.time);
   w.tag(2, LEN);
   w.name(e.name);
   if (e.attributes) attributes(w, e.attributes, 3);
@@ -332,9 +349,16 @@ function span(w: Writer, s: SpanRecord): void {
     w.varint(kind);
   }
   w.tag(7, FIXED64);
-  w.time(s.startTime);
-  w.tag(8, FIXED64);
-  w.time(s.endTime);
+  if (s instanceof RecordedSpan) {
+    w.timeAfter(s.startMs, 0);
+    w.tag(8, FIXED64);
+    if (typeof s.endAt === "number") w.timeAfter(s.startMs, s.endAt);
+    else w.time(s.endAt);
+  } else {
+    w.time(s.startTime);
+    w.tag(8, FIXED64);
+    w.time(s.endTime);
+  }
   if (s.attributes) attributes(w, s.attributes, 9);
   w.tag(10, VARINT);
   w.varint(s.droppedAttributesCount);
@@ -428,16 +452,26 @@ export class EncodedSpan {
   constructor(
     readonly resource: Resource,
     readonly instrumentationScope: Scope,
-    private readonly context: SpanContext,
     readonly slab: Buffer,
     readonly offset: number,
     readonly length: number,
   ) {}
 
+  /**
+   * What the batch processor asks of a span before it keeps it: whether it is sampled (only sampled spans are
+   * encoded). The span's own context is not kept, so its ids do not wait for the export as objects.
+   */
   spanContext(): SpanContext {
-    return this.context;
+    return ENCODED_CONTEXT;
   }
 }
+
+/** Read for its sampled flag alone (`EncodedSpan.spanContext`); the ids are in the encoded bytes. */
+const ENCODED_CONTEXT: SpanContext = Object.freeze({
+  traceId: "",
+  spanId: "",
+  traceFlags: TraceFlags.SAMPLED,
+});
 
 const SLAB_BYTES = 256 * 1024;
 /** Room left in a slab below which the next span starts a new one (a larger span grows its own buffer). */
@@ -453,14 +487,7 @@ export function encodeSpan(s: SpanRecord): EncodedSpan {
   }
   const w = new Writer(slab, slabPos);
   span(w, s);
-  const encoded = new EncodedSpan(
-    s.resource,
-    s.instrumentationScope,
-    s.spanContext(),
-    w.buf,
-    slabPos,
-    w.pos - slabPos,
-  );
+  const encoded = new EncodedSpan(s.resource, s.instrumentationScope, w.buf, slabPos, w.pos - slabPos);
   if (w.buf === slab) slabPos = w.pos;
   else {
     // The span outgrew the slab's room: it keeps the grown copy, later spans start a fresh slab.

@@ -114,10 +114,49 @@ export class SpanRecorder {
   }
 }
 
+/** An event's time: milliseconds after its span's start on the monotonic clock, or an explicit time. */
+type EventTime = number | HrTime;
+
+/** `millisToHrTime(startMs) + millisToHrTime(offsetMs)` as the SDK adds them, without the intermediate arrays. */
+export function hrTimeAfter(startMs: number, offsetMs: number): HrTime {
+  let seconds = Math.trunc(startMs / 1000) + Math.trunc(offsetMs / 1000);
+  let nanos = Math.round((startMs % 1000) * 1e6) + Math.round((offsetMs % 1000) * 1e6);
+  if (nanos >= 1e9) {
+    nanos -= 1e9;
+    seconds += 1;
+  }
+  return [seconds, nanos];
+}
+
+/**
+ * An event of a recorded span. Its time is kept as a number until asked for as an `HrTime` (the encoder reads
+ * it without one, `otlp-spans.ts`): a span's times were several short-lived arrays each.
+ */
+export class RecordedEvent {
+  droppedAttributesCount = 0;
+
+  constructor(
+    readonly name: string,
+    readonly attributes: Attributes,
+    private readonly span: RecordedSpan,
+    readonly at: EventTime,
+  ) {}
+
+  get time(): HrTime {
+    return typeof this.at === "number" ? hrTimeAfter(this.span.startMs, this.at) : this.at;
+  }
+
+  /** The span's start, in epoch milliseconds (for the encoder). */
+  get startMs(): number {
+    return this.span.startMs;
+  }
+}
+
+/** Shared by the events that have no attributes (never written to: `RecordedEvent.attributes` is read only). */
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
 /** A sampled span of the message path (see the module comment); readable as the SDK's `ReadableSpan` once ended. */
 export class RecordedSpan implements Span, SpanRecord {
-  readonly startTime: HrTime;
-  endTime: HrTime = [0, 0];
   readonly attributes: Attributes;
   events: TimedEvent[] = NO_EVENTS;
   links: Link[] = NO_LINKS;
@@ -126,7 +165,11 @@ export class RecordedSpan implements Span, SpanRecord {
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
   readonly parentSpanContext?: SpanContext;
+  /** As the SDK does: the wall clock at the start (epoch ms), then the monotonic clock for every later time. */
+  readonly startMs = Date.now();
   readonly #perfStart = performance.now();
+  /** When it ended: ms after the start, or an explicit time given to `end()`. */
+  endAt: EventTime = 0;
   #ended = false;
 
   constructor(
@@ -138,9 +181,15 @@ export class RecordedSpan implements Span, SpanRecord {
     attributes: Attributes,
   ) {
     if (parent) this.parentSpanContext = parent;
-    // As the SDK does: the wall clock at the start, then the monotonic clock for every later time.
-    this.startTime = core.millisToHrTime(Date.now());
     this.attributes = definedAttributes(attributes);
+  }
+
+  get startTime(): HrTime {
+    return core.millisToHrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    return typeof this.endAt === "number" ? hrTimeAfter(this.startMs, this.endAt) : this.endAt;
   }
 
   get resource(): SpanRecord["resource"] {
@@ -174,12 +223,12 @@ export class RecordedSpan implements Span, SpanRecord {
     const timeOnly = attributesOrTime instanceof Date || typeof attributesOrTime === "number";
     const at = timeOnly || core.isTimeInputHrTime(attributesOrTime) ? attributesOrTime : time;
     const attributes = timeOnly || core.isTimeInputHrTime(attributesOrTime) ? undefined : attributesOrTime;
-    const event: TimedEvent = {
+    const event = new RecordedEvent(
       name,
-      attributes: definedAttributes(attributes),
-      time: this.#time(at as TimeInput | undefined),
-      droppedAttributesCount: 0,
-    };
+      attributes === undefined ? NO_ATTRIBUTES : definedAttributes(attributes),
+      this,
+      this.#at(at as TimeInput | undefined),
+    );
     if (this.events === NO_EVENTS) this.events = [event];
     else this.events.push(event);
     return this;
@@ -215,7 +264,7 @@ export class RecordedSpan implements Span, SpanRecord {
 
   end(endTime?: TimeInput): void {
     if (this.#ended) return;
-    this.endTime = this.#time(endTime);
+    this.endAt = this.#at(endTime);
     this.#ended = true;
     this.recorder.ended(this);
   }
@@ -234,8 +283,8 @@ export class RecordedSpan implements Span, SpanRecord {
   }
 
   /** A time given as the SDK takes it (epoch ms, a performance timestamp, a Date, an HrTime), or now. */
-  #time(input: TimeInput | undefined): HrTime {
+  #at(input: TimeInput | undefined): EventTime {
     if (input !== undefined) return core.timeInputToHrTime(input);
-    return core.addHrTimes(this.startTime, core.millisToHrTime(performance.now() - this.#perfStart));
+    return performance.now() - this.#perfStart;
   }
 }
