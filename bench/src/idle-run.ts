@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
 import { JsPublisher } from "@herald/service-kit";
-import { type NatsServer, signToken, startStack } from "@herald/testkit";
+import { chartNodeOptions, type NatsServer, signToken, startStack } from "@herald/testkit";
 import { connect } from "@nats-io/transport-node";
 import { sleep } from "./clock.js";
 import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
@@ -41,7 +41,11 @@ export type ActiveResult = {
   peakPerConnectionBytes: number;
 };
 
-export type IdleMemory = MemoryResult & { active?: ActiveResult | Skipped };
+export type IdleMemory = MemoryResult & {
+  active?: ActiveResult | Skipped;
+  /** Herald: the connector's `NODE_OPTIONS` (the chart's `connector.nodeOptions` unless the knob replaced them). */
+  nodeOptions?: string;
+};
 
 /** RSS growth per idle connection on one server process of each system, measured one after the other. */
 export type IdleResult = {
@@ -308,12 +312,15 @@ async function heraldIdle(
   count: number,
   o: BenchOptions,
 ): Promise<IdleMemory> {
-  // `BENCH_IDLE_CONNECTOR_NODE_OPTIONS`: an experiment knob (e.g. `--max-semi-space-size=2`).
+  // The connector runs with the chart's `NODE_OPTIONS` (`connector.nodeOptions`, as `startStack` gives it);
+  // `BENCH_IDLE_CONNECTOR_NODE_OPTIONS` replaces them, an experiment knob (set but empty: Node's defaults).
   const options = [
-    process.env.BENCH_IDLE_CONNECTOR_NODE_OPTIONS ?? "",
+    process.env.BENCH_IDLE_CONNECTOR_NODE_OPTIONS ?? chartNodeOptions("connector") ?? "",
     HEAP_DIR ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}` : "",
-  ].join(" ");
-  const nodeOptions = options.trim() ? { NODE_OPTIONS: options.trim() } : {};
+  ]
+    .join(" ")
+    .trim();
+  const nodeOptions = { NODE_OPTIONS: options || undefined };
   const stack = await startStack({
     nats,
     env: { HERALD_PREFIX: DEFAULT_PREFIX },
@@ -328,7 +335,7 @@ async function heraldIdle(
     const users = Array.from({ length: count }, (_, k) => `idle-u${k}`);
     const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
     if (HEAP_DIR) await heapSnapshot(pid, HEAP_DIR);
-    return await measure(
+    const result = await measure(
       pool,
       pid,
       "herald",
@@ -337,6 +344,7 @@ async function heraldIdle(
       HEAP_DIR ? () => heapSnapshot(pid, HEAP_DIR) : undefined,
       (before) => heraldActive(nats.url, pool, pid, users, o, before),
     );
+    return { ...result, nodeOptions: options };
   } finally {
     await stack.stop();
   }

@@ -229,6 +229,10 @@ describe("environment", () => {
     });
     expect(deploymentEnv(objects, "connector").HERALD_RETENTION).toBeUndefined();
     expect(deploymentEnv(objects, "connector").PORT).toBe("8080");
+    // The connector's small young generation (values.yaml `connector.nodeOptions`); the others keep Node's.
+    expect(deploymentEnv(objects, "connector").NODE_OPTIONS).toBe("--max-semi-space-size=2");
+    for (const component of ["router", "presence", "persistence"] as const)
+      expect(deploymentEnv(objects, component).NODE_OPTIONS).toBeUndefined();
   });
 
   it("takes NATS credentials from an existing Secret: env for user/password, mounted files for creds", async () => {
