@@ -230,7 +230,7 @@ describe("environment", () => {
     expect(deploymentEnv(objects, "connector").HERALD_RETENTION).toBeUndefined();
     expect(deploymentEnv(objects, "connector").PORT).toBe("8080");
     // The connector's small young generation (values.yaml `connector.nodeOptions`); the others keep Node's.
-    expect(deploymentEnv(objects, "connector").NODE_OPTIONS).toBe("--max-semi-space-size=2");
+    expect(deploymentEnv(objects, "connector").NODE_OPTIONS).toBe("--max-semi-space-size=8");
     for (const component of ["router", "presence", "persistence"] as const)
       expect(deploymentEnv(objects, component).NODE_OPTIONS).toBeUndefined();
   });
