@@ -1,6 +1,6 @@
 import { type HrTime, type Link, type SpanContext, TraceFlags } from "@opentelemetry/api";
 import type { tracing } from "@opentelemetry/sdk-node";
-import { RecordedEvent, RecordedSpan } from "./span-recorder.js";
+import { nanosAfter, RecordedEvent, RecordedSpan, secondsAfter } from "./span-recorder.js";
 import { CheckedSpanContext } from "./traceparent.js";
 
 /**
@@ -113,13 +113,7 @@ class Writer {
 
   /** `time` of `hrTimeAfter(startMs, offsetMs)` (`span-recorder.ts`) without making the array. */
   timeAfter(startMs: number, offsetMs: number): void {
-    let seconds = Math.trunc(startMs / 1000) + Math.trunc(offsetMs / 1000);
-    let nanos = Math.round((startMs % 1000) * 1e6) + Math.round((offsetMs % 1000) * 1e6);
-    if (nanos >= 1e9) {
-      nanos -= 1e9;
-      seconds += 1;
-    }
-    this.timeParts(seconds, nanos);
+    this.timeParts(secondsAfter(startMs, offsetMs), nanosAfter(startMs, offsetMs));
   }
 
   timeParts(seconds: number, nanos: number): void {

@@ -1,9 +1,16 @@
 import { type Span, SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
-import { resources, tracing } from "@opentelemetry/sdk-node";
+import { core, resources, tracing } from "@opentelemetry/sdk-node";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { serializeSpans } from "./otlp-spans.js";
-import { followsParent, type RecordedSpan, recorderAllowed, SpanRecorder } from "./span-recorder.js";
+import {
+  followsParent,
+  hrTimeAfter,
+  type RecordedSpan,
+  recorderAllowed,
+  SpanRecorder,
+} from "./span-recorder.js";
 import { parseTraceparent } from "./traceparent.js";
 
 type ReadableSpan = tracing.ReadableSpan;
@@ -170,5 +177,24 @@ describe("recorderAllowed", () => {
     expect(recorderAllowed({ OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: "2" })).toBe(false);
     expect(recorderAllowed({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: "10" })).toBe(false);
     expect(recorderAllowed({ OTEL_SPAN_EVENT_COUNT_LIMIT: "" })).toBe(true);
+  });
+});
+
+describe("hrTimeAfter", () => {
+  it("adds a monotonic offset to the start as the SDK does, the carry of a second included", () => {
+    const epochMs = fc.double({ min: 1.6e12, max: 2.2e12, noNaN: true });
+    const offsetMs = fc.oneof(
+      fc.double({ min: 0, max: 1e7, noNaN: true }),
+      fc.constantFrom(0, 999.9999999, 1000),
+    );
+    fc.assert(
+      fc.property(epochMs, offsetMs, (start, offset) => {
+        const sdk = core.addHrTimes(core.millisToHrTime(start), core.millisToHrTime(offset));
+        expect(hrTimeAfter(start, offset)).toEqual(sdk);
+      }),
+      { numRuns: 2_000 },
+    );
+    // A start at .9 s and an offset of .2 s carry into the next second.
+    expect(hrTimeAfter(1_700_000_000_900, 200)).toEqual([1_700_000_001, 100_000_000]);
   });
 });

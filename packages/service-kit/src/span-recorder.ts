@@ -117,15 +117,26 @@ export class SpanRecorder {
 /** An event's time: milliseconds after its span's start on the monotonic clock, or an explicit time. */
 type EventTime = number | HrTime;
 
-/** `millisToHrTime(startMs) + millisToHrTime(offsetMs)` as the SDK adds them, without the intermediate arrays. */
+/** The nanoseconds part of `millisToHrTime(startMs) + millisToHrTime(offsetMs)` before the SDK carries a second. */
+function nanosSum(startMs: number, offsetMs: number): number {
+  return Math.round((startMs % 1000) * 1e6) + Math.round((offsetMs % 1000) * 1e6);
+}
+
+/** The seconds of `hrTimeAfter(startMs, offsetMs)`, without making the array (for the encoder). */
+export function secondsAfter(startMs: number, offsetMs: number): number {
+  const carry = nanosSum(startMs, offsetMs) >= 1e9 ? 1 : 0;
+  return Math.trunc(startMs / 1000) + Math.trunc(offsetMs / 1000) + carry;
+}
+
+/** The nanoseconds of `hrTimeAfter(startMs, offsetMs)`. */
+export function nanosAfter(startMs: number, offsetMs: number): number {
+  const nanos = nanosSum(startMs, offsetMs);
+  return nanos >= 1e9 ? nanos - 1e9 : nanos;
+}
+
+/** `millisToHrTime(startMs) + millisToHrTime(offsetMs)` as the SDK adds them (`core.addHrTimes`). */
 export function hrTimeAfter(startMs: number, offsetMs: number): HrTime {
-  let seconds = Math.trunc(startMs / 1000) + Math.trunc(offsetMs / 1000);
-  let nanos = Math.round((startMs % 1000) * 1e6) + Math.round((offsetMs % 1000) * 1e6);
-  if (nanos >= 1e9) {
-    nanos -= 1e9;
-    seconds += 1;
-  }
-  return [seconds, nanos];
+  return [secondsAfter(startMs, offsetMs), nanosAfter(startMs, offsetMs)];
 }
 
 /**
