@@ -9,7 +9,7 @@ import { dataMaker, idPrefix, messageId } from "./frames.js";
 import { bucketsDelta, type HopLag, hopLag, parseBuckets } from "./hop-lag.js";
 import type { LadderResult } from "./ladder.js";
 import { climbWith, type LadderSender, pacedOffer } from "./ladder-run.js";
-import type { BenchOptions } from "./options.js";
+import { type BenchOptions, serviceNodeOptionsEnv } from "./options.js";
 import { paced, windowed } from "./pacing.js";
 import { cpuMeter, fetchMetricsText, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
@@ -89,9 +89,7 @@ export async function runHerald(
 ): Promise<HeraldResult> {
   const s = subjects(DEFAULT_PREFIX);
   const loadStart = loadAverage1m();
-  // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` (with `--cpu-prof-dir=<dir>`) for the services only.
-  const serviceOptions = process.env.BENCH_SERVICE_NODE_OPTIONS;
-  const env = { HERALD_PREFIX: DEFAULT_PREFIX, ...(serviceOptions ? { NODE_OPTIONS: serviceOptions } : {}) };
+  const env = { HERALD_PREFIX: DEFAULT_PREFIX, ...serviceNodeOptionsEnv() };
   const stack = await startStack({ nats, env });
   const pool = startClientPool(o.clientProcs);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });

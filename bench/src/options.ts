@@ -274,3 +274,12 @@ export function parseOptions(
     outDir: read("--out") || join(benchDir, "results"),
   };
 }
+
+/**
+ * The services' `NODE_OPTIONS` from `BENCH_SERVICE_NODE_OPTIONS` (a profiling aid, e.g. `--cpu-prof
+ * --cpu-prof-dir=<dir>`), as env for `startStack`; empty when unset, so the chart's options apply.
+ */
+export function serviceNodeOptionsEnv(): { NODE_OPTIONS?: string } {
+  const options = process.env.BENCH_SERVICE_NODE_OPTIONS;
+  return options ? { NODE_OPTIONS: options } : {};
+}

@@ -5,7 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs } from "./clock.js";
-import type { BenchOptions } from "./options.js";
+import { type BenchOptions, serviceNodeOptionsEnv } from "./options.js";
 import { paced, windowed } from "./pacing.js";
 import { cpuMeter } from "./procfs.js";
 import { loadAverage1m } from "./results.js";
@@ -88,13 +88,7 @@ async function runRound(
   const stack = await startStack({
     nats,
     counts: { router: replicas },
-    env: {
-      HERALD_PREFIX: prefix,
-      // Profiling aid, as in the Herald part: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof --cpu-prof-dir=<dir>`.
-      ...(process.env.BENCH_SERVICE_NODE_OPTIONS
-        ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }
-        : {}),
-    },
+    env: { HERALD_PREFIX: prefix, ...serviceNodeOptionsEnv() },
     // Three replicas plus the stack start on a shared 2-core machine: give them time.
     serviceOptions: { startTimeoutMs: 90_000 },
     readyTimeoutMs: 90_000,

@@ -3,7 +3,7 @@ import { type NatsServer, type Service, signToken, startStack } from "@herald/te
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs, sleep } from "./clock.js";
-import type { BenchOptions } from "./options.js";
+import { type BenchOptions, serviceNodeOptionsEnv } from "./options.js";
 import { paced } from "./pacing.js";
 import { scrapeHeraldMetrics } from "./procfs.js";
 import { loadAverage1m } from "./results.js";
@@ -188,12 +188,11 @@ async function survivorMetrics(survivors: Service[]): Promise<Record<string, num
 }
 
 function startStormStack(nats: NatsServer, connectorEnv: Record<string, string>) {
-  // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only (the victim writes none).
-  const nodeOptions = process.env.BENCH_SERVICE_NODE_OPTIONS;
+  // `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` profiles the services (the victim writes none).
   return startStack({
     nats,
     replicas: CONNECTORS,
-    env: { HERALD_PREFIX: DEFAULT_PREFIX, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+    env: { HERALD_PREFIX: DEFAULT_PREFIX, ...serviceNodeOptionsEnv() },
     envFor: { connector: connectorEnv },
     serviceOptions: { startTimeoutMs: 90_000 },
     readyTimeoutMs: 90_000,

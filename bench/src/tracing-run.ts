@@ -8,7 +8,7 @@ import { nowUs, sleep } from "./clock.js";
 import { closedLoopPhase } from "./closed-loop.js";
 import { dataMaker, messageId } from "./frames.js";
 import { userIds } from "./herald-run.js";
-import type { BenchOptions } from "./options.js";
+import { type BenchOptions, serviceNodeOptionsEnv } from "./options.js";
 import { type OtlpSink, startOtlpSink } from "./otlp-sink.js";
 import { cpuMeter } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
@@ -93,10 +93,8 @@ async function tracingPath(
   // filling round after round) weighs on both settings alike, which off, on, off, on does not.
   const order: ("off" | "on")[] = ["off", "on", "on", "off"];
   for (const [k, tracing] of order.entries()) {
-    const env: Record<string, string> = { HERALD_PREFIX: DEFAULT_PREFIX };
+    const env: Record<string, string> = { HERALD_PREFIX: DEFAULT_PREFIX, ...serviceNodeOptionsEnv() };
     if (tracing === "on") env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.endpoint;
-    // Profiling aid: `BENCH_SERVICE_NODE_OPTIONS=--cpu-prof` for the services only.
-    if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
     const before = await sink.counts();
     const round = await closedLoop(path, nats, o, `${runId}t${k}`, env, sink);
     const after = await sink.counts();
