@@ -1,6 +1,6 @@
 import { type HrTime, type Link, type SpanContext, TraceFlags } from "@opentelemetry/api";
 import type { tracing } from "@opentelemetry/sdk-node";
-import { nanosAfter, RecordedEvent, RecordedSpan, secondsAfter } from "./span-recorder.js";
+import { nanosAfter, RecordedEvent, RecordedSpan, type RecordedTime, secondsAfter } from "./span-recorder.js";
 import { CheckedSpanContext } from "./traceparent.js";
 
 /**
@@ -111,9 +111,13 @@ class Writer {
     this.timeParts(hr[0], hr[1]);
   }
 
-  /** `time` of `hrTimeAfter(startMs, offsetMs)` (`span-recorder.ts`) without making the array. */
-  timeAfter(startMs: number, offsetMs: number): void {
-    this.timeParts(secondsAfter(startMs, offsetMs), nanosAfter(startMs, offsetMs));
+  /**
+   * A recorded span's time (`span-recorder.ts`): `at` ms after its start, written as `time(hrTimeAfter(...))`
+   * without making the array; or an explicit `HrTime`.
+   */
+  timeAt(startMs: number, at: RecordedTime): void {
+    if (typeof at !== "number") this.time(at);
+    else this.timeParts(secondsAfter(startMs, at), nanosAfter(startMs, at));
   }
 
   timeParts(seconds: number, nanos: number): void {
@@ -281,7 +285,7 @@ function event(w: Writer, e: TimedEvent): void {
   w.tag(11, LEN);
   const at = w.begin(1);
   w.tag(1, FIXED64);
-  if (e instanceof RecordedEvent && typeof e.at === "number") w.timeAfter(e.startMs, e.at);
+  if (e instanceof RecordedEvent) w.timeAt(e.startMs, e.at);
   else w.time(e.time);
   w.tag(2, LEN);
   w.name(e.name);
@@ -344,10 +348,9 @@ function span(w: Writer, s: SpanRecord): void {
   }
   w.tag(7, FIXED64);
   if (s instanceof RecordedSpan) {
-    w.timeAfter(s.startMs, 0);
+    w.timeAt(s.startMs, 0);
     w.tag(8, FIXED64);
-    if (typeof s.endAt === "number") w.timeAfter(s.startMs, s.endAt);
-    else w.time(s.endAt);
+    w.timeAt(s.startMs, s.endAt);
   } else {
     w.time(s.startTime);
     w.tag(8, FIXED64);

@@ -114,8 +114,8 @@ export class SpanRecorder {
   }
 }
 
-/** An event's time: milliseconds after its span's start on the monotonic clock, or an explicit time. */
-type EventTime = number | HrTime;
+/** A time of a recorded span: milliseconds after its start on the monotonic clock, or an explicit time. */
+export type RecordedTime = number | HrTime;
 
 /** The nanoseconds part of `millisToHrTime(startMs) + millisToHrTime(offsetMs)` before the SDK carries a second. */
 function nanosSum(startMs: number, offsetMs: number): number {
@@ -150,7 +150,7 @@ export class RecordedEvent {
     readonly name: string,
     readonly attributes: Attributes,
     private readonly span: RecordedSpan,
-    readonly at: EventTime,
+    readonly at: RecordedTime,
   ) {}
 
   get time(): HrTime {
@@ -180,7 +180,7 @@ export class RecordedSpan implements Span, SpanRecord {
   readonly startMs = Date.now();
   readonly #perfStart = performance.now();
   /** When it ended: ms after the start, or an explicit time given to `end()`. */
-  endAt: EventTime = 0;
+  endAt: RecordedTime = 0;
   #ended = false;
 
   constructor(
@@ -294,7 +294,7 @@ export class RecordedSpan implements Span, SpanRecord {
   }
 
   /** A time given as the SDK takes it (epoch ms, a performance timestamp, a Date, an HrTime), or now. */
-  #at(input: TimeInput | undefined): EventTime {
+  #at(input: TimeInput | undefined): RecordedTime {
     if (input !== undefined) return core.timeInputToHrTime(input);
     return performance.now() - this.#perfStart;
   }
