@@ -1,5 +1,5 @@
 import { subjects } from "@herald/protocol";
-import { createHandlerGuard, ensureConsumer, type ServiceDeps } from "@herald/service-kit";
+import { createHandlerGuard, ensureConsumer, type ServiceDeps, untilSettled } from "@herald/service-kit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { AckProcessor } from "./ack-processor.js";
@@ -22,14 +22,9 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
   let processor: AckProcessor | undefined;
   let started = false;
 
-  async function start(): Promise<void> {
+  /** Streams, bucket and consumer: safe to repeat, so repeated while a forming cluster times out. */
+  async function prepare() {
     const partitions = await settledPartitionCount(nats.jsm, s, config.HERALD_ROUTE_PARTITIONS);
-    if (partitions.held) {
-      logger.warn(
-        { wanted: config.HERALD_ROUTE_PARTITIONS, ...partitions.held },
-        "HERALD_ROUTE_PARTITIONS not applied: the intake's partitions still hold messages; restart once routed",
-      );
-    }
     const configs = streamConfigs(s, { ...config, HERALD_ROUTE_PARTITIONS: partitions.count });
     await ensureStreams(nats.jsm, configs, s.streams.intake);
     const store = await openCursorStore(nats, config, s);
@@ -39,6 +34,21 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
       ackWaitMs: config.PERSISTENCE_ACK_WAIT,
       maxAckPending: config.PERSISTENCE_ACK_PREFETCH * 8,
     });
+    const consumer = await nats.js.consumers.get(s.streams.acks, s.consumers.persistence);
+    return { partitions, configs, store, consumer };
+  }
+
+  async function start(): Promise<void> {
+    const { partitions, configs, store, consumer } = await untilSettled(prepare, {
+      what: "preparing streams and buckets",
+      logger,
+    });
+    if (partitions.held) {
+      logger.warn(
+        { wanted: config.HERALD_ROUTE_PARTITIONS, ...partitions.held },
+        "HERALD_ROUTE_PARTITIONS not applied: the intake's partitions still hold messages; restart once routed",
+      );
+    }
     processor = new AckProcessor({
       nc: nats.nc,
       jsm: nats.jsm,
@@ -49,10 +59,7 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
       guard,
       receipts: metrics.receipts,
     });
-    await processor.start(
-      await nats.js.consumers.get(s.streams.acks, s.consumers.persistence),
-      config.PERSISTENCE_ACK_PREFETCH,
-    );
+    await processor.start(consumer, config.PERSISTENCE_ACK_PREFETCH);
     const reads = await jetstreamManager(nats.nc, { timeout: READ_TIMEOUT_MS, checkAPI: false });
     subscriptions.push(...serveQueries({ nats, reads, config, s, store, guard, logger, metrics }));
     started = true;

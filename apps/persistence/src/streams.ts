@@ -1,5 +1,5 @@
 import { BROADCAST_RETENTION, intakePartitionCount, type Subjects } from "@herald/protocol";
-import { isStreamNameInUse, isStreamNotFound, jetStreamCode, sleep } from "@herald/service-kit";
+import { isStreamNameInUse, isStreamNotFound } from "@herald/service-kit";
 import {
   DiscardPolicy,
   type JetStreamManager,
@@ -127,23 +127,7 @@ export async function ensureStreams(
 }
 
 async function ensureAll(jsm: JetStreamManager, configs: WantedStream[]): Promise<void> {
-  await Promise.all(
-    configs.map(async (config) => {
-      // A clustered stream that another replica is creating can leave requests unanswered while it forms:
-      // the create and an update racing it both time out, although the stream gets made. Ask again until it
-      // answers; API errors (a real refusal) are final.
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        try {
-          await ensureStream(jsm, config);
-          return;
-        } catch (err) {
-          if (jetStreamCode(err) !== undefined || Date.now() > deadline) throw err;
-          await sleep(250 + Math.random() * 500);
-        }
-      }
-    }),
-  );
+  await Promise.all(configs.map((config) => ensureStream(jsm, config)));
 }
 
 /**

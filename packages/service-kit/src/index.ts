@@ -16,6 +16,7 @@ export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./request.js";
 export * from "./service-main.js";
+export * from "./settle.js";
 export * from "./streams.js";
 export * from "./token-bucket.js";
 export * from "./tracing.js";

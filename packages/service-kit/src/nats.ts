@@ -143,7 +143,8 @@ export async function connectNats(
   return {
     nc,
     js: jetstream(nc),
-    jsm: await jetstreamManager(nc),
+    // No API probe: a cluster without a quorum would time it out and stop the service before it could wait.
+    jsm: await jetstreamManager(nc, { checkAPI: false }),
     publisher,
     connected: () => up && !nc.isClosed(),
   };
