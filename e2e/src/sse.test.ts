@@ -140,6 +140,29 @@ describe("SSE transport", () => {
     expect(transports.at(-1)).toEqual({ transport: "sse", fallback: true });
   });
 
+  it("stays on WebSocket through a connector restart once a WebSocket has worked", async () => {
+    const { client, received, transports } = sseClient("ws-sticky", { transport: "auto" });
+    await client.connect();
+    expect(client.transport).toBe("websocket");
+    const connector = world.stack.connectors[0]!;
+    await connector.kill();
+    // Several attempts fail while it is down: without the rule, the second would already be SSE.
+    const before = transports.length;
+    await waitUntil(() => transports.length >= before + 3, {
+      timeoutMs: 15_000,
+      message: "three attempts while the connector is down",
+    });
+    await connector.restart();
+    await connector.waitReady();
+    await world.backend.toUser("ws-sticky", { data: {}, id: "back" });
+    await waitUntil(() => received.some((m) => m.id === "back"), {
+      timeoutMs: 15_000,
+      message: "a message after the restart",
+    });
+    expect(client.transport).toBe("websocket");
+    expect(transports.filter((t) => t.transport !== "websocket")).toEqual([]);
+  }, 60_000);
+
   it("loses nothing when its connector is killed with -9 mid-stream", async () => {
     const { client, received } = sseClient("sse-crash");
     await client.connect();

@@ -34,8 +34,9 @@ declare module "./types.js" {
 
 /**
  * Picks each attempt's transport. In `auto`, a WebSocket that never opens (blocked, or its upgrade refused)
- * moves the next attempt to SSE; SSE stays while it works, and an SSE attempt that also fails moves back to WebSocket (both
- * failing means the connector is unreachable, not that WebSocket is blocked).
+ * moves the next attempt to SSE, unless a WebSocket of this client opened before; SSE stays while it works, and
+ * an SSE attempt that also fails moves back to WebSocket (both failing means the connector is unreachable, not
+ * that WebSocket is blocked).
  */
 export class TransportChooser {
   readonly #mode: "auto" | TransportKind;
@@ -43,6 +44,8 @@ export class TransportChooser {
   readonly #fetch: FetchLike | undefined;
   #kind: TransportKind;
   #opened = false;
+  /** A WebSocket opened once: the network lets WebSocket through, so a later failure is an outage. */
+  #webSocketWorked = false;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -86,11 +89,17 @@ export class TransportChooser {
   /** The attempt's link opened: the transport itself gets through. */
   opened(): void {
     this.#opened = true;
+    if (this.#kind === "websocket") this.#webSocketWorked = true;
   }
 
-  /** The attempt is over: in `auto`, one whose link never opened switches transport for the next. */
+  /**
+   * The attempt is over: in `auto`, one whose link never opened switches transport for the next, unless a
+   * WebSocket has opened before. Then the failure is the connector's (a restart, a deploy), not a network that
+   * blocks WebSocket, and falling back would leave the client on SSE after the connector is back.
+   */
   ended(): void {
     if (this.#mode !== "auto" || this.#opened || this.#fetch === undefined) return;
+    if (this.#webSocketWorked) return;
     this.#kind = this.#kind === "websocket" ? "sse" : "websocket";
   }
 }
