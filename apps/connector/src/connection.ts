@@ -59,10 +59,7 @@ export class Connection implements TransportEvents, BufferedSocket {
     if (preAuthenticated) {
       this.authenticated(preAuthenticated);
     } else {
-      this.handshakeTimer = setTimeout(
-        () => this.close(CloseCode.HandshakeTimeout, "no auth frame within the handshake timeout"),
-        deps.handshakeTimeoutMs,
-      );
+      this.handshakeTimer = setTimeout(() => this.handshakeDue(), deps.handshakeTimeoutMs);
     }
   }
 
@@ -117,9 +114,25 @@ export class Connection implements TransportEvents, BufferedSocket {
     this.transport.close(code, reason);
   }
 
-  private authenticated(identity: Identity): void {
+  /**
+   * The handshake timeout fired. A connector behind on its work (a reconnect storm) may hold an `auth` frame
+   * that arrived in time but is not read yet: the close waits for the event loop's next read of the sockets,
+   * and an `auth` frame read there (which stops the timer) keeps the connection.
+   */
+  private handshakeDue(): void {
+    setImmediate(() => {
+      if (this.handshakeTimer === undefined || this.identity) return;
+      this.close(CloseCode.HandshakeTimeout, "no auth frame within the handshake timeout");
+    });
+  }
+
+  private stopHandshakeTimer(): void {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
+  }
+
+  private authenticated(identity: Identity): void {
+    this.stopHandshakeTimer();
     this.identity = identity;
     this.budgeted = true;
     this.deps.sendBudget.add(this);
@@ -164,6 +177,8 @@ export class Connection implements TransportEvents, BufferedSocket {
         this.close(CloseCode.Unauthorized, "the first frame must be auth");
         return;
       }
+      // The client sent its token in time: how long the check takes (a busy connector) is not its fault.
+      this.stopHandshakeTimer();
       this.deps.verify(frame.token, "connection").then(
         (identity) => {
           if (this.transport.open && !this.identity) this.authenticated(identity);
@@ -257,7 +272,7 @@ export class Connection implements TransportEvents, BufferedSocket {
   }
 
   onGone(): void {
-    clearTimeout(this.handshakeTimer);
+    this.stopHandshakeTimer();
     if (this.budgeted) this.deps.sendBudget.remove(this);
     this.session?.close();
     this.channels?.closeAll();

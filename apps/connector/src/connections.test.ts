@@ -34,7 +34,7 @@ class FakeTransport implements Transport {
   ping(): void {}
 }
 
-function setup() {
+function setup(overrides: Partial<ConnectionDeps> = {}) {
   const made = { sessions: 0, channels: 0 };
   const deps: ConnectionDeps = {
     verify: async () => {
@@ -59,6 +59,7 @@ function setup() {
     onOpen: () => {},
     onClose: () => {},
     onSlowConsumer: () => {},
+    ...overrides,
   };
   const connections = new Connections();
   const open = (expiresAt: number) => {
@@ -68,8 +69,57 @@ function setup() {
     connections.add(connection);
     return { transport, connection };
   };
-  return { connections, open, made };
+  /** A connection that has yet to send its `auth` frame. */
+  const pending = () => {
+    const transport = new FakeTransport();
+    const connection = new Connection(transport, deps, undefined);
+    return { transport, connection };
+  };
+  return { connections, open, pending, made };
 }
+
+const identity: Identity = {
+  userId: "u",
+  deviceId: "d",
+  channels: [],
+  expiresAt: Date.now() + 60_000,
+  channel: undefined,
+};
+const auth = JSON.stringify({ type: "auth", token: "t" });
+const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+describe("the handshake timeout", () => {
+  it("closes a connection that sends no auth frame with 4004", async () => {
+    const { pending } = setup({ handshakeTimeoutMs: 5 });
+    const { transport } = pending();
+    await nextTurn();
+    expect(transport.closed).toEqual([CloseCode.HandshakeTimeout]);
+  });
+
+  it("keeps an auth frame read in the same turn as the timeout: it had arrived, the loop was behind", async () => {
+    const { pending } = setup({ handshakeTimeoutMs: 5, verify: async () => identity });
+    const { transport, connection } = pending();
+    // Due at the same time and queued after the handshake timer: what a socket read behind it would be.
+    setTimeout(() => transport.events?.onFrame(auth, false), 5);
+    await nextTurn();
+    expect(transport.closed).toEqual([]);
+    expect(connection.identity).toEqual(identity);
+  });
+
+  it("does not count a slow token check against the client", async () => {
+    let verified: ((value: Identity) => void) | undefined;
+    const verify = () => new Promise<Identity>((resolve) => (verified = resolve));
+    const { pending } = setup({ handshakeTimeoutMs: 5, verify });
+    const { transport, connection } = pending();
+    transport.events?.onFrame(auth, false);
+    await nextTurn();
+    expect(transport.closed).toEqual([]);
+    verified?.(identity);
+    await nextTurn();
+    expect(connection.identity).toEqual(identity);
+    expect(transport.sent[0]).toContain('"welcome"');
+  });
+});
 
 describe("connections", () => {
   it("closes expired tokens' connections with 4003 on a sweep, and only those", () => {

@@ -40,7 +40,10 @@ export interface HeraldClientOptions {
   ackDelayMs?: number;
   /** Refresh a callback-provided token this long before its `exp`. Default 30 s. */
   refreshBeforeExpiryMs?: number;
-  /** Give up on a connection that is not welcomed within this time, and retry. Default 10 s. */
+  /**
+   * Give up on a connection that is not welcomed within this time, and retry. Default 20 s: long enough that
+   * a connector busy with a reconnect storm finishes the handshake rather than have it retried from scratch.
+   */
   welcomeTimeoutMs?: number;
   /** Source of randomness for the backoff, in `[0, 1)`. Default `Math.random`. */
   random?: () => number;
@@ -104,7 +107,7 @@ export function resolveOptions(options: HeraldClientOptions): ResolvedOptions {
     authCloseCodes: options.authCloseCodes ?? DEFAULT_AUTH_CLOSE_CODES,
     ackDelayMs: options.ackDelayMs ?? 0,
     refreshBeforeExpiryMs: options.refreshBeforeExpiryMs ?? 30_000,
-    welcomeTimeoutMs: options.welcomeTimeoutMs ?? 10_000,
+    welcomeTimeoutMs: options.welcomeTimeoutMs ?? 20_000,
     random: options.random ?? Math.random,
   };
   for (const [name, value] of [
