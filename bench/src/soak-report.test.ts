@@ -8,6 +8,7 @@ import {
   slope,
   soakLines,
   soakTrends,
+  storedSlope,
 } from "./soak-report.js";
 
 const MiB = 2 ** 20;
@@ -77,7 +78,11 @@ describe("the soak part", () => {
   });
 
   it("reports what was lost and each process's trend, as lines and a chart", () => {
-    const all = samples(4, () => 50 * MiB);
+    // JetStream's store grows 1 MiB a minute over the run.
+    const all = samples(4, () => 50 * MiB).map((s) => ({
+      ...s,
+      stored: { bytes: (s.atSec / 60) * MiB, messages: s.atSec * 1_000 },
+    }));
     const soak: SoakResult = {
       connections: 2_000,
       rate: 1_000,
@@ -91,6 +96,8 @@ describe("the soak part", () => {
       closedEarly: 0,
       samples: all,
       trends: soakTrends(all),
+      storedSlopeBytesPerMin: storedSlope(all),
+      env: { HERALD_RETENTION: "4m" },
       loadAverage: [1, 2],
     };
     const lines = soakLines(soak).join("\n");
@@ -99,6 +106,11 @@ describe("the soak part", () => {
     expect(lines).toContain(
       "Soak heap floor (lowest reading, first → last quarter): connector 12.5 → 12.5 MiB",
     );
+    expect(lines).toContain(
+      "Soak JetStream store: 0.0 → 4.0 MiB (0 → 240k messages, second-half slope 1.05M B/min)",
+    );
+    expect(lines).toContain("service env HERALD_RETENTION=4m");
+    expect(storedSlope(samples(4, () => 1))).toBeNull();
     expect(soakLines(undefined)).toEqual([]);
     const svg = renderSoakChart(soak, "t");
     expect(svg).toContain("<polyline");

@@ -1,7 +1,15 @@
 import { escapeXml, formatNumber, svgDocument } from "./svg.js";
 
-/** One reading of every process: seconds since the load started, RSS and (Node services) heap used, bytes. */
-export type SoakSample = { atSec: number; rss: Record<string, number>; heapUsed: Record<string, number> };
+/**
+ * One reading of every process: seconds since the load started, RSS and (Node services) heap used, bytes; and
+ * what JetStream stores (all streams' bytes and messages), which nats-server's memory follows.
+ */
+export type SoakSample = {
+  atSec: number;
+  rss: Record<string, number>;
+  heapUsed: Record<string, number>;
+  stored?: { bytes: number; messages: number };
+};
 
 /** A process's memory over the soak: its first and last reading and the trend of the second half. */
 export type SoakTrend = {
@@ -106,10 +114,23 @@ export type SoakResult = {
   closedEarly: number;
   samples: SoakSample[];
   trends: Record<string, SoakTrend>;
+  /** Slope of JetStream's stored bytes over the second half, bytes per minute (as the RSS trends). */
+  storedSlopeBytesPerMin: number | null;
+  /** Env given to every service (`BENCH_SOAK_ENV`), on top of the defaults. */
+  env: Record<string, string>;
   loadAverage: [number, number];
 };
 
 const MiB = 2 ** 20;
+
+/** The second half's slope of JetStream's stored bytes, per minute; null when no sample has them. */
+export function storedSlope(samples: readonly SoakSample[]): number | null {
+  const half = (samples.at(-1)?.atSec ?? 0) / 2;
+  const points = samples.flatMap((s) =>
+    s.stored && s.atSec >= half ? [[s.atSec / 60, s.stored.bytes] as const] : [],
+  );
+  return points.length < 2 ? null : Math.round(slope(points));
+}
 
 /** Lines for the run's summary. */
 export function soakLines(soak: SoakResult | undefined): string[] {
@@ -124,6 +145,21 @@ export function soakLines(soak: SoakResult | undefined): string[] {
       `${soak.delivered} delivered, ${soak.receipted} receipted, lost ${soak.lost}, publish errors ${soak.publishErrors}`,
     `Soak RSS (start → end, second-half slope): ${each.join("; ")}`,
     ...heapFloorLine(soak),
+    ...storedLine(soak),
+  ];
+}
+
+/** What JetStream stored over the soak, which nats-server's memory follows; and the services' extra env. */
+function storedLine(soak: SoakResult): string[] {
+  const stored = soak.samples.flatMap((s) => (s.stored ? [s.stored] : []));
+  const first = stored[0];
+  const last = stored.at(-1);
+  if (!first || !last) return [];
+  const env = Object.entries(soak.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  return [
+    `Soak JetStream store: ${(first.bytes / MiB).toFixed(1)} → ${(last.bytes / MiB).toFixed(1)} MiB ` +
+      `(${formatNumber(first.messages)} → ${formatNumber(last.messages)} messages, second-half slope ` +
+      `${formatNumber(soak.storedSlopeBytesPerMin ?? 0)} B/min); service env ${env.join(" ") || "defaults"}`,
   ];
 }
 

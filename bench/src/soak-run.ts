@@ -1,17 +1,18 @@
 import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
 import { JsPublisher } from "@herald/service-kit";
 import { type NatsServer, signToken, startStack } from "@herald/testkit";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startClientPool } from "./client-pool.js";
 import { sleep } from "./clock.js";
 import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
 import { dataMaker, idPrefix, messageId } from "./frames.js";
-import type { BenchOptions } from "./options.js";
+import { type BenchOptions, jsonEnv } from "./options.js";
 import { paced } from "./pacing.js";
 import { fetchMetricsText, rssBytes } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { loadAverage1m } from "./results.js";
-import { type SoakResult, type SoakSample, soakTrends } from "./soak-report.js";
+import { type SoakResult, type SoakSample, soakTrends, storedSlope } from "./soak-report.js";
 
 /** How often every process's memory is read. */
 const SAMPLE_MS = 10_000;
@@ -34,8 +35,25 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-async function sample(watched: readonly Watched[], atSec: number): Promise<SoakSample> {
+/** All streams' bytes and messages, from the account's JetStream usage. */
+async function storedNow(jsm: JetStreamManager): Promise<SoakSample["stored"]> {
+  const info = await jsm.getAccountInfo();
+  const streams = await jsm.streams.list().next();
+  const messages = streams.reduce((sum, stream) => sum + stream.state.messages, 0);
+  return { bytes: info.storage + info.memory, messages };
+}
+
+async function sample(
+  watched: readonly Watched[],
+  atSec: number,
+  jsm: JetStreamManager,
+): Promise<SoakSample> {
   const out: SoakSample = { atSec, rss: {}, heapUsed: {} };
+  const stored = await within(
+    storedNow(jsm).catch(() => undefined),
+    5_000,
+  );
+  if (stored) out.stored = stored;
   await Promise.all(
     watched.map(async ({ name, pid, adminUrl }) => {
       const rss = pid
@@ -73,11 +91,11 @@ async function connectClients(
   );
 }
 
-function startSoakStack(nats: NatsServer) {
+function startSoakStack(nats: NatsServer, env: Record<string, string>) {
   // All clients come from 127.0.0.1: the per-address limit is raised as in the other many-client parts.
   return startStack({
     nats,
-    env: { HERALD_PREFIX: DEFAULT_PREFIX },
+    env: { HERALD_PREFIX: DEFAULT_PREFIX, ...env },
     // A machine shared with other work can take longer than the default to start a service.
     serviceOptions: { startTimeoutMs: 90_000 },
     readyTimeoutMs: 90_000,
@@ -88,13 +106,14 @@ function startSoakStack(nats: NatsServer) {
 /** Reads every watched process each SAMPLE_MS into `samples` until `durationMs` after `start`. */
 async function sampleUntil(
   watched: Watched[],
+  jsm: JetStreamManager,
   samples: SoakSample[],
   start: number,
   durationMs: number,
   log: (line: string) => void,
 ): Promise<void> {
   while (Date.now() - start < durationMs) {
-    samples.push(await sample(watched, Math.round((Date.now() - start) / 1000)));
+    samples.push(await sample(watched, Math.round((Date.now() - start) / 1000), jsm));
     if (samples.length % 30 === 0) log(`soak: ${Math.round((Date.now() - start) / 60_000)} min`);
     await sleep(SAMPLE_MS - ((Date.now() - start) % SAMPLE_MS));
   }
@@ -114,9 +133,11 @@ export async function runSoak(
 ): Promise<SoakResult> {
   const s = subjects(DEFAULT_PREFIX);
   const loadStart = loadAverage1m();
-  const stack = await startSoakStack(nats);
+  const env = jsonEnv("BENCH_SOAK_ENV");
+  const stack = await startSoakStack(nats, env);
   const pool = startClientPool(1);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  const jsm = await jetstreamManager(nc);
   const receipts = new ReceiptCounter(nc, s);
   const publisher = new JsPublisher(nc, { timeoutMs: 30_000 });
   try {
@@ -140,7 +161,7 @@ export async function runSoak(
     let publishErrors = 0;
     const samples: SoakSample[] = [];
     const start = Date.now();
-    const sampler = sampleUntil(watched, samples, start, durationMs, log);
+    const sampler = sampleUntil(watched, jsm, samples, start, durationMs, log);
     const published = await paced(o.soakRate, durationMs, (i) => {
       const id = messageId(runId, phase, i);
       const body: SendBody = { id, data: make(phase, i) };
@@ -152,7 +173,7 @@ export async function runSoak(
     await sampler;
     await receipts.wait({ idleMs: 30_000, timeoutMs: 300_000 });
     // After the backlog drained: the last reading, so the end figures are not a burst's.
-    samples.push(await sample(watched, Math.round((Date.now() - start) / 1000)));
+    samples.push(await sample(watched, Math.round((Date.now() - start) / 1000), jsm));
     const clients = await pool.stats();
     const result: SoakResult = {
       connections: users.length,
@@ -167,6 +188,8 @@ export async function runSoak(
       closedEarly: clients.closedEarly,
       samples,
       trends: soakTrends(samples),
+      storedSlopeBytesPerMin: storedSlope(samples),
+      env,
       loadAverage: [loadStart, loadAverage1m()],
     };
     log(

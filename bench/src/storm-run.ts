@@ -3,7 +3,7 @@ import { type NatsServer, type Service, signToken, startStack } from "@herald/te
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs, sleep } from "./clock.js";
-import { type BenchOptions, serviceNodeOptionsEnv } from "./options.js";
+import { type BenchOptions, jsonEnv, serviceNodeOptionsEnv } from "./options.js";
 import { paced } from "./pacing.js";
 import { scrapeHeraldMetrics } from "./procfs.js";
 import { loadAverage1m } from "./results.js";
@@ -60,10 +60,7 @@ const RECONNECT_DEADLINE_MS = 90_000;
 const CATCH_UP_DEADLINE_MS = 150_000;
 
 /** Env of the storm's connectors (`BENCH_STORM_CONNECTOR_ENV` as JSON, to compare settings). */
-function connectorEnv(): Record<string, string> {
-  const raw = process.env.BENCH_STORM_CONNECTOR_ENV;
-  return raw ? (JSON.parse(raw) as Record<string, string>) : {};
-}
+const connectorEnv = () => jsonEnv("BENCH_STORM_CONNECTOR_ENV");
 
 function startStormPool(count: number, mode: "herald" | "raw" = "herald") {
   const workers: Worker[] = Array.from({ length: Math.max(1, Math.ceil(count / CLIENTS_PER_PROC)) }, () =>
