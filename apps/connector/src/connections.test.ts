@@ -34,6 +34,10 @@ class FakeTransport implements Transport {
   ping(): void {}
 }
 
+function identityUntil(expiresAt: number): Identity {
+  return { userId: "u", deviceId: "d", channels: [], expiresAt, channel: undefined };
+}
+
 function setup(overrides: Partial<ConnectionDeps> = {}) {
   const made = { sessions: 0, channels: 0 };
   const deps: ConnectionDeps = {
@@ -63,9 +67,8 @@ function setup(overrides: Partial<ConnectionDeps> = {}) {
   };
   const connections = new Connections();
   const open = (expiresAt: number) => {
-    const identity: Identity = { userId: "u", deviceId: "d", channels: [], expiresAt, channel: undefined };
     const transport = new FakeTransport();
-    const connection = new Connection(transport, deps, identity);
+    const connection = new Connection(transport, deps, identityUntil(expiresAt));
     connections.add(connection);
     return { transport, connection };
   };
@@ -78,13 +81,7 @@ function setup(overrides: Partial<ConnectionDeps> = {}) {
   return { connections, open, pending, made };
 }
 
-const identity: Identity = {
-  userId: "u",
-  deviceId: "d",
-  channels: [],
-  expiresAt: Date.now() + 60_000,
-  channel: undefined,
-};
+const identity = identityUntil(Date.now() + 60_000);
 const auth = JSON.stringify({ type: "auth", token: "t" });
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 30));
 
