@@ -73,11 +73,14 @@ afterAll(async () => {
   await cluster?.dispose();
 });
 
+/** Env whose values stay out of the printed plan, even a test's throwaway ones. */
+const SECRET_ENV = /SECRET|PASSWORD|TOKEN|_KEY$/;
+
 function printPlans(plans: PodPlan[]) {
   const lines = ["cluster rehearsal: services run with the chart's rendered env; local overrides:"];
   for (const plan of plans) {
     const env = Object.entries(plan.chartEnv).map(([key, value]) =>
-      key === "HERALD_JWT_SECRET" ? `${key}=<secret>` : `${key}=${value}`,
+      SECRET_ENV.test(key) ? `${key}=<secret>` : `${key}=${value}`,
     );
     lines.push(`  ${plan.component} x${plan.replicas}: ${env.join(" ")}`);
     for (const [key, { value, why }] of Object.entries(plan.overrides)) {
