@@ -1,7 +1,14 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Subjects } from "@herald/protocol";
-import { type HandlerGuard, type Logger, type Nats, runGuarded, waitForStreams } from "@herald/service-kit";
+import {
+  type HandlerGuard,
+  type Logger,
+  logStreamWait,
+  type Nats,
+  runGuarded,
+  waitForStreams,
+} from "@herald/service-kit";
 import type { Subscription } from "@nats-io/transport-node";
 import type { AckPublisher } from "./ack-publisher.js";
 import type { Broadcast } from "./broadcast.js";
@@ -38,8 +45,11 @@ export function connectorLifecycle(p: LifecycleParts) {
   const timers: NodeJS.Timeout[] = [];
 
   async function start(): Promise<{ port: number; connectorId: string }> {
-    await waitForStreams(p.nats.jsm, [p.s.streams.mailbox, p.s.streams.acks], abort.signal, (name) =>
-      p.logger.info({ stream: name }, "waiting for persistence to create stream"),
+    await waitForStreams(
+      p.nats.jsm,
+      [p.s.streams.mailbox, p.s.streams.acks],
+      abort.signal,
+      logStreamWait(p.logger),
     );
     streamsReady = true;
     const srv = p.createServer(() => accepting);

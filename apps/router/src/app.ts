@@ -1,5 +1,5 @@
 import { subjects } from "@herald/protocol";
-import { createHandlerGuard, type ServiceDeps } from "@herald/service-kit";
+import { createHandlerGuard, logStreamWait, type ServiceDeps } from "@herald/service-kit";
 import type { Config } from "./config.js";
 import { waitForRouterStreams } from "./intake-consumer.js";
 import type { LaneRouter } from "./lane-router.js";
@@ -46,9 +46,10 @@ export function createRouter(deps: ServiceDeps<Config>): Router {
 
   async function run(): Promise<void> {
     state = "waiting for streams";
-    await waitForRouterStreams(nats, s, abort.signal, (missing) => {
-      state = `waiting for stream ${missing}`;
-      logger.info({ stream: missing }, "waiting for stream (persistence creates it)");
+    const logWait = logStreamWait(logger);
+    await waitForRouterStreams(nats, s, abort.signal, (missing, reason, err) => {
+      state = `waiting for stream ${missing}: ${reason}`;
+      logWait(missing, reason, err);
     });
     if (abort.signal.aborted) return;
     live.start();

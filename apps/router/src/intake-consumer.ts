@@ -46,7 +46,7 @@ export async function waitForRouterStreams(
   nats: Nats,
   s: Subjects,
   signal: AbortSignal,
-  onWaiting: (stream: string) => void,
+  onWaiting: (stream: string, reason: string, err: unknown) => void,
 ): Promise<void> {
   // Channel streams are created in the same pass by persistence; a write before that is retried.
   await waitForStreams(nats.jsm, [s.streams.intake, s.streams.mailbox, s.streams.dead], signal, onWaiting);

@@ -16,7 +16,9 @@ describe("node apps/router/dist/main.js", () => {
         const body = (await res.json()) as { reason?: string };
         return res.status === 503 && body.reason?.includes(s.streams.intake) && body;
       });
-      expect(waiting.reason).toBe(`waiting for stream ${s.streams.intake}`);
+      expect(waiting.reason).toBe(
+        `waiting for stream ${s.streams.intake}: not created yet (persistence creates it)`,
+      );
 
       await createStreams(world.client.jsm, s);
       await waitFor("readiness", async () => (await fetch(`${base}/readyz`)).status === 200);
