@@ -67,6 +67,9 @@ export async function startFleet(options: {
         url: options.url(),
         token: () => signToken({ sub: userId }, options.secret),
         WebSocket: Counting as never,
+        // Frames are counted on the WebSocket; a long outage would move some clients to SSE (covered by
+        // sse.test.ts) and out of the count.
+        transport: "websocket",
         reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
       });
       client.on("message", (message) => {

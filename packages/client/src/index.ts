@@ -27,6 +27,7 @@ export {
 export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
 export { type FetchLike, sseEndpoint } from "./sse-socket.js";
 export type { TransportEvent, TransportKind, TransportOptions } from "./transport.js";
+export { SSE_FALLBACK_AFTER } from "./transport.js";
 export type {
   ChannelHandler,
   ChannelMessage,

@@ -4,6 +4,9 @@ import type { WebSocketLike } from "./socket.js";
 import { type FetchLike, SseSocket, sseEndpoint } from "./sse-socket.js";
 import { connectUrl } from "./token.js";
 
+/** WebSocket failures in a row before a client whose WebSocket worked before tries SSE. */
+export const SSE_FALLBACK_AFTER = 4;
+
 /** How the client reaches the connector. */
 export type TransportKind = "websocket" | "sse";
 
@@ -34,9 +37,13 @@ declare module "./types.js" {
 
 /**
  * Picks each attempt's transport. In `auto`, a WebSocket that never opens (blocked, or its upgrade refused)
- * moves the next attempt to SSE, unless a WebSocket of this client opened before; SSE stays while it works, and
- * an SSE attempt that also fails moves back to WebSocket (both failing means the connector is unreachable, not
- * that WebSocket is blocked).
+ * moves the next attempt to SSE; SSE stays while it works, and an SSE attempt that also fails moves back to
+ * WebSocket (both failing means the connector is unreachable, not that WebSocket is blocked).
+ *
+ * Once a WebSocket of this client has opened, the network let WebSocket through: a failure then is most likely
+ * an outage (a connector restarting), and falling back would leave the client on SSE after the connector is
+ * back. So it takes `SSE_FALLBACK_AFTER` WebSocket failures in a row to fall back (the client may have moved to a
+ * network that blocks WebSocket), and when an SSE link of such a client ends, its next attempt is WebSocket.
  */
 export class TransportChooser {
   readonly #mode: "auto" | TransportKind;
@@ -44,8 +51,10 @@ export class TransportChooser {
   readonly #fetch: FetchLike | undefined;
   #kind: TransportKind;
   #opened = false;
-  /** A WebSocket opened once: the network lets WebSocket through, so a later failure is an outage. */
+  /** A WebSocket of this client has opened before. */
   #webSocketWorked = false;
+  /** WebSocket attempts in a row that never opened. */
+  #webSocketFailures = 0;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -89,17 +98,24 @@ export class TransportChooser {
   /** The attempt's link opened: the transport itself gets through. */
   opened(): void {
     this.#opened = true;
-    if (this.#kind === "websocket") this.#webSocketWorked = true;
+    if (this.#kind === "websocket") {
+      this.#webSocketWorked = true;
+      this.#webSocketFailures = 0;
+    }
   }
 
-  /**
-   * The attempt is over: in `auto`, one whose link never opened switches transport for the next, unless a
-   * WebSocket has opened before. Then the failure is the connector's (a restart, a deploy), not a network that
-   * blocks WebSocket, and falling back would leave the client on SSE after the connector is back.
-   */
+  /** The attempt is over: picks the next one's transport (see the class comment). */
   ended(): void {
-    if (this.#mode !== "auto" || this.#opened || this.#fetch === undefined) return;
-    if (this.#webSocketWorked) return;
-    this.#kind = this.#kind === "websocket" ? "sse" : "websocket";
+    if (this.#mode !== "auto" || this.#fetch === undefined) return;
+    if (this.#opened) {
+      if (this.#kind === "sse" && this.#webSocketWorked) this.#kind = "websocket";
+      return;
+    }
+    if (this.#kind === "sse") {
+      this.#kind = "websocket";
+      return;
+    }
+    this.#webSocketFailures++;
+    if (!this.#webSocketWorked || this.#webSocketFailures >= SSE_FALLBACK_AFTER) this.#kind = "sse";
   }
 }
