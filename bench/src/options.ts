@@ -275,10 +275,6 @@ export function parseOptions(
   };
 }
 
-/**
- * The services' `NODE_OPTIONS` from `BENCH_SERVICE_NODE_OPTIONS` (a profiling aid, e.g. `--cpu-prof
- * --cpu-prof-dir=<dir>`), as env for `startStack`; empty when unset, so the chart's options apply.
- */
 /** Env given as JSON in the variable `name` (to compare settings from the command line); `{}` when unset. */
 export function jsonEnv(name: string): Record<string, string> {
   const raw = process.env[name];
@@ -289,6 +285,10 @@ export function jsonEnv(name: string): Record<string, string> {
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
 }
 
+/**
+ * The services' `NODE_OPTIONS` from `BENCH_SERVICE_NODE_OPTIONS` (a profiling aid, e.g. `--cpu-prof
+ * --cpu-prof-dir=<dir>`), as env for `startStack`; empty when unset, so the chart's options apply.
+ */
 export function serviceNodeOptionsEnv(): { NODE_OPTIONS?: string } {
   const options = process.env.BENCH_SERVICE_NODE_OPTIONS;
   return options ? { NODE_OPTIONS: options } : {};

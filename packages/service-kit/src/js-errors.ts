@@ -44,3 +44,12 @@ export const isStreamNotFound = (err: unknown): boolean =>
 const STREAM_NAME_IN_USE = 10058;
 
 export const isStreamNameInUse = (err: unknown): boolean => jetStreamCode(err) === STREAM_NAME_IN_USE;
+
+/**
+ * JetStream's answers from a cluster still forming: "no suitable peers for placement" (the meta leader does not
+ * know enough servers yet), "system temporarily unavailable" (no meta leader) and "cluster can not handle
+ * request" (this server lost its leader). The library names no constants for them.
+ */
+const CLUSTER_FORMING = new Set([10005, 10008, 10009]);
+
+export const isClusterForming = (err: unknown): boolean => CLUSTER_FORMING.has(jetStreamCode(err) ?? 0);

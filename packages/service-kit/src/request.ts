@@ -45,7 +45,7 @@ export async function requestJson<S extends z.ZodType>(
   const data = encoder.encode(JSON.stringify(body));
   const first = retryAfterMs === undefined ? timeoutMs : Math.min(retryAfterMs, timeoutMs);
   const reply = await nc.request(subject, data, { timeout: first }).catch((error: unknown) => {
-    if (first >= timeoutMs || !isTimeout(error)) throw error;
+    if (first >= timeoutMs || !isRequestTimeout(error)) throw error;
     return nc.request(subject, data, { timeout: timeoutMs - first });
   });
   const value: unknown = reply.json();
@@ -55,7 +55,8 @@ export async function requestJson<S extends z.ZodType>(
   return schema.parse(value);
 }
 
-function isTimeout(error: unknown): boolean {
+/** A request that got no reply in time (the client's own error, or a `RequestError` caused by it). */
+export function isRequestTimeout(error: unknown): boolean {
   return (
     error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)
   );

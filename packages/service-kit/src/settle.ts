@@ -1,14 +1,8 @@
-import { RequestError, TimeoutError } from "@nats-io/transport-node";
+import { RequestError } from "@nats-io/transport-node";
 import { sleepBackoff } from "./backoff.js";
-import { jetStreamCode } from "./js-errors.js";
+import { isClusterForming } from "./js-errors.js";
 import type { Logger } from "./logger.js";
-
-/**
- * JetStream's answers from a cluster still forming (the library names no constants for them): "no suitable
- * peers for placement" (the meta leader does not know enough servers yet), "system temporarily unavailable"
- * (no meta leader) and "cluster can not handle request" (this server lost its leader).
- */
-const FORMING = new Set([10005, 10008, 10009]);
+import { isRequestTimeout } from "./request.js";
 
 /**
  * A JetStream API call that failed because the cluster was not ready to answer, not because it refused:
@@ -18,11 +12,11 @@ const FORMING = new Set([10005, 10008, 10009]);
  * answering "no suitable peers": the caller's deadline turns that into the error.
  */
 export function isUnsettled(err: unknown): boolean {
-  if (err instanceof TimeoutError) return true;
-  if (err instanceof RequestError) return err.cause instanceof TimeoutError || err.isNoResponders();
+  if (isRequestTimeout(err)) return true;
+  if (err instanceof RequestError) return err.isNoResponders();
   // The library turns an API's "no responders" into an unexported JetStreamNotEnabled: its cause tells.
   if (err instanceof Error && err.cause instanceof RequestError) return isUnsettled(err.cause);
-  return FORMING.has(jetStreamCode(err) ?? 0);
+  return isClusterForming(err);
 }
 
 export type SettleOptions = {
