@@ -1,18 +1,19 @@
-import type { AckBundle, AckedMessage } from "@herald/protocol";
-import { type Backoff, sleepBackoff } from "@herald/service-kit";
-import { AckBundler } from "./ack-bundler.js";
+import type { AckBatch, AckedMessage } from "@herald/protocol";
+import { type Backoff, type Logger, sleepBackoff } from "@herald/service-kit";
+import { AckBundler, type AckReceipt } from "./ack-bundler.js";
 
 export type AckPublisherDeps = {
   /** Writes one bundle durably (JetStream publish to this connector's ack subject). */
   publish: (payload: Uint8Array) => Promise<unknown>;
   /** Told how many ids each stored bundle carried. */
   onStored: (count: number) => void;
+  logger: Logger;
 };
 
 /** Gathering: a few milliseconds, or this many acks. */
 const BUNDLE_DELAY_MS = 5;
 const BUNDLE_MAX_ACKS = 2_000;
-/** Retries ride out a short NATS outage; past them the acks' sessions log the failure. */
+/** Retries ride out a short NATS outage; past them the bundle's acks are given up (logged). */
 const MAX_RETRIES = 8;
 const RETRY_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
 
@@ -26,13 +27,14 @@ export class AckPublisher {
     this.bundler = new AckBundler({
       delayMs: BUNDLE_DELAY_MS,
       maxAcks: BUNDLE_MAX_ACKS,
-      publish: (batches) => this.write({ batches }),
+      publish: (batches, acks) => this.write(batches, acks),
     });
   }
 
-  /** Settles when the bundle carrying these acks is stored (or could not be). */
-  publish(userId: string, deviceId: string, acks: AckedMessage[]): Promise<void> {
-    return this.bundler.add({ userId, deviceId, acks, at: Date.now() });
+  /** Queues a device's acks for the next bundle; `receipt` hears whether it was stored. */
+  publish(userId: string, deviceId: string, acks: AckedMessage[], receipt?: AckReceipt): void {
+    const batch: AckBatch = { userId, deviceId, acks, at: Date.now() };
+    this.bundler.add(JSON.stringify(batch), acks.length, receipt);
   }
 
   /** Shutdown: a failed write fails at once rather than wait out a retry. */
@@ -40,20 +42,25 @@ export class AckPublisher {
     this.retries.abort();
   }
 
-  /** Writes whatever is pending (shutdown). */
+  /** Writes whatever is pending (shutdown); rejects if a write failed. */
   flush(): Promise<void> {
     return this.bundler.flush();
   }
 
-  private async write(bundle: AckBundle): Promise<void> {
-    const payload = this.encoder.encode(JSON.stringify(bundle));
+  /** Writes one bundle (an `AckBundle`, built from its batches' JSON texts). */
+  private async write(batches: string[], acks: number): Promise<void> {
+    const payload = this.encoder.encode(`{"batches":[${batches.join(",")}]}`);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.deps.publish(payload);
-        this.deps.onStored(bundle.batches.reduce((sum, b) => sum + b.acks.length, 0));
+        this.deps.onStored(acks);
         return;
       } catch (err) {
-        if (attempt >= MAX_RETRIES || this.retries.signal.aborted) throw err;
+        if (attempt >= MAX_RETRIES || this.retries.signal.aborted) {
+          // The cursor keeps these messages unacked: each device gets them again on its next connection.
+          this.deps.logger.warn({ err, batches: batches.length, acks }, "acks not stored");
+          throw err;
+        }
         await sleepBackoff(attempt, RETRY_BACKOFF, this.retries.signal);
       }
     }

@@ -1,6 +1,6 @@
 import { ConfigError } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
-import { loadConfig, proxyTrust } from "./config.js";
+import { CONNECTOR_HEAP_GROWTH_PERCENT, loadConfig, proxyTrust } from "./config.js";
 
 const KEY = "k".repeat(32);
 const problemsOf = (env: Record<string, string>): string[] => {
@@ -27,6 +27,18 @@ describe("connector config", () => {
     });
     expect(config.HERALD_JWT_SECRETS.size).toBe(0);
     expect(proxyTrust(config)).toEqual({ kind: "none" });
+  });
+
+  it("bounds the heap's growth by default; 0 leaves it to V8, a negative or fractional one is refused", () => {
+    expect(loadConfig({ HERALD_JWT_SECRET: KEY }).HERALD_HEAP_GROWTH_PERCENT).toBe(
+      CONNECTOR_HEAP_GROWTH_PERCENT,
+    );
+    expect(CONNECTOR_HEAP_GROWTH_PERCENT).toBeGreaterThan(0);
+    expect(
+      loadConfig({ HERALD_JWT_SECRET: KEY, HERALD_HEAP_GROWTH_PERCENT: "0" }).HERALD_HEAP_GROWTH_PERCENT,
+    ).toBe(0);
+    expect(problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_HEAP_GROWTH_PERCENT: "-5" })).toHaveLength(1);
+    expect(problemsOf({ HERALD_JWT_SECRET: KEY, HERALD_HEAP_GROWTH_PERCENT: "12.5" })).toHaveLength(1);
   });
 
   it("serves SSE and leaves WebSocket compression off by default; a zero ticket TTL is refused", () => {

@@ -7,6 +7,8 @@ import { jwksUrlProblem } from "./jwks.js";
 
 /** HS256 keys shorter than this are refused: RFC 7518 §3.2 wants at least the hash size (256 bits). */
 export const MIN_HS256_KEY_BYTES = 32;
+/** The connector's default `HERALD_HEAP_GROWTH_PERCENT` (figures: bench/README.md). */
+export const CONNECTOR_HEAP_GROWTH_PERCENT = 20;
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
 
 const hs256Key = (name: string) =>
@@ -65,6 +67,16 @@ export const envSchema = baseEnvSchema
   .extend({
     /** Public WebSocket port (`/ws`). */
     PORT: port(8080),
+    /**
+     * The connector's memory grows with its connections, so its heap is kept near what it holds: see
+     * `limitHeapGrowth` (the other services leave it to V8).
+     */
+    HERALD_HEAP_GROWTH_PERCENT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(CONNECTOR_HEAP_GROWTH_PERCENT),
     /** HS256 key for tokens without a `kid` header. */
     HERALD_JWT_SECRET: hs256Key("HERALD_JWT_SECRET").optional(),
     /** HS256 keys by `kid`: `kid=key,kid2=key2`. */

@@ -197,7 +197,9 @@ export class Connection implements TransportEvents, BufferedSocket {
         if (!freed && !this.withinRate()) return;
         if (unknown.length > 0) {
           this.send(
-            errorFrame(ErrorCode.UnknownMessageId, "ack for ids this connection has not delivered", unknown),
+            errorFrame(ErrorCode.UnknownMessageId, "ack for ids this connection has not delivered", [
+              ...unknown,
+            ]),
           );
         }
         return;

@@ -39,6 +39,7 @@ export function deliveryParts(
   const acks = new AckPublisher({
     publish: (payload) => nats.publisher.publish(s.ack(config.CONNECTOR_ID), payload),
     onStored: (count) => m.acks.inc(count),
+    logger,
   });
   const broadcast = new Broadcast({
     s,

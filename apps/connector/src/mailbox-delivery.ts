@@ -29,7 +29,7 @@ export function mailboxDelivery(
     follow: (userId, feed) => deps.feeds.follow(deps.s.live(userToken(userId)), userId, feed),
     unfollow: (userId, feed) => deps.feeds.unfollow(deps.s.live(userToken(userId)), feed),
     replay: (userId, deviceId, after, limit) => deps.persistence.replay(userId, deviceId, after, limit),
-    publishAcks: (userId, deviceId, acks) => deps.acks.publish(userId, deviceId, acks),
+    publishAcks: (userId, deviceId, acks, receipt) => deps.acks.publish(userId, deviceId, acks, receipt),
     maxInflight: deps.maxInflight,
     ackTimeoutMs: deps.ackTimeoutMs,
     replayPage: deps.replayPage,

@@ -41,3 +41,40 @@ describe("RecentIds", () => {
     expect(recent.has("m4990")).toBe(true);
   });
 });
+
+describe("RecentIds past the scan limit", () => {
+  it("finds the same ids with a Set as with a scan, as it grows past 32 and shrinks back", () => {
+    const recent = new RecentIds(1_000, 100);
+    for (let i = 0; i < 200; i++) recent.add(`m${i}`, i);
+    expect(recent.size).toBe(100);
+    expect([recent.has("m99"), recent.has("m100"), recent.has("m199"), recent.has("")]).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
+    // Down to 10 entries: the Set is let go, the scan must still find them and only them.
+    recent.prune(289);
+    expect(recent.size).toBe(10);
+    expect([recent.has("m189"), recent.has("m190"), recent.has("m199"), recent.has("")]).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
+    recent.add("late", 290);
+    expect([recent.has("late"), recent.has("m190"), recent.has("m191")]).toEqual([true, false, true]);
+  });
+
+  it("wraps around its ring without losing order", () => {
+    const recent = new RecentIds(8, 1_000);
+    for (let i = 0; i < 20; i++) recent.add(`w${i}`, i * 10);
+    expect(recent.size).toBe(8);
+    expect(Array.from({ length: 20 }, (_, i) => recent.has(`w${i}`))).toEqual(
+      Array.from({ length: 20 }, (_, i) => i >= 12),
+    );
+    recent.prune(120 + 1_000 + 35);
+    expect(recent.size).toBe(4);
+    expect([recent.has("w15"), recent.has("w16")]).toEqual([false, true]);
+  });
+});

@@ -1,18 +1,26 @@
+/** Up to this many ids are found by a scan of the ring; past it a Set is kept beside the ring. */
+const SCAN_LIMIT = 32;
+/** The ring's first size; it doubles when full, up to `capacity`. */
+const FIRST_SLOTS = 8;
+
 /**
- * Ids seen lately, at most `capacity` of them and none older than `ttlMs`: a FIFO (ids and their times in
- * parallel arrays, so no object per entry) beside a Set for lookups. Emptied by `prune`, it holds nothing, so
- * a connection that stops receiving gives its memory back.
+ * Ids seen lately, at most `capacity` of them and none older than `ttlMs`: a ring of ids and their times,
+ * which reallocates only when it grows. A connection that receives a message a second keeps about ten, found
+ * by a scan; a busy one gets a Set for its lookups. Tables rebuilt as entries come and go would live as long
+ * as the connection's ids, long enough to reach the old generation, and every message would leave garbage
+ * there. Emptied by `prune`, it holds nothing, so a connection that stops receiving gives its memory back.
  *
  * @example
  * const recent = new RecentIds(2_000, 10_000);
  * recent.add("m1", Date.now()); recent.has("m1"); // true
  */
 export class RecentIds {
-  #set = new Set<string>();
   #ids: string[] = [];
   #at: number[] = [];
-  /** Index of the oldest live entry in `#ids`/`#at`. */
+  /** Slot of the oldest entry. */
   #head = 0;
+  #size = 0;
+  #set: Set<string> | undefined;
 
   constructor(
     private readonly capacity: number,
@@ -20,42 +28,66 @@ export class RecentIds {
   ) {}
 
   get size(): number {
-    return this.#set.size;
+    return this.#size;
   }
 
   has(id: string): boolean {
-    return this.#set.has(id);
+    if (this.#set) return this.#set.has(id);
+    const slots = this.#ids.length;
+    for (let i = 0, slot = this.#head; i < this.#size; i++, slot = slot + 1 === slots ? 0 : slot + 1) {
+      if (this.#ids[slot] === id) return true;
+    }
+    return false;
   }
 
   add(id: string, now: number): void {
-    if (this.#set.has(id)) return;
-    this.#set.add(id);
-    this.#ids.push(id);
-    this.#at.push(now);
-    while (this.#set.size > this.capacity) this.#evictOldest();
+    if (this.has(id)) return;
     this.prune(now);
+    if (this.#size >= this.capacity) this.#evictOldest();
+    if (this.#size === this.#ids.length) this.#grow();
+    const slot = (this.#head + this.#size) % this.#ids.length;
+    this.#ids[slot] = id;
+    this.#at[slot] = now;
+    this.#size++;
+    if (this.#set) this.#set.add(id);
+    else if (this.#size > SCAN_LIMIT) this.#set = new Set(this.#live());
   }
 
-  /** Forgets what is older than the ttl; the arrays are compacted once mostly evicted. */
+  /** Forgets what is older than the ttl; once empty, the ring is let go. */
   prune(now: number): void {
-    while (this.#head < this.#ids.length && (this.#at[this.#head] ?? now) <= now - this.ttlMs) {
-      this.#evictOldest();
-    }
-    if (this.#head === this.#ids.length) {
+    while (this.#size > 0 && (this.#at[this.#head] ?? now) <= now - this.ttlMs) this.#evictOldest();
+    if (this.#size === 0 && this.#ids.length > 0) {
       this.#ids = [];
       this.#at = [];
-      this.#head = 0;
-    } else if (this.#head >= 64 && this.#head * 2 >= this.#ids.length) {
-      this.#ids = this.#ids.slice(this.#head);
-      this.#at = this.#at.slice(this.#head);
       this.#head = 0;
     }
   }
 
   #evictOldest(): void {
     const id = this.#ids[this.#head];
-    if (id !== undefined) this.#set.delete(id);
+    if (id !== undefined) this.#set?.delete(id);
     this.#ids[this.#head] = "";
-    this.#head++;
+    this.#head = this.#head + 1 === this.#ids.length ? 0 : this.#head + 1;
+    this.#size--;
+    if (this.#set && this.#size <= SCAN_LIMIT / 2) this.#set = undefined;
+  }
+
+  *#live(): Generator<string> {
+    for (let i = 0; i < this.#size; i++) yield this.#ids[(this.#head + i) % this.#ids.length] ?? "";
+  }
+
+  /** A ring twice the size (at most `capacity`), the entries moved to its start in order. */
+  #grow(): void {
+    const slots = Math.max(1, Math.min(this.capacity, Math.max(FIRST_SLOTS, this.#ids.length * 2)));
+    const ids = new Array<string>(slots).fill("");
+    const at = new Array<number>(slots).fill(0);
+    for (let i = 0; i < this.#size; i++) {
+      const from = (this.#head + i) % this.#ids.length;
+      ids[i] = this.#ids[from] ?? "";
+      at[i] = this.#at[from] ?? 0;
+    }
+    this.#ids = ids;
+    this.#at = at;
+    this.#head = 0;
   }
 }

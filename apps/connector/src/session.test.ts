@@ -180,6 +180,21 @@ describe("Session", () => {
     expect(h.session.ack(["m6", "m1"])).toEqual(["m6", "m1"]);
   });
 
+  it("lets the in-flight map go with its last ack, and keeps the rest in flight until then", async () => {
+    const h = harness({ stored: [1, 2, 3] });
+    h.session.start();
+    await h.settle();
+    const held = h.session as unknown as { inflight?: Map<string, unknown> };
+    expect(h.session.ack(["m2"])).toEqual([]);
+    expect([...(held.inflight?.keys() ?? [])]).toEqual(["m1", "m3"]);
+    expect(h.session.ack(["m1", "m3"])).toEqual([]);
+    expect(held.inflight).toBeUndefined();
+    expect(h.session.ack(["m3"])).toEqual([]);
+    h.publish(4);
+    expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+    expect(h.session.inflightCount).toBe(1);
+  });
+
   it("forgets acked ids after ACKED_MEMORY_MS, and an emptied in-flight map, so a quiet connection holds neither", async () => {
     const h = harness({ stored: [1, 2] });
     h.session.start();

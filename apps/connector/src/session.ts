@@ -9,6 +9,7 @@ import {
   tracingEnabled,
   withSpan,
 } from "@herald/service-kit";
+import type { AckReceipt } from "./ack-bundler.js";
 import { GaplessFeed, type GaplessFeedOptions, type Page } from "./gapless-feed.js";
 import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
 import { RecentIds } from "./recent-ids.js";
@@ -25,7 +26,8 @@ export type SessionDeps = {
     after: number | undefined,
     limit: number,
   ) => Promise<ReplayReply>;
-  publishAcks: (userId: string, deviceId: string, acks: AckedMessage[]) => Promise<void>;
+  /** Queues acks for the next bundle (a failure is logged there); `receipt` hears how the write went. */
+  publishAcks: (userId: string, deviceId: string, acks: AckedMessage[], receipt?: AckReceipt) => void;
   maxInflight: number;
   ackTimeoutMs: number;
   replayPage: number;
@@ -136,18 +138,21 @@ export class Session implements GaplessFeedOptions<Delivery> {
   }
 
   /** Applies a client ack; returns the ids this connection never delivered. */
-  ack(ids: string[]): string[] {
+  ack(ids: string[]): readonly string[] {
     const acks: AckedMessage[] = [];
-    const unknown: string[] = [];
-    const spans: Span[] = [];
+    let unknown: string[] | undefined;
+    let spans: Span[] | undefined;
     for (const id of ids) {
       const entry = this.inflight?.get(id);
       if (entry) {
-        this.inflight?.delete(id);
+        // The last entry out drops the Map: deleting it would shrink the table into a new one that lives on.
+        if (this.inflight?.size === 1) this.inflight = undefined;
+        else this.inflight?.delete(id);
         const span = entry.span;
         const trace = traceparentOf(span);
         if (span) {
           span.addEvent("herald.ack_received");
+          spans ??= [];
           spans.push(span);
         }
         acks.push(
@@ -155,26 +160,18 @@ export class Session implements GaplessFeedOptions<Delivery> {
         );
         this.rememberAcked(id);
       } else if (!this.recentlyAcked?.has(id)) {
+        unknown ??= [];
         unknown.push(id);
       }
     }
     if (acks.length > 0) this.publishAcks(acks, spans);
     if (this.feed.isPaused && this.inflightCount <= this.deps.maxInflight / 2) this.feed.resume();
-    return unknown;
+    return unknown ?? NONE;
   }
 
-  /** Publishes acks; their spans (while tracing) end when the ack bundle is stored. */
-  private publishAcks(acks: AckedMessage[], spans: Span[] = []): void {
-    this.deps.publishAcks(this.userId, this.deviceId, acks).then(
-      () => {
-        for (const span of spans) endSpan(span);
-      },
-      (err: unknown) => {
-        for (const span of spans) endSpan(span, err);
-        // The messages stay unacked in the cursor and come again on the next connection.
-        withSpan(spans[0], () => this.deps.logger.warn({ err, count: acks.length }, "ack publish failed"));
-      },
-    );
+  /** Queues acks; their spans (while tracing) end when the ack bundle is stored. */
+  private publishAcks(acks: AckedMessage[], spans?: Span[]): void {
+    this.deps.publishAcks(this.userId, this.deviceId, acks, spans && spanReceipt(spans, this.deps.logger));
   }
 
   /** Sends again whatever has waited longer than the ack timeout; lets go of what is no longer needed. */
@@ -238,6 +235,21 @@ export class Session implements GaplessFeedOptions<Delivery> {
     this.recentlyAcked ??= new RecentIds(Math.max(1, this.deps.maxInflight * 2), ACKED_MEMORY_MS);
     this.recentlyAcked.add(id, Date.now());
   }
+}
+
+const NONE: readonly string[] = [];
+
+/** Ends the delivery spans of acks when their bundle is stored; a failure is also logged in their trace. */
+function spanReceipt(spans: Span[], logger: Logger): AckReceipt {
+  return {
+    stored: () => {
+      for (const span of spans) endSpan(span);
+    },
+    failed: (err) => {
+      for (const span of spans) endSpan(span, err);
+      withSpan(spans[0], () => logger.warn({ err, count: spans.length }, "traced acks not stored"));
+    },
+  };
 }
 
 /** Tells the device that retention removed messages it had not acked (see `GapFrame`). */

@@ -74,7 +74,7 @@ describe("1. image digests are per component", () => {
 });
 
 /** The connector's RSS per connection the chart's values are sized with (the formula beside them). */
-const CONNECTOR_BYTES_PER_CONNECTION = 50_000;
+const CONNECTOR_BYTES_PER_CONNECTION = 25_000;
 
 // Measured memory (bench/results; README: the connector's RSS per connection at 10,000 connections while each
 // receives one message per second, presence 962 bytes). The bench files are read when present so that a new
@@ -164,7 +164,7 @@ describe("2. autoscaling and sizing follow how the services scale", () => {
 
   it("documents the formula next to the values", () => {
     const text = readFileSync(join(chartDir, "values.yaml"), "utf8");
-    expect(text).toMatch(/request = 100Mi \+ connections per pod x 50 kB/);
+    expect(text).toMatch(/request = 100Mi \+ connections per pod x 25 kB/);
     expect(text).toMatch(/limit = 80Mi \+ total connections x 1 KiB/);
   });
 });

@@ -4,6 +4,7 @@ export * from "./config.js";
 export * from "./consumer.js";
 export * from "./direct-batch.js";
 export * from "./guard.js";
+export * from "./heap.js";
 export * from "./js-errors.js";
 export * from "./js-publisher.js";
 export * from "./json-api.js";

@@ -1,6 +1,7 @@
 import { startAdminServer } from "./admin-server.js";
 import { sleep } from "./backoff.js";
 import type { BaseConfig } from "./config.js";
+import { limitHeapGrowth } from "./heap.js";
 import { runService } from "./lifecycle.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Registry } from "./metrics.js";
@@ -28,7 +29,7 @@ export type HeraldServiceOptions<Config extends BaseConfig, Started> = {
 };
 
 /**
- * The composition root every service shares: config (exit 1 on errors), logger, metrics, NATS, the admin
+ * The composition root every service shares: config (exit 1 on errors), the heap's growth bound, logger, metrics, NATS, the admin
  * server (logged as `admin listening`), then the app; on SIGTERM readiness goes off first, then after
  * `SHUTDOWN_DELAY` the app drains, then NATS, then the admin server.
  *
@@ -40,6 +41,7 @@ export function runHeraldService<Config extends BaseConfig, Started>(
 ): void {
   runService(async () => {
     const config = options.loadConfig();
+    limitHeapGrowth(config.HERALD_HEAP_GROWTH_PERCENT);
     const logger = createLogger(options.name, config.LOG_LEVEL);
     const metrics = createMetrics(options.name);
     const nats = await connectNats(
