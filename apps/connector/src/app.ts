@@ -51,6 +51,7 @@ export function createConnector(deps: ConnectorDeps) {
     broadcast: delivery.broadcast,
     presence,
     acks: delivery.acks,
+    replayRetries: delivery.replayRetries,
     createServer: (accepting) =>
       createEdgeServer({
         config,

@@ -26,6 +26,7 @@ export class Broadcast {
       deliver: (delivery) => deps.sendToAll(delivery.frame),
       room: () => Number.MAX_SAFE_INTEGER,
       pageSize: deps.pageSize,
+      retries: deps.persistence.retries,
       logger: deps.logger.child({ component: "broadcast" }),
     });
   }

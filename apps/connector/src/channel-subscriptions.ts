@@ -11,7 +11,7 @@ import {
   type SubscribedFrame,
   type UnsubscribedFrame,
 } from "@herald/protocol";
-import { endSpan, type Logger, SpanKind, startSpan } from "@herald/service-kit";
+import { endSpan, type Logger, SpanKind, startSpan, type WakeableSleeps } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import { GaplessFeed } from "./gapless-feed.js";
 import { channelPage, type Delivery, type LiveFeeds } from "./live-feeds.js";
@@ -24,6 +24,8 @@ export type ChannelDeps = {
   verify: Verifier;
   maxSubscriptions: number;
   pageSize: number;
+  /** Where failed replays wait to retry (shared by the connector's feeds). */
+  retries?: WakeableSleeps;
   logger: Logger;
 };
 
@@ -94,6 +96,7 @@ export class ChannelSubscriptions {
       deliver: (delivery) => this.deliver(channel, delivery),
       room: () => Number.MAX_SAFE_INTEGER,
       pageSize: this.deps.pageSize,
+      retries: this.deps.retries,
       logger: this.deps.logger.child({ channel }),
     });
     // Only `push`: a channel's unreadable live message is found by the next one's gap, as before.

@@ -75,6 +75,7 @@ export function deliveryParts(
     verify: verifier,
     maxSubscriptions: config.HERALD_MAX_SUBSCRIPTIONS,
     pageSize: config.HERALD_REPLAY_PAGE,
+    retries: persistence.retries,
     logger,
   };
   const createChannels: ConnectionDeps["createChannels"] = (identity, send) =>
@@ -86,7 +87,7 @@ export function deliveryParts(
     config.PRESENCE_HEARTBEAT_INTERVAL,
     guard,
   );
-  return { m, acks, broadcast, createSession, createChannels, presence };
+  return { m, acks, broadcast, createSession, createChannels, presence, replayRetries: persistence.retries };
 }
 
 /** Each authenticated connection is counted and reported to presence from open to close. */

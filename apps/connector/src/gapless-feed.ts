@@ -1,4 +1,4 @@
-import { type Backoff, type Logger, sleepBackoff } from "@herald/service-kit";
+import { type Backoff, type Logger, sleepBackoff, type WakeableSleeps } from "@herald/service-kit";
 
 /** One stored message of a stream subject: its sequence and the subject's previous sequence. */
 export type Positioned = { seq: number; prev: number };
@@ -14,6 +14,8 @@ export type GaplessFeedOptions<T extends Positioned> = {
   room: () => number;
   pageSize: number;
   logger: Logger;
+  /** Where a failed replay waits before its retry, so one sign that replays work again ends every wait. */
+  retries?: WakeableSleeps | undefined;
   /** Called with the first page (e.g. to answer `subscribed`). */
   onFirstPage?: (page: Page<T>) => void;
 };
@@ -122,7 +124,8 @@ export class GaplessFeed<T extends Positioned> {
       } catch (err) {
         failures++;
         this.options.logger.warn({ err }, "replay failed; retrying");
-        await sleepBackoff(failures, REPLAY_BACKOFF);
+        await (this.options.retries?.sleep(failures, REPLAY_BACKOFF) ??
+          sleepBackoff(failures, REPLAY_BACKOFF));
       }
     }
   }

@@ -7,6 +7,7 @@ import {
   logStreamWait,
   type Nats,
   runGuarded,
+  type WakeableSleeps,
   waitForStreams,
 } from "@herald/service-kit";
 import type { Subscription } from "@nats-io/transport-node";
@@ -28,6 +29,8 @@ export type LifecycleParts = {
   broadcast: Broadcast;
   presence: PresenceReporter;
   acks: AckPublisher;
+  /** Where the feeds' failed replays wait to retry. */
+  replayRetries: WakeableSleeps;
   /** The public server, built once the streams exist; `accepting` says whether it takes new clients. */
   createServer: (accepting: () => boolean) => Server;
 };
@@ -62,6 +65,8 @@ export function connectorLifecycle(p: LifecycleParts) {
       run: () => {
         p.connections.resyncAll();
         p.broadcast.resync();
+        // Feeds still waiting out a retry from while NATS was away try again now.
+        p.replayRetries.wakeAll();
       },
     });
     const every = (ms: number, name: string, run: () => void) =>

@@ -30,6 +30,7 @@ export function mailboxDelivery(
     unfollow: (userId, feed) => deps.feeds.unfollow(deps.s.live(userToken(userId)), feed),
     replay: (userId, deviceId, after, limit) => deps.persistence.replay(userId, deviceId, after, limit),
     publishAcks: (userId, deviceId, acks, receipt) => deps.acks.publish(userId, deviceId, acks, receipt),
+    retries: deps.persistence.retries,
     maxInflight: deps.maxInflight,
     ackTimeoutMs: deps.ackTimeoutMs,
     replayPage: deps.replayPage,

@@ -7,6 +7,7 @@ import {
   startSpan,
   traceparentOf,
   tracingEnabled,
+  type WakeableSleeps,
   withSpan,
 } from "@herald/service-kit";
 import type { AckReceipt } from "./ack-bundler.js";
@@ -28,6 +29,8 @@ export type SessionDeps = {
   ) => Promise<ReplayReply>;
   /** Queues acks for the next bundle (a failure is logged there); `receipt` hears how the write went. */
   publishAcks: (userId: string, deviceId: string, acks: AckedMessage[], receipt?: AckReceipt) => void;
+  /** Where the feed's failed replays wait to retry (shared by the connector's feeds). */
+  retries?: WakeableSleeps;
   maxInflight: number;
   ackTimeoutMs: number;
   replayPage: number;
@@ -89,6 +92,10 @@ export class Session implements GaplessFeedOptions<Delivery> {
   }
 
   /** Made when a replay fails (rarely), not kept per connection. */
+  get retries(): WakeableSleeps | undefined {
+    return this.deps.retries;
+  }
+
   get logger(): Logger {
     return this.deps.logger.child({ userId: this.userId, deviceId: this.deviceId });
   }

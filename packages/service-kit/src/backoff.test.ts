@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { backoffMs, sleep } from "./backoff.js";
+import { describe, expect, it, vi } from "vitest";
+import { backoffMs, sleep, WakeableSleeps } from "./backoff.js";
 
 describe("backoffMs", () => {
   it("doubles from the initial delay and stops at the cap", () => {
@@ -21,5 +21,28 @@ describe("sleep", () => {
   });
   it("does not wait at all on an aborted signal", async () => {
     await expect(sleep(60_000, AbortSignal.abort())).resolves.toBeUndefined();
+  });
+});
+
+describe("WakeableSleeps", () => {
+  it("sleeps out the back-off unless woken; wakeAll ends every sleep at once", async () => {
+    vi.useFakeTimers();
+    try {
+      const sleeps = new WakeableSleeps();
+      const ended: string[] = [];
+      void sleeps.sleep(0, { initialMs: 100, maxMs: 1_000 }).then(() => ended.push("short"));
+      void sleeps.sleep(5, { initialMs: 100, maxMs: 1_000 }).then(() => ended.push("long a"));
+      void sleeps.sleep(6, { initialMs: 100, maxMs: 1_000 }).then(() => ended.push("long b"));
+      expect(sleeps.sleeping).toBe(3);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(ended).toEqual(["short"]);
+      expect(sleeps.wakeAll()).toBe(2);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(ended).toEqual(["short", "long a", "long b"]);
+      expect(sleeps.sleeping).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
