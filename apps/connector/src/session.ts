@@ -91,11 +91,11 @@ export class Session implements GaplessFeedOptions<Delivery> {
     return this.deps.replayPage;
   }
 
-  /** Made when a replay fails (rarely), not kept per connection. */
   get retries(): WakeableSleeps | undefined {
     return this.deps.retries;
   }
 
+  /** Made when a replay fails (rarely), not kept per connection. */
   get logger(): Logger {
     return this.deps.logger.child({ userId: this.userId, deviceId: this.deviceId });
   }
