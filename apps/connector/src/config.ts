@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { baseEnvSchema, duration, parseEnv, port, positiveInt } from "@herald/service-kit";
+import { baseEnvSchema, duration, heapGrowthPercent, parseEnv, port, positiveInt } from "@herald/service-kit";
 import { z } from "zod";
 import type { AuthOptions } from "./auth.js";
 import { NO_PROXY, type ProxyTrust, parseTrustedProxies } from "./client-address.js";
@@ -71,12 +71,7 @@ export const envSchema = baseEnvSchema
      * The connector's memory grows with its connections, so its heap is kept near what it holds: see
      * `limitHeapGrowth` (the other services leave it to V8).
      */
-    HERALD_HEAP_GROWTH_PERCENT: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(1000)
-      .default(CONNECTOR_HEAP_GROWTH_PERCENT),
+    HERALD_HEAP_GROWTH_PERCENT: heapGrowthPercent(CONNECTOR_HEAP_GROWTH_PERCENT),
     /** HS256 key for tokens without a `kid` header. */
     HERALD_JWT_SECRET: hs256Key("HERALD_JWT_SECRET").optional(),
     /** HS256 keys by `kid`: `kid=key,kid2=key2`. */

@@ -39,6 +39,9 @@ const prefix = z
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** `HERALD_HEAP_GROWTH_PERCENT` (see `limitHeapGrowth`), with each service's default. */
+export const heapGrowthPercent = (fallback: number) =>
+  z.coerce.number().int().min(0).max(1000).default(fallback);
 /** Durations in milliseconds, or with a unit: `500ms`, `30s`, `5m`, `2h`, `7d`. */
 export const duration = (fallback: string) =>
   z
@@ -124,7 +127,7 @@ export const baseEnvSchema = z.object({
    * How far the heap may grow past what the last full collection kept, in percent (0: V8 decides). Lower
    * costs CPU in collections and saves memory under load.
    */
-  HERALD_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(1000).default(0),
+  HERALD_HEAP_GROWTH_PERCENT: heapGrowthPercent(0),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Seconds SIGTERM may take before the process exits anyway; keep below the pod's grace period. */
   SHUTDOWN_TIMEOUT: duration("25s"),
