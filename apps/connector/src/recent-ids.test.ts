@@ -30,6 +30,19 @@ describe("RecentIds", () => {
     expect(recent.has("a")).toBe(false);
   });
 
+  it("tells apart ids of one length and prefix, and finds the empty id", () => {
+    const recent = new RecentIds(10, 1_000);
+    for (const id of ["run-1-17", "run-2-27", ""]) recent.addNew(id, 0);
+    expect(["run-1-17", "run-2-27", "run-3-17", "run-1-1", "", "x"].map((id) => recent.has(id))).toEqual([
+      true,
+      true,
+      false,
+      false,
+      true,
+      false,
+    ]);
+  });
+
   it("stays correct across many adds and compactions", () => {
     const recent = new RecentIds(50, 100);
     for (let i = 0; i < 5_000; i++) recent.add(`m${i}`, i);

@@ -238,9 +238,10 @@ export class Session implements GaplessFeedOptions<Delivery> {
     });
   }
 
+  /** An id leaving the in-flight map: `deliver` never puts an id there that this memory holds. */
   private rememberAcked(id: string): void {
     this.recentlyAcked ??= new RecentIds(Math.max(1, this.deps.maxInflight * 2), ACKED_MEMORY_MS);
-    this.recentlyAcked.add(id, Date.now());
+    this.recentlyAcked.addNew(id, Date.now());
   }
 }
 
