@@ -60,11 +60,11 @@ export function scaleSourceAddress(k: number): string {
 type PresenceCount = { users: number; connections: number };
 
 /** Polls presence's count API until it says `expected` users and connections (or the deadline). */
-export async function presenceExact(nc: NatsConnection, expected: number, timeoutMs: number) {
+export async function presenceExact(nc: NatsConnection, expected: number, timeoutMs: number, everyMs = 1_000) {
   const s = subjects(DEFAULT_PREFIX);
   const start = nowUs();
   let last: PresenceCount = { users: -1, connections: -1 };
-  while ((nowUs() - start) / 1000 < timeoutMs) {
+  while ((nowUs() - start) / 1000 < timeoutMs && !nc.isClosed()) {
     try {
       last = (await nc.request(s.presenceCount, "{}", { timeout: 10_000 })).json<PresenceCount>();
       if (last.users === expected && last.connections === expected)
@@ -72,7 +72,7 @@ export async function presenceExact(nc: NatsConnection, expected: number, timeou
     } catch {
       // A slow presence under load: ask again.
     }
-    await sleep(1_000);
+    await sleep(everyMs);
   }
   return { ...last, exact: false, secondsToExact: null };
 }

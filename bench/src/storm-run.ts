@@ -196,9 +196,13 @@ function startStormStack(nats: NatsServer, connectorEnv: Record<string, string>)
   });
 }
 
-/** Presence's count once it is exact (or after a minute), and how long after the kill that was. */
+/**
+ * Presence's count once it is exact (or after a minute), and how long after the kill that was. Asked from the
+ * moment every client is back (before it, the victim's stale entries would make the count look exact), every
+ * 250 ms, while the messages still flow.
+ */
 async function presenceAfter(nc: NatsConnection, count: number, killUs: number) {
-  const presence = await presenceExact(nc, count, 60_000);
+  const presence = await presenceExact(nc, count, 60_000, 250);
   return {
     users: presence.users,
     connections: presence.connections,
@@ -327,6 +331,7 @@ export async function runStorm(
     await victim.kill();
     log("storm: victim killed");
     await awaitReconnected(pool, count, killUs);
+    const presenceExactly = presenceAfter(nc, count, killUs);
     const sent = await publisher.done;
     // Deliveries of the last messages: until each acked one arrived (or a deadline).
     const acked = () => publisher.published.acked.reduce((a, b) => a + b, 0);
@@ -337,7 +342,7 @@ export async function runStorm(
     log(
       `storm: all reconnected after ${analysis.allReconnectedMs ?? "-"} ms, caught up after ${analysis.allCaughtUpMs ?? "-"} ms, lost ${analysis.lost}, refusals ${JSON.stringify(refusals)}`,
     );
-    const presenceAfterKill = await presenceAfter(nc, count, killUs);
+    const presenceAfterKill = await presenceExactly;
     log(`storm: presence ${presenceAfterKill.users} users, ${presenceAfterKill.connections} connections`);
     return {
       clients: count,
