@@ -60,7 +60,12 @@ export function scaleSourceAddress(k: number): string {
 type PresenceCount = { users: number; connections: number };
 
 /** Polls presence's count API until it says `expected` users and connections (or the deadline). */
-export async function presenceExact(nc: NatsConnection, expected: number, timeoutMs: number, everyMs = 1_000) {
+export async function presenceExact(
+  nc: NatsConnection,
+  expected: number,
+  timeoutMs: number,
+  everyMs = 1_000,
+) {
   const s = subjects(DEFAULT_PREFIX);
   const start = nowUs();
   let last: PresenceCount = { users: -1, connections: -1 };
