@@ -1,7 +1,7 @@
 import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
 import { JsPublisher } from "@herald/service-kit";
 import { signToken, startStack } from "@herald/testkit";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startClientPool } from "./client-pool.js";
 import { nowUs, sleep } from "./clock.js";
@@ -77,6 +77,26 @@ const ACKS_APPLIED = 'herald_persistence_acks_applied_total{service="persistence
 export const userIds = (count: number) =>
   Array.from({ length: count }, (_, i) => `u${String(i).padStart(5, "0")}`);
 
+type Streams = Record<"intake" | "mailbox" | "acks" | "cursors", string>;
+
+/** What every phase of the Herald part works with: the stack, the clients, the publishers and the meters. */
+type HeraldRig = {
+  o: BenchOptions;
+  runId: string;
+  log: (line: string) => void;
+  nats: { url: string; pid: () => number | undefined };
+  stack: Awaited<ReturnType<typeof startStack>>;
+  pool: ReturnType<typeof startClientPool>;
+  receipts: ReceiptCounter;
+  users: string[];
+  connectorPid: number;
+  streams: Streams;
+  jsm: JetStreamManager;
+  publish: (phase: number, i: number, client?: "js" | "pipelined") => Promise<unknown>;
+  /** Persistence's count of applied acks (the latency runs and the ladder have no receipt subscriber). */
+  acksApplied: () => Promise<number>;
+};
+
 /**
  * Herald end to end on a private nats-server: 1 persistence, 1 router, 1 presence, 1 connector (real
  * processes), `users` WebSocket clients that ack like the SDK, and a JetStream publisher in this process.
@@ -96,232 +116,45 @@ export async function runHerald(
   const receipts = new ReceiptCounter(nc, s);
   const pipelined = new JsPublisher(nc, { timeoutMs: 30_000 });
   try {
-    const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
-    const connectorPid = stack.connectors[0]?.pid ?? 0;
     const users = userIds(o.users);
-    const sendSubjects = users.map((user) => s.sendUser(userToken(user)));
-    const encoder = new TextEncoder();
-    const make = dataMaker(o.payloadBytes, (data) =>
-      JSON.stringify({ id: messageId(runId, 9, 99_999), data } satisfies SendBody),
-    );
-    // Throughput runs publish with `js.publish`, the client the ceiling's raw rate is measured with. The latency
-    // run uses the pipelined publisher: it shares the 2 cores with Herald, and `js.publish` costs ~0.1 core more
-    // at 5,000 msg/s (its request object per call), which shows up as queueing in Herald's processes. The
-    // latency is taken from just before the publish call either way.
-    const publish = (phase: number, i: number, client: "js" | "pipelined" = "js") => {
-      const id = messageId(runId, phase, i);
-      const body: SendBody = { id, data: make(phase, i) };
-      const subject = sendSubjects[i % users.length] ?? "";
-      const payload = encoder.encode(JSON.stringify(body));
-      return client === "pipelined"
-        ? pipelined.publish(subject, payload, { msgID: id })
-        : js.publish(subject, payload, { msgID: id });
+    const persistenceUrl = stack.persistence[0]?.adminUrl ?? "";
+    const rig: HeraldRig = {
+      o,
+      runId,
+      log,
+      nats,
+      stack,
+      pool,
+      receipts,
+      users,
+      connectorPid: stack.connectors[0]?.pid ?? 0,
+      streams: {
+        intake: s.streams.intake,
+        mailbox: s.streams.mailbox,
+        acks: s.streams.acks,
+        cursors: `KV_${s.buckets.cursors}`,
+      },
+      jsm: await jetstreamManager(nc),
+      publish: publisher(jetstream(nc), pipelined, users, o, runId),
+      acksApplied: async () => (await scrapeHeraldMetrics(persistenceUrl))[ACKS_APPLIED] ?? Number.NaN,
     };
-
-    await sleep(1_000);
-    const rssBefore = await rssBytes(connectorPid);
-    const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
-    await pool.connect(
-      "herald",
-      users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
-    );
-    await sleep(2_000);
-    const rssAfter = await rssBytes(connectorPid);
-    const memory: MemoryResult = {
-      connections: users.length,
-      rssBeforeBytes: rssBefore,
-      rssAfterBytes: rssAfter,
-      perConnectionBytes: Math.round((rssAfter - rssBefore) / users.length),
-    };
-    log(
-      `herald: ${users.length} clients connected; connector RSS +${memory.perConnectionBytes} B/connection`,
-    );
-
-    // Warm-up (JIT, consumers, cursors) so the measured run starts from a steady state.
-    const warm = Math.min(o.messages, users.length * 2);
-    await pool.reset({ phase: 1, messages: warm, recordLatencies: false });
-    receipts.reset(idPrefix(runId, 1), warm);
-    await windowed(warm, o.window, (i) => publish(1, i));
-    await receipts.wait({ idleMs: 10_000, timeoutMs: 60_000 });
-
-    const streams = {
-      intake: s.streams.intake,
-      mailbox: s.streams.mailbox,
-      acks: s.streams.acks,
-      cursors: `KV_${s.buckets.cursors}`,
-    };
-    const lastSeqs = async () => {
-      const seqs: Record<string, number> = {};
-      for (const [key, name] of Object.entries(streams))
-        seqs[key] = (await jsm.streams.info(name)).state.last_seq;
-      return seqs;
-    };
-
-    const meterCpu = () =>
-      cpuMeter({
-        "nats-server": nats.pid(),
-        connector: connectorPid,
-        router: stack.routers[0]?.pid,
-        persistence: stack.persistence[0]?.pid,
-        presence: stack.presence[0]?.pid,
-        ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
-      });
-
-    /**
-     * Publishes `n` messages (PubAck window `o.window`) until every one is delivered and acked. With `inflight`,
-     * a message is published only while fewer than that many are published and not yet receipted.
-     */
-    const saturate = async (phase: number, n: number, inflight: number | undefined) => {
-      await pool.reset({ phase, messages: n, recordLatencies: false });
-      receipts.reset(idPrefix(runId, phase), n);
-      const seqsBefore = await lastSeqs();
-      const cpu = await meterCpu();
-      const start = nowUs();
-      await windowed(n, o.window, async (i) => {
-        if (inflight !== undefined) await receipts.atLeast(i - inflight + 1);
-        return publish(phase, i);
-      });
-      const publishedUs = nowUs();
-      await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
-      const clients = await pool.waitForAll(n, { idleMs: 5_000, timeoutMs: 30_000 });
-      const cpuSeconds = await cpu();
-      const seqsAfter = await lastSeqs();
-      const writes = Object.fromEntries(
-        Object.keys(streams).map((key) => [key, (seqsAfter[key] ?? 0) - (seqsBefore[key] ?? 0)]),
-      ) as Record<keyof typeof streams, number>;
-      const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
-      const end = receipts.unique === n ? receipts.lastUs : Math.max(receipts.lastUs, clients.lastUs);
-      const run: HeraldThroughput = {
-        messages: n,
-        delivered: clients.unique,
-        duplicates: clients.duplicates,
-        receipts: receipts.unique,
-        complete: receipts.unique === n && clients.unique === n,
-        publishMs: (publishedUs - start) / 1000,
-        elapsedMs: (end - start) / 1000,
-        msgsPerSec: perSecond(Math.min(receipts.unique, clients.unique), end - start),
-        durableWrites: { ...writes, perMessage: Math.round((totalWrites / n) * 100) / 100 },
-        cpuSeconds,
-        cpuMicrosPerMessage: perMessage(cpuSeconds, n),
-      };
-      return run;
-    };
-
+    const memory = await connectClients(rig);
+    await warmUp(rig);
     // Sustained: a closed loop (at most `inflight` unacked), the rate Herald keeps up with.
-    const throughput = { ...(await saturate(2, o.messages, o.inflight)), inflight: o.inflight };
+    const throughput = { ...(await saturate(rig, 2, o.messages, o.inflight)), inflight: o.inflight };
     log(
       `herald: ${throughput.msgsPerSec} msg/s end to end, ${o.inflight} in flight (${throughput.receipts}/${o.messages} acked)`,
     );
-    // Latency at an offered rate. No receipt subscriber here (a backend rarely wants one per message, and it
-    // would load the shared cores): persistence's ack counter shows every message was acked.
-    const persistenceUrl = stack.persistence[0]?.adminUrl ?? "";
-    const acksApplied = async () => (await scrapeHeraldMetrics(persistenceUrl))[ACKS_APPLIED] ?? Number.NaN;
-    const hopSources: Record<HopName, { url: string | undefined; name: string; labels?: string }> = {
-      intakeToRouter: { url: stack.routers[0]?.adminUrl, name: "herald_router_intake_lag_seconds" },
-      intakeToConnector: {
-        url: stack.connectors[0]?.adminUrl,
-        name: "herald_connector_live_lag_seconds",
-        labels: 'kind="user"',
-      },
-    };
-    const hopBuckets = async () => {
-      const entries = Object.entries(hopSources) as [HopName, (typeof hopSources)[HopName]][];
-      const scraped = await Promise.all(
-        entries.map(async ([hop, source]) => {
-          const text = source.url ? await fetchMetricsText(source.url) : "";
-          return [hop, parseBuckets(text, source.name, source.labels)] as const;
-        }),
-      );
-      return new Map(scraped);
-    };
-    const measureLatency = async (phase: number, rate: number): Promise<HeraldLatency> => {
-      const total = Math.round((rate * o.latencySeconds * 1000) / 1000);
-      await pool.reset({ phase, messages: total, recordLatencies: true });
-      receipts.pause();
-      const acksBefore = await acksApplied();
-      let publishErrors = 0;
-      const hopsBefore = await hopBuckets();
-      const pacedCpu = await meterCpu();
-      const pacedStart = nowUs();
-      await paced(rate, o.latencySeconds * 1000, (i) => {
-        publish(phase, i, o.latencyClient).catch(() => {
-          publishErrors++;
-        });
-      });
-      const pacedCpuSeconds = await pacedCpu();
-      const pacedSeconds = (nowUs() - pacedStart) / 1e6;
-      const delivered = await pool.waitForAll(total, { idleMs: 10_000, timeoutMs: 120_000 });
-      const ackDeadline = Date.now() + 60_000;
-      let acked = (await acksApplied()) - acksBefore;
-      while (!(acked >= total) && Date.now() < ackDeadline) {
-        await sleep(100);
-        acked = (await acksApplied()) - acksBefore;
-      }
-      receipts.resume();
-      const hopsAfter = await hopBuckets();
-      const hops: Partial<Record<HopName, HopLag>> = {};
-      for (const [hop, after] of hopsAfter) {
-        const lag = hopLag(bucketsDelta(hopsBefore.get(hop) ?? new Map(), after));
-        if (lag) hops[hop] = lag;
-      }
-      const withLatencies = await pool.stats(true);
-      const busySeconds = Object.values(pacedCpuSeconds).reduce(
-        (a, b) => a + (Number.isFinite(b) ? b : 0),
-        0,
-      );
-      const run: HeraldLatency = {
-        offeredRate: rate,
-        durationMs: o.latencySeconds * 1000,
-        messages: total,
-        delivered: delivered.unique,
-        duplicates: delivered.duplicates,
-        achievedMsgsPerSec: perSecond(delivered.unique, delivered.lastUs - pacedStart),
-        receipts: acked,
-        publishErrors,
-        latencyMs: summarizeLatencies(withLatencies.latencies),
-        stages: {
-          publishToStoredMs: summarizeLatencies(withLatencies.stages.toStored),
-          storedToReceivedMs: summarizeLatencies(withLatencies.stages.fromStored),
-        },
-        hops,
-        cpuMicrosPerMessage: perMessage(pacedCpuSeconds, total),
-        machineBusyCores: Math.round((busySeconds / pacedSeconds) * 100) / 100,
-      };
-      log(
-        `herald: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms at ${rate} msg/s; ` +
-          `${run.machineBusyCores} cores busy, ${run.cpuMicrosPerMessage.total} µs CPU per message`,
-      );
-      return run;
-    };
-    const latency = await measureLatency(3, o.rate);
+    const latency = await measureLatency(rig, 3, o.rate);
     // The same at other rates (phases 5, 6, ...): where on this machine p99 stays within the target.
     const latencyByRate: HeraldLatency[] = [];
-    for (const [k, rate] of o.latencyRates.entries()) latencyByRate.push(await measureLatency(5 + k, rate));
-    // The offered-load ladder (issue 14), open loop with the latency run's publisher and no receipt subscriber:
-    // a step passes when every message is delivered and acked (persistence's counter) in time.
-    let ladder: LadderResult | undefined;
-    if (o.ladderRates.length > 0) {
-      receipts.pause();
-      const herald: LadderSender = {
-        offer: pacedOffer((phase, i) => publish(phase, i, o.latencyClient)),
-        acked: acksApplied,
-        processes: {
-          "nats-server": nats.pid(),
-          connector: connectorPid,
-          router: stack.routers[0]?.pid,
-          persistence: stack.persistence[0]?.pid,
-          presence: stack.presence[0]?.pid,
-        },
-      };
-      ladder = await climbWith(pool, o, herald, { next: 100 }, (line) => log(`herald ladder: ${line}`));
-      receipts.resume();
-    }
+    for (const [k, rate] of o.latencyRates.entries())
+      latencyByRate.push(await measureLatency(rig, 5 + k, rate));
+    const ladder = o.ladderRates.length > 0 ? await climbLadder(rig) : undefined;
     // Burst: everything at once (open loop); the backlog lands in the intake work queue first. Last, since
     // what it leaves in nats-server (deleted messages in the intake's blocks) slows what follows.
-    const burst = await saturate(4, o.messages, undefined);
+    const burst = await saturate(rig, 4, o.messages, undefined);
     log(`herald: burst of ${o.messages} drained at ${burst.msgsPerSec} msg/s (${burst.receipts} acked)`);
-
     const serviceMetrics: Record<string, Record<string, number>> = {};
     for (const service of stack.all())
       serviceMetrics[service.name] = await scrapeHeraldMetrics(service.adminUrl);
@@ -342,4 +175,240 @@ export async function runHerald(
     await pool.stop().catch(() => undefined);
     await stack.stop().catch(() => undefined);
   }
+}
+
+/**
+ * Publishes message `i` of a phase to the `i`-th user (round-robin). Throughput runs publish with `js.publish`,
+ * the client the ceiling's raw rate is measured with. The latency run uses the pipelined publisher: it shares the
+ * 2 cores with Herald, and `js.publish` costs ~0.1 core more at 5,000 msg/s (its request object per call), which
+ * shows up as queueing in Herald's processes. The latency is taken from just before the publish call either way.
+ */
+function publisher(
+  js: JetStreamClient,
+  pipelined: JsPublisher,
+  users: string[],
+  o: BenchOptions,
+  runId: string,
+): HeraldRig["publish"] {
+  const s = subjects(DEFAULT_PREFIX);
+  const sendSubjects = users.map((user) => s.sendUser(userToken(user)));
+  const encoder = new TextEncoder();
+  const make = dataMaker(o.payloadBytes, (data) =>
+    JSON.stringify({ id: messageId(runId, 9, 99_999), data } satisfies SendBody),
+  );
+  return (phase, i, client = "js") => {
+    const id = messageId(runId, phase, i);
+    const body: SendBody = { id, data: make(phase, i) };
+    const subject = sendSubjects[i % users.length] ?? "";
+    const payload = encoder.encode(JSON.stringify(body));
+    return client === "pipelined"
+      ? pipelined.publish(subject, payload, { msgID: id })
+      : js.publish(subject, payload, { msgID: id });
+  };
+}
+
+/** Connects a client per user and measures the connector's RSS per connection. */
+async function connectClients({ stack, pool, users, connectorPid, log }: HeraldRig): Promise<MemoryResult> {
+  await sleep(1_000);
+  const rssBefore = await rssBytes(connectorPid);
+  const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
+  await pool.connect(
+    "herald",
+    users.map((user, k) => ({ user, url: stack.wsUrl(tokens[k]) })),
+  );
+  await sleep(2_000);
+  const rssAfter = await rssBytes(connectorPid);
+  const memory: MemoryResult = {
+    connections: users.length,
+    rssBeforeBytes: rssBefore,
+    rssAfterBytes: rssAfter,
+    perConnectionBytes: Math.round((rssAfter - rssBefore) / users.length),
+  };
+  log(`herald: ${users.length} clients connected; connector RSS +${memory.perConnectionBytes} B/connection`);
+  return memory;
+}
+
+/** Warm-up (JIT, consumers, cursors) so the measured runs start from a steady state. */
+async function warmUp({ o, runId, pool, receipts, users, publish }: HeraldRig): Promise<void> {
+  const warm = Math.min(o.messages, users.length * 2);
+  await pool.reset({ phase: 1, messages: warm, recordLatencies: false });
+  receipts.reset(idPrefix(runId, 1), warm);
+  await windowed(warm, o.window, (i) => publish(1, i));
+  await receipts.wait({ idleMs: 10_000, timeoutMs: 60_000 });
+}
+
+/** The last sequence of each stream Herald writes: the difference over a run is its durable writes. */
+async function lastSeqs({ jsm, streams }: HeraldRig): Promise<Record<string, number>> {
+  const seqs: Record<string, number> = {};
+  for (const [key, name] of Object.entries(streams))
+    seqs[key] = (await jsm.streams.info(name)).state.last_seq;
+  return seqs;
+}
+
+/** CPU of nats-server, each service and each client process, from now until the returned function is called. */
+function meterCpu({ nats, stack, pool, connectorPid }: HeraldRig) {
+  return cpuMeter({
+    "nats-server": nats.pid(),
+    connector: connectorPid,
+    router: stack.routers[0]?.pid,
+    persistence: stack.persistence[0]?.pid,
+    presence: stack.presence[0]?.pid,
+    ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
+  });
+}
+
+/**
+ * Publishes `n` messages (PubAck window `o.window`) until every one is delivered and acked. With `inflight`,
+ * a message is published only while fewer than that many are published and not yet receipted.
+ */
+async function saturate(
+  rig: HeraldRig,
+  phase: number,
+  n: number,
+  inflight: number | undefined,
+): Promise<HeraldThroughput> {
+  const { o, runId, pool, receipts, publish } = rig;
+  await pool.reset({ phase, messages: n, recordLatencies: false });
+  receipts.reset(idPrefix(runId, phase), n);
+  const seqsBefore = await lastSeqs(rig);
+  const cpu = await meterCpu(rig);
+  const start = nowUs();
+  await windowed(n, o.window, async (i) => {
+    if (inflight !== undefined) await receipts.atLeast(i - inflight + 1);
+    return publish(phase, i);
+  });
+  const publishedUs = nowUs();
+  await receipts.wait({ idleMs: 15_000, timeoutMs: 240_000 });
+  const clients = await pool.waitForAll(n, { idleMs: 5_000, timeoutMs: 30_000 });
+  const cpuSeconds = await cpu();
+  const seqsAfter = await lastSeqs(rig);
+  const writes = Object.fromEntries(
+    Object.keys(rig.streams).map((key) => [key, (seqsAfter[key] ?? 0) - (seqsBefore[key] ?? 0)]),
+  ) as Record<keyof Streams, number>;
+  const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
+  const end = receipts.unique === n ? receipts.lastUs : Math.max(receipts.lastUs, clients.lastUs);
+  return {
+    messages: n,
+    delivered: clients.unique,
+    duplicates: clients.duplicates,
+    receipts: receipts.unique,
+    complete: receipts.unique === n && clients.unique === n,
+    publishMs: (publishedUs - start) / 1000,
+    elapsedMs: (end - start) / 1000,
+    msgsPerSec: perSecond(Math.min(receipts.unique, clients.unique), end - start),
+    durableWrites: { ...writes, perMessage: Math.round((totalWrites / n) * 100) / 100 },
+    cpuSeconds,
+    cpuMicrosPerMessage: perMessage(cpuSeconds, n),
+  };
+}
+
+/** The lag histograms of the hops after the intake store, scraped from the services that record them. */
+async function hopBuckets({ stack }: HeraldRig) {
+  const sources: Record<HopName, { url: string | undefined; name: string; labels?: string }> = {
+    intakeToRouter: { url: stack.routers[0]?.adminUrl, name: "herald_router_intake_lag_seconds" },
+    intakeToConnector: {
+      url: stack.connectors[0]?.adminUrl,
+      name: "herald_connector_live_lag_seconds",
+      labels: 'kind="user"',
+    },
+  };
+  const entries = Object.entries(sources) as [HopName, (typeof sources)[HopName]][];
+  const scraped = await Promise.all(
+    entries.map(async ([hop, source]) => {
+      const text = source.url ? await fetchMetricsText(source.url) : "";
+      return [hop, parseBuckets(text, source.name, source.labels)] as const;
+    }),
+  );
+  return new Map(scraped);
+}
+
+/** Waits (up to a minute) until persistence has applied `total` more acks than `before`; returns how many. */
+async function acksSince(rig: HeraldRig, before: number, total: number): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  let acked = (await rig.acksApplied()) - before;
+  while (!(acked >= total) && Date.now() < deadline) {
+    await sleep(100);
+    acked = (await rig.acksApplied()) - before;
+  }
+  return acked;
+}
+
+/**
+ * Latency at an offered rate. No receipt subscriber here (a backend rarely wants one per message, and it would
+ * load the shared cores): persistence's ack counter shows every message was acked.
+ */
+async function measureLatency(rig: HeraldRig, phase: number, rate: number): Promise<HeraldLatency> {
+  const { o, pool, receipts, publish, log } = rig;
+  const total = Math.round((rate * o.latencySeconds * 1000) / 1000);
+  await pool.reset({ phase, messages: total, recordLatencies: true });
+  receipts.pause();
+  const acksBefore = await rig.acksApplied();
+  let publishErrors = 0;
+  const hopsBefore = await hopBuckets(rig);
+  const pacedCpu = await meterCpu(rig);
+  const pacedStart = nowUs();
+  await paced(rate, o.latencySeconds * 1000, (i) => {
+    publish(phase, i, o.latencyClient).catch(() => {
+      publishErrors++;
+    });
+  });
+  const pacedCpuSeconds = await pacedCpu();
+  const pacedSeconds = (nowUs() - pacedStart) / 1e6;
+  const delivered = await pool.waitForAll(total, { idleMs: 10_000, timeoutMs: 120_000 });
+  const acked = await acksSince(rig, acksBefore, total);
+  receipts.resume();
+  const hopsAfter = await hopBuckets(rig);
+  const hops: Partial<Record<HopName, HopLag>> = {};
+  for (const [hop, after] of hopsAfter) {
+    const lag = hopLag(bucketsDelta(hopsBefore.get(hop) ?? new Map(), after));
+    if (lag) hops[hop] = lag;
+  }
+  const withLatencies = await pool.stats(true);
+  const busySeconds = Object.values(pacedCpuSeconds).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+  const run: HeraldLatency = {
+    offeredRate: rate,
+    durationMs: o.latencySeconds * 1000,
+    messages: total,
+    delivered: delivered.unique,
+    duplicates: delivered.duplicates,
+    achievedMsgsPerSec: perSecond(delivered.unique, delivered.lastUs - pacedStart),
+    receipts: acked,
+    publishErrors,
+    latencyMs: summarizeLatencies(withLatencies.latencies),
+    stages: {
+      publishToStoredMs: summarizeLatencies(withLatencies.stages.toStored),
+      storedToReceivedMs: summarizeLatencies(withLatencies.stages.fromStored),
+    },
+    hops,
+    cpuMicrosPerMessage: perMessage(pacedCpuSeconds, total),
+    machineBusyCores: Math.round((busySeconds / pacedSeconds) * 100) / 100,
+  };
+  log(
+    `herald: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms at ${rate} msg/s; ` +
+      `${run.machineBusyCores} cores busy, ${run.cpuMicrosPerMessage.total} µs CPU per message`,
+  );
+  return run;
+}
+
+/**
+ * The offered-load ladder (issue 14), open loop with the latency run's publisher and no receipt subscriber: a
+ * step passes when every message is delivered and acked (persistence's counter) in time.
+ */
+async function climbLadder(rig: HeraldRig): Promise<LadderResult> {
+  const { o, nats, stack, pool, receipts, publish, connectorPid, log } = rig;
+  receipts.pause();
+  const herald: LadderSender = {
+    offer: pacedOffer((phase, i) => publish(phase, i, o.latencyClient)),
+    acked: rig.acksApplied,
+    processes: {
+      "nats-server": nats.pid(),
+      connector: connectorPid,
+      router: stack.routers[0]?.pid,
+      persistence: stack.persistence[0]?.pid,
+      presence: stack.presence[0]?.pid,
+    },
+  };
+  const ladder = await climbWith(pool, o, herald, { next: 100 }, (line) => log(`herald ladder: ${line}`));
+  receipts.resume();
+  return ladder;
 }
