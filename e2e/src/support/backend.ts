@@ -41,15 +41,7 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    // As the services connect (service-kit's connectNats): a hung server is noticed after 2–3 pings, and a
-    // reconnect dials the server tried least recently rather than the one just lost.
-    ...(options.pingIntervalMs === undefined
-      ? {}
-      : {
-          pingInterval: options.pingIntervalMs,
-          reconnectToServer: (pool: ReadonlyArray<Server>) =>
-            pool.reduce((a, b) => (b.lastConnect < a.lastConnect ? b : a)),
-        }),
+    ...pingOptions(options.pingIntervalMs),
   });
   const js = jetstream(nc, { timeout: options.publishTimeoutMs ?? 10_000 });
   // Opened on first use: the account info check it starts with is not the publisher's to make.
@@ -89,54 +81,14 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
      * a careful backend, it retries a publish that got no PubAck (same id, so Herald keeps one) for
      * `retryForMs`.
      */
-    async pipeline(
+    pipeline: (
       count: number,
       make: (i: number) => { subject: string; body: unknown },
       window = 256,
       retryForMs = 0,
-    ) {
-      let next = 0;
-      const worker = async () => {
-        while (next < count) {
-          const i = next++;
-          const { subject, body } = make(i);
-          const deadline = Date.now() + retryForMs;
-          for (;;) {
-            try {
-              await publish(subject, body);
-              break;
-            } catch (err) {
-              if (Date.now() > deadline) throw err;
-              await new Promise((resolve) => setTimeout(resolve, 250));
-            }
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: window }, worker));
-    },
+    ) => pipeline(publish, count, make, window, retryForMs),
     /** Everything recorded on the dead-letter stream so far. */
-    async deadLetters(): Promise<DeadLetter[]> {
-      const info = await (await jsm()).streams.info(s.streams.dead).catch((err: unknown) => {
-        // No stream yet means no dead letters; anything else (a permission violation) is an answer to see.
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)
-          return undefined;
-        throw err;
-      });
-      if (!info || info.state.messages === 0) return [];
-      const letters: DeadLetter[] = [];
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-        const m = await (await jsm()).streams.getMessage(s.streams.dead, { seq }).catch(() => null);
-        if (!m) continue;
-        letters.push({
-          subject: m.subject,
-          reason: m.subject.slice(`${s.prefix}.dead.`.length),
-          header: m.header?.get("Herald-Dead-Reason"),
-          originalSubject: m.header?.get("Herald-Original-Subject"),
-          data: m.data,
-        });
-      }
-      return letters;
-    },
+    deadLetters: async () => deadLetters(await jsm(), s),
     /** Messages stored in one user's mailbox. */
     async mailboxCount(userId: string): Promise<number> {
       const info = await (await jsm()).streams.info(s.streams.mailbox, {
@@ -157,6 +109,73 @@ export async function connectBackend(target: NatsTarget | string, options: Backe
     headers,
     close: () => nc.close(),
   };
+}
+
+/**
+ * As the services connect (service-kit's connectNats): a hung server is noticed after 2–3 pings, and a reconnect
+ * dials the server tried least recently rather than the one just lost.
+ */
+function pingOptions(pingIntervalMs: number | undefined) {
+  if (pingIntervalMs === undefined) return {};
+  return {
+    pingInterval: pingIntervalMs,
+    reconnectToServer: (pool: ReadonlyArray<Server>) =>
+      pool.reduce((a, b) => (b.lastConnect < a.lastConnect ? b : a)),
+  };
+}
+
+/**
+ * Publishes `count` messages with `window` PubAcks outstanding, returning when all are acknowledged. Like a
+ * careful backend, it retries a publish that got no PubAck (same id, so Herald keeps one) for `retryForMs`.
+ */
+async function pipeline(
+  publish: (subject: string, body: unknown) => Promise<PubAck>,
+  count: number,
+  make: (i: number) => { subject: string; body: unknown },
+  window: number,
+  retryForMs: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const { subject, body } = make(i);
+      const deadline = Date.now() + retryForMs;
+      for (;;) {
+        try {
+          await publish(subject, body);
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+}
+
+/** Everything recorded on the dead-letter stream so far. */
+async function deadLetters(jsm: JetStreamManager, s: ReturnType<typeof subjects>): Promise<DeadLetter[]> {
+  const info = await jsm.streams.info(s.streams.dead).catch((err: unknown) => {
+    // No stream yet means no dead letters; anything else (a permission violation) is an answer to see.
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+    throw err;
+  });
+  if (!info || info.state.messages === 0) return [];
+  const letters: DeadLetter[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(s.streams.dead, { seq }).catch(() => null);
+    if (!m) continue;
+    letters.push({
+      subject: m.subject,
+      reason: m.subject.slice(`${s.prefix}.dead.`.length),
+      header: m.header?.get("Herald-Dead-Reason"),
+      originalSubject: m.header?.get("Herald-Original-Subject"),
+      data: m.data,
+    });
+  }
+  return letters;
 }
 
 function bodyId(body: unknown): string | undefined {
