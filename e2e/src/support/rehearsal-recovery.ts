@@ -78,43 +78,59 @@ export function recordRecovery(fleet: Fleet, expectedTotal: number, intervalMs =
       const pending = [...lengthsAtKill].filter(([, n]) => n < perUser).map(([user]) => user);
       const resumes = pending.map((user) => (resumedAt.get(user) ?? Number.POSITIVE_INFINITY) - kill);
       resumes.sort((a, b) => a - b);
-      let longestStallMs = 0;
-      let lastProgress = kill;
-      let lastTotal = deliveredAtKill;
-      for (const s of after) {
-        if (s.total > lastTotal) {
-          longestStallMs = Math.max(longestStallMs, s.at - lastProgress);
-          lastProgress = s.at;
-          lastTotal = s.total;
-        }
-        if (doneAt !== undefined && s.at >= doneAt) break;
-      }
       const rateBefore =
         firstDelivery === undefined || kill <= firstDelivery
           ? 0
           : (deliveredAtKill * 1_000) / (kill - firstDelivery);
-      let rateRecoveredMs: number | undefined;
-      for (const s of after) {
-        const windowStart = samples.find((w) => w.at >= s.at - 1_000 && w.at > kill);
-        if (!windowStart || s.at - windowStart.at < 900) continue;
-        const rate = ((s.total - windowStart.total) * 1_000) / (s.at - windowStart.at);
-        if (rate >= rateBefore / 2) {
-          rateRecoveredMs = windowStart.at - kill;
-          break;
-        }
-      }
       return {
         deliveredAtKill,
         usersPending: pending.length,
         allUsersResumedMs: resumes.at(-1) ?? 0,
         medianUserResumedMs: resumes[Math.floor(resumes.length / 2)] ?? 0,
-        longestStallMs,
+        longestStallMs: longestStall(after, kill, deliveredAtKill, doneAt),
         rateBefore: Math.round(rateBefore),
-        rateRecoveredMs,
+        rateRecoveredMs: rateRecovered(samples, after, kill, rateBefore),
         allDeliveredMs: doneAt === undefined ? undefined : doneAt - kill,
       };
     },
   };
+}
+
+/** The longest time without a new delivery after the kill, until everything was delivered. */
+function longestStall(
+  after: Sample[],
+  kill: number,
+  deliveredAtKill: number,
+  doneAt: number | undefined,
+): number {
+  let longestStallMs = 0;
+  let lastProgress = kill;
+  let lastTotal = deliveredAtKill;
+  for (const s of after) {
+    if (s.total > lastTotal) {
+      longestStallMs = Math.max(longestStallMs, s.at - lastProgress);
+      lastProgress = s.at;
+      lastTotal = s.total;
+    }
+    if (doneAt !== undefined && s.at >= doneAt) break;
+  }
+  return longestStallMs;
+}
+
+/** When (after the kill) a second of deliveries first reached half the rate before it; undefined if never. */
+function rateRecovered(
+  samples: Sample[],
+  after: Sample[],
+  kill: number,
+  rateBefore: number,
+): number | undefined {
+  for (const s of after) {
+    const windowStart = samples.find((w) => w.at >= s.at - 1_000 && w.at > kill);
+    if (!windowStart || s.at - windowStart.at < 900) continue;
+    const rate = ((s.total - windowStart.total) * 1_000) / (s.at - windowStart.at);
+    if (rate >= rateBefore / 2) return windowStart.at - kill;
+  }
+  return undefined;
 }
 
 /**
