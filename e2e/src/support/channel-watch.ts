@@ -1,6 +1,7 @@
 import type { ChannelMessageFrame, ServerFrame, SubscribedFrame } from "@herald/protocol";
 import { connectClient, signToken, type TestClient, waitUntil } from "@herald/testkit";
 import type { Backend } from "./backend.js";
+import { longestGap } from "./pauses.js";
 
 export type ChannelWatch = {
   /** Ids received on each channel, in arrival order. */
@@ -66,15 +67,8 @@ export async function watchChannels(options: {
       });
     },
     longestPause: (since) => {
-      let longest = { ms: 0, channel: "" };
-      for (const [channel, at] of times) {
-        const after = at.filter((t) => t >= since);
-        for (let i = 1; i < after.length; i++) {
-          const ms = after[i]! - after[i - 1]!;
-          if (ms > longest.ms) longest = { ms, channel };
-        }
-      }
-      return longest;
+      const { ms, key } = longestGap(times, since);
+      return { ms, channel: key };
     },
     close: async () => {
       await client.close();

@@ -2,6 +2,7 @@ import { HeraldClient } from "@herald/client";
 import { signToken, waitUntil } from "@herald/testkit";
 import WebSocket from "ws";
 import type { Backend } from "./backend.js";
+import { longestGap } from "./pauses.js";
 
 /** Counts every `message` frame a socket receives, duplicates included, before the SDK filters them. */
 function countingWebSocket(onFrame: () => void) {
@@ -90,7 +91,10 @@ export async function startFleet(options: {
     handledSeqs,
     frames: () => frames,
     repeats: () => repeats,
-    longestPause: (since) => longestPause(handledAt, since),
+    longestPause: (since) => {
+      const { ms, key } = longestGap(handledAt, since);
+      return { ms, user: key };
+    },
     publishAll: (perUser, retryForMs = 0, via = "user") =>
       options.backend.pipeline(
         perUser * userIds.length,
@@ -120,19 +124,6 @@ export async function startFleet(options: {
       await Promise.all(clients.map((c) => c.close()));
     },
   };
-}
-
-/** The longest time between two first handlings of one user's messages, from `since` on. */
-function longestPause(handledAt: Map<string, number[]>, since: number): { ms: number; user: string } {
-  let longest = { ms: 0, user: "" };
-  for (const [user, times] of handledAt) {
-    const after = times.filter((t) => t >= since);
-    for (let i = 1; i < after.length; i++) {
-      const ms = after[i]! - after[i - 1]!;
-      if (ms > longest.ms) longest = { ms, user };
-    }
-  }
-  return longest;
 }
 
 /** Every user got every one of its ids exactly once, in publish order. */
