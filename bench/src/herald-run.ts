@@ -245,15 +245,22 @@ async function lastSeqs({ jsm, streams }: HeraldRig): Promise<Record<string, num
   return seqs;
 }
 
-/** CPU of nats-server, each service and each client process, from now until the returned function is called. */
-function meterCpu({ nats, stack, pool, connectorPid }: HeraldRig) {
-  return cpuMeter({
+/** nats-server's and each service's pid, by the name the results use. */
+function serverPids({ nats, stack, connectorPid }: HeraldRig): Record<string, number | undefined> {
+  return {
     "nats-server": nats.pid(),
     connector: connectorPid,
     router: stack.routers[0]?.pid,
     persistence: stack.persistence[0]?.pid,
     presence: stack.presence[0]?.pid,
-    ...Object.fromEntries(pool.pids.map((pid, i) => [`clients${i}`, pid])),
+  };
+}
+
+/** CPU of nats-server, each service and each client process, from now until the returned function is called. */
+function meterCpu(rig: HeraldRig) {
+  return cpuMeter({
+    ...serverPids(rig),
+    ...Object.fromEntries(rig.pool.pids.map((pid, i) => [`clients${i}`, pid])),
   });
 }
 
@@ -395,18 +402,12 @@ async function measureLatency(rig: HeraldRig, phase: number, rate: number): Prom
  * step passes when every message is delivered and acked (persistence's counter) in time.
  */
 async function climbLadder(rig: HeraldRig): Promise<LadderResult> {
-  const { o, nats, stack, pool, receipts, publish, connectorPid, log } = rig;
+  const { o, pool, receipts, publish, log } = rig;
   receipts.pause();
   const herald: LadderSender = {
     offer: pacedOffer((phase, i) => publish(phase, i, o.latencyClient)),
     acked: rig.acksApplied,
-    processes: {
-      "nats-server": nats.pid(),
-      connector: connectorPid,
-      router: stack.routers[0]?.pid,
-      persistence: stack.persistence[0]?.pid,
-      presence: stack.presence[0]?.pid,
-    },
+    processes: serverPids(rig),
   };
   const ladder = await climbWith(pool, o, herald, { next: 100 }, (line) => log(`herald ladder: ${line}`));
   receipts.resume();

@@ -96,6 +96,8 @@ type PresenceRig = {
   presence: Service;
   workers: Worker[];
   nats: { pid: () => number | undefined };
+  /** How long the simulated connectors keep sending full heartbeats in the wire phases' "as before" mode. */
+  legacyHoldMs: number;
 };
 
 /**
@@ -116,7 +118,8 @@ export async function runPresenceBench(o: PresenceOptions): Promise<PresenceBenc
   try {
     presence = await startPresence(nats, o, workers);
     nc = await connect({ servers: nats.url, noAsyncTraces: true, name: "presence-bench" });
-    const rig: PresenceRig = { o, s, nc, presence, workers, nats };
+    const legacyHoldMs = wireLegacyHoldMs(o.heartbeatMs, WIRE_BEATS);
+    const rig: PresenceRig = { o, s, nc, presence, workers, nats, legacyHoldMs };
     const connectorIds = await startConnectors(rig, nats.url);
     const empty = await memoryOf(presence);
     log(`presence up, ${connectorIds.length} connectors; heap ${(empty.heapUsed / 1e6).toFixed(1)} MB`);
@@ -177,8 +180,10 @@ async function startPresence(
 }
 
 /** Starts one simulated connector per worker and waits until presence knows them all. */
-async function startConnectors({ o, s, nc, workers }: PresenceRig, natsUrl: string): Promise<string[]> {
-  const legacyHoldMs = wireLegacyHoldMs(o.heartbeatMs, WIRE_BEATS);
+async function startConnectors(
+  { o, s, nc, workers, legacyHoldMs }: PresenceRig,
+  natsUrl: string,
+): Promise<string[]> {
   const started = await Promise.all(
     workers.map((w) =>
       w.call<{ connectorIds: string[] }>("start", {
@@ -264,14 +269,14 @@ async function fillAndMeasureWire(rig: PresenceRig, emptyHeap: number) {
 
 /** Bytes per beat at `connections` (beats, then full heartbeats as before); returns the connections left open. */
 async function measureWireAt(
-  { o, s, nc, workers }: PresenceRig,
+  { o, s, nc, workers, legacyHoldMs }: PresenceRig,
   wire: PresenceWireResults,
   connections: number,
   extraBefore: number,
 ): Promise<number> {
   log(`bytes per beat at ${connections} connections (beats, then full heartbeats as before)`);
   const deps: WireDeps = { nc, s, workers, heartbeatMs: o.heartbeatMs, beats: WIRE_BEATS };
-  const measured = await measureWire(deps, connections, wireLegacyHoldMs(o.heartbeatMs, WIRE_BEATS));
+  const measured = await measureWire(deps, connections, legacyHoldMs);
   wire.phases.push(...measured.phases);
   const expected = connections + extraBefore + measured.leftOpen;
   const tracked = await waitUntil(
