@@ -20,7 +20,7 @@ import { resilientJwks } from "./jwks.js";
 export type Identity = {
   userId: string;
   deviceId: string;
-  channels: string[];
+  channels: readonly string[];
   /** Expiry in ms since the epoch (every token has one). */
   expiresAt: number;
   /** The `channel` claim of a subscription token. */
@@ -147,6 +147,9 @@ function checkKind(header: JWTHeaderParameters, payload: JWTPayload, kind: Token
   }
 }
 
+/** Most tokens name no channels: one shared empty list rather than one per connection. */
+const NO_CHANNELS: readonly string[] = Object.freeze([]);
+
 function identityFrom(payload: JWTPayload, expiresAt: number): Identity {
   const userId = payload.sub;
   const userProblem = userIdProblem(userId);
@@ -155,14 +158,14 @@ function identityFrom(payload: JWTPayload, expiresAt: number): Identity {
   const deviceProblem = userIdProblem(did);
   if (deviceProblem)
     throw new AuthError(ErrorCode.Unauthorized, `did: ${deviceProblem.replace("user id", "device id")}`);
-  const channels = payload.channels ?? [];
+  const channels = payload.channels ?? NO_CHANNELS;
   if (!Array.isArray(channels) || !channels.every((c) => typeof c === "string")) {
     throw new AuthError(ErrorCode.Unauthorized, "channels claim must be a list of strings");
   }
   return {
     userId,
     deviceId: did as string,
-    channels: channels as string[],
+    channels: channels as readonly string[],
     expiresAt,
     channel: typeof payload.channel === "string" ? payload.channel : undefined,
   };

@@ -13,6 +13,7 @@ import {
 } from "@herald/protocol";
 import { endSpan, type Logger, SpanKind, startSpan, type WakeableSleeps } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
+import type { FrameSink } from "./frames.js";
 import { GaplessFeed } from "./gapless-feed.js";
 import { channelPage, type Delivery, type LiveFeeds } from "./live-feeds.js";
 
@@ -50,7 +51,7 @@ export class ChannelSubscriptions {
   constructor(
     private readonly deps: ChannelDeps,
     private readonly identity: () => Identity,
-    private readonly send: (frame: string | Buffer) => boolean,
+    private readonly client: FrameSink,
   ) {}
 
   get size(): number {
@@ -89,7 +90,7 @@ export class ChannelSubscriptions {
             channel,
             recovered: request.since !== undefined && reply.recovered,
           };
-          this.send(JSON.stringify(subscribed));
+          this.client.send(JSON.stringify(subscribed));
         }
         return channelPage(reply, channel);
       },
@@ -144,7 +145,7 @@ export class ChannelSubscriptions {
         code: ErrorCode.Forbidden,
         message: `the refreshed token no longer allows '${channel}'`,
       };
-      this.send(JSON.stringify(frame));
+      this.client.send(JSON.stringify(frame));
     }
     return ended;
   }
@@ -203,7 +204,7 @@ export class ChannelSubscriptions {
             "herald.offset": delivery.seq,
             "herald.channel": channel,
           });
-    const sent = this.send(delivery.frame);
+    const sent = this.client.send(delivery.frame);
     endSpan(span, sent ? undefined : "socket closed");
   }
 }

@@ -102,7 +102,7 @@ export const envSchema = baseEnvSchema
     HERALD_MAX_FRAME_BYTES: positiveInt(64 * 1024),
     /** Time a client without `?token=` has to send its `auth` frame. */
     HERALD_HANDSHAKE_TIMEOUT: duration("5s"),
-    /** WebSocket ping period; a socket that misses a pong is ended. */
+    /** Keep-alive period: a socket from which nothing arrived since the previous ping (no pong, no frame) is ended. */
     HERALD_PING_INTERVAL: duration("25s"),
     /** Channel subscriptions one connection may hold. */
     HERALD_MAX_SUBSCRIPTIONS: positiveInt(100),

@@ -31,7 +31,14 @@ class FakeTransport implements Transport {
   terminate(): void {
     this.close(1006);
   }
-  ping(): void {}
+  /** Whether the client answers pings; `pings` counts them. */
+  answering = true;
+  pings = 0;
+  keepAlive(): boolean {
+    if (!this.answering) return false;
+    this.pings++;
+    return true;
+  }
 }
 
 function identityUntil(expiresAt: number): Identity {
@@ -144,6 +151,18 @@ describe("connections", () => {
     transport.events?.onFrame(JSON.stringify({ type: "subscribe", channel: "sport" }), false);
     expect(made.channels).toBe(1);
     expect(connection.channels).toBeDefined();
+  });
+
+  it("ends the connections that stopped answering pings and pings the rest", () => {
+    const { connections, open } = setup();
+    const live = open(Date.now() + 60_000);
+    const dead = open(Date.now() + 60_000);
+    dead.transport.answering = false;
+    connections.pingAll();
+    expect(live.transport.pings).toBe(1);
+    expect(live.transport.closed).toEqual([]);
+    expect(dead.transport.closed).toEqual([1006]);
+    expect(connections.size).toBe(1);
   });
 
   it("still limits the frame rate with the bucket made by the first frame", () => {

@@ -49,14 +49,7 @@ export class Connections implements Iterable<Connection> {
 
   /** Ends sockets that did not answer the last ping, and pings the rest. */
   pingAll(): void {
-    for (const c of this.open) {
-      if (!c.alive) {
-        c.transport.terminate();
-        continue;
-      }
-      c.alive = false;
-      c.transport.ping();
-    }
+    for (const c of this.open) if (!c.transport.keepAlive()) c.transport.terminate();
   }
 
   /** Sends again what each session has waited too long to see acked. */

@@ -78,8 +78,8 @@ export function deliveryParts(
     retries: persistence.retries,
     logger,
   };
-  const createChannels: ConnectionDeps["createChannels"] = (identity, send) =>
-    new ChannelSubscriptions(channelDeps, identity, send);
+  const createChannels: ConnectionDeps["createChannels"] = (identity, client) =>
+    new ChannelSubscriptions(channelDeps, identity, client);
   const presence = new PresenceReporter(
     nats.nc,
     s,

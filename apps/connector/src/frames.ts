@@ -7,6 +7,15 @@ import {
   MAX_ACK_IDS,
 } from "@herald/protocol";
 
+/**
+ * Where a session's or a channel subscription's frames go: the connection, passed as an object so that an
+ * idle connection holds no send closure.
+ */
+export interface FrameSink {
+  /** Sends a frame; false when the socket can take no more (it is then being closed). */
+  send(frame: string | Buffer): boolean;
+}
+
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; error: ErrorFrame };
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(CLIENT_FRAME_TYPES);

@@ -47,7 +47,7 @@ describe("client-facing handlers under generated input", () => {
       },
       "u",
       "d",
-      () => true,
+      { send: () => true },
     );
     fc.assert(
       fc.property(fc.array(fc.string({ maxLength: 64 }), { maxLength: 20 }), (ids) => {
@@ -78,9 +78,11 @@ describe("client-facing handlers under generated input", () => {
         expiresAt: Date.now() + 3_600_000,
         channel: undefined,
       }),
-      (frame) => {
-        sent.push(frame.toString());
-        return true;
+      {
+        send: (frame) => {
+          sent.push(frame.toString());
+          return true;
+        },
       },
     );
     await fc.assert(

@@ -2,6 +2,7 @@ import { type Subjects, userToken } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import type { AckPublisher } from "./ack-publisher.js";
 import type { Identity } from "./auth.js";
+import type { FrameSink } from "./frames.js";
 import type { Delivery, LiveFeeds } from "./live-feeds.js";
 import type { PersistenceClient } from "./persistence-client.js";
 import { Session, type SessionDeps } from "./session.js";
@@ -24,7 +25,7 @@ export type MailboxDeliveryDeps = {
  */
 export function mailboxDelivery(
   deps: MailboxDeliveryDeps,
-): (identity: Identity, send: (frame: string | Buffer) => boolean) => Session {
+): (identity: Identity, client: FrameSink) => Session {
   const shared: SessionDeps = {
     follow: (userId, feed) => deps.feeds.follow(deps.s.live(userToken(userId)), userId, feed),
     unfollow: (userId, feed) => deps.feeds.unfollow(deps.s.live(userToken(userId)), feed),
@@ -37,5 +38,5 @@ export function mailboxDelivery(
     logger: deps.logger,
     onDelivered: deps.onDelivered,
   };
-  return ({ userId, deviceId }, send) => new Session(shared, userId, deviceId, send);
+  return ({ userId, deviceId }, client) => new Session(shared, userId, deviceId, client);
 }

@@ -28,9 +28,11 @@ describe("a replay that reports a gap", () => {
       },
       "u",
       "d",
-      (frame) => {
-        frames.push(JSON.parse(frame.toString()) as { type: string; id?: string });
-        return true;
+      {
+        send: (frame) => {
+          frames.push(JSON.parse(frame.toString()) as { type: string; id?: string });
+          return true;
+        },
       },
     );
     session.start();

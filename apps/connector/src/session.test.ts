@@ -52,7 +52,7 @@ function harness(options: { stored: number[]; floor?: number; maxInflight?: numb
     replayPage: options.page ?? 2,
     logger: createLogger("test", "silent"),
   };
-  const session = new Session(deps, "u", "d", send);
+  const session = new Session(deps, "u", "d", { send });
   /** Stores a message and republishes it live (unless `lost`). */
   const publish = (seq: number, lost = false) => {
     const prev = stored.at(-1)?.seq ?? 0;

@@ -11,6 +11,7 @@ import {
   withSpan,
 } from "@herald/service-kit";
 import type { AckReceipt } from "./ack-bundler.js";
+import type { FrameSink } from "./frames.js";
 import { GaplessFeed, type GaplessFeedOptions, type Page } from "./gapless-feed.js";
 import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
 import { RecentIds } from "./recent-ids.js";
@@ -77,8 +78,8 @@ export class Session implements GaplessFeedOptions<Delivery> {
     private readonly deps: SessionDeps,
     readonly userId: string,
     readonly deviceId: string,
-    /** Sends a frame; false when the socket can take no more (it is then being closed). */
-    private readonly send: (frame: string | Buffer) => boolean,
+    /** Where frames go (the connection). */
+    private readonly client: FrameSink,
   ) {
     this.feed = new GaplessFeed<Delivery>(this);
   }
@@ -127,7 +128,7 @@ export class Session implements GaplessFeedOptions<Delivery> {
   async replay(after: number | undefined, limit: number): Promise<Page<Delivery>> {
     const reply = await this.deps.replay(this.userId, this.deviceId, after, limit);
     // Before the messages after it, so the client knows where the loss lies.
-    if (reply.gap) this.send(gapFrame(reply.gap));
+    if (reply.gap) this.client.send(gapFrame(reply.gap));
     const items = reply.messages.map((m) => ({
       id: m.id,
       seq: m.seq,
@@ -191,7 +192,7 @@ export class Session implements GaplessFeedOptions<Delivery> {
     if (!this.inflight) return;
     for (const entry of this.inflight.values()) {
       if (now - entry.sentAt < this.deps.ackTimeoutMs) continue;
-      if (!this.send(entry.frame)) return;
+      if (!this.client.send(entry.frame)) return;
       entry.sentAt = now;
       resent++;
     }
@@ -210,7 +211,7 @@ export class Session implements GaplessFeedOptions<Delivery> {
       return;
     }
     const span = delivery.trace ? this.deliverySpan(delivery) : undefined;
-    if (!this.send(delivery.frame)) {
+    if (!this.client.send(delivery.frame)) {
       endSpan(span, "socket closed");
       return;
     }

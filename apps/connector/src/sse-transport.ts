@@ -25,6 +25,8 @@ export class SseTransport implements Transport {
   readonly kind = "sse";
   private events: TransportEvents | undefined;
   private ended = false;
+  /** Whether the stream had drained at the last ping (a stream's answer to it). */
+  private answered = true;
   /** The bearer token last verified for this connection's POSTs (verified again only when it changes). */
   verifiedToken: string | undefined;
 
@@ -86,13 +88,13 @@ export class SseTransport implements Transport {
 
   /**
    * A comment line keeps proxies from timing the stream out. A stream has no pong: it counts as answered when
-   * everything written before has reached the network, so a client that stops reading is cut off in a ping
-   * interval or two (and a slow one hits the send-buffer limit first).
+   * everything written before a ping has reached the network, so a client that stops reading is cut off in a
+   * ping interval or two (and a slow one hits the send-buffer limit first).
    */
-  ping(): void {
-    if (!this.open) return;
-    const drained = this.response.writableLength === 0;
-    this.response.write(": ping\n\n");
-    if (drained) this.events?.onPong();
+  keepAlive(): boolean {
+    if (!this.answered) return false;
+    this.answered = this.open && this.response.writableLength === 0;
+    if (this.open) this.response.write(": ping\n\n");
+    return true;
   }
 }

@@ -26,6 +26,7 @@ afterEach(async () => {
 async function serve(
   compression: { thresholdBytes: number } | undefined,
   rate: { perSecond: number; maxWaitMs: number } = { perSecond: 100, maxWaitMs: 0 },
+  maxConnectionsPerIp = 100,
 ) {
   const server = createHttpServer({ headersTimeoutMs: 5_000, requestTimeoutMs: 5_000 });
   const accepted: Transport[] = [];
@@ -34,7 +35,7 @@ async function serve(
     maxFrameBytes: 1024 * 1024,
     admission: new Admission({
       accepting: () => true,
-      maxConnectionsPerIp: 100,
+      maxConnectionsPerIp,
       maxNewConnectionsPerSecond: rate.perSecond,
       newConnectionMaxWaitMs: rate.maxWaitMs,
       // A stopped clock: the bucket never refills during a test, however slow the machine.
@@ -57,8 +58,8 @@ async function serve(
   return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws?token=t`, accepted };
 }
 
-async function connect(url: string, perMessageDeflate: boolean) {
-  const ws = new WebSocket(url, { perMessageDeflate });
+async function connect(url: string, perMessageDeflate: boolean, autoPong = true) {
+  const ws = new WebSocket(url, { perMessageDeflate, autoPong });
   closers.push(async () => ws.terminate());
   const frames: string[] = [];
   ws.on("message", (data, isBinary) => {
@@ -131,5 +132,77 @@ describe("admission past the rate", () => {
     await queued;
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
     await until(() => accepted.length === 3);
+  });
+});
+
+describe("keep-alive", () => {
+  /** The server's transport with what it has read; a frame read there was sent after anything before it. */
+  async function pair(autoPong: boolean) {
+    const { url, accepted } = await serve(undefined);
+    const client = await connect(url, false, autoPong);
+    await until(() => accepted.length === 1);
+    const transport = accepted[0]!;
+    const read: string[] = [];
+    transport.listen({ onFrame: (text) => void read.push(text), onGone: () => {} });
+    const pinged = () => new Promise((resolve) => client.ws.once("ping", resolve));
+    return { ...client, transport, read, pinged };
+  }
+
+  it("keeps a client that answers the pings", async () => {
+    const { ws, transport, read, pinged } = await pair(true);
+    for (let round = 1; round <= 3; round++) {
+      const ping = pinged();
+      expect(transport.keepAlive()).toBe(true);
+      await ping;
+      // Sent after the pong, so read after it.
+      ws.send(`after pong ${round}`);
+      await until(() => read.length === round);
+    }
+    expect(transport.open).toBe(true);
+  });
+
+  it("counts any frame from the client as an answer", async () => {
+    const { ws, transport, read, pinged } = await pair(false);
+    const ping = pinged();
+    expect(transport.keepAlive()).toBe(true);
+    await ping;
+    ws.send(JSON.stringify({ type: "ack", ids: ["m1"] }));
+    await until(() => read.length === 1);
+    expect(transport.keepAlive()).toBe(true);
+  });
+
+  it("gives up on a client that sent nothing since the last ping", async () => {
+    const { transport, pinged } = await pair(false);
+    const ping = pinged();
+    expect(transport.keepAlive()).toBe(true);
+    await ping;
+    expect(transport.keepAlive()).toBe(false);
+  });
+});
+
+describe("the admission slot", () => {
+  it("is held while a socket is open and freed when it closes", async () => {
+    const { url, accepted } = await serve(undefined, undefined, 1);
+    const first = await connect(url, false);
+    await until(() => accepted.length === 1);
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(url);
+      closers.push(async () => ws.terminate());
+      ws.on("error", () => {});
+      ws.once("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0));
+      ws.once("open", () => resolve(101));
+    });
+    expect(refused).toBe(429);
+    let gone = false;
+    accepted[0]!.listen({
+      onFrame: () => {},
+      onGone: () => {
+        gone = true;
+      },
+    });
+    first.ws.close();
+    await until(() => gone);
+    await connect(url, false);
+    await until(() => accepted.length === 2);
   });
 });

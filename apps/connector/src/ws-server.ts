@@ -1,8 +1,9 @@
 import type { IncomingMessage, Server } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { ErrorCode } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
-import { type WebSocket, WebSocketServer } from "ws";
+import { WebSocketServer } from "ws";
 import type { Admission } from "./admission.js";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
 import { rejectUpgrade } from "./http-server.js";
@@ -47,12 +48,6 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
     perMessageDeflate: deflateOptions(options.compression),
   });
   const { admission } = options;
-  // One listener for every socket (a closure per socket, and `once`'s wrapper, cost each connection ~200 B).
-  const releaseSlot = function (this: WithSlot): void {
-    const ip = this[ADMITTED_IP];
-    this[ADMITTED_IP] = undefined;
-    if (ip !== undefined) admission.release(ip);
-  };
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A named function, not a closure: this listener stays for the socket's life, and a closure here would
     // keep the upgrade request (headers, URL with any token) alive with it.
@@ -79,10 +74,11 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
     const token = url.searchParams.get("token");
     const upgrade = (identity: Identity | undefined) =>
       wss.handleUpgrade(request, socket, head, (ws) => {
+        // `ws` has its own error listener on the socket now; a second one would cost the socket an array.
+        socket.off("error", destroyOnError);
         admission.count(ip);
-        (ws as WithSlot)[ADMITTED_IP] = ip;
-        ws.on("close", releaseSlot);
-        options.onConnection(new WsTransport(ws, options.logger), identity);
+        const transport = new WsTransport(ws, socket as Socket, options.logger, { admission, ip });
+        options.onConnection(transport, identity);
       });
     if (token === null) {
       upgrade(undefined);
@@ -99,10 +95,6 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
     });
   }
 }
-
-/** The address a socket's admission slot is counted against, until its close releases it. */
-const ADMITTED_IP = Symbol("herald.admittedIp");
-type WithSlot = WebSocket & { [ADMITTED_IP]?: string | undefined };
 
 function destroyOnError(this: Duplex): void {
   this.destroy();
