@@ -23,6 +23,8 @@ RUN npm install -g pnpm@${PNPM_VERSION}
 WORKDIR /src
 # Dependencies first, from the lockfile alone, so this layer is cached across source changes and services.
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+# pnpm reads the patches of patchedDependencies (pnpm-workspace.yaml) already when it fetches.
+COPY patches ./patches
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm fetch
 COPY . .
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm install --offline --frozen-lockfile

@@ -1,0 +1,71 @@
+import { withTimeout } from "@herald/testkit";
+import { useNats } from "@herald/testkit/vitest";
+import { connect, type Subscription } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+
+/**
+ * `patches/@nats-io__nats-core@3.4.0.patch` makes a subscription's three promises (`closed`, and the iterator's
+ * `signal` and `iterClosed`) when first used: the connector holds a callback subscription per user, and made up
+ * front they were ~720 B of its ~1,180 B. These pin what Herald relies on, patched or not.
+ */
+const nats = useNats();
+type Lazy = { _signal?: unknown; _iterClosed?: unknown; _closed?: unknown };
+const encoder = new TextEncoder();
+
+describe("subscriptions with the nats-core patch", () => {
+  it("a callback subscription makes none of the promises until they are asked for", async () => {
+    const got: string[] = [];
+    const sub = nats.nc.subscribe("patch.cb", { callback: (_err, msg) => void got.push(msg.string()) });
+    nats.nc.publish("patch.cb", encoder.encode("one"));
+    await nats.nc.flush();
+    expect(got).toEqual(["one"]);
+    // Unpatched, all three are own properties holding a promise from the constructor on.
+    expect(["signal", "iterClosed", "closed"].filter((key) => Object.hasOwn(sub, key))).toEqual([]);
+    const lazy = sub as unknown as Lazy;
+    expect([lazy._signal, lazy._iterClosed, lazy._closed]).toEqual([undefined, undefined, undefined]);
+    sub.unsubscribe();
+  });
+
+  it("resolves `closed` after an unsubscribe, whether asked before or after it", async () => {
+    const before = nats.nc.subscribe("patch.before", { callback: () => {} });
+    const asked = before.closed;
+    before.unsubscribe();
+    await withTimeout(asked, 5_000, "closed asked before");
+    const after = nats.nc.subscribe("patch.after", { callback: () => {} });
+    after.unsubscribe();
+    await nats.nc.flush();
+    expect(after.isClosed()).toBe(true);
+    await withTimeout(after.closed, 5_000, "closed asked after");
+  });
+
+  it("an iterator subscription yields every message and ends on unsubscribe", async () => {
+    const sub = nats.nc.subscribe("patch.iter");
+    const read = (async () => {
+      const got: string[] = [];
+      for await (const msg of sub) {
+        got.push(msg.string());
+        if (got.length === 3) sub.unsubscribe();
+      }
+      return got;
+    })();
+    for (const text of ["a", "b", "c"]) nats.nc.publish("patch.iter", encoder.encode(text));
+    expect(await withTimeout(read, 5_000, "iterator")).toEqual(["a", "b", "c"]);
+    await withTimeout(sub.closed, 5_000, "iterator closed");
+  });
+
+  it("closing the connection ends its subscriptions of both kinds", async () => {
+    const nc = await connect({ servers: nats.server.url });
+    const subs: Subscription[] = [
+      nc.subscribe("patch.close.cb", { callback: () => {} }),
+      nc.subscribe("patch.close.it"),
+    ];
+    const ended = (async () => {
+      for await (const _ of subs[1]!) {
+        // nothing is published here
+      }
+    })();
+    await nc.close();
+    await withTimeout(Promise.all([ended, ...subs.map((s) => s.closed)]), 5_000, "subscriptions closed");
+    expect(subs.every((s) => s.isClosed())).toBe(true);
+  });
+});
