@@ -80,7 +80,7 @@ export class WsTransport implements Transport {
 
   send(frame: string | Buffer): void {
     // A Buffer is a frame serialised once for many sockets; it is still a text frame.
-    this.ws.send(frame, { binary: false });
+    this.ws.send(frame, TEXT_FRAME);
   }
 
   /** Closes with `code` and `reason`, cut to what a close frame holds (123 UTF-8 bytes); never throws. */
@@ -120,6 +120,8 @@ export class WsTransport implements Transport {
 }
 
 const TRANSPORT = Symbol("herald.transport");
+/** `ws` copies its send options, so one object serves every send. */
+const TEXT_FRAME = Object.freeze({ binary: false });
 type WsWithTransport = WebSocket & { [TRANSPORT]?: WsTransport };
 
 function onWsMessage(this: WsWithTransport, data: WebSocket.RawData, isBinary: boolean): void {
