@@ -26,9 +26,32 @@ const on = (events) => () => {
   for (const [name, fn] of events) emitter.on(name, fn);
   return emitter;
 };
-measure("emitter: message, close, error", on([["message", a], ["close", b], ["error", c]]));
-measure("emitter: message, close, error, pong", on([["message", a], ["close", b], ["error", c], ["pong", d]]));
-measure("emitter: message, close ×2, error", on([["message", a], ["close", b], ["close", d], ["error", c]]));
+measure(
+  "emitter: message, close, error",
+  on([
+    ["message", a],
+    ["close", b],
+    ["error", c],
+  ]),
+);
+measure(
+  "emitter: message, close, error, pong",
+  on([
+    ["message", a],
+    ["close", b],
+    ["error", c],
+    ["pong", d],
+  ]),
+);
+measure(
+  "emitter: message, close ×2, error",
+  on([
+    ["message", a],
+    ["close", b],
+    ["close", d],
+    ["error", c],
+  ]),
+);
 measure("array: [] then push(fn)", () => {
   const list = [];
   list.push(a);

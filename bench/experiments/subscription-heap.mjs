@@ -21,6 +21,8 @@ for (let i = 0; i < count; i++) subs.push(nc.subscribe(`herald.live.user${i}`, {
 await nc.flush();
 const after = heapAfterGc();
 console.log(`${count} subscriptions: ${Math.round((after - before) / count)} B of heap each`);
-console.log(`promises made up front: ${Object.hasOwn(subs[0], "closed") ? "yes (unpatched)" : "no (patched)"}`);
+console.log(
+  `promises made up front: ${Object.hasOwn(subs[0], "closed") ? "yes (unpatched)" : "no (patched)"}`,
+);
 await nc.close();
 await server.dispose();
