@@ -73,7 +73,7 @@ export class Connection implements TransportEvents, BufferedSocket, FrameSink {
 
   /** Runs `listener` once the transport is gone. */
   onceClosed(listener: (connection: Connection) => void): void {
-    // A literal of one: an empty array grown by push takes room for 16 listeners (~150 B per connection).
+    // A literal of one: an empty array grown by push reserves room for 16 listeners, on every connection.
     this.closeListeners = this.closeListeners ? [...this.closeListeners, listener] : [listener];
   }
 

@@ -46,7 +46,8 @@ export type ReadCounter = { readonly bytesRead: number };
 /**
  * A `ws` socket as a transport. Its listeners are functions shared by every socket, which find the transport on
  * the socket, and it listens to no `pong`: any byte from the client since the last ping (a pong, an ack) shows it
- * is alive. On 10,000 idle sockets each closure, extra event name or second listener of an event cost ~100 B.
+ * is alive. Idle sockets are many, and each closure, event name or second listener of an event is paid per
+ * socket (bench/README.md, "What an idle connection holds").
  */
 export class WsTransport implements Transport {
   readonly kind = "websocket";

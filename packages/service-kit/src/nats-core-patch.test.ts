@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 /**
  * `patches/@nats-io__nats-core@3.4.0.patch` makes a subscription's three promises (`closed`, and the iterator's
  * `signal` and `iterClosed`) when first used: the connector holds a callback subscription per user, and made up
- * front they were ~720 B of its ~1,180 B. These pin what Herald relies on, patched or not.
+ * front they were most of its heap (bench/README.md, "What an idle connection holds"). These pin what Herald
+ * relies on, patched or not.
  */
 const nats = useNats();
 type Lazy = { _signal?: unknown; _iterClosed?: unknown; _closed?: unknown };
