@@ -291,8 +291,9 @@ async function heraldActive(
 }
 
 /**
- * Heap snapshots of the connector with no clients and with all of them (`BENCH_IDLE_HEAP_DIR`; read them with
- * `node bench/experiments/heap-by-constructor.mjs`): the connector then runs with `--heapsnapshot-signal`.
+ * Heap snapshots of the connector with no clients, with all of them idle, and after they received for the active
+ * phase (`BENCH_IDLE_HEAP_DIR`; read them with `node bench/experiments/heap-by-constructor.mjs`): the connector
+ * then runs with `--heapsnapshot-signal`.
  */
 const HEAP_DIR = process.env.BENCH_IDLE_HEAP_DIR;
 
@@ -342,7 +343,12 @@ async function heraldIdle(
       count,
       (k) => ({ url: stack.wsUrl(tokens[k]), localAddress: idleSourceAddress(k), user: users[k] ?? "" }),
       HEAP_DIR ? () => heapSnapshot(pid, HEAP_DIR) : undefined,
-      (before) => heraldActive(nats.url, pool, pid, users, o, before),
+      async (before) => {
+        const active = await heraldActive(nats.url, pool, pid, users, o, before);
+        // A third snapshot, clients still connected: what receiving left alive beside the idle one's objects.
+        if (HEAP_DIR) await heapSnapshot(pid, HEAP_DIR);
+        return active;
+      },
     );
     return { ...result, nodeOptions: options };
   } finally {
