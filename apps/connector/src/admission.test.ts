@@ -61,10 +61,10 @@ describe("Admission", () => {
     const { a, refused } = admission({ accepting: () => accepting, maxConnectionsPerIp: 1 });
     expect(a.admit("a")).toMatchObject({ admitted: false, code: ErrorCode.Unavailable });
     accepting = true;
-    const release = a.hold("a");
+    const slot = a.hold("a");
     expect(a.admit("a")).toMatchObject({ admitted: false, code: ErrorCode.TooManyConnections });
-    release();
-    release();
+    slot.release();
+    slot.release();
     expect(refused).toEqual(["ip_limit"]);
     for (let i = 0; i < 10; i++) expect(a.admit("a")).toEqual({ admitted: true, waitMs: 0 });
   });

@@ -90,22 +90,13 @@ export class Admission {
     };
   }
 
-  /** Counts an open connection against `ip`; the returned function, called once it closes, lets it go. */
-  hold(ip: string): () => void {
-    this.count(ip);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.release(ip);
-    };
-  }
-
-  /** Counts an open connection against `ip`; `release(ip)` exactly once when it closes. */
-  count(ip: string): void {
+  /** Counts an open connection against `ip` until the returned slot is released, when it closes. */
+  hold(ip: string): AdmissionSlot {
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    return new AdmissionSlot(this, ip);
   }
 
+  /** Through `AdmissionSlot.release`, which calls it once per slot. */
   release(ip: string): void {
     const left = (this.perIp.get(ip) ?? 1) - 1;
     if (left > 0) this.perIp.set(ip, left);
@@ -115,5 +106,21 @@ export class Admission {
   /** Counts a refused token (metrics). */
   refusedToken(expired: boolean): void {
     this.options.onRefused(expired ? "expired" : "invalid");
+  }
+}
+
+/** One open connection counted against its address; `release` lets it go (once: later calls do nothing). */
+export class AdmissionSlot {
+  private held = true;
+
+  constructor(
+    private readonly admission: Admission,
+    private readonly ip: string,
+  ) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.admission.release(this.ip);
   }
 }

@@ -111,7 +111,8 @@ function startStream(
   }
   // A stream is idle between frames for as long as it lives: no socket idle timeout (pings keep proxies happy).
   request.socket.setTimeout(0);
-  response.once("close", o.admission.hold(ip));
+  const slot = o.admission.hold(ip);
+  response.once("close", () => slot.release());
   o.onConnection(new SseTransport(response), identity);
 }
 

@@ -37,9 +37,6 @@ export interface Transport {
   keepAlive(): boolean;
 }
 
-/** The admission slot a socket holds until it closes. */
-export type AdmissionSlot = { admission: { release(ip: string): void }; ip: string };
-
 /** What `WsTransport` reads of the raw socket: how many bytes the client has sent on it. */
 export type ReadCounter = { readonly bytesRead: number };
 
@@ -59,7 +56,8 @@ export class WsTransport implements Transport {
     private readonly ws: WebSocket,
     private readonly socket: ReadCounter,
     readonly logger: Logger,
-    private slot?: AdmissionSlot | undefined,
+    /** The admission slot the socket holds until it closes. */
+    private readonly slot?: { release(): void } | undefined,
   ) {
     (ws as WsWithTransport)[TRANSPORT] = this;
     ws.on("message", onWsMessage);
@@ -113,9 +111,7 @@ export class WsTransport implements Transport {
 
   /** The socket closed: its admission slot is free, then the connection hears of it. */
   gone(): void {
-    const slot = this.slot;
-    this.slot = undefined;
-    if (slot) slot.admission.release(slot.ip);
+    this.slot?.release();
     this.events?.onGone();
   }
 }

@@ -76,8 +76,7 @@ export function attachWebSocket(server: Server, options: WsEndpointOptions): voi
       wss.handleUpgrade(request, socket, head, (ws) => {
         // `ws` has its own error listener on the socket now; a second one would cost the socket an array.
         socket.off("error", destroyOnError);
-        admission.count(ip);
-        const transport = new WsTransport(ws, socket as Socket, options.logger, { admission, ip });
+        const transport = new WsTransport(ws, socket as Socket, options.logger, admission.hold(ip));
         options.onConnection(transport, identity);
       });
     if (token === null) {
