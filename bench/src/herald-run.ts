@@ -346,7 +346,7 @@ async function acksSince(rig: HeraldRig, before: number, total: number): Promise
  */
 async function measureLatency(rig: HeraldRig, phase: number, rate: number): Promise<HeraldLatency> {
   const { o, pool, receipts, publish, log } = rig;
-  const total = Math.round((rate * o.latencySeconds * 1000) / 1000);
+  const total = Math.round(rate * o.latencySeconds);
   await pool.reset({ phase, messages: total, recordLatencies: true });
   receipts.pause();
   const acksBefore = await rig.acksApplied();

@@ -14,7 +14,7 @@ import {
   type WireDeps,
   wireLegacyHoldMs,
 } from "./presence-wire.js";
-import { cpuMeter, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
+import { cpuMeter, fetchMetricsText, parseHeraldMetrics, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { summarizeLatencies } from "./stats.js";
 import { startWorker } from "./worker.js";
 
@@ -27,9 +27,8 @@ async function memoryOf(service: Service) {
   return { heapUsed: heap.heapUsed, rss: await rssBytes(service.pid ?? 0) };
 }
 
-/** The presence process's event-loop delay p99 and max (ms) since the previous scrape. */
-async function eventLoopLag(adminUrl: string): Promise<{ p99: number | null; max: number | null }> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+/** The presence process's event-loop delay p99 and max (ms) since the previous scrape, from its metrics page. */
+function eventLoopLag(text: string): { p99: number | null; max: number | null } {
   const read = (name: string) => {
     const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text);
     return match?.[1] ? Math.round(Number(match[1]) * 1e5) / 100 : null;
@@ -355,8 +354,10 @@ async function loadPhase(rig: PresenceRig, users: number) {
   events.subscription.unsubscribe();
   if (stopProfile && profilePath) writeFileSync(profilePath, JSON.stringify(await stopProfile()));
   const used = await cpu();
-  const loop = await eventLoopLag(presence.adminUrl);
-  const metricsAfter = await scrapeHeraldMetrics(presence.adminUrl);
+  // One scrape for both: each one resets the event-loop histogram.
+  const afterText = await fetchMetricsText(presence.adminUrl);
+  const loop = eventLoopLag(afterText);
+  const metricsAfter = parseHeraldMetrics(afterText);
   const lag = eventLags(churn.published, events.received, events.emittedAt);
   const queryLatency = summarizeLatencies(queries.latencies);
   log(
