@@ -25,7 +25,7 @@ type HeraldThroughput = ThroughputRun & {
   cpuMicrosPerMessage: Record<string, number>;
 };
 
-/** `receipts`: acks applied by persistence during the run (its counter; no receipt subscriber here). */
+/** `receipts`: acks receipted by persistence during the run (its counter; no receipt subscriber here). */
 export type HeraldLatency = LatencyRun & {
   receipts: number;
   publishErrors: number;
@@ -72,7 +72,8 @@ function perMessage(cpuSeconds: Record<string, number>, messages: number): Recor
   return out;
 }
 
-const ACKS_APPLIED = 'herald_persistence_acks_applied_total{service="persistence"}';
+/** Acks persistence took from the ack stream, a receipt each (their cursor writes come later, merged). */
+const ACKS_RECEIPTED = 'herald_persistence_receipts_total{service="persistence"}';
 
 export const userIds = (count: number) =>
   Array.from({ length: count }, (_, i) => `u${String(i).padStart(5, "0")}`);
@@ -94,7 +95,7 @@ type HeraldRig = {
   jsm: JetStreamManager;
   publish: (phase: number, i: number, client?: "js" | "pipelined") => Promise<unknown>;
   /** Persistence's count of applied acks (the latency runs and the ladder have no receipt subscriber). */
-  acksApplied: () => Promise<number>;
+  acksReceipted: () => Promise<number>;
 };
 
 /**
@@ -136,7 +137,7 @@ export async function runHerald(
       },
       jsm: await jetstreamManager(nc),
       publish: publisher(jetstream(nc), pipelined, users, o, runId),
-      acksApplied: async () => (await scrapeHeraldMetrics(persistenceUrl))[ACKS_APPLIED] ?? Number.NaN,
+      acksReceipted: async () => (await scrapeHeraldMetrics(persistenceUrl))[ACKS_RECEIPTED] ?? Number.NaN,
     };
     const memory = await connectClients(rig);
     await warmUp(rig);
@@ -329,27 +330,27 @@ async function hopBuckets({ stack }: HeraldRig) {
   return new Map(scraped);
 }
 
-/** Waits (up to a minute) until persistence has applied `total` more acks than `before`; returns how many. */
+/** Waits (up to a minute) until persistence has receipted `total` more acks than `before`; returns how many. */
 async function acksSince(rig: HeraldRig, before: number, total: number): Promise<number> {
   const deadline = Date.now() + 60_000;
-  let acked = (await rig.acksApplied()) - before;
+  let acked = (await rig.acksReceipted()) - before;
   while (!(acked >= total) && Date.now() < deadline) {
     await sleep(100);
-    acked = (await rig.acksApplied()) - before;
+    acked = (await rig.acksReceipted()) - before;
   }
   return acked;
 }
 
 /**
  * Latency at an offered rate. No receipt subscriber here (a backend rarely wants one per message, and it would
- * load the shared cores): persistence's ack counter shows every message was acked.
+ * load the shared cores): persistence's receipt counter shows every message was acked.
  */
 async function measureLatency(rig: HeraldRig, phase: number, rate: number): Promise<HeraldLatency> {
   const { o, pool, receipts, publish, log } = rig;
   const total = Math.round(rate * o.latencySeconds);
   await pool.reset({ phase, messages: total, recordLatencies: true });
   receipts.pause();
-  const acksBefore = await rig.acksApplied();
+  const acksBefore = await rig.acksReceipted();
   let publishErrors = 0;
   const hopsBefore = await hopBuckets(rig);
   const pacedCpu = await meterCpu(rig);
@@ -406,7 +407,7 @@ async function climbLadder(rig: HeraldRig): Promise<LadderResult> {
   receipts.pause();
   const herald: LadderSender = {
     offer: pacedOffer((phase, i) => publish(phase, i, o.latencyClient)),
-    acked: rig.acksApplied,
+    acked: rig.acksReceipted,
     processes: serverPids(rig),
   };
   const ladder = await climbWith(pool, o, herald, { next: 100 }, (line) => log(`herald ladder: ${line}`));

@@ -65,11 +65,13 @@ describe("metrics that add up", () => {
       async () =>
         receipts === sent.storedOnline &&
         (await sumMetric(persistence!, "herald_persistence_receipts_total")) === sent.storedOnline &&
+        // Cursor writes follow the receipts (write-behind, `PERSISTENCE_CURSOR_DELAY`).
+        (await sumMetric(persistence!, "herald_persistence_acks_applied_total")) === sent.storedOnline &&
         (await sumMetric(router!, "herald_router_dead_letters_total")) === 1 &&
         (await sumMetric(persistence!, "herald_persistence_dead_letters_total")) === 3,
       {
         timeoutMs: 20_000,
-        message: () => `all receipts (${receipts}/${sent.storedOnline}) and dead letters`,
+        message: () => `all receipts (${receipts}/${sent.storedOnline}), cursor writes and dead letters`,
       },
     );
     // Presence counts the connections the connector holds.

@@ -92,7 +92,14 @@ describe("a publisher (a backend's identity)", () => {
       expect(message).toMatchObject({ id: "pub-1", data: "hi" });
       client.ack(["pub-1"]);
       await waitUntil(() => receipts.length > 0, { timeoutMs: 10_000, message: "a receipt" });
-      const cursor = await b.request<CursorReply>(b.s.cursorGet, { userId: "pub-alice" });
+      // The cursor is written behind the receipt (`PERSISTENCE_CURSOR_DELAY`).
+      const cursor = await waitUntil(
+        async () => {
+          const reply = await b.request<CursorReply>(b.s.cursorGet, { userId: "pub-alice" });
+          return reply.devices[0]?.ackedSeq === message!.seq ? reply : undefined;
+        },
+        { timeoutMs: 10_000, message: "the cursor written" },
+      );
       expect(cursor.devices).toEqual([{ deviceId: "phone", ackedSeq: message!.seq, pending: 0 }]);
       expect((await presence.get("pub-alice")).online).toBe(true);
       expect((await presence.count()).connections).toBeGreaterThan(0);

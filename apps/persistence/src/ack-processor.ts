@@ -14,7 +14,6 @@ import {
   reportFailure,
   type Span,
   SpanKind,
-  sleep,
   startSpan,
   traceHeaders,
   withSpan,
@@ -24,6 +23,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { readAckBundle } from "./ack-bundle.js";
 import { applyAcks, skipVanished } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
+import { type CursorGroup, CursorWriter, deviceKey } from "./cursor-writer.js";
 import { readStored } from "./mailbox-reader.js";
 
 export type AckProcessorDeps = {
@@ -34,100 +34,92 @@ export type AckProcessorDeps = {
   logger: Logger;
   acksApplied: Counter;
   guard: HandlerGuard;
-  /** Receipts published (one per applied ack). */
+  /** Receipts published (one per ack taken). */
   receipts?: Counter;
-  /** How long acks gather before one round of cursor writes (a group commit). */
-  gatherMs?: number;
+  /** How long a device's acks gather before its cursor is written (see `CursorWriter`). */
+  cursorDelayMs: number;
 };
-
-type Group = { userId: string; deviceId: string; acks: AckedMessage[]; msgs: Set<JsMsg> };
 
 /** Cursor writes in flight at once. */
 const WRITE_CONCURRENCY = 128;
+/** Shortest time between two rounds of cursor writes. */
+const ROUND_MS = 20;
 
 /**
- * Applies client acks from the ack work queue to device cursors, as a group commit: acks that arrive within
- * `gatherMs` are merged per device into one compare-and-set, and each queue message (a connector's bundle of
- * many devices' acks) is acked only once every cursor it touches is written.
+ * Takes client acks from the ack work queue: publishes each ack's receipt at once, then hands the acks to the
+ * cursor write-behind, which merges each device's acks of `cursorDelayMs` into one compare-and-set. A queue
+ * message (a connector's bundle of many devices' acks) is acked only once every cursor it touches is written,
+ * so until then the ack stream holds the acks: a replica that dies redelivers them, receipts included (the
+ * contract says receipts come at least once).
  */
 export class AckProcessor {
   private messages: ConsumerMessages | undefined;
-  private queue: JsMsg[] = [];
-  private running: Promise<void> | undefined;
+  private consuming: Promise<void> | undefined;
   private readonly encoder = new TextEncoder();
+  /** Per bundle taken: cursor groups not yet written, and whether one failed. */
+  private readonly bundles = new Map<JsMsg, { left: number; failed: boolean }>();
+  private readonly writer: CursorWriter<JsMsg>;
 
-  constructor(private readonly deps: AckProcessorDeps) {}
+  constructor(private readonly deps: AckProcessorDeps) {
+    this.writer = new CursorWriter<JsMsg>({
+      delayMs: deps.cursorDelayMs,
+      roundMs: ROUND_MS,
+      concurrency: WRITE_CONCURRENCY,
+      write: (group) => this.writeCursor(group),
+      written: (group, ok) => this.written(group, ok),
+      // Whatever went wrong, the bundles not acked come back after ack_wait; the process must go on.
+      onError: (err) => reportFailure(this.deps.guard, "ack.bundle", err),
+    });
+  }
 
   async start(consumer: Consumer, prefetch: number): Promise<void> {
     this.messages = await consumer.consume({ max_messages: prefetch });
     const messages = this.messages;
-    (async () => {
-      for await (const msg of messages) {
-        this.queue.push(msg);
-        this.kick();
-      }
+    this.consuming = (async () => {
+      for await (const msg of messages) this.take(msg);
     })().catch((err: unknown) => this.deps.logger.error({ err }, "ack consumer stopped"));
   }
 
-  /** Stops taking acks and waits for the ones in hand to be applied. */
+  /** Stops taking acks and writes the cursors of the ones in hand. */
   async stop(): Promise<void> {
     await this.messages?.close();
-    while (this.running) await this.running;
+    await this.consuming;
+    await this.writer.flush();
   }
 
-  private kick(): void {
-    if (this.running) return;
-    this.running = this.drain()
-      // Whatever went wrong, the messages not acked come back after ack_wait; the process must go on.
-      .catch((err: unknown) => reportFailure(this.deps.guard, "ack.bundle", err))
-      .finally(() => {
-        this.running = undefined;
-        if (this.queue.length > 0) this.kick();
-      });
-  }
-
-  private async drain(): Promise<void> {
-    const gatherMs = this.deps.gatherMs ?? 20;
-    if (gatherMs > 0) await sleep(gatherMs);
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      const groups = new Map<string, Group>();
-      const pendingGroups = new Map<JsMsg, number>();
-      const failed = new Set<JsMsg>();
-      for (const msg of batch) {
-        const batches = this.validBatches(msg);
-        if (!batches) continue;
-        const keys = new Set<string>();
-        for (const { userId, deviceId, acks } of batches) {
-          const key = `${userId}\u0000${deviceId}`;
-          let group = groups.get(key);
-          if (!group) {
-            group = { userId, deviceId, acks: [], msgs: new Set() };
-            groups.set(key, group);
-          }
-          group.acks.push(...acks);
-          group.msgs.add(msg);
-          keys.add(key);
-        }
-        pendingGroups.set(msg, keys.size);
-        if (keys.size === 0) this.settleMsg(() => msg.ack());
+  /** One bundle: its receipts now, its acks to the cursor writes. Never throws (called per queue message). */
+  private take(msg: JsMsg): void {
+    try {
+      const batches = this.validBatches(msg);
+      if (!batches) return;
+      const devices = new Set(batches.map((b) => deviceKey(b.userId, b.deviceId))).size;
+      if (devices === 0) {
+        this.settleMsg(() => msg.ack());
+        return;
       }
-      const settle = (group: Group, ok: boolean) => {
-        for (const msg of group.msgs) {
-          if (!ok) failed.add(msg);
-          const left = (pendingGroups.get(msg) ?? 1) - 1;
-          pendingGroups.set(msg, left);
-          if (left > 0) continue;
-          if (failed.has(msg)) this.settleMsg(() => msg.nak(1_000));
-          else this.settleMsg(() => msg.ack());
-        }
-      };
-      const work = [...groups.values()];
-      const worker = async () => {
-        for (let group = work.pop(); group; group = work.pop()) settle(group, await this.applyGroup(group));
-      };
-      await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, work.length) }, worker));
+      this.bundles.set(msg, { left: devices, failed: false });
+      const ackedAt = Date.now();
+      for (const { userId, deviceId, acks } of batches) {
+        const spans = this.sendReceipts(userId, deviceId, acks, ackedAt);
+        this.writer.add(userId, deviceId, acks, spans, msg);
+      }
+    } catch (err) {
+      // Left unacked, the bundle comes back after ack_wait; the groups it joined then leave it alone.
+      this.bundles.delete(msg);
+      reportFailure(this.deps.guard, "ack.bundle", err);
+    }
+  }
+
+  /** Settles the bundles whose last group this was: acked, or redelivered after a second if a write failed. */
+  private written(group: CursorGroup<JsMsg>, ok: boolean): void {
+    for (const msg of group.bundles) {
+      const state = this.bundles.get(msg);
+      if (!state) continue;
+      if (!ok) state.failed = true;
+      if (--state.left > 0) continue;
+      this.bundles.delete(msg);
+      if (state.failed) this.settleMsg(() => msg.nak(1_000));
+      else this.settleMsg(() => msg.ack());
     }
   }
 
@@ -160,36 +152,56 @@ export class AckProcessor {
     return valid;
   }
 
-  /** Writes one device's cursor and emits its receipts; false when the write failed (retried later). */
-  private async applyGroup({ userId, deviceId, acks }: Group): Promise<boolean> {
+  /**
+   * Publishes one receipt per ack (the ack is durable in the ack stream already). The traced acks' spans
+   * (one per ack, for the receipt and the cursor write behind it) come back, to end with the write.
+   */
+  private sendReceipts(
+    userId: string,
+    deviceId: string,
+    acks: AckedMessage[],
+    ackedAt: number,
+  ): Span[] | undefined {
     const spans = this.cursorSpans(acks, deviceId);
+    const receiptSubject = this.deps.s.receipt(userToken(userId));
+    for (const [i, ack] of acks.entries()) {
+      const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
+      // The receipt carries its cursor span's context: the backend continues the message's trace from it.
+      const headers = traceHeaders(spans?.[i]);
+      this.deps.nc.publish(
+        receiptSubject,
+        this.encoder.encode(JSON.stringify(receipt)),
+        headers ? { headers } : undefined,
+      );
+    }
+    this.deps.receipts?.inc(acks.length);
+    return spans?.filter((span): span is Span => span !== undefined);
+  }
+
+  /** Writes one device's cursor; false when the write failed (the bundles come back and it is retried). */
+  private async writeCursor({ userId, deviceId, acks, spans }: CursorGroup<JsMsg>): Promise<boolean> {
     try {
       const subject = this.deps.s.mailbox(userToken(userId));
       // Not async: the usual change (acks that close up to the floor) then costs no promise of its own.
-      await this.deps.store.update(userId, deviceId, (state) => {
-        const next = applyAcks(state, acks, Date.now());
-        if (next.above.length === 0) return next;
-        return skipVanished(next, (after) => this.nextSeqAfter(subject, after));
-      });
-      const ackedAt = Date.now();
-      const receiptSubject = this.deps.s.receipt(userToken(userId));
-      for (const [i, ack] of acks.entries()) {
-        const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
-        // The receipt carries its cursor span's context: the backend continues the message's trace from it.
-        const headers = traceHeaders(spans?.[i]);
-        this.deps.nc.publish(
-          receiptSubject,
-          this.encoder.encode(JSON.stringify(receipt)),
-          headers ? { headers } : undefined,
-        );
-      }
+      await this.deps.store.update(
+        userId,
+        deviceId,
+        (state) => {
+          const next = applyAcks(state, acks, Date.now());
+          if (next.above.length === 0) return next;
+          return skipVanished(next, (after) => this.nextSeqAfter(subject, after));
+        },
+        { keepErased: true },
+      );
       this.deps.acksApplied.inc(acks.length);
-      this.deps.receipts?.inc(acks.length);
-      for (const span of spans ?? []) endSpan(span);
+      for (const span of spans ?? []) {
+        span.setAttribute("herald.acks_in_write", acks.length);
+        endSpan(span);
+      }
       return true;
     } catch (err) {
       for (const span of spans ?? []) endSpan(span, err);
-      withSpan(spans?.find(Boolean), () =>
+      withSpan(spans?.[0], () =>
         this.deps.logger.warn({ err, userId, deviceId }, "cursor update failed; will retry"),
       );
       return false;
@@ -197,8 +209,8 @@ export class AckProcessor {
   }
 
   /**
-   * One span per traced ack for the cursor write that applies it (they share the write) and the receipt that
-   * follows it; none untraced.
+   * One span per traced ack for its receipt and the cursor write that applies it (acks of a device share the
+   * write); none untraced.
    */
   private cursorSpans(acks: AckedMessage[], deviceId: string): (Span | undefined)[] | undefined {
     if (!acks.some((ack) => ack.trace)) return undefined;
@@ -208,7 +220,6 @@ export class AckProcessor {
             "messaging.message.id": ack.id,
             "herald.seq": ack.seq,
             "herald.device_id": deviceId,
-            "herald.acks_in_write": acks.length,
           })
         : undefined,
     );

@@ -3,11 +3,18 @@ import { createHandlerGuard, ensureConsumer, type ServiceDeps, untilSettled } fr
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { AckProcessor } from "./ack-processor.js";
+
 import type { Config } from "./config.js";
 import { openCursorStore } from "./cursor-bucket.js";
 import { createPersistenceMetrics } from "./metrics.js";
 import { READ_TIMEOUT_MS, serveQueries } from "./query-server.js";
 import { ensureStreams, settledPartitionCount, streamConfigs } from "./streams.js";
+
+/**
+ * Ack bundles unacked at once across replicas: each waits for its cursor writes (`PERSISTENCE_CURSOR_DELAY`),
+ * and a busy connector sends one every 5 ms, so this covers 100 busy connectors at a 1 s delay.
+ */
+const HELD_BUNDLES = 20_000;
 
 /**
  * Owns Herald's streams and buckets, applies client acks to device cursors and serves replay and cursor
@@ -32,7 +39,7 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
       stream: s.streams.acks,
       name: s.consumers.persistence,
       ackWaitMs: config.PERSISTENCE_ACK_WAIT,
-      maxAckPending: config.PERSISTENCE_ACK_PREFETCH * 8,
+      maxAckPending: Math.max(config.PERSISTENCE_ACK_PREFETCH * 8, HELD_BUNDLES),
     });
     const consumer = await nats.js.consumers.get(s.streams.acks, s.consumers.persistence);
     return { partitions, configs, store, consumer };
@@ -58,6 +65,7 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
       acksApplied: metrics.acksApplied,
       guard,
       receipts: metrics.receipts,
+      cursorDelayMs: config.PERSISTENCE_CURSOR_DELAY,
     });
     await processor.start(consumer, config.PERSISTENCE_ACK_PREFETCH);
     const reads = await jetstreamManager(nats.nc, { timeout: READ_TIMEOUT_MS, checkAPI: false });

@@ -20,7 +20,7 @@ export class CursorStore {
    * What this replica last read or wrote per key. A write with a cached revision skips the read; if another
    * replica wrote meanwhile, the compare-and-set fails and the key is read again.
    */
-  private readonly cache = new Map<string, { state: CursorState; revision: number }>();
+  private readonly cache = new Map<string, { state: CursorState; revision: number; erased?: true }>();
 
   private readonly encoder = new TextEncoder();
 
@@ -55,25 +55,33 @@ export class CursorStore {
     return (await this.readWithRevision(cursorKey(userId, deviceId))).state;
   }
 
-  private async readWithRevision(key: string): Promise<{ state: CursorState; revision: number }> {
+  private async readWithRevision(
+    key: string,
+  ): Promise<{ state: CursorState; revision: number; erased?: true }> {
     const entry = await this.kv.get(key);
-    if (entry?.operation !== "PUT" || entry.length === 0) return { state: emptyCursor(), revision: 0 };
+    // A delete or purge marker: the device was erased (`herald erase`) and has not connected since.
+    if (entry && entry.operation !== "PUT") return { state: emptyCursor(), revision: 0, erased: true };
+    if (!entry || entry.length === 0) return { state: emptyCursor(), revision: 0 };
     return { state: cursorStateSchema.parse(entry.json()), revision: entry.revision };
   }
 
   /**
    * Applies `change` to the stored cursor with compare-and-set, re-reading and retrying on conflict.
-   * Returns the state written (or the unchanged state when `change` returns it as is).
+   * Returns the state written (or the unchanged state when `change` returns it as is). With `keepErased`, an
+   * erased device's cursor stays erased: acks taken before the erase must not bring it back (a device that
+   * connects again is registered anew by `ensure`).
    */
   async update(
     userId: string,
     deviceId: string,
     change: (state: CursorState) => Promise<CursorState> | CursorState,
-    attempts = 20,
+    options: { keepErased?: boolean; attempts?: number } = {},
   ): Promise<CursorState> {
     const key = cursorKey(userId, deviceId);
+    const attempts = options.attempts ?? 20;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      const { state, revision } = this.cache.get(key) ?? (await this.readWithRevision(key));
+      const { state, revision, erased } = this.cache.get(key) ?? (await this.readWithRevision(key));
+      if (erased && options.keepErased) return state;
       const next = await change(state);
       if (revision > 0 && unchanged(next, state)) return state;
       const body = JSON.stringify(next);

@@ -74,8 +74,8 @@ async function cursorOnConnect(
   subject: string,
 ): Promise<{ cursor: CursorState; gap: Gap | undefined }> {
   let cursor = await deps.store.read(request.userId, request.deviceId);
-  if (request.after === undefined && cursor.updatedAt === 0)
-    await deps.store.ensure(request.userId, request.deviceId);
+  // Also when resuming (`after`): a device erased since must be registered again for its acks to count.
+  if (cursor.updatedAt === 0) await deps.store.ensure(request.userId, request.deviceId);
   const gap = request.after === undefined ? await findGap(cursor, subject, deps.gaps.lookups) : undefined;
   if (gap) {
     cursor = await deps.store.update(request.userId, request.deviceId, (state) =>
