@@ -15,7 +15,7 @@ import {
   type Span,
   SpanKind,
   startSpan,
-  traceHeaders,
+  traceparentHeaders,
   withSpan,
 } from "@herald/service-kit";
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
@@ -100,8 +100,8 @@ export class AckProcessor {
       this.bundles.set(msg, { left: devices, failed: false });
       const ackedAt = Date.now();
       for (const { userId, deviceId, acks } of batches) {
-        const spans = this.sendReceipts(userId, deviceId, acks, ackedAt);
-        this.writer.add(userId, deviceId, acks, spans, msg);
+        this.sendReceipts(userId, deviceId, acks, ackedAt);
+        this.writer.add(userId, deviceId, acks, msg);
       }
     } catch (err) {
       // Left unacked, the bundle comes back after ack_wait; the groups it joined then leave it alone.
@@ -153,21 +153,14 @@ export class AckProcessor {
   }
 
   /**
-   * Publishes one receipt per ack (the ack is durable in the ack stream already). The traced acks' spans
-   * (one per ack, for the receipt and the cursor write behind it) come back, to end with the write.
+   * Publishes one receipt per ack (the ack is durable in the ack stream already). A traced ack's receipt
+   * carries the connector's deliver span on: the backend's own span then sits beside the cursor write's.
    */
-  private sendReceipts(
-    userId: string,
-    deviceId: string,
-    acks: AckedMessage[],
-    ackedAt: number,
-  ): Span[] | undefined {
-    const spans = this.cursorSpans(acks, deviceId);
+  private sendReceipts(userId: string, deviceId: string, acks: AckedMessage[], ackedAt: number): void {
     const receiptSubject = this.deps.s.receipt(userToken(userId));
-    for (const [i, ack] of acks.entries()) {
+    for (const ack of acks) {
       const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
-      // The receipt carries its cursor span's context: the backend continues the message's trace from it.
-      const headers = traceHeaders(spans?.[i]);
+      const headers = traceparentHeaders(ack.trace);
       this.deps.nc.publish(
         receiptSubject,
         this.encoder.encode(JSON.stringify(receipt)),
@@ -175,11 +168,11 @@ export class AckProcessor {
       );
     }
     this.deps.receipts?.inc(acks.length);
-    return spans?.filter((span): span is Span => span !== undefined);
   }
 
   /** Writes one device's cursor; false when the write failed (the bundles come back and it is retried). */
-  private async writeCursor({ userId, deviceId, acks, spans }: CursorGroup<JsMsg>): Promise<boolean> {
+  private async writeCursor({ userId, deviceId, acks }: CursorGroup<JsMsg>): Promise<boolean> {
+    const spans = this.cursorSpans(acks, deviceId);
     try {
       const subject = this.deps.s.mailbox(userToken(userId));
       // Not async: the usual change (acks that close up to the floor) then costs no promise of its own.
@@ -194,14 +187,11 @@ export class AckProcessor {
         { keepErased: true },
       );
       this.deps.acksApplied.inc(acks.length);
-      for (const span of spans ?? []) {
-        span.setAttribute("herald.acks_in_write", acks.length);
-        endSpan(span);
-      }
+      for (const span of spans ?? []) endSpan(span);
       return true;
     } catch (err) {
       for (const span of spans ?? []) endSpan(span, err);
-      withSpan(spans?.[0], () =>
+      withSpan(spans?.find(Boolean), () =>
         this.deps.logger.warn({ err, userId, deviceId }, "cursor update failed; will retry"),
       );
       return false;
@@ -209,8 +199,8 @@ export class AckProcessor {
   }
 
   /**
-   * One span per traced ack for its receipt and the cursor write that applies it (acks of a device share the
-   * write); none untraced.
+   * One span per traced ack for the cursor write that applies it (acks of a device share the write); none
+   * untraced.
    */
   private cursorSpans(acks: AckedMessage[], deviceId: string): (Span | undefined)[] | undefined {
     if (!acks.some((ack) => ack.trace)) return undefined;
@@ -220,6 +210,7 @@ export class AckProcessor {
             "messaging.message.id": ack.id,
             "herald.seq": ack.seq,
             "herald.device_id": deviceId,
+            "herald.acks_in_write": acks.length,
           })
         : undefined,
     );

@@ -1,5 +1,4 @@
 import type { AckedMessage } from "@herald/protocol";
-import type { Span } from "@herald/service-kit";
 import { waitUntil } from "@herald/testkit";
 import { describe, expect, it } from "vitest";
 import { type CursorGroup, CursorWriter, type CursorWriterOptions } from "./cursor-writer.js";
@@ -39,10 +38,10 @@ function rig(overrides: Partial<CursorWriterOptions<string>> = {}) {
 describe("CursorWriter", () => {
   it("merges a device's acks of one delay into one write and keeps the ones not yet ripe", async () => {
     const r = rig();
-    r.writer.add("u1", "phone", [ack(1)], undefined, "b1");
+    r.writer.add("u1", "phone", [ack(1)], "b1");
     r.advance(40);
-    r.writer.add("u2", "tab", [ack(7)], undefined, "b1");
-    r.writer.add("u1", "phone", [ack(2), ack(3)], undefined, "b2");
+    r.writer.add("u2", "tab", [ack(7)], "b1");
+    r.writer.add("u1", "phone", [ack(2), ack(3)], "b2");
     r.advance(60);
     await r.writer.writeRipe();
     expect(r.writes.map((g) => [g.deviceId, g.acks.map((a) => a.seq)])).toEqual([["phone", [1, 2, 3]]]);
@@ -53,14 +52,14 @@ describe("CursorWriter", () => {
     await r.writer.writeRipe();
     expect(r.writes.map((g) => g.deviceId)).toEqual(["phone", "tab"]);
     expect(r.writer.size).toBe(0);
-    r.writer.add("u1", "phone", [ack(4)], undefined, "b3");
+    r.writer.add("u1", "phone", [ack(4)], "b3");
     await r.writer.flush();
   });
 
   it("writes everything on flush, whatever its age", async () => {
     const r = rig({ delayMs: 60_000 });
-    r.writer.add("u1", "phone", [ack(1)], undefined, "b1");
-    r.writer.add("u2", "phone", [ack(1)], undefined, "b1");
+    r.writer.add("u1", "phone", [ack(1)], "b1");
+    r.writer.add("u2", "phone", [ack(1)], "b1");
     await r.writer.flush();
     expect(r.outcomes.map((o) => o.device)).toEqual(["phone", "phone"]);
     expect(r.writer.size).toBe(0);
@@ -73,7 +72,7 @@ describe("CursorWriter", () => {
         return group.userId !== "fail";
       },
     });
-    for (const user of ["fail", "boom", "fine"]) r.writer.add(user, "d", [ack(1)], undefined, user);
+    for (const user of ["fail", "boom", "fine"]) r.writer.add(user, "d", [ack(1)], user);
     await r.writer.flush();
     expect(r.outcomes).toEqual([
       { device: "d", ok: false, bundles: ["fail"] },
@@ -81,16 +80,6 @@ describe("CursorWriter", () => {
       { device: "d", ok: true, bundles: ["fine"] },
     ]);
     expect(r.errors).toHaveLength(1);
-  });
-
-  it("keeps every traced ack's span with its group", async () => {
-    const r = rig();
-    const span = (name: string) => ({ name }) as unknown as Span;
-    r.writer.add("u1", "phone", [ack(1)], [span("a")], "b1");
-    r.writer.add("u1", "phone", [ack(2)], undefined, "b2");
-    r.writer.add("u1", "phone", [ack(3)], [span("c")], "b3");
-    await r.writer.flush();
-    expect(r.writes[0]?.spans).toEqual([span("a"), span("c")]);
   });
 
   it("writes on its own timer once the delay has passed", async () => {
@@ -103,10 +92,10 @@ describe("CursorWriter", () => {
       written: (group) => written.push(group.userId),
       onError: () => {},
     });
-    writer.add("u1", "phone", [ack(1)], undefined, "b1");
-    writer.add("u2", "phone", [ack(1)], undefined, "b1");
+    writer.add("u1", "phone", [ack(1)], "b1");
+    writer.add("u2", "phone", [ack(1)], "b1");
     await waitUntil(() => written.length === 2, { timeoutMs: 5_000, message: "both cursors written" });
-    writer.add("u3", "phone", [ack(1)], undefined, "b2");
+    writer.add("u3", "phone", [ack(1)], "b2");
     await waitUntil(() => written.length === 3, { timeoutMs: 5_000, message: "a later ack written" });
     expect(written).toEqual(["u1", "u2", "u3"]);
     await writer.flush();

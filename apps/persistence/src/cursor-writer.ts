@@ -1,5 +1,4 @@
 import type { AckedMessage } from "@herald/protocol";
-import type { Span } from "@herald/service-kit";
 
 /** A device's key among the groups (ids never hold a NUL: they are checked before they get here). */
 export const deviceKey = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
@@ -9,8 +8,6 @@ export type CursorGroup<B> = {
   userId: string;
   deviceId: string;
   acks: AckedMessage[];
-  /** The traced acks' spans, ended when the write is done; undefined while no ack of the group is traced. */
-  spans: Span[] | undefined;
   bundles: Set<B>;
   /** When the group's first ack arrived (ms). */
   since: number;
@@ -55,15 +52,14 @@ export class CursorWriter<B> {
   }
 
   /** Adds one device's acks; the group they join keeps its first arrival time. */
-  add(userId: string, deviceId: string, acks: AckedMessage[], spans: Span[] | undefined, bundle: B): void {
+  add(userId: string, deviceId: string, acks: AckedMessage[], bundle: B): void {
     const key = deviceKey(userId, deviceId);
     let group = this.pending.get(key);
     if (!group) {
-      group = { userId, deviceId, acks: [], spans: undefined, bundles: new Set(), since: this.now() };
+      group = { userId, deviceId, acks: [], bundles: new Set(), since: this.now() };
       this.pending.set(key, group);
     }
     for (const ack of acks) group.acks.push(ack);
-    if (spans) group.spans = group.spans ? group.spans.concat(spans) : spans;
     group.bundles.add(bundle);
     this.schedule();
   }

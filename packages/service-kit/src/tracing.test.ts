@@ -9,6 +9,7 @@ import {
   startSpan,
   traceHeaders,
   traceparentHeader,
+  traceparentHeaders,
   traceparentOf,
   tracingEnabled,
 } from "./tracing.js";
@@ -24,6 +25,7 @@ describe("message-path tracing helpers", () => {
     expect(startSpan("x", h, SpanKind.CONSUMER, {})).toBeUndefined();
     expect(traceparentHeader(h)).toBeUndefined();
     expect(traceHeaders(undefined)).toBeUndefined();
+    expect(traceparentHeaders(`00-${TRACE}-${PARENT}-01`)).toBeUndefined();
   });
 
   it("continue a W3C trace from NATS headers (any case) and hand it on in headers and strings", async () => {
@@ -42,6 +44,10 @@ describe("message-path tracing helpers", () => {
     const outgoing = traceHeaders(first);
     const carried = traceparentOf(first);
     expect(outgoing?.get("traceparent")).toBe(carried);
+    // An internal string handed on in headers as it is, when valid; nothing for a broken one.
+    expect(traceparentHeaders(carried)?.get("traceparent")).toBe(carried);
+    expect(traceparentHeaders("00-not-a-trace-01")).toBeUndefined();
+    expect(traceparentHeaders(undefined)).toBeUndefined();
     const second = startSpan("second", carried, SpanKind.CONSUMER, {});
     const third = startSpan("third", outgoing, SpanKind.CONSUMER, {});
     endSpan(third, new Error("boom"));
@@ -66,6 +72,8 @@ describe("message-path tracing helpers", () => {
     markTracingEnabled(() => provider.shutdown(), { w3c: new core.W3CTraceContextPropagator() });
     const internal = traceparentOf(first);
     expect(internal).toBe(`00-${TRACE}-${first?.spanContext().spanId}-01`);
+    // Headers for the next hop as a span's own would be.
+    expect(traceparentHeaders(internal)?.get("traceparent")).toBe(traceHeaders(first)?.get("traceparent"));
     const fourth = startSpan("fourth", internal, SpanKind.CONSUMER, {});
     expect(fourth?.spanContext().traceId).toBe(TRACE);
     endSpan(fourth);

@@ -159,6 +159,24 @@ export function endSpan(span: Span | undefined, err?: unknown): void {
   span.end();
 }
 
+/**
+ * New headers carrying an internal `traceparent` string (a span of an earlier hop) on to the next one;
+ * undefined while tracing is off or for a value that is not a valid `traceparent`.
+ */
+export function traceparentHeaders(traceparent: string | undefined): MsgHdrs | undefined {
+  if (!enabled || traceparent === undefined) return undefined;
+  const context = traceparentContext(traceparent);
+  if (!context) return undefined;
+  const h = natsHeaders();
+  if (headersW3c && !context.traceState) {
+    const formatted = formatTraceparent(context);
+    if (formatted !== undefined) h.set("traceparent", formatted);
+    return h;
+  }
+  propagation.inject(trace.setSpanContext(ROOT_CONTEXT, context), h, natsHeaderSetter);
+  return h;
+}
+
 /** `headers` (new ones when undefined) carrying `span`'s context to the next hop; as given without a span. */
 export function traceHeaders(span: Span | undefined, headers?: MsgHdrs): MsgHdrs | undefined {
   if (!span) return headers;
