@@ -196,6 +196,7 @@ describe("environment", () => {
         "persistence.config.retention": "3d",
         "persistence.config.maxBacklog": "500",
         "persistence.config.routePartitions": "4",
+        "persistence.config.cursorDelay": "250ms",
         "router.extraEnv[0].name": "EXTRA",
         "router.extraEnv[0].value": "yes",
         "router.config.ackWait": "4s",
@@ -220,6 +221,7 @@ describe("environment", () => {
       HERALD_RETENTION: "3d",
       HERALD_MAX_BACKLOG: "500",
       HERALD_ROUTE_PARTITIONS: "4",
+      PERSISTENCE_CURSOR_DELAY: "250ms",
     });
     expect(deploymentEnv(objects, "router").EXTRA).toBe("yes");
     expect(deploymentEnv(objects, "router")).toMatchObject({ ROUTER_ACK_WAIT: "4s", ROUTER_LEASE_TTL: "2s" });
