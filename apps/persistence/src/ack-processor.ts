@@ -23,7 +23,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { readAckBundle } from "./ack-bundle.js";
 import { applyAcks, skipVanished } from "./cursor.js";
 import type { CursorStore } from "./cursor-store.js";
-import { type CursorGroup, CursorWriter, deviceKey } from "./cursor-writer.js";
+import { type CursorGroup, CursorWriter } from "./cursor-writer.js";
 import { readStored } from "./mailbox-reader.js";
 
 export type AckProcessorDeps = {
@@ -92,16 +92,17 @@ export class AckProcessor {
     try {
       const batches = this.validBatches(msg);
       if (!batches) return;
-      const devices = new Set(batches.map((b) => deviceKey(b.userId, b.deviceId))).size;
-      if (devices === 0) {
-        this.settleMsg(() => msg.ack());
-        return;
-      }
-      this.bundles.set(msg, { left: devices, failed: false });
+      // Counted as the groups are joined (no write runs before this returns).
+      const state = { left: 0, failed: false };
+      this.bundles.set(msg, state);
       const ackedAt = Date.now();
       for (const { userId, deviceId, acks } of batches) {
         this.sendReceipts(userId, deviceId, acks, ackedAt);
-        this.writer.add(userId, deviceId, acks, msg);
+        if (this.writer.add(userId, deviceId, acks, msg)) state.left++;
+      }
+      if (state.left === 0) {
+        this.bundles.delete(msg);
+        this.settleMsg(() => msg.ack());
       }
     } catch (err) {
       // Left unacked, the bundle comes back after ack_wait; the groups it joined then leave it alone.

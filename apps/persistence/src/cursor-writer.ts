@@ -1,7 +1,7 @@
 import type { AckedMessage } from "@herald/protocol";
 
 /** A device's key among the groups (ids never hold a NUL: they are checked before they get here). */
-export const deviceKey = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
+const deviceKey = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
 
 /** One device's acks waiting for a cursor write, and the queue messages (ack bundles) that carried them. */
 export type CursorGroup<B> = {
@@ -51,8 +51,11 @@ export class CursorWriter<B> {
     return this.pending.size;
   }
 
-  /** Adds one device's acks; the group they join keeps its first arrival time. */
-  add(userId: string, deviceId: string, acks: AckedMessage[], bundle: B): void {
+  /**
+   * Adds one device's acks; the group they join keeps its first arrival time. True when `bundle` joined a group
+   * it was not in yet: the caller counts the writes each bundle waits for.
+   */
+  add(userId: string, deviceId: string, acks: AckedMessage[], bundle: B): boolean {
     const key = deviceKey(userId, deviceId);
     let group = this.pending.get(key);
     if (!group) {
@@ -60,8 +63,10 @@ export class CursorWriter<B> {
       this.pending.set(key, group);
     }
     for (const ack of acks) group.acks.push(ack);
+    const before = group.bundles.size;
     group.bundles.add(bundle);
     this.schedule();
+    return group.bundles.size > before;
   }
 
   /** Writes every group now, whatever its age, and waits for the writes in flight (shutdown). */

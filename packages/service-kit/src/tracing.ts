@@ -167,26 +167,22 @@ export function traceparentHeaders(traceparent: string | undefined): MsgHdrs | u
   if (!enabled || traceparent === undefined) return undefined;
   const context = traceparentContext(traceparent);
   if (!context) return undefined;
-  const h = natsHeaders();
-  if (headersW3c && !context.traceState) {
-    const formatted = formatTraceparent(context);
-    if (formatted !== undefined) h.set("traceparent", formatted);
-    return h;
-  }
-  propagation.inject(trace.setSpanContext(ROOT_CONTEXT, context), h, natsHeaderSetter);
-  return h;
+  return contextHeaders(context, natsHeaders());
 }
 
 /** `headers` (new ones when undefined) carrying `span`'s context to the next hop; as given without a span. */
 export function traceHeaders(span: Span | undefined, headers?: MsgHdrs): MsgHdrs | undefined {
   if (!span) return headers;
-  const h = headers ?? natsHeaders();
-  const ctx = span.spanContext();
-  if (!headersW3c || ctx.traceState) {
-    propagation.inject(trace.setSpan(ROOT_CONTEXT, span), h, natsHeaderSetter);
+  return contextHeaders(span.spanContext(), headers ?? natsHeaders());
+}
+
+/** Writes `context` into `h`: `traceparent` directly for plain W3C, else through the configured propagator. */
+function contextHeaders(context: SpanContext, h: MsgHdrs): MsgHdrs {
+  if (!headersW3c || context.traceState) {
+    propagation.inject(trace.setSpanContext(ROOT_CONTEXT, context), h, natsHeaderSetter);
     return h;
   }
-  const traceparent = formatTraceparent(ctx);
+  const traceparent = formatTraceparent(context);
   if (traceparent !== undefined) h.set("traceparent", traceparent);
   return h;
 }
