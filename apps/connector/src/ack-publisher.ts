@@ -1,5 +1,5 @@
 import type { AckBatch, AckedMessage } from "@herald/protocol";
-import { type Backoff, type Logger, sleepBackoff } from "@herald/service-kit";
+import { type Backoff, type Logger, sleepBackoff, utf8 } from "@herald/service-kit";
 import { AckBundler, type AckReceipt } from "./ack-bundler.js";
 
 export type AckPublisherDeps = {
@@ -19,7 +19,6 @@ const RETRY_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
 
 /** Acks of every session, written together every few milliseconds, retried through short NATS outages. */
 export class AckPublisher {
-  private readonly encoder = new TextEncoder();
   private readonly bundler: AckBundler;
   private readonly retries = new AbortController();
 
@@ -49,7 +48,7 @@ export class AckPublisher {
 
   /** Writes one bundle (an `AckBundle`, built from its batches' JSON texts). */
   private async write(batches: string[], acks: number): Promise<void> {
-    const payload = this.encoder.encode(`{"batches":[${batches.join(",")}]}`);
+    const payload = utf8(`{"batches":[${batches.join(",")}]}`);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.deps.publish(payload);

@@ -15,6 +15,7 @@ import {
   parseJsonRequest,
   reportFailure,
   subscribeGuarded,
+  utf8,
 } from "@herald/service-kit";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
@@ -84,7 +85,6 @@ export class PresenceReporter {
   private legacyUntil = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private sync: Subscription | undefined;
-  private readonly encoder = new TextEncoder();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -177,7 +177,7 @@ export class PresenceReporter {
       seq: this.seq++,
     } as PresenceReport;
     try {
-      this.nc.publish(this.s.presenceReport(this.connectorId), this.encoder.encode(JSON.stringify(report)));
+      this.nc.publish(this.s.presenceReport(this.connectorId), utf8(JSON.stringify(report)));
     } catch (err) {
       reportFailure(this.guard, "presence.report", err);
     }

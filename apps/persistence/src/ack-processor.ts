@@ -16,6 +16,7 @@ import {
   SpanKind,
   startSpan,
   traceparentHeaders,
+  utf8,
   withSpan,
 } from "@herald/service-kit";
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
@@ -55,7 +56,6 @@ const ROUND_MS = 20;
 export class AckProcessor {
   private messages: ConsumerMessages | undefined;
   private consuming: Promise<void> | undefined;
-  private readonly encoder = new TextEncoder();
   /** Per bundle taken: cursor groups not yet written, and whether one failed. */
   private readonly bundles = new Map<JsMsg, { left: number; failed: boolean }>();
   private readonly writer: CursorWriter<JsMsg>;
@@ -162,11 +162,7 @@ export class AckProcessor {
     for (const ack of acks) {
       const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
       const headers = traceparentHeaders(ack.trace);
-      this.deps.nc.publish(
-        receiptSubject,
-        this.encoder.encode(JSON.stringify(receipt)),
-        headers ? { headers } : undefined,
-      );
+      this.deps.nc.publish(receiptSubject, utf8(JSON.stringify(receipt)), headers ? { headers } : undefined);
     }
     this.deps.receipts?.inc(acks.length);
   }

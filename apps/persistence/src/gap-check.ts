@@ -1,6 +1,7 @@
 import type { CursorState, ExpiredReceipt, Subjects } from "@herald/protocol";
 import { userToken } from "@herald/protocol";
 import type { Counter, Logger } from "@herald/service-kit";
+import { utf8 } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { advance } from "./cursor.js";
@@ -87,7 +88,6 @@ export type GapNotice = (userId: string, deviceId: string, gap: Gap) => void;
 
 /** Counts each gap told and sends the publisher an `expired` receipt for it (no ids: they went with the messages). */
 export function gapNotice(nc: NatsConnection, s: Subjects, gaps: Counter, logger: Logger): GapNotice {
-  const encoder = new TextEncoder();
   return (userId, deviceId, gap) => {
     gaps.inc();
     const receipt: ExpiredReceipt = {
@@ -100,6 +100,6 @@ export function gapNotice(nc: NatsConnection, s: Subjects, gaps: Counter, logger
       at: Date.now(),
     };
     logger.warn({ userId, deviceId, after: gap.after, before: gap.before }, "unacked messages expired");
-    nc.publish(s.receipt(userToken(userId)), encoder.encode(JSON.stringify(receipt)));
+    nc.publish(s.receipt(userToken(userId)), utf8(JSON.stringify(receipt)));
   };
 }

@@ -1,5 +1,5 @@
 import { type ChannelRetention, DeadReason, Header, payloadBudget, type Subjects } from "@herald/protocol";
-import { maxPayload, type Nats } from "@herald/service-kit";
+import { maxPayload, type Nats, utf8 } from "@herald/service-kit";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Config } from "./config.js";
 import { type Decision, decide } from "./intake.js";
@@ -16,8 +16,6 @@ export type PrepareOptions = {
   /** The most a stored entry may be: what one NATS message carries here, with room to spare. */
   budget: () => number;
 };
-
-const encoder = new TextEncoder();
 
 /** The limits of the router's configuration and of the server it is connected to. */
 export function prepareOptions(s: Subjects, config: Config, nats: Nats): PrepareOptions {
@@ -52,7 +50,7 @@ export function prepare(
     // A mailbox entry is a send body (`readMailboxEntry` reads it; `ts` is the mailbox's store time); a
     // channel entry keeps the intake time.
     const toUsers = decision.target === "user" || decision.target === "users";
-    const body = encoder.encode(
+    const body = utf8(
       JSON.stringify(toUsers ? { id, data: decision.data } : { id, data: decision.data, ts: timestampMs }),
     );
     // A stored entry must fit one NATS message with room to spare, or it could never be replayed.

@@ -9,6 +9,7 @@ import {
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "./logger.js";
+import { utf8 } from "./utf8.js";
 
 /**
  * Where the failures of NATS handlers go: logged and counted, never thrown back into the NATS client. A throw
@@ -91,11 +92,10 @@ export function maxPayload(nc: NatsConnection): number {
   return nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const errorBody = (error: HeraldError): Uint8Array =>
-  encoder.encode(JSON.stringify({ error: error.toJSON() } satisfies ApiErrorReply));
+  utf8(JSON.stringify({ error: error.toJSON() } satisfies ApiErrorReply));
 
 /**
  * Answers a request with `reply` as JSON, bounded by `max_payload`: an answer that does not fit becomes a
@@ -111,7 +111,7 @@ export function respondJson(
   if (!msg.reply) return;
   let body: Uint8Array;
   try {
-    body = encoder.encode(JSON.stringify(reply));
+    body = utf8(JSON.stringify(reply));
   } catch (err) {
     reportFailure(guard, handler, err);
     body = errorBody(HeraldError.fromUnknown(err));

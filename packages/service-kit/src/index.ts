@@ -21,3 +21,4 @@ export * from "./settle.js";
 export * from "./streams.js";
 export * from "./token-bucket.js";
 export * from "./tracing.js";
+export * from "./utf8.js";

@@ -1,6 +1,7 @@
 import { type ErrorCode, HeraldError, isApiError } from "@herald/protocol";
 import { type NatsConnection, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type { z } from "zod";
+import { utf8 } from "./utf8.js";
 
 /** A request/reply API answered with `{"error":…}`: the service's code and message, kept. */
 export class ApiRefusedError extends HeraldError {
@@ -25,8 +26,6 @@ export type RequestJsonOptions = {
   retryAfterMs?: number;
 };
 
-const encoder = new TextEncoder();
-
 /**
  * Sends `body` as JSON to a request/reply API (one served by `serveJson`) and returns the reply checked
  * against `schema`. An `{"error":…}` reply rejects with `ApiRefusedError`; no reply in time, or a reply that
@@ -42,7 +41,7 @@ export async function requestJson<S extends z.ZodType>(
   schema: S,
   { timeoutMs, retryAfterMs }: RequestJsonOptions,
 ): Promise<z.output<S>> {
-  const data = encoder.encode(JSON.stringify(body));
+  const data = utf8(JSON.stringify(body));
   const first = retryAfterMs === undefined ? timeoutMs : Math.min(retryAfterMs, timeoutMs);
   const reply = await nc.request(subject, data, { timeout: first }).catch((error: unknown) => {
     if (first >= timeoutMs || !isRequestTimeout(error)) throw error;
