@@ -158,7 +158,8 @@ describe("connections", () => {
     const live = open(Date.now() + 60_000);
     const dead = open(Date.now() + 60_000);
     dead.transport.answering = false;
-    connections.pingAll();
+    // One tick of a sweep whose tick is its period visits every connection.
+    connections.pinger(1_000, 1_000).tick();
     expect(live.transport.pings).toBe(1);
     expect(live.transport.closed).toEqual([]);
     expect(dead.transport.closed).toEqual([1006]);

@@ -1,9 +1,15 @@
 import { CloseCode } from "@herald/protocol";
 import type { Connection } from "./connection.js";
+import { PacedSweep } from "./paced-sweep.js";
 
 /** How long a drain waits for clients to close before cutting them off. */
 const DRAIN_TIMEOUT_MS = 5_000;
 const DRAIN_POLL_MS = 50;
+
+/** A keep-alive visit: the socket is ended when nothing arrived on it since the previous ping. */
+function pingOrEnd(c: Connection): void {
+  if (!c.transport.keepAlive()) c.transport.terminate();
+}
 
 /** The connections open on this connector, and what the connector does to all of them at once. */
 export class Connections implements Iterable<Connection> {
@@ -47,9 +53,12 @@ export class Connections implements Iterable<Connection> {
     return this.open.size;
   }
 
-  /** Ends sockets that did not answer the last ping, and pings the rest. */
-  pingAll(): void {
-    for (const c of this.open) if (!c.transport.keepAlive()) c.transport.terminate();
+  /**
+   * Pings every connection once per `periodMs`, a slice of them each `tickMs` (the caller ticks it), and ends
+   * those from which nothing arrived since their previous ping.
+   */
+  pinger(periodMs: number, tickMs: number): PacedSweep<Connection> {
+    return new PacedSweep(this.open, periodMs, Math.min(tickMs, periodMs), pingOrEnd);
   }
 
   /** Sends again what each session has waited too long to see acked. */

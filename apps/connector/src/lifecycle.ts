@@ -37,6 +37,8 @@ export type LifecycleParts = {
 
 /** How often expired tokens are looked for: a connection ends at most this long after its token's `exp`. */
 const EXPIRY_SWEEP_MS = 1_000;
+/** Keep-alive pings go out a slice every this long, spread over `HERALD_PING_INTERVAL` (`PacedSweep`). */
+const PING_TICK_MS = 100;
 
 /** Starting (once persistence has made the streams), readiness, and the ordered drain. */
 export function connectorLifecycle(p: LifecycleParts) {
@@ -71,7 +73,8 @@ export function connectorLifecycle(p: LifecycleParts) {
     });
     const every = (ms: number, name: string, run: () => void) =>
       timers.push(setInterval(() => runGuarded(p.guard, name, run), ms));
-    every(p.config.HERALD_PING_INTERVAL, "ping", () => p.connections.pingAll());
+    const pings = p.connections.pinger(p.config.HERALD_PING_INTERVAL, PING_TICK_MS);
+    every(Math.min(PING_TICK_MS, p.config.HERALD_PING_INTERVAL), "ping", () => pings.tick());
     every(EXPIRY_SWEEP_MS, "expiry", () => p.connections.expireAll());
     // Overdue messages go again within a quarter of the ack timeout of falling due.
     every(Math.max(200, Math.min(5_000, p.config.HERALD_ACK_TIMEOUT / 4)), "resend", () =>
