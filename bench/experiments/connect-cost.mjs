@@ -4,9 +4,10 @@
 //   node bench/experiments/connect-cost.mjs [clients per round, default 2000] [rounds, default 3]
 // (after `pnpm build`)
 import { HeraldClient } from "@herald/client";
-import { signToken, startNatsServer, startStack } from "@herald/testkit";
+import { signToken } from "@herald/testkit";
 import WebSocket from "ws";
 import { cpuSeconds } from "../dist/procfs.js";
+import { openBare, startOneConnector } from "./one-connector.mjs";
 
 const count = Number(process.argv[2] ?? 2000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -17,22 +18,12 @@ const kinds = [
   ["bare", bare],
 ].filter(([kind]) => (process.env.CC_KINDS ?? "sdk,bare").split(",").includes(kind));
 
-const nats = await startNatsServer({ jetstream: true });
-const stack = await startStack({
-  nats,
-  replicas: 1,
-  envFor: {
-    connector: {
-      // One source address and no admission pacing: this measures the work per connection, not the limits.
-      HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: "100000",
-      HERALD_MAX_CONNECTIONS_PER_IP: "100000",
-      // `CC_PROFILE_DIR=<dir>`: the connector writes a `.cpuprofile` there when the script ends.
-      ...(process.env.CC_PROFILE_DIR
-        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.CC_PROFILE_DIR}` }
-        : {}),
-    },
-  },
-});
+// `CC_PROFILE_DIR=<dir>`: the connector writes a `.cpuprofile` there when the script ends.
+const { stack, stop } = await startOneConnector(
+  process.env.CC_PROFILE_DIR
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.CC_PROFILE_DIR}` }
+    : {},
+);
 const connector = stack.connectors[0];
 const tokens = await Promise.all(
   Array.from({ length: count }, (_, i) => signToken({ sub: `cc-${i}`, did: "d1" }, stack.jwtSecret)),
@@ -45,21 +36,13 @@ function sdk(token) {
 }
 
 function bare(token) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token })));
-    ws.on("message", (data) => {
-      if (JSON.parse(String(data)).type === "welcome")
-        resolve({
-          close: () =>
-            new Promise((r) => {
-              ws.once("close", r);
-              ws.close();
-            }),
-        });
-    });
-    ws.on("error", reject);
-  });
+  return openBare(url, token).then((ws) => ({
+    close: () =>
+      new Promise((resolve) => {
+        ws.once("close", resolve);
+        ws.close();
+      }),
+  }));
 }
 
 async function round(kind, open) {
@@ -89,5 +72,4 @@ async function round(kind, open) {
 for (let r = 0; r < rounds; r++) {
   for (const [kind, open] of kinds) console.log(JSON.stringify(await round(kind, open)));
 }
-await stack.stop();
-await nats.stop();
+await stop();

@@ -2,22 +2,11 @@
 // authenticated bare `ws` clients to one connector (HERALD_PING_INTERVAL 2 s), resets the connector's lag
 // statistics with a scrape, waits three intervals and scrapes again. Run it from two checkouts to compare.
 //   node bench/experiments/ping-stall.mjs [connections, default 5000]   (after `pnpm build`)
-import { signToken, startNatsServer, startStack } from "@herald/testkit";
-import WebSocket from "ws";
+import { signToken } from "@herald/testkit";
+import { openBare, startOneConnector } from "./one-connector.mjs";
 
 const count = Number(process.argv[2] ?? 5000);
-const nats = await startNatsServer({ jetstream: true });
-const stack = await startStack({
-  nats,
-  replicas: 1,
-  envFor: {
-    connector: {
-      HERALD_PING_INTERVAL: "2s",
-      HERALD_MAX_NEW_CONNECTIONS_PER_SECOND: "100000",
-      HERALD_MAX_CONNECTIONS_PER_IP: "100000",
-    },
-  },
-});
+const { stack, stop } = await startOneConnector({ HERALD_PING_INTERVAL: "2s" });
 const url = stack.wsUrl();
 const tokens = await Promise.all(
   Array.from({ length: count }, (_, i) => signToken({ sub: `ps-${i}`, did: "d1" }, stack.jwtSecret)),
@@ -28,14 +17,7 @@ await Promise.all(
   Array.from({ length: 100 }, async () => {
     while (next < count) {
       const token = tokens[next++];
-      sockets.push(
-        await new Promise((resolve, reject) => {
-          const ws = new WebSocket(url, { perMessageDeflate: false });
-          ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token })));
-          ws.once("message", () => resolve(ws));
-          ws.on("error", reject);
-        }),
-      );
+      sockets.push(await openBare(url, token));
     }
   }),
 );
@@ -49,5 +31,4 @@ await lag(); // resets the window
 await new Promise((resolve) => setTimeout(resolve, 6_000));
 console.log(JSON.stringify({ connections: sockets.length, ...(await lag()) }));
 for (const ws of sockets) ws.terminate();
-await stack.stop();
-await nats.stop();
+await stop();
