@@ -14,7 +14,7 @@ describe("AckPublisher", () => {
     const acks = new AckPublisher({
       publish: async (payload) => {
         if (failures-- > 0) throw new Error("no responders");
-        written.push(JSON.parse(new TextDecoder().decode(payload)));
+        written.push(JSON.parse(payload));
       },
       onStored: (count) => {
         stored += count;

@@ -1,10 +1,10 @@
 import type { AckBatch, AckedMessage } from "@herald/protocol";
-import { type Backoff, type Logger, sleepBackoff, utf8 } from "@herald/service-kit";
+import { type Backoff, type Logger, sleepBackoff } from "@herald/service-kit";
 import { AckBundler, type AckReceipt } from "./ack-bundler.js";
 
 export type AckPublisherDeps = {
   /** Writes one bundle durably (JetStream publish to this connector's ack subject). */
-  publish: (payload: Uint8Array) => Promise<unknown>;
+  publish: (payload: string) => Promise<unknown>;
   /** Told how many ids each stored bundle carried. */
   onStored: (count: number) => void;
   logger: Logger;
@@ -48,7 +48,7 @@ export class AckPublisher {
 
   /** Writes one bundle (an `AckBundle`, built from its batches' JSON texts). */
   private async write(batches: string[], acks: number): Promise<void> {
-    const payload = utf8(`{"batches":[${batches.join(",")}]}`);
+    const payload = `{"batches":[${batches.join(",")}]}`;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.deps.publish(payload);

@@ -58,7 +58,7 @@ export class Connections implements Iterable<Connection> {
    * those from which nothing arrived since their previous ping.
    */
   pinger(periodMs: number, tickMs: number): PacedSweep<Connection> {
-    return new PacedSweep(this.open, periodMs, Math.min(tickMs, periodMs), pingOrEnd);
+    return new PacedSweep(this.open, periodMs, tickMs, pingOrEnd);
   }
 
   /** Sends again what each session has waited too long to see acked. */

@@ -74,7 +74,7 @@ export function connectorLifecycle(p: LifecycleParts) {
     const every = (ms: number, name: string, run: () => void) =>
       timers.push(setInterval(() => runGuarded(p.guard, name, run), ms));
     const pings = p.connections.pinger(p.config.HERALD_PING_INTERVAL, PING_TICK_MS);
-    every(Math.min(PING_TICK_MS, p.config.HERALD_PING_INTERVAL), "ping", () => pings.tick());
+    every(pings.tickMs, "ping", () => pings.tick());
     every(EXPIRY_SWEEP_MS, "expiry", () => p.connections.expireAll());
     // Overdue messages go again within a quarter of the ack timeout of falling due.
     every(Math.max(200, Math.min(5_000, p.config.HERALD_ACK_TIMEOUT / 4)), "resend", () =>

@@ -3,16 +3,14 @@ import { PacedSweep } from "./paced-sweep.js";
 
 function sweepOf(size: number, periodMs: number, tickMs: number) {
   const items = new Set(Array.from({ length: size }, (_, i) => i));
-  const visits: number[][] = [];
   let current: number[] = [];
   const sweep = new PacedSweep(items, periodMs, tickMs, (item) => current.push(item));
   const tick = (now: number) => {
     current = [];
     sweep.tick(now);
-    visits.push(current);
     return current;
   };
-  return { items, visits, tick };
+  return { items, tick };
 }
 
 describe("PacedSweep", () => {

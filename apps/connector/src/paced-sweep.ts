@@ -12,13 +12,17 @@ export type Sweepable<T> = { readonly size: number; values(): IterableIterator<T
 export class PacedSweep<T> {
   private round: Iterator<T> | undefined;
   private roundStartedAt = Number.NEGATIVE_INFINITY;
+  /** How often `tick` is meant to be called: the tick asked for, at most the period. */
+  readonly tickMs: number;
 
   constructor(
     private readonly items: Sweepable<T>,
     private readonly periodMs: number,
-    private readonly tickMs: number,
+    tickMs: number,
     private readonly visit: (item: T) => void,
-  ) {}
+  ) {
+    this.tickMs = Math.min(tickMs, periodMs);
+  }
 
   /** Visits this tick's share (the collection's size × tick ÷ period, at least one); returns how many. */
   tick(now = performance.now()): number {

@@ -15,9 +15,11 @@ function fakeNats() {
   const nc = {
     info: { max_payload: 64 * 1024 },
     isClosed: () => false,
-    publish: (subject: string, data: Uint8Array) => {
+    publish: (subject: string, data: Uint8Array | string) => {
       expect(subject).toBe(s.presenceReport("c1"));
-      published.push(presenceReportSchema.parse(JSON.parse(decoder.decode(data))));
+      published.push(
+        presenceReportSchema.parse(JSON.parse(typeof data === "string" ? data : decoder.decode(data))),
+      );
     },
     subscribe: (subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }) => {
       expect(subject).toBe(s.presenceSync);

@@ -15,7 +15,6 @@ import {
   parseJsonRequest,
   reportFailure,
   subscribeGuarded,
-  utf8,
 } from "@herald/service-kit";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
@@ -177,7 +176,7 @@ export class PresenceReporter {
       seq: this.seq++,
     } as PresenceReport;
     try {
-      this.nc.publish(this.s.presenceReport(this.connectorId), utf8(JSON.stringify(report)));
+      this.nc.publish(this.s.presenceReport(this.connectorId), JSON.stringify(report));
     } catch (err) {
       reportFailure(this.guard, "presence.report", err);
     }

@@ -16,7 +16,6 @@ import {
   SpanKind,
   startSpan,
   traceparentHeaders,
-  utf8,
   withSpan,
 } from "@herald/service-kit";
 import type { Consumer, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
@@ -162,7 +161,7 @@ export class AckProcessor {
     for (const ack of acks) {
       const receipt: AckReceipt = { type: "acked", id: ack.id, userId, deviceId, seq: ack.seq, ackedAt };
       const headers = traceparentHeaders(ack.trace);
-      this.deps.nc.publish(receiptSubject, utf8(JSON.stringify(receipt)), headers ? { headers } : undefined);
+      this.deps.nc.publish(receiptSubject, JSON.stringify(receipt), headers ? { headers } : undefined);
     }
     this.deps.receipts?.inc(acks.length);
   }

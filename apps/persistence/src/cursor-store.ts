@@ -1,5 +1,5 @@
 import { type CursorState, cursorStateSchema, userIdFromToken, userToken } from "@herald/protocol";
-import { isWrongLastSequence, type JsPublisher, utf8 } from "@herald/service-kit";
+import { isWrongLastSequence, type JsPublisher } from "@herald/service-kit";
 import type { KV } from "@nats-io/kv";
 import { emptyCursor } from "./cursor.js";
 
@@ -34,7 +34,7 @@ export class CursorStore {
 
   private async compareAndSet(key: string, body: string, revision: number): Promise<number> {
     if (revision === 0) return this.kv.create(key, body);
-    const ack = await this.write.publisher.publish(this.write.subject(key), utf8(body), {
+    const ack = await this.write.publisher.publish(this.write.subject(key), body, {
       expectLastSubjectSequence: revision,
     });
     return ack.seq;

@@ -1,7 +1,6 @@
 import type { CursorState, ExpiredReceipt, Subjects } from "@herald/protocol";
 import { userToken } from "@herald/protocol";
 import type { Counter, Logger } from "@herald/service-kit";
-import { utf8 } from "@herald/service-kit";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { advance } from "./cursor.js";
@@ -100,6 +99,6 @@ export function gapNotice(nc: NatsConnection, s: Subjects, gaps: Counter, logger
       at: Date.now(),
     };
     logger.warn({ userId, deviceId, after: gap.after, before: gap.before }, "unacked messages expired");
-    nc.publish(s.receipt(userToken(userId)), utf8(JSON.stringify(receipt)));
+    nc.publish(s.receipt(userToken(userId)), JSON.stringify(receipt));
   };
 }

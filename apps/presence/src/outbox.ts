@@ -5,7 +5,7 @@ import {
   type Subjects,
   userToken,
 } from "@herald/protocol";
-import { type HandlerGuard, type Logger, reportFailure, utf8 } from "@herald/service-kit";
+import { type HandlerGuard, type Logger, reportFailure } from "@herald/service-kit";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { PresenceMetrics } from "./metrics.js";
 
@@ -44,7 +44,7 @@ export class Outbox {
   /** A core publish that never throws (a closed connection, a payload too big): the failure is reported. */
   private send(subject: string, body: unknown): boolean {
     try {
-      this.deps.nc.publish(subject, utf8(JSON.stringify(body)));
+      this.deps.nc.publish(subject, JSON.stringify(body));
       return true;
     } catch (err) {
       reportFailure(this.deps.guard, "publish", err);

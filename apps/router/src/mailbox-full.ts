@@ -6,7 +6,7 @@ import {
   type Subjects,
   userIdFromToken,
 } from "@herald/protocol";
-import { type Counter, isSubjectFull, type JsPublisher, utf8 } from "@herald/service-kit";
+import { type Counter, isSubjectFull, type JsPublisher } from "@herald/service-kit";
 import type { PubAck } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 
@@ -52,7 +52,7 @@ export function mailboxFullHandler(deps: MailboxFullDeps): MailboxFullHandler {
       userId,
       at: Date.now(),
     };
-    deps.nc.publish(deps.s.receipt(copy.key), utf8(JSON.stringify(receipt)));
+    deps.nc.publish(deps.s.receipt(copy.key), JSON.stringify(receipt));
     return ack;
   };
 }

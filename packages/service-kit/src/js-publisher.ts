@@ -5,6 +5,7 @@ import {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  type Payload,
   type Subscription,
 } from "@nats-io/transport-node";
 
@@ -80,7 +81,8 @@ export class JsPublisher {
     return this.pending.size;
   }
 
-  publish(subject: string, data: Uint8Array, options: JsPublishOptions = {}): Promise<PubAck> {
+  /** `data` as bytes, or as a string the client encodes (into Buffer's pool, with the nats-core patch). */
+  publish(subject: string, data: Payload, options: JsPublishOptions = {}): Promise<PubAck> {
     if (this.closed) return Promise.reject(new JsPublisherClosedError("publisher is closed"));
     const token = (this.next++).toString(36);
     let h = options.headers;
