@@ -49,16 +49,30 @@ const SERVICE_REF = ["$", "{SERVICE}"].join("");
  * @example lintDockerfile(readFileSync("Dockerfile", "utf8")) // []
  */
 export function lintDockerfile(text) {
+  const { args, stages, problems } = parseDockerfile(text);
+  if (stages.length < 2)
+    problems.push("not multi-stage: build in one stage, copy the pruned result into a clean one");
+  problems.push(...basePinProblems(stages));
+  const final = stages.at(-1);
+  if (final) problems.push(...finalStageProblems(final));
+  problems.push(...serviceArgProblems(args, stages));
+  const all = stages.flatMap((s) => s.instructions);
+  problems.push(...installProblems(all, args), ...instructionProblems(all));
+  return problems;
+}
+
+/**
+ * The Dockerfile's instructions by stage, continuation lines joined and comments dropped, and the ARGs declared
+ * before the first FROM (with which each FROM's image is expanded).
+ */
+function parseDockerfile(text) {
   const problems = [];
-  // Join continuation lines, drop comments and blank lines.
   const lines = text
     .replace(/\\\r?\n/g, " ")
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
   const args = {};
-  /** `$NAME` and `${NAME}` replaced by the ARGs declared before the first FROM. */
-  const expand = (text) => text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? "");
   const stages = []; // { base, instructions: [{ op, rest }] }
   for (const line of lines) {
     const match = /^(\w+)\s*(.*)$/.exec(line);
@@ -68,90 +82,103 @@ export function lintDockerfile(text) {
     if (op === "ARG" && stages.length === 0) {
       const [key, value] = rest.split("=");
       args[key.trim()] = value?.trim().replace(/^"|"$/g, "");
-      continue;
-    }
-    if (op === "FROM") {
-      const image = expand(rest.split(/\s+/)[0]);
-      stages.push({ base: image, instructions: [] });
-      continue;
-    }
-    if (stages.length === 0) problems.push(`${op} before the first FROM`);
+    } else if (op === "FROM") {
+      stages.push({ base: expandArgs(rest.split(/\s+/)[0], args), instructions: [] });
+    } else if (stages.length === 0) problems.push(`${op} before the first FROM`);
     else stages.at(-1).instructions.push({ op, rest });
   }
-  if (stages.length < 2)
-    problems.push("not multi-stage: build in one stage, copy the pruned result into a clean one");
+  return { args, stages, problems };
+}
+
+/** `$NAME` and `${NAME}` replaced by the ARGs declared before the first FROM. */
+function expandArgs(text, args) {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? "");
+}
+
+/** Every base image that is not an earlier stage is pinned to a patch version or a digest, never `latest`. */
+function basePinProblems(stages) {
+  const problems = [];
   const previousNames = new Set();
-  for (const stage of stages) {
-    const [, alias] = /\bAS\s+(\S+)/i.exec(stage.base) ?? [];
+  for (const { base } of stages) {
+    const [, alias] = /\bAS\s+(\S+)/i.exec(base) ?? [];
     if (alias) previousNames.add(alias);
-    const base = stage.base;
     if (previousNames.has(base)) continue;
     if (!/@sha256:[a-f0-9]{64}$/.test(base) && !/:\d+\.\d+\.\d+(-[\w.]+)?$/.test(base)) {
       problems.push(`base image '${base}' is not pinned to a patch version or a digest`);
     }
     if (/:latest\b/.test(base)) problems.push(`base image '${base}' uses latest`);
   }
-  const final = stages.at(-1);
-  if (final) {
-    const version = /^node:(\d+\.\d+\.\d+)/.exec(final.base)?.[1];
-    if (version !== NODE_VERSION) {
-      problems.push(`final base '${final.base}' is not node:${NODE_VERSION} (toolchain.json)`);
-    }
-    if (!/-slim\b|-alpine\b|distroless/.test(final.base))
-      problems.push(`final base '${final.base}' is not a slim image`);
-    const users = final.instructions.filter((i) => i.op === "USER");
-    const user = users.at(-1)?.rest.split(":")[0];
-    if (!user) problems.push("final stage has no USER: the service would run as root");
-    else if (user === "root" || user === "0") problems.push("final stage runs as root");
-    else if (!/^\d+$/.test(user))
-      problems.push(`USER '${user}' is not numeric: Kubernetes cannot verify runAsNonRoot`);
-    else if (Number(user) !== APP_UID)
-      problems.push(`USER ${user} differs from the chart's runAsUser ${APP_UID}`);
-    const entry = final.instructions.filter((i) => i.op === "ENTRYPOINT" || i.op === "CMD").at(-1);
-    if (!entry) problems.push("final stage has no ENTRYPOINT or CMD");
-    else if (!entry.rest.startsWith("["))
-      problems.push(`${entry.op} is not in exec form: node would not get SIGTERM`);
-    else {
-      const argv = JSON.parse(entry.rest);
-      // main.js starts OpenTelemetry itself (when OTEL_* asks for it) before loading the service: no --import.
-      const expected = ["node", "./dist/main.js"];
-      if (JSON.stringify(argv) !== JSON.stringify(expected)) {
-        problems.push(
-          `${entry.op} should be ${JSON.stringify(expected)} (the contract's start command), got ${entry.rest}`,
-        );
-      }
-    }
-    for (const i of final.instructions) {
-      if (i.op === "RUN" && /\b(npm|pnpm|yarn)\s+(install|add|ci)\b/.test(i.rest)) {
-        problems.push(
-          "the final stage installs packages: copy the pruned install from the build stage instead",
-        );
-      }
-      if (i.op === "COPY" && /--chown=(?!root|0\b)/.test(i.rest)) {
-        problems.push(
-          "the final stage copies files owned by the service user: keep the app read-only (root-owned)",
-        );
-      }
-    }
-    if (!final.instructions.some((i) => i.op === "COPY" && /--from=/.test(i.rest))) {
-      problems.push("the final stage does not copy the build stage's output");
-    }
-    const exposed = final.instructions.filter((i) => i.op === "EXPOSE").flatMap((i) => i.rest.split(/\s+/));
-    for (const port of ["8080", "9090"]) if (!exposed.includes(port)) problems.push(`EXPOSE lacks ${port}`);
+  return problems;
+}
+
+/** The image that ships: the pinned Node, slim, a numeric non-root user, read-only app, the start command. */
+function finalStageProblems(final) {
+  const problems = [];
+  const version = /^node:(\d+\.\d+\.\d+)/.exec(final.base)?.[1];
+  if (version !== NODE_VERSION) {
+    problems.push(`final base '${final.base}' is not node:${NODE_VERSION} (toolchain.json)`);
   }
-  problems.push(...serviceArgProblems(args, stages));
-  const all = stages.flatMap((s) => s.instructions);
-  if (
-    !all.some(
-      (i) => i.op === "RUN" && /deploy\s+--prod\b/.test(i.rest) && i.rest.includes(`@herald/${SERVICE_REF}`),
-    )
-  ) {
+  if (!/-slim\b|-alpine\b|distroless/.test(final.base))
+    problems.push(`final base '${final.base}' is not a slim image`);
+  problems.push(...userProblems(final), ...entryProblems(final));
+  for (const i of final.instructions) {
+    if (i.op === "RUN" && /\b(npm|pnpm|yarn)\s+(install|add|ci)\b/.test(i.rest)) {
+      problems.push(
+        "the final stage installs packages: copy the pruned install from the build stage instead",
+      );
+    }
+    if (i.op === "COPY" && /--chown=(?!root|0\b)/.test(i.rest)) {
+      problems.push(
+        "the final stage copies files owned by the service user: keep the app read-only (root-owned)",
+      );
+    }
+  }
+  if (!final.instructions.some((i) => i.op === "COPY" && /--from=/.test(i.rest))) {
+    problems.push("the final stage does not copy the build stage's output");
+  }
+  const exposed = final.instructions.filter((i) => i.op === "EXPOSE").flatMap((i) => i.rest.split(/\s+/));
+  for (const port of ["8080", "9090"]) if (!exposed.includes(port)) problems.push(`EXPOSE lacks ${port}`);
+  return problems;
+}
+
+/** The final stage's USER: numeric (so Kubernetes can verify runAsNonRoot), not root, the chart's runAsUser. */
+function userProblems(final) {
+  const user = final.instructions
+    .filter((i) => i.op === "USER")
+    .at(-1)
+    ?.rest.split(":")[0];
+  if (!user) return ["final stage has no USER: the service would run as root"];
+  if (user === "root" || user === "0") return ["final stage runs as root"];
+  if (!/^\d+$/.test(user)) return [`USER '${user}' is not numeric: Kubernetes cannot verify runAsNonRoot`];
+  if (Number(user) !== APP_UID) return [`USER ${user} differs from the chart's runAsUser ${APP_UID}`];
+  return [];
+}
+
+/** The final stage's ENTRYPOINT or CMD: exec form (so node gets SIGTERM), the contract's start command. */
+function entryProblems(final) {
+  const entry = final.instructions.filter((i) => i.op === "ENTRYPOINT" || i.op === "CMD").at(-1);
+  if (!entry) return ["final stage has no ENTRYPOINT or CMD"];
+  if (!entry.rest.startsWith("[")) return [`${entry.op} is not in exec form: node would not get SIGTERM`];
+  // main.js starts OpenTelemetry itself (when OTEL_* asks for it) before loading the service: no --import.
+  const expected = ["node", "./dist/main.js"];
+  if (JSON.stringify(JSON.parse(entry.rest)) === JSON.stringify(expected)) return [];
+  return [
+    `${entry.op} should be ${JSON.stringify(expected)} (the contract's start command), got ${entry.rest}`,
+  ];
+}
+
+/** A pruned production install of the service, with pnpm installed at the workspace's pinned version. */
+function installProblems(all, args) {
+  const problems = [];
+  const deploys = (i) =>
+    i.op === "RUN" && /deploy\s+--prod\b/.test(i.rest) && i.rest.includes(`@herald/${SERVICE_REF}`);
+  if (!all.some(deploys)) {
     problems.push(`no pruned production install (pnpm --filter @herald/${SERVICE_REF} deploy --prod)`);
   }
   // Node 25 and later ship without corepack; pnpm must come pinned to the workspace's packageManager version.
   const pnpmInstalls = all
     .filter((i) => i.op === "RUN")
-    .map((i) => /\bnpm\s+(?:install|i)\s+(?:-g|--global)\s+pnpm@(\S+)/.exec(expand(i.rest))?.[1])
+    .map((i) => /\bnpm\s+(?:install|i)\s+(?:-g|--global)\s+pnpm@(\S+)/.exec(expandArgs(i.rest, args))?.[1])
     .filter((version) => version !== undefined);
   if (all.some((i) => i.op === "RUN" && /\bcorepack\b/.test(i.rest))) {
     problems.push(
@@ -163,6 +190,12 @@ export function lintDockerfile(text) {
       `pnpm is not installed at packageManager's version ${PNPM_VERSION} (found: ${pnpmInstalls.join(", ") || "none"})`,
     );
   }
+  return problems;
+}
+
+/** Instructions refused in any stage: ADD, HEALTHCHECK, a secret in ENV, a download piped into a shell. */
+function instructionProblems(all) {
+  const problems = [];
   for (const i of all) {
     if (i.op === "ADD")
       problems.push(`ADD ${/https?:\/\//.test(i.rest) ? "of a URL " : ""}is not allowed: use COPY`);
@@ -350,77 +383,88 @@ async function runServices(built, workDir, log) {
         LOG_LEVEL: "info",
         ...(name === "connector" ? { PORT: String(wsPort), HERALD_JWT_SECRET: secret } : {}),
       };
-      const dir = join(workDir, name);
-      const proc = startNode(["./dist/main.js"], { cwd: dir, env });
+      const proc = startNode(["./dist/main.js"], { cwd: join(workDir, name), env });
       running.push({ name, proc });
-      const adminPort = await waitFor(
-        `${name} admin port`,
-        () => {
-          if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output}`);
-          for (const line of proc.output.split("\n")) {
-            if (!line.startsWith("{")) continue;
-            const entry = JSON.parse(line);
-            if (entry.msg === "admin listening") return entry.port;
-          }
-          return undefined;
-        },
-        20_000,
-      );
-      await waitFor(
-        `${name} /readyz`,
-        async () => {
-          if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output}`);
-          return (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status === 200;
-        },
-        30_000,
-      );
-      const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-      if (!metrics.includes("herald_")) throw new Error(`${name}: /metrics has no herald_ metrics`);
-      log(
-        `  ${name}: ready (admin port ${adminPort}, read-only folder, uid ${dropPrivileges ? APP_UID : process.getuid?.()})`,
-      );
+      await waitServiceReady(name, proc, log);
     }
     if (services.every((name) => built.includes(name))) {
-      // The chart mounts its test script at /app/helm-test; do the same in the connector's pruned folder.
-      const testDir = join(workDir, "connector", "helm-test");
-      chmodSync(join(workDir, "connector"), 0o755);
-      mkdirSync(testDir);
-      cpSync(join(root, "charts", "herald", "files", "roundtrip.mjs"), join(testDir, "roundtrip.mjs"));
-      makeReadOnly(join(workDir, "connector"));
-      const test = startNode(["helm-test/roundtrip.mjs"], {
-        cwd: join(workDir, "connector"),
-        env: {
-          PATH: process.env.PATH,
-          HOME: "/tmp",
-          NATS_URL: nats.url,
-          // The chart gives the test pod a backend's identity.
-          ...natsServiceEnv(nats, "publisher"),
-          HERALD_JWT_SECRET: secret,
-          HERALD_TEST_URL: `ws://127.0.0.1:${wsPort}/ws`,
-          HERALD_TEST_TIMEOUT_SECONDS: "30",
-        },
-      });
-      const code = await test.exited;
-      if (code !== 0) throw new Error(`helm test script failed (${code}):\n${test.output}`);
-      log(`  helm test script: ${test.output.trim().split("\n").at(-1)}`);
+      const env = { NATS_URL: nats.url, ...natsServiceEnv(nats, "publisher") };
+      await runHelmTestScript(workDir, env, secret, wsPort, log);
     } else {
       log("  helm test script: skipped (needs all four services)");
     }
-    // Stop in reverse order, each with SIGTERM, expecting a clean drain.
-    for (const { name, proc } of running.reverse()) {
-      proc.child.kill("SIGTERM");
-      const code = await Promise.race([
-        proc.exited,
-        new Promise((r) => setTimeout(() => r("timeout"), 15_000)),
-      ]);
-      if (code !== 0)
-        throw new Error(`${name} did not drain cleanly on SIGTERM (${code}):\n${proc.output.slice(-2000)}`);
-      log(`  ${name}: drained on SIGTERM, exit 0`);
-    }
+    await drainInReverse(running, log);
   } finally {
     for (const { proc } of running) if (proc.child.exitCode === null) proc.child.kill("SIGKILL");
     await nats.kill();
     await nats.dispose();
+  }
+}
+
+/** Waits for a started service's admin port (from its log), then `/readyz`, and checks its `/metrics`. */
+async function waitServiceReady(name, proc, log) {
+  const adminPort = await waitFor(
+    `${name} admin port`,
+    () => {
+      if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output}`);
+      for (const line of proc.output.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        const entry = JSON.parse(line);
+        if (entry.msg === "admin listening") return entry.port;
+      }
+      return undefined;
+    },
+    20_000,
+  );
+  await waitFor(
+    `${name} /readyz`,
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output}`);
+      return (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status === 200;
+    },
+    30_000,
+  );
+  const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  if (!metrics.includes("herald_")) throw new Error(`${name}: /metrics has no herald_ metrics`);
+  const uid = dropPrivileges ? APP_UID : process.getuid?.();
+  log(`  ${name}: ready (admin port ${adminPort}, read-only folder, uid ${uid})`);
+}
+
+/**
+ * The chart's `helm test` script, mounted at /app/helm-test as the chart does, run in the connector's pruned
+ * folder with a backend's identity (`natsEnv`), as the chart's test pod has.
+ */
+async function runHelmTestScript(workDir, natsEnv, secret, wsPort, log) {
+  const testDir = join(workDir, "connector", "helm-test");
+  chmodSync(join(workDir, "connector"), 0o755);
+  mkdirSync(testDir);
+  cpSync(join(root, "charts", "herald", "files", "roundtrip.mjs"), join(testDir, "roundtrip.mjs"));
+  makeReadOnly(join(workDir, "connector"));
+  const test = startNode(["helm-test/roundtrip.mjs"], {
+    cwd: join(workDir, "connector"),
+    env: {
+      PATH: process.env.PATH,
+      HOME: "/tmp",
+      ...natsEnv,
+      HERALD_JWT_SECRET: secret,
+      HERALD_TEST_URL: `ws://127.0.0.1:${wsPort}/ws`,
+      HERALD_TEST_TIMEOUT_SECONDS: "30",
+    },
+  });
+  const code = await test.exited;
+  if (code !== 0) throw new Error(`helm test script failed (${code}):\n${test.output}`);
+  log(`  helm test script: ${test.output.trim().split("\n").at(-1)}`);
+}
+
+/** Stops the services in reverse order, each with SIGTERM, expecting a clean drain (exit 0 within 15 s). */
+async function drainInReverse(running, log) {
+  for (const { name, proc } of [...running].reverse()) {
+    proc.child.kill("SIGTERM");
+    const timeout = new Promise((resolve) => setTimeout(() => resolve("timeout"), 15_000));
+    const code = await Promise.race([proc.exited, timeout]);
+    if (code !== 0)
+      throw new Error(`${name} did not drain cleanly on SIGTERM (${code}):\n${proc.output.slice(-2000)}`);
+    log(`  ${name}: drained on SIGTERM, exit 0`);
   }
 }
 

@@ -47,7 +47,8 @@ function printer(name) {
   };
 }
 
-async function main() {
+/** Builds what is missing and loads the test kit's process fixtures and the dev watcher (both built). */
+async function prepare() {
   try {
     const { built } = await bootstrap();
     const needed = [
@@ -69,49 +70,69 @@ async function main() {
   const { startDevWatcher } = await import(
     pathToFileURL(join(root, "packages/testkit/dist/dev-watcher.js")).href
   );
+  return { fixtures, startDevWatcher };
+}
 
-  const natsPort = Number(process.env.HERALD_DEV_NATS_PORT ?? 4223);
-  const publicPort = Number(process.env.PORT ?? 8080);
+/** Ports, secrets and the store, from the environment or the dev defaults. */
+function devSettings() {
   const adminBase = Number(process.env.HERALD_DEV_ADMIN_PORT_BASE ?? 9091);
-  const jwtSecret = process.env.HERALD_JWT_SECRET ?? "herald-dev-secret-do-not-use-in-production";
-  const httpPublishPort = Number(process.env.HERALD_DEV_HTTP_PUBLISH_PORT ?? 8081);
   // The router keeps only the key's hash (HERALD_HTTP_PUBLISH_API_KEY_HASHES), as in production.
   const apiKey = process.env.HERALD_DEV_API_KEY ?? "herald-dev-api-key";
-  const apiKeyHash = createHash("sha256").update(apiKey).digest("hex");
-  const storeDir = join(root, ".herald", "dev-nats");
-  mkdirSync(storeDir, { recursive: true });
+  return {
+    natsPort: Number(process.env.HERALD_DEV_NATS_PORT ?? 4223),
+    publicPort: Number(process.env.PORT ?? 8080),
+    adminPorts: {
+      connector: adminBase,
+      router: adminBase + 1,
+      presence: adminBase + 2,
+      persistence: adminBase + 3,
+    },
+    jwtSecret: process.env.HERALD_JWT_SECRET ?? "herald-dev-secret-do-not-use-in-production",
+    httpPublishPort: Number(process.env.HERALD_DEV_HTTP_PUBLISH_PORT ?? 8081),
+    apiKey,
+    apiKeyHash: createHash("sha256").update(apiKey).digest("hex"),
+    demoPort: Number(process.env.HERALD_DEV_DEMO_PORT ?? 8090),
+    storeDir: join(root, ".herald", "dev-nats"),
+  };
+}
 
-  const services = [];
-  let nats;
-  let watcher;
-  let demo;
+/**
+ * What is running, and its ordered stop: demo and watcher, the services in reverse start order (connector
+ * first), then NATS. A second Ctrl-C kills everything at once.
+ */
+function devRun(fixtures) {
+  const run = { services: [], nats: undefined, watcher: undefined, demo: undefined };
   let stopping = false;
-  const shutdown = async (reason) => {
+  run.shutdown = async (reason) => {
     if (stopping) {
-      // A second Ctrl-C: no more waiting.
       fixtures.killAllChildren();
       process.exit(130);
     }
     stopping = true;
     say(`stopping (${reason}); Ctrl-C again to kill`);
-    await demo?.close().catch(() => {});
-    await watcher?.stop().catch(() => {});
-    for (const service of [...services].reverse()) {
+    await run.demo?.close().catch(() => {});
+    await run.watcher?.stop().catch(() => {});
+    for (const service of [...run.services].reverse()) {
       const code = await service.stop().catch((error) => error.message);
       say(`${service.name} exited (${code})`);
     }
-    await nats?.stop();
+    await run.nats?.stop();
     say("nats-server stopped; bye");
     process.exit(0);
   };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void run.shutdown("SIGINT"));
+  process.on("SIGTERM", () => void run.shutdown("SIGTERM"));
+  return run;
+}
 
+/** A private nats-server with JetStream on the dev port, its store kept between runs. */
+function startDevNats(fixtures, settings) {
+  mkdirSync(settings.storeDir, { recursive: true });
   const natsPrinter = printer("nats");
-  say(`nats-server ${findNatsServer()} on port ${natsPort}, store ${storeDir}`);
-  nats = await fixtures.startNatsServer({
-    port: natsPort,
-    storeDir,
+  say(`nats-server ${findNatsServer()} on port ${settings.natsPort}, store ${settings.storeDir}`);
+  return fixtures.startNatsServer({
+    port: settings.natsPort,
+    storeDir: settings.storeDir,
     detached: true,
     // Its banner is long; warnings, errors and the few lines that say where it listens are what matter here.
     onLine: (line) => {
@@ -119,63 +140,49 @@ async function main() {
         natsPrinter(line);
     },
   });
+}
 
-  // Each service connects as its own NATS identity, with the permissions that ship (k8s/nats/auth.conf).
-  const env = {
+/** One service's env: its own NATS identity, with the permissions that ship (k8s/nats/auth.conf). */
+function serviceEnv(fixtures, nats, name, settings) {
+  return {
     NATS_URL: nats.url,
-    HERALD_JWT_SECRET: jwtSecret,
+    HERALD_JWT_SECRET: settings.jwtSecret,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    ...fixtures.natsServiceEnv(nats, name),
+    ADMIN_PORT: String(settings.adminPorts[name]),
+    // The dev watcher's token lives 30 days (past the 24 h default maximum), so a dev session never expires.
+    ...(name === "connector" ? { PORT: String(settings.publicPort), HERALD_MAX_TOKEN_LIFETIME: "30d" } : {}),
+    ...(name === "router"
+      ? {
+          HERALD_HTTP_PUBLISH_PORT: String(settings.httpPublishPort),
+          HERALD_HTTP_PUBLISH_API_KEY_HASHES: settings.apiKeyHash,
+        }
+      : {}),
   };
-  const adminPorts = {
-    connector: adminBase,
-    router: adminBase + 1,
-    presence: adminBase + 2,
-    persistence: adminBase + 3,
-  };
+}
+
+/** Persistence first (it creates the streams the others wait for), then the rest; resolves once all are ready. */
+async function startServices(fixtures, run, settings) {
   const start = async (name) => {
-    const service = await fixtures.startService(
-      name,
-      {
-        ...env,
-        ...fixtures.natsServiceEnv(nats, name),
-        ADMIN_PORT: String(adminPorts[name]),
-        // The dev watcher's token lives 30 days (past the 24 h default maximum), so a dev session never expires.
-        ...(name === "connector" ? { PORT: String(publicPort), HERALD_MAX_TOKEN_LIFETIME: "30d" } : {}),
-        ...(name === "router"
-          ? {
-              HERALD_HTTP_PUBLISH_PORT: String(httpPublishPort),
-              HERALD_HTTP_PUBLISH_API_KEY_HASHES: apiKeyHash,
-            }
-          : {}),
-      },
-      { detached: true, onLine: printer(name) },
-    );
-    services.push(service);
+    const env = serviceEnv(fixtures, run.nats, name, settings);
+    const service = await fixtures.startService(name, env, { detached: true, onLine: printer(name) });
+    run.services.push(service);
     return service;
   };
-  try {
-    // Persistence creates the streams the others wait for.
-    await (await start("persistence")).waitReady();
-    for (const name of ["router", "presence", "connector"]) await start(name);
-    await Promise.all(services.map((service) => service.waitReady()));
-  } catch (error) {
-    console.error(error.message);
-    await shutdown("start-up failed");
-    return;
-  }
+  await (await start("persistence")).waitReady();
+  for (const name of ["router", "presence", "connector"]) await start(name);
+  await Promise.all(run.services.map((service) => service.waitReady()));
+}
 
-  const wsUrl = `ws://127.0.0.1:${publicPort}/ws`;
-  const publisher = nats.auth.users.publisher;
-  const operator = nats.auth.users.operator;
+/** What is running and how to try it. */
+async function banner(fixtures, run, settings) {
+  const { nats, watcher, demo } = run;
+  const wsUrl = `ws://127.0.0.1:${settings.publicPort}/ws`;
+  const { publisher, operator } = nats.auth.users;
   const cli = `NATS_URL=${nats.url} NATS_USER=${operator.user} NATS_PASSWORD=${operator.password} node packages/cli/dist/main.js`;
-  watcher = await startDevWatcher({ nats, wsUrl, jwtSecret, log: printer("watcher") });
-  const { startDemoServer } = await import(pathToFileURL(join(root, "demo/dist/server.js")).href);
-  const demoPort = Number(process.env.HERALD_DEV_DEMO_PORT ?? 8090);
-  const publisherNats = fixtures.natsClientOptions(nats, "publisher");
-  demo = await startDemoServer({ nats: publisherNats, wsUrl, jwtSecret, port: demoPort }).catch((error) => {
-    warn(`demo page not started: ${error.message} (HERALD_DEV_DEMO_PORT picks another port)`);
-  });
-  const lines = [
+  const http = `http://127.0.0.1:${settings.httpPublishPort}`;
+  const natsCli = `nats --server ${nats.url} --user ${publisher.user} --password ${publisher.password} --inbox-prefix ${fixtures.natsClientOptions(nats, "publisher").inboxPrefix}`;
+  return [
     "",
     paint("1", "Herald is running"),
     ...(demo
@@ -183,11 +190,11 @@ async function main() {
       : []),
     `  NATS (JetStream)     ${nats.url}`,
     `  WebSocket            ${wsUrl}?token=${watcher.token}`,
-    `  admin ports          ${Object.entries(adminPorts)
+    `  admin ports          ${Object.entries(settings.adminPorts)
       .map(([name, port]) => `${name} :${port}`)
       .join(", ")}  (/healthz /readyz /metrics)`,
-    `  HERALD_JWT_SECRET    ${jwtSecret}`,
-    `  HTTP publish API     http://127.0.0.1:${httpPublishPort}  (/openapi.json; API key ${apiKey})`,
+    `  HERALD_JWT_SECRET    ${settings.jwtSecret}`,
+    `  HTTP publish API     ${http}  (/openapi.json; API key ${settings.apiKey})`,
     "",
     "  Publish to alice with the operator CLI (packages/cli; `herald --help` lists the rest):",
     `    ${cli} publish user alice '{"hi":"there"}'`,
@@ -195,15 +202,39 @@ async function main() {
     ...((await hasNatsCli())
       ? [
           "  or with the nats CLI as a backend (a request gets JetStream's PubAck as its reply):",
-          `    nats --server ${nats.url} --user ${publisher.user} --password ${publisher.password} --inbox-prefix ${fixtures.natsClientOptions(nats, "publisher").inboxPrefix} req herald.send.user.alice '{"data":{"hi":"there"}}'`,
+          `    ${natsCli} req herald.send.user.alice '{"data":{"hi":"there"}}'`,
         ]
       : []),
     "  or over HTTP, as a backend that does not speak NATS:",
-    `    curl -X POST http://127.0.0.1:${httpPublishPort}/v1/publish/user/alice -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"data":{"hi":"there"}}'`,
+    `    curl -X POST ${http}/v1/publish/user/alice -H 'Authorization: Bearer ${settings.apiKey}' -H 'Content-Type: application/json' -d '{"data":{"hi":"there"}}'`,
     "  The watcher below publishes every 2 s and prints what alice's WebSocket receives. Ctrl-C stops everything.",
     "",
-  ];
-  console.log(lines.join("\n"));
+  ].join("\n");
+}
+
+async function main() {
+  const { fixtures, startDevWatcher } = await prepare();
+  const settings = devSettings();
+  const run = devRun(fixtures);
+  run.nats = await startDevNats(fixtures, settings);
+  try {
+    await startServices(fixtures, run, settings);
+  } catch (error) {
+    console.error(error.message);
+    await run.shutdown("start-up failed");
+    return;
+  }
+  const wsUrl = `ws://127.0.0.1:${settings.publicPort}/ws`;
+  const { jwtSecret } = settings;
+  run.watcher = await startDevWatcher({ nats: run.nats, wsUrl, jwtSecret, log: printer("watcher") });
+  const { startDemoServer } = await import(pathToFileURL(join(root, "demo/dist/server.js")).href);
+  const publisherNats = fixtures.natsClientOptions(run.nats, "publisher");
+  run.demo = await startDemoServer({ nats: publisherNats, wsUrl, jwtSecret, port: settings.demoPort }).catch(
+    (error) => {
+      warn(`demo page not started: ${error.message} (HERALD_DEV_DEMO_PORT picks another port)`);
+    },
+  );
+  console.log(await banner(fixtures, run, settings));
 }
 
 async function hasNatsCli() {
