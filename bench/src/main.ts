@@ -110,10 +110,12 @@ async function runParts(o: BenchOptions, runId: string): Promise<Parts> {
   const users = userIds(o.users);
   // Only nats-server reads GOGC (the one Go process here); unset, it runs with Go's default (100).
   if (o.natsGogc !== undefined) process.env.GOGC = String(o.natsGogc);
+  // And GOMAXPROCS: an experiment knob too (bench/README.md, "nats-server on fewer cores").
+  if (o.natsGomaxprocs !== undefined) process.env.GOMAXPROCS = String(o.natsGomaxprocs);
   // Measured as before NATS permissions existed (issue 13): its raw NATS clients connect without identities.
   const nats = await startNatsServer({ auth: false });
   log(
-    `nats-server on ${nats.url} (file storage in ${nats.storeDir}${o.natsGogc === undefined ? "" : `, GOGC=${o.natsGogc}`})`,
+    `nats-server on ${nats.url} (file storage in ${nats.storeDir}${o.natsGogc === undefined ? "" : `, GOGC=${o.natsGogc}`}${o.natsGomaxprocs === undefined ? "" : `, GOMAXPROCS=${o.natsGomaxprocs}`})`,
   );
   try {
     const natsPart = await part("nats", o, "nats", () => measureNats(nats, o));

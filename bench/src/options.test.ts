@@ -86,6 +86,13 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--nats-gogc", "off"], {}, "/b")).toThrow(/positive integer/);
   });
 
+  it("leaves nats-server's GOMAXPROCS alone unless given", () => {
+    expect(parseOptions([], {}, "/b").natsGomaxprocs).toBeUndefined();
+    expect(parseOptions(["--nats-gomaxprocs", "1"], {}, "/b").natsGomaxprocs).toBe(1);
+    expect(parseOptions([], { BENCH_NATS_GOMAXPROCS: "2" }, "/b").natsGomaxprocs).toBe(2);
+    expect(() => parseOptions(["--nats-gomaxprocs", "0"], {}, "/b")).toThrow(/positive integer/);
+  });
+
   it("takes the ladder's rates (ascending) and step length, shorter with --quick", () => {
     const full = parseOptions([], {}, "/b");
     expect(full.ladderRates.slice(0, 3)).toEqual([2_500, 5_000, 10_000]);

@@ -64,6 +64,8 @@ export type BenchOptions = {
   redisUrl: string;
   /** GOGC for the bench's nats-server (Go's default, 100, when undefined). */
   natsGogc?: number;
+  /** GOMAXPROCS for the bench's nats-servers (Go's own choice, every core, when undefined). */
+  natsGomaxprocs?: number;
   /** Further offered rates Herald's latency run is repeated at (empty: none). */
   latencyRates: number[];
   /** Offered rates of the ladder each system climbs (empty: none), ascending. */
@@ -143,7 +145,8 @@ export const USAGE = `usage: pnpm bench [--quick] [--users N] [--messages N] [--
   [--idle-active-seconds S] [--scale-connections N] [--storm-clients N] [--storm-rate N]
   [--soak-connections N] [--soak-rate N] [--soak-minutes N] [--quiet-wait-seconds S]
   [--redis-url URL] [--latency-client pipelined|js] [--latency-rates N,N,...|none] [--nats-gogc N]
-  [--ladder-rates N,N,...|none] [--ladder-seconds S] [--skip PART,...] [--only PART,...] [--out DIR]
+  [--nats-gomaxprocs N] [--ladder-rates N,N,...|none] [--ladder-seconds S]
+  [--skip PART,...] [--only PART,...] [--out DIR]
 Parts: nats,herald,tracing,compression,ws,sio,idle,routers (run by default) and scale,storm,soak (long: only with --only).
 Each flag also reads from the environment: BENCH_USERS, BENCH_MESSAGES, ..., BENCH_QUICK=1, BENCH_REDIS_URL.`;
 
@@ -248,6 +251,7 @@ export function parseOptions(
           "--latency-client",
           "--latency-rates",
           "--nats-gogc",
+          "--nats-gomaxprocs",
           "--ladder-rates",
         ].includes(flag));
     if (!known || flag === undefined) throw new BenchOptionsError(`unknown argument '${arg}'`);
@@ -270,6 +274,9 @@ export function parseOptions(
     latencyRates: rates ? parseRates(rates) : quick ? [] : DEFAULT_LATENCY_RATES,
     ladderRates: parseLadder(read("--ladder-rates"), quick),
     ...(read("--nats-gogc") ? { natsGogc: positive("--nats-gogc", read("--nats-gogc") ?? "") } : {}),
+    ...(read("--nats-gomaxprocs")
+      ? { natsGomaxprocs: positive("--nats-gomaxprocs", read("--nats-gomaxprocs") ?? "") }
+      : {}),
     skip: parseSkip(read("--skip") ?? "", read("--only") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),
   };
