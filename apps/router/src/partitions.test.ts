@@ -170,8 +170,16 @@ describe("a partitioned intake", () => {
       expect(victimLanes.length).toBeGreaterThan(0);
       await load;
       await waitFor("the intake to drain", () => intakeSettled(world.client, prefix), 60_000);
-      const after = await holders(s);
-      for (const key of victimLanes) expect(["a", "b"]).toContain(after.get(key));
+      // The intake can drain before the takeover: the victim may have routed its lanes' last messages itself,
+      // and its leases then stand until they expire.
+      await waitFor(
+        "the survivors to hold the victim's lanes",
+        async () => {
+          const after = await holders(s);
+          return victimLanes.every((key) => ["a", "b"].includes(after.get(key) ?? ""));
+        },
+        30_000,
+      );
 
       const { pauseUsers, pauseChannels } = await expectLoadInOrder(s, total);
       console.log(
