@@ -78,9 +78,11 @@ function devSettings() {
   const adminBase = Number(process.env.HERALD_DEV_ADMIN_PORT_BASE ?? 9091);
   // The router keeps only the key's hash (HERALD_HTTP_PUBLISH_API_KEY_HASHES), as in production.
   const apiKey = process.env.HERALD_DEV_API_KEY ?? "herald-dev-api-key";
+  const publicPort = Number(process.env.PORT ?? 8080);
   return {
     natsPort: Number(process.env.HERALD_DEV_NATS_PORT ?? 4223),
-    publicPort: Number(process.env.PORT ?? 8080),
+    publicPort,
+    wsUrl: `ws://127.0.0.1:${publicPort}/ws`,
     adminPorts: {
       connector: adminBase,
       router: adminBase + 1,
@@ -177,7 +179,6 @@ async function startServices(fixtures, run, settings) {
 /** What is running and how to try it. */
 async function banner(fixtures, run, settings) {
   const { nats, watcher, demo } = run;
-  const wsUrl = `ws://127.0.0.1:${settings.publicPort}/ws`;
   const { publisher, operator } = nats.auth.users;
   const cli = `NATS_URL=${nats.url} NATS_USER=${operator.user} NATS_PASSWORD=${operator.password} node packages/cli/dist/main.js`;
   const http = `http://127.0.0.1:${settings.httpPublishPort}`;
@@ -189,7 +190,7 @@ async function banner(fixtures, run, settings) {
       ? [`  Demo page            ${paint("1", demo.url)}  (inbox, chat, presence; ?user=bob in another tab)`]
       : []),
     `  NATS (JetStream)     ${nats.url}`,
-    `  WebSocket            ${wsUrl}?token=${watcher.token}`,
+    `  WebSocket            ${settings.wsUrl}?token=${watcher.token}`,
     `  admin ports          ${Object.entries(settings.adminPorts)
       .map(([name, port]) => `${name} :${port}`)
       .join(", ")}  (/healthz /readyz /metrics)`,
@@ -224,8 +225,7 @@ async function main() {
     await run.shutdown("start-up failed");
     return;
   }
-  const wsUrl = `ws://127.0.0.1:${settings.publicPort}/ws`;
-  const { jwtSecret } = settings;
+  const { wsUrl, jwtSecret } = settings;
   run.watcher = await startDevWatcher({ nats: run.nats, wsUrl, jwtSecret, log: printer("watcher") });
   const { startDemoServer } = await import(pathToFileURL(join(root, "demo/dist/server.js")).href);
   const publisherNats = fixtures.natsClientOptions(run.nats, "publisher");

@@ -16,7 +16,7 @@ import { runHerald, userIds } from "./herald-run.js";
 import { renderIdleChart } from "./idle-report.js";
 import { runIdle } from "./idle-run.js";
 import { coreNatsRate, jetStreamPublishRate, type RateResult } from "./nats-baselines.js";
-import { type BenchOptions, BenchOptionsError, parseOptions, USAGE } from "./options.js";
+import { type BenchOptions, BenchOptionsError, natsGoEnv, parseOptions, USAGE } from "./options.js";
 import { cpuMeter } from "./procfs.js";
 import { type QuietWait, waitForQuiet } from "./quiet.js";
 import { type BenchResults, derive, type NatsResults, ok, type Parts, summaryTable } from "./report.js";
@@ -108,14 +108,16 @@ function optionsOrExit(): BenchOptions {
 /** Every part the options ask for, in order, on one private nats-server. */
 async function runParts(o: BenchOptions, runId: string): Promise<Parts> {
   const users = userIds(o.users);
-  // Only nats-server reads GOGC (the one Go process here); unset, it runs with Go's default (100).
-  if (o.natsGogc !== undefined) process.env.GOGC = String(o.natsGogc);
-  // And GOMAXPROCS: an experiment knob too (bench/README.md, "nats-server on fewer cores").
-  if (o.natsGomaxprocs !== undefined) process.env.GOMAXPROCS = String(o.natsGomaxprocs);
+  // Experiment knobs, Go's defaults when unset (bench/README.md, "nats-server on fewer cores"); every
+  // nats-server a part starts inherits them.
+  const goEnv = natsGoEnv(o);
+  Object.assign(process.env, goEnv);
   // Measured as before NATS permissions existed (issue 13): its raw NATS clients connect without identities.
   const nats = await startNatsServer({ auth: false });
   log(
-    `nats-server on ${nats.url} (file storage in ${nats.storeDir}${o.natsGogc === undefined ? "" : `, GOGC=${o.natsGogc}`}${o.natsGomaxprocs === undefined ? "" : `, GOMAXPROCS=${o.natsGomaxprocs}`})`,
+    `nats-server on ${nats.url} (file storage in ${nats.storeDir}${Object.entries(goEnv)
+      .map(([name, value]) => `, ${name}=${value}`)
+      .join("")})`,
   );
   try {
     const natsPart = await part("nats", o, "nats", () => measureNats(nats, o));

@@ -183,6 +183,15 @@ function parseRates(raw: string, flag = "--latency-rates"): number[] {
     .map((rate) => positive(flag, rate));
 }
 
+/** `{ [key]: n }` for a flag given as a positive integer; `{}` when it is absent. */
+function optionalPositive<K extends string>(
+  key: K,
+  flag: string,
+  raw: string | undefined,
+): { [k in K]?: number } {
+  return raw ? ({ [key]: positive(flag, raw) } as { [k in K]?: number }) : {};
+}
+
 function parseLadder(raw: string | undefined, quick: boolean): number[] {
   if (!raw) return quick ? QUICK_LADDER_RATES : DEFAULT_LADDER_RATES;
   const rates = parseRates(raw, "--ladder-rates");
@@ -273,12 +282,18 @@ export function parseOptions(
     latencyClient: parseLatencyClient(read("--latency-client") || "pipelined"),
     latencyRates: rates ? parseRates(rates) : quick ? [] : DEFAULT_LATENCY_RATES,
     ladderRates: parseLadder(read("--ladder-rates"), quick),
-    ...(read("--nats-gogc") ? { natsGogc: positive("--nats-gogc", read("--nats-gogc") ?? "") } : {}),
-    ...(read("--nats-gomaxprocs")
-      ? { natsGomaxprocs: positive("--nats-gomaxprocs", read("--nats-gomaxprocs") ?? "") }
-      : {}),
+    ...optionalPositive("natsGogc", "--nats-gogc", read("--nats-gogc")),
+    ...optionalPositive("natsGomaxprocs", "--nats-gomaxprocs", read("--nats-gomaxprocs")),
     skip: parseSkip(read("--skip") ?? "", read("--only") ?? ""),
     outDir: read("--out") || join(benchDir, "results"),
+  };
+}
+
+/** The Go runtime's env for the bench's nats-servers (only nats-server, the one Go process, reads it). */
+export function natsGoEnv(o: BenchOptions): Record<string, string> {
+  return {
+    ...(o.natsGogc === undefined ? {} : { GOGC: String(o.natsGogc) }),
+    ...(o.natsGomaxprocs === undefined ? {} : { GOMAXPROCS: String(o.natsGomaxprocs) }),
   };
 }
 
