@@ -38,7 +38,8 @@ export class GaplessFeed<T extends Positioned> {
   private mode: "catchup" | "live" = "catchup";
   private paused = false;
   private closed = false;
-  private buffer: T[] = [];
+  /** Live messages held during a catch-up; none (no array) the rest of the time, as on an idle connection. */
+  private buffer: T[] | undefined;
   private overflowed = false;
   private catching: Promise<void> | undefined;
   private firstPage = true;
@@ -53,18 +54,19 @@ export class GaplessFeed<T extends Positioned> {
 
   close(): void {
     this.closed = true;
-    this.buffer = [];
+    this.buffer = undefined;
   }
 
   /** Takes a live message. */
   push(item: T): void {
     if (this.closed || this.paused) return;
     if (this.mode === "catchup") {
-      if (this.buffer.length >= MAX_BUFFERED_LIVE) {
-        this.buffer = [];
+      if (this.overflowed) return;
+      if ((this.buffer?.length ?? 0) >= MAX_BUFFERED_LIVE) {
+        this.buffer = undefined;
         this.overflowed = true;
-      } else if (!this.overflowed) {
-        this.buffer.push(item);
+      } else {
+        (this.buffer ??= []).push(item);
       }
       return;
     }
@@ -156,13 +158,12 @@ export class GaplessFeed<T extends Positioned> {
 
   /** Moves buffered live messages out in order; true when the feed is live (or paused) afterwards. */
   private mergeBuffer(): boolean {
+    const buffered = this.buffer?.sort((a, b) => a.seq - b.seq) ?? [];
+    this.buffer = undefined;
     if (this.overflowed) {
       this.overflowed = false;
-      this.buffer = [];
       return false;
     }
-    const buffered = this.buffer.sort((a, b) => a.seq - b.seq);
-    this.buffer = [];
     for (const item of buffered) {
       const position = this.position ?? 0;
       if (item.seq <= position) continue;
@@ -177,7 +178,7 @@ export class GaplessFeed<T extends Positioned> {
   private pause(): true {
     this.paused = true;
     this.mode = "catchup";
-    this.buffer = [];
+    this.buffer = undefined;
     this.overflowed = false;
     return true;
   }

@@ -61,4 +61,17 @@ describe("live feeds", () => {
     publish("s", "1");
     expect(seen).toEqual(["1"]);
   });
+
+  it("routes each subject's messages to its own listeners with its key, and survives a subscription error", () => {
+    const { nc, subs, publish } = fakeNats();
+    const feeds = new LiveFeeds<string>(nc, (msg, key) => `${key}=${msg.string()}`, guard);
+    const seen: string[] = [];
+    feeds.follow("live.a", "user-a", { push: (item) => seen.push(`A ${item}`) });
+    feeds.follow("live.b", "user-b", { push: (item) => seen.push(`B ${item}`) });
+    publish("live.b", "1");
+    publish("live.a", "2");
+    subs.get("live.a")?.callback(new Error("permissions violation"), {} as Msg);
+    publish("live.a", "3");
+    expect(seen).toEqual(["B user-b=1", "A user-a=2", "A user-a=3"]);
+  });
 });

@@ -32,9 +32,6 @@ type ReportBody =
   | Omit<Extract<PresenceReport, { type: "heartbeat" }>, "connectorId" | "bootId" | "seq">
   | Omit<Extract<PresenceReport, { type: "shutdown" }>, "connectorId" | "bootId" | "seq">;
 
-/** A connection as reported, with the bytes it takes in a heartbeat's JSON (measured once, at open). */
-type Held = { info: ConnectionInfo; bytes: number };
-
 /**
  * Splits `items` in order into parts of at most `maxCount` items whose sizes (plus a separator each) add up to
  * at most `maxBytes`; an item larger than that alone gets a part of its own. Always at least one part.
@@ -76,7 +73,7 @@ export function splitBySize<T>(
  * full heartbeats as liveness: for `LEGACY_PRESENCE_HOLD_MS` after one, every beat is a full heartbeat instead.
  */
 export class PresenceReporter {
-  private readonly connections = new Map<string, Held>();
+  private readonly connections = new Map<string, ConnectionInfo>();
   private readonly digest = new ConnectionSetDigest();
   private readonly bootId = randomUUID();
   private seq = 0;
@@ -115,11 +112,8 @@ export class PresenceReporter {
 
   opened(connection: ConnectionInfo): void {
     const replaced = this.connections.get(connection.connectionId);
-    if (replaced) this.digest.remove(replaced.info);
-    this.connections.set(connection.connectionId, {
-      info: connection,
-      bytes: utf8ByteLength(JSON.stringify(connection)),
-    });
+    if (replaced) this.digest.remove(replaced);
+    this.connections.set(connection.connectionId, connection);
     this.digest.add(connection);
     this.publish({ type: "open", connection });
   }
@@ -128,8 +122,8 @@ export class PresenceReporter {
     const held = this.connections.get(connectionId);
     if (!held) return;
     this.connections.delete(connectionId);
-    this.digest.remove(held.info);
-    this.publish({ type: "close", connection: held.info });
+    this.digest.remove(held);
+    this.publish({ type: "close", connection: held });
   }
 
   /** The periodic report: a beat, or a full heartbeat while a presence replica of the previous release is about. */
@@ -146,14 +140,18 @@ export class PresenceReporter {
     });
   }
 
-  /** The full list of connections, in parts cut by count and bytes (the answer to a sync). */
+  /**
+   * The full list of connections, in parts cut by count and bytes (the answer to a sync). Sizes are measured
+   * here rather than kept per connection: heartbeats are rare (a sync, or a previous release's presence about).
+   */
   heartbeat(): void {
     const budget = payloadBudget(maxPayload(this.nc));
-    const parts = splitBySize([...this.connections.values()], (h) => h.bytes, budget, HEARTBEAT_PART_SIZE);
-    for (const [part, held] of parts.entries()) {
+    const sizeOf = (c: ConnectionInfo) => utf8ByteLength(JSON.stringify(c));
+    const parts = splitBySize([...this.connections.values()], sizeOf, budget, HEARTBEAT_PART_SIZE);
+    for (const [part, connections] of parts.entries()) {
       this.publish({
         type: "heartbeat",
-        connections: held.map((h) => h.info),
+        connections,
         intervalMs: this.intervalMs,
         ...(parts.length > 1 ? { part, parts: parts.length } : {}),
       });
