@@ -93,6 +93,28 @@ describe("the idle memory part", () => {
     expect(svg).not.toMatch(/NaN|undefined/);
   });
 
+  it("reports the settled reading against the target, and the one just after connecting", () => {
+    const result = idle(5_900, 7_400, 17_000);
+    if ("skipped" in result.herald) throw new Error("unexpected");
+    result.herald = {
+      ...result.herald,
+      justConnected: { afterMs: 3_000, rssAfterBytes: 0, perConnectionBytes: 7_600 },
+      settledAfterMs: 60_000,
+    };
+    expect(idleRatios(result).withinTarget).toBe(true);
+    const lines = idleLines(result).join("\n");
+    expect(lines).toContain(
+      "at 10000 connections, 60 s after the last connected: Herald connector (authenticated) 5900 B",
+    );
+    expect(lines).toContain(
+      "3 s after the last connected: Herald connector (authenticated) 7600 B, raw ws -",
+    );
+    const svg = renderIdleChart(result, "t");
+    expect(svg).toContain("3 s after connecting");
+    expect(svg).toContain("7.6k B");
+    expect(svg).not.toMatch(/NaN|undefined/);
+  });
+
   it("reports each system, or why it was skipped", () => {
     const lines = idleLines(idle(12_000, 6_000, undefined)).join("\n");
     expect(lines).toContain("Herald connector (authenticated) 12000 B, raw ws 6000 B");

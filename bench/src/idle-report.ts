@@ -53,6 +53,16 @@ export function idleLines(idle: IdleResult | undefined): string[] {
     const part = idle[key];
     return "skipped" in part ? `${label} skipped (${part.skipped})` : `${label} ${part.perConnectionBytes} B`;
   });
+  const first = SYSTEMS.map(([label, key]) => {
+    const part = idle[key];
+    return "skipped" in part || !part.justConnected
+      ? `${label} -`
+      : `${label} ${part.justConnected.perConnectionBytes} B`;
+  });
+  const settledMs = SYSTEMS.map(([, key]) => idle[key])
+    .map((p) => ("skipped" in p ? undefined : p.settledAfterMs))
+    .find((ms) => ms !== undefined);
+  const settledAfter = settledMs === undefined ? undefined : settledMs / 1000;
   const verdict = (met: boolean | null) => (met === null ? "n/a" : met ? "MET" : "MISSED");
   const active = SYSTEMS.map(([label, key]) => {
     const a = activeOf(idle[key]);
@@ -64,7 +74,8 @@ export function idleLines(idle: IdleResult | undefined): string[] {
     return `${label} ${a.perConnectionBytes} B (peak ${a.peakPerConnectionBytes} B${herald})`;
   });
   return [
-    `Idle RSS per connection at ${idle.connections} connections: ${each.join(", ")}`,
+    `Idle RSS per connection at ${idle.connections} connections${settledAfter ? `, ${settledAfter} s after the last connected` : ""}: ${each.join(", ")}`,
+    ...(settledAfter ? [`Idle RSS per connection 3 s after the last connected: ${first.join(", ")}`] : []),
     `Idle Herald / raw ws ${r.heraldVsRawWs ?? "-"}, Herald / Socket.IO ${r.heraldVsSocketIo ?? "-"} (target ≤ ${IDLE_TARGET_BYTES} B: ${verdict(r.withinTarget)}; load ${idle.loadAverage.join(" → ")})`,
     `RSS per connection receiving 1 msg/s each: ${active.join(", ")}`,
     `Active Herald / raw ws ${r.activeHeraldVsRawWs ?? "-"}, Herald / Socket.IO ${r.activeHeraldVsSocketIo ?? "-"} (target ≤ ${ACTIVE_TARGET_BYTES} B: ${verdict(r.activeWithinTarget)})`,
@@ -79,11 +90,16 @@ const PLOT_W = WIDTH - LABEL_W - 120;
 export function renderIdleChart(idle: IdleResult, startedAt: string): string {
   const bars = SYSTEMS.flatMap(([label, key]) => {
     const value = perConn(idle[key]);
+    const part = idle[key];
+    const first = "skipped" in part ? undefined : part.justConnected?.perConnectionBytes;
     const active = activeOf(idle[key])?.perConnectionBytes;
     return [
       ...(value === undefined
         ? []
         : [{ label: `${label}, idle`, value, herald: key === "herald", active: false }]),
+      ...(first === undefined
+        ? []
+        : [{ label: "3 s after connecting", value: first, herald: key === "herald", active: true }]),
       ...(active === undefined
         ? []
         : [{ label: "receiving 1 msg/s", value: active, herald: key === "herald", active: true }]),
@@ -94,7 +110,12 @@ export function renderIdleChart(idle: IdleResult, startedAt: string): string {
   const text = (tx: number, ty: number, content: string, attrs = "") =>
     `<text x="${tx.toFixed(1)}" y="${ty.toFixed(1)}" ${attrs}>${escapeXml(content)}</text>`;
   const parts = [
-    text(20, 30, "RSS per connection: idle, and receiving 1 msg/s", 'font-size="18" font-weight="bold"'),
+    text(
+      20,
+      30,
+      "RSS per connection: idle (settled, and just after connecting), and receiving 1 msg/s",
+      'font-size="18" font-weight="bold"',
+    ),
     text(20, 50, `${idle.connections} connections to one server process each, ${startedAt}`, 'fill="#555"'),
   ];
   let y = 75;
@@ -123,7 +144,7 @@ export function renderIdleChart(idle: IdleResult, startedAt: string): string {
     text(
       20,
       y,
-      `Herald ÷ raw ws ${heraldVsRawWs ?? "-"}, Herald ÷ Socket.IO ${heraldVsSocketIo ?? "-"}; RSS growth from /proc after a settle, load ${idle.loadAverage.join(" → ")}.`,
+      `Herald ÷ raw ws ${heraldVsRawWs ?? "-"}, Herald ÷ Socket.IO ${heraldVsSocketIo ?? "-"}; idle: RSS growth from /proc once settled (pale: 3 s after connecting, and receiving), load ${idle.loadAverage.join(" → ")}.`,
       'font-size="11" fill="#555"',
     ),
   );

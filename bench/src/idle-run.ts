@@ -41,7 +41,13 @@ export type ActiveResult = {
   peakPerConnectionBytes: number;
 };
 
+/**
+ * `perConnectionBytes` is read once the server has settled (`SETTLED_MS` after the last client connected: V8's
+ * memory reducer has then run in a process that collects at all); `justConnected` is the reading 3 s after.
+ */
 export type IdleMemory = MemoryResult & {
+  justConnected?: { afterMs: number; rssAfterBytes: number; perConnectionBytes: number };
+  settledAfterMs?: number;
   active?: ActiveResult | Skipped;
   /** Herald: the connector's `NODE_OPTIONS` (the chart's `connector.nodeOptions` unless the knob replaced them). */
   nodeOptions?: string;
@@ -61,8 +67,14 @@ export type IdleResult = {
 const CLIENTS_PER_PROC = 5_000;
 /** Source addresses 127.0.0.2 … so 10,000 connections to one port never run short of ephemeral ports. */
 const SOURCE_ADDRESSES = 10;
-/** How long a server settles before and after its clients connect, before RSS is read. */
+/** How long a server settles before its clients connect, and after, for the first reading. */
 const SETTLE_MS = 3_000;
+/**
+ * When the settled reading is taken after the last client connected. V8 returns the connect storm's young
+ * generation and garbage to the OS only when its memory reducer runs (8 s after a full collection, then again),
+ * which in the connector came 20–40 s after the connects; raw `ws` and Socket.IO get the same wait.
+ */
+const SETTLED_MS = 60_000;
 
 /** Client `k`'s source address. */
 export function idleSourceAddress(k: number): string {
@@ -144,6 +156,8 @@ async function measure(
   const before = await rssBytes(pid);
   await pool.connect(mode, targetOf);
   await sleep(SETTLE_MS);
+  const justConnected = await rssBytes(pid);
+  await sleep(SETTLED_MS - SETTLE_MS);
   const after = await rssBytes(pid);
   const closed = await pool.closedEarly();
   if (closed > 0) throw new WorkerError(`${closed} idle ${mode} connections were closed by the server`);
@@ -153,7 +167,16 @@ async function measure(
   await pool.close();
   if (closedActive > 0 && activeResult && !("skipped" in activeResult))
     throw new WorkerError(`${closedActive} ${mode} connections were closed by the server while active`);
-  return { ...memoryResult(count, before, after), ...(activeResult ? { active: activeResult } : {}) };
+  return {
+    ...memoryResult(count, before, after),
+    justConnected: {
+      afterMs: SETTLE_MS,
+      rssAfterBytes: justConnected,
+      perConnectionBytes: memoryResult(count, before, justConnected).perConnectionBytes,
+    },
+    settledAfterMs: SETTLED_MS,
+    ...(activeResult ? { active: activeResult } : {}),
+  };
 }
 
 async function activeOrSkipped(run: () => Promise<ActiveResult>): Promise<ActiveResult | Skipped> {
