@@ -62,11 +62,11 @@ export class GaplessFeed<T extends Positioned> {
     if (this.closed || this.paused) return;
     if (this.mode === "catchup") {
       if (this.overflowed) return;
-      if ((this.buffer?.length ?? 0) >= MAX_BUFFERED_LIVE) {
+      if (!this.buffer) this.buffer = [item];
+      else if (this.buffer.length < MAX_BUFFERED_LIVE) this.buffer.push(item);
+      else {
         this.buffer = undefined;
         this.overflowed = true;
-      } else {
-        (this.buffer ??= []).push(item);
       }
       return;
     }
