@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { CloseCode, ErrorCode, type WelcomeFrame } from "@herald/protocol";
+import { CloseCode, type ConnectionInfo, ErrorCode, type WelcomeFrame } from "@herald/protocol";
 import type { Logger } from "@herald/service-kit";
 import { TokenBucket } from "@herald/service-kit";
 import { AuthError, type Identity, type Verifier } from "./auth.js";
@@ -34,7 +34,7 @@ export type ConnectionDeps = {
  * token expiry is checked by one sweep over all connections (`expireIfDue`), and the rate-limit bucket and the
  * channel subscriptions are made by the first frame and the first subscribe.
  */
-export class Connection implements TransportEvents, BufferedSocket, FrameSink {
+export class Connection implements TransportEvents, BufferedSocket, FrameSink, ConnectionInfo {
   readonly connectionId = randomUUID();
   readonly openedAt = Date.now();
   identity: Identity | undefined;
@@ -77,9 +77,19 @@ export class Connection implements TransportEvents, BufferedSocket, FrameSink {
     this.closeListeners = this.closeListeners ? [...this.closeListeners, listener] : [listener];
   }
 
-  /** The user, for the send budget (which counts this connection once authenticated). */
+  /** The user, for the send budget (which counts this connection once authenticated) and presence. */
   get userId(): string {
     return this.identity?.userId ?? "";
+  }
+
+  /** The device, for presence (a refresh keeps the user and device). */
+  get deviceId(): string {
+    return this.identity?.deviceId ?? "";
+  }
+
+  /** When it opened, for presence (`ConnectionInfo.since`). */
+  get since(): number {
+    return this.openedAt;
   }
 
   /** Bytes waiting in the send buffer now. */

@@ -95,12 +95,8 @@ export function presenceHooks(presence: PresenceReporter, m: ConnectorMetrics) {
   return {
     onOpen: (c: Connection) => {
       m.connections.inc();
-      presence.opened({
-        connectionId: c.connectionId,
-        userId: c.identity!.userId,
-        deviceId: c.identity!.deviceId,
-        since: c.openedAt,
-      });
+      // The connection itself, not a copy per connection: opened once authenticated, its fields never change.
+      presence.opened(c);
     },
     onClose: (c: Connection) => {
       m.connections.dec();

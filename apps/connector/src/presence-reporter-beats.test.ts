@@ -99,4 +99,40 @@ describe("PresenceReporter beats", () => {
     expect(take().map((r) => r.type)).toEqual(["beat"]);
     reporter.stop();
   });
+
+  it("reports a member that holds more (the connection itself) by its four fields alone", () => {
+    const raw: Record<string, unknown>[] = [];
+    const nc = {
+      info: { max_payload: 64 * 1024 },
+      isClosed: () => false,
+      publish: (_subject: string, data: Uint8Array | string) =>
+        raw.push(JSON.parse(typeof data === "string" ? data : decoder.decode(data))),
+      subscribe: () => ({ unsubscribe: () => {} }),
+    } as unknown as NatsConnection;
+    class Member {
+      readonly connectionId = "k1";
+      readonly secret = "token";
+      constructor(private readonly identity: { userId: string; deviceId: string }) {}
+      get userId() {
+        return this.identity.userId;
+      }
+      get deviceId() {
+        return this.identity.deviceId;
+      }
+      get since() {
+        return 42;
+      }
+    }
+    const reporter = new PresenceReporter(nc, s, "c1", 3_000, guard);
+    reporter.opened(new Member({ userId: "u1", deviceId: "d1" }));
+    reporter.heartbeat();
+    reporter.closed("k1");
+    const fields = { connectionId: "k1", userId: "u1", deviceId: "d1", since: 42 };
+    expect(raw.map((r) => r.type)).toEqual(["open", "heartbeat", "close"]);
+    expect(raw[0]?.connection).toEqual(fields);
+    expect(raw[1]?.connections).toEqual([fields]);
+    expect(raw[2]?.connection).toEqual(fields);
+    reporter.beat();
+    expect(raw[3]).toMatchObject({ type: "beat", count: 0, hash: "0000000000000000" });
+  });
 });

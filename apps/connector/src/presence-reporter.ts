@@ -73,6 +73,7 @@ export function splitBySize<T>(
  * full heartbeats as liveness: for `LEGACY_PRESENCE_HOLD_MS` after one, every beat is a full heartbeat instead.
  */
 export class PresenceReporter {
+  /** The members as given to `opened` (a connection itself, read through its getters), copied when reported. */
   private readonly connections = new Map<string, ConnectionInfo>();
   private readonly digest = new ConnectionSetDigest();
   private readonly bootId = randomUUID();
@@ -110,12 +111,13 @@ export class PresenceReporter {
     this.timer.unref();
   }
 
+  /** `connection`'s four fields must not change while it is open: the digest removes what it added. */
   opened(connection: ConnectionInfo): void {
     const replaced = this.connections.get(connection.connectionId);
     if (replaced) this.digest.remove(replaced);
     this.connections.set(connection.connectionId, connection);
     this.digest.add(connection);
-    this.publish({ type: "open", connection });
+    this.publish({ type: "open", connection: infoOf(connection) });
   }
 
   closed(connectionId: string): void {
@@ -123,7 +125,7 @@ export class PresenceReporter {
     if (!held) return;
     this.connections.delete(connectionId);
     this.digest.remove(held);
-    this.publish({ type: "close", connection: held });
+    this.publish({ type: "close", connection: infoOf(held) });
   }
 
   /** The periodic report: a beat, or a full heartbeat while a presence replica of the previous release is about. */
@@ -147,7 +149,8 @@ export class PresenceReporter {
   heartbeat(): void {
     const budget = payloadBudget(maxPayload(this.nc));
     const sizeOf = (c: ConnectionInfo) => utf8ByteLength(JSON.stringify(c));
-    const parts = splitBySize([...this.connections.values()], sizeOf, budget, HEARTBEAT_PART_SIZE);
+    const all = Array.from(this.connections.values(), infoOf);
+    const parts = splitBySize(all, sizeOf, budget, HEARTBEAT_PART_SIZE);
     for (const [part, connections] of parts.entries()) {
       this.publish({
         type: "heartbeat",
@@ -179,4 +182,9 @@ export class PresenceReporter {
       reportFailure(this.guard, "presence.report", err);
     }
   }
+}
+
+/** A report's copy of a member: the four fields alone, whatever object holds them. */
+function infoOf(c: ConnectionInfo): ConnectionInfo {
+  return { connectionId: c.connectionId, userId: c.userId, deviceId: c.deviceId, since: c.since };
 }
