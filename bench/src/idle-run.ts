@@ -74,7 +74,7 @@ const SETTLE_MS = 3_000;
  * generation and garbage to the OS only when its memory reducer runs (8 s after a full collection, then again),
  * which in the connector came 20–40 s after the connects; raw `ws` and Socket.IO get the same wait.
  */
-const SETTLED_MS = 60_000;
+export const SETTLED_MS = 60_000;
 
 /** Client `k`'s source address. */
 export function idleSourceAddress(k: number): string {

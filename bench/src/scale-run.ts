@@ -3,7 +3,7 @@ import { type NatsServer, type Service, signToken, startStack } from "@herald/te
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs, sleep } from "./clock.js";
-import { memoryResult, startIdlePool } from "./idle-run.js";
+import { memoryResult, SETTLED_MS, startIdlePool } from "./idle-run.js";
 import type { BenchOptions } from "./options.js";
 import { windowed } from "./pacing.js";
 import { rssBytes } from "./procfs.js";
@@ -18,8 +18,11 @@ export type ScaleResult = {
   sourceAddresses: number;
   /** From the first handshake to the last `welcome` (32 handshakes at a time per load generator). */
   connect: { seconds: number; perSecond: number };
-  /** RSS growth per connection of each connector. */
+  /** RSS growth per connection 3 s after the last connected, by connector. */
   memory: MemoryResult[];
+  /** The same `settledAfterMs` after the last connected (absent in results from before it). */
+  settledMemory?: MemoryResult[];
+  settledAfterMs?: number;
   delivery: {
     /** Until every client had the broadcast (published first) and its own message. */
     allReceivedSeconds: number | null;
@@ -218,8 +221,16 @@ export async function runScale(
       return memoryResult(held, before[i] ?? 0, after[i] ?? 0);
     });
     log(`scale: RSS per connection ${memory.map((m) => m.perConnectionBytes).join(", ")} B`);
+    const connectedAt = performance.now();
     const presence = await presenceExact(nc, count, 60_000);
     log(`scale: presence ${presence.users} users, ${presence.connections} connections`);
+    // Read again once settled, as the idle part does (its `SETTLED_MS`), before any message is sent.
+    await sleep(Math.max(0, SETTLED_MS - (performance.now() - connectedAt)));
+    const settled = await rssOf(stack.connectors);
+    const settledMemory = memory.map((m, i) => memoryResult(m.connections, before[i] ?? 0, settled[i] ?? 0));
+    log(
+      `scale: RSS per connection once settled ${settledMemory.map((m) => m.perConnectionBytes).join(", ")} B`,
+    );
     const presenceBeats = await beatBytes(nc);
     log(`scale: presence beats ${presenceBeats.reports} reports, ${presenceBeats.bytesPerReport} B each`);
     const delivery = await deliver(nc, users, pool, runId, log);
@@ -233,6 +244,8 @@ export async function runScale(
       sourceAddresses: Math.min(count, SOURCE_ADDRESSES),
       connect: { seconds, perSecond: Math.round(count / seconds) },
       memory,
+      settledMemory,
+      settledAfterMs: SETTLED_MS,
       delivery,
       presence,
       presenceBeats,
