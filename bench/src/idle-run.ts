@@ -7,7 +7,7 @@ import { sleep } from "./clock.js";
 import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
 import { dataMaker, idPrefix, messageId } from "./frames.js";
 import type { IdleConnectParams, IdleConnectResult, IdleMode, IdleTarget } from "./idle-client-worker.js";
-import type { BenchOptions } from "./options.js";
+import { type BenchOptions, jsonEnv } from "./options.js";
 import { dueCount } from "./pacing.js";
 import { cpuMeter, rssBytes } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
@@ -351,7 +351,10 @@ async function heraldIdle(
     // A machine shared with other work can take longer than the default to start a service.
     serviceOptions: { startTimeoutMs: 90_000 },
     readyTimeoutMs: 90_000,
-    envFor: { connector: { ...FANOUT_CONNECTOR_ENV, ...nodeOptions } },
+    // `BENCH_IDLE_CONNECTOR_ENV` (JSON) adds env to compare settings, e.g. `{"MALLOC_ARENA_MAX":"1"}`.
+    envFor: {
+      connector: { ...FANOUT_CONNECTOR_ENV, ...nodeOptions, ...jsonEnv("BENCH_IDLE_CONNECTOR_ENV") },
+    },
   });
   try {
     const pid = stack.connectors[0]?.pid;
