@@ -36,7 +36,8 @@ export type ConnectionDeps = {
  */
 export class Connection implements TransportEvents, BufferedSocket, FrameSink, ConnectionInfo {
   readonly connectionId = randomUUID();
-  readonly openedAt = Date.now();
+  /** When it opened, in ms since the epoch (presence's `ConnectionInfo.since`). */
+  readonly since = Date.now();
   identity: Identity | undefined;
   session: Session | undefined;
   channels: ChannelSubscriptions | undefined;
@@ -85,11 +86,6 @@ export class Connection implements TransportEvents, BufferedSocket, FrameSink, C
   /** The device, for presence (a refresh keeps the user and device). */
   get deviceId(): string {
     return this.identity?.deviceId ?? "";
-  }
-
-  /** When it opened, for presence (`ConnectionInfo.since`). */
-  get since(): number {
-    return this.openedAt;
   }
 
   /** Bytes waiting in the send buffer now. */
