@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
 import { JsPublisher } from "@herald/service-kit";
-import { chartNodeOptions, type NatsServer, signToken, startStack } from "@herald/testkit";
+import { chartNodeOptions, chartProcessEnv, type NatsServer, signToken, startStack } from "@herald/testkit";
 import { connect } from "@nats-io/transport-node";
 import { sleep } from "./clock.js";
 import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
@@ -51,6 +51,8 @@ export type IdleMemory = MemoryResult & {
   active?: ActiveResult | Skipped;
   /** Herald: the connector's `NODE_OPTIONS` (the chart's `connector.nodeOptions` unless the knob replaced them). */
   nodeOptions?: string;
+  /** Herald: the connector's `MALLOC_ARENA_MAX` (the chart's `connector.mallocArenaMax` unless the knob replaced it). */
+  mallocArenaMax?: string;
 };
 
 /** RSS growth per idle connection on one server process of each system, measured one after the other. */
@@ -345,16 +347,16 @@ async function heraldIdle(
     .join(" ")
     .trim();
   const nodeOptions = { NODE_OPTIONS: options || undefined };
+  const extraEnv = jsonEnv("BENCH_IDLE_CONNECTOR_ENV");
   const stack = await startStack({
     nats,
     env: { HERALD_PREFIX: DEFAULT_PREFIX },
     // A machine shared with other work can take longer than the default to start a service.
     serviceOptions: { startTimeoutMs: 90_000 },
     readyTimeoutMs: 90_000,
-    // `BENCH_IDLE_CONNECTOR_ENV` (JSON) adds env to compare settings, e.g. `{"MALLOC_ARENA_MAX":"1"}`.
-    envFor: {
-      connector: { ...FANOUT_CONNECTOR_ENV, ...nodeOptions, ...jsonEnv("BENCH_IDLE_CONNECTOR_ENV") },
-    },
+    // `BENCH_IDLE_CONNECTOR_ENV` (JSON) adds env to compare settings, e.g. `{"MALLOC_ARENA_MAX":"16"}`
+    // (glibc's own limit on 2 cores, in place of the chart's).
+    envFor: { connector: { ...FANOUT_CONNECTOR_ENV, ...nodeOptions, ...extraEnv } },
   });
   try {
     const pid = stack.connectors[0]?.pid;
@@ -376,7 +378,8 @@ async function heraldIdle(
         return active;
       },
     );
-    return { ...result, nodeOptions: options };
+    const arenas = extraEnv.MALLOC_ARENA_MAX ?? chartProcessEnv("connector").MALLOC_ARENA_MAX;
+    return { ...result, nodeOptions: options, ...(arenas ? { mallocArenaMax: arenas } : {}) };
   } finally {
     await stack.stop();
   }

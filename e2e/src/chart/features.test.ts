@@ -233,8 +233,14 @@ describe("environment", () => {
     expect(deploymentEnv(objects, "connector").PORT).toBe("8080");
     // The connector's small young generation (values.yaml `connector.nodeOptions`); the others keep Node's.
     expect(deploymentEnv(objects, "connector").NODE_OPTIONS).toBe("--max-semi-space-size=8");
-    for (const component of ["router", "presence", "persistence"] as const)
+    // Fewer malloc arenas for the connector (`connector.mallocArenaMax`); the others keep glibc's.
+    expect(deploymentEnv(objects, "connector").MALLOC_ARENA_MAX).toBe("2");
+    for (const component of ["router", "presence", "persistence"] as const) {
       expect(deploymentEnv(objects, component).NODE_OPTIONS).toBeUndefined();
+      expect(deploymentEnv(objects, component).MALLOC_ARENA_MAX).toBeUndefined();
+    }
+    const glibcDefault = await render({ set: { "connector.mallocArenaMax": "" } });
+    expect(deploymentEnv(glibcDefault, "connector").MALLOC_ARENA_MAX).toBeUndefined();
   });
 
   it("takes NATS credentials from an existing Secret: env for user/password, mounted files for creds", async () => {
@@ -513,6 +519,7 @@ describe("values schema", () => {
     ["an unknown autoscaling key", "router.autoscaling.connections.enabled=true"],
     ["a bad enum", "natsConnection.auth.type=kerberos"],
     ["a bad prefix", "config.prefix=a.*"],
+    ["no malloc arena", "connector.mallocArenaMax=0"],
     ["a JWT secret shorter than the connector accepts", "auth.createSecret=short"],
   ])("rejects %s", async (_label, assignment) => {
     const result = await helm(["template", "rel", "charts/herald", "--set", assignment]);

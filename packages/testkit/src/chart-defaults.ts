@@ -4,14 +4,32 @@ import { parse } from "yaml";
 import { repoRoot } from "./processes.js";
 import type { ServiceName } from "./service.js";
 
-let values: Record<string, { nodeOptions?: unknown } | undefined> | undefined;
+let values: Record<string, { nodeOptions?: unknown; mallocArenaMax?: unknown } | undefined> | undefined;
+
+function chartValues(name: ServiceName) {
+  values ??= parse(readFileSync(join(repoRoot, "charts", "herald", "values.yaml"), "utf8")) as typeof values;
+  return values?.[name];
+}
 
 /**
  * The `NODE_OPTIONS` the Helm chart gives a service (`<service>.nodeOptions` in `charts/herald/values.yaml`), so
  * processes started here run as a default install runs them; undefined when the chart sets none.
  */
 export function chartNodeOptions(name: ServiceName): string | undefined {
-  values ??= parse(readFileSync(join(repoRoot, "charts", "herald", "values.yaml"), "utf8")) as typeof values;
-  const options = values?.[name]?.nodeOptions;
+  const options = chartValues(name)?.nodeOptions;
   return typeof options === "string" && options.trim() !== "" ? options : undefined;
+}
+
+/**
+ * The process settings the chart's env gives a service beyond Herald's own variables: `NODE_OPTIONS` and
+ * `MALLOC_ARENA_MAX` (`<service>.mallocArenaMax`), each only where the chart sets it.
+ */
+export function chartProcessEnv(name: ServiceName): Record<string, string> {
+  const env: Record<string, string> = {};
+  const nodeOptions = chartNodeOptions(name);
+  if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
+  const arenas = chartValues(name)?.mallocArenaMax;
+  if ((typeof arenas === "number" || typeof arenas === "string") && String(arenas).trim() !== "")
+    env.MALLOC_ARENA_MAX = String(arenas);
+  return env;
 }
