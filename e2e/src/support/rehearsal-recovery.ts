@@ -174,7 +174,9 @@ export async function publishPerUserInOrder(
       for (let n = 0; n < perUser; n++) {
         // A steady offered load: message k of all is due at k / rate, so publishing spans the kills.
         const due = start + ((n * users.length + index) * 1_000) / ratePerSecond;
-        if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+        // One reading of the clock: read twice, the wait could come out negative (Node warns of that).
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const deadline = Date.now() + retryForMs;
         for (;;) {
           try {
