@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { DEFAULT_PREFIX, type SendBody, subjects, userToken } from "@herald/protocol";
 import { JsPublisher } from "@herald/service-kit";
-import { chartNodeOptions, chartProcessEnv, type NatsServer, signToken, startStack } from "@herald/testkit";
+import { chartProcessEnv, type NatsServer, signToken, startStack } from "@herald/testkit";
 import { connect } from "@nats-io/transport-node";
 import { sleep } from "./clock.js";
 import { FANOUT_CONNECTOR_ENV } from "./fanout-run.js";
@@ -338,10 +338,12 @@ async function heraldIdle(
   count: number,
   o: BenchOptions,
 ): Promise<IdleMemory> {
-  // The connector runs with the chart's `NODE_OPTIONS` (`connector.nodeOptions`, as `startStack` gives it);
-  // `BENCH_IDLE_CONNECTOR_NODE_OPTIONS` replaces them, an experiment knob (set but empty: Node's defaults).
+  // The connector runs with the chart's process env (`chartProcessEnv`, as `startStack` gives it);
+  // `BENCH_IDLE_CONNECTOR_NODE_OPTIONS` replaces its `NODE_OPTIONS`, an experiment knob (set but empty: Node's
+  // defaults).
+  const chart = chartProcessEnv("connector");
   const options = [
-    process.env.BENCH_IDLE_CONNECTOR_NODE_OPTIONS ?? chartNodeOptions("connector") ?? "",
+    process.env.BENCH_IDLE_CONNECTOR_NODE_OPTIONS ?? chart.NODE_OPTIONS ?? "",
     HEAP_DIR ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}` : "",
   ]
     .join(" ")
@@ -378,7 +380,7 @@ async function heraldIdle(
         return active;
       },
     );
-    const arenas = extraEnv.MALLOC_ARENA_MAX ?? chartProcessEnv("connector").MALLOC_ARENA_MAX;
+    const arenas = extraEnv.MALLOC_ARENA_MAX ?? chart.MALLOC_ARENA_MAX;
     return { ...result, nodeOptions: options, ...(arenas ? { mallocArenaMax: arenas } : {}) };
   } finally {
     await stack.stop();
