@@ -9,7 +9,7 @@ import { dataMaker, idPrefix, messageId } from "./frames.js";
 import { bucketsDelta, type HopLag, hopLag, parseBuckets } from "./hop-lag.js";
 import type { LadderResult } from "./ladder.js";
 import { climbWith, type LadderSender, pacedOffer } from "./ladder-run.js";
-import { type BenchOptions, serviceNodeOptionsEnv } from "./options.js";
+import { type BenchOptions, jsonEnv, serviceNodeOptionsEnv } from "./options.js";
 import { paced, windowed } from "./pacing.js";
 import { cpuMeter, fetchMetricsText, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
@@ -110,7 +110,8 @@ export async function runHerald(
 ): Promise<HeraldResult> {
   const s = subjects(DEFAULT_PREFIX);
   const loadStart = loadAverage1m();
-  const env = { HERALD_PREFIX: DEFAULT_PREFIX, ...serviceNodeOptionsEnv() };
+  // BENCH_HERALD_ENV (JSON) sets the services' env for an A/B of a setting, e.g. PERSISTENCE_CURSOR_DELAY.
+  const env = { HERALD_PREFIX: DEFAULT_PREFIX, ...serviceNodeOptionsEnv(), ...jsonEnv("BENCH_HERALD_ENV") };
   const stack = await startStack({ nats, env });
   const pool = startClientPool(o.clientProcs);
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });

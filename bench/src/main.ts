@@ -113,7 +113,10 @@ async function runParts(o: BenchOptions, runId: string): Promise<Parts> {
   const goEnv = natsGoEnv(o);
   Object.assign(process.env, goEnv);
   // Measured as before NATS permissions existed (issue 13): its raw NATS clients connect without identities.
-  const nats = await startNatsServer({ auth: false });
+  // BENCH_NATS_CONFIG adds lines to its config, e.g. `prof_port: 6199` for Go's pprof (read by
+  // bench/experiments/nats-pprof.mjs) or `http_port: 8222` for its monitoring endpoints.
+  const extraConfig = process.env.BENCH_NATS_CONFIG;
+  const nats = await startNatsServer({ auth: false, ...(extraConfig ? { extraConfig } : {}) });
   log(
     `nats-server on ${nats.url} (file storage in ${nats.storeDir}${Object.entries(goEnv)
       .map(([name, value]) => `, ${name}=${value}`)
