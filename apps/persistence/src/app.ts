@@ -1,5 +1,11 @@
 import { subjects } from "@herald/protocol";
-import { createHandlerGuard, ensureConsumer, type ServiceDeps, untilSettled } from "@herald/service-kit";
+import {
+  createHandlerGuard,
+  ensureConsumer,
+  isStreamNotFound,
+  type ServiceDeps,
+  untilSettled,
+} from "@herald/service-kit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { AckProcessor } from "./ack-processor.js";
@@ -49,6 +55,9 @@ export function createPersistence({ nats, config, logger, metrics: registry }: S
     const { partitions, configs, store, consumer } = await untilSettled(prepare, {
       what: "preparing streams and buckets",
       logger,
+      // prepare creates every stream it then uses; "not found" is another replica's create of it that the
+      // cluster has not applied everywhere yet (seen with two replicas on a forming 3-node cluster).
+      alsoRetry: isStreamNotFound,
     });
     if (partitions.held) {
       logger.warn(

@@ -2,6 +2,7 @@ import { useNats } from "@herald/testkit/vitest";
 import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import { PermissionViolationError, TimeoutError } from "@nats-io/transport-node";
 import { describe, expect, it, vi } from "vitest";
+import { isStreamNotFound } from "./js-errors.js";
 import { isUnsettled, untilSettled } from "./settle.js";
 
 const nats = useNats();
@@ -63,6 +64,26 @@ describe("untilSettled", () => {
     );
     await expect(refused).rejects.toBeInstanceOf(JetStreamApiError);
     expect(calls).toBe(1);
+  });
+
+  it("asks again on an error the step says is passing, and only on that one", async () => {
+    let calls = 0;
+    const notYet = async () => {
+      calls++;
+      if (calls < 3) throw apiError(10059, 404);
+      if (calls === 3) throw apiError(10058, 400);
+      return "created";
+    };
+    await expect(
+      untilSettled(notYet, { what: "not found yet", alsoRetry: isStreamNotFound }),
+    ).rejects.toBeInstanceOf(JetStreamApiError);
+    // Two "not found" answers asked again, the refusal that followed thrown.
+    expect(calls).toBe(3);
+    calls = 2;
+    await expect(
+      untilSettled(notYet, { what: "not found yet", alsoRetry: () => false }),
+    ).rejects.toBeInstanceOf(JetStreamApiError);
+    expect(calls).toBe(3);
   });
 
   it("throws the last unsettled error past its deadline or once aborted", async () => {

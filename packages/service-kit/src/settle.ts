@@ -27,6 +27,11 @@ export type SettleOptions = {
   deadlineMs?: number;
   /** Stops retrying: the last error is thrown. */
   signal?: AbortSignal;
+  /**
+   * Errors that only this step knows to be passing, asked again like unsettled ones: e.g. "stream not found"
+   * from a step that creates the stream itself, while another replica's create of it has not settled.
+   */
+  alsoRetry?: (err: unknown) => boolean;
 };
 
 const SETTLE_BACKOFF = { initialMs: 250, maxMs: 2_000 };
@@ -45,7 +50,8 @@ export async function untilSettled<T>(step: () => Promise<T>, options: SettleOpt
     try {
       return await step();
     } catch (err) {
-      if (!isUnsettled(err) || Date.now() >= deadline || options.signal?.aborted) throw err;
+      const passing = isUnsettled(err) || options.alsoRetry?.(err) === true;
+      if (!passing || Date.now() >= deadline || options.signal?.aborted) throw err;
       if (attempt === 0)
         options.logger?.warn({ err }, `${options.what}: JetStream not settled; asking again`);
       await sleepBackoff(attempt, SETTLE_BACKOFF, options.signal);
