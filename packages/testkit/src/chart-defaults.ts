@@ -12,22 +12,14 @@ function chartValues(name: ServiceName) {
 }
 
 /**
- * The `NODE_OPTIONS` the Helm chart gives a service (`<service>.nodeOptions` in `charts/herald/values.yaml`), so
- * processes started here run as a default install runs them; undefined when the chart sets none.
- */
-export function chartNodeOptions(name: ServiceName): string | undefined {
-  const options = chartValues(name)?.nodeOptions;
-  return typeof options === "string" && options.trim() !== "" ? options : undefined;
-}
-
-/**
- * The process settings the chart's env gives a service beyond Herald's own variables: `NODE_OPTIONS` and
- * `MALLOC_ARENA_MAX` (`<service>.mallocArenaMax`), each only where the chart sets it.
+ * The process settings the chart's env gives a service beyond Herald's own variables, so processes started here
+ * run as a default install runs them: `NODE_OPTIONS` (`<service>.nodeOptions` in `charts/herald/values.yaml`)
+ * and `MALLOC_ARENA_MAX` (`<service>.mallocArenaMax`), each only where the chart sets it.
  */
 export function chartProcessEnv(name: ServiceName): Record<string, string> {
   const env: Record<string, string> = {};
-  const nodeOptions = chartNodeOptions(name);
-  if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
+  const nodeOptions = chartValues(name)?.nodeOptions;
+  if (typeof nodeOptions === "string" && nodeOptions.trim() !== "") env.NODE_OPTIONS = nodeOptions;
   const arenas = chartValues(name)?.mallocArenaMax;
   if ((typeof arenas === "number" || typeof arenas === "string") && String(arenas).trim() !== "")
     env.MALLOC_ARENA_MAX = String(arenas);
