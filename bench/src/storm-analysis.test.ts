@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { analyseStorm, type StormPublished } from "./storm-analysis.js";
+import { analyseStorm, type StormPublished, stormCpu } from "./storm-analysis.js";
 
 function published(users: number, pubUs: number[], acked = pubUs.map(() => 1)): StormPublished {
   return { users, pubUs: Float64Array.from(pubUs), acked: Uint8Array.from(acked) };
@@ -39,5 +39,20 @@ describe("analyseStorm", () => {
       { user: 1, connectedUs: [], disconnectedUs: [5, 8], received: [] },
     ]);
     expect(result).toMatchObject({ reconnected: 1, allReconnectedMs: null, allCaughtUpMs: null });
+  });
+});
+
+describe("the storm's CPU by kind of process", () => {
+  it("adds numbered processes of a kind together, skips unreadable ones and divides by the clients", () => {
+    const cpu = stormCpu(
+      { connector1: 1.5, connector2: 2.25, "nats-server": 0.5, clients0: Number.NaN, clients1: 1 },
+      4.123,
+      500,
+    );
+    expect(cpu).toEqual({
+      windowSeconds: 4.12,
+      seconds: { connector: 3.75, "nats-server": 0.5, clients: 1 },
+      msPerClient: { connector: 7.5, "nats-server": 1, clients: 2 },
+    });
   });
 });

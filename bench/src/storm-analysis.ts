@@ -99,3 +99,36 @@ export function analyseStorm(
     },
   };
 }
+
+/**
+ * CPU seconds each kind of process used from the kill until every client was back, and per client, in ms: what
+ * the storm's length is made of on a machine whose cores it saturates.
+ */
+export type StormCpu = {
+  windowSeconds: number;
+  /** By kind: a name's trailing number is dropped, so `connector1`…`connector3` add up to `connector`. */
+  seconds: Record<string, number>;
+  msPerClient: Record<string, number>;
+};
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * Sums a `cpuMeter` reading by kind of process (unreadable ones left out) and divides it by the clients.
+ *
+ * @example
+ * stormCpu({ connector1: 1, connector2: 2, "nats-server": 0.5 }, 4, 1000)
+ * // { windowSeconds: 4, seconds: { connector: 3, "nats-server": 0.5 }, msPerClient: { connector: 3, "nats-server": 0.5 } }
+ */
+export function stormCpu(used: Record<string, number>, windowSeconds: number, clients: number): StormCpu {
+  const seconds: Record<string, number> = {};
+  for (const [name, value] of Object.entries(used)) {
+    if (!Number.isFinite(value)) continue;
+    const kind = name.replace(/\d+$/, "");
+    seconds[kind] = round2((seconds[kind] ?? 0) + value);
+  }
+  const msPerClient = Object.fromEntries(
+    Object.entries(seconds).map(([kind, s]) => [kind, round2((s * 1000) / Math.max(1, clients))]),
+  );
+  return { windowSeconds: round2(windowSeconds), seconds, msPerClient };
+}

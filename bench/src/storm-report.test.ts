@@ -65,6 +65,22 @@ describe("the storm part's report", () => {
     expect(svg).toContain("raw ws: all reconnected");
   });
 
+  it("lists each kind of process's CPU over the storm, busiest first, and per client", () => {
+    const result = {
+      ...storm(12_000, 13_000, 4_000),
+      cpu: {
+        windowSeconds: 13,
+        seconds: { persistence: 2, connector: 6 },
+        msPerClient: { persistence: 200, connector: 600 },
+      },
+    };
+    const lines = stormLines(result);
+    expect(lines).toContain(
+      "Storm CPU from the kill until all were back (13.00 s): connector 6.00 s (600.00 ms per client), persistence 2.00 s (200.00 ms per client)",
+    );
+    expect(lines.join("\n")).not.toContain("Storm CPU, raw ws");
+  });
+
   it("leaves the baseline out of results recorded before it existed", () => {
     const lines = stormLines(storm(8_000, 9_000)).join("\n");
     expect(lines).toContain("(goal ≤ 10 s: MET)");

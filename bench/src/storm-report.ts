@@ -1,4 +1,5 @@
 import { renderPartChart } from "./part-chart.js";
+import type { StormCpu } from "./storm-analysis.js";
 import type { StormResult } from "./storm-run.js";
 import { formatNumber } from "./svg.js";
 
@@ -18,9 +19,22 @@ export function stormLines(storm: StormResult | undefined): string[] {
     `Storm: ${formatNumber(storm.clients)} SDK clients on 1 of ${storm.connectors} connectors, killed under ${storm.rate} msg/s: all reconnected ${seconds(a.allReconnectedMs)} (p50 ${seconds(a.reconnectMs.p50)}, p99 ${seconds(a.reconnectMs.p99)}), all caught up ${seconds(a.allCaughtUpMs)} (goal ≤ ${STORM_TARGET_MS / 1000} s: ${met ? "MET" : "MISSED"})`,
     `Storm messages: ${formatNumber(m.acked)} acked of ${formatNumber(m.published)}, delivered ${formatNumber(a.delivered)}, not delivered when the part ended ${a.lost} (lost, unless clients were still out), duplicates seen by the app ${m.duplicatesSeenByApp}; survivors refused ${refused.join(", ") || "none"}`,
     `Storm clients noticed the kill after p50 ${seconds(a.noticedMs.p50)}, max ${seconds(a.noticedMs.max)}; attempts per client mean ${a.attempts.mean}, max ${a.attempts.max}; endings ${JSON.stringify(storm.endings)}`,
+    ...cpuLines("Storm CPU from the kill until all were back", storm.cpu),
     ...rawLines(storm),
+    ...cpuLines("Storm CPU, raw ws, from the kill until all were back", storm.rawWs?.cpu),
     `Storm presence afterwards: ${formatNumber(storm.presence.users)} users, ${formatNumber(storm.presence.connections)} connections (${storm.presence.exact ? `exact ${storm.presence.secondsAfterKill} s after the kill` : "NOT exact"}); connector env ${limits.join(" ") || "defaults"}; load ${storm.loadAverage.join(" → ")}`,
   ];
+}
+
+/** CPU by kind of process over the storm's window, busiest first, and per client that came back. */
+function cpuLines(label: string, cpu: StormCpu | undefined): string[] {
+  if (!cpu) return [];
+  const kinds = Object.entries(cpu.seconds)
+    .sort((a, b) => b[1] - a[1])
+    .map(
+      ([kind, s]) => `${kind} ${s.toFixed(2)} s (${(cpu.msPerClient[kind] ?? 0).toFixed(2)} ms per client)`,
+    );
+  return [`${label} (${cpu.windowSeconds.toFixed(2)} s): ${kinds.join(", ")}`];
 }
 
 /** The raw `ws` baseline's figures beside Herald's: the harness's floor on this machine. */

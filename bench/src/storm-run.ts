@@ -5,10 +5,16 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { nowUs, sleep } from "./clock.js";
 import { type BenchOptions, jsonEnv, serviceNodeOptionsEnv } from "./options.js";
 import { paced } from "./pacing.js";
-import { scrapeHeraldMetrics } from "./procfs.js";
+import { cpuMeter, scrapeHeraldMetrics } from "./procfs.js";
 import { loadAverage1m } from "./results.js";
 import { presenceExact, scaleSourceAddress } from "./scale-run.js";
-import { analyseStorm, type StormAnalysis, type StormPublished } from "./storm-analysis.js";
+import {
+  analyseStorm,
+  type StormAnalysis,
+  type StormCpu,
+  type StormPublished,
+  stormCpu,
+} from "./storm-analysis.js";
 import type { StormConnectParams, StormReport, StormStatus } from "./storm-client-worker.js";
 import { startWorker, type Worker, WorkerError } from "./worker.js";
 
@@ -32,6 +38,8 @@ export type StormResult = {
   /** The limits in force: the connector's admission env (empty: its defaults) and the SDK's backoff. */
   limits: { connectorEnv: Record<string, string>; sdk: string };
   loadAverage: [number, number];
+  /** CPU from the kill until every client was back (absent in results recorded before it was measured). */
+  cpu?: StormCpu;
   /** The same storm with raw `ws` servers and bare `ws` clients (same load generator and backoff), run first. */
   rawWs?: RawStormResult;
 };
@@ -46,6 +54,8 @@ export type RawStormResult = {
   noticedMs: StormAnalysis["noticedMs"];
   attempts: StormAnalysis["attempts"];
   loadAverage: [number, number];
+  /** CPU from the kill until every client was back. */
+  cpu?: StormCpu;
 };
 
 const CONNECTORS = 4;
@@ -70,6 +80,7 @@ function startStormPool(count: number, mode: "herald" | "raw" = "herald") {
     Promise.all(workers.map((w) => w.call<T>(method, params)));
   return {
     processes: workers.length,
+    pids: workers.map((w) => w.pid),
     connect: async (base: Omit<StormConnectParams, "clients">, tokens: string[]) => {
       const results = await Promise.all(
         workers.map((worker, w) => {
@@ -237,6 +248,16 @@ async function awaitCatchUp(
   }
 }
 
+/** Starts metering `pids` (a kind with several processes numbered: `connector1`…); see `stormCpu`. */
+async function meterStorm(pids: Record<string, number | undefined>) {
+  const done = await cpuMeter(pids);
+  const startUs = nowUs();
+  return async (clients: number) => stormCpu(await done(), (nowUs() - startUs) / 1e6, clients);
+}
+
+const numbered = (kind: string, pids: (number | undefined)[]) =>
+  Object.fromEntries(pids.map((pid, i) => [`${kind}${i}`, pid]));
+
 /** Polls the pool until every client reconnected after `killUs` (or RECONNECT_DEADLINE_MS passed). */
 async function awaitReconnected(pool: ReturnType<typeof startStormPool>, count: number, killUs: number) {
   while ((nowUs() - killUs) / 1000 < RECONNECT_DEADLINE_MS) {
@@ -261,12 +282,20 @@ export async function runRawStorm(count: number, log: (line: string) => void): P
     await pool.connect({ url: `ws://127.0.0.1:${victim}/`, survivorPorts: survivors, concurrency: 16 }, []);
     const initialConnectSeconds = Math.round((nowUs() - started) / 1e4) / 100;
     await sleep(BEFORE_KILL_MS);
+    const cpu = await meterStorm({
+      ...numbered(
+        "server",
+        servers.slice(1).map((s) => s.pid),
+      ),
+      ...numbered("clients", pool.pids),
+    });
     const killUs = nowUs();
     // pid 0 would signal this whole process group: a server without one is a failed part.
     const victimPid = servers[0]?.pid;
     if (!victimPid) throw new WorkerError("the raw ws victim server has no pid");
     process.kill(victimPid, "SIGKILL");
     await awaitReconnected(pool, count, killUs);
+    const cpuUsed = await cpu(count);
     const reports = await pool.report(killUs);
     const none = { users: count, pubUs: new Float64Array(0), acked: new Uint8Array(0) };
     const a = analyseStorm(
@@ -286,6 +315,7 @@ export async function runRawStorm(count: number, log: (line: string) => void): P
       noticedMs: a.noticedMs,
       attempts: a.attempts,
       loadAverage: [loadStart, loadAverage1m()],
+      cpu: cpuUsed,
     };
   } finally {
     await pool.close().catch(() => undefined);
@@ -327,10 +357,19 @@ export async function runStorm(
     await sleep(BEFORE_KILL_MS);
     const metricsBefore = await survivorMetrics(survivors);
     const persistenceBefore = await survivorMetrics(stack.persistence);
+    const cpu = await meterStorm({
+      "nats-server": nats.pid(),
+      ...numbered("connector", [undefined, ...survivors.map((s) => s.pid)]),
+      persistence: stack.persistence[0]?.pid,
+      router: stack.routers[0]?.pid,
+      presence: stack.presence[0]?.pid,
+      ...numbered("clients", pool.pids),
+    });
     const killUs = nowUs();
     await victim.kill();
     log("storm: victim killed");
     await awaitReconnected(pool, count, killUs);
+    const cpuUsed = await cpu(count);
     const presenceExactly = presenceAfter(nc, count, killUs);
     const sent = await publisher.done;
     // Deliveries of the last messages: until each acked one arrived (or a deadline).
@@ -363,6 +402,7 @@ export async function runStorm(
       presence: presenceAfterKill,
       limits: { connectorEnv: env, sdk: "HeraldClient defaults (full jitter, 500 ms initial, 30 s max)" },
       loadAverage: [loadStart, loadAverage1m()],
+      cpu: cpuUsed,
     };
   } finally {
     await nc?.close().catch(() => undefined);
