@@ -15,13 +15,12 @@ async function client(port, conns, ack) {
   for (let i = 0; i < conns; i++) {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
     let pending = [];
-    let timer;
     ws.on("message", (data) => {
       received++;
       if (!ack) return;
       pending.push(JSON.parse(data.toString()).id);
-      timer ??= setTimeout(() => {
-        timer = undefined;
+      if (pending.length > 1) return;
+      setTimeout(() => {
         ws.send(JSON.stringify({ type: "ack", ids: pending }));
         pending = [];
       }, 0);
