@@ -248,7 +248,7 @@ async function awaitCatchUp(
   }
 }
 
-/** Starts metering `pids` (a kind with several processes numbered: `connector1`…); see `stormCpu`. */
+/** Starts metering `pids` (a kind with several processes numbered: `connector0`…); see `stormCpu`. */
 async function meterStorm(pids: Record<string, number | undefined>) {
   const done = await cpuMeter(pids);
   const startUs = nowUs();
@@ -359,7 +359,10 @@ export async function runStorm(
     const persistenceBefore = await survivorMetrics(stack.persistence);
     const cpu = await meterStorm({
       "nats-server": nats.pid(),
-      ...numbered("connector", [undefined, ...survivors.map((s) => s.pid)]),
+      ...numbered(
+        "connector",
+        survivors.map((s) => s.pid),
+      ),
       persistence: stack.persistence[0]?.pid,
       router: stack.routers[0]?.pid,
       presence: stack.presence[0]?.pid,
