@@ -53,6 +53,7 @@ describe("the storm's CPU by kind of process", () => {
       windowSeconds: 4.12,
       seconds: { connector: 3.75, "nats-server": 0.5, clients: 1 },
       msPerClient: { connector: 7.5, "nats-server": 1, clients: 2 },
+      busyCores: 1.27,
     });
   });
 });

@@ -109,6 +109,11 @@ export type StormCpu = {
   /** By kind: a name's trailing number is dropped, so `connector1`…`connector3` add up to `connector`. */
   seconds: Record<string, number>;
   msPerClient: Record<string, number>;
+  /**
+   * All of it (the rest of the machine included) over the window: near the core count, the storm was CPU-bound.
+   * Absent in results recorded before it was measured.
+   */
+  busyCores?: number;
 };
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -118,7 +123,8 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
  *
  * @example
  * stormCpu({ connector1: 1, connector2: 2, "nats-server": 0.5 }, 4, 1000)
- * // { windowSeconds: 4, seconds: { connector: 3, "nats-server": 0.5 }, msPerClient: { connector: 3, "nats-server": 0.5 } }
+ * // { windowSeconds: 4, seconds: { connector: 3, "nats-server": 0.5 }, msPerClient: { connector: 3, "nats-server": 0.5 },
+ * //   busyCores: 0.88 }
  */
 export function stormCpu(used: Record<string, number>, windowSeconds: number, clients: number): StormCpu {
   const seconds: Record<string, number> = {};
@@ -130,5 +136,7 @@ export function stormCpu(used: Record<string, number>, windowSeconds: number, cl
   const msPerClient = Object.fromEntries(
     Object.entries(seconds).map(([kind, s]) => [kind, round2((s * 1000) / Math.max(1, clients))]),
   );
-  return { windowSeconds: round2(windowSeconds), seconds, msPerClient };
+  const total = Object.values(seconds).reduce((a, b) => a + b, 0);
+  const busyCores = windowSeconds > 0 ? round2(total / windowSeconds) : 0;
+  return { windowSeconds: round2(windowSeconds), seconds, msPerClient, busyCores };
 }

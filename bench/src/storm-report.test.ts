@@ -72,11 +72,12 @@ describe("the storm part's report", () => {
         windowSeconds: 13,
         seconds: { persistence: 2, connector: 6 },
         msPerClient: { persistence: 200, connector: 600 },
+        busyCores: 0.62,
       },
     };
     const lines = stormLines(result);
     expect(lines).toContain(
-      "Storm CPU from the kill until all were back (13.00 s): connector 6.00 s (600.00 ms per client), persistence 2.00 s (200.00 ms per client)",
+      "Storm CPU from the kill until all were back (13.00 s, 0.62 cores busy): connector 6.00 s (600.00 ms per client), persistence 2.00 s (200.00 ms per client)",
     );
     expect(lines.join("\n")).not.toContain("Storm CPU, raw ws");
   });
