@@ -11,7 +11,7 @@ import type { LadderResult } from "./ladder.js";
 import { climbWith, type LadderSender, pacedOffer } from "./ladder-run.js";
 import { type BenchOptions, jsonEnv, serviceNodeOptionsEnv } from "./options.js";
 import { paced, windowed } from "./pacing.js";
-import { cpuMeter, fetchMetricsText, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
+import { busyCores, cpuMeter, fetchMetricsText, rssBytes, scrapeHeraldMetrics } from "./procfs.js";
 import { ReceiptCounter } from "./receipts.js";
 import { type LatencyRun, loadAverage1m, type MemoryResult, type ThroughputRun } from "./results.js";
 import { type LatencySummary, perSecond, summarizeLatencies } from "./stats.js";
@@ -373,7 +373,6 @@ async function measureLatency(rig: HeraldRig, phase: number, rate: number): Prom
     if (lag) hops[hop] = lag;
   }
   const withLatencies = await pool.stats(true);
-  const busySeconds = Object.values(pacedCpuSeconds).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
   const run: HeraldLatency = {
     offeredRate: rate,
     durationMs: o.latencySeconds * 1000,
@@ -390,7 +389,7 @@ async function measureLatency(rig: HeraldRig, phase: number, rate: number): Prom
     },
     hops,
     cpuMicrosPerMessage: perMessage(pacedCpuSeconds, total),
-    machineBusyCores: Math.round((busySeconds / pacedSeconds) * 100) / 100,
+    machineBusyCores: busyCores(pacedCpuSeconds, pacedSeconds),
   };
   log(
     `herald: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms at ${rate} msg/s; ` +

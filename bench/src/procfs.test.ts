@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cpuSeconds, machineBusySeconds, parseHeraldMetrics, rssBytes } from "./procfs.js";
+import { busyCores, cpuSeconds, machineBusySeconds, parseHeraldMetrics, rssBytes } from "./procfs.js";
 
 describe("procfs", () => {
   it("reads this process's RSS and CPU time", async () => {
@@ -31,5 +31,12 @@ describe("parseHeraldMetrics", () => {
       herald_router_routing_duration_seconds_sum: 0.25,
       'herald_nodejs_eventloop_lag_p99_seconds{service="router"}': 0.02,
     });
+  });
+});
+
+describe("busyCores", () => {
+  it("is a reading's seconds over the wall time, unreadable processes left out, 0 for no time", () => {
+    expect(busyCores({ nats: 1.5, connector: 2, bench: 0.5, gone: Number.NaN }, 4)).toBe(1);
+    expect(busyCores({ nats: 1 }, 0)).toBe(0);
   });
 });

@@ -72,6 +72,18 @@ export async function cpuMeter(
 }
 
 /**
+ * Cores kept busy on average: the seconds of a `cpuMeter` reading (unreadable ones left out) over the wall time.
+ *
+ * @example
+ * busyCores({ nats: 1.5, connector: 2, bench: 0.5 }, 4) // 1
+ */
+export function busyCores(used: Record<string, number>, wallSeconds: number): number {
+  if (wallSeconds <= 0) return 0;
+  const busy = Object.values(used).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+  return Math.round((busy / wallSeconds) * 100) / 100;
+}
+
+/**
  * Herald's own series from a Prometheus `/metrics` page, keyed by the series as written (name plus labels):
  * the services' counters and gauges and the event-loop lag p99, not the generic process/runtime series or
  * histogram buckets.

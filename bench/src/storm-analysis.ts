@@ -1,3 +1,4 @@
+import { busyCores } from "./procfs.js";
 import { type LatencySummary, summarizeLatencies } from "./stats.js";
 import type { StormClientReport } from "./storm-client-worker.js";
 
@@ -109,11 +110,8 @@ export type StormCpu = {
   /** By kind: a name's trailing number is dropped, so `connector1`…`connector3` add up to `connector`. */
   seconds: Record<string, number>;
   msPerClient: Record<string, number>;
-  /**
-   * All of it (the rest of the machine included) over the window: near the core count, the storm was CPU-bound.
-   * Absent in results recorded before it was measured.
-   */
-  busyCores?: number;
+  /** All of it (the rest of the machine included) over the window: near the core count, the storm was CPU-bound. */
+  busyCores: number;
 };
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -136,7 +134,10 @@ export function stormCpu(used: Record<string, number>, windowSeconds: number, cl
   const msPerClient = Object.fromEntries(
     Object.entries(seconds).map(([kind, s]) => [kind, round2((s * 1000) / Math.max(1, clients))]),
   );
-  const total = Object.values(seconds).reduce((a, b) => a + b, 0);
-  const busyCores = windowSeconds > 0 ? round2(total / windowSeconds) : 0;
-  return { windowSeconds: round2(windowSeconds), seconds, msPerClient, busyCores };
+  return {
+    windowSeconds: round2(windowSeconds),
+    seconds,
+    msPerClient,
+    busyCores: busyCores(used, windowSeconds),
+  };
 }

@@ -34,9 +34,9 @@ function cpuLines(label: string, cpu: StormCpu | undefined): string[] {
     .map(
       ([kind, s]) => `${kind} ${s.toFixed(2)} s (${(cpu.msPerClient[kind] ?? 0).toFixed(2)} ms per client)`,
     );
-  // Results recorded before `busyCores` existed leave it out.
-  const busy = cpu.busyCores === undefined ? "" : `, ${cpu.busyCores.toFixed(2)} cores busy`;
-  return [`${label} (${cpu.windowSeconds.toFixed(2)} s${busy}): ${kinds.join(", ")}`];
+  return [
+    `${label} (${cpu.windowSeconds.toFixed(2)} s, ${cpu.busyCores.toFixed(2)} cores busy): ${kinds.join(", ")}`,
+  ];
 }
 
 /** The raw `ws` baseline's figures beside Herald's: the harness's floor on this machine. */
