@@ -18,7 +18,7 @@ const MAX_GROWTH_PERCENT = 100;
  *
  * @example
  * growthPercent(20, 200 * 2 ** 20); // 20
- * growthPercent(20, 40 * 2 ** 20); // 40: 16 MiB of 40 MiB
+ * growthPercent(20, 40 * 2 ** 20); // 80: 32 MiB of 40 MiB
  */
 export function growthPercent(percent: number, liveBytes: number): number {
   const floor = liveBytes > 0 ? Math.ceil((MIN_HEAP_HEADROOM_BYTES * 100) / liveBytes) : MAX_GROWTH_PERCENT;
