@@ -55,6 +55,8 @@ function trackedClient(client: StormClient, user: number): Tracked {
 }
 let duplicates = 0;
 let errors = 0;
+/** First deliveries to the app, all clients together: what the catch-up polls (a report is much dearer). */
+let firstDeliveries = 0;
 
 /** A `ws` WebSocket bound to `localAddress`: first to the URL the SDK asks for, then to a survivor. */
 function routedWebSocket(localAddress: string, survivorPorts: number[]): WebSocketConstructor {
@@ -145,6 +147,7 @@ function open(params: StormConnectParams, spec: StormClientSpec): Promise<Tracke
     else {
       t.seen.add(seq);
       t.received.push(seq, nowUs());
+      firstDeliveries++;
     }
   });
   return client.connect().then(() => t);
@@ -191,6 +194,7 @@ async function closeAll(): Promise<void> {
   tracked = [];
   duplicates = 0;
   errors = 0;
+  firstDeliveries = 0;
   await Promise.all(all.map((t) => t.client.close().catch(() => undefined)));
 }
 
@@ -198,6 +202,7 @@ serveRpc(
   {
     connect: (params) => connectAll(params as StormConnectParams),
     status: (params) => status((params as { sinceUs: number }).sinceUs),
+    firstDeliveries: () => firstDeliveries,
     report: (params) => report((params as { sinceUs: number }).sinceUs),
     close: async () => {
       await closeAll();
