@@ -2,6 +2,7 @@ import type { AckedMessage, ReplayReply } from "@herald/protocol";
 import { createLogger } from "@herald/service-kit";
 import { describe, expect, it } from "vitest";
 import { MAX_BUFFERED_LIVE } from "./gapless-feed.js";
+import type { InFlight } from "./in-flight.js";
 import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
 import { ACKED_MEMORY_MS, Session, type SessionDeps } from "./session.js";
 
@@ -180,15 +181,15 @@ describe("Session", () => {
     expect(h.session.ack(["m6", "m1"])).toEqual(["m6", "m1"]);
   });
 
-  it("lets the in-flight map go with its last ack, and keeps the rest in flight until then", async () => {
+  it("keeps the rest in flight until their acks, and none once the last is acked", async () => {
     const h = harness({ stored: [1, 2, 3] });
     h.session.start();
     await h.settle();
-    const held = h.session as unknown as { inflight?: Map<string, unknown> };
+    const held = h.session as unknown as { inflight?: InFlight<unknown> };
     expect(h.session.ack(["m2"])).toEqual([]);
-    expect([...(held.inflight?.keys() ?? [])]).toEqual(["m1", "m3"]);
+    expect([...(held.inflight?.ids() ?? [])]).toEqual(["m1", "m3"]);
     expect(h.session.ack(["m1", "m3"])).toEqual([]);
-    expect(held.inflight).toBeUndefined();
+    expect(held.inflight?.size).toBe(0);
     expect(h.session.ack(["m3"])).toEqual([]);
     h.publish(4);
     expect(h.sent.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
@@ -202,9 +203,9 @@ describe("Session", () => {
     expect(h.session.ack(["m1", "m2"])).toEqual([]);
     expect(h.session.ack(["m1"])).toEqual([]);
     h.session.resendOverdue(Date.now() + ACKED_MEMORY_MS + 1);
-    const held = h.session as unknown as { recentlyAcked?: unknown; inflight?: unknown };
+    const held = h.session as unknown as { recentlyAcked?: unknown; inflight?: InFlight<unknown> };
     expect(held.recentlyAcked).toBeUndefined();
-    expect(held.inflight).toBeUndefined();
+    expect(held.inflight?.size).toBe(0);
     expect(h.session.ack(["m1"])).toEqual(["m1"]);
     // Delivery goes on after both were let go.
     h.publish(3);

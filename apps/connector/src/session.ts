@@ -13,6 +13,7 @@ import {
 import type { AckReceipt } from "./ack-bundler.js";
 import type { FrameSink } from "./frames.js";
 import { GaplessFeed, type GaplessFeedOptions, type Page } from "./gapless-feed.js";
+import { InFlight } from "./in-flight.js";
 import { type Delivery, type LiveListener, messageFrame } from "./live-feeds.js";
 import { RecentIds } from "./recent-ids.js";
 
@@ -60,10 +61,11 @@ type Inflight = {
  * feed pauses when too much is unacked and resumes by replay once acks make room.
  *
  * An idle connection keeps one of these, so it holds little: the session is its feed's source (methods, no
- * closures), and the in-flight map and the acked-id memory are made by the first delivery or ack.
+ * closures), and the in-flight messages and the acked-id memory are made by the first delivery or ack.
  */
 export class Session implements GaplessFeedOptions<Delivery> {
-  private inflight: Map<string, Inflight> | undefined;
+  /** Made by the first delivery and kept: empty, it holds no `Map` (`InFlight`). */
+  private inflight: InFlight<Inflight> | undefined;
   /**
    * Ids acked on this connection lately, so a repeated ack is not "unknown" and a copy stored again counts as
    * acked: at most 2 × `maxInflight`, for `ACKED_MEMORY_MS`. Kept for the whole connection, it grew to ~160 kB
@@ -151,11 +153,8 @@ export class Session implements GaplessFeedOptions<Delivery> {
     let unknown: string[] | undefined;
     let spans: Span[] | undefined;
     for (const id of ids) {
-      const entry = this.inflight?.get(id);
+      const entry = this.inflight?.take(id);
       if (entry) {
-        // The last entry out drops the Map: deleting it would shrink the table into a new one that lives on.
-        if (this.inflight?.size === 1) this.inflight = undefined;
-        else this.inflight?.delete(id);
         const span = entry.span;
         const trace = traceparentOf(span);
         if (span) {
@@ -186,8 +185,6 @@ export class Session implements GaplessFeedOptions<Delivery> {
   resendOverdue(now: number): void {
     this.recentlyAcked?.prune(now);
     if (this.recentlyAcked?.size === 0) this.recentlyAcked = undefined;
-    // An emptied Map keeps its grown table: made again by the next delivery instead.
-    if (this.inflight?.size === 0) this.inflight = undefined;
     let resent = 0;
     if (!this.inflight) return;
     for (const entry of this.inflight.values()) {
@@ -215,8 +212,8 @@ export class Session implements GaplessFeedOptions<Delivery> {
       endSpan(span, "socket closed");
       return;
     }
-    this.inflight ??= new Map();
-    this.inflight.set(delivery.id, {
+    this.inflight ??= new InFlight();
+    this.inflight.add(delivery.id, {
       seq: delivery.seq,
       prev: delivery.prev,
       frame: delivery.frame,
