@@ -241,14 +241,15 @@ async function awaitCatchUp(
   for (;;) {
     // A message stored though its PubAck was lost also counts, so an equal count is checked by the report.
     const missing = acked - (await pool.firstDeliveries());
-    if (missing <= 0 || nowUs() >= deadline) {
+    const due = nowUs() >= deadline;
+    if (missing <= 0 || due) {
       const reports = await pool.report(killUs);
       const analysis = analyseStorm(
         killUs,
         published,
         reports.flatMap((r) => r.clients),
       );
-      if (analysis.lost === 0 || nowUs() >= deadline) return { reports, analysis };
+      if (analysis.lost === 0 || due) return { reports, analysis };
     }
     const sinceKill = Math.floor((nowUs() - killUs) / 1e7) * 10;
     if (sinceKill > logged) {
