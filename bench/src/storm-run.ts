@@ -230,7 +230,7 @@ async function presenceAfter(nc: NatsConnection, count: number, killUs: number) 
  * sent between processes and analysed, would take CPU from the catch-up it measures).
  */
 async function awaitCatchUp(
-  pool: ReturnType<typeof startStormPool>,
+  pool: StormPool,
   published: Parameters<typeof analyseStorm>[1],
   killUs: number,
   log: (line: string) => void,
@@ -271,8 +271,38 @@ async function meterStorm(pids: Record<string, number | undefined>) {
 const numbered = (kind: string, pids: (number | undefined)[]) =>
   Object.fromEntries(pids.map((pid, i) => [`${kind}${i}`, pid]));
 
+type StormStack = Awaited<ReturnType<typeof startStormStack>>;
+type StormPool = ReturnType<typeof startStormPool>;
+
+/** Connects one client per user to the victim (connector 0), each told the survivors' ports; the seconds it took. */
+async function connectToVictim(stack: StormStack, pool: StormPool, users: string[]): Promise<number> {
+  const survivors = stack.connectors.slice(1);
+  const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
+  const started = nowUs();
+  await pool.connect(
+    { url: stack.wsUrl(undefined, 0), survivorPorts: survivors.map((s) => s.port), concurrency: 16 },
+    tokens,
+  );
+  return Math.round((nowUs() - started) / 1e4) / 100;
+}
+
+/** Starts metering every process of the storm but the victim: nats-server, the services, the load generators. */
+function meterSurvivors(nats: NatsServer, stack: StormStack, pool: StormPool) {
+  return meterStorm({
+    "nats-server": nats.pid(),
+    ...numbered(
+      "connector",
+      stack.connectors.slice(1).map((s) => s.pid),
+    ),
+    persistence: stack.persistence[0]?.pid,
+    router: stack.routers[0]?.pid,
+    presence: stack.presence[0]?.pid,
+    ...numbered("clients", pool.pids),
+  });
+}
+
 /** Polls the pool until every client reconnected after `killUs` (or RECONNECT_DEADLINE_MS passed). */
-async function awaitReconnected(pool: ReturnType<typeof startStormPool>, count: number, killUs: number) {
+async function awaitReconnected(pool: StormPool, count: number, killUs: number) {
   while ((nowUs() - killUs) / 1000 < RECONNECT_DEADLINE_MS) {
     if ((await pool.status(killUs)).reconnectedSince >= count) return;
     await sleep(250);
@@ -359,29 +389,13 @@ export async function runStorm(
     const [victim, ...survivors] = stack.connectors;
     if (!victim) throw new Error("no connector");
     const users = Array.from({ length: count }, (_, k) => `st-u${k}`);
-    const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
-    const started = nowUs();
-    await pool.connect(
-      { url: stack.wsUrl(undefined, 0), survivorPorts: survivors.map((s) => s.port), concurrency: 16 },
-      tokens,
-    );
-    const initialConnectSeconds = Math.round((nowUs() - started) / 1e4) / 100;
+    const initialConnectSeconds = await connectToVictim(stack, pool, users);
     log(`storm: ${count} clients on the victim in ${initialConnectSeconds} s`);
     const publisher = startPublisher(nc, users, o.stormRate, BEFORE_KILL_MS + AFTER_KILL_MS, runId);
     await sleep(BEFORE_KILL_MS);
     const metricsBefore = await survivorMetrics(survivors);
     const persistenceBefore = await survivorMetrics(stack.persistence);
-    const cpu = await meterStorm({
-      "nats-server": nats.pid(),
-      ...numbered(
-        "connector",
-        survivors.map((s) => s.pid),
-      ),
-      persistence: stack.persistence[0]?.pid,
-      router: stack.routers[0]?.pid,
-      presence: stack.presence[0]?.pid,
-      ...numbered("clients", pool.pids),
-    });
+    const cpu = await meterSurvivors(nats, stack, pool);
     const killUs = nowUs();
     await victim.kill();
     log("storm: victim killed");
