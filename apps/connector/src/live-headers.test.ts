@@ -68,6 +68,17 @@ describe("liveHeaders", () => {
     );
   });
 
+  it("reads long values whole where the block holds UTF-8 past ASCII", () => {
+    const id = "m-\u00e9t\u00e9-2026-12-08-0001";
+    const block = `NATS/1.0\r\nX-Note: caf\u00e9 au lait \u2615\r\nNats-Msg-Id:  ${id} \r\nNats-Sequence: 1234567890123\r\n\r\n`;
+    const msg = rawMsg(block);
+    const fast = liveHeaders(msg);
+    for (const name of ["X-Note", "Nats-Msg-Id", "Nats-Sequence"])
+      expect(fast?.get(name)).toBe(msg.headers?.get(name));
+    expect(fast?.get("Nats-Msg-Id")).toBe(id);
+    expect(fast?.getIgnoreCase("nats-sequence")).toBe("1234567890123");
+  });
+
   it("is undefined for a message without headers, and falls back to msg.headers for other Msg objects", () => {
     expect(liveHeaders(rawMsg(undefined))).toBeUndefined();
     const h = headers();

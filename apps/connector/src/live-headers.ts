@@ -8,18 +8,26 @@ export interface HeaderValues {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /** `\r\n<name>:` per name looked up (a handful), so a lookup allocates no search key. */
 const searchKeys = new Map<string, string>();
 /** The same, in any letter case. */
 const ignoreCaseKeys = new Map<string, RegExp>();
 
+/** V8 keeps a slice of this many characters or more as a view into the string it was cut from. */
+const SHARED_SLICE_LENGTH = 13;
+
 /**
  * Header values found in the raw header block when asked for, first value per exact name (as `MsgHdrs` does):
  * a live message is asked for four of its headers, so nothing is split or stored per header.
  */
 class RawHeaders implements HeaderValues {
-  constructor(private readonly block: string) {}
+  constructor(
+    private readonly block: string,
+    /** The block's bytes, as `block` was decoded from. */
+    private readonly bytes: Uint8Array,
+  ) {}
 
   get(name: string): string {
     let key = searchKeys.get(name);
@@ -30,8 +38,7 @@ class RawHeaders implements HeaderValues {
     // `NATS/1.0[ status]\r\nName: value\r\n...\r\n\r\n`: a name starts a line (never the status line).
     const at = this.block.indexOf(key);
     if (at < 0) return "";
-    const end = this.block.indexOf("\r\n", at + key.length);
-    return this.block.slice(at + key.length, end < 0 ? undefined : end).trim();
+    return this.value(at + key.length);
   }
 
   getIgnoreCase(name: string): string {
@@ -42,9 +49,24 @@ class RawHeaders implements HeaderValues {
     }
     const found = pattern.exec(this.block);
     if (!found) return "";
-    const from = found.index + found[0].length;
+    return this.value(found.index + found[0].length);
+  }
+
+  /**
+   * The trimmed value from `from` to the line's end, as a string of its own. A longer slice would keep the
+   * whole block alive as long as the value: the id and the `traceparent` stay in the in-flight map until the
+   * device's ack is stored (bench/README.md, "Header values that pinned their block").
+   */
+  private value(from: number): string {
     const end = this.block.indexOf("\r\n", from);
-    return this.block.slice(from, end < 0 ? undefined : end).trim();
+    const value = this.block.slice(from, end < 0 ? undefined : end).trim();
+    if (value.length < SHARED_SLICE_LENGTH) return value;
+    // One character per byte (ASCII, as headers are): the value is decoded again from its own bytes.
+    if (this.block.length === this.bytes.length) {
+      const start = this.block.indexOf(value, from);
+      return decoder.decode(this.bytes.subarray(start, start + value.length));
+    }
+    return decoder.decode(encoder.encode(value));
   }
 }
 
@@ -71,5 +93,6 @@ export function liveHeaders(msg: Msg): HeaderValues | undefined {
   if (!(msg instanceof MsgImpl)) return msg.headers && new DecodedHeaders(msg.headers);
   const length = msg._msg.hdr;
   if (!(length > 0)) return undefined;
-  return new RawHeaders(decoder.decode(msg._rdata.subarray(0, length)));
+  const bytes = msg._rdata.subarray(0, length);
+  return new RawHeaders(decoder.decode(bytes), bytes);
 }
