@@ -275,8 +275,12 @@ type StormStack = Awaited<ReturnType<typeof startStormStack>>;
 type StormPool = ReturnType<typeof startStormPool>;
 
 /** Connects one client per user to the victim (connector 0), each told the survivors' ports; the seconds it took. */
-async function connectToVictim(stack: StormStack, pool: StormPool, users: string[]): Promise<number> {
-  const survivors = stack.connectors.slice(1);
+async function connectToVictim(
+  stack: StormStack,
+  survivors: Service[],
+  pool: StormPool,
+  users: string[],
+): Promise<number> {
   const tokens = await Promise.all(users.map((sub) => signToken({ sub, did: "bench" }, stack.jwtSecret)));
   const started = nowUs();
   await pool.connect(
@@ -287,12 +291,12 @@ async function connectToVictim(stack: StormStack, pool: StormPool, users: string
 }
 
 /** Starts metering every process of the storm but the victim: nats-server, the services, the load generators. */
-function meterSurvivors(nats: NatsServer, stack: StormStack, pool: StormPool) {
+function meterSurvivors(nats: NatsServer, stack: StormStack, survivors: Service[], pool: StormPool) {
   return meterStorm({
     "nats-server": nats.pid(),
     ...numbered(
       "connector",
-      stack.connectors.slice(1).map((s) => s.pid),
+      survivors.map((s) => s.pid),
     ),
     persistence: stack.persistence[0]?.pid,
     router: stack.routers[0]?.pid,
@@ -389,13 +393,13 @@ export async function runStorm(
     const [victim, ...survivors] = stack.connectors;
     if (!victim) throw new Error("no connector");
     const users = Array.from({ length: count }, (_, k) => `st-u${k}`);
-    const initialConnectSeconds = await connectToVictim(stack, pool, users);
+    const initialConnectSeconds = await connectToVictim(stack, survivors, pool, users);
     log(`storm: ${count} clients on the victim in ${initialConnectSeconds} s`);
     const publisher = startPublisher(nc, users, o.stormRate, BEFORE_KILL_MS + AFTER_KILL_MS, runId);
     await sleep(BEFORE_KILL_MS);
     const metricsBefore = await survivorMetrics(survivors);
     const persistenceBefore = await survivorMetrics(stack.persistence);
-    const cpu = await meterSurvivors(nats, stack, pool);
+    const cpu = await meterSurvivors(nats, stack, survivors, pool);
     const killUs = nowUs();
     await victim.kill();
     log("storm: victim killed");
